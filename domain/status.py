@@ -1,0 +1,101 @@
+"""The status of an agreement as its callers and officers see it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from domain.actions import MilestoneStatus
+from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
+from domain.lifecycle import Agreement, Closure, SignOffRecord
+from domain.model import Direction, Rag, ServiceCategory, Stage, ValueObject
+
+
+class MilestoneView(ValueObject):
+    id: str
+    title: str
+    owner_body: str
+    due: date
+    status: MilestoneStatus
+    percent_complete: int
+    note: str
+
+
+class KpiView(ValueObject):
+    id: str
+    name: str
+    unit: str
+    baseline: Decimal
+    target: Decimal
+    direction: Direction
+    reading: Decimal | None
+    rag: Rag | None
+
+
+class AgreementStatus(ValueObject):
+    agreement_id: str
+    title: str
+    service_name: str
+    service_category: ServiceCategory
+    lead_body: str
+    partner_bodies: list[str]
+    stage: Stage
+    rag: Rag
+    stage_rag: Rag
+    stage_started_at: datetime
+    deadline: datetime | None
+    waiting_on: list[Waiting]
+    sign_off_round: int
+    sign_offs: list[SignOffRecord]
+    milestones: list[MilestoneView]
+    went_live_at: datetime | None
+    review_number: int
+    kpis: list[KpiView]
+    open_alerts: list[Alert]
+    payback_years: Decimal | None
+    closure: Closure | None
+    decisions_recorded: int
+
+
+def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
+    proposal = agreement.proposal
+    plan = agreement.plan
+    milestones = []
+    kpis = []
+    if plan is not None:
+        for m in plan.milestones:
+            progress = agreement.milestone_progress(m.id)
+            milestones.append(MilestoneView(
+                id=m.id, title=m.title, owner_body=m.owner_body, due=m.due, status=progress.status,
+                percent_complete=progress.percent_complete, note=progress.note,
+            ))
+        for k in plan.kpis:
+            reading = agreement.readings.get(k.id)
+            kpis.append(KpiView(
+                id=k.id, name=k.name, unit=k.unit, baseline=k.baseline, target=k.target, direction=k.direction,
+                reading=reading.value if reading else None, rag=reading.rag if reading else None,
+            ))
+    return AgreementStatus(
+        agreement_id=agreement.agreement_id,
+        title=proposal.title,
+        service_name=proposal.service_name,
+        service_category=proposal.service_category,
+        lead_body=proposal.lead_body,
+        partner_bodies=[p.code for p in proposal.partners],
+        stage=agreement.stage,
+        rag=overall_rag(agreement, now),
+        stage_rag=stage_rag(agreement, now),
+        stage_started_at=agreement.clock_started_at,
+        deadline=agreement.deadline,
+        waiting_on=waiting_on(agreement, now),
+        sign_off_round=agreement.sign_off_round,
+        sign_offs=list(agreement.sign_offs.values()),
+        milestones=milestones,
+        went_live_at=agreement.went_live_at,
+        review_number=agreement.review_number,
+        kpis=kpis,
+        open_alerts=open_alerts(agreement, now),
+        payback_years=proposal.payback_years,
+        closure=agreement.closure,
+        decisions_recorded=agreement.chain.seq,
+    )
