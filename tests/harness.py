@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,18 @@ from domain.status import AgreementStatus
 from tests import factories
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow, workflow_id
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last result: {result!r})")
+        await asyncio.sleep(interval)
 
 
 class Harness:
@@ -50,8 +63,13 @@ class Harness:
     def new_id(self, prefix: str = "agreement") -> str:
         return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
-    async def start(self, request: Any = None, **request_kwargs: Any) -> WorkflowHandle[AgreementWorkflow, AgreementStatus]:
-        """Start an agreement from a request (model or raw dict); by default the standard test agreement."""
+    async def start(
+        self, request: Any = None, *, wait_opened: bool = True, **request_kwargs: Any
+    ) -> WorkflowHandle[AgreementWorkflow, AgreementStatus]:
+        """Start an agreement from a request (model or raw dict); by default the standard test agreement.
+
+        Waits until its opening decision is in the ledger, so tests start from a settled state.
+        """
         if request is None:
             request = factories.request(self.new_id(), **request_kwargs)
         agreement_id = request.agreement_id if hasattr(request, "agreement_id") else request["agreement_id"]
@@ -59,7 +77,12 @@ class Harness:
             AgreementWorkflow.run, request, id=workflow_id(agreement_id), task_queue=self.task_queue
         )
         self.started.append(handle)
+        if wait_opened:
+            await eventually(lambda: self._opened(handle))
         return handle
+
+    async def _opened(self, handle: WorkflowHandle[AgreementWorkflow, AgreementStatus]) -> bool:
+        return (await handle.query(AgreementWorkflow.status)).decisions_recorded >= 1
 
     async def ledger(self, agreement_id: str) -> list[LedgerEntry]:
         return await read_ledger(self.pool, agreement_id)
@@ -75,12 +98,19 @@ class Harness:
     async def history_events(self, handle: WorkflowHandle[Any, Any]) -> list[Any]:
         return [event async for event in handle.fetch_history_events()]
 
-    async def update_events(self, handle: WorkflowHandle[Any, Any]) -> int:
-        events = await self.history_events(handle)
+    async def trace_of_updates(self, handle: WorkflowHandle[Any, Any]) -> list[str]:
+        """History events that updates leave, or that a failing workflow task leaves."""
+        return [
+            EventType.Name(e.event_type)
+            for e in await self.history_events(handle)
+            if "UPDATE" in EventType.Name(e.event_type) or e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
+        ]
+
+    async def activities_scheduled(self, handle: WorkflowHandle[Any, Any], activity_type: str) -> int:
         return sum(
-            e.event_type in (EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-                             EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_REJECTED)
-            for e in events
+            e.activity_task_scheduled_event_attributes.activity_type.name == activity_type
+            for e in await self.history_events(handle)
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         )
 
     async def skip(self, duration: timedelta) -> None:
