@@ -1,0 +1,83 @@
+"""A sign-off round on the real Temporal dev server, with the ledger and alerts in a real PostgreSQL."""
+
+import asyncio
+import json
+
+import asyncpg
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+
+from activities.ledger import ALERT_CHANNEL
+from domain.drift import Alert
+from domain.model import Stage
+from tests import factories
+from tests.harness import Harness, approve_by_all, eventually, walk_to_sign_off
+from workflows.agreement import AgreementWorkflow
+
+TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
+LEAD = factories.LEAD.model_dump()
+
+
+async def test_a_sign_off_round_records_every_decision_once(dev_harness: Harness):
+    handle = await dev_harness.start()
+    agreement_id = handle.id.removeprefix("agreement-")
+    await walk_to_sign_off(handle)
+    status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "actor": TAMWORTH, "decision": "reject", "reason": "the fleet costs need a second look"})
+    assert status.stage is Stage.PROPOSAL
+    await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": LEAD})
+    await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "actor": {"body": factories.TAMWORTH, "signatory": "Priya Shah"}, "decision": "approve"})
+    status = await approve_by_all(handle)
+    assert status.stage is Stage.IMPLEMENTATION
+
+    entries = await dev_harness.ledger(agreement_id)
+    assert [e.seq for e in entries] == list(range(1, status.decisions_recorded + 1))
+    assert [(e.kind, e.actor_body) for e in entries if e.kind == "signed_off"] == [
+        ("signed_off", factories.TAMWORTH),
+        ("signed_off", factories.LICHFIELD),
+        ("signed_off", factories.TAMWORTH),
+        ("signed_off", factories.STAFFORDSHIRE),
+    ]
+    rejection = next(e for e in entries if e.kind == "signed_off")
+    assert rejection.actor_signatory == "Owen Hughes"
+    assert rejection.payload == {"decision": "reject", "reason": "the fleet costs need a second look"}
+    assert [e.payload["to"] for e in entries if e.kind == "stage_changed"] == [
+        "objective_setting", "sign_off", "proposal", "objective_setting", "sign_off", "implementation"]
+    verification = await dev_harness.verify(agreement_id)
+    assert verification.valid and verification.entries == len(entries)
+
+
+async def test_a_late_sign_off_is_alerted_to_listeners(dev_harness: Harness, postgres_dsn: str):
+    listener = await asyncpg.connect(postgres_dsn)
+    received: asyncio.Queue[Alert] = asyncio.Queue()
+    await listener.add_listener(ALERT_CHANNEL, lambda *args: received.put_nowait(Alert.model_validate_json(args[3])))
+    try:
+        settings = {"stage_durations": {"sign_off": "PT6S"}, "amber_share": "0.5", "escalation_interval": "PT2S"}
+        handle = await dev_harness.start(settings=settings)
+        agreement_id = handle.id.removeprefix("agreement-")
+        await walk_to_sign_off(handle)
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": TAMWORTH, "decision": "approve"})
+
+        levels = []
+        while len(levels) < 3:
+            alert = await asyncio.wait_for(received.get(), timeout=30)
+            if alert.agreement_id == agreement_id:
+                levels.append(alert.level)
+                assert [w.body_name for w in alert.waiting_on] == [
+                    "Lichfield District Council", "Staffordshire County Council"]
+        assert levels == ["amber", "red", "escalation 1"]
+
+        await approve_by_all_remaining(handle)
+        rows = await eventually(lambda: dev_harness.alerts(agreement_id))
+        assert len({(r["condition"], r["level"]) for r in rows}) == len(rows)
+        assert json.loads(rows[0]["details"])["stage"] == "sign_off"
+    finally:
+        await listener.close()
+
+
+async def approve_by_all_remaining(handle) -> None:
+    for actor in (factories.LEAD, factories.STAFFORDSHIRE_SIGNATORY):
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": actor.model_dump(), "decision": "approve"})
