@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from domain.lifecycle import Agreement
-from domain.model import Rag, Stage, ValueObject
+from domain.model import Milestone, Rag, Stage, ValueObject
 
 
 class AlertKind(StrEnum):
@@ -115,6 +115,18 @@ def _milestone_overdue_at(due: date) -> datetime:
     return datetime.combine(due, time(0), UTC) + timedelta(days=1)
 
 
+def _stage_condition(agreement: Agreement) -> str:
+    return f"stage:{agreement.stage.value}:{agreement.stage_visit}"
+
+
+def _milestone_condition(milestone: Milestone) -> str:
+    return f"milestone:{milestone.id}:{milestone.due.isoformat()}"
+
+
+def _kpi_condition(kpi_id: str, review_number: int) -> str:
+    return f"kpi:{kpi_id}:review{review_number}"
+
+
 def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
     """Every alert whose level has been reached now, lowest level first."""
     alerts: list[Alert] = []
@@ -133,7 +145,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
 
     deadline = agreement.deadline
     if deadline is not None:
-        condition = f"stage:{stage.value}:{agreement.stage_visit}"
+        condition = _stage_condition(agreement)
         subject = f"the {stage.label} stage" + (f" (review {agreement.review_number})" if stage is Stage.REVIEW else "")
         for level, at in _stage_levels(agreement, now):
             if at > now:
@@ -155,7 +167,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
             progress = agreement.milestone_progress(milestone.id)
             owner = [w for w in waiting if w.body == milestone.owner_body]
             alerts.append(alert(
-                AlertKind.MILESTONE_OVERDUE, f"milestone:{milestone.id}:{milestone.due.isoformat()}", "red",
+                AlertKind.MILESTONE_OVERDUE, _milestone_condition(milestone), "red",
                 f"milestone {milestone.id} '{milestone.title}'",
                 f"is {humanise(now - overdue_at + timedelta(days=1))} late (due {milestone.due}, "
                 f"{progress.percent_complete}% complete)",
@@ -170,7 +182,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
             if kpi is None or reading.rag is not Rag.RED:
                 continue
             alerts.append(alert(
-                AlertKind.KPI_RED, f"kpi:{kpi.id}:review{agreement.review_number}", "red",
+                AlertKind.KPI_RED, _kpi_condition(kpi.id, agreement.review_number), "red",
                 f"KPI {kpi.id} '{kpi.name}'",
                 f"reads {reading.value} {kpi.unit}, {kpi.shortfall(reading.value)} short of its target "
                 f"{kpi.target} (red tolerance {kpi.red_tolerance})",
@@ -184,6 +196,15 @@ def due_alerts(agreement: Agreement, now: datetime) -> list[Alert]:
     """Alerts reached but not yet raised."""
     raised = set(agreement.raised_alerts)
     return [a for a in conditions(agreement, now) if a.key not in raised]
+
+
+def alerts_still_relevant(agreement: Agreement) -> list[str]:
+    """The raised-alert keys that could still matter; keys of past stages and reviews can be forgotten."""
+    current = {_stage_condition(agreement)}
+    if agreement.plan is not None:
+        current |= {_milestone_condition(m) for m in agreement.plan.milestones}
+        current |= {_kpi_condition(k.id, agreement.review_number) for k in agreement.plan.kpis}
+    return [key for key in agreement.raised_alerts if key.partition("|")[0] in current]
 
 
 def open_alerts(agreement: Agreement, now: datetime) -> list[Alert]:

@@ -66,6 +66,21 @@ class Reading(ValueObject):
     recorded_at: datetime
 
 
+class KpiTrend(ValueObject):
+    """What past reviews said of one KPI, kept small so that years of reviews cost nothing."""
+
+    reviews: int = 0
+    green: int = 0
+    amber: int = 0
+    red: int = 0
+    last_value: Decimal | None = None
+
+    def after(self, reading: Reading) -> KpiTrend:
+        counts = {rag.value: getattr(self, rag.value) for rag in Rag}
+        counts[reading.rag.value] += 1
+        return KpiTrend(reviews=self.reviews + 1, last_value=reading.value, **counts)
+
+
 class Closure(ValueObject):
     outcome: ClosedOutcome
     reason: str
@@ -91,6 +106,7 @@ class Agreement(BaseModel):
     went_live_at: datetime | None = None
     review_number: int = Field(default=0, description="The review period now under review (1 is the first).")
     readings: dict[str, Reading] = Field(default_factory=dict, description="KPI readings for the current review.")
+    kpi_trends: dict[str, KpiTrend] = Field(default_factory=dict, description="KPI readings of concluded reviews.")
     closure: Closure | None = None
     chain: ChainHead = ChainHead()
     raised_alerts: list[str] = Field(default_factory=list, description="'condition|level' of every alert raised.")
@@ -119,6 +135,18 @@ class Agreement(BaseModel):
         ]
 
 
+class AgreementInput(AgreementRequest):
+    """What each run of the agreement workflow starts from.
+
+    Callers send an ``AgreementRequest``; ``carried`` is set only by the engine when
+    it continues an agreement as new, and is refused on any other start.
+    """
+
+    model_config = ConfigDict(title="agreement request")
+
+    carried: Agreement | None = None
+
+
 class Transition(BaseModel):
     agreement: Agreement
     decisions: list[Decision]
@@ -136,7 +164,7 @@ def open_agreement(request: AgreementRequest, now: datetime) -> Transition:
         kind="agreement_opened",
         stage=Stage.PROPOSAL,
         actor_body=request.proposal.lead_body,
-        payload=request.model_dump(mode="json"),
+        payload=request.model_dump(mode="json", exclude={"carried"}),
         decided_at=now,
     )
     return Transition(agreement=agreement, decisions=[opened])
@@ -391,6 +419,8 @@ def _decide_review(draft: _Draft) -> None:
     missing = [k.id for k in agreement.plan.kpis if k.id not in agreement.readings]
     if missing:
         raise ActionRejected(f"review {agreement.review_number} still needs readings for KPIs: {', '.join(missing)}")
+    for kpi_id, reading in agreement.readings.items():
+        agreement.kpi_trends[kpi_id] = agreement.kpi_trends.get(kpi_id, KpiTrend()).after(reading)
     if action.outcome is ReviewOutcome.AMEND:
         agreement.sign_off_round = 1
         draft.move_to(Stage.OBJECTIVE_SETTING, f"review {agreement.review_number} asked for amendment")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from domain.actions import MilestoneStatus
 from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
-from domain.lifecycle import Agreement, Closure, SignOffRecord
+from domain.lifecycle import Agreement, Closure, KpiTrend, SignOffRecord
 from domain.model import Direction, Rag, ServiceCategory, Stage, ValueObject
 
 
@@ -30,6 +30,7 @@ class KpiView(ValueObject):
     direction: Direction
     reading: Decimal | None
     rag: Rag | None
+    trend: KpiTrend | None
 
 
 class AgreementStatus(ValueObject):
@@ -74,6 +75,7 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
             kpis.append(KpiView(
                 id=k.id, name=k.name, unit=k.unit, baseline=k.baseline, target=k.target, direction=k.direction,
                 reading=reading.value if reading else None, rag=reading.rag if reading else None,
+                trend=agreement.kpi_trends.get(k.id),
             ))
     return AgreementStatus(
         agreement_id=agreement.agreement_id,
@@ -99,3 +101,53 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         closure=agreement.closure,
         decisions_recorded=agreement.chain.seq,
     )
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def waiting_summary(status: AgreementStatus) -> str:
+    """One line for the Web UI timeline: what the agreement waits for, from whom, until when."""
+    if status.closure is not None:
+        return f"closed ({status.closure.outcome.value})"
+    deadline = f" until {_when(status.deadline)}" if status.deadline else ""
+    if status.stage is Stage.REVIEW and not status.waiting_on:
+        return f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
+    needs: dict[str, list[str]] = {}
+    for waiting in status.waiting_on:
+        needs.setdefault(waiting.for_what, []).append(waiting.body_name)
+    parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
+    return f"waiting for {'; '.join(parts)}{deadline}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def details_markdown(status: AgreementStatus) -> str:
+    """The agreement's current details for the Web UI, in markdown."""
+    lines = [
+        f"### {status.title}",
+        f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}"
+        + (f" · **Deadline:** {_when(status.deadline)}" if status.deadline else ""),
+        "",
+        _sentence(waiting_summary(status)),
+    ]
+    if status.stage is Stage.SIGN_OFF:
+        signed = ", ".join(f"{s.body} ({s.signatory})" for s in status.sign_offs) or "none yet"
+        lines.append(f"Signed in round {status.sign_off_round}: {signed}.")
+    if status.stage is Stage.IMPLEMENTATION:
+        lines += ["", "| Milestone | Owner | Due | Progress |", "|---|---|---|---|"]
+        lines += [f"| {m.title} | {m.owner_body} | {m.due} | {m.percent_complete}% |" for m in status.milestones]
+    if status.stage is Stage.REVIEW and status.kpis:
+        lines += ["", "| KPI | Target | Reading | RAG |", "|---|---|---|---|"]
+        lines += [
+            f"| {k.name} | {k.target} {k.unit} | {k.reading if k.reading is not None else '-'} | "
+            f"{k.rag.value if k.rag else '-'} |"
+            for k in status.kpis
+        ]
+    if status.open_alerts:
+        lines += ["", "**Open alerts**"]
+        lines += [f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts]
+    return "\n".join(lines)

@@ -15,6 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
 from tests.harness import Harness
+from workflows import search_attributes
 from workflows.converter import data_converter
 
 
@@ -48,6 +49,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=_binary("temporal-test-server"), data_converter=data_converter
     )
     async with env:
+        await search_attributes.register(env.client, "default")
         yield env
 
 
@@ -57,6 +59,7 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=_binary("temporal"), data_converter=data_converter
     )
     async with env:
+        await search_attributes.register(env.client, "default")
         yield env
 
 

@@ -6,13 +6,17 @@ action is rejected before it touches history. An accepted action takes the lock,
 runs the rules again, writes the resulting decisions to the ledger, and only then
 adopts the new state and answers the caller. Between actions the workflow sleeps
 until the next drift level is due, and raises the alerts that fall due.
+
+The whole state is one ``Agreement`` model, so the workflow continues as new after
+every review cycle (or when the server suggests it) carrying nothing else: a
+ten-year agreement is a chain of short runs.
 """
 
 import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -31,8 +35,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.errors import ActionRejected
     from domain.ledger import ChainHead, Decision, chain
-    from domain.model import AgreementRequest, Stage
-    from domain.status import AgreementStatus, status_of
+    from domain.model import Stage
+    from domain.status import AgreementStatus, details_markdown, status_of, waiting_summary
+    from workflows import search_attributes
 
 TASK_QUEUE = "concordat-agreements"
 ACTION_REJECTED = "ActionRejected"
@@ -57,20 +62,37 @@ def workflow_id(agreement_id: str) -> str:
 @workflow.defn
 class AgreementWorkflow:
     @workflow.init
-    def __init__(self, request: AgreementRequest) -> None:
-        opening = lifecycle.open_agreement(request, workflow.now())
-        self._agreement = opening.agreement
-        self._opening = opening.decisions
+    def __init__(self, start: lifecycle.AgreementInput) -> None:
+        if start.carried is None:
+            opening = lifecycle.open_agreement(start, workflow.now())
+            self._agreement, self._unrecorded = opening.agreement, opening.decisions
+        elif workflow.info().continued_run_id is None:
+            raise ApplicationError(
+                "carried state is accepted only when the engine continues an agreement as new",
+                type="InvalidPayload",
+                non_retryable=True,
+            )
+        else:
+            self._agreement, self._unrecorded = start.carried, []
+        self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
+        self._published: tuple[list[SearchAttributeUpdate], str] | None = None
 
     @workflow.run
-    async def run(self, request: AgreementRequest) -> AgreementStatus:
-        async with self._lock:
-            await self._record(self._agreement, self._opening)
+    async def run(self, start: lifecycle.AgreementInput) -> AgreementStatus:
+        if self._unrecorded:
+            async with self._lock:
+                await self._record(self._agreement, self._unrecorded)
         while self._agreement.stage is not Stage.CLOSED:
             await self._raise_due_alerts()
+            self._publish()
+            if self._time_to_continue_as_new():
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
+                self._agreement.raised_alerts = drift.alerts_still_relevant(self._agreement)
+                workflow.continue_as_new(start.model_copy(update={"carried": self._agreement}))
             await self._sleep_until_changed_or(drift.next_check(self._agreement, workflow.now()))
         await workflow.wait_condition(workflow.all_handlers_finished)
+        self._publish()
         return self.status()
 
     @workflow.query
@@ -157,7 +179,7 @@ class AgreementWorkflow:
 
     async def _act(self, action: Action) -> AgreementStatus:
         """Check again under the lock, record the decisions, then adopt the new state."""
-        await workflow.wait_condition(lambda: self._agreement.chain.seq > 0)
+        await workflow.wait_condition(lambda: not self._unrecorded)
         async with self._lock:
             transition = self._evolve(action)
             await self._record(transition.agreement, transition.decisions)
@@ -173,6 +195,8 @@ class AgreementWorkflow:
             **_LEDGER_WRITE,
         )
         agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
+        if agreement is self._agreement:
+            self._unrecorded = []
 
     async def _raise_due_alerts(self) -> None:
         async with self._lock:
@@ -187,6 +211,22 @@ class AgreementWorkflow:
             )
             self._agreement.raised_alerts.extend(alert.key for alert in due)
 
+    def _time_to_continue_as_new(self) -> bool:
+        """After each review cycle, or when history grows long, start a fresh run."""
+        next_review = self._agreement.review_number != self._review_at_start
+        return next_review or workflow.info().is_continue_as_new_suggested()
+
+    def _publish(self) -> None:
+        """Keep the Web UI current: search attributes to filter by, details to read."""
+        status = self.status()
+        attributes = search_attributes.updates(status)
+        details = details_markdown(status)
+        if (attributes, details) == self._published:
+            return
+        workflow.upsert_search_attributes(attributes)
+        workflow.set_current_details(details)
+        self._published = (attributes, details)
+
     async def _sleep_until_changed_or(self, wake_at: datetime | None) -> None:
         """Sleep until an action is recorded or the next drift level is reached."""
         seen = self._agreement.chain.seq
@@ -194,7 +234,7 @@ class AgreementWorkflow:
             await workflow.wait_condition(
                 lambda: self._agreement.chain.seq != seen,
                 timeout=None if wake_at is None else wake_at - workflow.now(),
-                timeout_summary=None if wake_at is None else f"next drift check at {wake_at:%Y-%m-%d %H:%M} UTC",
+                timeout_summary=waiting_summary(self.status()),
             )
         except asyncio.TimeoutError:
             pass
