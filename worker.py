@@ -1,14 +1,19 @@
-"""The Concordat worker: runs agreement workflows and the ledger activities.
+"""The Concordat worker: a long-running process that runs agreement workflows and ledger activities.
 
-Configuration comes from the environment:
-  TEMPORAL_ADDRESS     Temporal frontend (default localhost:7233)
-  TEMPORAL_NAMESPACE   namespace (default "default")
-  DATABASE_URL         PostgreSQL DSN for the decision ledger (required)
+It waits (with backoff) for Temporal and PostgreSQL, applies migrations, registers
+the search attributes, and polls until SIGTERM or SIGINT; then it stops polling,
+lets running activities finish within the grace period, and exits 0.
+
+Configuration: see ``config.py`` and the README's "Operating the worker" section.
 """
+
+from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
+from datetime import timedelta
 
 import asyncpg
 import structlog
@@ -17,44 +22,100 @@ from temporalio.worker import Worker
 
 from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
-from workflows.agreement import TASK_QUEUE, AgreementWorkflow
-from workflows.converter import data_converter
+from config import ConfigurationError, Settings, configure_logging, connect_temporal, metrics_runtime, with_retry
+from workflows import search_attributes
+from workflows.agreement import AgreementWorkflow
 
 log = structlog.get_logger("concordat.worker")
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str = TASK_QUEUE) -> Worker:
+def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings | None = None, **overrides: object) -> Worker:
+    """The worker for ``client`` and ``pool``; tests pass overrides such as ``task_queue``."""
+    settings = settings or Settings()
     ledger = LedgerActivities(pool)
+    options: dict[str, object] = {
+        "task_queue": settings.task_queue,
+        "max_cached_workflows": settings.max_cached_workflows,
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "graceful_shutdown_timeout": timedelta(seconds=settings.shutdown_grace_seconds),
+    }
+    options.update(overrides)
     return Worker(
         client,
-        task_queue=task_queue,
         workflows=[AgreementWorkflow],
         activities=[ledger.record_decisions, ledger.raise_alerts],
+        **options,  # type: ignore[arg-type]
     )
 
 
-async def main() -> int:
-    structlog.configure(processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
-                                    structlog.processors.JSONRenderer()])
-    dsn = os.environ.get("DATABASE_URL")
-    if not dsn:
-        print("DATABASE_URL is not set: the worker needs the ledger database", file=sys.stderr)
+async def serve(settings: Settings) -> None:
+    if not settings.database_url:
+        raise ConfigurationError("DATABASE_URL is not set: the worker needs the decision ledger's database")
+    client = await with_retry(
+        "Temporal",
+        lambda: connect_temporal(runtime=metrics_runtime(settings.metrics_port)),
+        timeout=settings.connect_timeout_seconds,
+        log=log,
+    )
+    pool = await with_retry(
+        "PostgreSQL",
+        lambda: create_pool(settings.database_url or "", max_size=settings.database_pool_size),
+        timeout=settings.connect_timeout_seconds,
+        log=log,
+    )
+    try:
+        applied = await migrate(pool)
+        if settings.register_search_attributes:
+            added = await search_attributes.register(client, client.namespace)
+            if added:
+                log.info("search_attributes_registered", names=added)
+        worker = build_worker(client, pool, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        running = asyncio.create_task(worker.run())
+        log.info(
+            "worker_started",
+            task_queue=settings.task_queue,
+            namespace=client.namespace,
+            migrations_applied=applied,
+            metrics_port=settings.metrics_port or None,
+        )
+        await asyncio.wait([running, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            log.info("worker_stopping", grace_seconds=settings.shutdown_grace_seconds)
+            await worker.shutdown()
+        await running
+        log.info("worker_stopped")
+    finally:
+        await pool.close()
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_environment()
+    except ConfigurationError as error:
+        print(f"concordat worker: bad configuration: {error}", file=sys.stderr)
         return 2
-    client = await Client.connect(
-        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
-        namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),
-        data_converter=data_converter,
-    )
-    pool = await create_pool(dsn)
-    await migrate(pool)
-    log.info("worker_started", task_queue=TASK_QUEUE)
-    async with build_worker(client, pool):
-        await asyncio.Event().wait()
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except ConfigurationError as error:
+        print(f"concordat worker: bad configuration: {error}", file=sys.stderr)
+        return 2
+    except ConnectionError as error:
+        log.error("worker_gave_up", error=str(error))
+        return 3
     return 0
 
 
-if __name__ == "__main__":
-    code = asyncio.run(main())
+def exit_now(code: int) -> None:
+    """Exit without interpreter teardown, which the SDK's runtime threads can abort (sdk-python #300)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(code)  # skip interpreter teardown: the SDK's runtime threads can abort it (sdk-python #300)
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_now(main())

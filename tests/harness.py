@@ -48,7 +48,7 @@ class Harness:
     @asynccontextmanager
     async def running(cls, env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Harness]:
         harness = cls(env, pool, f"test-{uuid.uuid4()}")
-        async with build_worker(env.client, pool, harness.task_queue):
+        async with build_worker(env.client, pool, task_queue=harness.task_queue):
             try:
                 yield harness
             finally:

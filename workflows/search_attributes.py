@@ -19,6 +19,15 @@ NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 ALL = (STAGE, RAG, LEAD_BODY, PARTNER_BODIES, SERVICE_CATEGORY, OPEN_ALERTS, NEXT_DEADLINE)
 
 
+def dev_server_flags() -> list[str]:
+    """The ``temporal server start-dev`` flags that register every attribute."""
+    flags = []
+    for key in ALL:
+        kind = "".join(part.capitalize() for part in key.indexed_value_type.name.split("_"))
+        flags += ["--search-attribute", f"{key.name}={kind}"]
+    return flags
+
+
 def updates(status: AgreementStatus) -> list[SearchAttributeUpdate]:
     """The attribute values that describe ``status``."""
     return [

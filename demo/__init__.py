@@ -1,0 +1,1 @@
+"""The demo portfolio on the embedded stack: python -m demo."""

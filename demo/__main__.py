@@ -1,0 +1,215 @@
+"""Run Concordat on the embedded stack with a demo portfolio: ``python -m demo``.
+
+Starts the Temporal dev server (Web UI included) and PostgreSQL from their wheels,
+runs the worker, starts the demo agreements (once: a second run resumes them) and
+plays their officers in compressed time, showing progress live. Ctrl-C stops all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.database import create_pool, migrate
+from activities.ledger import ALERT_CHANNEL
+from config import Settings, configure_logging, connect_temporal
+from demo.portfolio import PORTFOLIO, Persona, next_step
+from demo.stack import EmbeddedStack
+from domain.model import Rag, Stage
+from domain.status import AgreementStatus
+from worker import build_worker, exit_now
+from workflows import search_attributes
+from workflows.agreement import AgreementWorkflow, workflow_id
+
+STAGES = [Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION, Stage.REVIEW]
+RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
+
+
+class Demo:
+    def __init__(self, client: Client, settings: Settings, speed: float, console: Console) -> None:
+        self.client = client
+        self.settings = settings
+        self.speed = speed
+        self.pace = 3.0 / speed
+        self.console = console
+        self.statuses: dict[str, AgreementStatus] = {}
+        self.last_step: dict[str, datetime] = {}
+        self.events: deque[str] = deque(maxlen=8)
+
+    def note(self, text: str) -> None:
+        line = f"{datetime.now(UTC):%H:%M:%S} {text}"
+        self.events.append(line)
+        if not self.console.is_terminal:
+            self.console.print(line, markup=False, highlight=False)
+
+    async def start_portfolio(self) -> None:
+        for persona in PORTFOLIO:
+            try:
+                await self.client.start_workflow(
+                    AgreementWorkflow.run,
+                    persona.request(self.speed),  # type: ignore[arg-type]
+                    id=workflow_id(persona.agreement_id),
+                    task_queue=self.settings.task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    static_summary=persona.proposal["title"],
+                    static_details=f"**{persona.proposal['title']}**: {persona.proposal['service_name']}",
+                    memo={"title": persona.proposal["title"]},
+                )
+                self.note(f"started {persona.agreement_id}")
+            except WorkflowAlreadyStartedError:
+                self.note(f"resuming {persona.agreement_id}")
+
+    async def play(self, persona: Persona) -> None:
+        """Query one agreement and, when its officers are due to act, take their next step."""
+        handle = self.client.get_workflow_handle(workflow_id(persona.agreement_id))
+        status = await handle.query(AgreementWorkflow.status)
+        self.statuses[persona.agreement_id] = status
+        now = datetime.now(UTC)
+        if status.stage is Stage.CLOSED:
+            return
+        last = max(self.last_step.get(persona.agreement_id, status.stage_started_at), status.stage_started_at)
+        if (now - last).total_seconds() < self.pace:
+            return
+        step = next_step(persona, status, now)
+        if step is None:
+            return
+        update, payload = step
+        self.last_step[persona.agreement_id] = now
+        try:
+            status = await handle.execute_update(update, payload, result_type=AgreementStatus)
+        except WorkflowUpdateFailedError as failure:
+            self.note(f"{persona.agreement_id}: {update} refused: {failure.cause}")
+            return
+        self.statuses[persona.agreement_id] = status
+        who = payload["actor"]["signatory"]
+        self.note(f"{persona.agreement_id}: {update.replace('_', ' ')} by {who} -> {status.stage.label}")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.start_portfolio()
+        while not stop.is_set():
+            await asyncio.gather(*(self.play(persona) for persona in PORTFOLIO))
+            if self.done:
+                return
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            except TimeoutError:
+                pass
+
+    @property
+    def done(self) -> bool:
+        return len(self.statuses) == len(PORTFOLIO) and all(s.stage is Stage.CLOSED for s in self.statuses.values())
+
+    def table(self) -> Table:
+        table = Table("Agreement", "Progress", "Stage", "RAG", "Waiting on", "Deadline", "Alerts", "Decisions",
+                      title="Concordat demo portfolio")
+        for persona in PORTFOLIO:
+            status = self.statuses.get(persona.agreement_id)
+            if status is None:
+                table.add_row(persona.proposal["title"], "", "starting", "", "", "", "", "")
+                continue
+            position = len(STAGES) if status.stage is Stage.CLOSED else STAGES.index(status.stage) + 1
+            stage = status.stage.label + (f" {status.review_number}" if status.stage is Stage.REVIEW else "")
+            table.add_row(
+                status.title,
+                "●" * position + "○" * (len(STAGES) - position),
+                f"closed: {status.closure.outcome.value}" if status.closure else stage,
+                f"[{RAG_STYLE[status.rag]}]{status.rag.value}[/]",
+                ", ".join(w.body_name for w in status.waiting_on) or "-",
+                f"{status.deadline:%H:%M:%S}" if status.deadline else "-",
+                str(len(status.open_alerts)),
+                str(status.decisions_recorded),
+            )
+        return table
+
+    def view(self) -> Group:
+        return Group(self.table(), Panel("\n".join(self.events) or "...", title="Latest steps and alerts"))
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=Path(".data"), help="where the embedded servers keep state")
+    parser.add_argument("--speed", type=float, default=1.0, help="time compression of new agreements (default 1)")
+    parser.add_argument("--temporal-port", type=int, default=7233)
+    parser.add_argument("--ui-port", type=int, default=8233)
+    parser.add_argument("--exit-when-done", action="store_true", help="stop once every agreement has closed")
+    return parser.parse_args(argv)
+
+
+async def listen_for_alerts(database_url: str, demo: Demo) -> asyncpg.Connection:
+    connection = await asyncpg.connect(database_url)
+
+    def on_alert(*args: object) -> None:
+        alert = json.loads(str(args[3]))
+        demo.note(f"ALERT {alert['level']}: {alert['agreement_id']} {alert['subject']} {alert['off_by']}")
+
+    await connection.add_listener(ALERT_CHANNEL, on_alert)
+    return connection
+
+
+async def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    stack = EmbeddedStack(args.data_dir.resolve(), temporal_port=args.temporal_port, ui_port=args.ui_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging("INFO", stream=open(args.data_dir / "worker.log", "a"))  # noqa: SIM115 - open until exit
+    console.print("Starting the embedded stack ...")
+    stack.start()
+    try:
+        await stack.wait_until_temporal_serves()
+        os.environ["TEMPORAL_ADDRESS"] = stack.temporal_address
+        os.environ["DATABASE_URL"] = stack.database_url
+        settings = Settings.from_environment()
+        client = await connect_temporal()
+        pool = await create_pool(stack.database_url)
+        await migrate(pool)
+        await search_attributes.register(client, client.namespace)
+        if stack.ui_url:
+            console.print(f"Temporal Web UI: [link]{stack.ui_url}/namespaces/default/workflows[/link]")
+        else:
+            console.print(f"Using Temporal at {stack.temporal_address}")
+        demo = Demo(client, settings, args.speed, console)
+        listener = await listen_for_alerts(stack.database_url, demo)
+        async with build_worker(client, pool, settings):
+            player = asyncio.create_task(demo.run(stop))
+            if console.is_terminal:
+                with Live(demo.view(), console=console, refresh_per_second=2) as live:
+                    while not player.done():
+                        live.update(demo.view())
+                        await asyncio.wait([player], timeout=0.5)
+                    live.update(demo.view())
+            await player
+            if not console.is_terminal:
+                console.print(demo.table())
+            if demo.done and not args.exit_when_done and not stop.is_set():
+                console.print("Every agreement has closed. The Web UI stays up until Ctrl-C.")
+                await stop.wait()
+        await listener.close()
+        await pool.close()
+        console.print("Stopped." if not demo.done else "Portfolio complete.")
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    exit_now(asyncio.run(main(sys.argv[1:])))

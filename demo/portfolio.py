@@ -1,0 +1,244 @@
+"""A demo portfolio of real shared-service arrangements, and the officers who act on them.
+
+The bodies and their GSS codes are real (../shared/data); people and figures are
+invented. Time is compressed: stages last seconds, not months. Each officer's next
+step is derived from the agreement's status alone, so a restarted demo simply
+carries on where the agreements are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from domain.actions import Actor, MilestoneStatus
+from domain.model import Stage
+from domain.status import AgreementStatus
+
+
+def _partner(code: str, name: str, signatory: str, role: str) -> dict[str, Any]:
+    return {"code": code, "name": name, "signatories": [{"name": signatory, "role": role}]}
+
+
+def _kpi(kpi_id: str, name: str, unit: str, baseline: str, target: str, direction: str,
+         amber: str, red: str) -> dict[str, Any]:
+    return {"id": kpi_id, "name": name, "unit": unit, "baseline": baseline, "target": target,
+            "direction": direction, "amber_tolerance": amber, "red_tolerance": red}
+
+
+def compressed_settings(speed: float) -> dict[str, Any]:
+    """Governance settings in seconds rather than months; ``speed`` 2 runs twice as fast."""
+    def seconds(value: float) -> str:
+        return f"PT{value / speed:.1f}S"
+
+    return {
+        "stage_durations": {
+            "proposal": seconds(60), "objective_setting": seconds(60), "sign_off": seconds(24),
+            "implementation": seconds(90), "review": seconds(30),
+        },
+        "amber_share": "0.6",
+        "escalation_interval": seconds(8),
+        "review_period": seconds(20),
+        "term": seconds(60),
+    }
+
+
+@dataclass(frozen=True)
+class Persona:
+    """One agreement of the portfolio and how its officers behave."""
+
+    agreement_id: str
+    proposal: dict[str, Any]
+    objectives: list[dict[str, Any]]
+    milestones: list[tuple[str, str, str]]
+    contributions: dict[str, str]
+    rejecter: str | None = None
+    revised_one_off_cost: str | None = None
+    late_signer: str | None = None
+    red_kpi_in_review: int | None = None
+
+    @property
+    def lead(self) -> dict[str, str]:
+        return self.actor(self.proposal["lead_body"])
+
+    def actor(self, body: str) -> dict[str, str]:
+        partner = next(p for p in self.proposal["partners"] if p["code"] == body)
+        return Actor(body=body, signatory=partner["signatories"][0]["name"]).model_dump()
+
+    def request(self, speed: float) -> dict[str, Any]:
+        return {"agreement_id": self.agreement_id, "proposal": self.proposal, "settings": compressed_settings(speed)}
+
+    def plan(self, today: date) -> dict[str, Any]:
+        return {
+            "objectives": self.objectives,
+            "milestones": [
+                {"id": mid, "title": title, "owner_body": owner, "due": (today + timedelta(days=30 * (i + 1))).isoformat()}
+                for i, (mid, title, owner) in enumerate(self.milestones)
+            ],
+            "contributions": [{"body": body, "annual_amount": amount} for body, amount in self.contributions.items()],
+        }
+
+    def revised_proposal(self) -> dict[str, Any]:
+        return {**self.proposal, "one_off_cost": self.revised_one_off_cost}
+
+    def readings(self, status: AgreementStatus) -> list[dict[str, str]]:
+        """On target, except the KPIs that go red in the review this persona is scripted to fail."""
+        off_target = status.review_number == self.red_kpi_in_review
+        readings = []
+        for kpi in status.kpis:
+            miss = Decimal(3) * (Decimal(1) if kpi.direction.value == "lower_is_better" else Decimal(-1))
+            value = kpi.target + (miss * 10 if off_target else Decimal(0))
+            readings.append({"kpi_id": kpi.id, "value": str(value)})
+        return readings
+
+
+def next_step(persona: Persona, status: AgreementStatus, now: datetime) -> tuple[str, dict[str, Any]] | None:
+    """The officers' next action on this agreement, or None while they wait."""
+    lead = persona.lead
+    match status.stage:
+        case Stage.PROPOSAL:
+            wants_revision = status.sign_off_round > 1 and persona.revised_one_off_cost is not None
+            if wants_revision and status.payback_years != _payback(persona.revised_proposal()):
+                return "revise_proposal", {"actor": lead, "proposal": persona.revised_proposal()}
+            return "submit_proposal", {"actor": lead}
+        case Stage.OBJECTIVE_SETTING:
+            if not status.kpis:
+                return "set_objectives", {"actor": lead, "plan": persona.plan(now.date())}
+            return "submit_for_sign_off", {"actor": lead}
+        case Stage.SIGN_OFF:
+            signed = {s.body for s in status.sign_offs}
+            for partner in persona.proposal["partners"]:
+                body = partner["code"]
+                if body in signed:
+                    continue
+                if body == persona.rejecter and status.sign_off_round == 1:
+                    return "record_sign_off", {"actor": persona.actor(body), "decision": "reject",
+                                               "reason": "the one-off cost is more than our cabinet approved"}
+                if body == persona.late_signer and not any(a.level.startswith("escalation") for a in status.open_alerts):
+                    continue  # this partner signs only once the overdue sign-off has been escalated
+                return "record_sign_off", {"actor": persona.actor(body), "decision": "approve"}
+            return None
+        case Stage.IMPLEMENTATION:
+            for milestone in status.milestones:
+                if milestone.status is not MilestoneStatus.COMPLETE:
+                    done = 100 if milestone.percent_complete >= 50 else 50
+                    return "report_milestone", {
+                        "actor": persona.actor(milestone.owner_body), "milestone_id": milestone.id,
+                        "status": "complete" if done == 100 else "in_progress", "percent_complete": done,
+                        "note": "on plan" if done == 100 else "procurement under way",
+                    }
+            return None
+        case Stage.REVIEW:
+            if now < status.stage_started_at:
+                return None
+            if any(kpi.reading is None for kpi in status.kpis):
+                return "record_kpi_readings", {"actor": lead, "readings": persona.readings(status)}
+            off_target = status.review_number == persona.red_kpi_in_review
+            return "decide_review", {
+                "actor": lead,
+                "outcome": "amend" if off_target else "continue",
+                "reason": "targets revised after a missed KPI" if off_target else "benefits on track",
+            }
+    return None
+
+
+def _payback(proposal: dict[str, Any]) -> Decimal:
+    return (Decimal(proposal["one_off_cost"]) / Decimal(proposal["expected_annual_saving"])).quantize(Decimal("0.01"))
+
+
+PORTFOLIO = [
+    Persona(
+        agreement_id="demo-lichfield-tamworth-waste",
+        proposal={
+            "title": "Lichfield and Tamworth joint waste service",
+            "service_name": "Domestic waste and recycling collection",
+            "service_category": "front_line",
+            "lead_body": "E07000194",
+            "partners": [
+                _partner("E07000194", "Lichfield District Council", "Priya Shah", "Chief Executive"),
+                _partner("E07000199", "Tamworth Borough Council", "Owen Hughes", "Chief Executive"),
+            ],
+            "baseline_annual_cost": "4200000.00", "one_off_cost": "650000.00", "expected_annual_saving": "500000.00",
+        },
+        objectives=[{"id": "cost", "category": "cost_reduction", "description": "Cut the cost of collection",
+                     "kpis": [_kpi("cost-per-household", "Cost per household", "GBP", "68", "60",
+                                   "lower_is_better", "2", "5")]}],
+        milestones=[("fleet", "Joint fleet procured", "E07000194"),
+                    ("rounds", "Collection rounds merged", "E07000199")],
+        contributions={"E07000194": "2100000.00", "E07000199": "1600000.00"},
+    ),
+    Persona(
+        agreement_id="demo-tri-council-ict",
+        proposal={
+            "title": "Tri-Council shared ICT",
+            "service_name": "ICT infrastructure and service desk",
+            "service_category": "back_office",
+            "lead_body": "E10000028",
+            "partners": [
+                _partner("E10000028", "Staffordshire County Council", "Grace Adeyemi", "Director of Corporate Services"),
+                _partner("E06000051", "Shropshire Council", "Rhys Morgan", "Chief Executive"),
+                _partner("E10000034", "Worcestershire County Council", "Helen Clarke", "Chief Executive"),
+            ],
+            "baseline_annual_cost": "18000000.00", "one_off_cost": "3400000.00", "expected_annual_saving": "1700000.00",
+        },
+        objectives=[{"id": "resilience", "category": "resilience", "description": "One resilient service desk",
+                     "kpis": [_kpi("first-fix", "Calls fixed first time", "percent", "71", "80",
+                                   "higher_is_better", "2", "5")]}],
+        milestones=[("datacentre", "Shared data centre", "E10000028"),
+                    ("desk", "Single service desk", "E10000034")],
+        contributions={"E10000028": "7000000.00", "E06000051": "5000000.00", "E10000034": "6000000.00"},
+        rejecter="E06000051",
+        revised_one_off_cost="2600000.00",
+    ),
+    Persona(
+        agreement_id="demo-south-london-nrpf",
+        proposal={
+            "title": "South London No Recourse to Public Funds team",
+            "service_name": "NRPF assessment and counter-fraud",
+            "service_category": "combined",
+            "lead_body": "E09000028",
+            "partners": [
+                _partner("E09000028", "London Borough of Southwark", "Amara Okafor", "Strategic Director"),
+                _partner("E09000023", "London Borough of Lewisham", "Daniel Reid", "Executive Director"),
+                _partner("E09000011", "Royal Borough of Greenwich", "Fiona Walsh", "Director of Children's Services"),
+                _partner("E09000022", "London Borough of Lambeth", "Samuel Osei", "Chief Executive"),
+            ],
+            "baseline_annual_cost": "3100000.00", "one_off_cost": "240000.00", "expected_annual_saving": "420000.00",
+        },
+        objectives=[{"id": "quality", "category": "service_quality", "description": "Faster, fairer assessments",
+                     "kpis": [_kpi("days-to-assess", "Days to assess a case", "days", "42", "28",
+                                   "lower_is_better", "3", "7")]}],
+        milestones=[("team", "Joint team recruited", "E09000028"),
+                    ("system", "Shared case system live", "E09000022")],
+        contributions={"E09000028": "900000.00", "E09000023": "750000.00", "E09000011": "700000.00",
+                       "E09000022": "750000.00"},
+        late_signer="E09000011",
+    ),
+    Persona(
+        agreement_id="demo-hampshire-h3",
+        proposal={
+            "title": "H3 Hampshire business centre",
+            "service_name": "Finance, HR, payroll and procurement",
+            "service_category": "back_office",
+            "lead_body": "E10000014",
+            "partners": [
+                _partner("E10000014", "Hampshire County Council", "Catherine Ellis", "Chief Executive"),
+                _partner("HFRS", "Hampshire and Isle of Wight Fire and Rescue Service", "Neil Fraser", "Chief Fire Officer"),
+                _partner("HC", "Hampshire and Isle of Wight Constabulary", "Joanne Pike", "Chief Constable"),
+            ],
+            "baseline_annual_cost": "26000000.00", "one_off_cost": "5200000.00", "expected_annual_saving": "4000000.00",
+        },
+        objectives=[{"id": "cost", "category": "cost_reduction", "description": "Lower back-office cost",
+                     "kpis": [_kpi("cost-per-payslip", "Cost per payslip", "GBP", "11.20", "8.50",
+                                   "lower_is_better", "0.5", "1.5")]},
+                    {"id": "learning", "category": "knowledge_sharing", "description": "Shared expertise",
+                     "kpis": [_kpi("joint-training", "Joint training days", "days", "0", "40",
+                                   "higher_is_better", "5", "15")]}],
+        milestones=[("erp", "Single ERP platform", "E10000014"),
+                    ("payroll", "Payroll migrated", "HFRS")],
+        contributions={"E10000014": "15000000.00", "HFRS": "5000000.00", "HC": "6000000.00"},
+        red_kpi_in_review=1,
+    ),
+]

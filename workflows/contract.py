@@ -1,0 +1,91 @@
+"""The contract other services rely on: names, ids and the JSON Schema of every message.
+
+Run ``python -m workflows.contract`` to rewrite ``contract/`` from the models; a test
+fails whenever the committed schemas and the models disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from domain.actions import (
+    DecideReview,
+    RecordKpiReadings,
+    ReportMilestone,
+    ReviseProposal,
+    SetObjectives,
+    SignOff,
+    SubmitForSignOff,
+    SubmitProposal,
+    Withdraw,
+)
+from domain.model import AgreementRequest
+from domain.status import AgreementStatus
+from workflows.agreement import TASK_QUEUE, workflow_id
+
+WORKFLOW_TYPE = "AgreementWorkflow"
+
+UPDATES: dict[str, type[BaseModel]] = {
+    "revise_proposal": ReviseProposal,
+    "submit_proposal": SubmitProposal,
+    "set_objectives": SetObjectives,
+    "submit_for_sign_off": SubmitForSignOff,
+    "record_sign_off": SignOff,
+    "report_milestone": ReportMilestone,
+    "record_kpi_readings": RecordKpiReadings,
+    "decide_review": DecideReview,
+    "withdraw": Withdraw,
+}
+"""Each update takes one argument of this model and returns the agreement's ``AgreementStatus``."""
+
+QUERIES: dict[str, type[BaseModel]] = {"status": AgreementStatus}
+"""Each query takes no argument and returns this model."""
+
+CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """File name to JSON Schema, for every message of the contract."""
+    found = {
+        "start.AgreementRequest.json": TypeAdapter(AgreementRequest).json_schema(),
+        "result.AgreementStatus.json": TypeAdapter(AgreementStatus).json_schema(mode="serialization"),
+    }
+    for name, model in UPDATES.items():
+        found[f"update.{name}.json"] = model.model_json_schema()
+    for name, model in QUERIES.items():
+        found[f"query.{name}.json"] = model.model_json_schema(mode="serialization")
+    return found
+
+
+def summary() -> dict[str, Any]:
+    return {
+        "workflow_type": WORKFLOW_TYPE,
+        "task_queue": TASK_QUEUE,
+        "workflow_id": workflow_id("{agreement_id}"),
+        "start_input": "start.AgreementRequest.json",
+        "result": "result.AgreementStatus.json",
+        "updates": {name: f"update.{name}.json" for name in UPDATES},
+        "queries": {name: f"query.{name}.json" for name in QUERIES},
+    }
+
+
+def render() -> dict[str, str]:
+    files = {"contract.json": summary(), **schemas()}
+    return {name: json.dumps(content, indent=2, sort_keys=True) + "\n" for name, content in files.items()}
+
+
+def main() -> int:
+    CONTRACT_DIR.mkdir(exist_ok=True)
+    for name, text in render().items():
+        (CONTRACT_DIR / name).write_text(text)
+    print(f"wrote {len(render())} files to {CONTRACT_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
