@@ -18,7 +18,8 @@ from datetime import timedelta
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
@@ -27,6 +28,16 @@ from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 
 log = structlog.get_logger("concordat.worker")
+
+
+def deployment_config(deployment_name: str, build_id: str) -> WorkerDeploymentConfig:
+    """Worker Deployment Versioning: agreements live for years, so they move to new code (auto-upgrade)
+    rather than stay pinned to the build that started them; ``workflow.patched`` keeps that safe."""
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment_name=deployment_name, build_id=build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+    )
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings | None = None, **overrides: object) -> Worker:
@@ -39,6 +50,8 @@ def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings | None =
         "max_concurrent_activities": settings.max_concurrent_activities,
         "graceful_shutdown_timeout": timedelta(seconds=settings.shutdown_grace_seconds),
     }
+    if settings.deployment_name and settings.build_id:
+        options["deployment_config"] = deployment_config(settings.deployment_name, settings.build_id)
     options.update(overrides)
     return Worker(
         client,

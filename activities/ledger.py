@@ -4,16 +4,25 @@ import json
 
 import asyncpg
 import structlog
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.drift import Alert
-from domain.ledger import ChainVerification, LedgerEntry, canonical_json, verify
+from domain.errors import explain
+from domain.ledger import ChainHead, ChainVerification, LedgerEntry, canonical_json, verify
 
 log = structlog.get_logger(__name__)
 
 ALERT_CHANNEL = "concordat_alerts"
-"""The PostgreSQL NOTIFY channel on which every new alert is published as JSON."""
+"""The PostgreSQL NOTIFY channel on which every new alert is announced.
+
+The payload is a small JSON object (alert_id, agreement_id, kind, level, stage, condition,
+message): NOTIFY payloads must stay under 8000 bytes, so the full details are read from
+the ``alerts`` row by ``alert_id``.
+"""
+
+_NOTIFY_LIMIT = 7000
 
 _INSERT_DECISION = """
     INSERT INTO decisions (agreement_id, seq, stage, kind, actor_body, actor_signatory,
@@ -83,7 +92,7 @@ class LedgerActivities:
         async with self._pool.acquire() as conn, conn.transaction():
             for alert in alerts:
                 details = alert.model_dump_json()
-                inserted = await conn.fetchval(
+                alert_id = await conn.fetchval(
                     _INSERT_ALERT,
                     alert.agreement_id,
                     alert.condition,
@@ -94,8 +103,8 @@ class LedgerActivities:
                     details,
                     alert.reached_at,
                 )
-                if inserted is not None:
-                    await conn.execute("SELECT pg_notify($1, $2)", ALERT_CHANNEL, details)
+                if alert_id is not None:
+                    await conn.execute("SELECT pg_notify($1, $2)", ALERT_CHANNEL, announcement(alert_id, alert))
                     raised.append(alert)
         for alert in raised:
             log.warning(
@@ -111,16 +120,61 @@ class LedgerActivities:
             )
 
 
-async def read_ledger(pool: asyncpg.Pool, agreement_id: str) -> list[LedgerEntry]:
-    rows = await pool.fetch(
+def announcement(alert_id: int, alert: Alert) -> str:
+    """The NOTIFY payload for a new alert, cut to fit PostgreSQL's limit."""
+    envelope = {
+        "alert_id": alert_id,
+        "agreement_id": alert.agreement_id,
+        "kind": alert.kind.value,
+        "level": alert.level,
+        "stage": alert.stage.value,
+        "condition": alert.condition,
+        "message": alert.message,
+    }
+    text = json.dumps(envelope, ensure_ascii=False)
+    excess = len(text.encode()) - _NOTIFY_LIMIT
+    if excess > 0:
+        message = alert.message.encode()[: max(0, len(alert.message.encode()) - excess - 3)]
+        envelope["message"] = message.decode(errors="ignore") + "..."
+        text = json.dumps(envelope, ensure_ascii=False)
+    return text
+
+
+async def _ledger_rows(pool: asyncpg.Pool, agreement_id: str) -> list[asyncpg.Record]:
+    return await pool.fetch(
         """SELECT agreement_id, seq, stage, kind, actor_body, actor_signatory, payload::text AS payload,
                   decided_at, prev_hash, hash
            FROM decisions WHERE agreement_id = $1 ORDER BY seq""",
         agreement_id,
     )
-    return [LedgerEntry.model_validate({**row, "payload": json.loads(row["payload"])}) for row in rows]
 
 
-async def verify_ledger(pool: asyncpg.Pool, agreement_id: str) -> ChainVerification:
-    """Recompute an agreement's hash chain from the stored rows."""
-    return verify(agreement_id, await read_ledger(pool, agreement_id))
+def _entry(row: asyncpg.Record) -> LedgerEntry:
+    return LedgerEntry.model_validate({**row, "payload": json.loads(row["payload"])})
+
+
+async def read_ledger(pool: asyncpg.Pool, agreement_id: str) -> list[LedgerEntry]:
+    return [_entry(row) for row in await _ledger_rows(pool, agreement_id)]
+
+
+async def verify_ledger(
+    pool: asyncpg.Pool, agreement_id: str, expected_head: ChainHead | None = None
+) -> ChainVerification:
+    """Recompute an agreement's hash chain from the stored rows.
+
+    With ``expected_head`` (the head the agreement's workflow holds), rows cut off the
+    end of the chain are detected too.
+    """
+    entries = []
+    for row in await _ledger_rows(pool, agreement_id):
+        try:
+            entries.append(_entry(row))
+        except ValidationError as error:
+            so_far = verify(agreement_id, entries)
+            if not so_far.valid:
+                return so_far
+            return ChainVerification(
+                agreement_id=agreement_id, entries=len(entries) + 1, valid=False, first_bad_seq=row["seq"],
+                problem=f"the row is no longer a readable decision ({explain(error)})",
+            )
+    return verify(agreement_id, entries, expected_head)

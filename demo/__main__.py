@@ -156,7 +156,7 @@ async def listen_for_alerts(database_url: str, demo: Demo) -> asyncpg.Connection
 
     def on_alert(*args: object) -> None:
         alert = json.loads(str(args[3]))
-        demo.note(f"ALERT {alert['level']}: {alert['agreement_id']} {alert['subject']} {alert['off_by']}")
+        demo.note(f"ALERT {alert['level']}: {alert['message']}")
 
     await connection.add_listener(ALERT_CHANNEL, on_alert)
     return connection

@@ -59,6 +59,10 @@ def humanise(delta: timedelta) -> str:
     return " ".join(parts) or "less than a minute"
 
 
+def _overdue(late: timedelta) -> str:
+    return "is overdue" + (f" by {humanise(late)}" if late >= timedelta(minutes=1) else "")
+
+
 def _when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -154,7 +158,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
                 off_by = (f"has used {int(agreement.settings.amber_share * 100)}% of its planned "
                           f"{humanise(deadline - agreement.clock_started_at)} without completing")
             else:
-                off_by = f"is overdue by {humanise(now - deadline)}"
+                off_by = _overdue(now - deadline)
             alerts.append(alert(AlertKind.STAGE_DRIFT, condition, level, subject, off_by, at, waiting,
                                 f"Deadline {_when(deadline)}. Waiting on: {who}."))
 
@@ -169,8 +173,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
             alerts.append(alert(
                 AlertKind.MILESTONE_OVERDUE, _milestone_condition(milestone), "red",
                 f"milestone {milestone.id} '{milestone.title}'",
-                f"is {humanise(now - overdue_at + timedelta(days=1))} late (due {milestone.due}, "
-                f"{progress.percent_complete}% complete)",
+                f"{_overdue(now - overdue_at)} (due {milestone.due}, {progress.percent_complete}% complete)",
                 overdue_at, owner,
                 f"Owner: {agreement.proposal.body_name(milestone.owner_body)}.",
             ))

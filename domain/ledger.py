@@ -100,8 +100,14 @@ class ChainVerification(BaseModel):
     problem: str | None = None
 
 
-def verify(agreement_id: str, entries: Iterable[LedgerEntry]) -> ChainVerification:
-    """Recompute the chain from the stored rows and name the first row that does not fit."""
+def verify(
+    agreement_id: str, entries: Iterable[LedgerEntry], expected_head: ChainHead | None = None
+) -> ChainVerification:
+    """Recompute the chain from the stored rows and name the first row that does not fit.
+
+    The chain alone cannot show that rows were cut off its end; ``expected_head``, kept
+    outside the database (by the agreement's workflow), can.
+    """
     head = ChainHead()
     count = 0
     for entry in entries:
@@ -121,4 +127,10 @@ def verify(agreement_id: str, entries: Iterable[LedgerEntry]) -> ChainVerificati
                 agreement_id=agreement_id, entries=count, valid=False, first_bad_seq=entry.seq, problem=problem
             )
         head = ChainHead(seq=entry.seq, hash=entry.hash)
+    if expected_head is not None and head != expected_head:
+        return ChainVerification(
+            agreement_id=agreement_id, entries=count, valid=False, first_bad_seq=head.seq + 1,
+            problem=f"the ledger ends at decision #{head.seq}, but the agreement's own record of its chain "
+                    f"ends at #{expected_head.seq} (rows were removed or never written)",
+        )
     return ChainVerification(agreement_id=agreement_id, entries=count, valid=True)

@@ -9,11 +9,11 @@ only adopt the next state once its decisions are safely in the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,6 +101,9 @@ class Agreement(BaseModel):
     clock_started_at: datetime
     sign_off_round: int = 1
     plan: Plan | None = None
+    plan_in_force: Plan | None = Field(
+        default=None, description="While a live service's amendment is negotiated: the plan it still runs under."
+    )
     sign_offs: dict[str, SignOffRecord] = Field(default_factory=dict)
     milestones: dict[str, MilestoneProgress] = Field(default_factory=dict)
     went_live_at: datetime | None = None
@@ -175,34 +178,32 @@ def evolve(agreement: Agreement, action: Action, now: datetime) -> Transition:
     rule = _RULES.get(type(action))
     if rule is None:
         raise ActionRejected(f"unknown action {type(action).__name__}")
-    stages, lead_only, apply = rule
     if agreement.stage is Stage.CLOSED:
         assert agreement.closure is not None
         raise ActionRejected(
             f"agreement {agreement.agreement_id} is closed ({agreement.closure.outcome.value}); "
             "no further action is possible"
         )
-    if agreement.stage not in stages:
-        allowed = " or ".join(s.label for s in stages)
+    if agreement.stage not in rule.stages:
         raise ActionRejected(
-            f"{_describe(action)} is only possible in {allowed}; agreement {agreement.agreement_id} "
-            f"is in {agreement.stage.label}"
+            f"cannot {rule.verb} while agreement {agreement.agreement_id} is in {agreement.stage.label}; "
+            f"that is possible only in {_either(s.label for s in rule.stages)}"
         )
-    _authorise(agreement, action, lead_only)
-    draft = _Draft(agreement.model_copy(deep=True), action, now)
-    apply(draft)
+    _authorise(agreement, action, rule)
+    draft = _Draft(agreement.model_copy(deep=True), action, now, rule.kind)
+    rule.apply(draft)
     return Transition(agreement=draft.agreement, decisions=draft.decisions)
 
 
 class _Draft:
     """The next state under construction, and the decisions that explain it."""
 
-    def __init__(self, agreement: Agreement, action: Action, now: datetime) -> None:
+    def __init__(self, agreement: Agreement, action: Action, now: datetime, kind: str) -> None:
         self.agreement = agreement
         self.action = action
         self.now = now
         self.decisions: list[Decision] = []
-        self.record(_KINDS[type(action)], action.model_dump(mode="json", exclude={"actor"}))
+        self.record(kind, action.model_dump(mode="json", exclude={"actor"}))
 
     def record(self, kind: str, payload: dict[str, Any]) -> None:
         self.decisions.append(
@@ -228,11 +229,13 @@ class _Draft:
         self.move_to(Stage.CLOSED, f"{outcome.value}: {reason}")
 
 
-def _describe(action: Action) -> str:
-    return _KINDS[type(action)].replace("_", " ")
+def _either(items: Iterable[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    words = list(items)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def _authorise(agreement: Agreement, action: Action, lead_only: bool) -> None:
+def _authorise(agreement: Agreement, action: Action, rule: _Rule) -> None:
     actor = action.actor
     partner = agreement.proposal.partner(actor.body)
     if partner is None:
@@ -241,9 +244,9 @@ def _authorise(agreement: Agreement, action: Action, lead_only: bool) -> None:
         named = ", ".join(s.name for s in partner.signatories)
         raise ActionRejected(f"{actor.signatory} is not a named signatory of {partner.name} (named: {named})")
     lead = agreement.proposal.lead_body
-    if lead_only and actor.body != lead:
+    if rule.lead_only and actor.body != lead:
         raise ActionRejected(
-            f"only the lead body ({agreement.proposal.body_name(lead)}) may {_describe(action)}; "
+            f"only the lead body ({agreement.proposal.body_name(lead)}) may {rule.verb}; "
             f"{partner.name} is not the lead"
         )
 
@@ -330,7 +333,9 @@ def _sign_off(draft: _Draft) -> None:
     )
     if action.decision is SignOffDecision.REJECT:
         rounds = agreement.sign_off_round
-        if rounds >= agreement.settings.max_sign_off_rounds:
+        if agreement.plan_in_force is not None:
+            _reject_amendment(draft, body, action.reason)
+        elif rounds >= agreement.settings.max_sign_off_rounds:
             draft.close(ClosedOutcome.REJECTED, f"{body} rejected it in the last permitted round ({rounds})")
         else:
             agreement.sign_off_round += 1
@@ -340,9 +345,23 @@ def _sign_off(draft: _Draft) -> None:
         _start_delivery(draft, "every partner has approved")
 
 
+def _reject_amendment(draft: _Draft, body: str, reason: str) -> None:
+    """A live service keeps running: a rejected amendment is revised, or dropped after the last round."""
+    agreement = draft.agreement
+    assert agreement.plan_in_force is not None
+    if agreement.sign_off_round >= agreement.settings.max_sign_off_rounds:
+        agreement.plan, agreement.plan_in_force = agreement.plan_in_force, None
+        _enter_review(draft, f"{body} rejected the amendment in the last permitted round; the service "
+                             "continues under its agreed plan")
+    else:
+        agreement.sign_off_round += 1
+        draft.move_to(Stage.OBJECTIVE_SETTING, f"{body} rejected the amendment: {reason}")
+
+
 def _start_delivery(draft: _Draft, reason: str) -> None:
     """After approval: implement what is still open, or resume reviews of a live service."""
     agreement = draft.agreement
+    agreement.plan_in_force = None
     if agreement.went_live_at is None or agreement.open_milestones:
         draft.move_to(Stage.IMPLEMENTATION, reason)
     else:
@@ -352,8 +371,13 @@ def _start_delivery(draft: _Draft, reason: str) -> None:
 def _enter_review(draft: _Draft, reason: str) -> None:
     agreement = draft.agreement
     number = agreement.review_number + 1
+    skipped = []
     while agreement.review_due_at(number) <= draft.now:
+        skipped.append(number)
         number += 1
+    if skipped:
+        plural = "s" * (len(skipped) > 1)
+        reason += f"; review{plural} {', '.join(map(str, skipped))} skipped, the period having ended meanwhile"
     if number > agreement.settings.review_count:
         draft.close(ClosedOutcome.COMPLETED, "the agreement's term has ended")
         return
@@ -383,8 +407,11 @@ def _report_milestone(draft: _Draft) -> None:
         status=action.status, percent_complete=action.percent_complete, note=action.note, reported_at=draft.now
     )
     if not agreement.open_milestones:
-        agreement.went_live_at = draft.now
-        _enter_review(draft, "every milestone is complete; the shared service is live")
+        if agreement.went_live_at is None:
+            agreement.went_live_at = draft.now
+            _enter_review(draft, "every milestone is complete; the shared service is live")
+        else:
+            _enter_review(draft, "every milestone of the amendment is complete")
 
 
 def _record_kpi_readings(draft: _Draft) -> None:
@@ -392,6 +419,7 @@ def _record_kpi_readings(draft: _Draft) -> None:
     assert isinstance(action, RecordKpiReadings)
     agreement = draft.agreement
     assert agreement.plan is not None
+    _require_period_ended(agreement, draft.now, "its readings can be recorded")
     for reading in action.readings:
         kpi = agreement.plan.kpi(reading.kpi_id)
         if kpi is None:
@@ -399,6 +427,15 @@ def _record_kpi_readings(draft: _Draft) -> None:
             raise ActionRejected(f"there is no KPI {reading.kpi_id} (KPIs: {known})")
         agreement.readings[kpi.id] = Reading(
             kpi_id=kpi.id, value=reading.value, rag=kpi.rag(reading.value), recorded_at=draft.now
+        )
+
+
+def _require_period_ended(agreement: Agreement, now: datetime, what: str) -> None:
+    due = agreement.review_due_at(agreement.review_number)
+    if now < due:
+        raise ActionRejected(
+            f"review {agreement.review_number} covers the period ending {due:%Y-%m-%d %H:%M} UTC; "
+            f"only after that {what}"
         )
 
 
@@ -410,12 +447,7 @@ def _decide_review(draft: _Draft) -> None:
     if action.outcome is ReviewOutcome.TERMINATE:
         draft.close(ClosedOutcome.TERMINATED, action.reason)
         return
-    due = agreement.review_due_at(agreement.review_number)
-    if draft.now < due:
-        raise ActionRejected(
-            f"review {agreement.review_number} covers the period ending {due:%Y-%m-%d %H:%M} UTC; "
-            "it can only be concluded after that (terminate is possible at any time)"
-        )
+    _require_period_ended(agreement, draft.now, "it can be concluded (terminate is possible at any time)")
     missing = [k.id for k in agreement.plan.kpis if k.id not in agreement.readings]
     if missing:
         raise ActionRejected(f"review {agreement.review_number} still needs readings for KPIs: {', '.join(missing)}")
@@ -423,6 +455,7 @@ def _decide_review(draft: _Draft) -> None:
         agreement.kpi_trends[kpi_id] = agreement.kpi_trends.get(kpi_id, KpiTrend()).after(reading)
     if action.outcome is ReviewOutcome.AMEND:
         agreement.sign_off_round = 1
+        agreement.plan_in_force = agreement.plan
         draft.move_to(Stage.OBJECTIVE_SETTING, f"review {agreement.review_number} asked for amendment")
     elif agreement.review_number >= agreement.settings.review_count:
         draft.close(ClosedOutcome.COMPLETED, "the agreement's term has ended")
@@ -433,32 +466,34 @@ def _decide_review(draft: _Draft) -> None:
 def _withdraw(draft: _Draft) -> None:
     action = draft.action
     assert isinstance(action, Withdraw)
-    draft.close(ClosedOutcome.WITHDRAWN, action.reason)
+    live = draft.agreement.went_live_at is not None
+    draft.close(ClosedOutcome.TERMINATED if live else ClosedOutcome.WITHDRAWN, action.reason)
 
 
-_BEFORE_LIVE = (Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION)
+class _Rule(NamedTuple):
+    stages: tuple[Stage, ...]
+    lead_only: bool
+    apply: Callable[[_Draft], None]
+    kind: str
+    """The decision kind recorded in the ledger."""
+    verb: str
+    """What the action does, for messages: 'only the lead body may <verb>'."""
 
-_RULES: dict[type[Action], tuple[tuple[Stage, ...], bool, Callable[[_Draft], None]]] = {
-    ReviseProposal: ((Stage.PROPOSAL,), True, _revise_proposal),
-    SubmitProposal: ((Stage.PROPOSAL,), True, _submit_proposal),
-    SetObjectives: ((Stage.OBJECTIVE_SETTING,), True, _set_objectives),
-    SubmitForSignOff: ((Stage.OBJECTIVE_SETTING,), True, _submit_for_sign_off),
-    SignOff: ((Stage.SIGN_OFF,), False, _sign_off),
-    ReportMilestone: ((Stage.IMPLEMENTATION,), False, _report_milestone),
-    RecordKpiReadings: ((Stage.REVIEW,), False, _record_kpi_readings),
-    DecideReview: ((Stage.REVIEW,), True, _decide_review),
-    Withdraw: (_BEFORE_LIVE, True, _withdraw),
+
+_UNTIL_CLOSED = (Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION)
+
+_RULES: dict[type[Action], _Rule] = {
+    ReviseProposal: _Rule((Stage.PROPOSAL,), True, _revise_proposal, "proposal_revised", "revise the proposal"),
+    SubmitProposal: _Rule((Stage.PROPOSAL,), True, _submit_proposal, "proposal_submitted", "submit the proposal"),
+    SetObjectives: _Rule((Stage.OBJECTIVE_SETTING,), True, _set_objectives, "objectives_set", "set the objectives"),
+    SubmitForSignOff: _Rule(
+        (Stage.OBJECTIVE_SETTING,), True, _submit_for_sign_off, "submitted_for_sign_off", "submit it for sign-off"
+    ),
+    SignOff: _Rule((Stage.SIGN_OFF,), False, _sign_off, "signed_off", "sign off"),
+    ReportMilestone: _Rule((Stage.IMPLEMENTATION,), False, _report_milestone, "milestone_reported",
+                           "report on a milestone"),
+    RecordKpiReadings: _Rule((Stage.REVIEW,), False, _record_kpi_readings, "kpi_readings_recorded",
+                             "record KPI readings"),
+    DecideReview: _Rule((Stage.REVIEW,), True, _decide_review, "review_decided", "decide a review"),
+    Withdraw: _Rule(_UNTIL_CLOSED, True, _withdraw, "withdrawn", "withdraw the agreement"),
 }
-
-_KINDS: dict[type[Action], str] = {
-    ReviseProposal: "proposal_revised",
-    SubmitProposal: "proposal_submitted",
-    SetObjectives: "objectives_set",
-    SubmitForSignOff: "submitted_for_sign_off",
-    SignOff: "signed_off",
-    ReportMilestone: "milestone_reported",
-    RecordKpiReadings: "kpi_readings_recorded",
-    DecideReview: "review_decided",
-    Withdraw: "withdrawn",
-}
-

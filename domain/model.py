@@ -6,6 +6,7 @@ for Temporal payloads and the decision ledger.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -15,9 +16,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 
 def _no_control_characters(text: str) -> str:
-    if any(ord(char) < 32 and char not in "\n\t" for char in text):
+    """Refuse control characters (bar newline and tab) and lone surrogates, which no database can store."""
+    if any(unicodedata.category(char) in ("Cc", "Cs") and char not in "\n\t" for char in text):
         raise ValueError("must not contain control characters")
     return text
+
+
+def _to_pence(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"))
 
 
 Code = Annotated[
@@ -37,7 +43,9 @@ Reason = Annotated[
     StringConstraints(strip_whitespace=True, min_length=3, max_length=4000),
     AfterValidator(_no_control_characters),
 ]
-Money = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False)]
+Money = Annotated[
+    Decimal, Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False), AfterValidator(_to_pence)
+]
 """Pounds, exact to the penny, never negative."""
 Measure = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
 Tolerance = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]

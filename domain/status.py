@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from domain.actions import MilestoneStatus
 from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
+from domain.ledger import ChainHead
 from domain.lifecycle import Agreement, Closure, KpiTrend, SignOffRecord
 from domain.model import Direction, Rag, ServiceCategory, Stage, ValueObject
 
@@ -56,6 +57,7 @@ class AgreementStatus(ValueObject):
     payback_years: Decimal | None
     closure: Closure | None
     decisions_recorded: int
+    ledger_head: ChainHead
 
 
 def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
@@ -100,6 +102,7 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         payback_years=proposal.payback_years,
         closure=agreement.closure,
         decisions_recorded=agreement.chain.seq,
+        ledger_head=agreement.chain,
     )
 
 

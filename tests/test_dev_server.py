@@ -52,8 +52,8 @@ async def test_a_sign_off_round_records_every_decision_once(dev_harness: Harness
 
 async def test_a_late_sign_off_is_alerted_to_listeners(dev_harness: Harness, postgres_dsn: str):
     listener = await asyncpg.connect(postgres_dsn)
-    received: asyncio.Queue[Alert] = asyncio.Queue()
-    await listener.add_listener(ALERT_CHANNEL, lambda *args: received.put_nowait(Alert.model_validate_json(args[3])))
+    received: asyncio.Queue[dict] = asyncio.Queue()
+    await listener.add_listener(ALERT_CHANNEL, lambda *args: received.put_nowait(json.loads(args[3])))
     try:
         settings = {"stage_durations": {"sign_off": "PT6S"}, "amber_share": "0.5", "escalation_interval": "PT2S"}
         handle = await dev_harness.start(settings=settings)
@@ -63,9 +63,12 @@ async def test_a_late_sign_off_is_alerted_to_listeners(dev_harness: Harness, pos
 
         levels = []
         while len(levels) < 3:
-            alert = await asyncio.wait_for(received.get(), timeout=30)
-            if alert.agreement_id == agreement_id:
-                levels.append(alert.level)
+            announced = await asyncio.wait_for(received.get(), timeout=30)
+            if announced["agreement_id"] == agreement_id:
+                levels.append(announced["level"])
+                details = await dev_harness.pool.fetchval("SELECT details FROM alerts WHERE id = $1",
+                                                          announced["alert_id"])
+                alert = Alert.model_validate_json(details)
                 assert [w.body_name for w in alert.waiting_on] == [
                     "Lichfield District Council", "Staffordshire County Council"]
         assert levels == ["amber", "red", "escalation 1"]

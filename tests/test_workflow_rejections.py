@@ -71,7 +71,7 @@ async def test_action_in_the_wrong_stage_is_rejected(harness: Harness):
     handle = await harness.start()
     await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
                           {"actor": TAMWORTH, "decision": "approve"},
-                          "only possible in sign off", "is in proposal")
+                          "cannot sign off while agreement", "is in proposal; that is possible only in sign off")
 
 
 async def test_lead_only_action_by_another_partner_is_rejected(harness: Harness):

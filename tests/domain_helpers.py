@@ -1,0 +1,123 @@
+"""Small builders for the pure domain tests: actions, and agreements walked to a given stage.
+
+Every pre-live step happens at ``T0``; the standard plan's milestones fall due 30 and 90 days later.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.actions import (
+    Action,
+    Actor,
+    DecideReview,
+    RecordKpiReadings,
+    ReportMilestone,
+    SetObjectives,
+    SignOff,
+    SubmitForSignOff,
+    SubmitProposal,
+    Withdraw,
+)
+from domain.lifecycle import Agreement, evolve, open_agreement
+from tests import factories
+
+T0 = datetime(2027, 4, 1, 9, 30, tzinfo=UTC)
+LEAD = factories.LEAD
+TAMWORTH = factories.TAMWORTH_SIGNATORY
+STAFFORDSHIRE = factories.STAFFORDSHIRE_SIGNATORY
+SIGNATORIES = (LEAD, TAMWORTH, STAFFORDSHIRE)
+QUARTERLY_FOR_A_YEAR = {"review_period": "P91D", "term": "P364D"}
+"""Four reviews, due 91, 182, 273 and 364 days after going live."""
+
+
+# Actions
+
+
+def submit(actor: Actor = LEAD) -> SubmitProposal:
+    return SubmitProposal(actor=actor)
+
+
+def set_objectives(actor: Actor = LEAD, **plan: Any) -> SetObjectives:
+    return SetObjectives.model_validate({"actor": actor, "plan": factories.plan_data(T0.date(), **plan)})
+
+
+def send_for_sign_off(actor: Actor = LEAD) -> SubmitForSignOff:
+    return SubmitForSignOff(actor=actor)
+
+
+def approve(actor: Actor) -> SignOff:
+    return SignOff.model_validate({"actor": actor, "decision": "approve"})
+
+
+def reject(actor: Actor, reason: str = "the contributions are not agreed") -> SignOff:
+    return SignOff.model_validate({"actor": actor, "decision": "reject", "reason": reason})
+
+
+def report(milestone_id: str, actor: Actor = LEAD, status: str = "complete", percent: int = 100) -> ReportMilestone:
+    return ReportMilestone.model_validate(
+        {"actor": actor, "milestone_id": milestone_id, "status": status, "percent_complete": percent}
+    )
+
+
+def readings(actor: Actor = LEAD, **values: str) -> RecordKpiReadings:
+    """On-target readings for both KPIs unless given, e.g. ``readings(cost="70")``."""
+    values = {"cost": "61", "on_time": "99.1"} | values
+    return RecordKpiReadings.model_validate({"actor": actor, "readings": [
+        {"kpi_id": "cost-per-household", "value": values["cost"]},
+        {"kpi_id": "missed-bins", "value": values["on_time"]},
+    ]})
+
+
+def decide(outcome: str, actor: Actor = LEAD, reason: str = "benefits reviewed by the joint committee") -> DecideReview:
+    return DecideReview.model_validate({"actor": actor, "outcome": outcome, "reason": reason})
+
+
+def withdraw(actor: Actor = LEAD, reason: str = "the partners chose another provider") -> Withdraw:
+    return Withdraw.model_validate({"actor": actor, "reason": reason})
+
+
+# Agreements
+
+
+def apply(agreement: Agreement, *actions: Action, now: datetime = T0) -> Agreement:
+    for action in actions:
+        agreement = evolve(agreement, action, now).agreement
+    return agreement
+
+
+def opened(settings: dict[str, Any] | None = None, **proposal: Any) -> Agreement:
+    return open_agreement(factories.request(settings=settings, **proposal), T0).agreement
+
+
+def in_objective_setting(**kwargs: Any) -> Agreement:
+    return apply(opened(**kwargs), submit())
+
+
+def in_sign_off(**kwargs: Any) -> Agreement:
+    return apply(in_objective_setting(**kwargs), set_objectives(), send_for_sign_off())
+
+
+def in_implementation(**kwargs: Any) -> Agreement:
+    return apply(in_sign_off(**kwargs), *(approve(actor) for actor in SIGNATORIES))
+
+
+def live(**kwargs: Any) -> Agreement:
+    """Gone live at T0 and waiting for review 1; by default four quarterly reviews."""
+    kwargs.setdefault("settings", QUARTERLY_FOR_A_YEAR)
+    return apply(in_implementation(**kwargs), report("fleet"), report("rounds", TAMWORTH))
+
+
+def review_due(agreement: Agreement) -> datetime:
+    """When the review now open can be concluded: the end of its review period."""
+    return agreement.review_due_at(agreement.review_number)
+
+
+def conclude_review(agreement: Agreement, outcome: str = "continue") -> Agreement:
+    """Record on-target readings when the review period ends, and decide."""
+    return apply(agreement, readings(), decide(outcome), now=review_due(agreement))
+
+
+def after(days: float = 0, **kwargs: float) -> datetime:
+    return T0 + timedelta(days=days, **kwargs)

@@ -1,0 +1,84 @@
+"""The contract other services rely on: committed schemas, the plain-CLI example, the deployment."""
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import yaml
+from temporalio.workflow import _Definition
+
+from config import Settings
+from tests.harness import Harness
+from workflows import contract
+from workflows.agreement import TASK_QUEUE, AgreementWorkflow, workflow_id
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_schemas_match_the_models():
+    rendered = contract.render()
+    committed = {path.name: path.read_text() for path in contract.CONTRACT_DIR.glob("*.json")}
+    assert committed == rendered, "run `python -m workflows.contract` and commit contract/"
+
+
+def test_the_contract_names_every_update_and_query_of_the_workflow():
+    definition = _Definition.must_from_class(AgreementWorkflow)
+    assert set(contract.UPDATES) == set(definition.updates)
+    assert set(contract.QUERIES) == set(definition.queries)
+    assert contract.summary()["workflow_id"] == workflow_id("{agreement_id}") == "agreement-{agreement_id}"
+    assert contract.summary()["task_queue"] == TASK_QUEUE
+
+
+async def test_an_agreement_can_be_driven_with_the_temporal_cli_alone(dev_harness: Harness):
+    agreement_id = dev_harness.new_id("cli-example")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "TEMPORAL_ADDRESS": dev_harness.client.service_client.config.target_host,
+        "CONCORDAT_TASK_QUEUE": dev_harness.task_queue,
+    }
+    process = await asyncio.create_subprocess_exec(
+        "bash", str(ROOT / "examples" / "temporal-cli.sh"), agreement_id, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, output.decode()
+    handle = dev_harness.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
+    dev_harness.started.append(handle)
+    result = await handle.result()
+    assert result.closure is not None and result.closure.outcome == "completed"
+    assert (await dev_harness.verify(agreement_id)).valid
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_the_deployment_has_temporal_its_ui_the_ledger_database_and_a_scalable_worker():
+    services = _compose()["services"]
+    assert {"temporal", "temporal-db", "temporal-ui", "concordat-db", "worker"} <= set(services)
+    assert services["temporal"]["image"].startswith("temporalio/")
+    assert services["temporal-ui"]["image"].startswith("temporalio/ui")
+    worker = services["worker"]
+    assert worker["build"] == "." and worker["deploy"]["replicas"] >= 2
+    assert (ROOT / "Dockerfile").read_text().count('CMD ["python", "worker.py"]') == 1
+
+
+def test_the_worker_environment_in_the_deployment_is_what_the_worker_reads():
+    services = _compose()["services"]
+    environment = services["worker"]["environment"]
+    sdk_variables = {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "TEMPORAL_API_KEY", "TEMPORAL_PROFILE"}
+    assert set(environment) <= set(Settings.variables()) | sdk_variables
+    assert environment["TEMPORAL_ADDRESS"].split(":")[0] in services
+    database_host = environment["DATABASE_URL"].split("@")[1].split(":")[0]
+    assert database_host in services and database_host != "temporal-db"
+    settings = Settings.from_environment({k: v.replace("${CONCORDAT_DB_PASSWORD:-concordat}", "x")
+                                          for k, v in environment.items()})
+    assert settings.task_queue == TASK_QUEUE
+    grace = float(environment["CONCORDAT_SHUTDOWN_GRACE_SECONDS"])
+    assert int(services["worker"]["stop_grace_period"].removesuffix("s")) > grace, \
+        "docker must wait longer than the worker's own grace period before killing it"
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in Settings.variables() if name not in readme]
+    assert not missing, f"README does not document {missing}"

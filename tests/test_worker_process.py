@@ -1,0 +1,127 @@
+"""The worker as operators run it: a real process, stopped with SIGTERM while busy, then restarted."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+import urllib.request
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from activities.ledger import read_ledger, verify_ledger
+from domain.model import Stage
+from tests import factories
+from tests.harness import eventually
+from workflows.agreement import AgreementWorkflow, workflow_id
+
+ROOT = Path(__file__).resolve().parent.parent
+LEAD = factories.LEAD.model_dump()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.lines: list[str] = []
+        self.process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "worker.py", cwd=ROOT, env=self.env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        self._reader = asyncio.create_task(self._read())
+        await eventually(lambda: self._logged("worker_started"), timeout=60)
+
+    async def _read(self) -> None:
+        assert self.process and self.process.stdout
+        async for line in self.process.stdout:
+            self.lines.append(line.decode())
+
+    async def _logged(self, event: str) -> bool:
+        if self.process and self.process.returncode is not None and not any(event in line for line in self.lines):
+            raise AssertionError("worker exited early:\n" + "".join(self.lines))
+        return any(event in line for line in self.lines)
+
+    def events(self) -> list[dict]:
+        return [json.loads(line) for line in self.lines if line.startswith("{")]
+
+    async def stop(self) -> int:
+        assert self.process and self._reader
+        self.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.process.wait(), timeout=60)
+        await self._reader
+        return code
+
+
+async def drive_to_implementation(client: Client, agreement_id: str) -> None:
+    handle = client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": LEAD})
+    plan = factories.plan_data(status.stage_started_at.date())
+    await handle.execute_update(AgreementWorkflow.set_objectives, {"actor": LEAD, "plan": plan})
+    await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+    for actor in (factories.LEAD, factories.TAMWORTH_SIGNATORY, factories.STAFFORDSHIRE_SIGNATORY):
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": actor.model_dump(), "decision": "approve"})
+
+
+async def test_sigterm_lets_a_busy_worker_finish_and_a_restart_loses_nothing(
+    dev_server_env: WorkflowEnvironment, pool, postgres_dsn: str
+):
+    client = dev_server_env.client
+    task_queue = f"worker-process-{uuid.uuid4()}"
+    metrics_port = free_port()
+    env = {
+        **os.environ,
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "DATABASE_URL": postgres_dsn,
+        "CONCORDAT_TASK_QUEUE": task_queue,
+        "CONCORDAT_METRICS_PORT": str(metrics_port),
+        "CONCORDAT_SHUTDOWN_GRACE_SECONDS": "10",
+    }
+    first = WorkerProcess(env)
+    await first.start()
+    metrics = await asyncio.to_thread(
+        lambda: urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    )
+    assert "temporal_" in metrics
+
+    ids = [f"sigterm-{uuid.uuid4().hex[:8]}" for _ in range(8)]
+    for agreement_id in ids:
+        await client.start_workflow(AgreementWorkflow.run, factories.request_data(agreement_id),
+                                    id=workflow_id(agreement_id), task_queue=task_queue)
+    drivers = [asyncio.create_task(drive_to_implementation(client, agreement_id)) for agreement_id in ids]
+
+    await eventually(lambda: pool.fetchval("SELECT count(*) >= 20 FROM decisions WHERE agreement_id = ANY($1)", ids))
+    assert not all(driver.done() for driver in drivers), "the worker should still be busy when it is stopped"
+    assert await first.stop() == 0
+    events = [e["event"] for e in first.events()]
+    assert events.index("worker_stopping") < events.index("worker_stopped")
+
+    second = WorkerProcess(env)
+    await second.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(*drivers), timeout=120)
+        for agreement_id in ids:
+            handle = client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
+            status = await handle.query(AgreementWorkflow.status)
+            assert status.stage is Stage.IMPLEMENTATION
+            entries = await read_ledger(pool, agreement_id)
+            assert [e.seq for e in entries] == list(range(1, status.decisions_recorded + 1))
+            assert [e.kind for e in entries].count("signed_off") == 3
+            assert (await verify_ledger(pool, agreement_id)).valid
+            await handle.execute_update(AgreementWorkflow.withdraw, {"actor": LEAD, "reason": "test complete"})
+    finally:
+        assert await second.stop() == 0
+    recorded = [e for e in second.events() if e.get("event") == "decision_recorded"]
+    assert recorded and all(e["workflow_id"].startswith("agreement-sigterm-") for e in recorded)
