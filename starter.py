@@ -29,7 +29,6 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -39,7 +38,7 @@ from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus, waiting_summary
 from workflows import search_attributes as sa
 from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import UPDATES, WORKFLOW_TYPE
+from workflows.contract import UPDATES, WORKFLOW_TYPE, start_options
 
 EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
 
@@ -115,22 +114,11 @@ def _print_json(console: Console, data: Any) -> None:
 async def start(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     request = _validated(AgreementRequest, _load_file(args.file))
     assert isinstance(request, AgreementRequest)
-    proposal = request.proposal
-    partners = ", ".join(p.name for p in proposal.partners)
     try:
         await client.start_workflow(
             AgreementWorkflow.run,
             request,  # type: ignore[arg-type]  # the workflow input accepts any AgreementRequest
-            id=workflow_id(request.agreement_id),
-            task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=f"{proposal.title}: {proposal.service_name}",
-            static_details=(
-                f"**{proposal.title}**\n\nService: {proposal.service_name} ({proposal.service_category.value})\n\n"
-                f"Lead: {proposal.body_name(proposal.lead_body)}\n\nPartners: {partners}"
-            ),
-            memo={"title": proposal.title},
+            **start_options(request, settings.task_queue),
         )
     except WorkflowAlreadyStartedError:
         raise CliError(f"agreement {request.agreement_id} already exists; nothing was started") from None

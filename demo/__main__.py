@@ -23,7 +23,6 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.database import create_pool, migrate
@@ -31,11 +30,12 @@ from activities.ledger import ALERT_CHANNEL
 from config import Settings, configure_logging, connect_temporal
 from demo.portfolio import PORTFOLIO, Persona, next_step
 from demo.stack import EmbeddedStack
-from domain.model import Rag, Stage
+from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus
 from worker import build_worker, exit_now
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.contract import start_options
 
 STAGES = [Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION, Stage.REVIEW]
 RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
@@ -61,15 +61,11 @@ class Demo:
     async def start_portfolio(self) -> None:
         for persona in PORTFOLIO:
             try:
+                request = AgreementRequest.model_validate(persona.request(self.speed))
                 await self.client.start_workflow(
                     AgreementWorkflow.run,
-                    persona.request(self.speed),  # type: ignore[arg-type]
-                    id=workflow_id(persona.agreement_id),
-                    task_queue=self.settings.task_queue,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    static_summary=persona.proposal["title"],
-                    static_details=f"**{persona.proposal['title']}**: {persona.proposal['service_name']}",
-                    memo={"title": persona.proposal["title"]},
+                    request,  # type: ignore[arg-type]  # the workflow input accepts any AgreementRequest
+                    **start_options(request, self.settings.task_queue),
                 )
                 self.note(f"started {persona.agreement_id}")
             except WorkflowAlreadyStartedError:

@@ -130,27 +130,26 @@ def _sentence(text: str) -> str:
 
 def details_markdown(status: AgreementStatus) -> str:
     """The agreement's current details for the Web UI, in markdown."""
-    lines = [
+    deadline = f" · **Deadline:** {_when(status.deadline)}" if status.deadline else ""
+    blocks = [
         f"### {status.title}",
-        f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}"
-        + (f" · **Deadline:** {_when(status.deadline)}" if status.deadline else ""),
-        "",
+        f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}{deadline}",
         _sentence(waiting_summary(status)),
     ]
     if status.stage is Stage.SIGN_OFF:
         signed = ", ".join(f"{s.body} ({s.signatory})" for s in status.sign_offs) or "none yet"
-        lines.append(f"Signed in round {status.sign_off_round}: {signed}.")
+        blocks.append(f"Signed in round {status.sign_off_round}: {signed}.")
     if status.stage is Stage.IMPLEMENTATION:
-        lines += ["", "| Milestone | Owner | Due | Progress |", "|---|---|---|---|"]
-        lines += [f"| {m.title} | {m.owner_body} | {m.due} | {m.percent_complete}% |" for m in status.milestones]
+        rows = [f"| {m.title} | {m.owner_body} | {m.due} | {m.percent_complete}% |" for m in status.milestones]
+        blocks.append("\n".join(["| Milestone | Owner | Due | Progress |", "|---|---|---|---|", *rows]))
     if status.stage is Stage.REVIEW and status.kpis:
-        lines += ["", "| KPI | Target | Reading | RAG |", "|---|---|---|---|"]
-        lines += [
-            f"| {k.name} | {k.target} {k.unit} | {k.reading if k.reading is not None else '-'} | "
+        rows = [
+            f"| {k.name} | {k.target} {k.unit} | {'-' if k.reading is None else k.reading} | "
             f"{k.rag.value if k.rag else '-'} |"
             for k in status.kpis
         ]
+        blocks.append("\n".join(["| KPI | Target | Reading | RAG |", "|---|---|---|---|", *rows]))
     if status.open_alerts:
-        lines += ["", "**Open alerts**"]
-        lines += [f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts]
-    return "\n".join(lines)
+        blocks.append("**Open alerts**")
+        blocks.append("\n".join(f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts))
+    return "\n\n".join(blocks)

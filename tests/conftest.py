@@ -14,7 +14,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
-from tests.harness import Harness
+from tests.harness import Harness, free_port
 from workflows import search_attributes
 from workflows.converter import data_converter
 
@@ -54,9 +54,18 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+def dev_server_ui_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+async def dev_server_env(dev_server_ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
+    """The dev server with its Web UI, the custom search attributes registered as an operator would."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_binary("temporal"), data_converter=data_converter
+        dev_server_existing_path=_binary("temporal"),
+        data_converter=data_converter,
+        ui=True,
+        ui_port=dev_server_ui_port,
     )
     async with env:
         await search_attributes.register(env.client, "default")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -21,7 +22,9 @@ from domain.ledger import ChainVerification, LedgerEntry
 from domain.status import AgreementStatus
 from tests import factories
 from worker import build_worker
+from domain.model import AgreementRequest
 from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.contract import start_options
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.05) -> Any:
@@ -34,6 +37,12 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0,
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s (last result: {result!r})")
         await asyncio.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class Harness:
@@ -75,10 +84,13 @@ class Harness:
         """
         if request is None:
             request = factories.request(self.new_id(), **request_kwargs)
-        agreement_id = request.agreement_id if hasattr(request, "agreement_id") else request["agreement_id"]
-        await self.client.start_workflow(
-            AgreementWorkflow.run, request, id=workflow_id(agreement_id), task_queue=self.task_queue
-        )
+        if isinstance(request, AgreementRequest):
+            agreement_id = request.agreement_id
+            options = start_options(request, self.task_queue)
+        else:  # raw JSON, perhaps invalid on purpose: started as another service would
+            agreement_id = request["agreement_id"]
+            options = {"id": workflow_id(agreement_id), "task_queue": self.task_queue}
+        await self.client.start_workflow(AgreementWorkflow.run, request, **options)
         # A handle without a run id follows the agreement across continue-as-new.
         handle = self.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
         self.started.append(handle)

@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 import urllib.request
 import uuid
@@ -16,17 +15,11 @@ from temporalio.testing import WorkflowEnvironment
 from activities.ledger import read_ledger, verify_ledger
 from domain.model import Stage
 from tests import factories
-from tests.harness import eventually
+from tests.harness import eventually, free_port
 from workflows.agreement import AgreementWorkflow, workflow_id
 
 ROOT = Path(__file__).resolve().parent.parent
 LEAD = factories.LEAD.model_dump()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class WorkerProcess:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from domain.actions import (
     DecideReview,
@@ -47,6 +48,25 @@ QUERIES: dict[str, type[BaseModel]] = {"status": AgreementStatus}
 """Each query takes no argument and returns this model."""
 
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
+
+
+def start_options(request: AgreementRequest, task_queue: str = TASK_QUEUE) -> dict[str, Any]:
+    """How every Concordat client starts an agreement: its id scheme, no duplicates ever, and the
+    summary, details and memo the Web UI shows."""
+    proposal = request.proposal
+    partners = ", ".join(p.name for p in proposal.partners)
+    return {
+        "id": workflow_id(request.agreement_id),
+        "task_queue": task_queue,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
+        "static_summary": f"{proposal.title}: {proposal.service_name}",
+        "static_details": (
+            f"**{proposal.title}**\n\nService: {proposal.service_name} ({proposal.service_category.value})\n\n"
+            f"Lead body: {proposal.body_name(proposal.lead_body)}\n\nPartners: {partners}"
+        ),
+        "memo": {"title": proposal.title},
+    }
 
 
 def schemas() -> dict[str, dict[str, Any]]:

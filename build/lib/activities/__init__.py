@@ -1,0 +1,1 @@
+"""Activities: the engine's side effects, each a small class holding its dependencies."""

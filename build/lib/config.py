@@ -1,0 +1,153 @@
+"""Configuration and wiring shared by the worker and the command line.
+
+Temporal connection settings come from the SDK's environment configuration:
+TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, or a
+profile (TEMPORAL_PROFILE) in a TOML file (TEMPORAL_CONFIG_FILE). Concordat's
+own settings are the CONCORDAT_* variables and DATABASE_URL, read by ``Settings``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TextIO, TypeVar
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.envconfig import ClientConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from domain.errors import explain
+from workflows.agreement import TASK_QUEUE
+from workflows.converter import data_converter
+
+T = TypeVar("T")
+
+
+class Settings(BaseModel):
+    """Concordat's settings, each read from the environment variable named in its alias."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, title="worker configuration")
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL", min_length=1)
+    task_queue: str = Field(default=TASK_QUEUE, alias="CONCORDAT_TASK_QUEUE", min_length=1)
+    metrics_port: int = Field(default=9464, alias="CONCORDAT_METRICS_PORT", ge=0, le=65535)
+    shutdown_grace_seconds: float = Field(default=30, alias="CONCORDAT_SHUTDOWN_GRACE_SECONDS", ge=0, le=3600)
+    connect_timeout_seconds: float = Field(default=300, alias="CONCORDAT_CONNECT_TIMEOUT_SECONDS", gt=0)
+    log_level: str = Field(
+        default="INFO", alias="CONCORDAT_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$"
+    )
+    register_search_attributes: bool = Field(default=True, alias="CONCORDAT_REGISTER_SEARCH_ATTRIBUTES")
+    max_cached_workflows: int = Field(default=1000, alias="CONCORDAT_MAX_CACHED_WORKFLOWS", ge=0)
+    max_concurrent_activities: int = Field(default=100, alias="CONCORDAT_MAX_CONCURRENT_ACTIVITIES", ge=1)
+    database_pool_size: int = Field(default=10, alias="CONCORDAT_DATABASE_POOL_SIZE", ge=1, le=1000)
+    deployment_name: str | None = Field(default=None, alias="CONCORDAT_DEPLOYMENT_NAME", min_length=1)
+    build_id: str | None = Field(default=None, alias="CONCORDAT_BUILD_ID", min_length=1)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings, or raise ``ConfigurationError`` naming each bad variable."""
+        environ = os.environ if environ is None else environ
+        try:
+            settings = cls.model_validate({k: v for k, v in environ.items() if k in _VARIABLES})
+        except ValidationError as error:
+            raise ConfigurationError(explain(error)) from None
+        if (settings.deployment_name is None) != (settings.build_id is None):
+            raise ConfigurationError(
+                "CONCORDAT_DEPLOYMENT_NAME and CONCORDAT_BUILD_ID are set together (worker versioning) or not at all"
+            )
+        return settings
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        return sorted(_VARIABLES)
+
+
+_VARIABLES = {field.alias for field in Settings.model_fields.values() if field.alias}
+
+
+class ConfigurationError(Exception):
+    """The configuration is unusable; the message says which variable and why."""
+
+
+async def connect_temporal(*, runtime: Runtime | None = None) -> Client:
+    """Connect with the SDK's environment configuration (address, namespace, TLS, API key, profile)."""
+    connect_config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    connect_config.setdefault("target_host", "localhost:7233")
+    if runtime is not None:
+        connect_config["runtime"] = runtime
+    return await Client.connect(**connect_config, data_converter=data_converter)
+
+
+def metrics_runtime(port: int) -> Runtime | None:
+    """A runtime exposing the SDK's Prometheus metrics on ``port``; None when port is 0."""
+    if port == 0:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}")))
+
+
+async def with_retry(
+    what: str, attempt: Callable[[], Awaitable[T]], *, timeout: float, log: Any, first_delay: float = 0.5
+) -> T:
+    """Call ``attempt`` until it succeeds, backing off up to 10 s between tries, for at most ``timeout`` s."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = first_delay
+    while True:
+        try:
+            return await attempt()
+        except Exception as error:  # noqa: BLE001 - any failure to connect is retried until the deadline
+            if loop.time() + delay > deadline:
+                raise ConnectionError(f"could not connect to {what} within {timeout:.0f} s: {error}") from error
+            log.warning("waiting_for_dependency", dependency=what, error=str(error), retry_in_seconds=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _activity_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Add the running activity's workflow and attempt to every log line written inside it."""
+    if activity.in_activity():
+        info = activity.info()
+        event.setdefault("workflow_id", info.workflow_id)
+        event.setdefault("workflow_run_id", info.workflow_run_id)
+        event.setdefault("activity_type", info.activity_type)
+        event.setdefault("attempt", info.attempt)
+    return event
+
+
+def configure_logging(level: str = "INFO", *, stream: TextIO = sys.stdout, json: bool = True) -> None:
+    """Structured logs for Concordat and the SDK alike; JSON for machines, or console for people."""
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _activity_context,
+    ]
+    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

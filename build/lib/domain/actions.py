@@ -1,0 +1,118 @@
+"""The human actions on an agreement: each arrives as one Temporal update carrying one of these."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+
+from domain.model import Code, Measure, Name, Plan, Proposal, Reason, Text, ValueObject
+
+
+class Actor(ValueObject):
+    """Who acts: a body, through one of its named signatories."""
+
+    body: Code
+    signatory: Name
+
+
+class Action(ValueObject):
+    actor: Actor
+
+
+class ReviseProposal(Action):
+    """The lead body replaces its draft proposal (before submitting it)."""
+
+    proposal: Proposal
+
+
+class SubmitProposal(Action):
+    """The lead body submits its proposal and objective-setting begins."""
+
+
+class SetObjectives(Action):
+    """The lead body records the agreed objectives, implementation plan and contributions."""
+
+    plan: Plan
+
+
+class SubmitForSignOff(Action):
+    """The lead body sends the complete agreement to every partner's leadership."""
+
+
+class SignOffDecision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class SignOff(Action):
+    """A partner's named signatory approves or rejects the agreement for their body."""
+
+    decision: SignOffDecision
+    reason: Text = ""
+
+    @model_validator(mode="after")
+    def _rejection_has_reason(self) -> SignOff:
+        if self.decision is SignOffDecision.REJECT and len(self.reason) < 3:
+            raise ValueError("a rejection must give a reason (at least 3 characters)")
+        return self
+
+
+class MilestoneStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    BLOCKED = "blocked"
+    COMPLETE = "complete"
+
+
+class ReportMilestone(Action):
+    """Progress on one milestone of the implementation plan."""
+
+    milestone_id: Code
+    status: MilestoneStatus
+    percent_complete: int = Field(ge=0, le=100)
+    note: Text = ""
+
+    @model_validator(mode="after")
+    def _status_matches_percent(self) -> ReportMilestone:
+        if (self.status is MilestoneStatus.COMPLETE) != (self.percent_complete == 100):
+            raise ValueError("a milestone is complete exactly when it is 100% complete")
+        return self
+
+
+class KpiValue(ValueObject):
+    kpi_id: Code
+    value: Measure
+
+
+class RecordKpiReadings(Action):
+    """Readings for the current review period; a later reading of the same KPI replaces an earlier one."""
+
+    readings: list[KpiValue] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_reading_per_kpi(self) -> RecordKpiReadings:
+        ids = [r.kpi_id for r in self.readings]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"each KPI may be read once per submission; repeated: {', '.join(repeated)}")
+        return self
+
+
+class ReviewOutcome(StrEnum):
+    CONTINUE = "continue"
+    AMEND = "amend"
+    TERMINATE = "terminate"
+
+
+class DecideReview(Action):
+    """The lead body concludes the current benefit review."""
+
+    outcome: ReviewOutcome
+    reason: Reason
+
+
+class Withdraw(Action):
+    """The lead body withdraws the agreement before the shared service goes live."""
+
+    reason: Reason

@@ -1,0 +1,247 @@
+"""Drift: management by exception.
+
+A condition (a stage running late, a milestone past due, a KPI reading off target)
+reaches levels over time: amber, red, then escalation 1, 2, ... Each level of each
+condition is alerted exactly once; ``due_alerts`` lists the ones not yet raised and
+``next_check`` says when the next level will be reached, so the workflow knows how
+long it may sleep.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from domain.lifecycle import Agreement
+from domain.model import Milestone, Rag, Stage, ValueObject
+
+
+class AlertKind(StrEnum):
+    STAGE_DRIFT = "stage_drift"
+    MILESTONE_OVERDUE = "milestone_overdue"
+    KPI_RED = "kpi_red"
+
+
+class Waiting(ValueObject):
+    """Someone the agreement is waiting on, and for what."""
+
+    body: str
+    body_name: str
+    for_what: str
+
+
+class Alert(ValueObject):
+    agreement_id: str
+    title: str
+    kind: AlertKind
+    condition: str
+    level: str
+    stage: Stage
+    subject: str
+    off_by: str
+    waiting_on: list[Waiting]
+    reached_at: datetime
+    message: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.condition}|{self.level}"
+
+
+def humanise(delta: timedelta) -> str:
+    """A duration as an officer would say it: '3 days 4 hours'."""
+    days, hours, minutes = delta.days, delta.seconds // 3600, delta.seconds % 3600 // 60
+    parts = [f"{days} day{'s' * (days != 1)}"] if days else []
+    if hours:
+        parts.append(f"{hours} hour{'s' * (hours != 1)}")
+    if minutes and not days:
+        parts.append(f"{minutes} minute{'s' * (minutes != 1)}")
+    return " ".join(parts) or "less than a minute"
+
+
+def _overdue(late: timedelta) -> str:
+    return "is overdue" + (f" by {humanise(late)}" if late >= timedelta(minutes=1) else "")
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def waiting_on(agreement: Agreement, now: datetime) -> list[Waiting]:
+    proposal = agreement.proposal
+    lead = proposal.lead_body
+
+    def of(body: str, for_what: str) -> Waiting:
+        return Waiting(body=body, body_name=proposal.body_name(body), for_what=for_what)
+
+    match agreement.stage:
+        case Stage.PROPOSAL:
+            return [of(lead, "the proposal to be submitted")]
+        case Stage.OBJECTIVE_SETTING:
+            need = "the plan to be submitted for sign-off" if agreement.plan else "objectives and a plan"
+            return [of(lead, need)]
+        case Stage.SIGN_OFF:
+            return [of(p.code, "sign-off") for p in proposal.partners if p.code not in agreement.sign_offs]
+        case Stage.IMPLEMENTATION:
+            assert agreement.plan is not None
+            owners: dict[str, list[str]] = {}
+            for milestone in agreement.plan.milestones:
+                if milestone.id in agreement.open_milestones:
+                    owners.setdefault(milestone.owner_body, []).append(milestone.id)
+            return [of(body, f"milestones {', '.join(ids)}") for body, ids in owners.items()]
+        case Stage.REVIEW:
+            assert agreement.plan is not None
+            if now < agreement.clock_started_at:
+                return []
+            missing = [k.id for k in agreement.plan.kpis if k.id not in agreement.readings]
+            need = f"readings for {', '.join(missing)}" if missing else "the review decision"
+            return [of(lead, f"review {agreement.review_number}: {need}")]
+    return []
+
+
+def _stage_levels(agreement: Agreement, now: datetime) -> list[tuple[str, datetime]]:
+    """Every level of the current stage's drift, with the moment it is (or will be) reached."""
+    deadline = agreement.deadline
+    if deadline is None:
+        return []
+    start = agreement.clock_started_at
+    amber_at = start + (deadline - start) * float(agreement.settings.amber_share)
+    levels = [("amber", amber_at), ("red", deadline)]
+    interval = agreement.settings.escalation_interval
+    reached_escalations = max(0, (now - deadline) // interval) if now >= deadline else 0
+    for number in range(1, reached_escalations + 2):
+        levels.append((f"escalation {number}", deadline + number * interval))
+    return levels
+
+
+def _milestone_overdue_at(due: date) -> datetime:
+    """A milestone is due by the end of its due date (UTC)."""
+    return datetime.combine(due, time(0), UTC) + timedelta(days=1)
+
+
+def _stage_condition(agreement: Agreement) -> str:
+    return f"stage:{agreement.stage.value}:{agreement.stage_visit}"
+
+
+def _milestone_condition(milestone: Milestone) -> str:
+    return f"milestone:{milestone.id}:{milestone.due.isoformat()}"
+
+
+def _kpi_condition(kpi_id: str, review_number: int) -> str:
+    return f"kpi:{kpi_id}:review{review_number}"
+
+
+def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
+    """Every alert whose level has been reached now, lowest level first."""
+    alerts: list[Alert] = []
+    title = agreement.proposal.title
+    stage = agreement.stage
+    waiting = waiting_on(agreement, now)
+    who = "; ".join(f"{w.body_name} ({w.for_what})" for w in waiting) or "nobody"
+
+    def alert(kind: AlertKind, condition: str, level: str, subject: str, off_by: str, at: datetime,
+              waits: list[Waiting], detail: str) -> Alert:
+        message = (
+            f"{title} ({agreement.agreement_id}) is {level} in {stage.label}: {subject} {off_by}. {detail}"
+        )
+        return Alert(agreement_id=agreement.agreement_id, title=title, kind=kind, condition=condition, level=level,
+                     stage=stage, subject=subject, off_by=off_by, waiting_on=waits, reached_at=at, message=message)
+
+    deadline = agreement.deadline
+    if deadline is not None:
+        condition = _stage_condition(agreement)
+        subject = f"the {stage.label} stage" + (f" (review {agreement.review_number})" if stage is Stage.REVIEW else "")
+        for level, at in _stage_levels(agreement, now):
+            if at > now:
+                break
+            if level == "amber":
+                off_by = (f"has used {int(agreement.settings.amber_share * 100)}% of its planned "
+                          f"{humanise(deadline - agreement.clock_started_at)} without completing")
+            else:
+                off_by = _overdue(now - deadline)
+            alerts.append(alert(AlertKind.STAGE_DRIFT, condition, level, subject, off_by, at, waiting,
+                                f"Deadline {_when(deadline)}. Waiting on: {who}."))
+
+    if stage is Stage.IMPLEMENTATION:
+        assert agreement.plan is not None
+        for milestone in agreement.plan.milestones:
+            overdue_at = _milestone_overdue_at(milestone.due)
+            if milestone.id not in agreement.open_milestones or overdue_at > now:
+                continue
+            progress = agreement.milestone_progress(milestone.id)
+            owner = [w for w in waiting if w.body == milestone.owner_body]
+            alerts.append(alert(
+                AlertKind.MILESTONE_OVERDUE, _milestone_condition(milestone), "red",
+                f"milestone {milestone.id} '{milestone.title}'",
+                f"{_overdue(now - overdue_at)} (due {milestone.due}, {progress.percent_complete}% complete)",
+                overdue_at, owner,
+                f"Owner: {agreement.proposal.body_name(milestone.owner_body)}.",
+            ))
+
+    if stage is Stage.REVIEW:
+        assert agreement.plan is not None
+        for reading in agreement.readings.values():
+            kpi = agreement.plan.kpi(reading.kpi_id)
+            if kpi is None or reading.rag is not Rag.RED:
+                continue
+            alerts.append(alert(
+                AlertKind.KPI_RED, _kpi_condition(kpi.id, agreement.review_number), "red",
+                f"KPI {kpi.id} '{kpi.name}'",
+                f"reads {reading.value} {kpi.unit}, {kpi.shortfall(reading.value)} short of its target "
+                f"{kpi.target} (red tolerance {kpi.red_tolerance})",
+                reading.recorded_at, waiting,
+                f"Review {agreement.review_number}; waiting on: {who}.",
+            ))
+    return alerts
+
+
+def due_alerts(agreement: Agreement, now: datetime) -> list[Alert]:
+    """Alerts reached but not yet raised."""
+    raised = set(agreement.raised_alerts)
+    return [a for a in conditions(agreement, now) if a.key not in raised]
+
+
+def alerts_still_relevant(agreement: Agreement) -> list[str]:
+    """The raised-alert keys that could still matter; keys of past stages and reviews can be forgotten."""
+    current = {_stage_condition(agreement)}
+    if agreement.plan is not None:
+        current |= {_milestone_condition(m) for m in agreement.plan.milestones}
+        current |= {_kpi_condition(k.id, agreement.review_number) for k in agreement.plan.kpis}
+    return [key for key in agreement.raised_alerts if key.partition("|")[0] in current]
+
+
+def open_alerts(agreement: Agreement, now: datetime) -> list[Alert]:
+    """The highest level reached by each condition that still holds."""
+    highest: dict[str, Alert] = {}
+    for alert in conditions(agreement, now):
+        highest[alert.condition] = alert
+    return list(highest.values())
+
+
+def next_check(agreement: Agreement, now: datetime) -> datetime | None:
+    """The next moment a drift level will be reached, if any."""
+    moments = [at for _, at in _stage_levels(agreement, now) if at > now]
+    if agreement.stage is Stage.IMPLEMENTATION:
+        assert agreement.plan is not None
+        moments += [
+            at
+            for m in agreement.plan.milestones
+            if m.id in agreement.open_milestones and (at := _milestone_overdue_at(m.due)) > now
+        ]
+    return min(moments, default=None)
+
+
+def stage_rag(agreement: Agreement, now: datetime) -> Rag:
+    levels = [level for level, at in _stage_levels(agreement, now) if at <= now]
+    if not levels:
+        return Rag.GREEN
+    return Rag.AMBER if levels == ["amber"] else Rag.RED
+
+
+def overall_rag(agreement: Agreement, now: datetime) -> Rag:
+    """The worst of the stage's drift, overdue milestones and the current KPI readings."""
+    rags = [stage_rag(agreement, now)]
+    rags += [Rag.RED for a in conditions(agreement, now) if a.kind is AlertKind.MILESTONE_OVERDUE]
+    if agreement.stage is Stage.REVIEW:
+        rags += [reading.rag for reading in agreement.readings.values()]
+    return Rag.worst(*rags)

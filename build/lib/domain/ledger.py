@@ -1,0 +1,136 @@
+"""Decisions and the hash chain that makes a later edit of the ledger detectable.
+
+Each entry's hash covers its content and the previous entry's hash, so changing,
+removing or reordering any row breaks every hash after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.model import Stage
+
+GENESIS = "0" * 64
+
+
+class Decision(BaseModel):
+    """One thing that was decided: by whom, what, in which stage, and when."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+    stage: Stage
+    actor_body: str | None = None
+    actor_signatory: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    decided_at: datetime
+
+
+class LedgerEntry(Decision):
+    agreement_id: str
+    seq: int = Field(ge=1)
+    prev_hash: str
+    hash: str
+
+
+class ChainHead(BaseModel):
+    """Where an agreement's chain ends: the next entry links to this."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seq: int = 0
+    hash: str = GENESIS
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(
+    *,
+    agreement_id: str,
+    seq: int,
+    prev_hash: str,
+    kind: str,
+    stage: str,
+    actor_body: str | None,
+    actor_signatory: str | None,
+    payload: dict[str, Any],
+    decided_at: datetime,
+) -> str:
+    content = canonical_json(
+        {
+            "agreement_id": agreement_id,
+            "seq": seq,
+            "prev_hash": prev_hash,
+            "kind": kind,
+            "stage": str(stage),
+            "actor_body": actor_body,
+            "actor_signatory": actor_signatory,
+            "payload": payload,
+            "decided_at": decided_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        }
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def chain(agreement_id: str, head: ChainHead, decisions: Iterable[Decision]) -> list[LedgerEntry]:
+    """Number and link ``decisions`` after ``head``."""
+    entries = []
+    for decision in decisions:
+        seq = head.seq + 1
+        fields = decision.model_dump()
+        digest = entry_hash(agreement_id=agreement_id, seq=seq, prev_hash=head.hash, **fields)
+        entries.append(LedgerEntry(agreement_id=agreement_id, seq=seq, prev_hash=head.hash, hash=digest, **fields))
+        head = ChainHead(seq=seq, hash=digest)
+    return entries
+
+
+class ChainVerification(BaseModel):
+    agreement_id: str
+    entries: int
+    valid: bool
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+def verify(
+    agreement_id: str, entries: Iterable[LedgerEntry], expected_head: ChainHead | None = None
+) -> ChainVerification:
+    """Recompute the chain from the stored rows and name the first row that does not fit.
+
+    The chain alone cannot show that rows were cut off its end; ``expected_head``, kept
+    outside the database (by the agreement's workflow), can.
+    """
+    head = ChainHead()
+    count = 0
+    for entry in entries:
+        count += 1
+        problem = None
+        if entry.seq != head.seq + 1:
+            problem = f"expected sequence number {head.seq + 1}, found {entry.seq} (a row is missing)"
+        elif entry.prev_hash != head.hash:
+            problem = "its link to the previous row does not match (a row was altered or removed)"
+        else:
+            fields = entry.model_dump(include=set(Decision.model_fields))
+            expected = entry_hash(agreement_id=agreement_id, seq=entry.seq, prev_hash=entry.prev_hash, **fields)
+            if expected != entry.hash:
+                problem = "its content does not match its hash (the row was altered)"
+        if problem:
+            return ChainVerification(
+                agreement_id=agreement_id, entries=count, valid=False, first_bad_seq=entry.seq, problem=problem
+            )
+        head = ChainHead(seq=entry.seq, hash=entry.hash)
+    if expected_head is not None and head != expected_head:
+        return ChainVerification(
+            agreement_id=agreement_id, entries=count, valid=False, first_bad_seq=head.seq + 1,
+            problem=f"the ledger ends at decision #{head.seq}, but the agreement's own record of its chain "
+                    f"ends at #{expected_head.seq} (rows were removed or never written)",
+        )
+    return ChainVerification(agreement_id=agreement_id, entries=count, valid=True)

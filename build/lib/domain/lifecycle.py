@@ -1,0 +1,499 @@
+"""The lifecycle of an agreement: its state, and what each action does to it.
+
+``evolve`` is the one entry point: it checks an action against the current state and
+returns the next state together with the decisions to record, or raises
+``ActionRejected`` with a reason. It never changes the state it is given, so the
+workflow can check an action (in an update validator) without side effects, and
+only adopt the next state once its decisions are safely in the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.actions import (
+    Action,
+    DecideReview,
+    MilestoneStatus,
+    RecordKpiReadings,
+    ReportMilestone,
+    ReviewOutcome,
+    ReviseProposal,
+    SetObjectives,
+    SignOff,
+    SignOffDecision,
+    SubmitForSignOff,
+    SubmitProposal,
+    Withdraw,
+)
+from domain.errors import ActionRejected
+from domain.ledger import ChainHead, Decision
+from domain.model import AgreementRequest, GovernanceSettings, Plan, Proposal, Rag, Stage, ValueObject
+
+
+class ClosedOutcome(StrEnum):
+    COMPLETED = "completed"
+    TERMINATED = "terminated"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class SignOffRecord(ValueObject):
+    body: str
+    signatory: str
+    decision: SignOffDecision
+    reason: str
+    at: datetime
+
+
+class MilestoneProgress(ValueObject):
+    status: MilestoneStatus = MilestoneStatus.NOT_STARTED
+    percent_complete: int = 0
+    note: str = ""
+    reported_at: datetime | None = None
+
+
+class Reading(ValueObject):
+    kpi_id: str
+    value: Decimal
+    rag: Rag
+    recorded_at: datetime
+
+
+class KpiTrend(ValueObject):
+    """What past reviews said of one KPI, kept small so that years of reviews cost nothing."""
+
+    reviews: int = 0
+    green: int = 0
+    amber: int = 0
+    red: int = 0
+    last_value: Decimal | None = None
+
+    def after(self, reading: Reading) -> KpiTrend:
+        counts = {rag.value: getattr(self, rag.value) for rag in Rag}
+        counts[reading.rag.value] += 1
+        return KpiTrend(reviews=self.reviews + 1, last_value=reading.value, **counts)
+
+
+class Closure(ValueObject):
+    outcome: ClosedOutcome
+    reason: str
+    at: datetime
+
+
+class Agreement(BaseModel):
+    """Everything the engine knows about one agreement; it is the workflow's whole state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agreement_id: str
+    proposal: Proposal
+    settings: GovernanceSettings
+    opened_at: datetime
+    stage: Stage = Stage.PROPOSAL
+    stage_visit: int = Field(default=1, description="Counts stage entries and review cycles; keys drift alerts.")
+    clock_started_at: datetime
+    sign_off_round: int = 1
+    plan: Plan | None = None
+    plan_in_force: Plan | None = Field(
+        default=None, description="While a live service's amendment is negotiated: the plan it still runs under."
+    )
+    sign_offs: dict[str, SignOffRecord] = Field(default_factory=dict)
+    milestones: dict[str, MilestoneProgress] = Field(default_factory=dict)
+    went_live_at: datetime | None = None
+    review_number: int = Field(default=0, description="The review period now under review (1 is the first).")
+    readings: dict[str, Reading] = Field(default_factory=dict, description="KPI readings for the current review.")
+    kpi_trends: dict[str, KpiTrend] = Field(default_factory=dict, description="KPI readings of concluded reviews.")
+    closure: Closure | None = None
+    chain: ChainHead = ChainHead()
+    raised_alerts: list[str] = Field(default_factory=list, description="'condition|level' of every alert raised.")
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When the current stage (or review) is due to be complete."""
+        if self.stage is Stage.CLOSED:
+            return None
+        return self.clock_started_at + self.settings.stage_durations.of(self.stage)
+
+    def review_due_at(self, number: int) -> datetime:
+        assert self.went_live_at is not None
+        return self.went_live_at + number * self.settings.review_period
+
+    def milestone_progress(self, milestone_id: str) -> MilestoneProgress:
+        return self.milestones.get(milestone_id, MilestoneProgress())
+
+    @property
+    def open_milestones(self) -> list[str]:
+        assert self.plan is not None
+        return [
+            m.id
+            for m in self.plan.milestones
+            if self.milestone_progress(m.id).status is not MilestoneStatus.COMPLETE
+        ]
+
+
+class AgreementInput(AgreementRequest):
+    """What each run of the agreement workflow starts from.
+
+    Callers send an ``AgreementRequest``; ``carried`` is set only by the engine when
+    it continues an agreement as new, and is refused on any other start.
+    """
+
+    model_config = ConfigDict(title="agreement request")
+
+    carried: Agreement | None = None
+
+
+class Transition(BaseModel):
+    agreement: Agreement
+    decisions: list[Decision]
+
+
+def open_agreement(request: AgreementRequest, now: datetime) -> Transition:
+    agreement = Agreement(
+        agreement_id=request.agreement_id,
+        proposal=request.proposal,
+        settings=request.settings,
+        opened_at=now,
+        clock_started_at=now,
+    )
+    opened = Decision(
+        kind="agreement_opened",
+        stage=Stage.PROPOSAL,
+        actor_body=request.proposal.lead_body,
+        payload=request.model_dump(mode="json", exclude={"carried"}),
+        decided_at=now,
+    )
+    return Transition(agreement=agreement, decisions=[opened])
+
+
+def evolve(agreement: Agreement, action: Action, now: datetime) -> Transition:
+    """Apply ``action`` to a copy of ``agreement``; raise ActionRejected if it is not allowed now."""
+    rule = _RULES.get(type(action))
+    if rule is None:
+        raise ActionRejected(f"unknown action {type(action).__name__}")
+    if agreement.stage is Stage.CLOSED:
+        assert agreement.closure is not None
+        raise ActionRejected(
+            f"agreement {agreement.agreement_id} is closed ({agreement.closure.outcome.value}); "
+            "no further action is possible"
+        )
+    if agreement.stage not in rule.stages:
+        raise ActionRejected(
+            f"cannot {rule.verb} while agreement {agreement.agreement_id} is in {agreement.stage.label}; "
+            f"that is possible only in {_either(s.label for s in rule.stages)}"
+        )
+    _authorise(agreement, action, rule)
+    draft = _Draft(agreement.model_copy(deep=True), action, now, rule.kind)
+    rule.apply(draft)
+    return Transition(agreement=draft.agreement, decisions=draft.decisions)
+
+
+class _Draft:
+    """The next state under construction, and the decisions that explain it."""
+
+    def __init__(self, agreement: Agreement, action: Action, now: datetime, kind: str) -> None:
+        self.agreement = agreement
+        self.action = action
+        self.now = now
+        self.decisions: list[Decision] = []
+        self.record(kind, action.model_dump(mode="json", exclude={"actor"}))
+
+    def record(self, kind: str, payload: dict[str, Any]) -> None:
+        self.decisions.append(
+            Decision(
+                kind=kind,
+                stage=self.agreement.stage,
+                actor_body=self.action.actor.body,
+                actor_signatory=self.action.actor.signatory,
+                payload=payload,
+                decided_at=self.now,
+            )
+        )
+
+    def move_to(self, stage: Stage, reason: str, clock_starts: datetime | None = None) -> None:
+        previous = self.agreement.stage
+        self.agreement.stage = stage
+        self.agreement.stage_visit += 1
+        self.agreement.clock_started_at = clock_starts or self.now
+        self.record("stage_changed", {"from": previous.value, "to": stage.value, "reason": reason})
+
+    def close(self, outcome: ClosedOutcome, reason: str) -> None:
+        self.agreement.closure = Closure(outcome=outcome, reason=reason, at=self.now)
+        self.move_to(Stage.CLOSED, f"{outcome.value}: {reason}")
+
+
+def _either(items: Iterable[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    words = list(items)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _authorise(agreement: Agreement, action: Action, rule: _Rule) -> None:
+    actor = action.actor
+    partner = agreement.proposal.partner(actor.body)
+    if partner is None:
+        raise ActionRejected(f"{actor.body} is not a partner body of agreement {agreement.agreement_id}")
+    if partner.signatory(actor.signatory) is None:
+        named = ", ".join(s.name for s in partner.signatories)
+        raise ActionRejected(f"{actor.signatory} is not a named signatory of {partner.name} (named: {named})")
+    lead = agreement.proposal.lead_body
+    if rule.lead_only and actor.body != lead:
+        raise ActionRejected(
+            f"only the lead body ({agreement.proposal.body_name(lead)}) may {rule.verb}; "
+            f"{partner.name} is not the lead"
+        )
+
+
+def _plan_problems(proposal: Proposal, plan: Plan, agreement: Agreement, now: datetime) -> list[str]:
+    codes = {p.code for p in proposal.partners}
+    problems = [
+        f"milestone {m.id} is owned by {m.owner_body}, which is not a partner"
+        for m in plan.milestones
+        if m.owner_body not in codes
+    ]
+    problems += [
+        f"contribution from {c.body}, which is not a partner" for c in plan.contributions if c.body not in codes
+    ]
+    contributing = {c.body for c in plan.contributions}
+    problems += [f"no annual contribution given for {p.name} ({p.code})" for p in proposal.partners
+                 if p.code not in contributing]
+    today = now.astimezone(UTC).date()
+    problems += [
+        f"milestone {m.id} is due on {m.due}, which has already passed"
+        for m in plan.milestones
+        if m.due < today and agreement.milestone_progress(m.id).status is not MilestoneStatus.COMPLETE
+    ]
+    return problems
+
+
+def _revise_proposal(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, ReviseProposal)
+    current_lead = draft.agreement.proposal.lead_body
+    if action.proposal.lead_body != current_lead:
+        raise ActionRejected(f"the lead body cannot change in a revision (it is {current_lead})")
+    draft.agreement.proposal = action.proposal
+
+
+def _submit_proposal(draft: _Draft) -> None:
+    draft.move_to(Stage.OBJECTIVE_SETTING, "proposal submitted by the lead body")
+
+
+def _set_objectives(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, SetObjectives)
+    problems = _plan_problems(draft.agreement.proposal, action.plan, draft.agreement, draft.now)
+    if problems:
+        raise ActionRejected("the plan cannot be accepted: " + "; ".join(problems))
+    draft.agreement.plan = action.plan
+
+
+def _submit_for_sign_off(draft: _Draft) -> None:
+    agreement = draft.agreement
+    if agreement.plan is None:
+        raise ActionRejected("objectives, milestones and contributions must be set before sign-off")
+    problems = _plan_problems(agreement.proposal, agreement.plan, agreement, draft.now)
+    if problems:
+        raise ActionRejected("the plan no longer fits the proposal: " + "; ".join(problems))
+    agreement.sign_offs = {}
+    draft.move_to(Stage.SIGN_OFF, f"sent to every partner's leadership (round {agreement.sign_off_round})")
+
+
+def _sign_off(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, SignOff)
+    agreement = draft.agreement
+    body = agreement.proposal.body_name(action.actor.body)
+    earlier = agreement.sign_offs.get(action.actor.body)
+    if earlier is not None:
+        raise ActionRejected(
+            f"{body} has already signed off in round {agreement.sign_off_round} "
+            f"({earlier.signatory}, {earlier.at:%Y-%m-%d %H:%M} UTC)"
+        )
+    signer = action.actor.signatory.casefold()
+    for other in agreement.sign_offs.values():
+        if other.signatory.casefold() == signer:
+            raise ActionRejected(
+                f"{action.actor.signatory} has already signed in round {agreement.sign_off_round} "
+                f"for {agreement.proposal.body_name(other.body)}; nobody signs twice"
+            )
+    agreement.sign_offs[action.actor.body] = SignOffRecord(
+        body=action.actor.body,
+        signatory=action.actor.signatory,
+        decision=action.decision,
+        reason=action.reason,
+        at=draft.now,
+    )
+    if action.decision is SignOffDecision.REJECT:
+        rounds = agreement.sign_off_round
+        if agreement.plan_in_force is not None:
+            _reject_amendment(draft, body, action.reason)
+        elif rounds >= agreement.settings.max_sign_off_rounds:
+            draft.close(ClosedOutcome.REJECTED, f"{body} rejected it in the last permitted round ({rounds})")
+        else:
+            agreement.sign_off_round += 1
+            draft.move_to(Stage.PROPOSAL, f"{body} rejected it: {action.reason}")
+        return
+    if len(agreement.sign_offs) == len(agreement.proposal.partners):
+        _start_delivery(draft, "every partner has approved")
+
+
+def _reject_amendment(draft: _Draft, body: str, reason: str) -> None:
+    """A live service keeps running: a rejected amendment is revised, or dropped after the last round."""
+    agreement = draft.agreement
+    assert agreement.plan_in_force is not None
+    if agreement.sign_off_round >= agreement.settings.max_sign_off_rounds:
+        agreement.plan, agreement.plan_in_force = agreement.plan_in_force, None
+        _enter_review(draft, f"{body} rejected the amendment in the last permitted round; the service "
+                             "continues under its agreed plan")
+    else:
+        agreement.sign_off_round += 1
+        draft.move_to(Stage.OBJECTIVE_SETTING, f"{body} rejected the amendment: {reason}")
+
+
+def _start_delivery(draft: _Draft, reason: str) -> None:
+    """After approval: implement what is still open, or resume reviews of a live service."""
+    agreement = draft.agreement
+    agreement.plan_in_force = None
+    if agreement.went_live_at is None or agreement.open_milestones:
+        draft.move_to(Stage.IMPLEMENTATION, reason)
+    else:
+        _enter_review(draft, reason)
+
+
+def _enter_review(draft: _Draft, reason: str) -> None:
+    agreement = draft.agreement
+    number = agreement.review_number + 1
+    skipped = []
+    while agreement.review_due_at(number) <= draft.now:
+        skipped.append(number)
+        number += 1
+    if skipped:
+        plural = "s" * (len(skipped) > 1)
+        reason += f"; review{plural} {', '.join(map(str, skipped))} skipped, the period having ended meanwhile"
+    if number > agreement.settings.review_count:
+        draft.close(ClosedOutcome.COMPLETED, "the agreement's term has ended")
+        return
+    agreement.review_number = number
+    agreement.readings = {}
+    draft.move_to(Stage.REVIEW, reason, clock_starts=agreement.review_due_at(number))
+
+
+def _report_milestone(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, ReportMilestone)
+    agreement = draft.agreement
+    assert agreement.plan is not None
+    milestone = agreement.plan.milestone(action.milestone_id)
+    if milestone is None:
+        known = ", ".join(m.id for m in agreement.plan.milestones)
+        raise ActionRejected(f"there is no milestone {action.milestone_id} (milestones: {known})")
+    lead = agreement.proposal.lead_body
+    if action.actor.body not in (milestone.owner_body, lead):
+        raise ActionRejected(
+            f"milestone {milestone.id} is reported by its owner "
+            f"({agreement.proposal.body_name(milestone.owner_body)}) or the lead body"
+        )
+    if agreement.milestone_progress(milestone.id).status is MilestoneStatus.COMPLETE:
+        raise ActionRejected(f"milestone {milestone.id} is already complete")
+    agreement.milestones[milestone.id] = MilestoneProgress(
+        status=action.status, percent_complete=action.percent_complete, note=action.note, reported_at=draft.now
+    )
+    if not agreement.open_milestones:
+        if agreement.went_live_at is None:
+            agreement.went_live_at = draft.now
+            _enter_review(draft, "every milestone is complete; the shared service is live")
+        else:
+            _enter_review(draft, "every milestone of the amendment is complete")
+
+
+def _record_kpi_readings(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, RecordKpiReadings)
+    agreement = draft.agreement
+    assert agreement.plan is not None
+    _require_period_ended(agreement, draft.now, "its readings can be recorded")
+    for reading in action.readings:
+        kpi = agreement.plan.kpi(reading.kpi_id)
+        if kpi is None:
+            known = ", ".join(k.id for k in agreement.plan.kpis)
+            raise ActionRejected(f"there is no KPI {reading.kpi_id} (KPIs: {known})")
+        agreement.readings[kpi.id] = Reading(
+            kpi_id=kpi.id, value=reading.value, rag=kpi.rag(reading.value), recorded_at=draft.now
+        )
+
+
+def _require_period_ended(agreement: Agreement, now: datetime, what: str) -> None:
+    due = agreement.review_due_at(agreement.review_number)
+    if now < due:
+        raise ActionRejected(
+            f"review {agreement.review_number} covers the period ending {due:%Y-%m-%d %H:%M} UTC; "
+            f"only after that {what}"
+        )
+
+
+def _decide_review(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, DecideReview)
+    agreement = draft.agreement
+    assert agreement.plan is not None
+    if action.outcome is ReviewOutcome.TERMINATE:
+        draft.close(ClosedOutcome.TERMINATED, action.reason)
+        return
+    _require_period_ended(agreement, draft.now, "it can be concluded (terminate is possible at any time)")
+    missing = [k.id for k in agreement.plan.kpis if k.id not in agreement.readings]
+    if missing:
+        raise ActionRejected(f"review {agreement.review_number} still needs readings for KPIs: {', '.join(missing)}")
+    for kpi_id, reading in agreement.readings.items():
+        agreement.kpi_trends[kpi_id] = agreement.kpi_trends.get(kpi_id, KpiTrend()).after(reading)
+    if action.outcome is ReviewOutcome.AMEND:
+        agreement.sign_off_round = 1
+        agreement.plan_in_force = agreement.plan
+        draft.move_to(Stage.OBJECTIVE_SETTING, f"review {agreement.review_number} asked for amendment")
+    elif agreement.review_number >= agreement.settings.review_count:
+        draft.close(ClosedOutcome.COMPLETED, "the agreement's term has ended")
+    else:
+        _enter_review(draft, f"review {agreement.review_number} concluded: continue")
+
+
+def _withdraw(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, Withdraw)
+    live = draft.agreement.went_live_at is not None
+    draft.close(ClosedOutcome.TERMINATED if live else ClosedOutcome.WITHDRAWN, action.reason)
+
+
+class _Rule(NamedTuple):
+    stages: tuple[Stage, ...]
+    lead_only: bool
+    apply: Callable[[_Draft], None]
+    kind: str
+    """The decision kind recorded in the ledger."""
+    verb: str
+    """What the action does, for messages: 'only the lead body may <verb>'."""
+
+
+_UNTIL_CLOSED = (Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION)
+
+_RULES: dict[type[Action], _Rule] = {
+    ReviseProposal: _Rule((Stage.PROPOSAL,), True, _revise_proposal, "proposal_revised", "revise the proposal"),
+    SubmitProposal: _Rule((Stage.PROPOSAL,), True, _submit_proposal, "proposal_submitted", "submit the proposal"),
+    SetObjectives: _Rule((Stage.OBJECTIVE_SETTING,), True, _set_objectives, "objectives_set", "set the objectives"),
+    SubmitForSignOff: _Rule(
+        (Stage.OBJECTIVE_SETTING,), True, _submit_for_sign_off, "submitted_for_sign_off", "submit it for sign-off"
+    ),
+    SignOff: _Rule((Stage.SIGN_OFF,), False, _sign_off, "signed_off", "sign off"),
+    ReportMilestone: _Rule((Stage.IMPLEMENTATION,), False, _report_milestone, "milestone_reported",
+                           "report on a milestone"),
+    RecordKpiReadings: _Rule((Stage.REVIEW,), False, _record_kpi_readings, "kpi_readings_recorded",
+                             "record KPI readings"),
+    DecideReview: _Rule((Stage.REVIEW,), True, _decide_review, "review_decided", "decide a review"),
+    Withdraw: _Rule(_UNTIL_CLOSED, True, _withdraw, "withdrawn", "withdraw the agreement"),
+}

@@ -1,0 +1,155 @@
+"""The status of an agreement as its callers and officers see it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from domain.actions import MilestoneStatus
+from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
+from domain.ledger import ChainHead
+from domain.lifecycle import Agreement, Closure, KpiTrend, SignOffRecord
+from domain.model import Direction, Rag, ServiceCategory, Stage, ValueObject
+
+
+class MilestoneView(ValueObject):
+    id: str
+    title: str
+    owner_body: str
+    due: date
+    status: MilestoneStatus
+    percent_complete: int
+    note: str
+
+
+class KpiView(ValueObject):
+    id: str
+    name: str
+    unit: str
+    baseline: Decimal
+    target: Decimal
+    direction: Direction
+    reading: Decimal | None
+    rag: Rag | None
+    trend: KpiTrend | None
+
+
+class AgreementStatus(ValueObject):
+    agreement_id: str
+    title: str
+    service_name: str
+    service_category: ServiceCategory
+    lead_body: str
+    partner_bodies: list[str]
+    stage: Stage
+    rag: Rag
+    stage_rag: Rag
+    stage_started_at: datetime
+    deadline: datetime | None
+    waiting_on: list[Waiting]
+    sign_off_round: int
+    sign_offs: list[SignOffRecord]
+    milestones: list[MilestoneView]
+    went_live_at: datetime | None
+    review_number: int
+    kpis: list[KpiView]
+    open_alerts: list[Alert]
+    payback_years: Decimal | None
+    closure: Closure | None
+    decisions_recorded: int
+    ledger_head: ChainHead
+
+
+def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
+    proposal = agreement.proposal
+    plan = agreement.plan
+    milestones = []
+    kpis = []
+    if plan is not None:
+        for m in plan.milestones:
+            progress = agreement.milestone_progress(m.id)
+            milestones.append(MilestoneView(
+                id=m.id, title=m.title, owner_body=m.owner_body, due=m.due, status=progress.status,
+                percent_complete=progress.percent_complete, note=progress.note,
+            ))
+        for k in plan.kpis:
+            reading = agreement.readings.get(k.id)
+            kpis.append(KpiView(
+                id=k.id, name=k.name, unit=k.unit, baseline=k.baseline, target=k.target, direction=k.direction,
+                reading=reading.value if reading else None, rag=reading.rag if reading else None,
+                trend=agreement.kpi_trends.get(k.id),
+            ))
+    return AgreementStatus(
+        agreement_id=agreement.agreement_id,
+        title=proposal.title,
+        service_name=proposal.service_name,
+        service_category=proposal.service_category,
+        lead_body=proposal.lead_body,
+        partner_bodies=[p.code for p in proposal.partners],
+        stage=agreement.stage,
+        rag=overall_rag(agreement, now),
+        stage_rag=stage_rag(agreement, now),
+        stage_started_at=agreement.clock_started_at,
+        deadline=agreement.deadline,
+        waiting_on=waiting_on(agreement, now),
+        sign_off_round=agreement.sign_off_round,
+        sign_offs=list(agreement.sign_offs.values()),
+        milestones=milestones,
+        went_live_at=agreement.went_live_at,
+        review_number=agreement.review_number,
+        kpis=kpis,
+        open_alerts=open_alerts(agreement, now),
+        payback_years=proposal.payback_years,
+        closure=agreement.closure,
+        decisions_recorded=agreement.chain.seq,
+        ledger_head=agreement.chain,
+    )
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def waiting_summary(status: AgreementStatus) -> str:
+    """One line for the Web UI timeline: what the agreement waits for, from whom, until when."""
+    if status.closure is not None:
+        return f"closed ({status.closure.outcome.value})"
+    deadline = f" until {_when(status.deadline)}" if status.deadline else ""
+    if status.stage is Stage.REVIEW and not status.waiting_on:
+        return f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
+    needs: dict[str, list[str]] = {}
+    for waiting in status.waiting_on:
+        needs.setdefault(waiting.for_what, []).append(waiting.body_name)
+    parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
+    return f"waiting for {'; '.join(parts)}{deadline}"
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
+def details_markdown(status: AgreementStatus) -> str:
+    """The agreement's current details for the Web UI, in markdown."""
+    deadline = f" · **Deadline:** {_when(status.deadline)}" if status.deadline else ""
+    blocks = [
+        f"### {status.title}",
+        f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}{deadline}",
+        _sentence(waiting_summary(status)),
+    ]
+    if status.stage is Stage.SIGN_OFF:
+        signed = ", ".join(f"{s.body} ({s.signatory})" for s in status.sign_offs) or "none yet"
+        blocks.append(f"Signed in round {status.sign_off_round}: {signed}.")
+    if status.stage is Stage.IMPLEMENTATION:
+        rows = [f"| {m.title} | {m.owner_body} | {m.due} | {m.percent_complete}% |" for m in status.milestones]
+        blocks.append("\n".join(["| Milestone | Owner | Due | Progress |", "|---|---|---|---|", *rows]))
+    if status.stage is Stage.REVIEW and status.kpis:
+        rows = [
+            f"| {k.name} | {k.target} {k.unit} | {'-' if k.reading is None else k.reading} | "
+            f"{k.rag.value if k.rag else '-'} |"
+            for k in status.kpis
+        ]
+        blocks.append("\n".join(["| KPI | Target | Reading | RAG |", "|---|---|---|---|", *rows]))
+    if status.open_alerts:
+        blocks.append("**Open alerts**")
+        blocks.append("\n".join(f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts))
+    return "\n\n".join(blocks)

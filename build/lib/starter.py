@@ -1,0 +1,382 @@
+"""The Concordat command line: start agreements, act on them, and inspect them.
+
+    python starter.py start agreement.yaml
+    python starter.py record-sign-off waste-2027 --body E07000199 --signatory "Owen Hughes" --decision approve
+    python starter.py status waste-2027 [--json]
+    python starter.py list --stage sign_off --rag red
+    python starter.py ledger waste-2027
+    python starter.py verify --all
+
+Every command has --help. Exit codes: 0 done, 1 refused or failed, 2 bad input, 3 cannot connect.
+Connection settings: TEMPORAL_ADDRESS (and the SDK's other TEMPORAL_* variables), DATABASE_URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import typing
+from collections.abc import Sequence
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from config import ConfigurationError, Settings, connect_temporal
+from domain.errors import explain
+from domain.model import AgreementRequest, Rag, Stage
+from domain.status import AgreementStatus, waiting_summary
+from workflows import search_attributes as sa
+from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.contract import UPDATES, WORKFLOW_TYPE, start_options
+
+EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_REFUSED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _load_file(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}", EXIT_BAD_INPUT) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise CliError(f"{path} is not valid YAML or JSON: {error}", EXIT_BAD_INPUT) from None
+
+
+def _validated(model: type[BaseModel], data: Any) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise CliError(explain(error), EXIT_BAD_INPUT) from None
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+_RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
+
+
+def print_status(console: Console, status: AgreementStatus) -> None:
+    console.print(f"[bold]{status.title}[/bold] ({status.agreement_id})")
+    rag = f"[{_RAG_STYLE[status.rag]}]{status.rag.value.upper()}[/]"
+    console.print(f"Stage: {status.stage.label}   RAG: {rag}   Deadline: {_when(status.deadline)}")
+    console.print(waiting_summary(status))
+    if status.sign_offs:
+        table = Table("Body", "Signatory", "Decision", "Reason", "At", title=f"Sign-off round {status.sign_off_round}")
+        for s in status.sign_offs:
+            table.add_row(s.body, s.signatory, s.decision.value, s.reason, _when(s.at))
+        console.print(table)
+    if status.milestones:
+        table = Table("Milestone", "Owner", "Due", "Status", "Done", title="Milestones")
+        for m in status.milestones:
+            table.add_row(m.title, m.owner_body, str(m.due), m.status.value, f"{m.percent_complete}%")
+        console.print(table)
+    if status.kpis:
+        table = Table("KPI", "Target", "Reading", "RAG", title=f"KPIs (review {status.review_number})")
+        for k in status.kpis:
+            table.add_row(k.name, f"{k.target} {k.unit}", "-" if k.reading is None else str(k.reading),
+                          k.rag.value if k.rag else "-")
+        console.print(table)
+    for alert in status.open_alerts:
+        console.print(f"[bold red]alert[/] {alert.level}: {alert.subject} {alert.off_by}")
+    if status.closure:
+        console.print(f"Closed: {status.closure.outcome.value} ({status.closure.reason}) at {_when(status.closure.at)}")
+
+
+def _print_json(console: Console, data: Any) -> None:
+    console.print_json(json.dumps(data, default=str))
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+async def start(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    request = _validated(AgreementRequest, _load_file(args.file))
+    assert isinstance(request, AgreementRequest)
+    try:
+        await client.start_workflow(
+            AgreementWorkflow.run,
+            request,  # type: ignore[arg-type]  # the workflow input accepts any AgreementRequest
+            **start_options(request, settings.task_queue),
+        )
+    except WorkflowAlreadyStartedError:
+        raise CliError(f"agreement {request.agreement_id} already exists; nothing was started") from None
+    console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)})")
+    return 0
+
+
+async def act(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    model = UPDATES[args.update]
+    payload: dict[str, Any] = {"actor": {"body": args.body, "signatory": args.signatory}}
+    for name, field in model.model_fields.items():
+        if name == "actor":
+            continue
+        value = getattr(args, name, None)
+        if value is not None:
+            payload[name] = _load_file(value) if _is_structured(field.annotation) else value
+    if getattr(args, "reading", None):
+        payload.setdefault("readings", []).extend(_parse_reading(r) for r in args.reading)
+    action = _validated(model, payload)
+    handle = client.get_workflow_handle(workflow_id(args.agreement_id))
+    try:
+        status = await handle.execute_update(args.update, action, result_type=AgreementStatus)
+    except WorkflowUpdateFailedError as failure:
+        cause = failure.cause
+        raise CliError(f"refused: {getattr(cause, 'message', None) or cause}") from None
+    if args.json:
+        _print_json(console, status.model_dump(mode="json"))
+    else:
+        console.print(f"accepted: {args.update.replace('_', ' ')}")
+        print_status(console, status)
+    return 0
+
+
+async def show_status(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    handle = client.get_workflow_handle(workflow_id(args.agreement_id))
+    status = await handle.query(AgreementWorkflow.status)
+    if args.json:
+        _print_json(console, status.model_dump(mode="json"))
+    else:
+        print_status(console, status)
+    return 0
+
+
+def visibility_query(stage: str | None, rag: str | None, lead: str | None, include_closed: bool) -> str:
+    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
+    if not include_closed:
+        clauses.append("ExecutionStatus = 'Running'")
+    for key, value in ((sa.STAGE, stage), (sa.RAG, rag), (sa.LEAD_BODY, lead)):
+        if value:
+            clauses.append(f"{key.name} = '{value}'")
+    return " AND ".join(clauses)
+
+
+async def list_agreements(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    query = visibility_query(args.stage, args.rag, args.lead, args.all)
+    rows = []
+    async for execution in client.list_workflows(query, limit=args.limit):
+        attributes = execution.typed_search_attributes
+        rows.append({
+            "agreement_id": execution.id.removeprefix(workflow_id("")),
+            "stage": attributes.get(sa.STAGE),
+            "rag": attributes.get(sa.RAG),
+            "lead_body": attributes.get(sa.LEAD_BODY),
+            "next_deadline": attributes.get(sa.NEXT_DEADLINE),
+            "open_alerts": attributes.get(sa.OPEN_ALERTS),
+            "status": execution.status.name.lower() if execution.status else None,
+        })
+    if args.json:
+        _print_json(console, rows)
+        return 0
+    table = Table("Agreement", "Stage", "RAG", "Lead", "Next deadline", "Alerts", "Workflow", title=query)
+    for row in rows:
+        table.add_row(row["agreement_id"], row["stage"] or "-", row["rag"] or "-", row["lead_body"] or "-",
+                      _when(row["next_deadline"]), str(row["open_alerts"] or 0), row["status"] or "-")
+    console.print(table)
+    return 0
+
+
+async def _ledger_pool(settings: Settings) -> Any:
+    from activities.database import create_pool
+
+    if not settings.database_url:
+        raise CliError("DATABASE_URL is not set: the ledger lives in PostgreSQL", EXIT_BAD_INPUT)
+    try:
+        return await create_pool(settings.database_url, max_size=2)
+    except (OSError, Exception) as error:  # asyncpg raises several unrelated types here
+        raise CliError(f"cannot reach the ledger database: {error}", EXIT_UNREACHABLE) from None
+
+
+async def show_ledger(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    from activities.ledger import read_ledger, verify_ledger
+
+    pool = await _ledger_pool(settings)
+    try:
+        entries = await read_ledger(pool, args.agreement_id)
+        verification = await verify_ledger(pool, args.agreement_id)
+    finally:
+        await pool.close()
+    if not entries:
+        raise CliError(f"the ledger holds no decisions for agreement {args.agreement_id}")
+    if args.json:
+        _print_json(console, {"entries": [e.model_dump(mode="json") for e in entries],
+                              "verification": verification.model_dump(mode="json")})
+    else:
+        table = Table("#", "Decided", "Stage", "Decision", "Body", "Signatory", "Details", title=args.agreement_id)
+        for e in entries:
+            details = json.dumps(e.payload, ensure_ascii=False)
+            table.add_row(str(e.seq), _when(e.decided_at), e.stage.value, e.kind, e.actor_body or "-",
+                          e.actor_signatory or "-", details if len(details) <= 80 else details[:77] + "...")
+        console.print(table)
+        _print_verification(console, verification)
+    return 0 if verification.valid else EXIT_REFUSED
+
+
+def _print_verification(console: Console, verification: Any) -> None:
+    if verification.valid:
+        console.print(f"[green]hash chain verified[/]: {verification.agreement_id}, {verification.entries} decisions")
+    else:
+        console.print(f"[bold red]hash chain BROKEN[/]: {verification.agreement_id} at decision "
+                      f"#{verification.first_bad_seq}: {verification.problem}")
+
+
+async def verify(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    from activities.ledger import verify_ledger
+
+    if not args.agreement_ids and not args.all:
+        raise CliError("name one or more agreements, or pass --all", EXIT_BAD_INPUT)
+    pool = await _ledger_pool(settings)
+    try:
+        ids = args.agreement_ids or [
+            row["agreement_id"] for row in await pool.fetch("SELECT DISTINCT agreement_id FROM decisions ORDER BY 1")
+        ]
+        results = [await verify_ledger(pool, agreement_id) for agreement_id in ids]
+    finally:
+        await pool.close()
+    for result in results:
+        if result.entries == 0:
+            raise CliError(f"the ledger holds no decisions for agreement {result.agreement_id}")
+        _print_verification(console, result)
+    return 0 if all(r.valid for r in results) else EXIT_REFUSED
+
+
+# --- argument parsing -----------------------------------------------------------------------------
+
+
+def _is_structured(annotation: Any) -> bool:
+    """Models and lists come from a file; plain values from a flag."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_structured(typing.get_args(annotation)[0])
+    return origin is list or (isinstance(annotation, type) and issubclass(annotation, BaseModel))
+
+
+def _parse_reading(text: str) -> dict[str, str]:
+    kpi_id, sep, value = text.partition("=")
+    if not sep:
+        raise CliError(f"--reading takes KPI=VALUE, not {text!r}", EXIT_BAD_INPUT)
+    return {"kpi_id": kpi_id.strip(), "value": value.strip()}
+
+
+def _add_action_command(commands: Any, name: str, model: type[BaseModel]) -> None:
+    parser = commands.add_parser(
+        name.replace("_", "-"), help=(model.__doc__ or name).strip().splitlines()[0], description=model.__doc__
+    )
+    parser.set_defaults(handler=act, update=name, needs_temporal=True)
+    parser.add_argument("agreement_id", help="the agreement's id")
+    parser.add_argument("--body", required=True, help="code of the body acting (e.g. its GSS code)")
+    parser.add_argument("--signatory", required=True, help="the named signatory acting for that body")
+    for field_name, field in model.model_fields.items():
+        if field_name == "actor":
+            continue
+        flag = "--" + field_name.replace("_", "-")
+        if _is_structured(field.annotation):
+            parser.add_argument(flag, dest=field_name, required=field.is_required() and name != "record_kpi_readings",
+                                metavar="FILE", help=f"YAML or JSON file holding the {field_name} ('-' for stdin)")
+        else:
+            choices = [m.value for m in field.annotation] if isinstance(field.annotation, type) and issubclass(
+                field.annotation, Enum) else None
+            parser.add_argument(flag, dest=field_name, required=field.is_required(), choices=choices,
+                                help=field.description or field_name.replace("_", " "))
+    if name == "record_kpi_readings":
+        parser.add_argument("--reading", action="append", metavar="KPI=VALUE", help="one reading; repeatable")
+    parser.add_argument("--json", action="store_true", help="print the new status as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="starter.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    command = commands.add_parser("start", help="start an agreement from a YAML or JSON request file")
+    command.add_argument("file", help="the agreement request (see contract/start.AgreementRequest.json); '-' for stdin")
+    command.set_defaults(handler=start, needs_temporal=True)
+
+    for name, model in UPDATES.items():
+        _add_action_command(commands, name, model)
+
+    command = commands.add_parser("status", help="show an agreement's stage, deadline, waits, milestones, KPIs, alerts")
+    command.add_argument("agreement_id")
+    command.add_argument("--json", action="store_true", help="print JSON for scripts")
+    command.set_defaults(handler=show_status, needs_temporal=True)
+
+    command = commands.add_parser("list", help="list agreements by stage, RAG or lead body (Temporal visibility)")
+    command.add_argument("--stage", choices=[s.value for s in Stage])
+    command.add_argument("--rag", choices=[r.value for r in Rag])
+    command.add_argument("--lead", metavar="BODY", help="code of the lead body")
+    command.add_argument("--all", action="store_true", help="include closed agreements")
+    command.add_argument("--limit", type=int, default=200)
+    command.add_argument("--json", action="store_true", help="print JSON for scripts")
+    command.set_defaults(handler=list_agreements, needs_temporal=True)
+
+    command = commands.add_parser("ledger", help="show an agreement's decisions and verify their hash chain")
+    command.add_argument("agreement_id")
+    command.add_argument("--json", action="store_true", help="print JSON for scripts")
+    command.set_defaults(handler=show_ledger, needs_temporal=False)
+
+    command = commands.add_parser("verify", help="verify the hash chain of some agreements, or of all")
+    command.add_argument("agreement_ids", nargs="*", metavar="AGREEMENT_ID")
+    command.add_argument("--all", action="store_true", help="every agreement in the ledger")
+    command.set_defaults(handler=verify, needs_temporal=False)
+    return parser
+
+
+async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
+    """Run one command; returns its exit code. Errors go to stderr as one readable line."""
+    console = console or Console()
+    errors = Console(stderr=True)
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_environment()
+        client = None
+        if args.needs_temporal:
+            try:
+                client = await connect_temporal()
+            except RuntimeError as error:
+                raise CliError(f"cannot connect to Temporal: {error}", EXIT_UNREACHABLE) from None
+        return await args.handler(client, settings, args, console)
+    except ConfigurationError as error:
+        errors.print(f"error: bad configuration: {error}", markup=False)
+        return EXIT_BAD_INPUT
+    except CliError as error:
+        errors.print(f"error: {error}", markup=False)
+        return error.code
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            errors.print(f"error: no such agreement ({error.message})", markup=False)
+            return EXIT_REFUSED
+        errors.print(f"error: Temporal refused the request: {error.message}", markup=False)
+        return EXIT_UNREACHABLE if error.status == RPCStatusCode.UNAVAILABLE else EXIT_REFUSED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return asyncio.run(run_cli(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    from worker import exit_now
+
+    exit_now(main())

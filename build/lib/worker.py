@@ -1,0 +1,134 @@
+"""The Concordat worker: a long-running process that runs agreement workflows and ledger activities.
+
+It waits (with backoff) for Temporal and PostgreSQL, applies migrations, registers
+the search attributes, and polls until SIGTERM or SIGINT; then it stops polling,
+lets running activities finish within the grace period, and exits 0.
+
+Configuration: see ``config.py`` and the README's "Operating the worker" section.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from datetime import timedelta
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
+
+from activities.database import create_pool, migrate
+from activities.ledger import LedgerActivities
+from config import ConfigurationError, Settings, configure_logging, connect_temporal, metrics_runtime, with_retry
+from workflows import search_attributes
+from workflows.agreement import AgreementWorkflow
+
+log = structlog.get_logger("concordat.worker")
+
+
+def deployment_config(deployment_name: str, build_id: str) -> WorkerDeploymentConfig:
+    """Worker Deployment Versioning: agreements live for years, so they move to new code (auto-upgrade)
+    rather than stay pinned to the build that started them; ``workflow.patched`` keeps that safe."""
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment_name=deployment_name, build_id=build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+    )
+
+
+def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings | None = None, **overrides: object) -> Worker:
+    """The worker for ``client`` and ``pool``; tests pass overrides such as ``task_queue``."""
+    settings = settings or Settings()
+    ledger = LedgerActivities(pool)
+    options: dict[str, object] = {
+        "task_queue": settings.task_queue,
+        "max_cached_workflows": settings.max_cached_workflows,
+        "max_concurrent_activities": settings.max_concurrent_activities,
+        "graceful_shutdown_timeout": timedelta(seconds=settings.shutdown_grace_seconds),
+    }
+    if settings.deployment_name and settings.build_id:
+        options["deployment_config"] = deployment_config(settings.deployment_name, settings.build_id)
+    options.update(overrides)
+    return Worker(
+        client,
+        workflows=[AgreementWorkflow],
+        activities=[ledger.record_decisions, ledger.raise_alerts],
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def serve(settings: Settings) -> None:
+    if not settings.database_url:
+        raise ConfigurationError("DATABASE_URL is not set: the worker needs the decision ledger's database")
+    client = await with_retry(
+        "Temporal",
+        lambda: connect_temporal(runtime=metrics_runtime(settings.metrics_port)),
+        timeout=settings.connect_timeout_seconds,
+        log=log,
+    )
+    pool = await with_retry(
+        "PostgreSQL",
+        lambda: create_pool(settings.database_url or "", max_size=settings.database_pool_size),
+        timeout=settings.connect_timeout_seconds,
+        log=log,
+    )
+    try:
+        applied = await migrate(pool)
+        if settings.register_search_attributes:
+            added = await search_attributes.register(client, client.namespace)
+            if added:
+                log.info("search_attributes_registered", names=added)
+        worker = build_worker(client, pool, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        running = asyncio.create_task(worker.run())
+        log.info(
+            "worker_started",
+            task_queue=settings.task_queue,
+            namespace=client.namespace,
+            migrations_applied=applied,
+            metrics_port=settings.metrics_port or None,
+        )
+        await asyncio.wait([running, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            log.info("worker_stopping", grace_seconds=settings.shutdown_grace_seconds)
+            await worker.shutdown()
+        await running
+        log.info("worker_stopped")
+    finally:
+        await pool.close()
+
+
+def main() -> int:
+    try:
+        settings = Settings.from_environment()
+    except ConfigurationError as error:
+        print(f"concordat worker: bad configuration: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except ConfigurationError as error:
+        print(f"concordat worker: bad configuration: {error}", file=sys.stderr)
+        return 2
+    except ConnectionError as error:
+        log.error("worker_gave_up", error=str(error))
+        return 3
+    return 0
+
+
+def exit_now(code: int) -> None:
+    """Exit without interpreter teardown, which the SDK's runtime threads can abort (sdk-python #300)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_now(main())

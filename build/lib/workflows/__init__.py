@@ -1,0 +1,1 @@
+"""Temporal workflow code: deterministic orchestration of the domain rules."""

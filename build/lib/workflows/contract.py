@@ -1,0 +1,111 @@
+"""The contract other services rely on: names, ids and the JSON Schema of every message.
+
+Run ``python -m workflows.contract`` to rewrite ``contract/`` from the models; a test
+fails whenever the committed schemas and the models disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from domain.actions import (
+    DecideReview,
+    RecordKpiReadings,
+    ReportMilestone,
+    ReviseProposal,
+    SetObjectives,
+    SignOff,
+    SubmitForSignOff,
+    SubmitProposal,
+    Withdraw,
+)
+from domain.model import AgreementRequest
+from domain.status import AgreementStatus
+from workflows.agreement import TASK_QUEUE, workflow_id
+
+WORKFLOW_TYPE = "AgreementWorkflow"
+
+UPDATES: dict[str, type[BaseModel]] = {
+    "revise_proposal": ReviseProposal,
+    "submit_proposal": SubmitProposal,
+    "set_objectives": SetObjectives,
+    "submit_for_sign_off": SubmitForSignOff,
+    "record_sign_off": SignOff,
+    "report_milestone": ReportMilestone,
+    "record_kpi_readings": RecordKpiReadings,
+    "decide_review": DecideReview,
+    "withdraw": Withdraw,
+}
+"""Each update takes one argument of this model and returns the agreement's ``AgreementStatus``."""
+
+QUERIES: dict[str, type[BaseModel]] = {"status": AgreementStatus}
+"""Each query takes no argument and returns this model."""
+
+CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
+
+
+def start_options(request: AgreementRequest, task_queue: str = TASK_QUEUE) -> dict[str, Any]:
+    """How every Concordat client starts an agreement: its id scheme, no duplicates ever, and the
+    summary, details and memo the Web UI shows."""
+    proposal = request.proposal
+    partners = ", ".join(p.name for p in proposal.partners)
+    return {
+        "id": workflow_id(request.agreement_id),
+        "task_queue": task_queue,
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
+        "static_summary": f"{proposal.title}: {proposal.service_name}",
+        "static_details": (
+            f"**{proposal.title}**\n\nService: {proposal.service_name} ({proposal.service_category.value})\n\n"
+            f"Lead body: {proposal.body_name(proposal.lead_body)}\n\nPartners: {partners}"
+        ),
+        "memo": {"title": proposal.title},
+    }
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """File name to JSON Schema, for every message of the contract."""
+    found = {
+        "start.AgreementRequest.json": TypeAdapter(AgreementRequest).json_schema(),
+        "result.AgreementStatus.json": TypeAdapter(AgreementStatus).json_schema(mode="serialization"),
+    }
+    for name, model in UPDATES.items():
+        found[f"update.{name}.json"] = model.model_json_schema()
+    for name, model in QUERIES.items():
+        found[f"query.{name}.json"] = model.model_json_schema(mode="serialization")
+    return found
+
+
+def summary() -> dict[str, Any]:
+    return {
+        "workflow_type": WORKFLOW_TYPE,
+        "task_queue": TASK_QUEUE,
+        "workflow_id": workflow_id("{agreement_id}"),
+        "start_input": "start.AgreementRequest.json",
+        "result": "result.AgreementStatus.json",
+        "updates": {name: f"update.{name}.json" for name in UPDATES},
+        "queries": {name: f"query.{name}.json" for name in QUERIES},
+    }
+
+
+def render() -> dict[str, str]:
+    files = {"contract.json": summary(), **schemas()}
+    return {name: json.dumps(content, indent=2, sort_keys=True) + "\n" for name, content in files.items()}
+
+
+def main() -> int:
+    CONTRACT_DIR.mkdir(exist_ok=True)
+    for name, text in render().items():
+        (CONTRACT_DIR / name).write_text(text)
+    print(f"wrote {len(render())} files to {CONTRACT_DIR}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
