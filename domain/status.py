@@ -41,6 +41,7 @@ class AgreementStatus(ValueObject):
     service_category: ServiceCategory
     lead_body: str
     partner_bodies: list[str]
+    body_names: dict[str, str]
     stage: Stage
     rag: Rag
     stage_rag: Rag
@@ -86,6 +87,7 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         service_category=proposal.service_category,
         lead_body=proposal.lead_body,
         partner_bodies=[p.code for p in proposal.partners],
+        body_names={p.code: p.name for p in proposal.partners},
         stage=agreement.stage,
         rag=overall_rag(agreement, now),
         stage_rag=stage_rag(agreement, now),
@@ -137,10 +139,14 @@ def details_markdown(status: AgreementStatus) -> str:
         _sentence(waiting_summary(status)),
     ]
     if status.stage is Stage.SIGN_OFF:
-        signed = ", ".join(f"{s.body} ({s.signatory})" for s in status.sign_offs) or "none yet"
+        signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({s.signatory})" for s in status.sign_offs)
+        signed = signed or "none yet"
         blocks.append(f"Signed in round {status.sign_off_round}: {signed}.")
     if status.stage is Stage.IMPLEMENTATION:
-        rows = [f"| {m.title} | {m.owner_body} | {m.due} | {m.percent_complete}% |" for m in status.milestones]
+        rows = [
+            f"| {m.title} | {status.body_names.get(m.owner_body, m.owner_body)} | {m.due} | {m.percent_complete}% |"
+            for m in status.milestones
+        ]
         blocks.append("\n".join(["| Milestone | Owner | Due | Progress |", "|---|---|---|---|", *rows]))
     if status.stage is Stage.REVIEW and status.kpis:
         rows = [
