@@ -1,8 +1,10 @@
 """Officers filter the portfolio by custom search attributes; each filter finds exactly the right agreements."""
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
@@ -11,6 +13,7 @@ from temporalio.converter import PayloadConverter
 from domain.model import AgreementRequest
 from tests import factories
 from tests.harness import Harness, eventually
+from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow, workflow_id
 
 SIGN_OFF_SOON = {"stage_durations": {"sign_off": "PT2S"}}
@@ -117,3 +120,13 @@ async def test_the_timeline_reads_as_the_agreements_story(dev_harness: Harness):
     metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     assert "Waiting for sign-off from" in metadata.current_details
     assert "**Stage:** sign off" in metadata.current_details
+
+
+def test_the_readme_registers_every_attribute_with_its_type():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    registered = {}
+    for command in re.findall(r"^temporal operator search-attribute create (.+)$", readme, re.MULTILINE):
+        kind = re.search(r"--type (\w+)", command).group(1)
+        registered |= {name: kind for name in re.findall(r"--name (\w+)", command)}
+    flags = search_attributes.dev_server_flags()
+    assert registered == dict(flag.split("=") for flag in flags[1::2])
