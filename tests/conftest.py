@@ -2,7 +2,6 @@
 server and its dev server, all from PyPI wheels, started once per session."""
 
 import os
-import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -14,17 +13,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
-from tests.harness import Harness, free_port
+from tests.harness import Harness, free_port, server_binary
 from workflows import search_attributes
 from workflows.converter import data_converter
-
-
-def _binary(name: str) -> str:
-    beside_python = Path(sys.executable).parent / name
-    found = str(beside_python) if beside_python.exists() else shutil.which(name)
-    if not found:
-        pytest.exit(f"{name} not found: install the test extras (pip install -e '.[test]')", returncode=3)
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +37,7 @@ async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server"), data_converter=data_converter
+        test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter
     )
     async with env:
         await search_attributes.register(env.client, "default")
@@ -62,7 +53,7 @@ def dev_server_ui_port() -> int:
 async def dev_server_env(dev_server_ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
     """The dev server with its Web UI, the custom search attributes registered as an operator would."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_binary("temporal"),
+        dev_server_existing_path=server_binary("temporal"),
         data_converter=data_converter,
         ui=True,
         ui_port=dev_server_ui_port,

