@@ -28,12 +28,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import ConfigurationError, Settings, connect_temporal
 from domain.errors import explain
+from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus, waiting_summary
 from workflows import search_attributes as sa
@@ -211,13 +212,14 @@ async def _ledger_pool(settings: Settings) -> Any:
 async def show_ledger(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     from activities.ledger import read_ledger, verify_ledger
 
+    heads = await _workflow_heads([args.agreement_id])
     pool = await _ledger_pool(settings)
     try:
-        entries = await read_ledger(pool, args.agreement_id)
-        verification = await verify_ledger(pool, args.agreement_id)
+        verification = await verify_ledger(pool, args.agreement_id, heads.get(args.agreement_id))
+        entries = await read_ledger(pool, args.agreement_id) if verification.valid else []
     finally:
         await pool.close()
-    if not entries:
+    if verification.entries == 0:
         raise CliError(f"the ledger holds no decisions for agreement {args.agreement_id}")
     if args.json:
         _print_json(console, {"entries": [e.model_dump(mode="json") for e in entries],
@@ -229,13 +231,35 @@ async def show_ledger(client: Client | None, settings: Settings, args: argparse.
             table.add_row(str(e.seq), _when(e.decided_at), e.stage.value, e.kind, e.actor_body or "-",
                           e.actor_signatory or "-", details if len(details) <= 80 else details[:77] + "...")
         console.print(table)
-        _print_verification(console, verification)
+        _print_verification(console, verification, heads)
     return 0 if verification.valid else EXIT_REFUSED
 
 
-def _print_verification(console: Console, verification: Any) -> None:
+async def _workflow_heads(agreement_ids: list[str]) -> dict[str, ChainHead]:
+    """Where each agreement's workflow says its chain ends, for those Temporal can answer for.
+
+    The database alone cannot show rows cut off the end of a chain; the workflow's own record can.
+    """
+    try:
+        client = await asyncio.wait_for(connect_temporal(), timeout=10)
+    except (RuntimeError, TimeoutError):
+        return {}
+    heads = {}
+    for agreement_id in agreement_ids:
+        try:
+            status = await client.get_workflow_handle(workflow_id(agreement_id)).query(AgreementWorkflow.status)
+        except (RPCError, WorkflowQueryFailedError):
+            continue
+        heads[agreement_id] = status.ledger_head
+    return heads
+
+
+def _print_verification(console: Console, verification: Any, heads: dict[str, ChainHead]) -> None:
     if verification.valid:
-        console.print(f"[green]hash chain verified[/]: {verification.agreement_id}, {verification.entries} decisions")
+        anchor = (" and matches the agreement's workflow" if verification.agreement_id in heads
+                  else " (not checked against the workflow: Temporal did not answer for it)")
+        console.print(f"[green]hash chain verified[/]: {verification.agreement_id}, "
+                      f"{verification.entries} decisions{anchor}")
     else:
         console.print(f"[bold red]hash chain BROKEN[/]: {verification.agreement_id} at decision "
                       f"#{verification.first_bad_seq}: {verification.problem}")
@@ -251,13 +275,14 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
         ids = args.agreement_ids or [
             row["agreement_id"] for row in await pool.fetch("SELECT DISTINCT agreement_id FROM decisions ORDER BY 1")
         ]
-        results = [await verify_ledger(pool, agreement_id) for agreement_id in ids]
+        heads = await _workflow_heads(ids)
+        results = [await verify_ledger(pool, agreement_id, heads.get(agreement_id)) for agreement_id in ids]
     finally:
         await pool.close()
     for result in results:
         if result.entries == 0:
             raise CliError(f"the ledger holds no decisions for agreement {result.agreement_id}")
-        _print_verification(console, result)
+        _print_verification(console, result, heads)
     return 0 if all(r.valid for r in results) else EXIT_REFUSED
 
 

@@ -1,0 +1,211 @@
+"""The command line, against the real dev server and PostgreSQL: every command and every error path."""
+
+import asyncio
+import io
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+from temporalio.service import RPCError
+
+import starter
+from activities.ledger import LedgerActivities
+from domain.ledger import ChainHead, Decision, chain
+from domain.model import Stage
+from domain.status import AgreementStatus
+from tests import factories
+from tests.harness import Harness, eventually
+from workflows.agreement import workflow_id
+
+ROOT = Path(__file__).resolve().parent.parent
+LEAD = ["--body", factories.LICHFIELD, "--signatory", "Priya Shah"]
+TAMWORTH = ["--body", factories.TAMWORTH, "--signatory", "Owen Hughes"]
+
+
+@pytest.fixture
+def cli(dev_harness: Harness, postgres_dsn: str, monkeypatch, capsys):
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_harness.client.service_client.config.target_host)
+    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", dev_harness.task_queue)
+    monkeypatch.setenv("DATABASE_URL", postgres_dsn)
+
+    async def run(*argv: str) -> tuple[int, str, str]:
+        out = io.StringIO()
+        capsys.readouterr()
+        code = await starter.run_cli(list(argv), console=Console(file=out, width=200))
+        return code, out.getvalue(), " ".join(capsys.readouterr().err.split())
+
+    return run
+
+
+def request_file(tmp_path: Path, suffix: str = ".yaml", **proposal) -> tuple[str, Path]:
+    agreement_id = f"cli-{uuid.uuid4().hex[:8]}"
+    data = factories.request_data(agreement_id, **proposal)
+    path = tmp_path / f"{agreement_id}{suffix}"
+    path.write_text(json.dumps(data) if suffix == ".json" else yaml.safe_dump(data))
+    return agreement_id, path
+
+
+async def test_start_from_yaml_and_json_then_a_duplicate_is_refused(cli, tmp_path, dev_harness):
+    for suffix in (".yaml", ".json"):
+        agreement_id, path = request_file(tmp_path, suffix)
+        assert (await cli("start", str(path)))[0] == 0
+        dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+    code, _, err = await cli("start", str(path))
+    assert code == 1 and "already exists" in err
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (None, "cannot read"),
+    ("proposal: [unclosed", "not valid YAML or JSON"),
+    ("one partner", "proposal.partners"),
+    ("negative cost", "one_off_cost"),
+])
+async def test_a_bad_request_file_starts_nothing(cli, tmp_path, dev_harness, content, expected):
+    agreement_id, path = request_file(tmp_path)
+    if content is None:
+        path = tmp_path / "missing.yaml"
+    elif content == "one partner":
+        path.write_text(yaml.safe_dump(factories.request_data(
+            agreement_id, partners=factories.proposal_data()["partners"][:1])))
+    elif content == "negative cost":
+        path.write_text(yaml.safe_dump(factories.request_data(agreement_id, one_off_cost="-1")))
+    else:
+        path.write_text(content)
+    code, _, err = await cli("start", str(path))
+    assert code == 2 and expected in err
+    with pytest.raises(RPCError):
+        await dev_harness.client.get_workflow_handle(workflow_id(agreement_id)).describe()
+
+
+async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
+    agreement_id, path = request_file(tmp_path)
+    path.write_text(yaml.safe_dump(factories.request_data(
+        agreement_id, settings={"review_period": "PT2S", "term": "PT2S"})))
+    assert (await cli("start", str(path)))[0] == 0
+    dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+    await eventually(lambda: cli("status", agreement_id))
+
+    revised = tmp_path / "proposal.yaml"
+    revised.write_text(yaml.safe_dump(factories.proposal_data(one_off_cost="600000.00")))
+    assert (await cli("revise-proposal", agreement_id, *LEAD, "--proposal", str(revised)))[0] == 0
+    assert (await cli("submit-proposal", agreement_id, *LEAD))[0] == 0
+    code, out, _ = await cli("status", agreement_id, "--json")
+    status = AgreementStatus.model_validate_json(out)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump(factories.plan_data(status.stage_started_at.date())))
+    assert (await cli("set-objectives", agreement_id, *LEAD, "--plan", str(plan)))[0] == 0
+    assert (await cli("submit-for-sign-off", agreement_id, *LEAD))[0] == 0
+    for actor in (LEAD, TAMWORTH, ["--body", factories.STAFFORDSHIRE, "--signatory", "Grace Adeyemi"]):
+        code, out, _ = await cli("record-sign-off", agreement_id, *actor, "--decision", "approve", "--json")
+        assert code == 0
+    assert json.loads(out)["stage"] == "implementation"
+    await cli("report-milestone", agreement_id, *LEAD, "--milestone-id", "fleet", "--status", "complete",
+              "--percent-complete", "100")
+    code, out, _ = await cli("report-milestone", agreement_id, *TAMWORTH, "--milestone-id", "rounds",
+                             "--status", "complete", "--percent-complete", "100")
+    assert code == 0 and "review" in out
+
+    async def readings_taken():
+        code, _, _ = await cli("record-kpi-readings", agreement_id, *LEAD, "--reading", "cost-per-household=61")
+        return code == 0
+    await eventually(readings_taken, interval=0.5)
+    readings = tmp_path / "readings.yaml"
+    readings.write_text(yaml.safe_dump([{"kpi_id": "missed-bins", "value": "99.3"}]))
+    assert (await cli("record-kpi-readings", agreement_id, *LEAD, "--readings", str(readings)))[0] == 0
+    code, out, _ = await cli("decide-review", agreement_id, *LEAD, "--outcome", "continue",
+                             "--reason", "benefits on track")
+    assert code == 0 and "Closed: completed" in out
+
+    code, out, _ = await cli("ledger", agreement_id)
+    assert code == 0 and "hash chain verified" in out and "matches the agreement's workflow" in out
+    code, out, _ = await cli("ledger", agreement_id, "--json")
+    assert json.loads(out)["verification"]["valid"] is True
+
+
+async def test_refusals_exit_1_with_the_engines_reason(cli, tmp_path, dev_harness):
+    agreement_id, path = request_file(tmp_path)
+    await cli("start", str(path))
+    dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+    await eventually(lambda: cli("status", agreement_id))
+    code, _, err = await cli("record-sign-off", agreement_id, *TAMWORTH, "--decision", "approve")
+    assert code == 1 and "refused: cannot sign off while agreement" in err
+    code, _, err = await cli("submit-proposal", agreement_id, "--body", factories.TAMWORTH, "--signatory", "Priya Shah")
+    assert code == 1 and "Priya Shah is not a named signatory of Tamworth Borough Council" in err
+    code, _, err = await cli("status", "no-such-agreement")
+    assert code == 1 and "no such agreement" in err
+
+
+async def test_bad_action_input_exits_2_before_anything_is_sent(cli, tmp_path):
+    code, _, err = await cli("record-kpi-readings", "x", *LEAD, "--reading", "cost")
+    assert code == 2 and "--reading takes KPI=VALUE" in err
+    bad_plan = tmp_path / "plan.yaml"
+    bad_plan.write_text(yaml.safe_dump({"objectives": [], "milestones": [], "contributions": []}))
+    code, _, err = await cli("set-objectives", "x", *LEAD, "--plan", str(bad_plan))
+    assert code == 2 and "plan.objectives" in err
+    code, _, err = await cli("record-sign-off", "x", *TAMWORTH, "--decision", "reject")
+    assert code == 2 and "a rejection must give a reason" in err
+    for argv in (["record-sign-off", "x", *TAMWORTH, "--decision", "maybe"], ["submit-proposal", "x"], ["nonsense"]):
+        with pytest.raises(SystemExit) as exit_:
+            await cli(*argv)
+        assert exit_.value.code == 2
+
+
+async def test_list_filters_through_visibility(cli, tmp_path, dev_harness):
+    agreement_id, path = request_file(tmp_path)
+    await cli("start", str(path))
+    dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+
+    async def listed():
+        code, out, _ = await cli("list", "--stage", "proposal", "--lead", factories.LICHFIELD, "--json")
+        return code == 0 and agreement_id in {row["agreement_id"] for row in json.loads(out)}
+    await eventually(listed, timeout=30)
+    code, out, _ = await cli("list", "--stage", "review", "--json")
+    assert agreement_id not in {row["agreement_id"] for row in json.loads(out)}
+
+
+async def test_verify_names_the_first_tampered_decision(cli, pool, monkeypatch):
+    agreement_id = f"cli-tamper-{uuid.uuid4().hex[:8]}"
+    decisions = [Decision(kind="signed_off", stage=Stage.SIGN_OFF, actor_body=factories.TAMWORTH,
+                          actor_signatory="Owen Hughes", payload={"n": n}, decided_at="2027-01-04T09:00:00Z")
+                 for n in range(4)]
+    await LedgerActivities(pool).record_decisions(chain(agreement_id, ChainHead(), decisions))
+    assert (await cli("verify", agreement_id))[0] == 0
+    assert (await cli("verify"))[0] == 2
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute("UPDATE decisions SET actor_signatory = 'Someone Else' WHERE agreement_id = $1 AND seq = 3",
+                           agreement_id)
+    code, out, _ = await cli("verify", agreement_id)
+    assert code == 1 and "BROKEN" in out and "#3" in out
+    code, out, _ = await cli("ledger", agreement_id)
+    assert code == 1 and "#3" in out
+    monkeypatch.delenv("DATABASE_URL")
+    code, _, err = await cli("ledger", agreement_id)
+    assert code == 2 and "DATABASE_URL is not set" in err
+
+
+async def test_unreachable_temporal_and_bad_configuration(cli, monkeypatch):
+    monkeypatch.setenv("CONCORDAT_METRICS_PORT", "abc")
+    code, _, err = await cli("status", "x")
+    assert code == 2 and "CONCORDAT_METRICS_PORT" in err
+    monkeypatch.delenv("CONCORDAT_METRICS_PORT")
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+    code, _, err = await cli("status", "x")
+    assert code == 3 and "cannot connect to Temporal" in err
+
+
+async def test_help_for_every_command_and_real_process_exit_codes(cli):
+    commands = ["start", "status", "list", "ledger", "verify", *(n.replace("_", "-") for n in starter.UPDATES)]
+    for command in [None, *commands]:
+        with pytest.raises(SystemExit) as exit_:
+            starter.build_parser().parse_args([command, "--help"] if command else ["--help"])
+        assert exit_.value.code == 0
+    for argv, expected in ((["--help"], 0), (["verify"], 2), (["status", "x"], 3)):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "starter.py", *argv, cwd=ROOT, env={"PATH": "/usr/bin", "TEMPORAL_ADDRESS": "127.0.0.1:1"},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        assert await process.wait() == expected, argv
