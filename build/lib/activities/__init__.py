@@ -1,1 +1,0 @@
-"""Activities: the engine's side effects, each a small class holding its dependencies."""

@@ -1,1 +1,0 @@
-"""Temporal workflow code: deterministic orchestration of the domain rules."""
