@@ -6,7 +6,7 @@ COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities
-COPY config.py worker.py starter.py ./
+COPY config.py encryption.py codec_server.py worker.py starter.py ./
 RUN pip install --no-cache-dir . && useradd --system --uid 10001 concordat
 USER concordat
 

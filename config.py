@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TextIO, TypeVar
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from domain.errors import explain
+from encryption import EncryptionCodec, encrypting, parse_keys
 from workflows.agreement import TASK_QUEUE
 from workflows.converter import data_converter
 
@@ -48,6 +49,23 @@ class Settings(BaseModel):
     database_pool_size: int = Field(default=10, alias="CONCORDAT_DATABASE_POOL_SIZE", ge=1, le=1000)
     deployment_name: str | None = Field(default=None, alias="CONCORDAT_DEPLOYMENT_NAME", min_length=1)
     build_id: str | None = Field(default=None, alias="CONCORDAT_BUILD_ID", min_length=1)
+    encryption_keys: str | None = Field(
+        default=None,
+        alias="CONCORDAT_ENCRYPTION_KEYS",
+        repr=False,  # key material stays out of logs and tracebacks
+        description="keyid:base64key,... (AES-256); the first encrypts payloads, all decrypt",
+    )
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _parse_encryption_keys(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_keys(value)  # raises ValueError naming the bad entry, reported against the variable
+        return value
+
+    def payload_codec(self) -> EncryptionCodec | None:
+        """The encryption codec when keys are configured; None leaves payloads in clear text."""
+        return EncryptionCodec.from_setting(self.encryption_keys) if self.encryption_keys else None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,13 +93,18 @@ class ConfigurationError(Exception):
     """The configuration is unusable; the message says which variable and why."""
 
 
-async def connect_temporal(*, runtime: Runtime | None = None) -> Client:
-    """Connect with the SDK's environment configuration (address, namespace, TLS, API key, profile)."""
+async def connect_temporal(*, runtime: Runtime | None = None, settings: Settings | None = None) -> Client:
+    """Connect with the SDK's environment configuration (address, namespace, TLS, API key, profile).
+
+    With ``CONCORDAT_ENCRYPTION_KEYS`` in ``settings``, payloads are encrypted (see ``encryption.py``).
+    """
     connect_config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
     connect_config.setdefault("target_host", "localhost:7233")
     if runtime is not None:
         connect_config["runtime"] = runtime
-    return await Client.connect(**connect_config, data_converter=data_converter)
+    codec = settings.payload_codec() if settings is not None else None
+    converter = encrypting(data_converter, codec) if codec else data_converter
+    return await Client.connect(**connect_config, data_converter=converter)
 
 
 def metrics_runtime(port: int) -> Runtime | None:

@@ -241,7 +241,7 @@ async def _workflow_heads(agreement_ids: list[str]) -> dict[str, ChainHead]:
     The database alone cannot show rows cut off the end of a chain; the workflow's own record can.
     """
     try:
-        client = await asyncio.wait_for(connect_temporal(), timeout=10)
+        client = await asyncio.wait_for(connect_temporal(settings=Settings.from_environment()), timeout=10)
     except (RuntimeError, TimeoutError):
         return {}
     heads = {}
@@ -379,7 +379,7 @@ async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
         client = None
         if args.needs_temporal:
             try:
-                client = await connect_temporal()
+                client = await connect_temporal(settings=settings)
             except RuntimeError as error:
                 raise CliError(f"cannot connect to Temporal: {error}", EXIT_UNREACHABLE) from None
         return await args.handler(client, settings, args, console)

@@ -66,7 +66,7 @@ async def serve(settings: Settings) -> None:
         raise ConfigurationError("DATABASE_URL is not set: the worker needs the decision ledger's database")
     client = await with_retry(
         "Temporal",
-        lambda: connect_temporal(runtime=metrics_runtime(settings.metrics_port)),
+        lambda: connect_temporal(runtime=metrics_runtime(settings.metrics_port), settings=settings),
         timeout=settings.connect_timeout_seconds,
         log=log,
     )
