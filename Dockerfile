@@ -7,7 +7,9 @@ COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities
 COPY config.py encryption.py codec_server.py worker.py starter.py ./
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 concordat
+# Bytecode is compiled here because the worker cannot write /app: the workflow sandbox re-imports
+# workflows/agreement.py for every agreement it loads, and without a .pyc it compiles it each time.
+RUN pip install --no-cache-dir . && python -m compileall -q /app && useradd --system --uid 10001 concordat
 USER concordat
 
 # Prometheus metrics of the SDK runtime.

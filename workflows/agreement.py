@@ -45,6 +45,8 @@ LEDGER_CONFLICT = "LedgerConflict"
 
 RAISE_LEVELS_REACHED_WHILE_RAISING = "raise-levels-reached-while-raising"
 """Patch: before it, a level reached while an alert was being raised waited for the next level."""
+UPSERT_ONLY_CHANGED_ATTRIBUTES = "upsert-only-changed-search-attributes"
+"""Patch: before it, every change the Web UI shows (even details alone) upserted all seven attributes."""
 
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -88,15 +90,14 @@ class AgreementWorkflow:
                 await self._record(self._agreement, self._unrecorded)
         while self._agreement.stage is not Stage.CLOSED:
             await self._raise_due_alerts()
-            self._publish()
+            status = self._publish()
             if self._time_to_continue_as_new():
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
                 self._agreement.raised_alerts = drift.alerts_still_relevant(self._agreement)
                 workflow.continue_as_new(start.model_copy(update={"carried": self._agreement}))
-            await self._sleep_until_changed_or(drift.next_check(self._agreement, workflow.now()))
+            await self._sleep_until_changed_or(drift.next_check(self._agreement, workflow.now()), status)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        self._publish()
-        return self.status()
+        return self._publish()
 
     @workflow.query
     def status(self) -> AgreementStatus:
@@ -235,25 +236,31 @@ class AgreementWorkflow:
         next_review = self._agreement.review_number != self._review_at_start
         return next_review or workflow.info().is_continue_as_new_suggested()
 
-    def _publish(self) -> None:
-        """Keep the Web UI current: search attributes to filter by, details to read."""
+    def _publish(self) -> AgreementStatus:
+        """Keep the Web UI current: search attributes to filter by, details to read; returns the status shown."""
         status = self.status()
         attributes = search_attributes.updates(status)
         details = details_markdown(status)
         if (attributes, details) == self._published:
-            return
-        workflow.upsert_search_attributes(attributes)
+            return status
+        if workflow.patched(UPSERT_ONLY_CHANGED_ATTRIBUTES):
+            before = self._published[0] if self._published else []
+            if changed := [update for update in attributes if update not in before]:
+                workflow.upsert_search_attributes(changed)
+        else:
+            workflow.upsert_search_attributes(attributes)
         workflow.set_current_details(details)
         self._published = (attributes, details)
+        return status
 
-    async def _sleep_until_changed_or(self, wake_at: datetime | None) -> None:
+    async def _sleep_until_changed_or(self, wake_at: datetime | None, status: AgreementStatus) -> None:
         """Sleep until an action is recorded or the next drift level is reached."""
         seen = self._agreement.chain.seq
         try:
             await workflow.wait_condition(
                 lambda: self._agreement.chain.seq != seen,
                 timeout=None if wake_at is None else wake_at - workflow.now(),
-                timeout_summary=waiting_summary(self.status()),
+                timeout_summary=waiting_summary(status),
             )
         except asyncio.TimeoutError:
             pass

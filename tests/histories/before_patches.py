@@ -5,6 +5,12 @@
 
 Each history in before-patches/ must replay on today's code: that is what proves the
 ``workflow.patched`` branch keeps agreements started before the change running.
+
+- ``red-reached-while-raising-amber.json``: written by this script, before the patch
+  ``raise-levels-reached-while-raising``.
+- ``upsert-all-attributes-on-every-change.json``: the ``completed`` path's first run as
+  ``python -m tests.histories.record`` wrote it before ``upsert-only-changed-search-attributes``
+  (commit d7b66fa), when every change the Web UI shows upserted all seven attributes.
 """
 
 from __future__ import annotations
