@@ -13,7 +13,9 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import structlog
@@ -40,8 +42,17 @@ def deployment_config(deployment_name: str, build_id: str) -> WorkerDeploymentCo
     )
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings | None = None, **overrides: object) -> Worker:
-    """The worker for ``client`` and ``pool``; tests pass overrides such as ``task_queue``."""
+def build_worker(
+    client: Client,
+    pool: asyncpg.Pool,
+    settings: Settings | None = None,
+    *,
+    extra_workflows: Sequence[type] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
+    **overrides: object,
+) -> Worker:
+    """The worker for ``client`` and ``pool``; tests pass overrides such as ``task_queue``, and the
+    benchmark adds its floor workflows beside Concordat's so both share one process."""
     settings = settings or Settings()
     ledger = LedgerActivities(pool)
     options: dict[str, object] = {
@@ -55,8 +66,8 @@ def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings | None =
     options.update(overrides)
     return Worker(
         client,
-        workflows=[AgreementWorkflow],
-        activities=[ledger.record_decisions, ledger.raise_alerts],
+        workflows=[AgreementWorkflow, *extra_workflows],
+        activities=[ledger.record_decisions, ledger.raise_alerts, *extra_activities],
         **options,  # type: ignore[arg-type]
     )
 

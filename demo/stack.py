@@ -49,6 +49,11 @@ class EmbeddedStack:
         if not self.database_url:
             self._start_postgres()
 
+    @property
+    def temporal_pid(self) -> int | None:
+        """The dev server's process id when this stack started it (the benchmark reads its CPU time)."""
+        return self._temporal.pid if self._temporal is not None else None
+
     def _start_temporal(self) -> None:
         command = [
             temporal_binary(), "server", "start-dev",

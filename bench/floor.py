@@ -1,0 +1,64 @@
+"""The floor workflows: what Temporal itself costs for the same work, with no governance logic.
+
+A floor lifecycle takes the same number of updates as an agreement's, each running one
+activity that writes one row, and re-arms a timer after each like the agreement does.
+A floor deadline is a timer followed by one row written. Only workflow code lives here:
+the sandbox re-imports this module, so its activities live in bench/worker.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+
+_WRITE = {"start_to_close_timeout": timedelta(seconds=10)}
+
+FLOOR_TABLE = """CREATE TABLE IF NOT EXISTS bench_floor (
+    id bigserial PRIMARY KEY, workflow_id text NOT NULL, payload jsonb NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT clock_timestamp())"""
+
+
+@workflow.defn
+class FloorLifecycleWorkflow:
+    def __init__(self) -> None:
+        self._done = 0
+
+    @workflow.run
+    async def run(self, updates: int) -> int:
+        await workflow.execute_activity("floor_write", {"opened": True}, **_WRITE)
+        while self._done < updates:
+            await self._sleep_until_updated_or_a_day()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._done
+
+    async def _sleep_until_updated_or_a_day(self) -> None:
+        """The agreement's wait: until an update lands, with a timer that is re-armed after each."""
+        seen = self._done
+        try:
+            await workflow.wait_condition(lambda: self._done != seen, timeout=timedelta(days=1))
+        except TimeoutError:
+            pass
+
+    @workflow.update
+    async def act(self, payload: dict) -> int:
+        await workflow.execute_activity("floor_write", payload, **_WRITE)
+        self._done += 1
+        return self._done
+
+
+@workflow.defn
+class FloorDeadlineWorkflow:
+    def __init__(self) -> None:
+        self._deadline: datetime | None = None
+
+    @workflow.run
+    async def run(self, deadline: datetime) -> None:
+        self._deadline = deadline
+        await workflow.sleep(max(deadline - workflow.now(), timedelta(milliseconds=1)))
+        await workflow.execute_activity("floor_write", {"alert": "deadline"}, **_WRITE)
+
+    @workflow.query
+    def deadline(self) -> datetime | None:
+        """Answered once the first task has run, as the agreement's status query is."""
+        return self._deadline

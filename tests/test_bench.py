@@ -1,0 +1,37 @@
+"""The benchmark lives outside the suite, but runs here at a tiny size so that it cannot rot."""
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_the_benchmark_runs_every_measure_at_a_tiny_size(
+    dev_server_env: WorkflowEnvironment, postgres_dsn: str, tmp_path: Path
+):
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
+           "DATABASE_URL": postgres_dsn}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench", "--quick", "--json", str(out),
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert "Concordat against the Temporal floor" in text and "benchmarking on the Temporal at" in text
+
+    results = json.loads(out.read_text())
+    assert set(results["targets"]) == {"lifecycle", "sign_off_p95", "deadline_burst", "ledger_writes"}
+    assert all(check["ratio"] > 0 for check in results["targets"].values())
+    assert results["lifecycle"]["updates_per_lifecycle"] >= 10
+    assert results["history"]["events_per_lifecycle"] > results["history"]["events_per_review_cycle"] > 0
+    assert results["sign_off_latency_ms"]["samples"] == 4
+    assert results["deadline_burst"]["agreements"] == 4
+    assert results["ledger_writes"]["decisions"] == 80
+    assert results["memory"]["sticky_cache_size"] > 0 and "4" in results["memory"]["kb_per_open_agreement"]
+    assert results["machine"]["temporalio"]
