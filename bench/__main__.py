@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from activities.ledger import LedgerActivities
 from bench.floor import FLOOR_TABLE, FloorDeadlineWorkflow, FloorLifecycleWorkflow
 from config import Settings, configure_logging, connect_temporal
 from demo.portfolio import PORTFOLIO, next_step
-from demo.stack import EmbeddedStack
+from demo.stack import EmbeddedStack, free_port
 from domain.ledger import ChainHead, Decision, LedgerEntry, chain
 from domain.model import AgreementRequest, Stage
 from domain.status import AgreementStatus
@@ -340,12 +339,6 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 async def settled_rss(process: psutil.Process) -> int:
     await asyncio.sleep(2)
     return process.memory_info().rss
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def machine() -> dict[str, Any]:

@@ -10,6 +10,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -19,6 +20,13 @@ from workflows import search_attributes
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal", "busy_timeout=5000")
 """WAL lets the UI read while the server writes; NORMAL sync is safe under WAL and much faster."""
+
+
+def free_port() -> int:
+    """A local port nobody listens on now, for a server started beside this process."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def temporal_binary() -> str:

@@ -13,7 +13,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
-from tests.harness import Harness, free_port, server_binary
+from demo.stack import free_port
+from tests.harness import Harness, server_binary
 from workflows import search_attributes
 from workflows.converter import data_converter
 

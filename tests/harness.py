@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,18 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger import read_ledger, verify_ledger
+from activities.ledger import LedgerActivities, read_ledger, verify_ledger
 from domain.actions import Actor
+from domain.drift import Alert
 from domain.ledger import ChainVerification, LedgerEntry
+from domain.model import AgreementRequest
 from domain.status import AgreementStatus
 from tests import factories
 from worker import build_worker
-from domain.model import AgreementRequest
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.contract import start_options
 
@@ -51,10 +52,19 @@ def server_binary(name: str) -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+AMBER_THEN_RED_HALF_A_SECOND_APART = {"stage_durations": {"proposal": "PT100S"}, "amber_share": "0.995"}
+"""Proposal settings whose amber (at 99.5 s) and red (at 100 s) fall half a second apart."""
+
+
+def slow_raise_alerts(ledger: LedgerActivities, seconds: float = 1.0) -> Callable[[list[Alert]], Awaitable[None]]:
+    """``raise_alerts`` taking ``seconds``, so that a level can fall due while the last is being raised."""
+
+    @activity.defn(name="raise_alerts")
+    async def raise_alerts(alerts: list[Alert]) -> None:
+        await asyncio.sleep(seconds)
+        await ledger.raise_alerts(alerts)
+
+    return raise_alerts
 
 
 class Harness:

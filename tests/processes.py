@@ -11,7 +11,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from tests.harness import eventually, free_port
+from demo.stack import free_port
+from tests.harness import eventually
 from workflows import search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,10 +26,11 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from config import ConfigurationError, Settings, connect_temporal
+from demo.stack import free_port
 from domain.model import Stage
 from encryption import ENCODING, KEY_ID, DecryptionError, EncryptionCodec, encrypting
 from tests import factories
-from tests.harness import approve_by_all, eventually, free_port, walk_to_sign_off
+from tests.harness import approve_by_all, eventually, walk_to_sign_off
 from worker import build_worker
 from workflows import search_attributes as sa
 from workflows.agreement import AgreementWorkflow, workflow_id

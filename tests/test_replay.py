@@ -12,8 +12,10 @@ from tests.nondeterministic import PausingAgreementWorkflow
 from workflows.agreement import AgreementWorkflow
 from workflows.converter import data_converter
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
-BEFORE_PATCHES = sorted((Path(__file__).parent / "histories" / "before-patches").glob("*.json"))
+SAVED = Path(__file__).parent / "histories"
+HISTORIES = sorted(SAVED.glob("*.json"))
+BEFORE_PATCHES = sorted((SAVED / "before-patches").glob("*.json"))
+"""Histories that take a patch's old branch: agreements started before the change must keep running."""
 
 
 def load(path: Path) -> WorkflowHistory:
@@ -26,14 +28,10 @@ def test_every_lifecycle_path_has_saved_histories():
     assert any(path.stem.endswith("run02") for path in HISTORIES), "a continue-as-new chain is among them"
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[path.stem for path in HISTORIES])
+@pytest.mark.parametrize(
+    "path", HISTORIES + BEFORE_PATCHES, ids=[str(path.relative_to(SAVED)) for path in HISTORIES + BEFORE_PATCHES]
+)
 async def test_saved_history_replays(path: Path):
-    replayer = Replayer(workflows=[AgreementWorkflow], data_converter=data_converter)
-    await replayer.replay_workflow(load(path))
-
-
-@pytest.mark.parametrize("path", BEFORE_PATCHES, ids=[path.stem for path in BEFORE_PATCHES])
-async def test_a_history_recorded_before_a_patch_replays_down_the_old_branch(path: Path):
     replayer = Replayer(workflows=[AgreementWorkflow], data_converter=data_converter)
     await replayer.replay_workflow(load(path))
 

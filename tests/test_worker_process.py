@@ -8,9 +8,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ledger import read_ledger, verify_ledger
+from demo.stack import free_port
 from domain.model import Stage
 from tests import factories
-from tests.harness import eventually, free_port
+from tests.harness import eventually
 from tests.processes import WorkerProcess, worker_environment
 from workflows.agreement import AgreementWorkflow, workflow_id
 

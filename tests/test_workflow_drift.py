@@ -1,21 +1,25 @@
 """Each kind of drift raises exactly one alert per level, carrying who is late and by how much."""
 
-import asyncio
 import json
 import uuid
 from collections import Counter
 from datetime import timedelta
 
 import asyncpg
-from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities
-from domain.drift import Alert
 from domain.model import Rag, Stage
 from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, walk_to_sign_off
+from tests.harness import (
+    AMBER_THEN_RED_HALF_A_SECOND_APART,
+    Harness,
+    approve_by_all,
+    eventually,
+    slow_raise_alerts,
+    walk_to_sign_off,
+)
 from workflows.agreement import AgreementWorkflow
 
 LEAD = factories.LEAD.model_dump()
@@ -137,16 +141,10 @@ async def test_a_level_reached_while_the_last_alert_is_being_raised_is_raised_at
 ):
     """Amber and red fall half a second apart and raising amber takes a second: red must not wait a week."""
     ledger = LedgerActivities(pool)
-
-    @activity.defn(name="raise_alerts")
-    async def slow_raise_alerts(alerts: list[Alert]) -> None:
-        await asyncio.sleep(1)
-        await ledger.raise_alerts(alerts)
-
     harness = Harness(time_skipping_env, pool, f"test-{uuid.uuid4()}")
     async with Worker(time_skipping_env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
-                      activities=[ledger.record_decisions, slow_raise_alerts]):
-        handle = await harness.start(settings={"stage_durations": {"proposal": "PT100S"}, "amber_share": "0.995"})
+                      activities=[ledger.record_decisions, slow_raise_alerts(ledger)]):
+        handle = await harness.start(settings=AMBER_THEN_RED_HALF_A_SECOND_APART)
         agreement_id = handle.id.removeprefix("agreement-")
         await harness.skip(timedelta(seconds=99.4))
         await harness.skip(timedelta(minutes=2))

