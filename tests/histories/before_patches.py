@@ -98,7 +98,7 @@ async def review_skipped_when_decided_late() -> list[Path]:
                 await walk_to_sign_off(handle)
                 await approve_by_all(handle)
                 await go_live(handle)
-                await harness.skip(timedelta(days=2 * 91 + 1))
+                await harness.skip(timedelta(days=2 * 91 + 31))  # past review 2's deadline, before review 3's period ends
                 await review(harness, handle)
                 await act(handle, AgreementWorkflow.decide_review, outcome="terminate",
                           reason="the partners are bringing the service back in house")
