@@ -150,7 +150,9 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
     deadline = agreement.deadline
     if deadline is not None:
         condition = _stage_condition(agreement)
-        subject = f"the {stage.label} stage" + (f" (review {agreement.review_number})" if stage is Stage.REVIEW else "")
+        subject = f"the {stage.label} stage"
+        if stage is Stage.REVIEW:
+            subject += f" ({agreement.review_label(agreement.review_number)})"
         for level, at in _stage_levels(agreement, now):
             if at > now:
                 break

@@ -212,18 +212,6 @@ def test_plan_ids_must_be_unique(repeat, complaint):
 # Settings
 
 
-@pytest.mark.parametrize(
-    ("period", "term", "reviews"),
-    [
-        ("P91D", "P364D", 4),
-        ("P91D", "P30D", 1),
-    ],
-)
-def test_review_count_is_whole_review_periods_in_the_term_at_least_one(period, term, reviews):
-    assert GovernanceSettings.model_validate({"review_period": period, "term": term}).review_count == reviews
-
-
-
 def test_money_is_kept_to_the_penny():
     assert str(factories.proposal(one_off_cost="1.5", baseline_annual_cost="1E+6").one_off_cost) == "1.50"
     assert str(factories.proposal(baseline_annual_cost="1E+6").baseline_annual_cost) == "1000000.00"

@@ -1,0 +1,110 @@
+"""Calendar periods: review periods and terms counted as councils count them."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from domain.calendar import CalendarPeriod, describe_end
+from domain.errors import explain
+from domain.lifecycle import Agreement
+from domain.model import GovernanceSettings
+from tests.domain_helpers import T0, after, apply, decide, live, readings
+
+
+def settings_problem(**settings: str) -> str:
+    with pytest.raises(ValidationError) as error:
+        GovernanceSettings.model_validate(settings)
+    return explain(error.value)
+
+
+def live_on(went_live: datetime, **settings: str) -> Agreement:
+    """A service under today's rules that went live at ``went_live``."""
+    return live(settings=settings).model_copy(update={"went_live_at": went_live})
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [("P3M", "P3M"), ("P1Y", "P1Y"), ("P5Y", "P5Y"), ("P1Y6M", "P1Y6M"), ("P91D", "P91D"), ("P13W", "P91D"),
+     ("P1820D", "P1820D"), ("P4Y360D", "P4Y360D"), ("PT20.0S", "PT20S"), ("P1DT2H", "P1DT2H")],
+)
+def test_periods_serialise_to_their_canonical_iso_text(written, canonical):
+    settings = GovernanceSettings.model_validate({"review_period": written, "term": "P5Y"})
+    assert settings.model_dump(mode="json")["review_period"] == canonical
+    assert GovernanceSettings.model_validate(settings.model_dump(mode="json")) == settings
+
+
+def test_day_periods_round_trip_unchanged_and_defaults_are_as_before():
+    dumped = GovernanceSettings().model_dump(mode="json")
+    assert (dumped["review_period"], dumped["term"], dumped["review_alignment"]) == ("P91D", "P4Y360D", "go_live")
+    assert GovernanceSettings.model_validate({"review_period": "P91D"}).model_dump(mode="json")["review_period"] == "P91D"
+
+
+@pytest.mark.parametrize("bad", ["3 months", "P0D", "PT0S", "-P3M", "P1.5M", "P", "P1DT", "3M"])
+def test_periods_the_engine_cannot_honour_are_refused_saying_what_is_accepted(bad):
+    assert "review_period: must be a period such as P3M, P1Y or P91D (ISO 8601: years, months, weeks or days" in (
+        settings_problem(review_period=bad))
+
+
+def test_a_review_period_of_more_than_ten_years_is_refused():
+    assert "the review period (P11Y) must be at most ten years" in settings_problem(review_period="P11Y")
+
+
+def test_quarterly_reviews_from_1_april_2027_end_on_the_same_day_of_the_month():
+    agreement = live(settings={"review_period": "P3M", "term": "P5Y"})
+    assert agreement.went_live_at == T0 == datetime(2027, 4, 1, 9, 30, tzinfo=UTC)
+    assert agreement.review_period_end(4) == datetime(2028, 4, 1, 9, 30, tzinfo=UTC)
+    ends = [agreement.review_period_end(n) for n in range(1, 21)]
+    assert {(end.day, end.hour, end.minute) for end in ends} == {(1, 9, 30)}
+    assert ends[-1] == datetime(2032, 4, 1, 9, 30, tzinfo=UTC), "twenty quarters are exactly five years"
+    assert agreement.review_count == 20
+
+
+def test_a_month_from_31_january_is_the_last_day_of_february_and_the_next_ends_on_31_march():
+    agreement = live_on(datetime(2027, 1, 31, 12, tzinfo=UTC), review_period="P1M", term="P1Y")
+    assert [agreement.review_period_end(n).date().isoformat() for n in (1, 2, 3, 12)] == [
+        "2027-02-28", "2027-03-31", "2027-04-30", "2028-01-31"]
+    assert agreement.review_count == 12
+
+
+def test_before_calendar_periods_a_year_was_365_days():
+    agreement = live(settings={"review_period": "P1Y", "term": "P4Y360D"}, old_rules=True)
+    assert agreement.review_period_end(2) == T0 + timedelta(days=730)
+    assert agreement.review_count == 4
+
+
+def test_financial_year_quarters_end_on_30_june_30_september_31_december_and_31_march():
+    agreement = live(settings={"review_period": "P3M", "review_alignment": "financial_year", "term": "P5Y"})
+    ends = [agreement.review_period_end(n) for n in range(1, 6)]
+    assert [describe_end(end) for end in ends] == [
+        "2027-06-30", "2027-09-30", "2027-12-31", "2028-03-31", "2028-06-30"]
+    assert ends[0] == datetime(2027, 7, 1, tzinfo=UTC), "the period ending 30 June ends at the end of that day, UTC"
+    assert agreement.review_count == 20
+
+
+def test_the_first_financial_year_review_covers_go_live_to_the_next_quarter_end():
+    agreement = live_on(datetime(2027, 11, 20, 15, tzinfo=UTC), review_period="P6M",
+                        review_alignment="financial_year", term="P2Y")
+    assert [describe_end(agreement.review_period_end(n)) for n in (1, 2, 3)] == [
+        "2028-03-31", "2028-09-30", "2029-03-31"]
+    assert agreement.review_count == 4, "the ends by 2029-11-20: March and September of 2028 and 2029"
+
+
+@pytest.mark.parametrize("period", ["P91D", "P2M", "P1Y6M"])
+def test_financial_year_alignment_takes_only_periods_that_divide_the_year(period):
+    assert "review periods aligned to the financial year must be P1M, P3M, P6M or P1Y" in settings_problem(
+        review_period=period, review_alignment="financial_year")
+
+
+def test_the_term_holds_at_least_one_review():
+    assert live(settings={"review_period": "P1Y", "term": "P3M"}).review_count == 1
+
+
+def test_a_late_review_shows_every_period_outstanding_and_the_next_review_is_the_next_period():
+    agreement = live(settings={"review_period": "P3M", "term": "P5Y"})
+    late = after(days=200)
+    assert agreement.reviews_outstanding(late) == 2
+    agreement = apply(agreement, readings(), decide("continue"), now=late)
+    assert agreement.review_number == 2 and agreement.clock_started_at == datetime(2027, 10, 1, 9, 30, tzinfo=UTC)
+    assert agreement.reviews_outstanding(late) == 1
+    assert agreement.review_label(2) == "review 2, for the period ending 2027-10-01 09:30 UTC"
