@@ -186,16 +186,26 @@ class Agreement(BaseModel):
             within, beyond = (middle, beyond) if self.review_period_end(middle) <= term_ends else (within, middle)
         return max(1, within)
 
-    def reviews_outstanding(self, now: datetime) -> int:
-        """Review periods that have ended without a decision, the current review's included once its period ends."""
+    def _undecided_periods(self) -> range:
+        """The numbers of the review periods in the term not yet decided (none before go-live or once closed)."""
         total = self.review_count
         if total is None or self.stage is Stage.CLOSED:
-            return 0
-        decided = self.review_number - (self.stage is Stage.REVIEW)
-        ended = decided
-        while ended < total and self.review_period_end(ended + 1) <= now:
-            ended += 1
-        return ended - decided
+            return range(0)
+        return range(self.review_number + (self.stage is not Stage.REVIEW), total + 1)
+
+    def reviews_outstanding(self, now: datetime) -> int:
+        """Review periods that have ended without a decision, the current review's included once its period ends."""
+        outstanding = 0
+        for number in self._undecided_periods():
+            if self.review_period_end(number) > now:
+                break
+            outstanding += 1
+        return outstanding
+
+    def next_period_end(self, now: datetime) -> datetime | None:
+        """The next end of an undecided review period after ``now``, when the outstanding count grows."""
+        return next((end for number in self._undecided_periods() if (end := self.review_period_end(number)) > now),
+                    None)
 
     def review_label(self, number: int) -> str:
         """'review 3, for the period ending 2028-01-01'."""

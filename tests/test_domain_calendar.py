@@ -1,15 +1,24 @@
-"""Calendar periods: review periods and terms counted as councils count them."""
+"""Calendar periods, the review schedule, net-cost cases and names compared as people read them."""
 
+import io
+import unicodedata
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from pydantic import ValidationError
+from rich.console import Console
 
-from domain.calendar import CalendarPeriod, describe_end
-from domain.errors import explain
-from domain.lifecycle import Agreement
-from domain.model import GovernanceSettings
-from tests.domain_helpers import T0, after, apply, decide, live, readings
+import starter
+from domain.actions import Actor
+from domain.calendar import describe_end
+from domain.drift import due_alerts
+from domain.errors import ActionRejected, explain
+from domain.lifecycle import Agreement, evolve
+from domain.model import GovernanceSettings, Signatory, name_key
+from domain.status import details_markdown, money_summary, schedule_summary, status_of
+from tests import factories
+from tests.domain_helpers import T0, after, apply, approve, decide, in_sign_off, live, opened, readings
 
 
 def settings_problem(**settings: str) -> str:
@@ -108,3 +117,101 @@ def test_a_late_review_shows_every_period_outstanding_and_the_next_review_is_the
     assert agreement.review_number == 2 and agreement.clock_started_at == datetime(2027, 10, 1, 9, 30, tzinfo=UTC)
     assert agreement.reviews_outstanding(late) == 1
     assert agreement.review_label(2) == "review 2, for the period ending 2027-10-01 09:30 UTC"
+
+
+# The schedule in the status, the details and the CLI
+
+
+def test_the_status_shows_the_review_schedule_and_how_many_reviews_are_outstanding():
+    agreement = live(settings={"review_period": "P3M", "term": "P5Y"})
+    status = status_of(agreement, after(days=200))
+    assert (status.review_number, status.reviews_in_term, status.reviews_outstanding) == (1, 20, 2)
+    assert status.review_period_end == datetime(2027, 7, 1, 9, 30, tzinfo=UTC)
+    assert status.review_due == datetime(2027, 7, 31, 9, 30, tzinfo=UTC)
+    assert status.next_review_period_end == datetime(2027, 10, 1, 9, 30, tzinfo=UTC)
+    assert schedule_summary(status) == (
+        "review 1 of 20, for the period ending 2027-07-01 09:30 UTC, due 2027-07-31 09:30 UTC; "
+        "next period ends 2027-10-01 09:30 UTC; 2 reviews outstanding")
+    assert f"**Reviews:** {schedule_summary(status)}." in details_markdown(status)
+
+
+def test_before_go_live_there_is_no_schedule_yet():
+    status = status_of(opened(), T0)
+    assert (status.reviews_in_term, status.review_period_end, status.reviews_outstanding) == (None, None, 0)
+    assert schedule_summary(status) is None
+
+
+def test_a_drift_alert_names_the_overdue_review_and_its_period():
+    agreement = apply(live(settings={"review_period": "P3M", "term": "P5Y"}), readings(), decide("continue"),
+                      now=after(days=230))
+    subjects = {alert.subject for alert in due_alerts(agreement, after(days=230))}
+    assert subjects == {"the review stage (review 2, for the period ending 2027-10-01 09:30 UTC)"}
+
+
+# Net-cost cases
+
+
+def test_a_negative_expected_saving_is_a_net_annual_cost_with_no_payback():
+    proposal = factories.proposal(expected_annual_saving="-120000")
+    assert (proposal.expected_annual_saving, proposal.payback_years) == (Decimal("-120000.00"), None)
+    status = status_of(opened(expected_annual_saving="-120000"), T0)
+    assert money_summary(status) == "net annual cost £120,000.00 (no payback)"
+    assert "**Case:** net annual cost £120,000.00 (no payback)." in details_markdown(status)
+
+
+def test_a_saving_shows_its_payback_and_a_zero_saving_none():
+    assert money_summary(status_of(opened(), T0)) == "expected annual saving £500,000.00, payback 1.30 years"
+    assert money_summary(status_of(opened(expected_annual_saving="0"), T0)) == (
+        "expected annual saving £0.00, no payback")
+
+
+def test_the_cli_status_shows_a_net_cost_and_the_schedule():
+    out = io.StringIO()
+    agreement = live(settings={"review_period": "P3M", "term": "P5Y"}, expected_annual_saving="-120000")
+    starter.print_status(Console(file=out, width=200), status_of(agreement, after(days=200)))
+    assert "Case: net annual cost £120,000.00 (no payback)" in out.getvalue()
+    assert "Reviews: review 1 of 20, for the period ending 2027-07-01 09:30 UTC" in out.getvalue()
+
+
+@pytest.mark.parametrize("field", ["baseline_annual_cost", "one_off_cost"])
+def test_costs_stay_non_negative(field):
+    with pytest.raises(ValidationError) as error:
+        factories.proposal(**{field: "-1"})
+    assert f"{field}: Input should be greater than or equal to 0" in explain(error.value)
+
+
+# Names compared as people read them
+
+NFC, NFD = unicodedata.normalize("NFC", "Siân Llŷr"), unicodedata.normalize("NFD", "Siân Llŷr")
+
+
+def with_welsh_signatory(*codes: str) -> list[dict[str, object]]:
+    """The standard partners, with Siân Llŷr (precomposed) also named by the bodies ``codes``."""
+    bodies = factories.proposal_data()["partners"]
+    for body in bodies:
+        if body["code"] in codes:
+            body["signatories"] = [*body["signatories"], {"name": NFC, "role": "Director of Resources"}]
+    return bodies
+
+
+def test_names_are_stored_in_nfc_and_compared_without_regard_to_case():
+    assert NFC != NFD and name_key(NFD) == name_key(NFC.upper()) == name_key(f" {NFC} ")
+    assert Signatory(name=NFD, role="Director").name == NFC
+    partner = factories.proposal(partners=with_welsh_signatory(factories.TAMWORTH)).partner(factories.TAMWORTH)
+    assert partner.signatory(NFD) is not None and partner.signatory(NFD.upper()) is not None
+
+
+def test_the_same_signatory_in_nfc_and_nfd_is_named_twice():
+    bodies = with_welsh_signatory(factories.TAMWORTH)
+    bodies[1]["signatories"].append({"name": NFD, "role": "Deputy"})
+    with pytest.raises(ValidationError) as error:
+        factories.proposal(partners=bodies)
+    assert "Tamworth Borough Council names the same signatory twice" in explain(error.value)
+
+
+def test_a_name_in_nfd_cannot_sign_for_a_second_body_in_the_same_round():
+    agreement = in_sign_off(partners=with_welsh_signatory(factories.TAMWORTH, factories.STAFFORDSHIRE))
+    agreement = apply(agreement, approve(Actor(body=factories.TAMWORTH, signatory=NFC)))
+    with pytest.raises(ActionRejected) as error:
+        evolve(agreement, approve(Actor(body=factories.STAFFORDSHIRE, signatory=NFD)), T0)
+    assert str(error.value) == f"{NFC} has already signed in round 1 for Tamworth Borough Council; nobody signs twice"
