@@ -11,10 +11,11 @@ Each history in before-patches/ must replay on today's code: that is what proves
 - ``upsert-all-attributes-on-every-change.json``: the ``completed`` path's first run as
   ``python -m tests.histories.record`` wrote it before ``upsert-only-changed-search-attributes``
   (commit d7b66fa), when every change the Web UI shows upserted all seven attributes.
-- ``review-skipped-when-decided-late-run01.json`` and ``-run02.json``: written by this script
+- ``review-skipped-when-decided-late-run01.json`` to ``-run03.json``: written by this script
   (``review_skipped_when_decided_late``) before the patches ``never-skip-reviews`` and
-  ``calendar-periods`` (commit c37566b): review 1 decided after review 2's period had ended opened
-  review 3 ("review 2 skipped"), and the agreement was then terminated.
+  ``calendar-periods`` (commit c37566b): review 1 decided after review 2's deadline had passed opened
+  review 3 ("review 2 skipped") where today's code opens review 2 and raises its alerts at once, and
+  the agreement was then terminated.
 """
 
 from __future__ import annotations
