@@ -169,6 +169,16 @@ class Agreement(BaseModel):
             return self.went_live_at + self.settings.term.times(1)
         return self.went_live_at + self.settings.term.legacy_timedelta()
 
+    def _periods_ended_by(self, moment: datetime) -> int:
+        """How many review periods have ended by ``moment`` (a search, however short the period)."""
+        ended, beyond = 0, 1
+        while self.review_period_end(beyond) <= moment:
+            ended, beyond = beyond, 2 * beyond
+        while beyond - ended > 1:
+            middle = (ended + beyond) // 2
+            ended, beyond = (middle, beyond) if self.review_period_end(middle) <= moment else (ended, middle)
+        return ended
+
     @property
     def review_count(self) -> int | None:
         """Reviews in the term: one for every review period ending by the term's end, at least one.
@@ -176,36 +186,26 @@ class Agreement(BaseModel):
         None before go-live, when the schedule is not yet fixed.
         """
         term_ends = self.term_ends_at
-        if term_ends is None:
-            return None
-        within, beyond = 0, 1
-        while self.review_period_end(beyond) <= term_ends:
-            within, beyond = beyond, 2 * beyond
-        while beyond - within > 1:
-            middle = (within + beyond) // 2
-            within, beyond = (middle, beyond) if self.review_period_end(middle) <= term_ends else (within, middle)
-        return max(1, within)
+        return None if term_ends is None else max(1, self._periods_ended_by(term_ends))
 
-    def _undecided_periods(self) -> range:
-        """The numbers of the review periods in the term not yet decided (none before go-live or once closed)."""
-        total = self.review_count
-        if total is None or self.stage is Stage.CLOSED:
-            return range(0)
-        return range(self.review_number + (self.stage is not Stage.REVIEW), total + 1)
+    def _reviews_decided(self) -> int:
+        """Reviews concluded so far: all before the current one, and the current one once it has moved on."""
+        return self.review_number - (self.stage is Stage.REVIEW)
 
     def reviews_outstanding(self, now: datetime) -> int:
         """Review periods that have ended without a decision, the current review's included once its period ends."""
-        outstanding = 0
-        for number in self._undecided_periods():
-            if self.review_period_end(number) > now:
-                break
-            outstanding += 1
-        return outstanding
+        total = self.review_count
+        if total is None or self.stage is Stage.CLOSED:
+            return 0
+        return max(0, min(self._periods_ended_by(now), total) - self._reviews_decided())
 
     def next_period_end(self, now: datetime) -> datetime | None:
-        """The next end of an undecided review period after ``now``, when the outstanding count grows."""
-        return next((end for number in self._undecided_periods() if (end := self.review_period_end(number)) > now),
-                    None)
+        """The next end of an undecided review period in the term after ``now``: when the outstanding count grows."""
+        total = self.review_count
+        if total is None or self.stage is Stage.CLOSED:
+            return None
+        number = max(self._reviews_decided(), self._periods_ended_by(now)) + 1
+        return self.review_period_end(number) if number <= total else None
 
     def review_label(self, number: int) -> str:
         """'review 3, for the period ending 2028-01-01'."""

@@ -215,3 +215,11 @@ def test_a_name_in_nfd_cannot_sign_for_a_second_body_in_the_same_round():
     with pytest.raises(ActionRejected) as error:
         evolve(agreement, approve(Actor(body=factories.STAFFORDSHIRE, signatory=NFD)), T0)
     assert str(error.value) == f"{NFC} has already signed in round 1 for Tamworth Borough Council; nobody signs twice"
+
+
+def test_the_schedule_is_counted_without_walking_every_period_however_short():
+    agreement = live(settings={"review_period": "PT0.000001S", "term": "P100Y"})
+    status = status_of(agreement, after(days=10))
+    assert status.reviews_outstanding == 10 * 86_400 * 1_000_000
+    assert status.reviews_in_term == (datetime(2127, 4, 1, tzinfo=UTC) - datetime(2027, 4, 1, tzinfo=UTC)) // timedelta(
+        microseconds=1)
