@@ -99,7 +99,8 @@ async def review_skipped_when_decided_late() -> list[Path]:
                 await walk_to_sign_off(handle)
                 await approve_by_all(handle)
                 await go_live(handle)
-                await harness.skip(timedelta(days=2 * 91 + 31))  # past review 2's deadline, before review 3's period ends
+                # Past review 2's deadline, before review 3's period ends.
+                await harness.skip(timedelta(days=2 * 91 + 31))
                 await review(harness, handle)
                 await act(handle, AgreementWorkflow.decide_review, outcome="terminate",
                           reason="the partners are bringing the service back in house")
