@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from domain.errors import explain
-from domain.model import GovernanceSettings, Kpi, Plan, Proposal, Rag
+from domain.model import Kpi, Plan, Proposal, Rag
 from tests import factories
 from tests.domain_helpers import T0
 
@@ -209,7 +209,7 @@ def test_plan_ids_must_be_unique(repeat, complaint):
     assert complaint in problem(Plan, data)
 
 
-# Settings
+# Money (settings: tests/test_domain_calendar.py)
 
 
 def test_money_is_kept_to_the_penny():
