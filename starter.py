@@ -83,7 +83,8 @@ def print_status(console: Console, status: AgreementStatus) -> None:
     rag = f"[{_RAG_STYLE[status.rag]}]{status.rag.value.upper()}[/]"
     console.print(f"Stage: {status.stage.label}   RAG: {rag}   Deadline: {_when(status.deadline)}")
     console.print(waiting_summary(status))
-    console.print(f"Case: {money_summary(status)}")
+    if case := money_summary(status):
+        console.print(f"Case: {case}")
     if schedule := schedule_summary(status):
         console.print(f"Reviews: {schedule}")
     if status.sign_offs:

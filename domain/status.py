@@ -38,6 +38,9 @@ class KpiView(ValueObject):
 
 
 class AgreementStatus(ValueObject):
+    """What an agreement's status query, updates and result return; fields added later have defaults, so a
+    status from an older worker still reads."""
+
     agreement_id: str
     title: str
     service_name: str
@@ -56,16 +59,20 @@ class AgreementStatus(ValueObject):
     milestones: list[MilestoneView]
     went_live_at: datetime | None
     review_number: int
-    review_period_end: datetime | None = Field(description="When the current review's period ends (UTC).")
-    review_due: datetime | None = Field(description="When the current review is due to be decided (UTC).")
-    next_review_period_end: datetime | None = Field(description="When the next review's period ends (UTC).")
+    review_period_end: datetime | None = Field(None, description="When the current review's period ends (UTC).")
+    review_due: datetime | None = Field(None, description="When the current review is due to be decided (UTC).")
+    next_review_period_end: datetime | None = Field(None, description="When the next review's period ends (UTC).")
     reviews_outstanding: int = Field(
-        description="Review periods ended and not yet decided, the current one included once its period has ended."
+        default=0,
+        description="Review periods ended and not yet decided, the current one included once its period has ended.",
     )
-    reviews_in_term: int | None = Field(description="Reviews in the term; None until the service goes live.")
+    reviews_in_term: int | None = Field(None, description="Reviews in the term; None until the service goes live.")
     kpis: list[KpiView]
     open_alerts: list[Alert]
-    expected_annual_saving: Decimal = Field(description="Pounds a year; negative for a net annual cost.")
+    expected_annual_saving: Decimal | None = Field(
+        default=None,
+        description="Pounds a year; negative for a net annual cost. None in a status from an older worker.",
+    )
     payback_years: Decimal | None
     closure: Closure | None
     decisions_recorded: int
@@ -147,9 +154,11 @@ def waiting_summary(status: AgreementStatus) -> str:
     return f"waiting for {'; '.join(parts)}{deadline}"
 
 
-def money_summary(status: AgreementStatus) -> str:
+def money_summary(status: AgreementStatus) -> str | None:
     """The case in one line: 'expected annual saving £500,000.00, payback 1.30 years' or a net cost."""
     saving = status.expected_annual_saving
+    if saving is None:
+        return None
     if saving < 0:
         return f"net annual cost £{-saving:,.2f} (no payback)"
     payback = f"payback {status.payback_years} years" if status.payback_years is not None else "no payback"
@@ -185,8 +194,9 @@ def details_markdown(status: AgreementStatus) -> str:
         f"### {status.title}",
         f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}{deadline}",
         _sentence(waiting_summary(status)),
-        f"**Case:** {money_summary(status)}.",
     ]
+    if case := money_summary(status):
+        blocks.append(f"**Case:** {case}.")
     if schedule := schedule_summary(status):
         blocks.append(f"**Reviews:** {schedule}.")
     if status.stage is Stage.SIGN_OFF:

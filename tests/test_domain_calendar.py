@@ -16,7 +16,7 @@ from domain.drift import due_alerts
 from domain.errors import ActionRejected, explain
 from domain.lifecycle import Agreement, evolve
 from domain.model import GovernanceSettings, Signatory, name_key
-from domain.status import details_markdown, money_summary, schedule_summary, status_of
+from domain.status import AgreementStatus, details_markdown, money_summary, schedule_summary, status_of
 from tests import factories
 from tests.domain_helpers import T0, after, apply, approve, decide, in_sign_off, live, opened, readings
 
@@ -224,3 +224,12 @@ def test_the_schedule_is_counted_without_walking_every_period_however_short():
     assert status.reviews_outstanding == 10 * 86_400 * 1_000_000
     assert status.reviews_in_term == (datetime(2127, 4, 1, tzinfo=UTC) - datetime(2027, 4, 1, tzinfo=UTC)) // timedelta(
         microseconds=1)
+
+
+def test_a_status_from_an_older_worker_still_reads():
+    status = status_of(opened(), T0).model_dump(mode="json")
+    for field in ("review_period_end", "review_due", "next_review_period_end", "reviews_outstanding",
+                  "reviews_in_term", "expected_annual_saving"):
+        del status[field]
+    older = AgreementStatus.model_validate(status)
+    assert money_summary(older) is None and "**Case:**" not in details_markdown(older)
