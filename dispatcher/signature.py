@@ -51,12 +51,12 @@ def verify_signature(
     ``tolerance_seconds`` is how far the signing time may be from ``now`` (default: the clock).
     """
     found = {name.lower(): value for name, value in headers.items()}
-    try:
-        delivery_id = found[DELIVERY_ID_HEADER.lower()]
-        timestamp = found[TIMESTAMP_HEADER.lower()]
-        signature = found[SIGNATURE_HEADER.lower()]
-    except KeyError as missing:
-        raise InvalidSignature(f"the request has no {missing.args[0]} header") from None
+    for name in (DELIVERY_ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER):
+        if name.lower() not in found:
+            raise InvalidSignature(f"the request has no {name} header")
+    delivery_id = found[DELIVERY_ID_HEADER.lower()]
+    timestamp = found[TIMESTAMP_HEADER.lower()]
+    signature = found[SIGNATURE_HEADER.lower()]
     if not timestamp.isdigit():
         raise InvalidSignature("the timestamp is not a number of seconds")
     age = (time.time() if now is None else now) - int(timestamp)
