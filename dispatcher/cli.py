@@ -9,6 +9,7 @@
     starter.py alerts unsubscribe 7
     starter.py alerts deliveries [--status failed] [--json]
     starter.py alerts retry 3f0c...-...
+    starter.py alerts digest-schedule --cadence weekly --day monday --at 07:30 [--time-zone Europe/London]
 
 Each handler prints its own errors and returns the exit code: 0 done, 1 refused, 2 bad input,
 3 the database could not be reached.
@@ -21,18 +22,32 @@ import json
 import os
 import secrets
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
 
 from activities import outbox
 from activities.database import create_pool
 from domain.delivery import Cadence, Channel, LevelName, Relation, Subscription
 from domain.drift import AlertKind
 from domain.errors import explain
+from workflows.digest import AlertDigestWorkflow, schedule_id
 
 EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
 
@@ -169,6 +184,54 @@ async def _retry(pool: asyncpg.Pool, args: argparse.Namespace, console: Console)
     return 0
 
 
+DAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+"""Temporal numbers the days of the week from Sunday, 0."""
+
+
+def _time_of_day(text: str) -> tuple[int, int]:
+    hour, sep, minute = text.partition(":")
+    if not (sep and hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise argparse.ArgumentTypeError(f"--at takes a time of day as HH:MM (e.g. 07:30), not {text!r}")
+    return int(hour), int(minute)
+
+
+def digest_schedule(cadence: Cadence, at: tuple[int, int], day: str, time_zone: str, task_queue: str) -> Schedule:
+    """The Temporal Schedule that runs a cadence's digest at ``at`` (hour, minute) in ``time_zone``,
+    every day or every ``day`` of the week. A run missed while Temporal was down is caught up
+    within 12 hours; runs never overlap."""
+    calendar = ScheduleCalendarSpec(
+        hour=[ScheduleRange(at[0])], minute=[ScheduleRange(at[1])],
+        day_of_week=[ScheduleRange(DAYS.index(day))] if cadence is Cadence.WEEKLY else [ScheduleRange(0, 6)],
+        comment=f"{cadence.value} alert digest",
+    )
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            AlertDigestWorkflow.run, cadence, id=f"alert-digest-{cadence.value}", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(calendars=[calendar], time_zone_name=time_zone),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=12)),
+    )
+
+
+async def _digest_schedule(client: Client, settings: Any, args: argparse.Namespace, console: Console) -> int:
+    cadence = Cadence(args.cadence)
+    schedule = digest_schedule(cadence, args.at, args.day, args.time_zone, settings.task_queue)
+    try:
+        handle = await client.create_schedule(schedule_id(cadence), schedule)
+        done = "created"
+    except ScheduleAlreadyRunningError:
+        handle = client.get_schedule_handle(schedule_id(cadence))
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
+        done = "updated"
+    when = f"{args.at[0]:02d}:{args.at[1]:02d} {args.time_zone}" + (
+        f" every {args.day.title()}" if cadence is Cadence.WEEKLY else " every day")
+    console.print(f"schedule {handle.id} {done}: the {cadence.value} digest at {when}", markup=False)
+    if args.trigger:
+        await handle.trigger()
+        console.print("and triggered once now")
+    return 0
+
+
 def register(commands: Any) -> argparse.ArgumentParser:
     """Add the ``alerts`` command group to the command line's subcommands; returns its parser."""
     group = commands.add_parser("alerts", help="who is told of alerts (subscriptions), and their deliveries",
@@ -215,4 +278,12 @@ def register(commands: Any) -> argparse.ArgumentParser:
     command = actions.add_parser("retry", help="send a failed delivery again, with the same delivery id")
     command.set_defaults(handler=_handler(_retry), needs_temporal=False)
     command.add_argument("delivery_id")
+
+    command = actions.add_parser("digest-schedule", help="create or update the Temporal Schedule of a digest")
+    command.set_defaults(handler=_digest_schedule, needs_temporal=True)
+    command.add_argument("--cadence", required=True, choices=[Cadence.DAILY.value, Cadence.WEEKLY.value])
+    command.add_argument("--at", type=_time_of_day, default=(7, 30), metavar="HH:MM", help="time of day (07:30)")
+    command.add_argument("--day", choices=DAYS, default="monday", help="weekly digests: the day (monday)")
+    command.add_argument("--time-zone", default="Europe/London", help="IANA time zone of --at (Europe/London)")
+    command.add_argument("--trigger", action="store_true", help="also run the digest once now")
     return actions

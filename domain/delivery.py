@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -170,6 +171,26 @@ def digest_for(subscription: Subscription, open_alerts: Iterable[Alert]) -> list
 def worst_first(alerts: Iterable[Alert]) -> list[Alert]:
     """Highest level first (escalation 3, 2, 1, red, amber), then the longest-standing."""
     return sorted(alerts, key=lambda a: (-level_rank(a.level), a.reached_at, a.agreement_id, a.condition))
+
+
+class DigestRun(ValueObject):
+    """One run of the digest schedule: the cadence it serves and the period it covers."""
+
+    cadence: Cadence
+    period: str = Field(min_length=1, max_length=40)
+
+
+def digest_period(cadence: Cadence, moment: datetime) -> str:
+    """The period a digest sent at ``moment`` (UTC) covers: the day '2027-03-01' or the ISO week '2027-W09'.
+
+    A digest is enqueued once per subscription and period, however often its run is retried.
+    """
+    if cadence is Cadence.IMMEDIATE:
+        raise ValueError("immediate subscriptions have no digest")
+    if cadence is Cadence.DAILY:
+        return moment.astimezone(UTC).date().isoformat()
+    year, week, _ = moment.astimezone(UTC).isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def web_ui_link(base_url: str, namespace: str, agreement_id: str) -> str:

@@ -20,14 +20,14 @@ import pytest
 from rich.console import Console
 
 import starter
-from activities import outbox
+from activities import digests, outbox
 from activities.ledger import LedgerActivities
 from demo.mailbox import SmtpSink
 from demo.stack import free_port
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import InvalidSignature, signed_headers, verify_signature
-from domain.delivery import Subscription
+from domain.delivery import Cadence, Subscription
 from domain.drift import Alert, AlertKind, Waiting
 from domain.model import Stage
 from tests import factories
@@ -35,6 +35,7 @@ from tests.harness import Harness, eventually, walk_to_sign_off
 from tests.processes import ROOT, WorkerProcess
 from tests.receivers import WebhookReceiver
 from workflows.agreement import AgreementWorkflow
+from workflows.digest import schedule_id
 
 SECRET = "a-test-secret-of-enough-length-0123456789"
 GREENWICH = "E09000011"
@@ -396,3 +397,41 @@ async def test_the_dispatcher_process_refuses_bad_configuration(postgres_dsn):
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         _, err = await process.communicate()
         assert process.returncode == 2 and variable in err.decode(), (variable, err)
+
+
+async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_first(
+    dev_harness: Harness, pool, postgres_dsn, smtp, subscribe, cli, monkeypatch
+):
+    red = await dev_harness.start(settings={"stage_durations": {"proposal": "PT1S"}})
+    amber = await dev_harness.start(settings={"stage_durations": {"proposal": "PT1H"}, "amber_share": "0.0003"})
+    ids = {handle.id for handle in (red, amber)}
+    digest = await subscribe("lichfield-daily", bodies=[factories.LICHFIELD], relation="lead", cadence="daily")
+    await subscribe("lichfield-now", bodies=[factories.LICHFIELD], relation="lead")
+
+    async def both_alerting_in_visibility() -> bool:
+        found = [e.id async for e in dev_harness.client.list_workflows(digests.OPEN_AGREEMENTS_WITH_ALERTS)]
+        return ids <= set(found)
+    await eventually(both_alerting_in_visibility, timeout=30)
+
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_harness.client.service_client.config.target_host)
+    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", dev_harness.task_queue)
+    code, out, _ = await cli("alerts", "digest-schedule", "--cadence", "daily", "--at", "06:15", "--trigger")
+    schedule = dev_harness.client.get_schedule_handle(schedule_id(Cadence.DAILY))
+    try:
+        assert code == 0 and "created" in out and "06:15 Europe/London every day" in out
+        described = await schedule.describe()
+        [calendar] = described.schedule.spec.calendars
+        assert (calendar.hour[0].start, calendar.minute[0].start) == (6, 15)
+        async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
+            await eventually(lambda: _has(pool, digest.id, "sent"), timeout=30)
+        code, out, _ = await cli("alerts", "digest-schedule", "--cadence", "daily", "--at", "07:00")
+        assert code == 0 and "updated" in out
+    finally:
+        await schedule.delete()
+
+    [sent] = smtp.to(digest.address)
+    assert "Daily digest" in str(sent.message["Subject"])
+    text = sent.text()
+    red_id, amber_id = (handle.id.removeprefix("agreement-") for handle in (red, amber))
+    assert text.index(f"({red_id})") < text.index(f"({amber_id})"), "worst first"
+    assert "red (stage drift)" in text and "amber (stage drift)" in text

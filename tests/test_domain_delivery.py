@@ -1,9 +1,11 @@
 """Who an alert reaches: a subscription's bodies and relation, kinds, levels and cadence."""
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
-from domain.delivery import Cadence, Subscription, digest_for, level_rank, recipients, web_ui_link, worst_first
+from domain.delivery import Cadence, Subscription, digest_for, digest_period, level_rank, recipients, web_ui_link, worst_first
 from domain.drift import AlertKind, conditions
 from tests import factories
 from tests.domain_helpers import LEAD, after, apply, approve, in_implementation, in_sign_off
@@ -95,3 +97,11 @@ def test_web_ui_link():
     assert web_ui_link("https://temporal.example.gov.uk/", "concordat", "waste-2027") == (
         "https://temporal.example.gov.uk/namespaces/concordat/workflows/agreement-waste-2027"
     )
+
+
+def test_digest_periods():
+    moment = datetime(2027, 3, 1, 23, 30, tzinfo=UTC)
+    assert digest_period(Cadence.DAILY, moment) == "2027-03-01"
+    assert digest_period(Cadence.WEEKLY, moment) == "2027-W09"
+    with pytest.raises(ValueError, match="no digest"):
+        digest_period(Cadence.IMMEDIATE, moment)
