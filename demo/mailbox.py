@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from collections.abc import Callable
 from typing import Any, cast
 
 from aiosmtpd.controller import Controller
@@ -30,14 +31,19 @@ class SmtpSink:
 
     ``handle_DATA`` is aiosmtpd's hook for a message received."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, on_message: Callable[[Received], None] | None = None) -> None:
         self.port = port
+        self.on_message = on_message
+        """Called, in the sink's own thread, with each message as it arrives."""
         self.received: list[Received] = []
         self._controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = cast(EmailMessage, message_from_bytes(envelope.content, policy=policy.default))
-        self.received.append(Received(list(envelope.rcpt_tos), message))
+        received = Received(list(envelope.rcpt_tos), message)
+        self.received.append(received)
+        if self.on_message is not None:
+            self.on_message(received)
         return "250 Message accepted for delivery"
 
     def start(self) -> SmtpSink:

@@ -39,6 +39,12 @@ class DispatcherSettings(BaseModel):
         default="INFO", alias="CONCORDAT_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$"
     )
 
+    @field_validator("smtp_username", "smtp_password", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """Compose passes an unset ``${VARIABLE:-}`` as an empty string: no credentials."""
+        return None if value == "" else value
+
     @field_validator("smtp_sender")
     @classmethod
     def _an_address(cls, value: str) -> str:
