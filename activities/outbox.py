@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict
@@ -100,7 +99,6 @@ class Claimed(BaseModel):
     alert: Alert | None
     digest: list[Alert] | None
     digest_key: str | None
-    created_at: datetime
 
 
 async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> list[Claimed]:
@@ -120,8 +118,7 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> lis
                UPDATE alert_deliveries d
                SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
                FROM due WHERE d.id = due.id
-               RETURNING d.id, d.attempts, d.subscription_id, d.alert_id, d.digest_key, d.digest::text AS digest,
-                         d.created_at""",
+               RETURNING d.id, d.attempts, d.subscription_id, d.alert_id, d.digest_key, d.digest::text AS digest""",
             limit,
             lease_seconds,
         )
@@ -160,7 +157,6 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> lis
             alert=alerts.get(row["alert_id"]),
             digest=[Alert.model_validate(a) for a in json.loads(row["digest"])] if row["digest"] else None,
             digest_key=row["digest_key"],
-            created_at=row["created_at"],
         )
         for row in rows
     ]

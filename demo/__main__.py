@@ -233,13 +233,15 @@ async def main(argv: list[str]) -> int:
         listener = await listen_for_alerts(stack.database_url, demo)
 
         def mailed(received: Received) -> None:
-            loop.call_soon_threadsafe(demo.note, f"MAIL to {', '.join(received.recipients)}: {received.message['Subject']}")
+            to = ", ".join(received.recipients)
+            loop.call_soon_threadsafe(demo.note, f"MAIL to {to}: {received.message['Subject']}")
 
         sink = SmtpSink(args.smtp_port, on_message=mailed).start()
         await subscribe_demo_bodies(pool)
         dispatch = DispatcherSettings.from_environment({
             "DATABASE_URL": stack.database_url, "CONCORDAT_SMTP_HOST": "127.0.0.1",
-            "CONCORDAT_SMTP_PORT": str(args.smtp_port), "CONCORDAT_SMTP_SENDER": f"Concordat <alerts@{DEMO_MAIL_DOMAIN}>",
+            "CONCORDAT_SMTP_PORT": str(args.smtp_port),
+            "CONCORDAT_SMTP_SENDER": f"Concordat <alerts@{DEMO_MAIL_DOMAIN}>",
             "CONCORDAT_WEB_UI_URL": stack.ui_url or "http://localhost:8233", "CONCORDAT_DELIVERY_POLL_SECONDS": "2",
             "CONCORDAT_DELIVERY_FIRST_RETRY_SECONDS": "1", "CONCORDAT_DELIVERY_MAX_RETRY_SECONDS": "10",
         })

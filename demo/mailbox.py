@@ -3,10 +3,10 @@ and the tests' real SMTP server. It runs in its own thread, as aiosmtpd's Contro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from collections.abc import Callable
 from typing import Any, cast
 
 from aiosmtpd.controller import Controller

@@ -16,7 +16,7 @@ import httpx
 from dispatcher.messages import Message
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import signed_headers
-from domain.delivery import Subscription
+from domain.delivery import Channel, Subscription
 
 
 class DeliveryError(Exception):
@@ -73,7 +73,7 @@ async def deliver(
     settings: DispatcherSettings, client: httpx.AsyncClient, subscription: Subscription, message: Message
 ) -> None:
     """Send ``message`` to ``subscription``'s recipient by its channel."""
-    if subscription.channel.value == "email":
+    if subscription.channel is Channel.EMAIL:
         await send_email(settings, message, subscription.address)
     else:
         await post_webhook(client, subscription, message)

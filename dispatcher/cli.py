@@ -232,8 +232,8 @@ async def _digest_schedule(client: Client, settings: Any, args: argparse.Namespa
     return 0
 
 
-def register(commands: Any) -> argparse.ArgumentParser:
-    """Add the ``alerts`` command group to the command line's subcommands; returns its parser."""
+def register(commands: Any) -> None:
+    """Add the ``alerts`` command group to the command line's subcommands."""
     group = commands.add_parser("alerts", help="who is told of alerts (subscriptions), and their deliveries",
                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = group.add_subparsers(title="alert commands", required=True, metavar="ALERT_COMMAND")
@@ -286,4 +286,3 @@ def register(commands: Any) -> argparse.ArgumentParser:
     command.add_argument("--day", choices=DAYS, default="monday", help="weekly digests: the day (monday)")
     command.add_argument("--time-zone", default="Europe/London", help="IANA time zone of --at (Europe/London)")
     command.add_argument("--trigger", action="store_true", help="also run the digest once now")
-    return actions

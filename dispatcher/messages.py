@@ -66,12 +66,12 @@ class Message:
     def html(self) -> str:
         tables = []
         for alert, link in self.alerts:
-            rows = "".join(
-                f"<tr><th align=\"left\">{escape(label)}</th><td>"
-                + (f"<a href=\"{escape(value)}\">Open the agreement in Temporal</a>" if label == "Open" else escape(value))
-                + "</td></tr>"
+            cells = [
+                (label, f'<a href="{escape(value)}">Open the agreement in Temporal</a>' if label == "Open"
+                 else escape(value))
                 for label, value in facts(alert, link)
-            )
+            ]
+            rows = "".join(f'<tr><th align="left">{escape(label)}</th><td>{cell}</td></tr>' for label, cell in cells)
             tables.append(f"<h3>{escape(_headline(alert))}</h3><table>{rows}</table>")
         return (f"<html><body><h2>{escape(self.subject)}</h2>{''.join(tables)}"
                 f"<p><small>{escape(self.footer)}</small></p></body></html>")

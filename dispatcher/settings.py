@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from email.utils import parseaddr
 from collections.abc import Mapping
+from email.utils import parseaddr
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 

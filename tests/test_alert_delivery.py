@@ -388,7 +388,7 @@ async def test_subscriptions_from_the_command_line(cli, pool, monkeypatch):
     assert code == 2 and "DATABASE_URL is not set" in err
 
 
-async def test_the_dispatcher_process_refuses_bad_configuration(postgres_dsn):
+async def test_the_dispatcher_process_exits_2_on_bad_configuration_and_3_without_its_database(postgres_dsn):
     for variable, value in (("CONCORDAT_SMTP_PORT", "abc"), ("CONCORDAT_SMTP_USERNAME", "only-a-user"),
                             ("CONCORDAT_DELIVERY_LEASE_SECONDS", "1")):
         process = await asyncio.create_subprocess_exec(
@@ -397,6 +397,12 @@ async def test_the_dispatcher_process_refuses_bad_configuration(postgres_dsn):
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         _, err = await process.communicate()
         assert process.returncode == 2 and variable in err.decode(), (variable, err)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dispatcher", cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/none",
+             "CONCORDAT_CONNECT_TIMEOUT_SECONDS": "1"})
+    out, _ = await process.communicate()
+    assert process.returncode == 3 and b"dispatcher_gave_up" in out
 
 
 async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_first(

@@ -106,7 +106,7 @@ def test_the_dispatcher_in_the_deployment_reads_what_the_dispatcher_reads_and_ho
     assert set(environment) <= set(DispatcherSettings.variables())
     assert environment["DATABASE_URL"] == services["worker"]["environment"]["DATABASE_URL"]
     for secret in ("CONCORDAT_SMTP_PASSWORD", "CONCORDAT_SMTP_USERNAME"):
-        assert environment[secret] == "${" + secret + ":-}", f"{secret} must come from the environment, unset by default"
+        assert environment[secret] == "${" + secret + ":-}", f"{secret} comes from the environment, unset by default"
     operator = {"CONCORDAT_DB_PASSWORD": "x", "CONCORDAT_SMTP_HOST": "smtp.council.gov.uk",
                 "CONCORDAT_SMTP_SENDER": "Concordat <alerts@council.gov.uk>"}
     settings = DispatcherSettings.from_environment({k: _interpolate(str(v), operator) for k, v in environment.items()})

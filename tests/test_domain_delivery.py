@@ -5,7 +5,16 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from domain.delivery import Cadence, Subscription, digest_for, digest_period, level_rank, recipients, web_ui_link, worst_first
+from domain.delivery import (
+    Cadence,
+    Subscription,
+    digest_for,
+    digest_period,
+    level_rank,
+    recipients,
+    web_ui_link,
+    worst_first,
+)
 from domain.drift import AlertKind, conditions
 from tests import factories
 from tests.domain_helpers import LEAD, after, apply, approve, in_implementation, in_sign_off
