@@ -26,7 +26,7 @@ from dispatcher.settings import DispatcherSettings
 
 log = structlog.get_logger("concordat.dispatcher")
 
-_DATABASE_TROUBLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+_DATABASE_TROUBLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 class Dispatcher:
@@ -60,7 +60,10 @@ class Dispatcher:
     async def dispatch_once(self, client: httpx.AsyncClient) -> list[Claimed]:
         """Claim the due deliveries (up to a batch), send them, and record each outcome."""
         claimed = await claim_due(self._pool, self._settings.batch_size, self._settings.lease_seconds)
-        await asyncio.gather(*(self._attempt(client, delivery) for delivery in claimed))
+        outcomes = await asyncio.gather(*(self._attempt(client, d) for d in claimed), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # the database failed while recording: the rows are retried after their lease
         return claimed
 
     async def _attempt(self, client: httpx.AsyncClient, delivery: Claimed) -> None:
@@ -68,17 +71,22 @@ class Dispatcher:
         subscription = delivery.subscription
         context = {"delivery_id": str(delivery.id), "subscription_id": subscription.id,
                    "channel": subscription.channel.value, "attempt": delivery.attempt}
-        message = render(delivery, settings.web_ui_url, settings.namespace)
         try:
+            message = render(delivery, settings.web_ui_url, settings.namespace)
             await deliver(settings, client, subscription, message)
-        except DeliveryError as error:
+        except Exception as error:
+            # A receiver's refusal (DeliveryError) or anything unforeseen in this one delivery: recorded
+            # as a failed attempt and retried, so that one bad delivery never stops the others.
+            if not isinstance(error, DeliveryError):
+                log.exception("delivery_error_unexpected", **context)
+            reason = str(error) if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
             retry_in = settings.backoff_seconds(delivery.attempt)
-            status = await record_failed(self._pool, delivery.id, delivery.attempt, str(error), retry_in,
+            status = await record_failed(self._pool, delivery.id, delivery.attempt, reason, retry_in,
                                          settings.give_up_seconds)
             if status == "failed":
-                log.error("delivery_failed", **context, error=str(error))
+                log.error("delivery_failed", **context, error=reason)
             else:
-                log.warning("delivery_attempt_failed", **context, error=str(error), retry_in_seconds=retry_in)
+                log.warning("delivery_attempt_failed", **context, error=reason, retry_in_seconds=retry_in)
             return
         await record_sent(self._pool, delivery.id, delivery.attempt)
         log.info("delivery_sent", **context, subject=message.subject)

@@ -412,7 +412,6 @@ async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_firs
     amber = await dev_harness.start(settings={"stage_durations": {"proposal": "PT1H"}, "amber_share": "0.0003"})
     ids = {handle.id for handle in (red, amber)}
     digest = await subscribe("lichfield-daily", bodies=[factories.LICHFIELD], relation="lead", cadence="daily")
-    await subscribe("lichfield-now", bodies=[factories.LICHFIELD], relation="lead")
 
     async def both_alerting_in_visibility() -> bool:
         found = [e.id async for e in dev_harness.client.list_workflows(digests.OPEN_AGREEMENTS_WITH_ALERTS)]
