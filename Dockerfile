@@ -1,4 +1,4 @@
-# The Concordat worker image; see docker-compose.yml and the README's "Deployment" section.
+# The Concordat image: the worker (default command) and the alert dispatcher (python -m dispatcher); see docker-compose.yml and the README's "Deployment" section.
 FROM python:3.12-slim
 
 WORKDIR /app
@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities
+COPY dispatcher ./dispatcher
 COPY config.py encryption.py codec_server.py worker.py starter.py ./
 # Bytecode is compiled here because the worker cannot write /app: the workflow sandbox re-imports
 # workflows/agreement.py for every agreement it loads, and without a .pyc it compiles it each time.

@@ -6,6 +6,7 @@
     python starter.py list --stage sign_off --rag red
     python starter.py ledger waste-2027
     python starter.py verify --all
+    python starter.py alerts subscribe --label "Tamworth waste lead" --email waste@tamworth.gov.uk --body E07000199
 
 Every command has --help. Exit codes: 0 done, 1 refused or failed, 2 bad input, 3 cannot connect.
 Connection settings: TEMPORAL_ADDRESS (and the SDK's other TEMPORAL_* variables), DATABASE_URL.
@@ -33,6 +34,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import ConfigurationError, Settings, connect_temporal
+from dispatcher import cli as alerts_cli
 from domain.errors import explain
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
@@ -370,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("agreement_ids", nargs="*", metavar="AGREEMENT_ID")
     command.add_argument("--all", action="store_true", help="every agreement in the ledger")
     command.set_defaults(handler=verify, needs_temporal=False)
+
+    alerts_cli.register(commands)
     return parser
 
 

@@ -24,10 +24,12 @@ from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.database import create_pool, migrate
+from activities.digests import DigestActivities
 from activities.ledger import LedgerActivities
 from config import ConfigurationError, Settings, configure_logging, connect_temporal, metrics_runtime, with_retry
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
+from workflows.digest import AlertDigestWorkflow
 
 log = structlog.get_logger("concordat.worker")
 
@@ -55,6 +57,7 @@ def build_worker(
     benchmark adds its floor workflows beside Concordat's so both share one process."""
     settings = settings or Settings()
     ledger = LedgerActivities(pool)
+    digests = DigestActivities(client, pool)
     options: dict[str, object] = {
         "task_queue": settings.task_queue,
         "max_cached_workflows": settings.max_cached_workflows,
@@ -66,8 +69,8 @@ def build_worker(
     options.update(overrides)
     return Worker(
         client,
-        workflows=[AgreementWorkflow, *extra_workflows],
-        activities=[ledger.record_decisions, ledger.raise_alerts, *extra_activities],
+        workflows=[AgreementWorkflow, AlertDigestWorkflow, *extra_workflows],
+        activities=[ledger.record_decisions, ledger.raise_alerts, digests.enqueue_digests, *extra_activities],
         **options,  # type: ignore[arg-type]
     )
 

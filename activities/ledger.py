@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.outbox import active_subscriptions, enqueue_alert
 from domain.drift import Alert
 from domain.errors import explain
 from domain.ledger import ChainHead, ChainVerification, LedgerEntry, canonical_json, verify
@@ -87,9 +88,11 @@ class LedgerActivities:
 
     @activity.defn(name="raise_alerts")
     async def raise_alerts(self, alerts: list[Alert]) -> None:
-        """Store each alert once, NOTIFY listeners when the row commits, and log it."""
+        """Store each alert once with its deliveries (the outbox, in the same transaction),
+        NOTIFY listeners when the row commits, and log it. A retry finds the alert stored and adds nothing."""
         raised = []
         async with self._pool.acquire() as conn, conn.transaction():
+            subscriptions = await active_subscriptions(conn)
             for alert in alerts:
                 details = alert.model_dump_json()
                 alert_id = await conn.fetchval(
@@ -104,19 +107,21 @@ class LedgerActivities:
                     alert.reached_at,
                 )
                 if alert_id is not None:
+                    deliveries = await enqueue_alert(conn, alert_id, alert, subscriptions)
                     await conn.execute("SELECT pg_notify($1, $2)", ALERT_CHANNEL, announcement(alert_id, alert))
-                    raised.append(alert)
-        for alert in raised:
+                    raised.append((alert, deliveries))
+        for alert, deliveries in raised:
             log.warning(
                 "alert_raised",
                 agreement_id=alert.agreement_id,
                 kind=alert.kind.value,
-                level=alert.level,
+                alert_level=alert.level,
                 stage=alert.stage.value,
                 subject=alert.subject,
                 off_by=alert.off_by,
                 waiting_on=[w.body_name for w in alert.waiting_on],
                 message=alert.message,
+                deliveries=deliveries,
             )
 
 

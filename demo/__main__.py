@@ -2,7 +2,9 @@
 
 Starts the Temporal dev server (Web UI included) and PostgreSQL from their wheels,
 runs the worker, starts the demo agreements (once: a second run resumes them) and
-plays their officers in compressed time, showing progress live. Ctrl-C stops all.
+plays their officers in compressed time, showing progress live. A local SMTP sink
+receives the alert emails the dispatcher sends to the demo's subscriptions; each is
+shown as it arrives and all are listed at the end. Ctrl-C stops all.
 """
 
 from __future__ import annotations
@@ -25,11 +27,16 @@ from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from activities import outbox
 from activities.database import create_pool, migrate
 from activities.ledger import ALERT_CHANNEL
 from config import Settings, configure_logging, connect_temporal
+from demo.mailbox import Received, SmtpSink
 from demo.portfolio import PORTFOLIO, Persona, next_step
 from demo.stack import EmbeddedStack
+from dispatcher.service import Dispatcher
+from dispatcher.settings import DispatcherSettings
+from domain.delivery import Subscription
 from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus
 from worker import build_worker, exit_now
@@ -143,6 +150,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--speed", type=float, default=1.0, help="time compression of new agreements (default 1)")
     parser.add_argument("--temporal-port", type=int, default=7233)
     parser.add_argument("--ui-port", type=int, default=8233)
+    parser.add_argument("--smtp-port", type=int, default=8025, help="port of the local SMTP sink (default 8025)")
     parser.add_argument("--exit-when-done", action="store_true", help="stop once every agreement has closed")
     return parser.parse_args(argv)
 
@@ -156,6 +164,44 @@ async def listen_for_alerts(database_url: str, demo: Demo) -> asyncpg.Connection
 
     await connection.add_listener(ALERT_CHANNEL, on_alert)
     return connection
+
+
+DEMO_MAIL_DOMAIN = "demo.concordat.test"
+
+
+def demo_subscriptions() -> list[Subscription]:
+    """Each demo body's contact, told when the agreement waits on it; each lead's programme office;
+    and the chief executives, from escalation 2. Addresses go to the local sink only."""
+    subscriptions = {}
+    for persona in PORTFOLIO:
+        for partner in persona.proposal["partners"]:
+            code = partner["code"]
+            subscriptions[code] = Subscription(
+                label=f"demo: {partner['name']} (when awaited)", channel="email",
+                address=f"{code.lower()}@{DEMO_MAIL_DOMAIN}", bodies=[code], relation="awaited")
+        lead = persona.proposal["lead_body"]
+        subscriptions[f"lead {lead}"] = Subscription(
+            label=f"demo: programme office of {persona.proposal['title']}", channel="email",
+            address=f"pmo.{lead.lower()}@{DEMO_MAIL_DOMAIN}", bodies=[lead], relation="lead")
+    subscriptions["ceos"] = Subscription(
+        label="demo: chief executives", channel="email", address=f"chief-executives@{DEMO_MAIL_DOMAIN}",
+        levels=["escalation"], escalation_from=2)
+    return list(subscriptions.values())
+
+
+async def subscribe_demo_bodies(pool: asyncpg.Pool) -> None:
+    """Add the demo's subscriptions once; a second run finds them."""
+    existing = {s.address for s in await outbox.active_subscriptions(pool)}
+    for subscription in demo_subscriptions():
+        if subscription.address not in existing:
+            await outbox.add_subscription(pool, subscription)
+
+
+def print_mailbox(console: Console, sink: SmtpSink) -> None:
+    table = Table("To", "Subject", "Delivery id", title=f"Alert emails received by the local SMTP sink ({sink.port})")
+    for received in sink.received:
+        table.add_row(", ".join(received.recipients), str(received.message["Subject"]), received.delivery_id)
+    console.print(table)
 
 
 async def main(argv: list[str]) -> int:
@@ -185,6 +231,24 @@ async def main(argv: list[str]) -> int:
             console.print(f"Using Temporal at {stack.temporal_address}")
         demo = Demo(client, settings, args.speed, console)
         listener = await listen_for_alerts(stack.database_url, demo)
+
+        def mailed(received: Received) -> None:
+            to = ", ".join(received.recipients)
+            loop.call_soon_threadsafe(demo.note, f"MAIL to {to}: {received.message['Subject']}")
+
+        sink = SmtpSink(args.smtp_port, on_message=mailed).start()
+        await subscribe_demo_bodies(pool)
+        dispatch = DispatcherSettings.from_environment({
+            "DATABASE_URL": stack.database_url, "CONCORDAT_SMTP_HOST": "127.0.0.1",
+            "CONCORDAT_SMTP_PORT": str(args.smtp_port),
+            "CONCORDAT_SMTP_SENDER": f"Concordat <alerts@{DEMO_MAIL_DOMAIN}>",
+            "CONCORDAT_WEB_UI_URL": stack.ui_url or "http://localhost:8233", "CONCORDAT_DELIVERY_POLL_SECONDS": "2",
+            "CONCORDAT_DELIVERY_FIRST_RETRY_SECONDS": "1", "CONCORDAT_DELIVERY_MAX_RETRY_SECONDS": "10",
+        })
+        console.print(f"Alert emails go to a local SMTP sink on port {args.smtp_port}; "
+                      f"`starter.py alerts deliveries` lists them.")
+        stop_dispatching = asyncio.Event()
+        dispatcher = asyncio.create_task(Dispatcher(pool, dispatch).run(stop_dispatching))
         async with build_worker(client, pool, settings):
             player = asyncio.create_task(demo.run(stop))
             if console.is_terminal:
@@ -196,9 +260,13 @@ async def main(argv: list[str]) -> int:
             await player
             if not console.is_terminal:
                 console.print(demo.table())
+            print_mailbox(console, sink)
             if demo.done and not args.exit_when_done and not stop.is_set():
                 console.print("Every agreement has closed. The Web UI stays up until Ctrl-C.")
                 await stop.wait()
+        stop_dispatching.set()
+        await dispatcher
+        sink.stop()
         await listener.close()
         await pool.close()
         console.print("Stopped." if not demo.done else "Portfolio complete.")

@@ -42,6 +42,12 @@ class Alert(ValueObject):
     waiting_on: list[Waiting]
     reached_at: datetime
     message: str
+    lead_body: str | None = None
+    """The lead body's code; None on alerts raised before it was recorded."""
+    partner_bodies: list[str] = []
+    """Every partner's code, the lead's included."""
+    deadline: datetime | None = None
+    """When the late thing was (or is) due: the stage's deadline, or the milestone's end of day (UTC)."""
 
     @property
     def key(self) -> str:
@@ -140,12 +146,14 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
     who = "; ".join(f"{w.body_name} ({w.for_what})" for w in waiting) or "nobody"
 
     def alert(kind: AlertKind, condition: str, level: str, subject: str, off_by: str, at: datetime,
-              waits: list[Waiting], detail: str) -> Alert:
+              waits: list[Waiting], detail: str, due: datetime | None) -> Alert:
         message = (
             f"{title} ({agreement.agreement_id}) is {level} in {stage.label}: {subject} {off_by}. {detail}"
         )
         return Alert(agreement_id=agreement.agreement_id, title=title, kind=kind, condition=condition, level=level,
-                     stage=stage, subject=subject, off_by=off_by, waiting_on=waits, reached_at=at, message=message)
+                     stage=stage, subject=subject, off_by=off_by, waiting_on=waits, reached_at=at, message=message,
+                     lead_body=agreement.proposal.lead_body,
+                     partner_bodies=[p.code for p in agreement.proposal.partners], deadline=due)
 
     deadline = agreement.deadline
     if deadline is not None:
@@ -162,7 +170,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
             else:
                 off_by = _overdue(now - deadline)
             alerts.append(alert(AlertKind.STAGE_DRIFT, condition, level, subject, off_by, at, waiting,
-                                f"Deadline {_when(deadline)}. Waiting on: {who}."))
+                                f"Deadline {_when(deadline)}. Waiting on: {who}.", deadline))
 
     if stage is Stage.IMPLEMENTATION:
         assert agreement.plan is not None
@@ -177,7 +185,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
                 f"milestone {milestone.id} '{milestone.title}'",
                 f"{_overdue(now - overdue_at)} (due {milestone.due}, {progress.percent_complete}% complete)",
                 overdue_at, owner,
-                f"Owner: {agreement.proposal.body_name(milestone.owner_body)}.",
+                f"Owner: {agreement.proposal.body_name(milestone.owner_body)}.", overdue_at,
             ))
 
     if stage is Stage.REVIEW:
@@ -192,7 +200,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
                 f"reads {reading.value} {kpi.unit}, {kpi.shortfall(reading.value)} short of its target "
                 f"{kpi.target} (red tolerance {kpi.red_tolerance})",
                 reading.recorded_at, waiting,
-                f"Review {agreement.review_number}; waiting on: {who}.",
+                f"Review {agreement.review_number}; waiting on: {who}.", agreement.deadline,
             ))
     return alerts
 

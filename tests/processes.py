@@ -19,10 +19,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerProcess:
-    """``python worker.py`` with the given environment; its JSON log lines are kept."""
+    """``python worker.py`` with the given environment; its JSON log lines are kept.
 
-    def __init__(self, env: dict[str, str]) -> None:
+    ``command`` and ``started`` run another of Concordat's processes, e.g. ``("-m", "dispatcher")``,
+    which logs ``dispatcher_started``."""
+
+    def __init__(self, env: dict[str, str], command: tuple[str, ...] = ("worker.py",),
+                 started: str = "worker_started") -> None:
         self.env = env
+        self.command = command
+        self.started = started
         self.lines: list[str] = []
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -30,11 +36,11 @@ class WorkerProcess:
     async def start(self) -> WorkerProcess:
         self.lines = []
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "worker.py", cwd=ROOT, env=self.env,
+            sys.executable, *self.command, cwd=ROOT, env=self.env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         self._reader = asyncio.create_task(self._read())
-        await eventually(lambda: self._logged("worker_started"), timeout=60)
+        await eventually(lambda: self._logged(self.started), timeout=60)
         return self
 
     async def _read(self) -> None:
@@ -44,7 +50,7 @@ class WorkerProcess:
 
     async def _logged(self, event: str) -> bool:
         if self.process and self.process.returncode is not None and not any(event in line for line in self.lines):
-            raise AssertionError("worker exited early:\n" + "".join(self.lines))
+            raise AssertionError(f"{' '.join(self.command)} exited early:\n" + "".join(self.lines))
         return any(event in line for line in self.lines)
 
     def events(self) -> list[dict]:

@@ -2,13 +2,16 @@
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from temporalio.workflow import _Definition
 
 from config import Settings
+from dispatcher.settings import DispatcherSettings
 from tests.harness import Harness
 from workflows import contract
 from workflows.agreement import TASK_QUEUE, AgreementWorkflow, workflow_id
@@ -81,4 +84,36 @@ def test_the_worker_environment_in_the_deployment_is_what_the_worker_reads():
         "docker must wait longer than the worker's own grace period before killing it"
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in Settings.variables() if name not in readme]
+    assert not missing, f"README does not document {missing}"
+
+
+def _interpolate(value: str, given: dict[str, str]) -> str:
+    """Compose's ``${NAME:-default}`` and ``${NAME:?error}`` with ``given`` as the operator's environment."""
+    def one(match: re.Match[str]) -> str:
+        name, operator, rest = match.group(1), match.group(2), match.group(3)
+        if name in given:
+            return given[name]
+        assert operator != ":?", f"{name} is required: {rest}"
+        return rest if operator == ":-" else ""
+    return re.sub(r"\$\{(\w+)(:[-?])?([^}]*)\}", one, value)
+
+
+def test_the_dispatcher_in_the_deployment_reads_what_the_dispatcher_reads_and_holds_no_secret():
+    services = _compose()["services"]
+    dispatcher = services["dispatcher"]
+    assert dispatcher["build"] == "." and dispatcher["command"] == ["python", "-m", "dispatcher"]
+    environment = dispatcher["environment"]
+    assert set(environment) <= set(DispatcherSettings.variables())
+    assert environment["DATABASE_URL"] == services["worker"]["environment"]["DATABASE_URL"]
+    for secret in ("CONCORDAT_SMTP_PASSWORD", "CONCORDAT_SMTP_USERNAME"):
+        assert environment[secret] == "${" + secret + ":-}", f"{secret} comes from the environment, unset by default"
+    operator = {"CONCORDAT_DB_PASSWORD": "x", "CONCORDAT_SMTP_HOST": "smtp.council.gov.uk",
+                "CONCORDAT_SMTP_SENDER": "Concordat <alerts@council.gov.uk>"}
+    settings = DispatcherSettings.from_environment({k: _interpolate(str(v), operator) for k, v in environment.items()})
+    assert settings.smtp_password is None and settings.smtp_starttls
+    assert int(dispatcher["stop_grace_period"].removesuffix("s")) > settings.shutdown_grace_seconds
+    with pytest.raises(AssertionError, match="CONCORDAT_SMTP_HOST is required"):
+        _interpolate(environment["CONCORDAT_SMTP_HOST"], {})
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in DispatcherSettings.variables() if name not in readme]
     assert not missing, f"README does not document {missing}"

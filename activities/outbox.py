@@ -1,0 +1,252 @@
+"""Alert subscriptions and the delivery outbox in PostgreSQL (migration 0002_alert_delivery).
+
+``enqueue_alert`` runs inside ``raise_alerts``'s transaction, so an alert and its deliveries
+commit together or not at all. The dispatcher claims due deliveries with ``claim_due``
+(``FOR UPDATE SKIP LOCKED``, so several dispatchers never take the same row), and records
+each attempt's outcome with ``record_sent`` or ``record_failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import asyncpg
+from pydantic import BaseModel, ConfigDict
+
+from domain.delivery import Subscription, recipients
+from domain.drift import Alert
+
+INTERRUPTED = "interrupted: the dispatcher stopped before the outcome was known; resent with the same delivery id"
+
+_SUBSCRIPTION_COLUMNS = (
+    "id, label, channel, address, secret, bodies, relation, kinds, levels, escalation_from, cadence"
+)
+
+
+def _subscription(row: asyncpg.Record) -> Subscription:
+    return Subscription.model_validate({key: row[key] for key in row.keys() if key in Subscription.model_fields})
+
+
+async def active_subscriptions(conn: asyncpg.Connection | asyncpg.Pool) -> list[Subscription]:
+    rows = await conn.fetch(
+        f"SELECT {_SUBSCRIPTION_COLUMNS} FROM alert_subscriptions WHERE removed_at IS NULL ORDER BY id"
+    )
+    return [_subscription(row) for row in rows]
+
+
+async def enqueue_alert(
+    conn: asyncpg.Connection, alert_id: int, alert: Alert, subscriptions: list[Subscription]
+) -> int:
+    """Write one pending delivery per subscription the alert reaches; returns how many."""
+    targets = [s.id for s in recipients(subscriptions, alert)]
+    if targets:
+        await conn.execute(
+            """INSERT INTO alert_deliveries (subscription_id, alert_id)
+               SELECT unnest($1::bigint[]), $2
+               ON CONFLICT DO NOTHING""",
+            targets,
+            alert_id,
+        )
+    return len(targets)
+
+
+async def add_subscription(pool: asyncpg.Pool, subscription: Subscription) -> Subscription:
+    row = await pool.fetchrow(
+        f"""INSERT INTO alert_subscriptions (label, channel, address, secret, bodies, relation, kinds, levels,
+                                             escalation_from, cadence)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            RETURNING {_SUBSCRIPTION_COLUMNS}""",
+        subscription.label,
+        subscription.channel.value,
+        subscription.address,
+        subscription.secret,
+        subscription.bodies,
+        subscription.relation.value,
+        subscription.kinds,
+        [level.value for level in subscription.levels],
+        subscription.escalation_from,
+        subscription.cadence.value,
+    )
+    return _subscription(row)
+
+
+async def remove_subscription(pool: asyncpg.Pool, subscription_id: int) -> int | None:
+    """Stop a subscription; its pending deliveries are cancelled. Returns how many, or None if unknown."""
+    async with pool.acquire() as conn, conn.transaction():
+        removed = await conn.fetchval(
+            "UPDATE alert_subscriptions SET removed_at = now() WHERE id = $1 AND removed_at IS NULL RETURNING id",
+            subscription_id,
+        )
+        if removed is None:
+            return None
+        status = await conn.execute(
+            """UPDATE alert_deliveries SET status = 'cancelled', last_error = 'the subscription was removed'
+               WHERE subscription_id = $1 AND status = 'pending'""",
+            subscription_id,
+        )
+    return int(status.split()[-1])
+
+
+class Claimed(BaseModel):
+    """A delivery taken by one dispatcher for one attempt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    attempt: int
+    subscription: Subscription
+    alert: Alert | None
+    digest: list[Alert] | None
+    digest_key: str | None
+
+
+async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries for one attempt each.
+
+    A claimed row is not due again for ``lease_seconds``: if this dispatcher dies while
+    sending, another takes the delivery after the lease, with the same id.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            """WITH due AS (
+                   SELECT id FROM alert_deliveries
+                   WHERE status = 'pending' AND next_attempt_at <= now()
+                   ORDER BY next_attempt_at
+                   LIMIT $1
+                   FOR UPDATE SKIP LOCKED)
+               UPDATE alert_deliveries d
+               SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
+               FROM due WHERE d.id = due.id
+               RETURNING d.id, d.attempts, d.subscription_id, d.alert_id, d.digest_key, d.digest::text AS digest""",
+            limit,
+            lease_seconds,
+        )
+        if not rows:
+            return []
+        ids = [row["id"] for row in rows]
+        await conn.execute(
+            """UPDATE alert_delivery_attempts SET outcome = 'failed', error = $2, finished_at = now()
+               WHERE delivery_id = ANY($1) AND outcome IS NULL""",
+            ids,
+            INTERRUPTED,
+        )
+        await conn.executemany(
+            "INSERT INTO alert_delivery_attempts (delivery_id, attempt) VALUES ($1, $2)",
+            [(row["id"], row["attempts"]) for row in rows],
+        )
+        subscriptions = {
+            row["id"]: _subscription(row)
+            for row in await conn.fetch(
+                f"SELECT {_SUBSCRIPTION_COLUMNS} FROM alert_subscriptions WHERE id = ANY($1)",
+                [row["subscription_id"] for row in rows],
+            )
+        }
+        alerts = {
+            row["id"]: Alert.model_validate_json(row["details"])
+            for row in await conn.fetch(
+                "SELECT id, details::text AS details FROM alerts WHERE id = ANY($1)",
+                [row["alert_id"] for row in rows if row["alert_id"] is not None],
+            )
+        }
+    return [
+        Claimed(
+            id=row["id"],
+            attempt=row["attempts"],
+            subscription=subscriptions[row["subscription_id"]],
+            alert=alerts.get(row["alert_id"]),
+            digest=[Alert.model_validate(a) for a in json.loads(row["digest"])] if row["digest"] else None,
+            digest_key=row["digest_key"],
+        )
+        for row in rows
+    ]
+
+
+async def record_sent(pool: asyncpg.Pool, delivery_id: uuid.UUID, attempt: int) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            """UPDATE alert_deliveries SET status = 'sent', sent_at = now(), last_error = NULL
+               WHERE id = $1 AND status = 'pending'""",
+            delivery_id,
+        )
+        await conn.execute(
+            """UPDATE alert_delivery_attempts SET outcome = 'sent', finished_at = now()
+               WHERE delivery_id = $1 AND attempt = $2""",
+            delivery_id,
+            attempt,
+        )
+
+
+async def record_failed(
+    pool: asyncpg.Pool, delivery_id: uuid.UUID, attempt: int, error: str, retry_in_seconds: float,
+    give_up_after_seconds: float,
+) -> str:
+    """Record a failed attempt; the delivery is retried in ``retry_in_seconds``, or marked failed
+    when that would fall beyond ``give_up_after_seconds`` from its first try (or its last manual retry).
+    Returns the delivery's status: ``pending`` or ``failed``."""
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.fetchval(
+            """UPDATE alert_deliveries
+               SET next_attempt_at = now() + make_interval(secs => $3),
+                   last_error = $2,
+                   status = CASE WHEN now() + make_interval(secs => $3) > window_start + make_interval(secs => $4)
+                                 THEN 'failed' ELSE 'pending' END
+               WHERE id = $1 AND status = 'pending'
+               RETURNING status""",
+            delivery_id,
+            error,
+            retry_in_seconds,
+            give_up_after_seconds,
+        )
+        await conn.execute(
+            """UPDATE alert_delivery_attempts SET outcome = 'failed', error = $3, finished_at = now()
+               WHERE delivery_id = $1 AND attempt = $2""",
+            delivery_id,
+            attempt,
+            error,
+        )
+    return status or "cancelled"
+
+
+async def retry_delivery(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> bool:
+    """Send a failed (or cancelled) delivery again now, with a fresh give-up window; False if none."""
+    found = await pool.fetchval(
+        """UPDATE alert_deliveries SET status = 'pending', next_attempt_at = now(), window_start = now()
+           WHERE id = $1 AND status IN ('failed', 'cancelled') RETURNING id""",
+        delivery_id,
+    )
+    return found is not None
+
+
+async def list_deliveries(pool: asyncpg.Pool, status: str | None, limit: int) -> list[asyncpg.Record]:
+    """Deliveries newest first, with their recipient and what they carry."""
+    return await pool.fetch(
+        """SELECT d.id, d.status, d.attempts, d.created_at, d.next_attempt_at, d.sent_at, d.last_error,
+                  s.id AS subscription_id, s.label, s.channel,
+                  coalesce(a.agreement_id || ' ' || a.level || ' (' || a.kind || ')',
+                           'digest ' || d.digest_key) AS carries
+           FROM alert_deliveries d
+           JOIN alert_subscriptions s ON s.id = d.subscription_id
+           LEFT JOIN alerts a ON a.id = d.alert_id
+           WHERE $1::text IS NULL OR d.status = $1
+           ORDER BY d.created_at DESC, d.id
+           LIMIT $2""",
+        status,
+        limit,
+    )
+
+
+async def enqueue_digest(
+    conn: asyncpg.Connection | asyncpg.Pool, subscription_id: int, digest_key: str, alerts: list[Alert]
+) -> bool:
+    """Write one digest delivery (once per key and subscription); False if it was already there."""
+    payload = json.dumps([a.model_dump(mode="json") for a in alerts], ensure_ascii=False)
+    inserted = await conn.fetchval(
+        """INSERT INTO alert_deliveries (subscription_id, digest_key, digest)
+           VALUES ($1, $2, $3::jsonb)
+           ON CONFLICT DO NOTHING RETURNING id""",
+        subscription_id,
+        digest_key,
+        payload,
+    )
+    return inserted is not None

@@ -1,0 +1,79 @@
+"""Sending one rendered message: email over SMTP (aiosmtplib), webhooks over HTTPS (httpx).
+
+Each function raises ``DeliveryError`` with a reason an operator can act on when the
+receiver did not take the message; the dispatcher then retries with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+
+import aiosmtplib
+import httpx
+
+from dispatcher.messages import Message
+from dispatcher.settings import DispatcherSettings
+from dispatcher.signature import signed_headers
+from domain.delivery import Channel, Subscription
+
+
+class DeliveryError(Exception):
+    """The receiver did not take the message; the text says what happened."""
+
+
+def email_message(message: Message, sender: str, recipient: str) -> EmailMessage:
+    """A plain-text email with an HTML alternative; its Message-ID is the delivery id, so a resend
+    after an unclear failure is recognisably the same message."""
+    domain = parseaddr(sender)[1].rpartition("@")[2]
+    email = EmailMessage()
+    email["Subject"] = message.subject
+    email["From"] = sender
+    email["To"] = recipient
+    email["Date"] = formatdate(usegmt=True)
+    email["Message-ID"] = f"<{message.delivery_id}@{domain}>"
+    email["Concordat-Delivery-Id"] = message.delivery_id
+    email.set_content(message.text())
+    email.add_alternative(message.html(), subtype="html")
+    return email
+
+
+async def send_email(settings: DispatcherSettings, message: Message, recipient: str) -> None:
+    email = email_message(message, settings.smtp_sender, recipient)
+    try:
+        await aiosmtplib.send(
+            email,
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            start_tls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            timeout=settings.send_timeout_seconds,
+        )
+    except (aiosmtplib.SMTPException, OSError) as error:
+        raise DeliveryError(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {error}") from error
+
+
+async def post_webhook(client: httpx.AsyncClient, subscription: Subscription, message: Message) -> None:
+    assert subscription.secret is not None  # a webhook subscription cannot be made without one
+    body = json.dumps(message.webhook_json(subscription.channel), ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json", **signed_headers(subscription.secret, message.delivery_id, body)}
+    try:
+        response = await client.post(subscription.address, content=body, headers=headers)
+    except httpx.HTTPError as error:
+        raise DeliveryError(f"{subscription.channel.value} webhook: {type(error).__name__}: {error}") from error
+    if not response.is_success:
+        raise DeliveryError(
+            f"{subscription.channel.value} webhook answered HTTP {response.status_code}: {response.text[:300]}"
+        )
+
+
+async def deliver(
+    settings: DispatcherSettings, client: httpx.AsyncClient, subscription: Subscription, message: Message
+) -> None:
+    """Send ``message`` to ``subscription``'s recipient by its channel."""
+    if subscription.channel is Channel.EMAIL:
+        await send_email(settings, message, subscription.address)
+    else:
+        await post_webhook(client, subscription, message)

@@ -1,0 +1,288 @@
+"""``starter.py alerts ...``: manage who is told of alerts, and watch and retry deliveries.
+
+    starter.py alerts subscribe --label "Tamworth waste lead" --email waste@tamworth.gov.uk \\
+        --body E07000199 --relation awaited
+    starter.py alerts subscribe --label "Chief executives" --email ceos@example.gov.uk --level escalation \\
+        --escalation-from 2
+    starter.py alerts subscribe --label "Programme office" --teams https://... --secret-env TEAMS_SECRET
+    starter.py alerts subscriptions [--all] [--json]
+    starter.py alerts unsubscribe 7
+    starter.py alerts deliveries [--status failed] [--json]
+    starter.py alerts retry 3f0c...-...
+    starter.py alerts digest-schedule --cadence weekly --day monday --at 07:30 [--time-zone Europe/London]
+
+Each handler prints its own errors and returns the exit code: 0 done, 1 refused, 2 bad input,
+3 the database could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleRange,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
+
+from activities import outbox
+from activities.database import create_pool
+from domain.delivery import Cadence, Channel, LevelName, Relation, Subscription
+from domain.drift import AlertKind
+from domain.errors import explain
+from workflows.digest import AlertDigestWorkflow, schedule_id
+
+EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
+
+
+class _Failed(Exception):
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def _pool(settings: Any) -> asyncpg.Pool:
+    if not settings.database_url:
+        raise _Failed("DATABASE_URL is not set: subscriptions and deliveries live in PostgreSQL", EXIT_BAD_INPUT)
+    try:
+        return await create_pool(settings.database_url, max_size=2)
+    except (OSError, asyncpg.PostgresError) as error:
+        raise _Failed(f"cannot reach the database: {error}", EXIT_UNREACHABLE) from None
+
+
+def _handler(work: Any) -> Any:
+    """Wrap a command: open the database, run it, and turn its failures into a message and exit code."""
+
+    async def handle(client: Any, settings: Any, args: argparse.Namespace, console: Console) -> int:
+        try:
+            pool = await _pool(settings)
+            try:
+                return await work(pool, args, console)
+            finally:
+                await pool.close()
+        except _Failed as failure:
+            Console(stderr=True).print(f"error: {failure}", markup=False)
+            return failure.code
+
+    return handle
+
+
+def _secret(args: argparse.Namespace, console: Console) -> str | None:
+    if args.email:
+        if args.secret_env:
+            raise _Failed("--secret-env is for webhooks; an email subscription takes no secret", EXIT_BAD_INPUT)
+        return None
+    if args.secret_env:
+        value = os.environ.get(args.secret_env)
+        if not value:
+            raise _Failed(f"--secret-env {args.secret_env}: that environment variable is not set", EXIT_BAD_INPUT)
+        return value
+    generated = secrets.token_urlsafe(32)
+    console.print(f"signing secret (shown once; give it to the receiver): {generated}", markup=False)
+    return generated
+
+
+async def _subscribe(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
+    channel, address = next((c, getattr(args, c.value)) for c in Channel if getattr(args, c.value))
+    try:
+        subscription = Subscription(
+            label=args.label, channel=channel, address=address, secret=_secret(args, console),
+            bodies=args.body or [], relation=args.relation, kinds=args.kind or [],
+            levels=args.level or list(LevelName), escalation_from=args.escalation_from, cadence=args.cadence,
+        )
+    except ValidationError as error:
+        raise _Failed(explain(error), EXIT_BAD_INPUT) from None
+    stored = await outbox.add_subscription(pool, subscription)
+    console.print(f"subscription #{stored.id} added: {_describe(stored)}", markup=False)
+    return 0
+
+
+def _describe(s: Subscription) -> str:
+    bodies = ", ".join(s.bodies) or "every body"
+    levels = ", ".join(level.value + (f" from {s.escalation_from}" if level is LevelName.ESCALATION else "")
+                       for level in s.levels)
+    return (f"{s.label} <{s.channel.value}: {s.address}> told of {', '.join(s.kinds) or 'every kind'} "
+            f"({levels}) where {bodies} is {'the ' if s.relation is not Relation.PARTNER else 'a '}"
+            f"{s.relation.value}{'' if s.relation is not Relation.AWAITED else ' body'}, {s.cadence.value}")
+
+
+async def _subscriptions(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
+    rows = await pool.fetch(
+        """SELECT id, label, channel, address, bodies, relation, kinds, levels, escalation_from, cadence,
+                  created_at, removed_at
+           FROM alert_subscriptions WHERE $1 OR removed_at IS NULL ORDER BY id""",
+        args.all,
+    )
+    if args.json:
+        console.print_json(json.dumps([dict(row) for row in rows], default=str))
+        return 0
+    table = Table("#", "Label", "Channel", "Address", "Bodies", "Relation", "Kinds", "Levels", "Cadence", "Removed",
+                  title="Alert subscriptions")
+    for row in rows:
+        levels = ", ".join(level + (f" {row['escalation_from']}+" if level == "escalation" else "")
+                           for level in row["levels"])
+        table.add_row(str(row["id"]), row["label"], row["channel"], row["address"], ", ".join(row["bodies"]) or "all",
+                      row["relation"], ", ".join(row["kinds"]) or "all", levels, row["cadence"],
+                      f"{row['removed_at']:%Y-%m-%d}" if row["removed_at"] else "")
+    console.print(table)
+    return 0
+
+
+async def _unsubscribe(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
+    cancelled = await outbox.remove_subscription(pool, args.subscription_id)
+    if cancelled is None:
+        raise _Failed(f"there is no active subscription #{args.subscription_id}", EXIT_REFUSED)
+    console.print(f"subscription #{args.subscription_id} removed; {cancelled} pending deliveries cancelled")
+    return 0
+
+
+async def _deliveries(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
+    rows = await outbox.list_deliveries(pool, args.status, args.limit)
+    if args.json:
+        console.print_json(json.dumps([dict(row) for row in rows], default=str))
+        return 0
+    table = Table("Delivery", "Status", "Tries", "To", "Carries", "Created", "Next try / sent", "Last error",
+                  title="Alert deliveries" + (f" ({args.status})" if args.status else ""))
+    for row in rows:
+        when = row["sent_at"] if row["status"] == "sent" else row["next_attempt_at"]
+        table.add_row(str(row["id"]), row["status"], str(row["attempts"]),
+                      f"#{row['subscription_id']} {row['label']} ({row['channel']})", row["carries"],
+                      f"{row['created_at']:%Y-%m-%d %H:%M:%S}",
+                      f"{when:%Y-%m-%d %H:%M:%S}" if row["status"] in ("sent", "pending") else "-",
+                      row["last_error"] or "")
+    console.print(table)
+    return 0
+
+
+async def _retry(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
+    try:
+        delivery_id = uuid.UUID(args.delivery_id)
+    except ValueError:
+        raise _Failed(f"{args.delivery_id!r} is not a delivery id (a UUID, as `alerts deliveries` shows)",
+                      EXIT_BAD_INPUT) from None
+    if not await outbox.retry_delivery(pool, delivery_id):
+        raise _Failed(f"delivery {delivery_id} is not failed or cancelled (or does not exist); nothing to retry",
+                      EXIT_REFUSED)
+    console.print(f"delivery {delivery_id} will be sent again now, with the same delivery id")
+    return 0
+
+
+DAYS = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+"""Temporal numbers the days of the week from Sunday, 0."""
+
+
+def _time_of_day(text: str) -> tuple[int, int]:
+    hour, sep, minute = text.partition(":")
+    if not (sep and hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+        raise argparse.ArgumentTypeError(f"--at takes a time of day as HH:MM (e.g. 07:30), not {text!r}")
+    return int(hour), int(minute)
+
+
+def digest_schedule(cadence: Cadence, at: tuple[int, int], day: str, time_zone: str, task_queue: str) -> Schedule:
+    """The Temporal Schedule that runs a cadence's digest at ``at`` (hour, minute) in ``time_zone``,
+    every day or every ``day`` of the week. A run missed while Temporal was down is caught up
+    within 12 hours; runs never overlap."""
+    calendar = ScheduleCalendarSpec(
+        hour=[ScheduleRange(at[0])], minute=[ScheduleRange(at[1])],
+        day_of_week=[ScheduleRange(DAYS.index(day))] if cadence is Cadence.WEEKLY else [ScheduleRange(0, 6)],
+        comment=f"{cadence.value} alert digest",
+    )
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            AlertDigestWorkflow.run, cadence, id=f"alert-digest-{cadence.value}", task_queue=task_queue
+        ),
+        spec=ScheduleSpec(calendars=[calendar], time_zone_name=time_zone),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=12)),
+    )
+
+
+async def _digest_schedule(client: Client, settings: Any, args: argparse.Namespace, console: Console) -> int:
+    cadence = Cadence(args.cadence)
+    schedule = digest_schedule(cadence, args.at, args.day, args.time_zone, settings.task_queue)
+    try:
+        handle = await client.create_schedule(schedule_id(cadence), schedule)
+        done = "created"
+    except ScheduleAlreadyRunningError:
+        handle = client.get_schedule_handle(schedule_id(cadence))
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))
+        done = "updated"
+    when = f"{args.at[0]:02d}:{args.at[1]:02d} {args.time_zone}" + (
+        f" every {args.day.title()}" if cadence is Cadence.WEEKLY else " every day")
+    console.print(f"schedule {handle.id} {done}: the {cadence.value} digest at {when}", markup=False)
+    if args.trigger:
+        await handle.trigger()
+        console.print("and triggered once now")
+    return 0
+
+
+def register(commands: Any) -> None:
+    """Add the ``alerts`` command group to the command line's subcommands."""
+    group = commands.add_parser("alerts", help="who is told of alerts (subscriptions), and their deliveries",
+                                description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = group.add_subparsers(title="alert commands", required=True, metavar="ALERT_COMMAND")
+
+    command = actions.add_parser("subscribe", help="add a recipient of alerts")
+    command.set_defaults(handler=_handler(_subscribe), needs_temporal=False)
+    command.add_argument("--label", required=True, help="who this is, e.g. 'Tamworth waste lead'")
+    where = command.add_mutually_exclusive_group(required=True)
+    where.add_argument("--email", metavar="ADDRESS", help="send emails to this address")
+    where.add_argument("--webhook", metavar="URL", help="POST Concordat's signed JSON to this URL")
+    where.add_argument("--teams", metavar="URL", help="a Microsoft Teams incoming webhook URL")
+    where.add_argument("--slack", metavar="URL", help="a Slack incoming webhook URL")
+    command.add_argument("--secret-env", metavar="VARIABLE",
+                         help="webhooks: read the signing secret from this environment variable (default: generate)")
+    command.add_argument("--body", action="append", metavar="CODE", help="a body to follow (repeatable); none: all")
+    command.add_argument("--relation", choices=[r.value for r in Relation], default=Relation.PARTNER.value,
+                         help="the body is the one awaited, the lead, or any partner (default)")
+    command.add_argument("--kind", action="append", choices=[k.value for k in AlertKind],
+                         help="an alert kind (repeatable); none: every kind, new kinds included")
+    command.add_argument("--level", action="append", choices=[level.value for level in LevelName],
+                         help="a level (repeatable); none: all three")
+    command.add_argument("--escalation-from", type=int, default=1, metavar="N",
+                         help="escalations from number N on (default 1)")
+    command.add_argument("--cadence", choices=[c.value for c in Cadence], default=Cadence.IMMEDIATE.value,
+                         help="each alert as raised (default), or a daily or weekly digest")
+
+    command = actions.add_parser("subscriptions", help="list subscriptions")
+    command.set_defaults(handler=_handler(_subscriptions), needs_temporal=False)
+    command.add_argument("--all", action="store_true", help="include removed subscriptions")
+    command.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    command = actions.add_parser("unsubscribe", help="remove a subscription and cancel its pending deliveries")
+    command.set_defaults(handler=_handler(_unsubscribe), needs_temporal=False)
+    command.add_argument("subscription_id", type=int)
+
+    command = actions.add_parser("deliveries", help="list deliveries, newest first, with their last error")
+    command.set_defaults(handler=_handler(_deliveries), needs_temporal=False)
+    command.add_argument("--status", choices=["pending", "sent", "failed", "cancelled"])
+    command.add_argument("--limit", type=int, default=100)
+    command.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    command = actions.add_parser("retry", help="send a failed delivery again, with the same delivery id")
+    command.set_defaults(handler=_handler(_retry), needs_temporal=False)
+    command.add_argument("delivery_id")
+
+    command = actions.add_parser("digest-schedule", help="create or update the Temporal Schedule of a digest")
+    command.set_defaults(handler=_digest_schedule, needs_temporal=True)
+    command.add_argument("--cadence", required=True, choices=[Cadence.DAILY.value, Cadence.WEEKLY.value])
+    command.add_argument("--at", type=_time_of_day, default=(7, 30), metavar="HH:MM", help="time of day (07:30)")
+    command.add_argument("--day", choices=DAYS, default="monday", help="weekly digests: the day (monday)")
+    command.add_argument("--time-zone", default="Europe/London", help="IANA time zone of --at (Europe/London)")
+    command.add_argument("--trigger", action="store_true", help="also run the digest once now")

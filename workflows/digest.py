@@ -1,0 +1,37 @@
+"""The alert digest: started by a Temporal Schedule (daily or weekly), it enqueues one digest
+delivery per digest subscription with open alerts, through the same outbox the dispatcher sends.
+
+The workflow only names the period; the activity reads the subscriptions from PostgreSQL and the
+open alerts from the agreements, and returns a count, so no official's name enters its history.
+"""
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain.delivery import Cadence, DigestRun, digest_period
+
+DIGEST_ACTIVITY = "enqueue_digests"
+
+
+def schedule_id(cadence: Cadence) -> str:
+    """The Temporal Schedule of a cadence's digest: one per namespace."""
+    return f"concordat-alert-digest-{cadence.value}"
+
+
+@workflow.defn
+class AlertDigestWorkflow:
+    @workflow.run
+    async def run(self, cadence: Cadence) -> int:
+        """Enqueue this period's digests; returns how many were enqueued."""
+        run = DigestRun(cadence=cadence, period=digest_period(cadence, workflow.now()))
+        return await workflow.execute_activity(
+            DIGEST_ACTIVITY,
+            run,
+            result_type=int,
+            summary=f"enqueue the {cadence.value} digests of {run.period}",
+            start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=5)),
+        )
