@@ -6,13 +6,29 @@ for Temporal payloads and the decision ledger.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from domain import limits
 
 
 def _no_control_characters(text: str) -> str:
@@ -26,6 +42,64 @@ def _to_pence(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+@dataclass(frozen=True)
+class DecimalString:
+    """A number sent as a JSON string of plain digits (``"650000.00"``, ``"-5.5"``): no exponent, no
+    spaces, at most ``places`` decimal places and ``integer_digits`` digits before the point.
+
+    Put in a ``Decimal`` field's ``Annotated`` metadata, it makes the engine and the published JSON
+    Schema check the same pattern: a JSON number (``0.30000000000000004`` from ``0.1 + 0.2``) or a
+    string such as ``"1e3"`` is refused by both. Python callers may still pass a ``Decimal``.
+    """
+
+    places: int
+    integer_digits: int
+    signed: bool = False
+
+    @property
+    def pattern(self) -> str:
+        sign = "-?" if self.signed else ""
+        return rf"^{sign}[0-9]{{1,{self.integer_digits}}}(\.[0-9]{{1,{self.places}}})?$"
+
+    def _check(self, value: Any) -> Any:
+        if isinstance(value, Decimal) or (isinstance(value, str) and re.fullmatch(self.pattern, value)):
+            return value
+        raise PydanticCustomError(
+            "decimal_string",
+            "must be a {kind}decimal number written as a string, such as \"{example}\", with at most "
+            "{places} decimal places and {digits} digits before the point",
+            {
+                "kind": "" if self.signed else "non-negative ",
+                "example": "-1250.5" if self.signed else "1250.50",
+                "places": self.places,
+                "digits": self.integer_digits,
+            },
+        )
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        sign = "" if self.signed else "non-negative "
+        return {
+            "type": "string",
+            "pattern": self.pattern,
+            "description": f"A {sign}decimal number as a string, at most {self.places} decimal places.",
+        }
+
+
+_CONTROL = r"\u0000-\u0008\u000B-\u001F\u007F-\u009F"
+
+
+def _text_pattern(min_length: int) -> str:
+    """The JSON Schema pattern of a text the engine strips: no control characters (bar tab and newline),
+    and at least ``min_length`` characters once leading and trailing white space is removed."""
+    body = {0: r"[\s\S]*", 1: r"\s*\S[\s\S]*"}.get(min_length, rf"\s*\S[\s\S]{{{min_length - 2},}}\S\s*")
+    return rf"^(?![\s\S]*[{_CONTROL}]){body}$"
+
+
 Code = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
@@ -36,19 +110,51 @@ Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": _text_pattern(1)}),
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(_no_control_characters)]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=4000),
+    AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": _text_pattern(0)}),
+]
 Reason = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=4000),
     AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": _text_pattern(3)}),
 ]
-Money = Annotated[
-    Decimal, Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False), AfterValidator(_to_pence)
-]
+
+
+def money(*, signed: bool = False) -> Any:
+    """The type of an amount in pounds, exact to the penny: never negative unless ``signed``.
+
+    Sent as a decimal string (``"650000.00"``) of at most 13 digits before the point and 2 after,
+    checked alike by the engine and the JSON Schema (see ``DecimalString``).
+    """
+    bounds = {} if signed else {"ge": 0}
+    return Annotated[
+        Decimal,
+        Field(max_digits=15, decimal_places=2, allow_inf_nan=False, **bounds),
+        AfterValidator(_to_pence),
+        DecimalString(places=2, integer_digits=13, signed=signed),
+    ]
+
+
+Money = money()
 """Pounds, exact to the penny, never negative."""
-Measure = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
-Tolerance = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+Measure = Annotated[
+    Decimal,
+    Field(max_digits=18, decimal_places=4, allow_inf_nan=False),
+    DecimalString(places=4, integer_digits=14, signed=True),
+]
+"""A KPI value in the KPI's own unit: a decimal string of at most 4 decimal places, may be negative."""
+Tolerance = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+    DecimalString(places=4, integer_digits=14),
+]
+"""A KPI tolerance in the KPI's own unit: as ``Measure``, never negative."""
 Duration = Annotated[timedelta, Field(gt=timedelta(0), le=timedelta(days=3660))]
 
 
@@ -109,6 +215,13 @@ class Proposal(ValueObject):
     baseline_annual_cost: Money
     one_off_cost: Money
     expected_annual_saving: Money
+
+    @field_validator("partners")
+    @classmethod
+    def _partner_codes_fit_the_search_attribute(cls, partners: list[PartnerBody]) -> list[PartnerBody]:
+        if problem := partner_codes_problem([p.code for p in partners]):
+            raise PydanticCustomError("search_attribute_too_large", problem)
+        return partners
 
     @model_validator(mode="after")
     def _partners_make_sense(self) -> Proposal:
@@ -295,9 +408,36 @@ class GovernanceSettings(ValueObject):
         return max(1, self.term // self.review_period)
 
 
+def partner_codes_problem(codes: list[str]) -> str | None:
+    """Why these partner codes cannot be the ``PartnerBodies`` search attribute, or None if they can."""
+    size = limits.keyword_list_bytes(codes)
+    if size <= limits.SEARCH_ATTRIBUTE_VALUE_BYTES:
+        return None
+    return (
+        f"the partners' codes take {size} bytes as the PartnerBodies search attribute, over Temporal's limit of "
+        f"{limits.SEARCH_ATTRIBUTE_VALUE_BYTES} bytes for one search attribute value "
+        "(limit.searchAttributes.sizeOfValue): use fewer partners or shorter codes"
+    )
+
+
 class AgreementRequest(ValueObject):
-    """What it takes to open an agreement: its id, the lead body's first proposal, and its settings."""
+    """What it takes to open an agreement: its id, the lead body's first proposal, and its settings.
+
+    Its JSON may take at most ``limits.STATE_BYTES`` (1 MB), so that the agreement's state fits a payload.
+    """
 
     agreement_id: Code
     proposal: Proposal
     settings: GovernanceSettings = GovernanceSettings()
+
+    @model_validator(mode="after")
+    def _fits_a_payload(self) -> AgreementRequest:
+        size = len(self.model_dump_json(include={"agreement_id", "proposal", "settings"}).encode())
+        if size > limits.STATE_BYTES:
+            raise PydanticCustomError(
+                "message_too_large",
+                "the request takes {size} bytes, over the {limit} bytes an agreement's state may take "
+                "(half of Temporal's 2 MB payload limit, limit.blobSize.error)",
+                {"size": size, "limit": limits.STATE_BYTES},
+            )
+        return self

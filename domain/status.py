@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from pydantic import Field
+
 from domain.actions import MilestoneStatus
 from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
@@ -34,6 +36,16 @@ class KpiView(ValueObject):
     trend: KpiTrend | None
 
 
+class ActionReceipt(ValueObject):
+    """What became of the action an update carried: its action id, the ledger sequence numbers its
+    decisions were recorded under, and whether it was a repeat (recorded earlier, nothing done now)."""
+
+    action_id: str
+    first_seq: int
+    last_seq: int
+    repeat: bool
+
+
 class AgreementStatus(ValueObject):
     agreement_id: str
     title: str
@@ -59,6 +71,9 @@ class AgreementStatus(ValueObject):
     closure: Closure | None
     decisions_recorded: int
     ledger_head: ChainHead
+    action: ActionReceipt | None = Field(
+        default=None, description="In an update's result: what became of its action. Absent from the status query."
+    )
 
 
 def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:

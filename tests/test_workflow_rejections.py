@@ -38,7 +38,7 @@ async def test_proposal_with_negative_cost_is_rejected(harness: Harness):
     handle = await harness.start()
     bad = factories.proposal_data(one_off_cost="-5")
     await assert_rejected(harness, handle, AgreementWorkflow.revise_proposal,
-                          {"actor": LEAD, "proposal": bad}, "one_off_cost", "greater than or equal to 0")
+                          {"actor": LEAD, "proposal": bad}, "one_off_cost", "must be a non-negative decimal number")
 
 
 async def test_unknown_body_is_rejected(harness: Harness):

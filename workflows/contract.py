@@ -25,6 +25,8 @@ from domain.actions import (
     SubmitProposal,
     Withdraw,
 )
+from domain.errors import ERROR_TYPES
+from domain.lifecycle import RECENT_ACTIONS_KEPT
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
 from workflows.agreement import TASK_QUEUE, workflow_id
@@ -46,6 +48,19 @@ UPDATES: dict[str, type[BaseModel]] = {
 
 QUERIES: dict[str, type[BaseModel]] = {"status": AgreementStatus}
 """Each query takes no argument and returns this model."""
+
+ENGINE_ONLY_RULES = [
+    "Rules across fields: each partner, objective, KPI, milestone and contribution appears once; the lead body "
+    "is a partner; the expected saving does not exceed the baseline cost; a signatory is named once per body; "
+    "the red tolerance is not below the amber; a rejection gives a reason; a milestone is complete exactly at "
+    "100%; each KPI is read once per submission.",
+    "Durations (ISO 8601) are more than zero and at most 3,660 days (a term at most 36,600).",
+    "Texts are counted after leading and trailing white space is removed: the schema's maxLength counts it.",
+    "Platform limits: the partners' codes fit one search attribute value (2,048 bytes as a JSON list), and the "
+    "start input and the agreement's state after any action take at most 1 MB of JSON.",
+    "Everything that depends on the agreement's state: stage, partners, signatories, milestones, KPIs, dates.",
+]
+"""What the JSON Schemas cannot say and the engine checks (refusing with InvalidPayload or ActionRejected)."""
 
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
 
@@ -91,6 +106,29 @@ def summary() -> dict[str, Any]:
         "result": "result.AgreementStatus.json",
         "updates": {name: f"update.{name}.json" for name in UPDATES},
         "queries": {name: f"query.{name}.json" for name in QUERIES},
+        "errors": {
+            "types": ERROR_TYPES,
+            "details": (
+                "A refusal is an ApplicationError (non-retryable) whose type is one of `types` and whose first "
+                "detail is a list of problems, each {field, code, message}: field is a dotted path into the "
+                "message sent (empty when no one field is at fault), code a stable code, message the sentence "
+                "for people. The error's message joins the problems' messages."
+            ),
+            "problem": {
+                "type": "object",
+                "required": ["field", "code", "message"],
+                "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}},
+                "additionalProperties": False,
+            },
+        },
+        "checked_by_the_engine_only": ENGINE_ONLY_RULES,
+        "idempotency": (
+            "Every action may carry action_id (else the update id stands for it). The agreement remembers its "
+            f"last {RECENT_ACTIONS_KEPT} accepted actions across continue-as-new: the same action id with the same "
+            "content is not applied again and returns the status with action.repeat true and the ledger "
+            "sequence numbers first recorded; the same action id with other content is refused "
+            "(ActionRejected, action_id_reused)."
+        ),
     }
 
 
