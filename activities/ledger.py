@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.drift import Alert
-from domain.errors import explain
+from domain.errors import LEDGER_CONFLICT, explain
 from domain.ledger import ChainHead, ChainVerification, LedgerEntry, canonical_json, verify
 
 log = structlog.get_logger(__name__)
@@ -69,9 +69,11 @@ class LedgerActivities:
                         "SELECT hash FROM decisions WHERE agreement_id = $1 AND seq = $2", entry.agreement_id, entry.seq
                     )
                     if stored != entry.hash:
+                        message = f"ledger of {entry.agreement_id} already holds a different decision #{entry.seq}"
                         raise ApplicationError(
-                            f"ledger of {entry.agreement_id} already holds a different decision #{entry.seq}",
-                            type="LedgerConflict",
+                            message,
+                            [{"field": "", "code": "ledger_conflict", "message": message}],
+                            type=LEDGER_CONFLICT,
                             non_retryable=True,
                         )
         for entry in entries:
@@ -111,7 +113,7 @@ class LedgerActivities:
                 "alert_raised",
                 agreement_id=alert.agreement_id,
                 kind=alert.kind.value,
-                level=alert.level,
+                alert_level=alert.level,
                 stage=alert.stage.value,
                 subject=alert.subject,
                 off_by=alert.off_by,

@@ -4,6 +4,7 @@ import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from domain.errors import INVALID_PAYLOAD
 from domain.model import Stage
 from tests import factories
 from tests.harness import Harness, walk_to_sign_off
@@ -109,7 +110,7 @@ async def test_invalid_start_input_fails_the_workflow_at_once(harness: Harness):
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
     cause = failure.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "InvalidPayload"
+    assert isinstance(cause, ApplicationError) and cause.type == INVALID_PAYLOAD
     assert "the lead body E09000023 must be one of the partners" in cause.message
     events = await harness.history_events(handle)
     assert len(events) <= 5, "the first task should fail the workflow, not retry"
