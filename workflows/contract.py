@@ -25,6 +25,7 @@ from domain.actions import (
     SubmitProposal,
     Withdraw,
 )
+from domain import limits
 from domain.errors import ERROR_TYPES
 from domain.lifecycle import RECENT_ACTIONS_KEPT
 from domain.model import AgreementRequest
@@ -67,7 +68,7 @@ CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
 
 def start_options(request: AgreementRequest, task_queue: str = TASK_QUEUE) -> dict[str, Any]:
     """How every Concordat client starts an agreement: its id scheme, no duplicates ever, and the
-    summary, details and memo the Web UI shows."""
+    summary, details and memo the Web UI shows (cut to fit Temporal's user-metadata limits)."""
     proposal = request.proposal
     partners = ", ".join(p.name for p in proposal.partners)
     return {
@@ -75,10 +76,11 @@ def start_options(request: AgreementRequest, task_queue: str = TASK_QUEUE) -> di
         "task_queue": task_queue,
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
         "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
-        "static_summary": f"{proposal.title}: {proposal.service_name}",
-        "static_details": (
+        "static_summary": limits.clip(f"{proposal.title}: {proposal.service_name}", limits.SUMMARY_BYTES),
+        "static_details": limits.clip(
             f"**{proposal.title}**\n\nService: {proposal.service_name} ({proposal.service_category.value})\n\n"
-            f"Lead body: {proposal.body_name(proposal.lead_body)}\n\nPartners: {partners}"
+            f"Lead body: {proposal.body_name(proposal.lead_body)}\n\nPartners: {partners}",
+            limits.DETAILS_BYTES,
         ),
         "memo": {"title": proposal.title},
     }
