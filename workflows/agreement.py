@@ -73,11 +73,10 @@ class AgreementWorkflow:
             opening = lifecycle.open_agreement(start, workflow.now())
             self._agreement, self._unrecorded = opening.agreement, opening.decisions
         elif workflow.info().continued_run_id is None:
-            raise ApplicationError(
-                "carried state is accepted only when the engine continues an agreement as new",
-                type=INVALID_PAYLOAD,
-                non_retryable=True,
-            )
+            message = "carried state is accepted only when the engine continues an agreement as new"
+            log_refusal(start.agreement_id, "start", start.proposal.lead_body, None, message)
+            problem = {"field": "carried", "code": "carried_state_refused", "message": message}
+            raise ApplicationError(message, [problem], type=INVALID_PAYLOAD, non_retryable=True)
         else:
             self._agreement, self._unrecorded = start.carried, []
         self._review_at_start = self._agreement.review_number
