@@ -67,7 +67,8 @@ async def test_partner_codes_just_over_the_limit_are_refused_before_anything_is_
 async def test_a_revision_over_the_limit_is_refused_and_the_agreement_runs_on(dev_harness: Harness):
     handle = await dev_harness.start()
     agreement_id = handle.id.removeprefix("agreement-")
-    proposal = factories.proposal_data(partners=partners_whose_codes_take(2049, factories.proposal_data()["partners"][0]))
+    lichfield = factories.proposal_data()["partners"][0]
+    proposal = factories.proposal_data(partners=partners_whose_codes_take(2049, lichfield))
     with pytest.raises(WorkflowUpdateFailedError) as failure:
         await handle.execute_update(AgreementWorkflow.revise_proposal,
                                     {"actor": factories.LEAD.model_dump(), "proposal": proposal})

@@ -24,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
     from domain import drift, lifecycle, limits
     from domain.actions import (
         Action,
-        action_id_of,
         DecideReview,
         RecordKpiReadings,
         ReportMilestone,
@@ -34,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitForSignOff,
         SubmitProposal,
         Withdraw,
+        action_id_of,
     )
     from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD, LEDGER_CONFLICT, UNKNOWN_ACTION, ActionRejected
     from domain.ledger import ChainHead, Decision, chain
