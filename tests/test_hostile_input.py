@@ -167,6 +167,8 @@ async def test_a_stream_of_hostile_updates_never_fails_a_workflow_task(harness: 
         except WorkflowUpdateFailedError as failure:
             assert isinstance(failure.cause, ApplicationError) and failure.cause.message
             assert failure.cause.type in (INVALID_PAYLOAD, ACTION_REJECTED)
+            problems = failure.cause.details[0]
+            assert problems and all(set(problem) == {"field", "code", "message"} for problem in problems)
             refused += 1
     trace = await harness.trace_of_updates(handle)
     assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in trace
