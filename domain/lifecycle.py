@@ -287,11 +287,17 @@ def _repeat_of(agreement: Agreement, action: Action, rule: _Rule) -> RecentActio
     return remembered
 
 
+def state_bytes(agreement: Agreement) -> int:
+    """The most the agreement's state can take as JSON: all of it but its memory of recent actions,
+    plus the most that memory may take (``RECENT_ACTIONS_BYTES``)."""
+    return len(agreement.model_dump_json(exclude={"recent_actions"}).encode()) + RECENT_ACTIONS_BYTES
+
+
 def _check_platform_limits(agreement: Agreement) -> None:
     """Refuse a next state that Temporal would not accept (see ``domain.limits``)."""
     if problem := partner_codes_problem([p.code for p in agreement.proposal.partners]):
         raise ActionRejected(problem, code="search_attribute_too_large")
-    size = len(agreement.model_dump_json(exclude={"recent_actions"}).encode()) + RECENT_ACTIONS_BYTES
+    size = state_bytes(agreement)
     if size > limits.STATE_BYTES:
         raise ActionRejected(
             f"the agreement would take {size} bytes (with {RECENT_ACTIONS_BYTES} kept for its memory of recent "

@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 from domain import limits
 from domain.actions import ReportMilestone
 from domain.errors import INVALID_PAYLOAD, ActionRejected
-from domain.lifecycle import MilestoneProgress, evolve
+from domain.lifecycle import MilestoneProgress, evolve, state_bytes
 from domain.model import AgreementRequest, PartnerBody
 from tests import domain_helpers as h
 from tests import factories
@@ -94,7 +94,7 @@ def test_an_action_that_would_grow_the_state_past_a_payload_is_refused():
     agreement = h.in_implementation()
     note = "🏛️" * 2000  # 4,000 characters, the most a note may have: 14,000 bytes
     for filler, below in ((note, limits.STATE_BYTES - 20_000), ("x" * 1000, limits.STATE_BYTES - 10_000)):
-        while len(agreement.model_dump_json().encode()) < below:
+        while state_bytes(agreement) < below:
             key = f"old-{len(agreement.milestones)}"
             agreement = agreement.model_copy(update={"milestones": {**agreement.milestones,
                                                                     key: MilestoneProgress(note=filler)}})
