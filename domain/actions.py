@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from domain.model import Code, Measure, Name, Plan, Proposal, Reason, Text, ValueObject
+from domain.model import Code, Measure, Name, Plan, Proposal, Reason, Text, ValueObject, WholeNumber
 
 
 class Actor(ValueObject):
@@ -98,7 +98,7 @@ class ReportMilestone(Action):
 
     milestone_id: Code
     status: MilestoneStatus
-    percent_complete: int = Field(ge=0, le=100)
+    percent_complete: WholeNumber = Field(ge=0, le=100)
     note: Text = ""
 
     @model_validator(mode="after")

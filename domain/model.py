@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -55,9 +56,13 @@ class DecimalString:
     places: int
     integer_digits: int
     signed: bool = False
+    share: bool = False
+    """A share strictly between 0 and 1: ``"0."`` and at least one non-zero digit (``integer_digits`` unused)."""
 
     @property
     def pattern(self) -> str:
+        if self.share:
+            return rf"^0\.(?=[0-9]*[1-9])[0-9]{{1,{self.places}}}$"
         sign = "-?" if self.signed else ""
         return rf"^{sign}[0-9]{{1,{self.integer_digits}}}(\.[0-9]{{1,{self.places}}})?$"
 
@@ -70,7 +75,7 @@ class DecimalString:
             "{places} decimal places and {digits} digits before the point",
             {
                 "kind": "" if self.signed else "non-negative ",
-                "example": "-1250.5" if self.signed else "1250.50",
+                "example": "0.8" if self.share else "-1250.5" if self.signed else "1250.50",
                 "places": self.places,
                 "digits": self.integer_digits,
             },
@@ -82,11 +87,12 @@ class DecimalString:
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        sign = "" if self.signed else "non-negative "
+        kind = "share (more than 0, less than 1)" if self.share else "decimal number" if self.signed else (
+            "non-negative decimal number")
         return {
             "type": "string",
             "pattern": self.pattern,
-            "description": f"A {sign}decimal number as a string, at most {self.places} decimal places.",
+            "description": f"A {kind} as a string, at most {self.places} decimal places.",
         }
 
 
@@ -155,7 +161,56 @@ Tolerance = Annotated[
     DecimalString(places=4, integer_digits=14),
 ]
 """A KPI tolerance in the KPI's own unit: as ``Measure``, never negative."""
-Duration = Annotated[timedelta, Field(gt=timedelta(0), le=timedelta(days=3660))]
+ISO_8601_DURATION = (
+    r"^P(?=[0-9T])(?:[0-9]{1,9}Y)?(?:[0-9]{1,9}W)?(?:[0-9]{1,9}D)?"
+    r"(?:T(?=[0-9])(?:[0-9]{1,9}H)?(?:[0-9]{1,9}M)?(?:[0-9]{1,9}(?:\.[0-9]{1,6})?S)?)?$"
+)
+"""A duration in years (of 365 days), weeks, days, hours, minutes and seconds (``P30D``, ``PT12H``,
+``P4Y360D``), as the JSON Schema states it; months, whose length varies, are not accepted."""
+
+
+def _iso_8601_duration(value: Any) -> Any:
+    if isinstance(value, timedelta) or (isinstance(value, str) and re.fullmatch(ISO_8601_DURATION, value)):
+        return value
+    raise PydanticCustomError(
+        "iso_duration",
+        'must be an ISO 8601 duration in years, weeks, days, hours, minutes and seconds, such as "P30D" or "PT12H"',
+    )
+
+
+def duration(max_days: int) -> Any:
+    """The type of a duration of more than zero and at most ``max_days`` days, sent as ISO 8601."""
+    return Annotated[
+        timedelta,
+        Field(gt=timedelta(0), le=timedelta(days=max_days), json_schema_extra={"pattern": ISO_8601_DURATION}),
+        BeforeValidator(_iso_8601_duration),
+    ]
+
+
+Duration = duration(3660)
+Term = duration(36600)
+
+ISO_8601_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _iso_8601_date(value: Any) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and re.fullmatch(ISO_8601_DATE, value)):
+        return value
+    raise PydanticCustomError("iso_date", 'must be a date written as YYYY-MM-DD, such as "2027-04-01"')
+
+
+Date = Annotated[date, BeforeValidator(_iso_8601_date), Field(json_schema_extra={"pattern": ISO_8601_DATE})]
+"""A calendar date, sent as ``YYYY-MM-DD`` (not a timestamp)."""
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "must be a whole number, such as 3 (not a string or true/false)")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_json_number)]
+"""An integer sent as a JSON number, as the schema's ``integer`` says: not a string, not true or false."""
 
 
 class ValueObject(BaseModel):
@@ -329,7 +384,7 @@ class Milestone(ValueObject):
     id: Code
     title: Name
     owner_body: Code
-    due: date
+    due: Date
 
 
 class Contribution(ValueObject):
@@ -386,7 +441,7 @@ class StageDurations(ValueObject):
 
 class GovernanceSettings(ValueObject):
     stage_durations: StageDurations = StageDurations()
-    amber_share: Decimal = Field(
+    amber_share: Annotated[Decimal, DecimalString(places=4, integer_digits=1, share=True)] = Field(
         default=Decimal("0.8"),
         gt=0,
         lt=1,
@@ -396,9 +451,9 @@ class GovernanceSettings(ValueObject):
     escalation_interval: Duration = Field(
         default=timedelta(days=7), description="How often an overdue stage escalates again."
     )
-    max_sign_off_rounds: int = Field(default=3, ge=1, le=20)
+    max_sign_off_rounds: WholeNumber = Field(default=3, ge=1, le=20)
     review_period: Duration = Field(default=timedelta(days=91), description="Time between benefit reviews.")
-    term: Annotated[timedelta, Field(gt=timedelta(0), le=timedelta(days=36600))] = Field(
+    term: Term = Field(
         default=timedelta(days=1820), description="How long the shared service runs after going live."
     )
 
