@@ -23,6 +23,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -203,14 +204,15 @@ Date = Annotated[date, BeforeValidator(_iso_8601_date), Field(json_schema_extra=
 """A calendar date, sent as ``YYYY-MM-DD`` (not a timestamp)."""
 
 
-def _json_number(value: Any) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _json_number(value: Any, info: ValidationInfo) -> Any:
+    if info.mode == "json" and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise PydanticCustomError("int_type", "must be a whole number, such as 3 (not a string or true/false)")
     return value
 
 
 WholeNumber = Annotated[int, BeforeValidator(_json_number)]
-"""An integer sent as a JSON number, as the schema's ``integer`` says: not a string, not true or false."""
+"""An integer. In JSON (what every client sends) a number, as the schema's ``integer`` says: not a string,
+not true or false; Python callers such as the command line may pass the digits of one."""
 
 
 class ValueObject(BaseModel):
