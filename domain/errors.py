@@ -23,8 +23,9 @@ ERROR_TYPES: dict[str, str] = {
         "The message does not fit its JSON Schema or the rules of its model: a missing or unknown field, a wrong "
         "type, a value out of range, a rule across fields, or a platform limit. Codes are pydantic's error "
         "types (https://docs.pydantic.dev/latest/errors/validation_errors/) or Concordat's own: decimal_string, "
-        "search_attribute_too_large, message_too_large, carried_state_refused. The workflow is not touched: an "
-        "update is rejected, a start fails its workflow at once and writes nothing to the ledger."
+        "iso_duration, iso_date, search_attribute_too_large, message_too_large, carried_state_refused. The "
+        "workflow is not touched: an update is rejected, a start fails its workflow at once and writes nothing "
+        "to the ledger."
     ),
     ACTION_REJECTED: (
         "A well-formed action that the agreement does not allow now. Codes: closed, wrong_stage, not_a_partner, "
