@@ -1,17 +1,21 @@
 """The worker's output is JSON lines only, refusals say who tried what, and alert lines keep their level."""
 
 import json
+import logging
 import uuid
 
 import pytest
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from config import CORE_LOGGER, worker_runtime
 from domain.errors import INVALID_PAYLOAD, UNKNOWN_ACTION
 from tests import factories
 from tests.harness import eventually, walk_to_sign_off
 from tests.processes import WorkerProcess, worker_environment
+from worker import build_worker
 from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.converter import data_converter
 
 TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
 
@@ -62,3 +66,25 @@ async def test_every_line_the_worker_writes_is_json(dev_server_env: WorkflowEnvi
     ]
     assert "decision" in refusals[0]["reason"] and refusals[0]["workflow_id"] == workflow_id(agreement_id)
     assert refusals[2]["agreement_id"] == agreement_id and "cannot submit the proposal" in refusals[2]["reason"]
+
+
+async def test_the_sdk_core_logs_to_python_logging_not_to_stderr(time_skipping_env: WorkflowEnvironment, pool):
+    """The core warns when an activity worker starts against the time-skipping server; the line reaches Python."""
+    forwarded: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = forwarded.append  # type: ignore[method-assign]
+    core = logging.getLogger(CORE_LOGGER)
+    core.addHandler(handler)
+    try:
+        client = await Client.connect(time_skipping_env.client.service_client.config.target_host,
+                                      runtime=worker_runtime(0), data_converter=data_converter)
+        async with build_worker(client, pool, task_queue=f"core-logs-{uuid.uuid4()}"):
+
+            async def warned() -> bool:
+                return any(record.levelno >= logging.WARNING for record in forwarded)
+
+            await eventually(warned)
+    finally:
+        core.removeHandler(handler)
+    record = forwarded[0]
+    assert record.name.startswith(f"{CORE_LOGGER}-sdk_core::") and record.temporal_log.target
