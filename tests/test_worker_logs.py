@@ -71,8 +71,12 @@ async def test_every_line_the_worker_writes_is_json(dev_server_env: WorkflowEnvi
 async def test_the_sdk_core_logs_to_python_logging_not_to_stderr(time_skipping_env: WorkflowEnvironment, pool):
     """The core warns when an activity worker starts against the time-skipping server; the line reaches Python."""
     forwarded: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = forwarded.append  # type: ignore[method-assign]
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            forwarded.append(record)
+
+    handler = Keep()
     core = logging.getLogger(CORE_LOGGER)
     core.addHandler(handler)
     try:
