@@ -44,6 +44,16 @@ def _to_pence(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+AS_RECORDED = "as_recorded"
+"""Validation context key for input the engine accepted in the past (an agreement's history being replayed):
+it is read as it was then, without the stricter formats of today (decimal strings, ISO 8601 durations and
+dates, JSON integers) and platform limits, so that an old history replays as it ran."""
+
+
+def _as_recorded(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(AS_RECORDED))
+
+
 @dataclass(frozen=True)
 class DecimalString:
     """A number sent as a JSON string of plain digits (``"650000.00"``, ``"-5.5"``): no exponent, no
@@ -67,8 +77,10 @@ class DecimalString:
         sign = "-?" if self.signed else ""
         return rf"^{sign}[0-9]{{1,{self.integer_digits}}}(\.[0-9]{{1,{self.places}}})?$"
 
-    def _check(self, value: Any) -> Any:
+    def _check(self, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, Decimal) or (isinstance(value, str) and re.fullmatch(self.pattern, value)):
+            return value
+        if _as_recorded(info):
             return value
         raise PydanticCustomError(
             "decimal_string",
@@ -83,7 +95,7 @@ class DecimalString:
         )
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-        return core_schema.no_info_before_validator_function(self._check, handler(source))
+        return core_schema.with_info_before_validator_function(self._check, handler(source))
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
@@ -170,8 +182,10 @@ ISO_8601_DURATION = (
 ``P4Y360D``), as the JSON Schema states it; months, whose length varies, are not accepted."""
 
 
-def _iso_8601_duration(value: Any) -> Any:
+def _iso_8601_duration(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, timedelta) or (isinstance(value, str) and re.fullmatch(ISO_8601_DURATION, value)):
+        return value
+    if _as_recorded(info):
         return value
     raise PydanticCustomError(
         "iso_duration",
@@ -194,8 +208,10 @@ Term = duration(36600)
 ISO_8601_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
-def _iso_8601_date(value: Any) -> Any:
+def _iso_8601_date(value: Any, info: ValidationInfo) -> Any:
     if isinstance(value, date) or (isinstance(value, str) and re.fullmatch(ISO_8601_DATE, value)):
+        return value
+    if _as_recorded(info):
         return value
     raise PydanticCustomError("iso_date", 'must be a date written as YYYY-MM-DD, such as "2027-04-01"')
 
@@ -205,7 +221,8 @@ Date = Annotated[date, BeforeValidator(_iso_8601_date), Field(json_schema_extra=
 
 
 def _json_number(value: Any, info: ValidationInfo) -> Any:
-    if info.mode == "json" and (isinstance(value, bool) or not isinstance(value, int | float)):
+    strict = info.mode == "json" and not _as_recorded(info)
+    if strict and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise PydanticCustomError("int_type", "must be a whole number, such as 3 (not a string or true/false)")
     return value
 
@@ -275,8 +292,10 @@ class Proposal(ValueObject):
 
     @field_validator("partners")
     @classmethod
-    def _partner_codes_fit_the_search_attribute(cls, partners: list[PartnerBody]) -> list[PartnerBody]:
-        if problem := partner_codes_problem([p.code for p in partners]):
+    def _partner_codes_fit_the_search_attribute(
+        cls, partners: list[PartnerBody], info: ValidationInfo
+    ) -> list[PartnerBody]:
+        if not _as_recorded(info) and (problem := partner_codes_problem([p.code for p in partners])):
             raise PydanticCustomError("search_attribute_too_large", problem)
         return partners
 
@@ -488,9 +507,9 @@ class AgreementRequest(ValueObject):
     settings: GovernanceSettings = GovernanceSettings()
 
     @model_validator(mode="after")
-    def _fits_a_payload(self) -> AgreementRequest:
+    def _fits_a_payload(self, info: ValidationInfo) -> AgreementRequest:
         size = len(self.model_dump_json(include={"agreement_id", "proposal", "settings"}).encode())
-        if size > limits.STATE_BYTES:
+        if size > limits.STATE_BYTES and not _as_recorded(info):
             raise PydanticCustomError(
                 "message_too_large",
                 "the request takes {size} bytes, over the {limit} bytes an agreement's state may take "
