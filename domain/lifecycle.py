@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain import limits
 from domain.actions import (
     Action,
     DecideReview,
@@ -33,7 +34,6 @@ from domain.actions import (
     SubmitProposal,
     Withdraw,
 )
-from domain import limits
 from domain.errors import ActionRejected
 from domain.ledger import ChainHead, Decision, canonical_json
 from domain.model import (

@@ -82,13 +82,20 @@ class DecimalString:
             return value
         if _as_recorded(info):
             return value
+        if self.share:
+            raise PydanticCustomError(
+                "decimal_string",
+                "must be a share of more than 0 and less than 1 written as a string, such as \"0.8\", with at "
+                "most {places} decimal places",
+                {"places": self.places},
+            )
         raise PydanticCustomError(
             "decimal_string",
             "must be a {kind}decimal number written as a string, such as \"{example}\", with at most "
             "{places} decimal places and {digits} digits before the point",
             {
                 "kind": "" if self.signed else "non-negative ",
-                "example": "0.8" if self.share else "-1250.5" if self.signed else "1250.50",
+                "example": "-1250.5" if self.signed else "1250.50",
                 "places": self.places,
                 "digits": self.integer_digits,
             },
