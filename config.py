@@ -17,10 +17,10 @@ from typing import Any, TextIO, TypeVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from temporalio import activity
+from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 
 from domain.errors import explain
 from encryption import EncryptionCodec, encrypting, parse_keys
@@ -107,11 +107,23 @@ async def connect_temporal(*, runtime: Runtime | None = None, settings: Settings
     return await Client.connect(**connect_config, data_converter=converter)
 
 
-def metrics_runtime(port: int) -> Runtime | None:
-    """A runtime exposing the SDK's Prometheus metrics on ``port``; None when port is 0."""
-    if port == 0:
-        return None
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}")))
+CORE_LOGGER = "temporalio.core"
+"""The Python logger that receives the SDK core's (Rust) log lines, so they are written as JSON too."""
+
+
+def worker_runtime(metrics_port: int) -> Runtime:
+    """The SDK runtime of the worker: the core's logs (WARN and above) forwarded to Python logging
+    instead of written to stderr as coloured text, and its Prometheus metrics on ``metrics_port``
+    (none when 0)."""
+    forwarding = LogForwardingConfig(
+        logger=logging.getLogger(CORE_LOGGER), prepend_target_on_message=False, append_log_fields_to_message=False
+    )
+    metrics = PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}") if metrics_port else None
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=LoggingConfig.default.filter, forwarding=forwarding), metrics=metrics
+        )
+    )
 
 
 async def with_retry(
@@ -143,13 +155,28 @@ def _activity_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _core_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Turn a forwarded SDK core line's ``temporal_log`` record into plain fields: its target and fields."""
+    core = event.pop("temporal_log", None)
+    if core is not None:
+        event["core_target"] = core.target
+        event["core_fields"] = core.fields
+    return event
+
+
 def configure_logging(level: str = "INFO", *, stream: TextIO = sys.stdout, json: bool = True) -> None:
-    """Structured logs for Concordat and the SDK alike; JSON for machines, or console for people."""
+    """Structured logs for Concordat and the SDK alike; JSON for machines, or console for people.
+
+    Every line goes through one handler on ``stream``: Concordat's structlog lines, the SDK's Python
+    loggers (workflow and activity context as fields, not appended to the message), the SDK core's lines
+    forwarded by ``worker_runtime``, and Python warnings.
+    """
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _core_context,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _activity_context,
     ]
@@ -174,3 +201,6 @@ def configure_logging(level: str = "INFO", *, stream: TextIO = sys.stdout, json:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False

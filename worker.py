@@ -26,7 +26,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.database import create_pool, migrate
 from activities.digests import DigestActivities
 from activities.ledger import LedgerActivities
-from config import ConfigurationError, Settings, configure_logging, connect_temporal, metrics_runtime, with_retry
+from config import ConfigurationError, Settings, configure_logging, connect_temporal, with_retry, worker_runtime
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.digest import AlertDigestWorkflow
@@ -80,7 +80,7 @@ async def serve(settings: Settings) -> None:
         raise ConfigurationError("DATABASE_URL is not set: the worker needs the decision ledger's database")
     client = await with_retry(
         "Temporal",
-        lambda: connect_temporal(runtime=metrics_runtime(settings.metrics_port), settings=settings),
+        lambda: connect_temporal(runtime=worker_runtime(settings.metrics_port), settings=settings),
         timeout=settings.connect_timeout_seconds,
         log=log,
     )

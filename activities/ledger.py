@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.outbox import active_subscriptions, enqueue_alert
 from domain.drift import Alert
-from domain.errors import explain
+from domain.errors import LEDGER_CONFLICT, explain
 from domain.ledger import ChainHead, ChainVerification, LedgerEntry, canonical_json, verify
 
 log = structlog.get_logger(__name__)
@@ -70,9 +70,11 @@ class LedgerActivities:
                         "SELECT hash FROM decisions WHERE agreement_id = $1 AND seq = $2", entry.agreement_id, entry.seq
                     )
                     if stored != entry.hash:
+                        message = f"ledger of {entry.agreement_id} already holds a different decision #{entry.seq}"
                         raise ApplicationError(
-                            f"ledger of {entry.agreement_id} already holds a different decision #{entry.seq}",
-                            type="LedgerConflict",
+                            message,
+                            [{"field": "", "code": "ledger_conflict", "message": message}],
+                            type=LEDGER_CONFLICT,
                             non_retryable=True,
                         )
         for entry in entries:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from domain.model import Code, Measure, Name, Plan, Proposal, Reason, Text, ValueObject
+from domain.model import Code, Measure, Name, Plan, Proposal, Reason, Text, ValueObject, WholeNumber
 
 
 class Actor(ValueObject):
@@ -16,8 +19,33 @@ class Actor(ValueObject):
     signatory: Name
 
 
+ACTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+ACTION_ID_MAX_LENGTH = 128
+
+ActionId = Annotated[
+    str, StringConstraints(min_length=1, max_length=ACTION_ID_MAX_LENGTH, pattern=ACTION_ID_PATTERN)
+]
+"""The caller's name for one action, so that sending it again is safe: letters, digits, ``. _ : -``."""
+
+
 class Action(ValueObject):
     actor: Actor
+    action_id: ActionId | None = Field(
+        default=None,
+        description=(
+            "Names this action so that it can be sent again safely (after a lost reply): a repeat with the same "
+            "id and content returns the agreement's status without acting twice; the same id with other "
+            "content is refused. Defaults to the Temporal update id."
+        ),
+    )
+
+
+def action_id_of(update_id: str) -> str:
+    """The action id an update stands for when its action names none: the update id itself when it is a
+    valid action id (the SDKs' default update ids, UUIDs, are), otherwise a digest of it."""
+    if len(update_id) <= ACTION_ID_MAX_LENGTH and re.fullmatch(ACTION_ID_PATTERN, update_id):
+        return update_id
+    return "update-sha256:" + hashlib.sha256(update_id.encode()).hexdigest()
 
 
 class ReviseProposal(Action):
@@ -70,7 +98,7 @@ class ReportMilestone(Action):
 
     milestone_id: Code
     status: MilestoneStatus
-    percent_complete: int = Field(ge=0, le=100)
+    percent_complete: WholeNumber = Field(ge=0, le=100)
     note: Text = ""
 
     @model_validator(mode="after")

@@ -9,15 +9,17 @@ only adopt the next state once its decisions are safely in the ledger.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
-from itertools import count
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from itertools import count
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain import limits
 from domain.actions import (
     Action,
     DecideReview,
@@ -35,7 +37,7 @@ from domain.actions import (
 )
 from domain.calendar import ReviewAlignment, describe_end, financial_year_start
 from domain.errors import ActionRejected
-from domain.ledger import ChainHead, Decision
+from domain.ledger import ChainHead, Decision, canonical_json
 from domain.model import (
     AgreementRequest,
     GovernanceSettings,
@@ -45,7 +47,15 @@ from domain.model import (
     Stage,
     ValueObject,
     name_key,
+    partner_codes_problem,
 )
+
+RECENT_ACTIONS_KEPT = 500
+"""How many accepted actions an agreement remembers, to recognise one sent again (see ``RecentAction``)."""
+RECENT_ACTIONS_BYTES = RECENT_ACTIONS_KEPT * 300
+"""What that memory may take as JSON: each entry at most 300 bytes (an action id of at most 128 ASCII
+characters, a 64-character fingerprint, two sequence numbers and the keys). Reserved within the state's
+size limit, so the state can be measured without it."""
 
 
 class ClosedOutcome(StrEnum):
@@ -92,6 +102,19 @@ class KpiTrend(ValueObject):
         return KpiTrend(reviews=self.reviews + 1, last_value=reading.value, **counts)
 
 
+class RecentAction(ValueObject):
+    """An accepted action, remembered so that the same action sent again is not applied twice.
+
+    ``fingerprint`` is a SHA-256 of the decision kind and the action's content without its id;
+    ``first_seq`` to ``last_seq`` are the ledger sequence numbers its decisions were recorded under.
+    """
+
+    action_id: str
+    fingerprint: str
+    first_seq: int
+    last_seq: int
+
+
 class Closure(ValueObject):
     outcome: ClosedOutcome
     reason: str
@@ -133,6 +156,10 @@ class Agreement(BaseModel):
         default=False,
         description="Every review period gets its own review, however late (since the never-skip-reviews patch); "
         "before it, a late decision skipped the periods that had ended meanwhile.",
+    )
+    recent_actions: list[RecentAction] = Field(
+        default_factory=list,
+        description=f"The last {RECENT_ACTIONS_KEPT} accepted actions that named an action id, oldest first.",
     )
 
     @property
@@ -237,8 +264,17 @@ class AgreementInput(AgreementRequest):
 
 
 class Transition(BaseModel):
+    """The next state and the decisions that explain it.
+
+    ``remembered`` is the action as the agreement remembers it (when it named an action id): this one,
+    or for a ``repeat`` the earlier one it repeats, in which case the state is unchanged and there are
+    no decisions.
+    """
+
     agreement: Agreement
     decisions: list[Decision]
+    remembered: RecentAction | None = None
+    repeat: bool = False
 
 
 def open_agreement(request: AgreementRequest, now: datetime) -> Transition:
@@ -260,25 +296,93 @@ def open_agreement(request: AgreementRequest, now: datetime) -> Transition:
 
 
 def evolve(agreement: Agreement, action: Action, now: datetime) -> Transition:
-    """Apply ``action`` to a copy of ``agreement``; raise ActionRejected if it is not allowed now."""
+    """Apply ``action`` to a copy of ``agreement``; raise ActionRejected if it is not allowed now.
+
+    An action whose ``action_id`` the agreement remembers (see ``RecentAction``) is a repeat: with the
+    same content it returns the agreement unchanged, ``repeat`` set and no decisions; with other
+    content it is refused (``action_id_reused``). An applied action with an id is remembered.
+    """
     rule = _RULES.get(type(action))
     if rule is None:
-        raise ActionRejected(f"unknown action {type(action).__name__}")
+        raise ActionRejected(f"unknown action {type(action).__name__}", code="unknown_action")
+    if action.action_id is not None and (repeated := _repeat_of(agreement, action, rule)):
+        return Transition(agreement=agreement, decisions=[], remembered=repeated, repeat=True)
     if agreement.stage is Stage.CLOSED:
         assert agreement.closure is not None
         raise ActionRejected(
             f"agreement {agreement.agreement_id} is closed ({agreement.closure.outcome.value}); "
-            "no further action is possible"
+            "no further action is possible",
+            code="closed",
         )
     if agreement.stage not in rule.stages:
         raise ActionRejected(
             f"cannot {rule.verb} while agreement {agreement.agreement_id} is in {agreement.stage.label}; "
-            f"that is possible only in {_either(s.label for s in rule.stages)}"
+            f"that is possible only in {_either(s.label for s in rule.stages)}",
+            code="wrong_stage",
         )
     _authorise(agreement, action, rule)
-    draft = _Draft(agreement.model_copy(deep=True), action, now, rule.kind)
+    draft = _Draft(_copy(agreement), action, now, rule.kind)
     rule.apply(draft)
-    return Transition(agreement=draft.agreement, decisions=draft.decisions)
+    remembered = None
+    if action.action_id is not None:
+        first = agreement.chain.seq + 1
+        remembered = RecentAction(
+            action_id=action.action_id,
+            fingerprint=_fingerprint(action, rule),
+            first_seq=first,
+            last_seq=first + len(draft.decisions) - 1,
+        )
+        draft.agreement.recent_actions = [*draft.agreement.recent_actions, remembered][-RECENT_ACTIONS_KEPT:]
+    _check_platform_limits(draft.agreement)
+    return Transition(agreement=draft.agreement, decisions=draft.decisions, remembered=remembered)
+
+
+def _copy(agreement: Agreement) -> Agreement:
+    """A deep copy for the rules to change, sharing the memory of recent actions (frozen, and only ever
+    replaced, never changed in place), which would otherwise dominate the cost of every action."""
+    copy = agreement.model_copy(update={"recent_actions": []}).model_copy(deep=True)
+    copy.recent_actions = agreement.recent_actions
+    return copy
+
+
+def _fingerprint(action: Action, rule: _Rule) -> str:
+    content = {"kind": rule.kind, "action": action.model_dump(mode="json", exclude={"action_id"})}
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def _repeat_of(agreement: Agreement, action: Action, rule: _Rule) -> RecentAction | None:
+    """The remembered action ``action`` repeats, if any; refuses an id already used for other content."""
+    remembered = next((r for r in reversed(agreement.recent_actions) if r.action_id == action.action_id), None)
+    if remembered is None:
+        return None
+    if remembered.fingerprint != _fingerprint(action, rule):
+        raise ActionRejected(
+            f"action id {action.action_id} was already used for a different action (recorded as decision "
+            f"#{remembered.first_seq}); send a new action with a new action id",
+            code="action_id_reused",
+            field="action_id",
+        )
+    return remembered
+
+
+def state_bytes(agreement: Agreement) -> int:
+    """The most the agreement's state can take as JSON: all of it but its memory of recent actions,
+    plus the most that memory may take (``RECENT_ACTIONS_BYTES``)."""
+    return len(agreement.model_dump_json(exclude={"recent_actions"}).encode()) + RECENT_ACTIONS_BYTES
+
+
+def _check_platform_limits(agreement: Agreement) -> None:
+    """Refuse a next state that Temporal would not accept (see ``domain.limits``)."""
+    if problem := partner_codes_problem([p.code for p in agreement.proposal.partners]):
+        raise ActionRejected(problem, code="search_attribute_too_large")
+    size = state_bytes(agreement)
+    if size > limits.STATE_BYTES:
+        raise ActionRejected(
+            f"the agreement would take {size} bytes (with {RECENT_ACTIONS_BYTES} kept for its memory of recent "
+            f"actions), over the {limits.STATE_BYTES} bytes its state may take (half of Temporal's 2 MB payload "
+            "limit, limit.blobSize.error): shorten notes, names or lists",
+            code="state_too_large",
+        )
 
 
 class _Draft:
@@ -289,7 +393,7 @@ class _Draft:
         self.action = action
         self.now = now
         self.decisions: list[Decision] = []
-        self.record(kind, action.model_dump(mode="json", exclude={"actor"}))
+        self.record(kind, action.model_dump(mode="json", exclude={"actor", "action_id"}))
 
     def record(self, kind: str, payload: dict[str, Any]) -> None:
         self.decisions.append(
@@ -325,15 +429,22 @@ def _authorise(agreement: Agreement, action: Action, rule: _Rule) -> None:
     actor = action.actor
     partner = agreement.proposal.partner(actor.body)
     if partner is None:
-        raise ActionRejected(f"{actor.body} is not a partner body of agreement {agreement.agreement_id}")
+        raise ActionRejected(
+            f"{actor.body} is not a partner body of agreement {agreement.agreement_id}",
+            code="not_a_partner", field="actor.body",
+        )
     if partner.signatory(actor.signatory) is None:
         named = ", ".join(s.name for s in partner.signatories)
-        raise ActionRejected(f"{actor.signatory} is not a named signatory of {partner.name} (named: {named})")
+        raise ActionRejected(
+            f"{actor.signatory} is not a named signatory of {partner.name} (named: {named})",
+            code="not_a_signatory", field="actor.signatory",
+        )
     lead = agreement.proposal.lead_body
     if rule.lead_only and actor.body != lead:
         raise ActionRejected(
             f"only the lead body ({agreement.proposal.body_name(lead)}) may {rule.verb}; "
-            f"{partner.name} is not the lead"
+            f"{partner.name} is not the lead",
+            code="lead_only", field="actor.body",
         )
 
 
@@ -364,7 +475,10 @@ def _revise_proposal(draft: _Draft) -> None:
     assert isinstance(action, ReviseProposal)
     current_lead = draft.agreement.proposal.lead_body
     if action.proposal.lead_body != current_lead:
-        raise ActionRejected(f"the lead body cannot change in a revision (it is {current_lead})")
+        raise ActionRejected(
+            f"the lead body cannot change in a revision (it is {current_lead})",
+            code="lead_body_changed", field="proposal.lead_body",
+        )
     draft.agreement.proposal = action.proposal
 
 
@@ -377,17 +491,19 @@ def _set_objectives(draft: _Draft) -> None:
     assert isinstance(action, SetObjectives)
     problems = _plan_problems(draft.agreement.proposal, action.plan, draft.agreement, draft.now)
     if problems:
-        raise ActionRejected("the plan cannot be accepted: " + "; ".join(problems))
+        raise ActionRejected("the plan cannot be accepted: " + "; ".join(problems), code="plan_does_not_fit",
+                             field="plan")
     draft.agreement.plan = action.plan
 
 
 def _submit_for_sign_off(draft: _Draft) -> None:
     agreement = draft.agreement
     if agreement.plan is None:
-        raise ActionRejected("objectives, milestones and contributions must be set before sign-off")
+        raise ActionRejected("objectives, milestones and contributions must be set before sign-off", code="no_plan")
     problems = _plan_problems(agreement.proposal, agreement.plan, agreement, draft.now)
     if problems:
-        raise ActionRejected("the plan no longer fits the proposal: " + "; ".join(problems))
+        raise ActionRejected("the plan no longer fits the proposal: " + "; ".join(problems),
+                             code="plan_does_not_fit")
     agreement.sign_offs = {}
     draft.move_to(Stage.SIGN_OFF, f"sent to every partner's leadership (round {agreement.sign_off_round})")
 
@@ -401,14 +517,16 @@ def _sign_off(draft: _Draft) -> None:
     if earlier is not None:
         raise ActionRejected(
             f"{body} has already signed off in round {agreement.sign_off_round} "
-            f"({earlier.signatory}, {earlier.at:%Y-%m-%d %H:%M} UTC)"
+            f"({earlier.signatory}, {earlier.at:%Y-%m-%d %H:%M} UTC)",
+            code="already_signed", field="actor.body",
         )
     signer = name_key(action.actor.signatory)
     for other in agreement.sign_offs.values():
         if name_key(other.signatory) == signer:
             raise ActionRejected(
                 f"{action.actor.signatory} has already signed in round {agreement.sign_off_round} "
-                f"for {agreement.proposal.body_name(other.body)}; nobody signs twice"
+                f"for {agreement.proposal.body_name(other.body)}; nobody signs twice",
+                code="signed_twice", field="actor.signatory",
             )
     agreement.sign_offs[action.actor.body] = SignOffRecord(
         body=action.actor.body,
@@ -489,15 +607,18 @@ def _report_milestone(draft: _Draft) -> None:
     milestone = agreement.plan.milestone(action.milestone_id)
     if milestone is None:
         known = ", ".join(m.id for m in agreement.plan.milestones)
-        raise ActionRejected(f"there is no milestone {action.milestone_id} (milestones: {known})")
+        raise ActionRejected(f"there is no milestone {action.milestone_id} (milestones: {known})",
+                             code="unknown_milestone", field="milestone_id")
     lead = agreement.proposal.lead_body
     if action.actor.body not in (milestone.owner_body, lead):
         raise ActionRejected(
             f"milestone {milestone.id} is reported by its owner "
-            f"({agreement.proposal.body_name(milestone.owner_body)}) or the lead body"
+            f"({agreement.proposal.body_name(milestone.owner_body)}) or the lead body",
+            code="not_milestone_owner", field="actor.body",
         )
     if agreement.milestone_progress(milestone.id).status is MilestoneStatus.COMPLETE:
-        raise ActionRejected(f"milestone {milestone.id} is already complete")
+        raise ActionRejected(f"milestone {milestone.id} is already complete", code="milestone_complete",
+                             field="milestone_id")
     agreement.milestones[milestone.id] = MilestoneProgress(
         status=action.status, percent_complete=action.percent_complete, note=action.note, reported_at=draft.now
     )
@@ -515,11 +636,12 @@ def _record_kpi_readings(draft: _Draft) -> None:
     agreement = draft.agreement
     assert agreement.plan is not None
     _require_period_ended(agreement, draft.now, "its readings can be recorded")
-    for reading in action.readings:
+    for index, reading in enumerate(action.readings):
         kpi = agreement.plan.kpi(reading.kpi_id)
         if kpi is None:
             known = ", ".join(k.id for k in agreement.plan.kpis)
-            raise ActionRejected(f"there is no KPI {reading.kpi_id} (KPIs: {known})")
+            raise ActionRejected(f"there is no KPI {reading.kpi_id} (KPIs: {known})", code="unknown_kpi",
+                                 field=f"readings.{index}.kpi_id")
         agreement.readings[kpi.id] = Reading(
             kpi_id=kpi.id, value=reading.value, rag=kpi.rag(reading.value), recorded_at=draft.now
         )
@@ -530,7 +652,8 @@ def _require_period_ended(agreement: Agreement, now: datetime, what: str) -> Non
     if now < due:
         raise ActionRejected(
             f"review {agreement.review_number} covers the period ending {due:%Y-%m-%d %H:%M} UTC; "
-            f"only after that {what}"
+            f"only after that {what}",
+            code="review_period_open",
         )
 
 
@@ -545,7 +668,8 @@ def _decide_review(draft: _Draft) -> None:
     _require_period_ended(agreement, draft.now, "it can be concluded (terminate is possible at any time)")
     missing = [k.id for k in agreement.plan.kpis if k.id not in agreement.readings]
     if missing:
-        raise ActionRejected(f"review {agreement.review_number} still needs readings for KPIs: {', '.join(missing)}")
+        raise ActionRejected(f"review {agreement.review_number} still needs readings for KPIs: {', '.join(missing)}",
+                             code="readings_missing")
     for kpi_id, reading in agreement.readings.items():
         agreement.kpi_trends[kpi_id] = agreement.kpi_trends.get(kpi_id, KpiTrend()).after(reading)
     if action.outcome is ReviewOutcome.AMEND:

@@ -6,14 +6,31 @@ for Temporal payloads and the decision ledger.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
+from domain import limits
 from domain.calendar import FINANCIAL_YEAR_PERIODS, CalendarPeriod, ReviewAlignment
 
 
@@ -42,6 +59,88 @@ def name_key(name: str) -> str:
     return _nfc(_nfc(name.strip()).casefold())
 
 
+AS_RECORDED = "as_recorded"
+"""Validation context key for input the engine accepted in the past (an agreement's history being replayed):
+it is read as it was then, without the stricter formats of today (decimal strings, ISO 8601 durations and
+dates, JSON integers) and platform limits, so that an old history replays as it ran."""
+
+
+def _as_recorded(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get(AS_RECORDED))
+
+
+@dataclass(frozen=True)
+class DecimalString:
+    """A number sent as a JSON string of plain digits (``"650000.00"``, ``"-5.5"``): no exponent, no
+    spaces, at most ``places`` decimal places and ``integer_digits`` digits before the point.
+
+    Put in a ``Decimal`` field's ``Annotated`` metadata, it makes the engine and the published JSON
+    Schema check the same pattern: a JSON number (``0.30000000000000004`` from ``0.1 + 0.2``) or a
+    string such as ``"1e3"`` is refused by both. Python callers may still pass a ``Decimal``.
+    """
+
+    places: int
+    integer_digits: int
+    signed: bool = False
+    share: bool = False
+    """A share strictly between 0 and 1: ``"0."`` and at least one non-zero digit (``integer_digits`` unused)."""
+
+    @property
+    def pattern(self) -> str:
+        if self.share:
+            return rf"^0\.(?=[0-9]*[1-9])[0-9]{{1,{self.places}}}$"
+        sign = "-?" if self.signed else ""
+        return rf"^{sign}[0-9]{{1,{self.integer_digits}}}(\.[0-9]{{1,{self.places}}})?$"
+
+    def _check(self, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, Decimal) or (isinstance(value, str) and re.fullmatch(self.pattern, value)):
+            return value
+        if _as_recorded(info):
+            return value
+        if self.share:
+            raise PydanticCustomError(
+                "decimal_string",
+                "must be a share of more than 0 and less than 1 written as a string, such as \"0.8\", with at "
+                "most {places} decimal places",
+                {"places": self.places},
+            )
+        raise PydanticCustomError(
+            "decimal_string",
+            "must be a {kind}decimal number written as a string, such as \"{example}\", with at most "
+            "{places} decimal places and {digits} digits before the point",
+            {
+                "kind": "" if self.signed else "non-negative ",
+                "example": "-1250.5" if self.signed else "1250.50",
+                "places": self.places,
+                "digits": self.integer_digits,
+            },
+        )
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.with_info_before_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        kind = "share (more than 0, less than 1)" if self.share else "decimal number" if self.signed else (
+            "non-negative decimal number")
+        return {
+            "type": "string",
+            "pattern": self.pattern,
+            "description": f"A {kind} as a string, at most {self.places} decimal places.",
+        }
+
+
+_CONTROL = r"\u0000-\u0008\u000B-\u001F\u007F-\u009F"
+
+
+def _text_pattern(min_length: int) -> str:
+    """The JSON Schema pattern of a text the engine strips: no control characters (bar tab and newline),
+    and at least ``min_length`` characters once leading and trailing white space is removed."""
+    body = {0: r"[\s\S]*", 1: r"\s*\S[\s\S]*"}.get(min_length, rf"\s*\S[\s\S]{{{min_length - 2},}}\S\s*")
+    return rf"^(?![\s\S]*[{_CONTROL}]){body}$"
+
+
 Code = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
@@ -53,25 +152,109 @@ Name = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(_nfc),
     AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": _text_pattern(1)}),
+]
+Text = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=4000),
+    AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": _text_pattern(0)}),
 ]
 """A person's or body's name, normalised to Unicode NFC; compare names with ``name_key``."""
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(_no_control_characters)]
 Reason = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=4000),
     AfterValidator(_no_control_characters),
+    Field(json_schema_extra={"pattern": _text_pattern(3)}),
 ]
-Money = Annotated[
-    Decimal, Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False), AfterValidator(_to_pence)
-]
+
+
+def money(*, signed: bool = False) -> Any:
+    """The type of an amount in pounds, exact to the penny: never negative unless ``signed``.
+
+    Sent as a decimal string (``"650000.00"``) of at most 13 digits before the point and 2 after,
+    checked alike by the engine and the JSON Schema (see ``DecimalString``).
+    """
+    bounds = {} if signed else {"ge": 0}
+    return Annotated[
+        Decimal,
+        Field(max_digits=15, decimal_places=2, allow_inf_nan=False, **bounds),
+        AfterValidator(_to_pence),
+        DecimalString(places=2, integer_digits=13, signed=signed),
+    ]
+
+
+Money = money()
 """Pounds, exact to the penny, never negative."""
-SignedMoney = Annotated[
-    Decimal, Field(max_digits=15, decimal_places=2, allow_inf_nan=False), AfterValidator(_to_pence)
-]
+SignedMoney = money(signed=True)
 """Pounds, exact to the penny; negative for a net cost."""
-Measure = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
-Tolerance = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
-Duration = Annotated[timedelta, Field(gt=timedelta(0), le=timedelta(days=3660))]
+Measure = Annotated[
+    Decimal,
+    Field(max_digits=18, decimal_places=4, allow_inf_nan=False),
+    DecimalString(places=4, integer_digits=14, signed=True),
+]
+"""A KPI value in the KPI's own unit: a decimal string of at most 4 decimal places, may be negative."""
+Tolerance = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False),
+    DecimalString(places=4, integer_digits=14),
+]
+"""A KPI tolerance in the KPI's own unit: as ``Measure``, never negative."""
+ISO_8601_DURATION = (
+    r"^P(?=[0-9T])(?:[0-9]{1,9}Y)?(?:[0-9]{1,9}W)?(?:[0-9]{1,9}D)?"
+    r"(?:T(?=[0-9])(?:[0-9]{1,9}H)?(?:[0-9]{1,9}M)?(?:[0-9]{1,9}(?:\.[0-9]{1,6})?S)?)?$"
+)
+"""A duration in years (of 365 days), weeks, days, hours, minutes and seconds (``P30D``, ``PT12H``,
+``P4Y360D``), as the JSON Schema states it; months, whose length varies, are not accepted."""
+
+
+def _iso_8601_duration(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, timedelta) or (isinstance(value, str) and re.fullmatch(ISO_8601_DURATION, value)):
+        return value
+    if _as_recorded(info):
+        return value
+    raise PydanticCustomError(
+        "iso_duration",
+        'must be an ISO 8601 duration in years, weeks, days, hours, minutes and seconds, such as "P30D" or "PT12H"',
+    )
+
+
+def duration(max_days: int) -> Any:
+    """The type of a duration of more than zero and at most ``max_days`` days, sent as ISO 8601."""
+    return Annotated[
+        timedelta,
+        Field(gt=timedelta(0), le=timedelta(days=max_days), json_schema_extra={"pattern": ISO_8601_DURATION}),
+        BeforeValidator(_iso_8601_duration),
+    ]
+
+
+Duration = duration(3660)
+
+ISO_8601_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def _iso_8601_date(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, date) or (isinstance(value, str) and re.fullmatch(ISO_8601_DATE, value)):
+        return value
+    if _as_recorded(info):
+        return value
+    raise PydanticCustomError("iso_date", 'must be a date written as YYYY-MM-DD, such as "2027-04-01"')
+
+
+Date = Annotated[date, BeforeValidator(_iso_8601_date), Field(json_schema_extra={"pattern": ISO_8601_DATE})]
+"""A calendar date, sent as ``YYYY-MM-DD`` (not a timestamp)."""
+
+
+def _json_number(value: Any, info: ValidationInfo) -> Any:
+    strict = info.mode == "json" and not _as_recorded(info)
+    if strict and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise PydanticCustomError("int_type", "must be a whole number, such as 3 (not a string or true/false)")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_json_number)]
+"""An integer. In JSON (what every client sends) a number, as the schema's ``integer`` says: not a string,
+not true or false; Python callers such as the command line may pass the digits of one."""
 
 
 class ValueObject(BaseModel):
@@ -135,6 +318,15 @@ class Proposal(ValueObject):
     expected_annual_saving: SignedMoney = Field(
         description="Pounds a year; negative for a net annual cost (a case made on resilience or quality)."
     )
+
+    @field_validator("partners")
+    @classmethod
+    def _partner_codes_fit_the_search_attribute(
+        cls, partners: list[PartnerBody], info: ValidationInfo
+    ) -> list[PartnerBody]:
+        if not _as_recorded(info) and (problem := partner_codes_problem([p.code for p in partners])):
+            raise PydanticCustomError("search_attribute_too_large", problem)
+        return partners
 
     @model_validator(mode="after")
     def _partners_make_sense(self) -> Proposal:
@@ -242,7 +434,7 @@ class Milestone(ValueObject):
     id: Code
     title: Name
     owner_body: Code
-    due: date
+    due: Date
 
 
 class Contribution(ValueObject):
@@ -299,7 +491,7 @@ class StageDurations(ValueObject):
 
 class GovernanceSettings(ValueObject):
     stage_durations: StageDurations = StageDurations()
-    amber_share: Decimal = Field(
+    amber_share: Annotated[Decimal, DecimalString(places=4, integer_digits=1, share=True)] = Field(
         default=Decimal("0.8"),
         gt=0,
         lt=1,
@@ -309,7 +501,7 @@ class GovernanceSettings(ValueObject):
     escalation_interval: Duration = Field(
         default=timedelta(days=7), description="How often an overdue stage escalates again."
     )
-    max_sign_off_rounds: int = Field(default=3, ge=1, le=20)
+    max_sign_off_rounds: WholeNumber = Field(default=3, ge=1, le=20)
     review_period: CalendarPeriod = Field(
         default=CalendarPeriod(days=91),
         description="Time between benefit reviews, in calendar terms: P3M is a quarter, P1Y a year. "
@@ -343,9 +535,36 @@ class GovernanceSettings(ValueObject):
         return self
 
 
+def partner_codes_problem(codes: list[str]) -> str | None:
+    """Why these partner codes cannot be the ``PartnerBodies`` search attribute, or None if they can."""
+    size = limits.keyword_list_bytes(codes)
+    if size <= limits.SEARCH_ATTRIBUTE_VALUE_BYTES:
+        return None
+    return (
+        f"the partners' codes take {size} bytes as the PartnerBodies search attribute, over Temporal's limit of "
+        f"{limits.SEARCH_ATTRIBUTE_VALUE_BYTES} bytes for one search attribute value "
+        "(limit.searchAttributes.sizeOfValue): use fewer partners or shorter codes"
+    )
+
+
 class AgreementRequest(ValueObject):
-    """What it takes to open an agreement: its id, the lead body's first proposal, and its settings."""
+    """What it takes to open an agreement: its id, the lead body's first proposal, and its settings.
+
+    Its JSON may take at most ``limits.STATE_BYTES`` (1 MB), so that the agreement's state fits a payload.
+    """
 
     agreement_id: Code
     proposal: Proposal
     settings: GovernanceSettings = GovernanceSettings()
+
+    @model_validator(mode="after")
+    def _fits_a_payload(self, info: ValidationInfo) -> AgreementRequest:
+        size = len(self.model_dump_json(include={"agreement_id", "proposal", "settings"}).encode())
+        if size > limits.STATE_BYTES and not _as_recorded(info):
+            raise PydanticCustomError(
+                "message_too_large",
+                "the request takes {size} bytes, over the {limit} bytes an agreement's state may take "
+                "(half of Temporal's 2 MB payload limit, limit.blobSize.error)",
+                {"size": size, "limit": limits.STATE_BYTES},
+            )
+        return self

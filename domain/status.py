@@ -37,6 +37,16 @@ class KpiView(ValueObject):
     trend: KpiTrend | None
 
 
+class ActionReceipt(ValueObject):
+    """What became of the action an update carried: its action id, the ledger sequence numbers its
+    decisions were recorded under, and whether it was a repeat (recorded earlier, nothing done now)."""
+
+    action_id: str
+    first_seq: int
+    last_seq: int
+    repeat: bool
+
+
 class AgreementStatus(ValueObject):
     """What an agreement's status query, updates and result return; fields added later have defaults, so a
     status from an older worker still reads."""
@@ -77,6 +87,9 @@ class AgreementStatus(ValueObject):
     closure: Closure | None
     decisions_recorded: int
     ledger_head: ChainHead
+    action: ActionReceipt | None = Field(
+        default=None, description="In an update's result: what became of its action. Absent from the status query."
+    )
 
 
 def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:

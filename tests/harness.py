@@ -6,7 +6,7 @@ import asyncio
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +18,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities, read_ledger, verify_ledger
 from domain.actions import Actor
@@ -78,9 +79,17 @@ class Harness:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Harness]:
+    async def running(
+        cls, env: WorkflowEnvironment, pool: asyncpg.Pool, activities: Sequence[Callable[..., Any]] = ()
+    ) -> AsyncIterator[Harness]:
+        """A worker on a fresh task queue; ``activities`` replace the ledger's own (a test's slowed copies)."""
         harness = cls(env, pool, f"test-{uuid.uuid4()}")
-        async with build_worker(env.client, pool, task_queue=harness.task_queue):
+        if activities:
+            worker = Worker(env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
+                            activities=list(activities))
+        else:
+            worker = build_worker(env.client, pool, task_queue=harness.task_queue)
+        async with worker:
             try:
                 yield harness
             finally:

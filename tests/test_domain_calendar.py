@@ -178,7 +178,7 @@ def test_the_cli_status_shows_a_net_cost_and_the_schedule():
 def test_costs_stay_non_negative(field):
     with pytest.raises(ValidationError) as error:
         factories.proposal(**{field: "-1"})
-    assert f"{field}: Input should be greater than or equal to 0" in explain(error.value)
+    assert f"{field}: must be a non-negative decimal number" in explain(error.value)
 
 
 # Names compared as people read them

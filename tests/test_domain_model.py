@@ -52,10 +52,12 @@ def test_lead_body_must_be_one_of_the_partners():
 @pytest.mark.parametrize(
     ("field", "amount", "complaint"),
     [
-        ("one_off_cost", "-0.01", "greater than or equal to 0"),
-        ("baseline_annual_cost", "NaN", "finite number"),
-        ("one_off_cost", "Infinity", "finite number"),
-        ("expected_annual_saving", "12.345", "no more than 2 decimal places"),
+        ("one_off_cost", "-0.01", "must be a non-negative decimal number"),
+        ("baseline_annual_cost", "NaN", "written as a string"),
+        ("one_off_cost", "Infinity", "written as a string"),
+        ("one_off_cost", 0.30000000000000004, "written as a string"),
+        ("one_off_cost", "1e3", "written as a string"),
+        ("expected_annual_saving", "12.345", "at most 2 decimal places"),
     ],
 )
 def test_money_is_pounds_and_pence_never_negative(field, amount, complaint):
@@ -213,5 +215,5 @@ def test_plan_ids_must_be_unique(repeat, complaint):
 
 
 def test_money_is_kept_to_the_penny():
-    assert str(factories.proposal(one_off_cost="1.5", baseline_annual_cost="1E+6").one_off_cost) == "1.50"
-    assert str(factories.proposal(baseline_annual_cost="1E+6").baseline_annual_cost) == "1000000.00"
+    assert str(factories.proposal(one_off_cost="1.5", baseline_annual_cost="1000000").one_off_cost) == "1.50"
+    assert str(factories.proposal(baseline_annual_cost="1000000").baseline_annual_cost) == "1000000.00"

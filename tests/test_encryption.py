@@ -27,6 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from config import ConfigurationError, Settings, connect_temporal
 from demo.stack import free_port
+from domain.errors import ACTION_REJECTED
 from domain.model import Stage
 from encryption import ENCODING, KEY_ID, DecryptionError, EncryptionCodec, encrypting
 from tests import factories
@@ -108,7 +109,7 @@ async def test_the_encrypting_converter_round_trips_values_and_hides_failure_mes
     assert await converter.decode(payloads, [type(request)]) == [request]
 
     failure = Failure()
-    await converter.encode_failure(ApplicationError("Owen Hughes has already signed", type="ActionRejected"), failure)
+    await converter.encode_failure(ApplicationError("Owen Hughes has already signed", type=ACTION_REJECTED), failure)
     assert b"Owen Hughes" not in failure.SerializeToString()
     decoded = await converter.decode_failure(failure)
     assert isinstance(decoded, ApplicationError) and decoded.message == "Owen Hughes has already signed"

@@ -19,7 +19,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain import drift, lifecycle
-from domain.errors import ActionRejected, explain
+from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD, ActionRejected, explain
 from domain.model import AgreementRequest
 from domain.status import status_of
 from tests import domain_helpers as h
@@ -166,7 +166,9 @@ async def test_a_stream_of_hostile_updates_never_fails_a_workflow_task(harness: 
             accepted += 1
         except WorkflowUpdateFailedError as failure:
             assert isinstance(failure.cause, ApplicationError) and failure.cause.message
-            assert failure.cause.type in ("InvalidPayload", "ActionRejected")
+            assert failure.cause.type in (INVALID_PAYLOAD, ACTION_REJECTED)
+            problems = failure.cause.details[0]
+            assert problems and all(set(problem) == {"field", "code", "message"} for problem in problems)
             refused += 1
     trace = await harness.trace_of_updates(handle)
     assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in trace

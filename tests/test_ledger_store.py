@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities.database import migrate
 from activities.ledger import ALERT_CHANNEL, LedgerActivities, read_ledger, verify_ledger
 from domain.drift import Alert, AlertKind, Waiting
+from domain.errors import LEDGER_CONFLICT
 from domain.ledger import GENESIS, ChainHead, Decision, LedgerEntry, chain
 from domain.model import Stage
 from tests import factories
@@ -104,7 +105,7 @@ async def test_a_different_decision_at_a_used_seq_is_a_non_retryable_conflict(po
     with pytest.raises(ApplicationError) as raised:
         await ledger.record_decisions([rival])
 
-    assert raised.value.type == "LedgerConflict"
+    assert raised.value.type == LEDGER_CONFLICT
     assert raised.value.non_retryable is True
     assert f"#{rival.seq}" in str(raised.value)
     assert await rows(pool, agreement_id) == before

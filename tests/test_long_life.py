@@ -43,7 +43,8 @@ async def test_ten_years_of_reviews_in_bounded_runs_with_one_verified_chain(harn
         before = await handle.execute_update(AgreementWorkflow.decide_review, {
             "actor": LEAD, "outcome": outcome, "reason": "quarterly benefits review"})
         after = await handle.query(AgreementWorkflow.status)
-        assert after == before, "the status must read the same across the continue-as-new boundary"
+        assert after == before.model_copy(update={"action": None}), \
+            "the status must read the same across the continue-as-new boundary (an update's adds its action)"
         if outcome == "amend":
             amendments += 1
             await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})

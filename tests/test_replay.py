@@ -1,5 +1,7 @@
 """Saved histories of every lifecycle path must replay on today's workflow code."""
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -40,3 +42,27 @@ async def test_a_non_deterministic_change_is_caught_by_replay():
     replayer = Replayer(workflows=[PausingAgreementWorkflow], data_converter=data_converter)
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(load(HISTORIES[0]))
+
+
+def with_readings_as_numbers(path: Path) -> WorkflowHistory:
+    """A saved history whose KPI readings were sent as JSON numbers, as the engine accepted before it
+    required decimal strings (a JavaScript client's ``61.0``)."""
+    history = json.loads(path.read_text())
+    for event in history["events"]:
+        accepted = event.get("workflowExecutionUpdateAcceptedEventAttributes")
+        if accepted and accepted["acceptedRequest"]["input"]["name"] == "record_kpi_readings":
+            payload = accepted["acceptedRequest"]["input"]["args"]["payloads"][0]
+            action = json.loads(base64.b64decode(payload["data"]))
+            action["readings"] = [reading | {"value": float(reading["value"])} for reading in action["readings"]]
+            payload["data"] = base64.b64encode(json.dumps(action).encode()).decode()
+    return WorkflowHistory.from_json(path.stem, history)
+
+
+async def test_an_action_accepted_under_older_formats_replays():
+    """Today a number is refused where a decimal string is due; what was accepted before still replays."""
+    history = with_readings_as_numbers(SAVED / "completed-run02.json")
+    sent = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input for e in history.events
+            if e.HasField("workflow_execution_update_accepted_event_attributes")]
+    assert [(i.name, b'"value": 61.0' in i.args.payloads[0].data) for i in sent][0] == ("record_kpi_readings", True)
+    replayer = Replayer(workflows=[AgreementWorkflow], data_converter=data_converter)
+    await replayer.replay_workflow(history)

@@ -1,9 +1,13 @@
 """Every rejected action names the problem and leaves history and ledger untouched."""
 
+from datetime import UTC, datetime
+
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from domain.errors import INVALID_PAYLOAD
+from domain.lifecycle import open_agreement
 from domain.model import Stage
 from tests import factories
 from tests.harness import Harness, walk_to_sign_off
@@ -38,7 +42,7 @@ async def test_proposal_with_negative_cost_is_rejected(harness: Harness):
     handle = await harness.start()
     bad = factories.proposal_data(one_off_cost="-5")
     await assert_rejected(harness, handle, AgreementWorkflow.revise_proposal,
-                          {"actor": LEAD, "proposal": bad}, "one_off_cost", "greater than or equal to 0")
+                          {"actor": LEAD, "proposal": bad}, "one_off_cost", "must be a non-negative decimal number")
 
 
 async def test_unknown_body_is_rejected(harness: Harness):
@@ -109,8 +113,20 @@ async def test_invalid_start_input_fails_the_workflow_at_once(harness: Harness):
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
     cause = failure.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "InvalidPayload"
+    assert isinstance(cause, ApplicationError) and cause.type == INVALID_PAYLOAD
     assert "the lead body E09000023 must be one of the partners" in cause.message
     events = await harness.history_events(handle)
     assert len(events) <= 5, "the first task should fail the workflow, not retry"
+    assert await harness.ledger(request["agreement_id"]) == []
+
+
+async def test_carried_state_from_a_caller_is_refused_at_once(harness: Harness):
+    request = factories.request_data(harness.new_id())
+    carried = open_agreement(factories.request(request["agreement_id"]), datetime(2027, 4, 1, tzinfo=UTC))
+    handle = await harness.start({**request, "carried": carried.agreement.model_dump(mode="json")}, wait_opened=False)
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == INVALID_PAYLOAD
+    assert cause.details[0] == [{"field": "carried", "code": "carried_state_refused", "message": cause.message}]
     assert await harness.ledger(request["agreement_id"]) == []

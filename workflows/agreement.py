@@ -13,14 +13,15 @@ ten-year agreement is a chain of short runs.
 """
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from domain import drift, lifecycle
+    from domain import drift, lifecycle, limits
     from domain.actions import (
         Action,
         DecideReview,
@@ -32,16 +33,16 @@ with workflow.unsafe.imports_passed_through():
         SubmitForSignOff,
         SubmitProposal,
         Withdraw,
+        action_id_of,
     )
-    from domain.errors import ActionRejected
+    from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD, LEDGER_CONFLICT, UNKNOWN_ACTION, ActionRejected
     from domain.ledger import ChainHead, Decision, chain
     from domain.model import Stage
-    from domain.status import AgreementStatus, details_markdown, status_of, waiting_summary
+    from domain.status import ActionReceipt, AgreementStatus, details_markdown, status_of, waiting_summary
     from workflows import search_attributes
+    from workflows.converter import actor_in, log_refusal
 
 TASK_QUEUE = "concordat-agreements"
-ACTION_REJECTED = "ActionRejected"
-LEDGER_CONFLICT = "LedgerConflict"
 
 RAISE_LEVELS_REACHED_WHILE_RAISING = "raise-levels-reached-while-raising"
 """Patch: before it, a level reached while an alert was being raised waited for the next level."""
@@ -78,11 +79,10 @@ class AgreementWorkflow:
             opening = lifecycle.open_agreement(start, workflow.now())
             self._agreement, self._unrecorded = opening.agreement, opening.decisions
         elif workflow.info().continued_run_id is None:
-            raise ApplicationError(
-                "carried state is accepted only when the engine continues an agreement as new",
-                type="InvalidPayload",
-                non_retryable=True,
-            )
+            message = "carried state is accepted only when the engine continues an agreement as new"
+            log_refusal(start.agreement_id, "start", start.proposal.lead_body, None, message)
+            problem = {"field": "carried", "code": "carried_state_refused", "message": message}
+            raise ApplicationError(message, [problem], type=INVALID_PAYLOAD, non_retryable=True)
         else:
             self._agreement, self._unrecorded = start.carried, []
         if start.carried is None and workflow.patched(CALENDAR_PERIODS):
@@ -185,40 +185,63 @@ class AgreementWorkflow:
     def _check_withdraw(self, action: Withdraw) -> None:
         self._evolve(action)
 
+    @workflow.update(dynamic=True)
+    async def unknown_action(self, name: str, args: Sequence[RawValue]) -> AgreementStatus:
+        raise self._unknown_action(name, args)
+
+    @unknown_action.validator
+    def _check_unknown_action(self, name: str, args: Sequence[RawValue]) -> None:
+        raise self._unknown_action(name, args)
+
+    def _unknown_action(self, name: str, args: Sequence[RawValue]) -> ApplicationError:
+        """The refusal of an update name the agreement does not have (a typo, or a newer client's action)."""
+        message = f"agreement workflows have no action {name!r}; the actions are listed in the contract"
+        body, signatory = actor_in(args[0].payload) if args else (None, None)
+        log_refusal(self._agreement.agreement_id, name, body, signatory, message)
+        problem = {"field": "", "code": "unknown_action", "message": message}
+        return ApplicationError(message, [problem], type=UNKNOWN_ACTION, non_retryable=True)
+
     def _evolve(self, action: Action) -> lifecycle.Transition:
+        """Run the rules on ``action``, named by its action id or else by the update's id."""
+        update = workflow.current_update_info()
+        if action.action_id is None and update is not None:
+            action = action.model_copy(update={"action_id": action_id_of(update.id)})
         try:
             return lifecycle.evolve(self._agreement, action, workflow.now())
         except ActionRejected as rejection:
-            update = workflow.current_update_info()
-            workflow.logger.warning(
-                "action refused",
-                extra={
-                    "refusal": {
-                        "agreement_id": self._agreement.agreement_id,
-                        "action": update.name if update else type(action).__name__,
-                        "actor_body": action.actor.body,
-                        "actor_signatory": action.actor.signatory,
-                        "reason": str(rejection),
-                    }
-                },
-            )
-            raise ApplicationError(str(rejection), type=ACTION_REJECTED, non_retryable=True) from None
+            name = update.name if update else type(action).__name__
+            log_refusal(self._agreement.agreement_id, name, action.actor.body, action.actor.signatory, str(rejection))
+            raise ApplicationError(
+                str(rejection), rejection.problems(), type=ACTION_REJECTED, non_retryable=True
+            ) from None
 
     async def _act(self, action: Action) -> AgreementStatus:
-        """Check again under the lock, record the decisions, then adopt the new state."""
+        """Check again under the lock, record the decisions, then adopt the new state.
+
+        A repeat of a remembered action records nothing; either way the status returned says, in
+        ``action``, which ledger entries hold the action's decisions and whether this was a repeat.
+        """
         await workflow.wait_condition(lambda: not self._unrecorded)
         async with self._lock:
             transition = self._evolve(action)
-            await self._record(transition.agreement, transition.decisions)
-            self._agreement = transition.agreement
-        return self.status()
+            if not transition.repeat:
+                await self._record(transition.agreement, transition.decisions)
+                self._agreement = transition.agreement
+        status = self.status()
+        if transition.remembered is None:
+            return status
+        remembered = transition.remembered
+        receipt = ActionReceipt(action_id=remembered.action_id, first_seq=remembered.first_seq,
+                                last_seq=remembered.last_seq, repeat=transition.repeat)
+        return status.model_copy(update={"action": receipt})
 
     async def _record(self, agreement: lifecycle.Agreement, decisions: list[Decision]) -> None:
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
         await workflow.execute_activity(
             "record_decisions",
             entries,
-            summary="record " + ", ".join(d.kind.replace("_", " ") for d in decisions),
+            summary=limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions),
+                                limits.SUMMARY_BYTES),
             **_LEDGER_WRITE,
         )
         agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
@@ -233,7 +256,8 @@ class AgreementWorkflow:
                 await workflow.execute_activity(
                     "raise_alerts",
                     due,
-                    summary="raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
+                    summary=limits.clip("raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
+                                        limits.SUMMARY_BYTES),
                     **_LEDGER_WRITE,
                 )
                 self._agreement.raised_alerts.extend(alert.key for alert in due)
@@ -250,7 +274,7 @@ class AgreementWorkflow:
         """Keep the Web UI current: search attributes to filter by, details to read; returns the status shown."""
         status = self.status()
         attributes = search_attributes.updates(status)
-        details = details_markdown(status)
+        details = limits.clip(details_markdown(status), limits.DETAILS_BYTES)
         if (attributes, details) == self._published:
             return status
         if workflow.patched(UPSERT_ONLY_CHANGED_ATTRIBUTES):
@@ -270,7 +294,7 @@ class AgreementWorkflow:
             await workflow.wait_condition(
                 lambda: self._agreement.chain.seq != seen,
                 timeout=None if wake_at is None else wake_at - workflow.now(),
-                timeout_summary=waiting_summary(status),
+                timeout_summary=limits.clip(waiting_summary(status), limits.SUMMARY_BYTES),
             )
         except asyncio.TimeoutError:
             pass

@@ -25,6 +25,9 @@ from domain.actions import (
     SubmitProposal,
     Withdraw,
 )
+from domain import limits
+from domain.errors import ERROR_TYPES
+from domain.lifecycle import RECENT_ACTIONS_KEPT
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
 from workflows.agreement import TASK_QUEUE, workflow_id
@@ -47,12 +50,25 @@ UPDATES: dict[str, type[BaseModel]] = {
 QUERIES: dict[str, type[BaseModel]] = {"status": AgreementStatus}
 """Each query takes no argument and returns this model."""
 
+ENGINE_ONLY_RULES = [
+    "Rules across fields: each partner, objective, KPI, milestone and contribution appears once; the lead body "
+    "is a partner; the expected saving does not exceed the baseline cost; a signatory is named once per body; "
+    "the red tolerance is not below the amber; a rejection gives a reason; a milestone is complete exactly at "
+    "100%; each KPI is read once per submission.",
+    "Durations (ISO 8601) are more than zero and at most 3,660 days (a term at most 36,600).",
+    "Texts are counted after leading and trailing white space is removed: the schema's maxLength counts it.",
+    "Platform limits: the partners' codes fit one search attribute value (2,048 bytes as a JSON list), and the "
+    "start input and the agreement's state after any action take at most 1 MB of JSON.",
+    "Everything that depends on the agreement's state: stage, partners, signatories, milestones, KPIs, dates.",
+]
+"""What the JSON Schemas cannot say and the engine checks (refusing with InvalidPayload or ActionRejected)."""
+
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
 
 
 def start_options(request: AgreementRequest, task_queue: str = TASK_QUEUE) -> dict[str, Any]:
     """How every Concordat client starts an agreement: its id scheme, no duplicates ever, and the
-    summary, details and memo the Web UI shows."""
+    summary, details and memo the Web UI shows (cut to fit Temporal's user-metadata limits)."""
     proposal = request.proposal
     partners = ", ".join(p.name for p in proposal.partners)
     return {
@@ -60,10 +76,11 @@ def start_options(request: AgreementRequest, task_queue: str = TASK_QUEUE) -> di
         "task_queue": task_queue,
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
         "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
-        "static_summary": f"{proposal.title}: {proposal.service_name}",
-        "static_details": (
+        "static_summary": limits.clip(f"{proposal.title}: {proposal.service_name}", limits.SUMMARY_BYTES),
+        "static_details": limits.clip(
             f"**{proposal.title}**\n\nService: {proposal.service_name} ({proposal.service_category.value})\n\n"
-            f"Lead body: {proposal.body_name(proposal.lead_body)}\n\nPartners: {partners}"
+            f"Lead body: {proposal.body_name(proposal.lead_body)}\n\nPartners: {partners}",
+            limits.DETAILS_BYTES,
         ),
         "memo": {"title": proposal.title},
     }
@@ -91,6 +108,29 @@ def summary() -> dict[str, Any]:
         "result": "result.AgreementStatus.json",
         "updates": {name: f"update.{name}.json" for name in UPDATES},
         "queries": {name: f"query.{name}.json" for name in QUERIES},
+        "errors": {
+            "types": ERROR_TYPES,
+            "details": (
+                "A refusal is an ApplicationError (non-retryable) whose type is one of `types` and whose first "
+                "detail is a list of problems, each {field, code, message}: field is a dotted path into the "
+                "message sent (empty when no one field is at fault), code a stable code, message the sentence "
+                "for people. The error's message joins the problems' messages."
+            ),
+            "problem": {
+                "type": "object",
+                "required": ["field", "code", "message"],
+                "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}},
+                "additionalProperties": False,
+            },
+        },
+        "checked_by_the_engine_only": ENGINE_ONLY_RULES,
+        "idempotency": (
+            "Every action may carry action_id (else the update id stands for it). The agreement remembers its "
+            f"last {RECENT_ACTIONS_KEPT} accepted actions across continue-as-new: the same action id with the same "
+            "content is not applied again and returns the status with action.repeat true and the ledger "
+            "sequence numbers first recorded; the same action id with other content is refused "
+            "(ActionRejected, action_id_reused)."
+        ),
     }
 
 
