@@ -47,6 +47,10 @@ Money = Annotated[
     Decimal, Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False), AfterValidator(_to_pence)
 ]
 """Pounds, exact to the penny, never negative."""
+SignedMoney = Annotated[
+    Decimal, Field(max_digits=15, decimal_places=2, allow_inf_nan=False), AfterValidator(_to_pence)
+]
+"""Pounds, exact to the penny, positive or negative."""
 Measure = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
 Tolerance = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
 Duration = Annotated[timedelta, Field(gt=timedelta(0), le=timedelta(days=3660))]
@@ -95,7 +99,16 @@ class PartnerBody(ValueObject):
         return self
 
     def signatory(self, name: str) -> Signatory | None:
-        return next((s for s in self.signatories if s.name.casefold() == name.strip().casefold()), None)
+        return find_signatory(self.signatories, name)
+
+
+def same_person(name: str, other: str) -> bool:
+    """Whether two names are the same person's, compared without regard to case."""
+    return name.strip().casefold() == other.strip().casefold()
+
+
+def find_signatory(signatories: list[Signatory], name: str) -> Signatory | None:
+    return next((s for s in signatories if same_person(s.name, name)), None)
 
 
 class Proposal(ValueObject):

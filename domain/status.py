@@ -8,8 +8,9 @@ from decimal import Decimal
 from domain.actions import MilestoneStatus
 from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
-from domain.lifecycle import Agreement, Closure, KpiTrend, SignOffRecord
-from domain.model import Direction, Rag, ServiceCategory, Stage, ValueObject
+from domain.lifecycle import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
+from domain.model import Direction, Rag, ServiceCategory, Signatory, Stage, ValueObject
+from domain.variation import SignatureRecord, Variation
 
 
 class MilestoneView(ValueObject):
@@ -32,6 +33,19 @@ class KpiView(ValueObject):
     reading: Decimal | None
     rag: Rag | None
     trend: KpiTrend | None
+
+
+class VariationView(ValueObject):
+    """The pending variation: what it changes, who has signed it, who is awaited, and from when."""
+
+    number: int
+    reason: str
+    effective_on: date
+    changes: list[str]
+    variation: Variation
+    proposed_at: datetime
+    signed: list[SignatureRecord]
+    awaited: list[str]
 
 
 class AgreementStatus(ValueObject):
@@ -57,6 +71,10 @@ class AgreementStatus(ValueObject):
     open_alerts: list[Alert]
     payback_years: Decimal | None
     closure: Closure | None
+    signatories: dict[str, list[Signatory]]
+    retired_signatories: list[RetiredSignatory]
+    variation: VariationView | None
+    former_partners: dict[str, str]
     decisions_recorded: int
     ledger_head: ChainHead
 
@@ -80,6 +98,13 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
                 reading=reading.value if reading else None, rag=reading.rag if reading else None,
                 trend=agreement.kpi_trends.get(k.id),
             ))
+    variation = None
+    if (pending := agreement.variation) is not None:
+        variation = VariationView(
+            number=pending.number, reason=pending.variation.reason, effective_on=pending.variation.effective_on,
+            changes=pending.variation.describe({p.code: p.name for p in proposal.partners}), variation=pending.variation, proposed_at=pending.proposed_at,
+            signed=list(pending.signatures.values()), awaited=[code for code, _ in agreement.variation_awaits],
+        )
     return AgreementStatus(
         agreement_id=agreement.agreement_id,
         title=proposal.title,
@@ -103,6 +128,10 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         open_alerts=open_alerts(agreement, now),
         payback_years=proposal.payback_years,
         closure=agreement.closure,
+        signatories={p.code: agreement.signatories(p.code) for p in proposal.partners},
+        retired_signatories=agreement.retired_signatories,
+        variation=variation,
+        former_partners=agreement.former_partners,
         decisions_recorded=agreement.chain.seq,
         ledger_head=agreement.chain,
     )
@@ -155,7 +184,20 @@ def details_markdown(status: AgreementStatus) -> str:
             for k in status.kpis
         ]
         blocks.append("\n".join(["| KPI | Target | Reading | RAG |", "|---|---|---|---|", *rows]))
+    if status.variation is not None:
+        blocks.append(variation_markdown(status, status.variation))
     if status.open_alerts:
         blocks.append("**Open alerts**")
         blocks.append("\n".join(f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts))
     return "\n\n".join(blocks)
+
+
+def variation_markdown(status: AgreementStatus, variation: VariationView) -> str:
+    """The pending variation for the Web UI: its changes, signatures and effective date."""
+    lines = [f"**Variation {variation.number}**, to take effect {variation.effective_on}: {variation.reason}"]
+    lines += [f"- {change}" for change in variation.changes]
+    names = {**status.body_names, **{p.code: p.name for p in variation.variation.incoming}}
+    signed = ", ".join(f"{names.get(s.body, s.body)} ({s.signatory})" for s in variation.signed) or "none yet"
+    awaited = ", ".join(names.get(code, code) for code in variation.awaited)
+    lines.append(f"Signed: {signed}." + (f" Awaiting: {awaited}." if awaited else " Agreed by every body."))
+    return "\n".join(lines)
