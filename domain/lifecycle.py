@@ -572,7 +572,7 @@ def _propose_variation(draft: _Draft) -> None:
             "it must take effect, be rejected or be withdrawn before another is proposed"
         )
     check_variation(agreement.proposal, action.variation, draft.now.astimezone(UTC).date())
-    vary(agreement.proposal, [agreement.plan, agreement.plan_in_force], action.variation)
+    vary(agreement.proposal, [agreement.plan, agreement.plan_in_force], action.variation, proposing=True)
     agreement.variations_proposed += 1
     agreement.variation = PendingVariation(
         number=agreement.variations_proposed, variation=action.variation, proposed_at=draft.now
@@ -622,7 +622,9 @@ def _take_effect(draft: _Draft) -> None:
     pending = _pending(agreement)
     variation = pending.variation
     changes = variation.describe({p.code: p.name for p in agreement.proposal.partners})
-    proposal, (plan, plan_in_force) = vary(agreement.proposal, [agreement.plan, agreement.plan_in_force], variation)
+    proposal, (plan, plan_in_force) = vary(
+        agreement.proposal, [agreement.plan, agreement.plan_in_force], variation, proposing=False
+    )
     for code in variation.outgoing:
         agreement.former_partners[code] = agreement.body_name(code)
         agreement.signatory_register.pop(code, None)

@@ -195,7 +195,7 @@ def _split_evenly(amount: Decimal, codes: list[str]) -> list[Contribution]:
             for i, code in enumerate(codes)]
 
 
-def _vary_plan(plan: Plan, variation: Variation, lead: str) -> Plan:
+def _vary_plan(plan: Plan, variation: Variation, lead: str, proposing: bool) -> Plan:
     contributions: list[Contribution] = []
     owners: dict[str, str] = {}
     changes = {c.body: c for c in variation.changes if not isinstance(c, Joining)}
@@ -206,7 +206,7 @@ def _vary_plan(plan: Plan, variation: Variation, lead: str) -> Plan:
         elif isinstance(change, Succession):
             codes = [s.code for s in change.successors]
             stated = sum((c.annual_amount for c in change.contributions), Decimal(0))
-            if change.contributions and stated != contribution.annual_amount:
+            if proposing and change.contributions and stated != contribution.annual_amount:
                 raise ActionRejected(
                     f"the successors of {change.body} are to take over its annual contribution of "
                     f"£{contribution.annual_amount}, but the shares stated add up to £{stated}"
@@ -249,9 +249,15 @@ def check(proposal: Proposal, variation: Variation, today: date) -> None:
         raise ActionRejected("the variation cannot be made: " + "; ".join(problems))
 
 
-def vary(proposal: Proposal, plans: list[Plan | None], variation: Variation) -> tuple[Proposal, list[Plan | None]]:
+def vary(
+    proposal: Proposal, plans: list[Plan | None], variation: Variation, *, proposing: bool
+) -> tuple[Proposal, list[Plan | None]]:
     """The proposal and plans once ``variation`` takes effect; raise ActionRejected if the result is
-    not a valid partnership (fewer than two partners, the lead gone and no new lead named)."""
+    not a valid partnership (fewer than two partners, the lead gone and no new lead named).
+
+    When ``proposing``, stated successor shares must add up to the contribution they replace; when the
+    variation takes effect they apply as stated, even if the plan was set again in the meantime.
+    """
     after = partners_after(proposal, variation)
     lead = proposal.lead_body
     if lead in variation.outgoing:
@@ -267,6 +273,6 @@ def vary(proposal: Proposal, plans: list[Plan | None], variation: Variation) -> 
                              "a shared service needs at least two partners")
     try:
         varied = Proposal.model_validate({**proposal.model_dump(), "partners": after, "lead_body": lead})
-        return varied, [None if plan is None else _vary_plan(plan, variation, lead) for plan in plans]
+        return varied, [None if plan is None else _vary_plan(plan, variation, lead, proposing) for plan in plans]
     except ValidationError as error:
         raise ActionRejected("the variation cannot be made: " + explain(error)) from None

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from domain.actions import Action, WithdrawVariation
+from domain.actions import Action, ReviseProposal, WithdrawVariation
 from domain.drift import waiting_on
 from domain.errors import ActionRejected
 from domain.lifecycle import Agreement, evolve, take_effect
@@ -286,3 +286,14 @@ def test_a_body_names_and_retires_its_own_signatories_and_nobody_else_does():
     agreement = apply(agreement, retire(CUMBRIA, factories.CUMBRIA, "Gareth Dobson"))
     assert "is not a named signatory of Cumbria County Council (named: Pat Nolan)" in rejected(
         agreement, name_signatory(CUMBRIA, factories.CUMBRIA, "Jo Bell"))
+
+
+def test_while_a_variation_is_pending_a_revision_cannot_change_the_partners():
+    agreement = apply(north_west(), propose(blackburn_joins(TODAY)))
+    fewer = factories.north_west_proposal_data()
+    fewer["partners"] = fewer["partners"][:2]
+    revision = ReviseProposal.model_validate({"actor": LANCASHIRE, "proposal": fewer})
+    assert "variation 1 is pending: the partners cannot change" in rejected(agreement, revision)
+    same_partners = ReviseProposal.model_validate(
+        {"actor": LANCASHIRE, "proposal": factories.north_west_proposal_data(one_off_cost="380000.00")})
+    apply(agreement, same_partners)
