@@ -142,17 +142,28 @@ def _when(moment: datetime) -> str:
 
 
 def waiting_summary(status: AgreementStatus) -> str:
-    """One line for the Web UI timeline: what the agreement waits for, from whom, until when."""
+    """One line for the Web UI timeline: what the agreement waits for, from whom, until when, and
+    what a pending variation waits for."""
     if status.closure is not None:
         return f"closed ({status.closure.outcome.value})"
-    deadline = f" until {_when(status.deadline)}" if status.deadline else ""
-    if status.stage is Stage.REVIEW and not status.waiting_on:
-        return f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
-    needs: dict[str, list[str]] = {}
-    for waiting in status.waiting_on:
-        needs.setdefault(waiting.for_what, []).append(waiting.body_name)
-    parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
-    return f"waiting for {'; '.join(parts)}{deadline}"
+    variation = status.variation
+    signing = f"variation {variation.number} to be signed" if variation else None
+    stage_waits = [waiting for waiting in status.waiting_on if waiting.for_what != signing]
+    if status.stage is Stage.REVIEW and not stage_waits:
+        summary = f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
+    else:
+        deadline = f" until {_when(status.deadline)}" if status.deadline else ""
+        needs: dict[str, list[str]] = {}
+        for waiting in stage_waits:
+            needs.setdefault(waiting.for_what, []).append(waiting.body_name)
+        parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
+        summary = f"waiting for {'; '.join(parts)}{deadline}"
+    if variation is None:
+        return summary
+    if variation.awaited:
+        awaited = ", ".join(w.body_name for w in status.waiting_on if w.for_what == signing)
+        return f"{summary}; {signing} by {awaited}"
+    return f"{summary}; variation {variation.number} takes effect on {variation.effective_on}"
 
 
 def _sentence(text: str) -> str:

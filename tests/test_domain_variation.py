@@ -11,7 +11,7 @@ from domain.drift import waiting_on
 from domain.errors import ActionRejected
 from domain.lifecycle import Agreement, evolve, take_effect
 from domain.model import Stage
-from domain.status import details_markdown, status_of
+from domain.status import details_markdown, status_of, waiting_summary
 from domain.variation import Variation
 from tests import factories
 from tests.domain_helpers import (
@@ -240,6 +240,8 @@ def test_the_status_shows_the_pending_variation_and_who_is_awaited():
     details = details_markdown(status)
     assert "**Variation 1**" in details and "Awaiting: Cumberland Council, Westmorland and Furness Council" in details
     assert "Cumbria County Council (E10000006) is succeeded by Cumberland Council (E06000063)" in details
+    assert waiting_summary(status).endswith("; variation 1 to be signed by Cumberland Council, "
+                                            "Westmorland and Furness Council, Blackpool Borough Council")
 
 
 # The signatory register
