@@ -10,7 +10,7 @@ only adopt the next state once its decisions are safely in the ledger.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -556,6 +556,10 @@ def _withdraw(draft: _Draft) -> None:
     draft.close(ClosedOutcome.TERMINATED if live else ClosedOutcome.WITHDRAWN, action.reason)
 
 
+_LONGEST_WAIT_FOR_A_VARIATION = timedelta(days=3660)
+"""A variation takes effect at most ten years after it is proposed."""
+
+
 def _pending(agreement: Agreement) -> PendingVariation:
     if agreement.variation is None:
         raise ActionRejected(f"agreement {agreement.agreement_id} has no pending variation")
@@ -571,7 +575,14 @@ def _propose_variation(draft: _Draft) -> None:
             f"variation {agreement.variation.number} is pending (proposed {agreement.variation.proposed_at:%Y-%m-%d}); "
             "it must take effect, be rejected or be withdrawn before another is proposed"
         )
-    check_variation(agreement.proposal, action.variation, draft.now.astimezone(UTC).date())
+    today = draft.now.astimezone(UTC).date()
+    effective_on, opened_on = action.variation.effective_on, agreement.opened_at.astimezone(UTC).date()
+    if not opened_on <= effective_on <= today + _LONGEST_WAIT_FOR_A_VARIATION:
+        raise ActionRejected(
+            f"effective_on {effective_on} must fall between the day the agreement opened ({opened_on}) and "
+            f"{_LONGEST_WAIT_FOR_A_VARIATION.days} days from today ({today + _LONGEST_WAIT_FOR_A_VARIATION})"
+        )
+    check_variation(agreement.proposal, action.variation, today)
     vary(agreement.proposal, [agreement.plan, agreement.plan_in_force], action.variation, proposing=True)
     agreement.variations_proposed += 1
     agreement.variation = PendingVariation(

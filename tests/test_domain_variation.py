@@ -202,6 +202,13 @@ def test_a_variation_that_does_not_fit_the_partnership_is_refused(variation, ref
     assert refusal in rejected(north_west_live(), propose(variation))
 
 
+def test_the_effective_date_falls_between_the_opening_of_the_agreement_and_ten_years_ahead():
+    too_early = cumbria_reorganisation(TODAY - timedelta(days=1))
+    assert "must fall between the day the agreement opened (2027-04-01)" in rejected(north_west_live(), propose(too_early))
+    too_late = cumbria_reorganisation(TODAY + timedelta(days=3661))
+    assert "and 3660 days from today" in rejected(north_west_live(), propose(too_late))
+
+
 def test_a_variation_that_names_a_body_twice_is_refused_naming_it():
     data = cumbria_reorganisation(TODAY)
     data["changes"].append(blackpool_leaves(TODAY, body=CUMBERLAND)["changes"][0])
