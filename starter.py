@@ -36,7 +36,7 @@ from config import ConfigurationError, Settings, connect_temporal
 from domain.errors import explain
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
-from domain.status import AgreementStatus, variation_markdown, waiting_summary
+from domain.status import AgreementStatus, money_summary, schedule_summary, variation_markdown, waiting_summary
 from workflows import search_attributes as sa
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.contract import UPDATES, WORKFLOW_TYPE, start_options
@@ -83,6 +83,10 @@ def print_status(console: Console, status: AgreementStatus) -> None:
     rag = f"[{_RAG_STYLE[status.rag]}]{status.rag.value.upper()}[/]"
     console.print(f"Stage: {status.stage.label}   RAG: {rag}   Deadline: {_when(status.deadline)}")
     console.print(waiting_summary(status))
+    if case := money_summary(status):
+        console.print(f"Case: {case}")
+    if schedule := schedule_summary(status):
+        console.print(f"Reviews: {schedule}")
     if status.sign_offs:
         table = Table("Body", "Signatory", "Decision", "Reason", "At", title=f"Sign-off round {status.sign_off_round}")
         for s in status.sign_offs:

@@ -160,7 +160,9 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
     deadline = agreement.deadline
     if deadline is not None:
         condition = _stage_condition(agreement)
-        subject = f"the {stage.label} stage" + (f" (review {agreement.review_number})" if stage is Stage.REVIEW else "")
+        subject = f"the {stage.label} stage"
+        if stage is Stage.REVIEW:
+            subject += f" ({agreement.review_label(agreement.review_number)})"
         for level, at in _stage_levels(agreement, now):
             if at > now:
                 break
@@ -229,8 +231,10 @@ def open_alerts(agreement: Agreement, now: datetime) -> list[Alert]:
 
 
 def next_check(agreement: Agreement, now: datetime) -> datetime | None:
-    """The next moment a drift level will be reached, if any."""
+    """The next moment a drift level will be reached, or (since never-skip-reviews) a review period ends."""
     moments = [at for _, at in _stage_levels(agreement, now) if at > now]
+    if agreement.reviews_never_skipped and (period_end := agreement.next_period_end(now)) is not None:
+        moments.append(period_end)
     if agreement.stage is Stage.IMPLEMENTATION:
         assert agreement.plan is not None
         moments += [

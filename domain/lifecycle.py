@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
+from itertools import count
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -37,6 +38,7 @@ from domain.actions import (
     Withdraw,
     WithdrawVariation,
 )
+from domain.calendar import ReviewAlignment, describe_end, financial_year_start
 from domain.errors import ActionRejected
 from domain.ledger import ChainHead, Decision
 from domain.model import (
@@ -49,7 +51,7 @@ from domain.model import (
     Stage,
     ValueObject,
     find_signatory,
-    same_person,
+    name_key,
 )
 from domain.variation import PendingVariation, SignatureRecord, Variation, partners_after, vary
 from domain.variation import check as check_variation
@@ -152,6 +154,16 @@ class Agreement(BaseModel):
     )
     chain: ChainHead = ChainHead()
     raised_alerts: list[str] = Field(default_factory=list, description="'condition|level' of every alert raised.")
+    calendar_periods: bool = Field(
+        default=False,
+        description="Review periods and the term count calendar months and years (agreements opened since the "
+        "calendar-periods patch); before it, a year was 365 days and a month 30.",
+    )
+    reviews_never_skipped: bool = Field(
+        default=False,
+        description="Every review period gets its own review, however late (since the never-skip-reviews patch); "
+        "before it, a late decision skipped the periods that had ended meanwhile.",
+    )
 
     @property
     def deadline(self) -> datetime | None:
@@ -160,9 +172,74 @@ class Agreement(BaseModel):
             return None
         return self.clock_started_at + self.settings.stage_durations.of(self.stage)
 
-    def review_due_at(self, number: int) -> datetime:
+    def review_period_end(self, number: int) -> datetime:
+        """When review period ``number`` (1 is the first) ends, and its review can be concluded (UTC).
+
+        The one place the review schedule is computed. ``go_live``: go-live + number x review period,
+        counted from go-live (so at go-live's time of day). ``financial_year``: the number-th end, after
+        go-live, on the grid of periods from 1 April 00:00 UTC: the period ending 30 June ends at the end of
+        that day, 1 July 00:00 UTC. Needs the service to have gone live.
+        """
         assert self.went_live_at is not None
-        return self.went_live_at + number * self.settings.review_period
+        period = self.settings.review_period
+        if self.settings.review_alignment is ReviewAlignment.FINANCIAL_YEAR:
+            year_start = financial_year_start(self.went_live_at)
+            first = next(k for k in count(1) if year_start + period.times(k) > self.went_live_at)
+            return year_start + period.times(first + number - 1)
+        if not self.calendar_periods:
+            return self.went_live_at + number * period.legacy_timedelta()
+        return self.went_live_at + period.times(number)
+
+    @property
+    def term_ends_at(self) -> datetime | None:
+        """Go-live plus the term; None before go-live."""
+        if self.went_live_at is None:
+            return None
+        if self.calendar_periods:
+            return self.went_live_at + self.settings.term.times(1)
+        return self.went_live_at + self.settings.term.legacy_timedelta()
+
+    def _periods_ended_by(self, moment: datetime) -> int:
+        """How many review periods have ended by ``moment`` (a search, however short the period)."""
+        ended, beyond = 0, 1
+        while self.review_period_end(beyond) <= moment:
+            ended, beyond = beyond, 2 * beyond
+        while beyond - ended > 1:
+            middle = (ended + beyond) // 2
+            ended, beyond = (middle, beyond) if self.review_period_end(middle) <= moment else (ended, middle)
+        return ended
+
+    @property
+    def review_count(self) -> int | None:
+        """Reviews in the term: one for every review period ending by the term's end, at least one.
+
+        None before go-live, when the schedule is not yet fixed.
+        """
+        term_ends = self.term_ends_at
+        return None if term_ends is None else max(1, self._periods_ended_by(term_ends))
+
+    def _reviews_decided(self) -> int:
+        """Reviews concluded so far: all before the current one, and the current one once it has moved on."""
+        return self.review_number - (self.stage is Stage.REVIEW)
+
+    def reviews_outstanding(self, now: datetime) -> int:
+        """Review periods that have ended without a decision, the current review's included once its period ends."""
+        total = self.review_count
+        if total is None or self.stage is Stage.CLOSED:
+            return 0
+        return max(0, min(self._periods_ended_by(now), total) - self._reviews_decided())
+
+    def next_period_end(self, now: datetime) -> datetime | None:
+        """The next end of an undecided review period in the term after ``now``: when the outstanding count grows."""
+        total = self.review_count
+        if total is None or self.stage is Stage.CLOSED:
+            return None
+        number = max(self._reviews_decided(), self._periods_ended_by(now)) + 1
+        return self.review_period_end(number) if number <= total else None
+
+    def review_label(self, number: int) -> str:
+        """'review 3, for the period ending 2028-01-01'."""
+        return f"review {number}, for the period ending {describe_end(self.review_period_end(number))}"
 
     def signatories(self, body: str) -> list[Signatory]:
         """The body's current signatories: from the register if they changed, else as the proposal names them."""
@@ -404,8 +481,9 @@ def _sign_off(draft: _Draft) -> None:
             f"{body} has already signed off in round {agreement.sign_off_round} "
             f"({earlier.signatory}, {earlier.at:%Y-%m-%d %H:%M} UTC)"
         )
+    signer = name_key(action.actor.signatory)
     for other in agreement.sign_offs.values():
-        if same_person(other.signatory, action.actor.signatory):
+        if name_key(other.signatory) == signer:
             raise ActionRejected(
                 f"{action.actor.signatory} has already signed in round {agreement.sign_off_round} "
                 f"for {agreement.proposal.body_name(other.body)}; nobody signs twice"
@@ -455,21 +533,30 @@ def _start_delivery(draft: _Draft, reason: str) -> None:
 
 
 def _enter_review(draft: _Draft, reason: str) -> None:
+    """Open the next review, its clock starting when its period ends (at once if it already has)."""
     agreement = draft.agreement
     number = agreement.review_number + 1
-    skipped = []
-    while agreement.review_due_at(number) <= draft.now:
-        skipped.append(number)
-        number += 1
-    if skipped:
-        plural = "s" * (len(skipped) > 1)
-        reason += f"; review{plural} {', '.join(map(str, skipped))} skipped, the period having ended meanwhile"
-    if number > agreement.settings.review_count:
+    if not agreement.reviews_never_skipped:
+        skipped = []
+        while agreement.review_period_end(number) <= draft.now:
+            skipped.append(number)
+            number += 1
+        if skipped:
+            plural = "s" * (len(skipped) > 1)
+            reason += f"; review{plural} {', '.join(map(str, skipped))} skipped, the period having ended meanwhile"
+    if number > _review_count(agreement):
         draft.close(ClosedOutcome.COMPLETED, "the agreement's term has ended")
         return
     agreement.review_number = number
     agreement.readings = {}
-    draft.move_to(Stage.REVIEW, reason, clock_starts=agreement.review_due_at(number))
+    draft.move_to(Stage.REVIEW, reason, clock_starts=agreement.review_period_end(number))
+
+
+def _review_count(agreement: Agreement) -> int:
+    """Reviews in the term of a service that has gone live."""
+    review_count = agreement.review_count
+    assert review_count is not None
+    return review_count
 
 
 def _report_milestone(draft: _Draft) -> None:
@@ -517,7 +604,7 @@ def _record_kpi_readings(draft: _Draft) -> None:
 
 
 def _require_period_ended(agreement: Agreement, now: datetime, what: str) -> None:
-    due = agreement.review_due_at(agreement.review_number)
+    due = agreement.review_period_end(agreement.review_number)
     if now < due:
         raise ActionRejected(
             f"review {agreement.review_number} covers the period ending {due:%Y-%m-%d %H:%M} UTC; "
@@ -543,7 +630,7 @@ def _decide_review(draft: _Draft) -> None:
         agreement.sign_off_round = 1
         agreement.plan_in_force = agreement.plan
         draft.move_to(Stage.OBJECTIVE_SETTING, f"review {agreement.review_number} asked for amendment")
-    elif agreement.review_number >= agreement.settings.review_count:
+    elif agreement.review_number >= _review_count(agreement):
         draft.close(ClosedOutcome.COMPLETED, "the agreement's term has ended")
     else:
         _enter_review(draft, f"review {agreement.review_number} concluded: continue")
@@ -608,7 +695,7 @@ def _sign_variation(draft: _Draft) -> None:
         raise ActionRejected(f"{name} does not sign variation {pending.number}: it is signed by the bodies that will "
                              f"be partners after it ({', '.join(signers)})")
     for other in pending.signatures.values():
-        if same_person(other.signatory, signer):
+        if name_key(other.signatory) == name_key(signer):
             raise ActionRejected(f"{signer} has already signed variation {pending.number} for "
                                  f"{agreement.body_name(other.body)}; one person signs for one body")
     draft.note(variation_number=pending.number)

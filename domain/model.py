@@ -14,6 +14,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from domain.calendar import FINANCIAL_YEAR_PERIODS, CalendarPeriod, ReviewAlignment
+
 
 def _no_control_characters(text: str) -> str:
     """Refuse control characters (bar newline and tab) and lone surrogates, which no database can store."""
@@ -26,6 +28,20 @@ def _to_pence(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+def _nfc(text: str) -> str:
+    """Unicode NFC, so that a name typed on any keyboard is stored one way."""
+    return unicodedata.normalize("NFC", text)
+
+
+def name_key(name: str) -> str:
+    """How names are compared, as people read them: Unicode NFC, without regard to case.
+
+    "Siân Llŷr" typed precomposed or decomposed (as macOS and copy-paste produce), in any case,
+    gives the same key.
+    """
+    return _nfc(_nfc(name.strip()).casefold())
+
+
 Code = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
@@ -35,8 +51,10 @@ Code = Annotated[
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_nfc),
     AfterValidator(_no_control_characters),
 ]
+"""A person's or body's name, normalised to Unicode NFC; compare names with ``name_key``."""
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(_no_control_characters)]
 Reason = Annotated[
     str,
@@ -50,7 +68,7 @@ Money = Annotated[
 SignedMoney = Annotated[
     Decimal, Field(max_digits=15, decimal_places=2, allow_inf_nan=False), AfterValidator(_to_pence)
 ]
-"""Pounds, exact to the penny, positive or negative."""
+"""Pounds, exact to the penny, positive or negative: a net annual cost, or what a leaving partner is owed."""
 Measure = Annotated[Decimal, Field(max_digits=18, decimal_places=4, allow_inf_nan=False)]
 Tolerance = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
 Duration = Annotated[timedelta, Field(gt=timedelta(0), le=timedelta(days=3660))]
@@ -93,22 +111,20 @@ class PartnerBody(ValueObject):
 
     @model_validator(mode="after")
     def _signatories_are_distinct(self) -> PartnerBody:
-        names = [s.name.casefold() for s in self.signatories]
+        names = [name_key(s.name) for s in self.signatories]
         if len(names) != len(set(names)):
             raise ValueError(f"{self.name} names the same signatory twice")
         return self
 
     def signatory(self, name: str) -> Signatory | None:
+        """The named signatory ``name`` (compared with ``name_key``), or None."""
         return find_signatory(self.signatories, name)
 
 
-def same_person(name: str, other: str) -> bool:
-    """Whether two names are the same person's, compared without regard to case."""
-    return name.strip().casefold() == other.strip().casefold()
-
-
 def find_signatory(signatories: list[Signatory], name: str) -> Signatory | None:
-    return next((s for s in signatories if same_person(s.name, name)), None)
+    """The signatory called ``name``, compared as people read names (``name_key``), or None."""
+    key = name_key(name)
+    return next((s for s in signatories if name_key(s.name) == key), None)
 
 
 class Proposal(ValueObject):
@@ -121,7 +137,9 @@ class Proposal(ValueObject):
     partners: list[PartnerBody] = Field(min_length=2, max_length=50)
     baseline_annual_cost: Money
     one_off_cost: Money
-    expected_annual_saving: Money
+    expected_annual_saving: SignedMoney = Field(
+        description="Pounds a year; negative for a net annual cost (a case made on resilience or quality)."
+    )
 
     @model_validator(mode="after")
     def _partners_make_sense(self) -> Proposal:
@@ -140,8 +158,8 @@ class Proposal(ValueObject):
 
     @property
     def payback_years(self) -> Decimal | None:
-        """Years for the saving to repay the one-off cost; None when nothing is saved."""
-        if self.expected_annual_saving == 0:
+        """Years for the saving to repay the one-off cost; None when nothing is saved (or it costs more)."""
+        if self.expected_annual_saving <= 0:
             return None
         return (self.one_off_cost / self.expected_annual_saving).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
@@ -297,15 +315,37 @@ class GovernanceSettings(ValueObject):
         default=timedelta(days=7), description="How often an overdue stage escalates again."
     )
     max_sign_off_rounds: int = Field(default=3, ge=1, le=20)
-    review_period: Duration = Field(default=timedelta(days=91), description="Time between benefit reviews.")
-    term: Annotated[timedelta, Field(gt=timedelta(0), le=timedelta(days=36600))] = Field(
-        default=timedelta(days=1820), description="How long the shared service runs after going live."
+    review_period: CalendarPeriod = Field(
+        default=CalendarPeriod(days=91),
+        description="Time between benefit reviews, in calendar terms: P3M is a quarter, P1Y a year. "
+        "The default, P91D, is kept for agreements opened before calendar periods; new agreements should use P3M.",
+        json_schema_extra={"default": "P91D"},
+    )
+    review_alignment: ReviewAlignment = Field(
+        default=ReviewAlignment.GO_LIVE,
+        description="go_live: review periods are counted from go-live. financial_year: they end on the "
+        "financial year's grid from 1 April (P3M ends on 30 June, 30 September, 31 December and 31 March, "
+        "each at the end of that day, UTC); P1M, P3M, P6M or P1Y only.",
+    )
+    term: CalendarPeriod = Field(
+        default=CalendarPeriod(years=4, days=360),
+        description="How long the shared service runs after going live. The default, P4Y360D, is the 1,820 days "
+        "agreements opened before calendar periods ran for; new agreements should use P5Y.",
+        json_schema_extra={"default": "P4Y360D"},
     )
 
-    @property
-    def review_count(self) -> int:
-        """Reviews in the term: one at the end of each whole review period, at least one."""
-        return max(1, self.term // self.review_period)
+    @model_validator(mode="after")
+    def _periods_fit(self) -> GovernanceSettings:
+        if self.review_period.legacy_timedelta() > timedelta(days=3660):
+            raise ValueError(f"the review period ({self.review_period}) must be at most ten years")
+        if self.term.legacy_timedelta() > timedelta(days=36600):
+            raise ValueError(f"the term ({self.term}) must be at most a hundred years")
+        if self.review_alignment is ReviewAlignment.FINANCIAL_YEAR and self.review_period not in FINANCIAL_YEAR_PERIODS:
+            raise ValueError(
+                f"review periods aligned to the financial year must be P1M, P3M, P6M or P1Y (months, quarters, "
+                f"half-years or years from 1 April); the review period is {self.review_period}"
+            )
+        return self
 
 
 class AgreementRequest(ValueObject):

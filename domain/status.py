@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from pydantic import Field
+
 from domain.actions import MilestoneStatus
+from domain.calendar import describe_end
 from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
 from domain.lifecycle import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
@@ -49,6 +52,9 @@ class VariationView(ValueObject):
 
 
 class AgreementStatus(ValueObject):
+    """What an agreement's status query, updates and result return; fields added later have defaults, so a
+    status from an older worker still reads."""
+
     agreement_id: str
     title: str
     service_name: str
@@ -67,14 +73,30 @@ class AgreementStatus(ValueObject):
     milestones: list[MilestoneView]
     went_live_at: datetime | None
     review_number: int
+    review_period_end: datetime | None = Field(None, description="When the current review's period ends (UTC).")
+    review_due: datetime | None = Field(None, description="When the current review is due to be decided (UTC).")
+    next_review_period_end: datetime | None = Field(None, description="When the next review's period ends (UTC).")
+    reviews_outstanding: int = Field(
+        default=0,
+        description="Review periods ended and not yet decided, the current one included once its period has ended.",
+    )
+    reviews_in_term: int | None = Field(None, description="Reviews in the term; None until the service goes live.")
     kpis: list[KpiView]
     open_alerts: list[Alert]
+    expected_annual_saving: Decimal | None = Field(
+        default=None,
+        description="Pounds a year; negative for a net annual cost. None in a status from an older worker.",
+    )
     payback_years: Decimal | None
     closure: Closure | None
-    signatories: dict[str, list[Signatory]]
-    retired_signatories: list[RetiredSignatory]
-    variation: VariationView | None
-    former_partners: dict[str, str]
+    signatories: dict[str, list[Signatory]] = Field(
+        default_factory=dict, description="Each partner's current signatories. Empty in a status from an older worker."
+    )
+    retired_signatories: list[RetiredSignatory] = Field(default_factory=list)
+    variation: VariationView | None = Field(None, description="The pending variation, if any.")
+    former_partners: dict[str, str] = Field(
+        default_factory=dict, description="Names of bodies that have left or been succeeded, by code."
+    )
     decisions_recorded: int
     ledger_head: ChainHead
 
@@ -102,9 +124,14 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
     if (pending := agreement.variation) is not None:
         variation = VariationView(
             number=pending.number, reason=pending.variation.reason, effective_on=pending.variation.effective_on,
-            changes=pending.variation.describe({p.code: p.name for p in proposal.partners}), variation=pending.variation, proposed_at=pending.proposed_at,
+            changes=pending.variation.describe({p.code: p.name for p in proposal.partners}),
+            variation=pending.variation, proposed_at=pending.proposed_at,
             signed=list(pending.signatures.values()), awaited=[code for code, _ in agreement.variation_awaits],
         )
+    reviews_in_term = agreement.review_count
+    number = agreement.review_number
+    current_end = agreement.review_period_end(number) if reviews_in_term and number else None
+    next_end = agreement.review_period_end(number + 1) if reviews_in_term and number < reviews_in_term else None
     return AgreementStatus(
         agreement_id=agreement.agreement_id,
         title=proposal.title,
@@ -123,9 +150,15 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         sign_offs=list(agreement.sign_offs.values()),
         milestones=milestones,
         went_live_at=agreement.went_live_at,
-        review_number=agreement.review_number,
+        review_number=number,
+        review_period_end=current_end,
+        review_due=agreement.deadline if agreement.stage is Stage.REVIEW else None,
+        next_review_period_end=next_end if agreement.stage is not Stage.CLOSED else None,
+        reviews_outstanding=agreement.reviews_outstanding(now),
+        reviews_in_term=reviews_in_term,
         kpis=kpis,
         open_alerts=open_alerts(agreement, now),
+        expected_annual_saving=proposal.expected_annual_saving,
         payback_years=proposal.payback_years,
         closure=agreement.closure,
         signatories={p.code: agreement.signatories(p.code) for p in proposal.partners},
@@ -166,6 +199,35 @@ def waiting_summary(status: AgreementStatus) -> str:
     return f"{summary}; variation {variation.number} takes effect on {variation.effective_on}"
 
 
+def money_summary(status: AgreementStatus) -> str | None:
+    """The case in one line: 'expected annual saving £500,000.00, payback 1.30 years' or a net cost."""
+    saving = status.expected_annual_saving
+    if saving is None:
+        return None
+    if saving < 0:
+        return f"net annual cost £{-saving:,.2f} (no payback)"
+    payback = f"payback {status.payback_years} years" if status.payback_years is not None else "no payback"
+    return f"expected annual saving £{saving:,.2f}, {payback}"
+
+
+def schedule_summary(status: AgreementStatus) -> str | None:
+    """The review schedule of a live service in one line; None before go-live and once closed."""
+    if status.reviews_in_term is None or status.closure is not None:
+        return None
+    parts = []
+    if status.review_period_end is not None:
+        current = (f"review {status.review_number} of {status.reviews_in_term}, "
+                   f"for the period ending {describe_end(status.review_period_end)}")
+        if status.review_due is not None:
+            current += f", due {_when(status.review_due)}"
+        parts.append(current)
+    if status.next_review_period_end is not None:
+        parts.append(f"next period ends {describe_end(status.next_review_period_end)}")
+    outstanding = status.reviews_outstanding
+    parts.append(f"{outstanding} review{'s' * (outstanding != 1)} outstanding")
+    return "; ".join(parts)
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
 
@@ -178,6 +240,10 @@ def details_markdown(status: AgreementStatus) -> str:
         f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}{deadline}",
         _sentence(waiting_summary(status)),
     ]
+    if case := money_summary(status):
+        blocks.append(f"**Case:** {case}.")
+    if schedule := schedule_summary(status):
+        blocks.append(f"**Reviews:** {schedule}.")
     if status.stage is Stage.SIGN_OFF:
         signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({s.signatory})" for s in status.sign_offs)
         signed = signed or "none yet"

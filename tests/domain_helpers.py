@@ -91,8 +91,13 @@ def apply(agreement: Agreement, *actions: Action, now: datetime = T0) -> Agreeme
     return agreement
 
 
-def opened(settings: dict[str, Any] | None = None, **proposal: Any) -> Agreement:
-    return open_agreement(factories.request(settings=settings, **proposal), T0).agreement
+def opened(settings: dict[str, Any] | None = None, *, old_rules: bool = False, **proposal: Any) -> Agreement:
+    """Opened at T0 under today's rules (calendar periods, no review skipped), as the workflow opens it;
+    ``old_rules`` for an agreement opened before the patches that brought them."""
+    agreement = open_agreement(factories.request(settings=settings, **proposal), T0).agreement
+    if old_rules:
+        return agreement
+    return agreement.model_copy(update={"calendar_periods": True, "reviews_never_skipped": True})
 
 
 def in_objective_setting(**kwargs: Any) -> Agreement:
@@ -115,7 +120,7 @@ def live(**kwargs: Any) -> Agreement:
 
 def review_due(agreement: Agreement) -> datetime:
     """When the review now open can be concluded: the end of its review period."""
-    return agreement.review_due_at(agreement.review_number)
+    return agreement.review_period_end(agreement.review_number)
 
 
 def conclude_review(agreement: Agreement, outcome: str = "continue") -> Agreement:

@@ -114,7 +114,9 @@ def test_a_closed_agreement_never_drifts():
 def test_a_review_drift_clock_starts_when_its_review_period_ends():
     agreement = live()  # review 1 period ends on day 91; 30 days to decide, amber after 24
     assert levels(agreement, after(91) + timedelta(days=24) - SECOND) == []
-    assert next_check(agreement, after(50)) == after(91) + timedelta(days=24)
+    assert next_check(agreement, after(50)) == after(91), "the review falls outstanding when its period ends"
+    assert next_check(agreement, after(91)) == after(91) + timedelta(days=24)
+    assert next_check(live(old_rules=True), after(50)) == after(91) + timedelta(days=24), "before never-skip-reviews"
     assert levels(agreement, after(91) + timedelta(days=24)) == ["amber"]
     assert levels(agreement, after(121)) == ["amber", "red"]
 

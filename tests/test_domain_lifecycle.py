@@ -319,9 +319,17 @@ def test_a_review_needs_a_reading_for_every_kpi():
     assert message == "review 1 still needs readings for KPIs: cost-per-household"
 
 
-def test_a_late_decision_skips_review_periods_that_have_already_ended():
-    agreement = apply(live(), readings(), decide("continue"), now=after(200))
+def test_before_the_never_skip_patch_a_late_decision_skipped_review_periods_that_had_ended():
+    agreement = apply(live(old_rules=True), readings(), decide("continue"), now=after(200))
     assert (agreement.review_number, agreement.clock_started_at) == (3, after(273))
+
+
+def test_a_late_decision_opens_the_next_review_however_late_with_its_clock_from_its_period_end():
+    transition = evolve(apply(live(), readings(), now=after(200)), decide("continue"), after(200))
+    agreement, changed = transition.agreement, transition.decisions[-1]
+    assert (agreement.stage, agreement.review_number, agreement.clock_started_at) == (Stage.REVIEW, 2, after(182))
+    assert changed.payload["reason"] == "review 1 concluded: continue"
+    assert agreement.reviews_outstanding(after(200)) == 1
 
 
 def test_terminating_in_review_closes_as_terminated_at_any_time():
@@ -381,7 +389,7 @@ def test_an_amendment_with_a_new_milestone_returns_to_implementation():
 def test_after_an_amendment_goes_live_the_next_review_falls_within_one_review_period():
     agreement = apply(signed_amendment_with_new_milestone(), report("food", TAMWORTH), now=after(140))
     assert agreement.stage is Stage.REVIEW
-    assert agreement.clock_started_at - after(140) <= agreement.settings.review_period
+    assert agreement.clock_started_at - after(140) <= agreement.settings.review_period.legacy_timedelta()
 
 
 # Actions that are malformed before they reach an agreement
@@ -433,7 +441,7 @@ def test_withdrawing_a_live_service_during_its_amendment_terminates_it():
     assert agreement.closure is not None and agreement.closure.outcome is ClosedOutcome.TERMINATED
 
 
-def test_skipped_reviews_are_named_in_the_stage_change():
-    agreement = apply(live(), readings(), now=after(91))
+def test_before_the_never_skip_patch_skipped_reviews_were_named_in_the_stage_change():
+    agreement = apply(live(old_rules=True), readings(), now=after(91))
     decisions = evolve(agreement, decide("continue"), after(200)).decisions
     assert "review 2 skipped" in decisions[-1].payload["reason"]

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from domain.errors import explain
-from domain.model import GovernanceSettings, Kpi, Plan, Proposal, Rag
+from domain.model import Kpi, Plan, Proposal, Rag
 from tests import factories
 from tests.domain_helpers import T0
 
@@ -209,19 +209,7 @@ def test_plan_ids_must_be_unique(repeat, complaint):
     assert complaint in problem(Plan, data)
 
 
-# Settings
-
-
-@pytest.mark.parametrize(
-    ("period", "term", "reviews"),
-    [
-        ("P91D", "P364D", 4),
-        ("P91D", "P30D", 1),
-    ],
-)
-def test_review_count_is_whole_review_periods_in_the_term_at_least_one(period, term, reviews):
-    assert GovernanceSettings.model_validate({"review_period": period, "term": term}).review_count == reviews
-
+# Money (settings: tests/test_domain_calendar.py)
 
 
 def test_money_is_kept_to_the_penny():

