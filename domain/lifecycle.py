@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
-from itertools import count
 from decimal import Decimal
 from enum import StrEnum
+from itertools import count
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,7 +53,7 @@ from domain.model import (
     find_signatory,
     name_key,
 )
-from domain.variation import PendingVariation, SignatureRecord, Variation, partners_after, vary
+from domain.variation import PendingVariation, SignatureRecord, partners_after, vary
 from domain.variation import check as check_variation
 
 

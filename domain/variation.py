@@ -80,7 +80,9 @@ class Succession(ValueObject):
             raise ValueError(f"{self.body} cannot succeed itself")
         strangers = [c.body for c in self.contributions if c.body not in codes]
         if strangers:
-            raise ValueError(f"contributions name bodies that are not successors of {self.body}: {', '.join(strangers)}")
+            raise ValueError(
+                f"contributions name bodies that are not successors of {self.body}: {', '.join(strangers)}"
+            )
         shared = [c.body for c in self.contributions]
         if self.contributions and sorted(shared) != sorted(codes):
             raise ValueError(f"contributions must give one amount for each successor of {self.body} "

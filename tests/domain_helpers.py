@@ -167,5 +167,6 @@ def name_signatory(actor: Actor, of_body: str, name: str, reason: str = "", role
     return NameSignatory(actor=actor, of_body=of_body, name=name, role=role, reason=reason)
 
 
-def retire(actor: Actor, of_body: str, name: str, retired_on: date = T0.date()) -> RetireSignatory:
-    return RetireSignatory(actor=actor, of_body=of_body, name=name, retired_on=retired_on)
+def retire(actor: Actor, of_body: str, name: str, retired_on: date | None = None) -> RetireSignatory:
+    """A retirement recorded by ``actor``, on T0's day unless ``retired_on`` is given."""
+    return RetireSignatory(actor=actor, of_body=of_body, name=name, retired_on=retired_on or T0.date())

@@ -2,6 +2,7 @@
 leaving on notice, another joining, the lead body's only signatory retiring, and a review decided late."""
 
 from datetime import timedelta
+from functools import partial
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
@@ -40,7 +41,8 @@ async def run_ended(harness: Harness, handle, run_id: str) -> bool:
     be lost by the time-skipping server ("Task not found when completing"), so queries wait for this.
     """
     info = await current_run(harness, handle)
-    return info.execution.run_id != run_id or info.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    running = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    return info.execution.run_id != run_id or info.status != running
 
 
 async def current_run(harness: Harness, handle) -> WorkflowExecutionInfo:
@@ -70,7 +72,8 @@ async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_veri
 
     lead = HELEN
     status = await update(AgreementWorkflow.submit_proposal, lead)
-    await update(AgreementWorkflow.set_objectives, lead, plan=factories.north_west_plan_data(status.stage_started_at.date()))
+    plan = factories.north_west_plan_data(status.stage_started_at.date())
+    await update(AgreementWorkflow.set_objectives, lead, plan=plan)
     await update(AgreementWorkflow.submit_for_sign_off, lead)
     for actor in (HELEN, CUMBRIA, BLACKPOOL):
         await update(AgreementWorkflow.record_sign_off, actor, decision="approve")
@@ -113,7 +116,7 @@ async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_veri
         run = (await current_run(harness, handle)).execution.run_id
         before = await update(AgreementWorkflow.decide_review, lead, outcome="continue",
                               reason="quarterly benefits review")
-        await eventually(lambda: run_ended(harness, handle, run))
+        await eventually(partial(run_ended, harness, handle, run))
         status = await handle.query(AgreementWorkflow.status)
         assert status == before, "the status must read the same across the continue-as-new boundary"
         if review == LATE_AT:
