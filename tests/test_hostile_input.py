@@ -132,7 +132,8 @@ def test_hostile_agreement_requests_are_refused_with_a_reason_or_valid(payload):
 
 AGREEMENTS = {"opened": h.opened(), "objective_setting": h.in_objective_setting(), "sign_off": h.in_sign_off(),
               "implementation": h.in_implementation(), "live": h.live(),
-              "variation_pending": h.apply(h.live(), h.propose(VALID_ACTIONS["propose_variation"]["variation"]))}
+              "variation_pending": h.apply(h.live(), h.propose(VALID_ACTIONS["propose_variation"]["variation"],
+                                                                h.LEAD))}
 
 
 @pytest.mark.parametrize("update", sorted(UPDATES))
