@@ -379,8 +379,13 @@ class _Draft:
         self.record("stage_changed", {"from": previous.value, "to": stage.value, "reason": reason})
 
     def close(self, outcome: ClosedOutcome, reason: str) -> None:
+        """Close the agreement; a variation still pending lapses with it."""
         self.agreement.closure = Closure(outcome=outcome, reason=reason, at=self.now)
         self.move_to(Stage.CLOSED, f"{outcome.value}: {reason}")
+        if (pending := self.agreement.variation) is not None:
+            self.agreement.variation = None
+            self.record("variation_lapsed", {"variation_number": pending.number,
+                                             "reason": "the agreement closed before it took effect"})
 
 
 def _either(items: Iterable[str]) -> str:

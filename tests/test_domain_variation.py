@@ -311,3 +311,10 @@ def test_while_a_variation_is_pending_a_revision_cannot_change_the_partners():
     same_partners = ReviseProposal.model_validate(
         {"actor": LANCASHIRE, "proposal": factories.north_west_proposal_data(one_off_cost="380000.00")})
     apply(agreement, same_partners)
+
+
+def test_a_variation_still_pending_when_the_agreement_closes_lapses_with_it():
+    agreement = apply(north_west_live(), propose(cumbria_reorganisation(TODAY)), sign(LANCASHIRE))
+    agreement, emitted = kinds(agreement, decide("terminate", LANCASHIRE))
+    assert emitted == ["review_decided", "stage_changed", "variation_lapsed"]
+    assert agreement.variation is None and waiting_on(agreement, T0) == []
