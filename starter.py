@@ -38,7 +38,7 @@ from dispatcher import cli as alerts_cli
 from domain.errors import explain
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
-from domain.status import AgreementStatus, money_summary, schedule_summary, waiting_summary
+from domain.status import AgreementStatus, money_summary, schedule_summary, variation_markdown, waiting_summary
 from workflows import search_attributes as sa
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.contract import UPDATES, WORKFLOW_TYPE, start_options
@@ -105,6 +105,14 @@ def print_status(console: Console, status: AgreementStatus) -> None:
             table.add_row(k.name, f"{k.target} {k.unit}", "-" if k.reading is None else str(k.reading),
                           k.rag.value if k.rag else "-")
         console.print(table)
+    if status.variation:
+        console.print(variation_markdown(status, status.variation), markup=False)
+    table = Table("Body", "Signatories", "Retired", title="Signatory register")
+    for code, signatories in status.signatories.items():
+        retired = [f"{r.name} ({r.retired_on})" for r in status.retired_signatories if r.body == code]
+        table.add_row(status.body_names.get(code, code), ", ".join(s.name for s in signatories) or "none",
+                      ", ".join(retired) or "-")
+    console.print(table)
     for alert in status.open_alerts:
         console.print(f"[bold red]alert[/] {alert.level}: {alert.subject} {alert.off_by}")
     if status.closure:

@@ -9,7 +9,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from domain.model import Code, Measure, Name, Plan, Proposal, Reason, Text, ValueObject, WholeNumber
+from domain.model import Code, Date, Measure, Name, Plan, Proposal, Reason, Text, ValueObject, WholeNumber
+from domain.variation import Variation
 
 
 class Actor(ValueObject):
@@ -144,3 +145,51 @@ class Withdraw(Action):
     """The lead body withdraws the agreement before the shared service goes live."""
 
     reason: Reason
+
+
+class ProposeVariation(Action):
+    """The lead body proposes a variation: bodies joining, leaving or succeeded, from an effective date."""
+
+    variation: Variation
+
+
+class SignVariation(Action):
+    """A body that will be a partner after the pending variation approves or rejects it, through a named
+    signatory (a joining or successor body's signatory as named in the variation)."""
+
+    decision: SignOffDecision
+    reason: Text = ""
+
+    @model_validator(mode="after")
+    def _rejection_has_reason(self) -> SignVariation:
+        if self.decision is SignOffDecision.REJECT and len(self.reason) < 3:
+            raise ValueError("a rejection must give a reason (at least 3 characters)")
+        return self
+
+
+class WithdrawVariation(Action):
+    """The lead body withdraws the pending variation before it takes effect."""
+
+    reason: Reason
+
+
+class NameSignatory(Action):
+    """A current signatory of a body names another signatory for it.
+
+    A body with no current signatory has one named by the lead body's signatory; when that body is
+    the lead body itself, by a signatory of any other partner (an interim signatory). Either needs a reason.
+    """
+
+    of_body: Code = Field(description="The body the new signatory signs for.")
+    name: Name
+    role: Name
+    reason: Text = ""
+
+
+class RetireSignatory(Action):
+    """A current signatory of a body records that one of its signatories (perhaps themselves) has retired."""
+
+    of_body: Code = Field(description="The body the retiring signatory signed for.")
+    name: Name
+    retired_on: Date = Field(description="The day they stopped signing for the body; not in the future.")
+    reason: Text = ""

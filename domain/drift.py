@@ -74,6 +74,16 @@ def _when(moment: datetime) -> str:
 
 
 def waiting_on(agreement: Agreement, now: datetime) -> list[Waiting]:
+    """Who the agreement waits on: for its stage, then for the pending variation's signatures."""
+    waits = _waiting_for_stage(agreement, now)
+    if agreement.variation is not None:
+        number = agreement.variation.number
+        waits += [Waiting(body=code, body_name=name, for_what=f"variation {number} to be signed")
+                  for code, name in agreement.variation_awaits]
+    return waits
+
+
+def _waiting_for_stage(agreement: Agreement, now: datetime) -> list[Waiting]:
     proposal = agreement.proposal
     lead = proposal.lead_body
 
@@ -142,7 +152,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
     alerts: list[Alert] = []
     title = agreement.proposal.title
     stage = agreement.stage
-    waiting = waiting_on(agreement, now)
+    waiting = _waiting_for_stage(agreement, now)
     who = "; ".join(f"{w.body_name} ({w.for_what})" for w in waiting) or "nobody"
 
     def alert(kind: AlertKind, condition: str, level: str, subject: str, off_by: str, at: datetime,

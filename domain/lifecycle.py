@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from itertools import count
@@ -24,16 +24,21 @@ from domain.actions import (
     Action,
     DecideReview,
     MilestoneStatus,
+    NameSignatory,
+    ProposeVariation,
     RecordKpiReadings,
     ReportMilestone,
+    RetireSignatory,
     ReviewOutcome,
     ReviseProposal,
     SetObjectives,
     SignOff,
     SignOffDecision,
+    SignVariation,
     SubmitForSignOff,
     SubmitProposal,
     Withdraw,
+    WithdrawVariation,
 )
 from domain.calendar import ReviewAlignment, describe_end, financial_year_start
 from domain.errors import ActionRejected
@@ -44,11 +49,15 @@ from domain.model import (
     Plan,
     Proposal,
     Rag,
+    Signatory,
     Stage,
     ValueObject,
+    find_signatory,
     name_key,
     partner_codes_problem,
 )
+from domain.variation import PendingVariation, SignatureRecord, partners_after, vary
+from domain.variation import check as check_variation
 
 RECENT_ACTIONS_KEPT = 500
 """How many accepted actions an agreement remembers, to recognise one sent again (see ``RecentAction``)."""
@@ -115,6 +124,15 @@ class RecentAction(ValueObject):
     last_seq: int
 
 
+class RetiredSignatory(ValueObject):
+    """A signatory who no longer signs for their body; their earlier decisions stand, in their name."""
+
+    body: str
+    name: str
+    role: str
+    retired_on: date
+
+
 class Closure(ValueObject):
     outcome: ClosedOutcome
     reason: str
@@ -145,6 +163,18 @@ class Agreement(BaseModel):
     readings: dict[str, Reading] = Field(default_factory=dict, description="KPI readings for the current review.")
     kpi_trends: dict[str, KpiTrend] = Field(default_factory=dict, description="KPI readings of concluded reviews.")
     closure: Closure | None = None
+    signatory_register: dict[str, list[Signatory]] = Field(
+        default_factory=dict,
+        description="The signatory register: for each body whose signatories changed since the proposal named "
+        "them, its current signatories (perhaps none). Other bodies' signatories are those in the proposal.",
+    )
+    retired_signatories: list[RetiredSignatory] = Field(default_factory=list)
+    variation: PendingVariation | None = Field(default=None, description="The variation awaiting signature or "
+                                                                         "its effective date, if any.")
+    variations_proposed: int = 0
+    former_partners: dict[str, str] = Field(
+        default_factory=dict, description="Names of bodies that left or were succeeded, by code."
+    )
     chain: ChainHead = ChainHead()
     raised_alerts: list[str] = Field(default_factory=list, description="'condition|level' of every alert raised.")
     calendar_periods: bool = Field(
@@ -237,6 +267,36 @@ class Agreement(BaseModel):
     def review_label(self, number: int) -> str:
         """'review 3, for the period ending 2028-01-01'."""
         return f"review {number}, for the period ending {describe_end(self.review_period_end(number))}"
+
+    def signatories(self, body: str) -> list[Signatory]:
+        """The body's current signatories: from the register if they changed, else as the proposal names them."""
+        if body in self.signatory_register:
+            return self.signatory_register[body]
+        partner = self.proposal.partner(body)
+        return partner.signatories if partner else []
+
+    def body_name(self, code: str) -> str:
+        """A partner's name, a former partner's, a body's joining in the pending variation, or the code itself."""
+        incoming = self.variation.variation.incoming if self.variation else []
+        partner = self.proposal.partner(code) or next((p for p in incoming if p.code == code), None)
+        return partner.name if partner else self.former_partners.get(code, code)
+
+    @property
+    def variation_awaits(self) -> list[tuple[str, str]]:
+        """(code, name) of each body still to approve the pending variation, in order."""
+        pending = self.variation
+        if pending is None:
+            return []
+        after = partners_after(self.proposal, pending.variation)
+        return [(p.code, p.name) for p in after if p.code not in pending.signatures]
+
+    @property
+    def variation_due_at(self) -> datetime | None:
+        """When an agreed variation takes effect; None unless one is agreed and waiting for its date."""
+        pending = self.variation
+        if pending is None or self.variation_awaits:
+            return None
+        return pending.variation.takes_effect_at
 
     def milestone_progress(self, milestone_id: str) -> MilestoneProgress:
         return self.milestones.get(milestone_id, MilestoneProgress())
@@ -388,24 +448,32 @@ def _check_platform_limits(agreement: Agreement) -> None:
 class _Draft:
     """The next state under construction, and the decisions that explain it."""
 
-    def __init__(self, agreement: Agreement, action: Action, now: datetime, kind: str) -> None:
+    def __init__(self, agreement: Agreement, action: Action | None, now: datetime, kind: str | None) -> None:
         self.agreement = agreement
         self.action = action
         self.now = now
         self.decisions: list[Decision] = []
-        self.record(kind, action.model_dump(mode="json", exclude={"actor", "action_id"}))
+        if action is not None and kind is not None:
+            self.record(kind, action.model_dump(mode="json", exclude={"actor", "action_id"}))
 
     def record(self, kind: str, payload: dict[str, Any]) -> None:
+        """A decision by the action's actor; by nobody when time alone made it (a variation's date came)."""
+        actor = self.action.actor if self.action else None
         self.decisions.append(
             Decision(
                 kind=kind,
                 stage=self.agreement.stage,
-                actor_body=self.action.actor.body,
-                actor_signatory=self.action.actor.signatory,
+                actor_body=actor.body if actor else None,
+                actor_signatory=actor.signatory if actor else None,
                 payload=payload,
                 decided_at=self.now,
             )
         )
+
+    def note(self, **details: Any) -> None:
+        """Add details to the action's own decision, the first recorded."""
+        first = self.decisions[0]
+        self.decisions[0] = first.model_copy(update={"payload": {**first.payload, **details}})
 
     def move_to(self, stage: Stage, reason: str, clock_starts: datetime | None = None) -> None:
         previous = self.agreement.stage
@@ -415,8 +483,13 @@ class _Draft:
         self.record("stage_changed", {"from": previous.value, "to": stage.value, "reason": reason})
 
     def close(self, outcome: ClosedOutcome, reason: str) -> None:
+        """Close the agreement; a variation still pending lapses with it."""
         self.agreement.closure = Closure(outcome=outcome, reason=reason, at=self.now)
         self.move_to(Stage.CLOSED, f"{outcome.value}: {reason}")
+        if (pending := self.agreement.variation) is not None:
+            self.agreement.variation = None
+            self.record("variation_lapsed", {"variation_number": pending.number,
+                                             "reason": "the agreement closed before it took effect"})
 
 
 def _either(items: Iterable[str]) -> str:
@@ -426,15 +499,21 @@ def _either(items: Iterable[str]) -> str:
 
 
 def _authorise(agreement: Agreement, action: Action, rule: _Rule) -> None:
+    """Only a current signatory of a partner acts; a body joining or succeeding in the pending variation
+    signs that variation through a signatory the variation names."""
     actor = action.actor
     partner = agreement.proposal.partner(actor.body)
+    signatories = agreement.signatories(actor.body)
+    if partner is None and isinstance(action, SignVariation) and agreement.variation is not None:
+        partner = next((p for p in agreement.variation.variation.incoming if p.code == actor.body), None)
+        signatories = partner.signatories if partner else []
     if partner is None:
         raise ActionRejected(
             f"{actor.body} is not a partner body of agreement {agreement.agreement_id}",
             code="not_a_partner", field="actor.body",
         )
-    if partner.signatory(actor.signatory) is None:
-        named = ", ".join(s.name for s in partner.signatories)
+    if find_signatory(signatories, actor.signatory) is None:
+        named = ", ".join(s.name for s in signatories) or "nobody: it has no current signatory"
         raise ActionRejected(
             f"{actor.signatory} is not a named signatory of {partner.name} (named: {named})",
             code="not_a_signatory", field="actor.signatory",
@@ -479,6 +558,11 @@ def _revise_proposal(draft: _Draft) -> None:
             f"the lead body cannot change in a revision (it is {current_lead})",
             code="lead_body_changed", field="proposal.lead_body",
         )
+    codes = sorted(p.code for p in action.proposal.partners)
+    if draft.agreement.variation is not None and codes != sorted(p.code for p in draft.agreement.proposal.partners):
+        raise ActionRejected(f"variation {draft.agreement.variation.number} is pending: the partners cannot change "
+                             "in a revision until it takes effect or is withdrawn",
+                             code="variation_pending", field="proposal.partners")
     draft.agreement.proposal = action.proposal
 
 
@@ -689,6 +773,180 @@ def _withdraw(draft: _Draft) -> None:
     draft.close(ClosedOutcome.TERMINATED if live else ClosedOutcome.WITHDRAWN, action.reason)
 
 
+_LONGEST_WAIT_FOR_A_VARIATION = timedelta(days=3660)
+"""A variation takes effect at most ten years after it is proposed."""
+
+
+def _pending(agreement: Agreement) -> PendingVariation:
+    if agreement.variation is None:
+        raise ActionRejected(f"agreement {agreement.agreement_id} has no pending variation")
+    return agreement.variation
+
+
+def _propose_variation(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, ProposeVariation)
+    agreement = draft.agreement
+    if agreement.variation is not None:
+        raise ActionRejected(
+            f"variation {agreement.variation.number} is pending (proposed {agreement.variation.proposed_at:%Y-%m-%d}); "
+            "it must take effect, be rejected or be withdrawn before another is proposed"
+        )
+    today = draft.now.astimezone(UTC).date()
+    effective_on, opened_on = action.variation.effective_on, agreement.opened_at.astimezone(UTC).date()
+    if not opened_on <= effective_on <= today + _LONGEST_WAIT_FOR_A_VARIATION:
+        raise ActionRejected(
+            f"effective_on {effective_on} must fall between the day the agreement opened ({opened_on}) and "
+            f"{_LONGEST_WAIT_FOR_A_VARIATION.days} days from today ({today + _LONGEST_WAIT_FOR_A_VARIATION})"
+        )
+    check_variation(agreement.proposal, action.variation, today)
+    vary(agreement.proposal, [agreement.plan, agreement.plan_in_force], action.variation, proposing=True)
+    agreement.variations_proposed += 1
+    agreement.variation = PendingVariation(
+        number=agreement.variations_proposed, variation=action.variation, proposed_at=draft.now
+    )
+    draft.note(variation_number=agreement.variations_proposed)
+
+
+def _sign_variation(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, SignVariation)
+    agreement = draft.agreement
+    pending = _pending(agreement)
+    body, signer = action.actor.body, action.actor.signatory
+    awaited = dict(agreement.variation_awaits)
+    name = agreement.body_name(body)
+    earlier = pending.signatures.get(body)
+    if earlier is not None:
+        raise ActionRejected(f"{name} has already approved variation {pending.number} "
+                             f"({earlier.signatory}, {earlier.at:%Y-%m-%d %H:%M} UTC)")
+    if body not in awaited:
+        signers = [p.name for p in partners_after(agreement.proposal, pending.variation)]
+        raise ActionRejected(f"{name} does not sign variation {pending.number}: it is signed by the bodies that will "
+                             f"be partners after it ({', '.join(signers)})")
+    for other in pending.signatures.values():
+        if name_key(other.signatory) == name_key(signer):
+            raise ActionRejected(f"{signer} has already signed variation {pending.number} for "
+                                 f"{agreement.body_name(other.body)}; one person signs for one body")
+    draft.note(variation_number=pending.number)
+    if action.decision is SignOffDecision.REJECT:
+        agreement.variation = None
+        draft.record("variation_rejected", {"variation_number": pending.number, "by": body, "reason": action.reason})
+        return
+    signature = SignatureRecord(body=body, signatory=signer, at=draft.now)
+    agreement.variation = pending.model_copy(update={"signatures": {**pending.signatures, body: signature}})
+    if not agreement.variation_awaits and pending.variation.takes_effect_at <= draft.now:
+        _take_effect(draft)
+
+
+def _withdraw_variation(draft: _Draft) -> None:
+    draft.note(variation_number=_pending(draft.agreement).number)
+    draft.agreement.variation = None
+
+
+def _take_effect(draft: _Draft) -> None:
+    """The agreed variation changes the partnership; the current stage carries on under the new terms."""
+    agreement = draft.agreement
+    pending = _pending(agreement)
+    variation = pending.variation
+    changes = variation.describe({p.code: p.name for p in agreement.proposal.partners})
+    proposal, (plan, plan_in_force) = vary(
+        agreement.proposal, [agreement.plan, agreement.plan_in_force], variation, proposing=False
+    )
+    for code in variation.outgoing:
+        agreement.former_partners[code] = agreement.body_name(code)
+        agreement.signatory_register.pop(code, None)
+        agreement.sign_offs.pop(code, None)
+    agreement.proposal, agreement.plan, agreement.plan_in_force = proposal, plan, plan_in_force
+    agreement.variation = None
+    draft.record("variation_took_effect", {
+        "variation_number": pending.number,
+        "effective_on": variation.effective_on.isoformat(),
+        "changes": changes,
+        "partners": [p.code for p in proposal.partners],
+        "lead_body": proposal.lead_body,
+    })
+    if agreement.stage is Stage.SIGN_OFF and len(agreement.sign_offs) == len(proposal.partners):
+        _start_delivery(draft, f"variation {pending.number} took effect and every partner has approved")
+
+
+def take_effect(agreement: Agreement, now: datetime) -> Transition:
+    """The agreed variation takes effect, its effective date having come: the decisions it records
+    are made by nobody. Raises ActionRejected if no agreed variation is due."""
+    due = agreement.variation_due_at
+    if due is None or due > now:
+        raise ActionRejected(f"agreement {agreement.agreement_id} has no agreed variation due to take effect")
+    draft = _Draft(agreement.model_copy(deep=True), None, now, None)
+    _take_effect(draft)
+    return Transition(agreement=draft.agreement, decisions=draft.decisions)
+
+
+def _named(signatories: list[Signatory]) -> str:
+    return ", ".join(s.name for s in signatories) or "nobody"
+
+
+def _name_signatory(draft: _Draft) -> None:
+    """A body names its own signatories; one left with none has one named by the lead body, and a lead
+    body left with none an interim one named by any other partner."""
+    action = draft.action
+    assert isinstance(action, NameSignatory)
+    agreement = draft.agreement
+    body, by = action.of_body, action.actor.body
+    partner = agreement.proposal.partner(body)
+    if partner is None:
+        raise ActionRejected(f"{body} is not a partner body of agreement {agreement.agreement_id}")
+    current = agreement.signatories(body)
+    lead = agreement.proposal.lead_body
+    if by == body:
+        basis = "by_own_body"
+    elif current:
+        raise ActionRejected(f"only a current signatory of {partner.name} names its signatories (named: "
+                             f"{_named(current)}); another body may name one only when it has none")
+    elif body != lead and by != lead:
+        raise ActionRejected(f"{partner.name} has no current signatory: the lead body "
+                             f"({agreement.body_name(lead)}) names one for it")
+    else:
+        basis = "by_lead_body" if body != lead else "interim_by_partner"
+    if basis != "by_own_body" and len(action.reason) < 3:
+        raise ActionRejected(f"naming a signatory for {partner.name}, another body, needs a reason "
+                             "(at least 3 characters)")
+    if find_signatory(current, action.name) is not None:
+        raise ActionRejected(f"{action.name} is already a signatory of {partner.name}")
+    if len(current) >= 50:
+        raise ActionRejected(f"{partner.name} already has 50 signatories; retire one first")
+    agreement.signatory_register[body] = [*current, Signatory(name=action.name, role=action.role)]
+    draft.note(basis=basis)
+
+
+def _retire_signatory(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, RetireSignatory)
+    agreement = draft.agreement
+    body = action.of_body
+    if action.actor.body != body:
+        raise ActionRejected(f"only a current signatory of {agreement.body_name(body)} records the retirement "
+                             "of its signatories")
+    current = agreement.signatories(body)
+    retiring = find_signatory(current, action.name)
+    if retiring is None:
+        raise ActionRejected(f"{action.name} is not a current signatory of {agreement.body_name(body)} "
+                             f"(named: {_named(current)})")
+    today = draft.now.astimezone(UTC).date()
+    if action.retired_on > today:
+        raise ActionRejected(f"retired_on {action.retired_on} is in the future: record a retirement on or after "
+                             f"the day it happens (today is {today})")
+    remaining = [s for s in current if s is not retiring]
+    others = [p.code for p in agreement.proposal.partners if p.code != body]
+    if not remaining and not any(agreement.signatories(code) for code in others):
+        raise ActionRejected(f"{retiring.name} is the last current signatory of any partner; name another "
+                             "signatory first, or nobody could act on the agreement")
+    agreement.signatory_register[body] = remaining
+    agreement.retired_signatories.append(
+        RetiredSignatory(body=body, name=retiring.name, role=retiring.role, retired_on=action.retired_on)
+    )
+    draft.note(signatories_left=len(remaining))
+
+
 class _Rule(NamedTuple):
     stages: tuple[Stage, ...]
     lead_only: bool
@@ -700,6 +958,7 @@ class _Rule(NamedTuple):
 
 
 _UNTIL_CLOSED = (Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION)
+_UNTIL_CLOSED_AND_IN_SERVICE = (*_UNTIL_CLOSED, Stage.REVIEW)
 
 _RULES: dict[type[Action], _Rule] = {
     ReviseProposal: _Rule((Stage.PROPOSAL,), True, _revise_proposal, "proposal_revised", "revise the proposal"),
@@ -715,4 +974,14 @@ _RULES: dict[type[Action], _Rule] = {
                              "record KPI readings"),
     DecideReview: _Rule((Stage.REVIEW,), True, _decide_review, "review_decided", "decide a review"),
     Withdraw: _Rule(_UNTIL_CLOSED, True, _withdraw, "withdrawn", "withdraw the agreement"),
+    ProposeVariation: _Rule(_UNTIL_CLOSED_AND_IN_SERVICE, True, _propose_variation, "variation_proposed",
+                            "propose a variation"),
+    SignVariation: _Rule(_UNTIL_CLOSED_AND_IN_SERVICE, False, _sign_variation, "variation_signed",
+                         "sign a variation"),
+    WithdrawVariation: _Rule(_UNTIL_CLOSED_AND_IN_SERVICE, True, _withdraw_variation, "variation_withdrawn",
+                             "withdraw a variation"),
+    NameSignatory: _Rule(_UNTIL_CLOSED_AND_IN_SERVICE, False, _name_signatory, "signatory_named",
+                         "name a signatory"),
+    RetireSignatory: _Rule(_UNTIL_CLOSED_AND_IN_SERVICE, False, _retire_signatory, "signatory_retired",
+                           "record a signatory's retirement"),
 }

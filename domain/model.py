@@ -187,7 +187,7 @@ def money(*, signed: bool = False) -> Any:
 Money = money()
 """Pounds, exact to the penny, never negative."""
 SignedMoney = money(signed=True)
-"""Pounds, exact to the penny; negative for a net cost."""
+"""Pounds, exact to the penny, positive or negative: a net annual cost, or what a leaving partner is owed."""
 Measure = Annotated[
     Decimal,
     Field(max_digits=18, decimal_places=4, allow_inf_nan=False),
@@ -301,8 +301,13 @@ class PartnerBody(ValueObject):
 
     def signatory(self, name: str) -> Signatory | None:
         """The named signatory ``name`` (compared with ``name_key``), or None."""
-        key = name_key(name)
-        return next((s for s in self.signatories if name_key(s.name) == key), None)
+        return find_signatory(self.signatories, name)
+
+
+def find_signatory(signatories: list[Signatory], name: str) -> Signatory | None:
+    """The signatory called ``name``, compared as people read names (``name_key``), or None."""
+    key = name_key(name)
+    return next((s for s in signatories if name_key(s.name) == key), None)
 
 
 class Proposal(ValueObject):

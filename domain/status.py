@@ -11,8 +11,9 @@ from domain.actions import MilestoneStatus
 from domain.calendar import describe_end
 from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
-from domain.lifecycle import Agreement, Closure, KpiTrend, SignOffRecord
-from domain.model import Direction, Rag, ServiceCategory, Stage, ValueObject
+from domain.lifecycle import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
+from domain.model import Direction, Rag, ServiceCategory, Signatory, Stage, ValueObject
+from domain.variation import SignatureRecord, Variation
 
 
 class MilestoneView(ValueObject):
@@ -45,6 +46,19 @@ class ActionReceipt(ValueObject):
     first_seq: int
     last_seq: int
     repeat: bool
+
+
+class VariationView(ValueObject):
+    """The pending variation: what it changes, who has signed it, who is awaited, and from when."""
+
+    number: int
+    reason: str
+    effective_on: date
+    changes: list[str]
+    variation: Variation
+    proposed_at: datetime
+    signed: list[SignatureRecord]
+    awaited: list[str]
 
 
 class AgreementStatus(ValueObject):
@@ -85,6 +99,14 @@ class AgreementStatus(ValueObject):
     )
     payback_years: Decimal | None
     closure: Closure | None
+    signatories: dict[str, list[Signatory]] = Field(
+        default_factory=dict, description="Each partner's current signatories. Empty in a status from an older worker."
+    )
+    retired_signatories: list[RetiredSignatory] = Field(default_factory=list)
+    variation: VariationView | None = Field(None, description="The pending variation, if any.")
+    former_partners: dict[str, str] = Field(
+        default_factory=dict, description="Names of bodies that have left or been succeeded, by code."
+    )
     decisions_recorded: int
     ledger_head: ChainHead
     action: ActionReceipt | None = Field(
@@ -111,6 +133,14 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
                 reading=reading.value if reading else None, rag=reading.rag if reading else None,
                 trend=agreement.kpi_trends.get(k.id),
             ))
+    variation = None
+    if (pending := agreement.variation) is not None:
+        variation = VariationView(
+            number=pending.number, reason=pending.variation.reason, effective_on=pending.variation.effective_on,
+            changes=pending.variation.describe({p.code: p.name for p in proposal.partners}),
+            variation=pending.variation, proposed_at=pending.proposed_at,
+            signed=list(pending.signatures.values()), awaited=[code for code, _ in agreement.variation_awaits],
+        )
     reviews_in_term = agreement.review_count
     number = agreement.review_number
     current_end = agreement.review_period_end(number) if reviews_in_term and number else None
@@ -144,6 +174,10 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         expected_annual_saving=proposal.expected_annual_saving,
         payback_years=proposal.payback_years,
         closure=agreement.closure,
+        signatories={p.code: agreement.signatories(p.code) for p in proposal.partners},
+        retired_signatories=agreement.retired_signatories,
+        variation=variation,
+        former_partners=agreement.former_partners,
         decisions_recorded=agreement.chain.seq,
         ledger_head=agreement.chain,
     )
@@ -154,17 +188,28 @@ def _when(moment: datetime) -> str:
 
 
 def waiting_summary(status: AgreementStatus) -> str:
-    """One line for the Web UI timeline: what the agreement waits for, from whom, until when."""
+    """One line for the Web UI timeline: what the agreement waits for, from whom, until when, and
+    what a pending variation waits for."""
     if status.closure is not None:
         return f"closed ({status.closure.outcome.value})"
-    deadline = f" until {_when(status.deadline)}" if status.deadline else ""
-    if status.stage is Stage.REVIEW and not status.waiting_on:
-        return f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
-    needs: dict[str, list[str]] = {}
-    for waiting in status.waiting_on:
-        needs.setdefault(waiting.for_what, []).append(waiting.body_name)
-    parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
-    return f"waiting for {'; '.join(parts)}{deadline}"
+    variation = status.variation
+    signing = f"variation {variation.number} to be signed" if variation else None
+    stage_waits = [waiting for waiting in status.waiting_on if waiting.for_what != signing]
+    if status.stage is Stage.REVIEW and not stage_waits:
+        summary = f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
+    else:
+        deadline = f" until {_when(status.deadline)}" if status.deadline else ""
+        needs: dict[str, list[str]] = {}
+        for waiting in stage_waits:
+            needs.setdefault(waiting.for_what, []).append(waiting.body_name)
+        parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
+        summary = f"waiting for {'; '.join(parts)}{deadline}"
+    if variation is None:
+        return summary
+    if variation.awaited:
+        awaited = ", ".join(w.body_name for w in status.waiting_on if w.for_what == signing)
+        return f"{summary}; {signing} by {awaited}"
+    return f"{summary}; variation {variation.number} takes effect on {variation.effective_on}"
 
 
 def money_summary(status: AgreementStatus) -> str | None:
@@ -229,7 +274,20 @@ def details_markdown(status: AgreementStatus) -> str:
             for k in status.kpis
         ]
         blocks.append("\n".join(["| KPI | Target | Reading | RAG |", "|---|---|---|---|", *rows]))
+    if status.variation is not None:
+        blocks.append(variation_markdown(status, status.variation))
     if status.open_alerts:
         blocks.append("**Open alerts**")
         blocks.append("\n".join(f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts))
     return "\n\n".join(blocks)
+
+
+def variation_markdown(status: AgreementStatus, variation: VariationView) -> str:
+    """The pending variation for the Web UI: its changes, signatures and effective date."""
+    lines = [f"**Variation {variation.number}**, to take effect {variation.effective_on}: {variation.reason}"]
+    lines += [f"- {change}" for change in variation.changes]
+    names = {**status.body_names, **{p.code: p.name for p in variation.variation.incoming}}
+    signed = ", ".join(f"{names.get(s.body, s.body)} ({s.signatory})" for s in variation.signed) or "none yet"
+    awaited = ", ".join(names.get(code, code) for code in variation.awaited)
+    lines.append(f"Signed: {signed}." + (f" Awaiting: {awaited}." if awaited else " Agreed by every body."))
+    return "\n".join(lines)

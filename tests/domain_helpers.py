@@ -5,17 +5,21 @@ Every pre-live step happens at ``T0``; the standard plan's milestones fall due 3
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from domain.actions import (
     Action,
     Actor,
     DecideReview,
+    NameSignatory,
+    ProposeVariation,
     RecordKpiReadings,
     ReportMilestone,
+    RetireSignatory,
     SetObjectives,
     SignOff,
+    SignVariation,
     SubmitForSignOff,
     SubmitProposal,
     Withdraw,
@@ -126,3 +130,43 @@ def conclude_review(agreement: Agreement, outcome: str = "continue") -> Agreemen
 
 def after(days: float = 0, **kwargs: float) -> datetime:
     return T0 + timedelta(days=days, **kwargs)
+
+
+# Variations and the signatory register, on the north-west partnership (Lancashire, Cumbria, Blackpool)
+
+LANCASHIRE = factories.LANCASHIRE_SIGNATORY
+CUMBRIA = factories.CUMBRIA_SIGNATORY
+BLACKPOOL = factories.BLACKPOOL_SIGNATORY
+
+
+def north_west(settings: dict[str, Any] | None = None) -> Agreement:
+    return open_agreement(factories.north_west_request(settings=settings), T0).agreement
+
+
+def north_west_in_sign_off() -> Agreement:
+    plan = SetObjectives.model_validate({"actor": LANCASHIRE, "plan": factories.north_west_plan_data(T0.date())})
+    return apply(north_west(), submit(LANCASHIRE), plan, send_for_sign_off(LANCASHIRE))
+
+
+def north_west_live() -> Agreement:
+    """Gone live at T0, in review 1 of four quarterly reviews."""
+    agreement = apply(north_west_in_sign_off(), *(approve(a) for a in factories.NORTH_WEST_SIGNATORIES))
+    return apply(agreement, report("system", LANCASHIRE), report("staff", CUMBRIA))
+
+
+def propose(variation: dict[str, Any], actor: Actor = LANCASHIRE) -> ProposeVariation:
+    return ProposeVariation.model_validate({"actor": actor, "variation": variation})
+
+
+def sign(actor: Actor, decision: str = "approve", reason: str = "") -> SignVariation:
+    return SignVariation.model_validate({"actor": actor, "decision": decision, "reason": reason})
+
+
+def name_signatory(actor: Actor, of_body: str, name: str, reason: str = "", role: str = "Chief Executive"
+                   ) -> NameSignatory:
+    return NameSignatory(actor=actor, of_body=of_body, name=name, role=role, reason=reason)
+
+
+def retire(actor: Actor, of_body: str, name: str, retired_on: date | None = None) -> RetireSignatory:
+    """A retirement recorded by ``actor``, on T0's day unless ``retired_on`` is given."""
+    return RetireSignatory(actor=actor, of_body=of_body, name=name, retired_on=retired_on or T0.date())

@@ -123,3 +123,104 @@ def plan_data(start: date, **overrides: Any) -> dict[str, Any]:
 
 def plan(start: date, **overrides: Any) -> Plan:
     return Plan.model_validate(plan_data(start, **overrides))
+
+
+# A north-west partnership that lives through the 1 April 2023 reorganisation of Cumbria: Cumbria County
+# Council (E10000006) was succeeded by Cumberland (E06000063) and Westmorland and Furness (E06000064).
+
+LANCASHIRE = "E10000017"
+CUMBRIA = "E10000006"
+BLACKPOOL = "E06000009"
+CUMBERLAND = "E06000063"
+WESTMORLAND_AND_FURNESS = "E06000064"
+BLACKBURN_WITH_DARWEN = "E06000008"
+
+LANCASHIRE_SIGNATORY = Actor(body=LANCASHIRE, signatory="Helen Ashworth")
+CUMBRIA_SIGNATORY = Actor(body=CUMBRIA, signatory="Gareth Dobson")
+BLACKPOOL_SIGNATORY = Actor(body=BLACKPOOL, signatory="Nadia Rahman")
+CUMBERLAND_SIGNATORY = Actor(body=CUMBERLAND, signatory="Iain Wilson")
+WESTMORLAND_SIGNATORY = Actor(body=WESTMORLAND_AND_FURNESS, signatory="Ruth Atkinson")
+BLACKBURN_SIGNATORY = Actor(body=BLACKBURN_WITH_DARWEN, signatory="Imran Patel")
+NORTH_WEST_SIGNATORIES = (LANCASHIRE_SIGNATORY, CUMBRIA_SIGNATORY, BLACKPOOL_SIGNATORY)
+
+
+def _body(code: str, name: str, *signatories: tuple[str, str]) -> dict[str, Any]:
+    return {"code": code, "name": name, "signatories": [{"name": n, "role": r} for n, r in signatories]}
+
+
+def north_west_proposal_data(**overrides: Any) -> dict[str, Any]:
+    """Lancashire leads a shared revenues and benefits service with Cumbria and Blackpool."""
+    data: dict[str, Any] = {
+        "title": "North West revenues and benefits partnership",
+        "service_name": "Council tax and housing benefit administration",
+        "service_category": "back_office",
+        "lead_body": LANCASHIRE,
+        "partners": [
+            _body(LANCASHIRE, "Lancashire County Council", ("Helen Ashworth", "Chief Executive")),
+            _body(CUMBRIA, "Cumbria County Council", ("Gareth Dobson", "Chief Executive")),
+            _body(BLACKPOOL, "Blackpool Borough Council", ("Nadia Rahman", "Director of Resources")),
+        ],
+        "baseline_annual_cost": "3000000.00",
+        "one_off_cost": "400000.00",
+        "expected_annual_saving": "350000.00",
+    }
+    data.update(overrides)
+    return data
+
+
+def north_west_request(agreement_id: str = "revs-bens-2027", settings: dict[str, Any] | None = None,
+                       **proposal: Any) -> AgreementRequest:
+    return AgreementRequest.model_validate(
+        {"agreement_id": agreement_id, "proposal": north_west_proposal_data(**proposal), "settings": settings or {}}
+    )
+
+
+def north_west_plan_data(start: date) -> dict[str, Any]:
+    """The standard objectives; Cumbria owns one milestone; the contributions add up to £2,000,000.01."""
+    return plan_data(
+        start,
+        milestones=[
+            {"id": "system", "title": "One revenues system", "owner_body": LANCASHIRE,
+             "due": (start + timedelta(days=30)).isoformat()},
+            {"id": "staff", "title": "Staff transferred", "owner_body": CUMBRIA,
+             "due": (start + timedelta(days=90)).isoformat()},
+        ],
+        contributions=[
+            {"body": LANCASHIRE, "annual_amount": "1000000.00"},
+            {"body": CUMBRIA, "annual_amount": "600000.01"},
+            {"body": BLACKPOOL, "annual_amount": "400000.00"},
+        ],
+    )
+
+
+def cumbria_successors() -> list[dict[str, Any]]:
+    return [
+        _body(CUMBERLAND, "Cumberland Council", ("Iain Wilson", "Chief Executive")),
+        _body(WESTMORLAND_AND_FURNESS, "Westmorland and Furness Council", ("Ruth Atkinson", "Chief Executive")),
+    ]
+
+
+def cumbria_reorganisation(effective_on: date, **overrides: Any) -> dict[str, Any]:
+    """The variation for 1 April 2023 (or ``effective_on``): Cumbria succeeded by the two unitaries."""
+    return {
+        "reason": "Local government reorganisation in Cumbria (Cumbria Structural Changes Order 2022)",
+        "effective_on": effective_on.isoformat(),
+        "changes": [{"kind": "succeed", "body": CUMBRIA, "successors": cumbria_successors()}],
+        **overrides,
+    }
+
+
+def blackpool_leaves(effective_on: date, **overrides: Any) -> dict[str, Any]:
+    change = {"kind": "leave", "body": BLACKPOOL, "notice_period": "P180D",
+              "exit_terms": "Pays its share of the system contract to 31 March", "exit_amount": "25000.00"}
+    return {"reason": "Blackpool brings the service back in house", "effective_on": effective_on.isoformat(),
+            "changes": [{**change, **overrides}]}
+
+
+def blackburn_joins(effective_on: date) -> dict[str, Any]:
+    return {
+        "reason": "Blackburn with Darwen joins the partnership",
+        "effective_on": effective_on.isoformat(),
+        "changes": [{"kind": "join", "annual_contribution": "350000.00", "body": _body(
+            BLACKBURN_WITH_DARWEN, "Blackburn with Darwen Borough Council", ("Imran Patel", "Chief Executive"))}],
+    }

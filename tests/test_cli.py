@@ -126,6 +126,40 @@ async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
     assert json.loads(out)["verification"]["valid"] is True
 
 
+async def test_a_variation_and_the_signatory_register_through_the_command_line(cli, tmp_path, dev_harness):
+    agreement_id = f"cli-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "north-west.yaml"
+    path.write_text(yaml.safe_dump(factories.north_west_request(agreement_id).model_dump(mode="json")))
+    assert (await cli("start", str(path)))[0] == 0
+    dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+    await eventually(lambda: cli("status", agreement_id))
+    lancashire = ["--body", factories.LANCASHIRE, "--signatory", "Helen Ashworth"]
+    today = (await dev_harness.env.get_current_time()).date()
+    variation = tmp_path / "variation.yaml"
+    variation.write_text(yaml.safe_dump(factories.cumbria_reorganisation(today)))
+    code, out, _ = await cli("propose-variation", agreement_id, *lancashire, "--variation", str(variation))
+    assert code == 0 and "Variation 1" in out and "Awaiting: Lancashire County Council" in out
+    code, _, err = await cli("sign-variation", agreement_id, "--body", factories.CUMBRIA, "--signatory",
+                             "Gareth Dobson", "--decision", "approve")
+    assert code == 1 and "does not sign variation 1" in err
+    for body, signatory in ((factories.LANCASHIRE, "Helen Ashworth"), (factories.CUMBERLAND, "Iain Wilson"),
+                            (factories.WESTMORLAND_AND_FURNESS, "Ruth Atkinson"), (factories.BLACKPOOL, "Nadia Rahman")):
+        code, out, _ = await cli("sign-variation", agreement_id, "--body", body, "--signatory", signatory,
+                                 "--decision", "approve", "--json")
+        assert code == 0
+    assert json.loads(out)["partner_bodies"] == [factories.LANCASHIRE, factories.CUMBERLAND,
+                                                 factories.WESTMORLAND_AND_FURNESS, factories.BLACKPOOL]
+    code, out, _ = await cli("name-signatory", agreement_id, *lancashire, "--of-body", factories.LANCASHIRE,
+                             "--name", "Sam Clarke", "--role", "Chief Executive")
+    assert code == 0
+    code, out, _ = await cli("retire-signatory", agreement_id, *lancashire, "--of-body", factories.LANCASHIRE,
+                             "--name", "Helen Ashworth", "--retired-on", today.isoformat())
+    assert code == 0 and f"Helen Ashworth ({today})" in out
+    code, _, err = await cli("retire-signatory", agreement_id, *lancashire, "--of-body", factories.LANCASHIRE,
+                             "--name", "Sam Clarke", "--retired-on", "not a date")
+    assert code == 2 and "retired_on" in err
+
+
 async def test_refusals_exit_1_with_the_engines_reason(cli, tmp_path, dev_harness):
     agreement_id, path = request_file(tmp_path)
     await cli("start", str(path))

@@ -12,6 +12,7 @@ from temporalio.workflow import _Definition
 
 from config import Settings
 from dispatcher.settings import DispatcherSettings
+from domain.status import AgreementStatus
 from tests.harness import Harness
 from workflows import contract
 from workflows.agreement import TASK_QUEUE, AgreementWorkflow, workflow_id
@@ -33,8 +34,8 @@ def test_the_contract_names_every_update_and_query_of_the_workflow():
     assert contract.summary()["task_queue"] == TASK_QUEUE
 
 
-async def test_an_agreement_can_be_driven_with_the_temporal_cli_alone(dev_harness: Harness):
-    agreement_id = dev_harness.new_id("cli-example")
+async def run_example(dev_harness: Harness, script: str, agreement_id: str) -> AgreementStatus:
+    """Run an example script against the dev server; returns the agreement's final status."""
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -42,7 +43,7 @@ async def test_an_agreement_can_be_driven_with_the_temporal_cli_alone(dev_harnes
         "CONCORDAT_TASK_QUEUE": dev_harness.task_queue,
     }
     process = await asyncio.create_subprocess_exec(
-        "bash", str(ROOT / "examples" / "temporal-cli.sh"), agreement_id, env=env,
+        "bash", str(ROOT / "examples" / script), agreement_id, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
@@ -50,8 +51,25 @@ async def test_an_agreement_can_be_driven_with_the_temporal_cli_alone(dev_harnes
     handle = dev_harness.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
     dev_harness.started.append(handle)
     result = await handle.result()
-    assert result.closure is not None and result.closure.outcome == "completed"
     assert (await dev_harness.verify(agreement_id)).valid
+    return result
+
+
+async def test_an_agreement_can_be_driven_with_the_temporal_cli_alone(dev_harness: Harness):
+    result = await run_example(dev_harness, "temporal-cli.sh", dev_harness.new_id("cli-example"))
+    assert result.closure is not None and result.closure.outcome == "completed"
+
+
+async def test_a_variation_and_the_signatory_register_can_be_driven_with_the_temporal_cli_alone(
+    dev_harness: Harness,
+):
+    agreement_id = dev_harness.new_id("cli-variation")
+    result = await run_example(dev_harness, "temporal-cli-variation.sh", agreement_id)
+    assert result.closure is not None and result.closure.outcome == "withdrawn"
+    assert result.partner_bodies == ["E10000017", "E06000063", "E06000064", "E06000009"]
+    assert [s.name for s in result.signatories["E10000017"]] == ["Sam Clarke"]
+    kinds = [entry.kind for entry in await dev_harness.ledger(agreement_id)]
+    assert kinds.count("variation_signed") == 4 and kinds.count("variation_took_effect") == 1
 
 
 def _compose() -> dict:

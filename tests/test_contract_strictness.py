@@ -28,7 +28,7 @@ ENGINE_ONLY_CODES = {"value_error", "search_attribute_too_large", "message_too_l
 """Refusals for rules the schema cannot state (listed in contract.json's checked_by_the_engine_only)."""
 DURATION_BOUNDS = {"greater_than", "less_than_equal"}
 """A duration's bounds (more than zero, at most 3,660 days), also checked by the engine only."""
-DURATIONS = {"sign_off", "escalation_interval", "review_period", "term"}
+DURATIONS = {"sign_off", "escalation_interval", "review_period", "term", "notice_period"}
 
 CANDIDATES: list[Any] = [
     "", " ", "  ab  ", "x" * 65, "x" * 129, "x" * 201, "x" * 4001, "a\u0000b", "bad code!", "-5.00", "-0.01",

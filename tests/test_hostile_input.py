@@ -46,6 +46,19 @@ VALID_ACTIONS: dict[str, dict[str, Any]] = {
     "record_kpi_readings": {"actor": h.LEAD.model_dump(), "readings": [{"kpi_id": "missed-bins", "value": "99"}]},
     "decide_review": {"actor": h.LEAD.model_dump(), "outcome": "continue", "reason": "on track"},
     "withdraw": {"actor": h.LEAD.model_dump(), "reason": "partners chose another provider"},
+    "propose_variation": {"actor": h.LEAD.model_dump(), "variation": {
+        "reason": "Cannock Chase joins", "effective_on": h.after(60).date().isoformat(), "changes": [
+            {"kind": "join", "annual_contribution": "500000.00", "body": {
+                "code": "E07000192", "name": "Cannock Chase District Council",
+                "signatories": [{"name": "Martin Lee", "role": "Chief Executive"}]}},
+            {"kind": "leave", "body": factories.STAFFORDSHIRE, "notice_period": "P30D",
+             "exit_terms": "Pays to the end of the year", "exit_amount": "-100.00"}]}},
+    "sign_variation": {"actor": h.TAMWORTH.model_dump(), "decision": "approve"},
+    "withdraw_variation": {"actor": h.LEAD.model_dump(), "reason": "the partners think again"},
+    "name_signatory": {"actor": h.LEAD.model_dump(), "of_body": factories.LICHFIELD, "name": "Tom Ward",
+                       "role": "Deputy Chief Executive", "reason": ""},
+    "retire_signatory": {"actor": h.LEAD.model_dump(), "of_body": factories.LICHFIELD, "name": "Tom Barker",
+                         "retired_on": h.T0.date().isoformat()},
 }
 
 
@@ -118,7 +131,9 @@ def test_hostile_agreement_requests_are_refused_with_a_reason_or_valid(payload):
 
 
 AGREEMENTS = {"opened": h.opened(), "objective_setting": h.in_objective_setting(), "sign_off": h.in_sign_off(),
-              "implementation": h.in_implementation(), "live": h.live()}
+              "implementation": h.in_implementation(), "live": h.live(),
+              "variation_pending": h.apply(h.live(), h.propose(VALID_ACTIONS["propose_variation"]["variation"],
+                                                                h.LEAD))}
 
 
 @pytest.mark.parametrize("update", sorted(UPDATES))

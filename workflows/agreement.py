@@ -25,14 +25,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import (
         Action,
         DecideReview,
+        NameSignatory,
+        ProposeVariation,
         RecordKpiReadings,
         ReportMilestone,
+        RetireSignatory,
         ReviseProposal,
         SetObjectives,
         SignOff,
+        SignVariation,
         SubmitForSignOff,
         SubmitProposal,
         Withdraw,
+        WithdrawVariation,
         action_id_of,
     )
     from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD, LEDGER_CONFLICT, UNKNOWN_ACTION, ActionRejected
@@ -100,12 +105,13 @@ class AgreementWorkflow:
                 await self._record(self._agreement, self._unrecorded)
         while self._agreement.stage is not Stage.CLOSED:
             await self._raise_due_alerts()
+            await self._vary_when_due()
             status = self._publish()
             if self._time_to_continue_as_new():
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
                 self._agreement.raised_alerts = drift.alerts_still_relevant(self._agreement)
                 workflow.continue_as_new(start.model_copy(update={"carried": self._agreement}))
-            await self._sleep_until_changed_or(drift.next_check(self._agreement, workflow.now()), status)
+            await self._sleep_until_changed_or(self._next_wake(), status)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._publish()
 
@@ -183,6 +189,46 @@ class AgreementWorkflow:
 
     @withdraw.validator
     def _check_withdraw(self, action: Withdraw) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def propose_variation(self, action: ProposeVariation) -> AgreementStatus:
+        return await self._act(action)
+
+    @propose_variation.validator
+    def _check_propose_variation(self, action: ProposeVariation) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def sign_variation(self, action: SignVariation) -> AgreementStatus:
+        return await self._act(action)
+
+    @sign_variation.validator
+    def _check_sign_variation(self, action: SignVariation) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def withdraw_variation(self, action: WithdrawVariation) -> AgreementStatus:
+        return await self._act(action)
+
+    @withdraw_variation.validator
+    def _check_withdraw_variation(self, action: WithdrawVariation) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def name_signatory(self, action: NameSignatory) -> AgreementStatus:
+        return await self._act(action)
+
+    @name_signatory.validator
+    def _check_name_signatory(self, action: NameSignatory) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def retire_signatory(self, action: RetireSignatory) -> AgreementStatus:
+        return await self._act(action)
+
+    @retire_signatory.validator
+    def _check_retire_signatory(self, action: RetireSignatory) -> None:
         self._evolve(action)
 
     @workflow.update(dynamic=True)
@@ -264,6 +310,24 @@ class AgreementWorkflow:
                 due = drift.due_alerts(self._agreement, workflow.now())
                 if due and not workflow.patched(RAISE_LEVELS_REACHED_WHILE_RAISING):
                     return
+
+    async def _vary_when_due(self) -> None:
+        """Record an agreed variation taking effect once its effective date has come.
+
+        Only agreements with an agreed variation reach the activity, so older histories replay unchanged.
+        """
+        due = self._agreement.variation_due_at
+        if due is None or due > workflow.now():
+            return
+        async with self._lock:
+            transition = lifecycle.take_effect(self._agreement, workflow.now())
+            await self._record(transition.agreement, transition.decisions)
+            self._agreement = transition.agreement
+
+    def _next_wake(self) -> datetime | None:
+        """The next drift level, or the moment an agreed variation takes effect, whichever is sooner."""
+        moments = [drift.next_check(self._agreement, workflow.now()), self._agreement.variation_due_at]
+        return min((moment for moment in moments if moment is not None), default=None)
 
     def _time_to_continue_as_new(self) -> bool:
         """After each review cycle, or when history grows long, start a fresh run."""

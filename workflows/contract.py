@@ -16,14 +16,19 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from domain.actions import (
     DecideReview,
+    NameSignatory,
+    ProposeVariation,
     RecordKpiReadings,
     ReportMilestone,
+    RetireSignatory,
     ReviseProposal,
     SetObjectives,
     SignOff,
+    SignVariation,
     SubmitForSignOff,
     SubmitProposal,
     Withdraw,
+    WithdrawVariation,
 )
 from domain import limits
 from domain.errors import ERROR_TYPES
@@ -44,6 +49,11 @@ UPDATES: dict[str, type[BaseModel]] = {
     "record_kpi_readings": RecordKpiReadings,
     "decide_review": DecideReview,
     "withdraw": Withdraw,
+    "propose_variation": ProposeVariation,
+    "sign_variation": SignVariation,
+    "withdraw_variation": WithdrawVariation,
+    "name_signatory": NameSignatory,
+    "retire_signatory": RetireSignatory,
 }
 """Each update takes one argument of this model and returns the agreement's ``AgreementStatus``."""
 

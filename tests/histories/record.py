@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
 from tests import factories
-from tests.harness import Harness, approve_by_all, server_binary, walk_to_sign_off
+from tests.harness import Harness, approve_by_all, eventually, server_binary, walk_to_sign_off
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.converter import data_converter
@@ -118,6 +118,38 @@ async def drifting(harness: Harness, handle: Handle) -> None:
     await review(harness, handle, outcome="terminate")
 
 
+async def varied(harness: Harness, handle: Handle) -> None:
+    """Cannock Chase joins from a later date; Tamworth's register changes; a second variation is withdrawn."""
+    await walk_to_sign_off(handle)
+    await approve_by_all(handle)
+    await go_live(handle)
+    effective = (await harness.env.get_current_time()).date() + timedelta(days=10)
+    cannock = {"code": "E07000192", "name": "Cannock Chase District Council",
+               "signatories": [{"name": "Martin Lee", "role": "Chief Executive"}]}
+    await act(handle, AgreementWorkflow.propose_variation, variation={
+        "reason": "Cannock Chase joins the service", "effective_on": effective.isoformat(),
+        "changes": [{"kind": "join", "body": cannock, "annual_contribution": "900000.00"}]})
+    for actor in (LEAD, TAMWORTH, factories.STAFFORDSHIRE_SIGNATORY.model_dump(),
+                  {"body": "E07000192", "signatory": "Martin Lee"}):
+        await handle.execute_update(AgreementWorkflow.sign_variation, {"actor": actor, "decision": "approve"})
+    await harness.skip(timedelta(days=11))
+
+    async def joined() -> bool:
+        return "E07000192" in (await handle.query(AgreementWorkflow.status)).partner_bodies
+    await eventually(joined)
+    today = (await harness.env.get_current_time()).date().isoformat()
+    await handle.execute_update(AgreementWorkflow.name_signatory, {
+        "actor": TAMWORTH, "of_body": factories.TAMWORTH, "name": "Alice Grant", "role": "Chief Executive"})
+    await handle.execute_update(AgreementWorkflow.retire_signatory, {
+        "actor": TAMWORTH, "of_body": factories.TAMWORTH, "name": "Owen Hughes", "retired_on": today})
+    await act(handle, AgreementWorkflow.propose_variation, variation={
+        "reason": "Staffordshire steps back", "effective_on": today, "changes": [{
+            "kind": "leave", "body": factories.STAFFORDSHIRE, "exit_terms": "No further payment either way",
+            "exit_amount": "0"}]})
+    await act(handle, AgreementWorkflow.withdraw_variation, reason="Staffordshire chose to stay")
+    await review(harness, handle, outcome="terminate")
+
+
 SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[str, object]]] = {
     "completed": (completed, {"term": "P182D"}),
     "rejected-then-revised": (rejected_then_revised, {}),
@@ -125,6 +157,7 @@ SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[st
     "withdrawn": (withdrawn, {}),
     "amended-then-terminated": (amended_then_terminated, {}),
     "drifting": (drifting, {"stage_durations": {"proposal": "P30D"}, "escalation_interval": "P14D"}),
+    "varied": (varied, {}),
 }
 
 
