@@ -8,11 +8,12 @@ from decimal import Decimal
 from pydantic import Field
 
 from domain.actions import MilestoneStatus
+from domain.business_case import BenefitPosition
 from domain.calendar import describe_end
 from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
 from domain.lifecycle import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
-from domain.model import Direction, Rag, ServiceCategory, Signatory, Stage, ValueObject
+from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject
 from domain.variation import SignatureRecord, Variation
 
 
@@ -107,6 +108,11 @@ class AgreementStatus(ValueObject):
     former_partners: dict[str, str] = Field(
         default_factory=dict, description="Names of bodies that have left or been succeeded, by code."
     )
+    benefits: BenefitPosition | None = Field(
+        default=None, description="The benefits realised as last recorded at a review, and the payback forecast.")
+    risks: list[Risk] = Field(default_factory=list,
+                              description="The risk register as last reviewed, highest score (likelihood x impact) "
+                              "first.")
     decisions_recorded: int
     ledger_head: ChainHead
     action: ActionReceipt | None = Field(
@@ -178,6 +184,8 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         retired_signatories=agreement.retired_signatories,
         variation=variation,
         former_partners=agreement.former_partners,
+        benefits=agreement.benefits,
+        risks=sorted(agreement.risks, key=lambda risk: -risk.score),
         decisions_recorded=agreement.chain.seq,
         ledger_head=agreement.chain,
     )
