@@ -318,8 +318,6 @@ Percent = Annotated[
     DecimalString(places=2, integer_digits=3),
 ]
 """A percentage from 0 to 100 as a decimal string (``"3.5"``), at most 2 decimal places."""
-Score = Annotated[WholeNumber, Field(ge=1, le=5)]
-"""A likelihood or impact from 1 (rare, negligible) to 5 (almost certain, severe)."""
 PaybackTolerance = duration(3660)
 """How much later than planned a payback forecast may fall before it is amber or red."""
 
@@ -407,8 +405,8 @@ class Risk(ValueObject):
     id: Code
     risk: Reason
     owner_body: Code
-    likelihood: Score
-    impact: Score
+    likelihood: WholeNumber = Field(ge=1, le=5, description="From 1 (rare) to 5 (almost certain).")
+    impact: WholeNumber = Field(ge=1, le=5, description="From 1 (negligible) to 5 (severe).")
     mitigation: Text = ""
 
     @property

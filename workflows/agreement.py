@@ -27,9 +27,12 @@ with workflow.unsafe.imports_passed_through():
         DecideReview,
         NameSignatory,
         ProposeVariation,
+        RecordBenefits,
         RecordKpiReadings,
+        RecordLessons,
         ReportMilestone,
         RetireSignatory,
+        ReviewRisks,
         ReviseProposal,
         SetObjectives,
         SignOff,
@@ -59,6 +62,9 @@ Since, every period gets its own review, in order (``Agreement.reviews_never_ski
 CALENDAR_PERIODS = "calendar-periods"
 """Patch: before it, review periods and terms were plain durations (P1Y was 365 days, P1M 30). Agreements opened
 since count calendar months and years (``Agreement.calendar_periods``, set when the agreement opens)."""
+BUSINESS_CASE_REQUIRED = "business-case-required"
+"""Patch: before it, a proposal was submitted without a business case or a risk register. Since, the submit rule
+asks for both (``Agreement.business_case_required``, set at each run's start)."""
 
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -94,6 +100,8 @@ class AgreementWorkflow:
             self._agreement.calendar_periods = True
         if workflow.patched(NEVER_SKIP_REVIEWS):
             self._agreement.reviews_never_skipped = True
+        if workflow.patched(BUSINESS_CASE_REQUIRED):
+            self._agreement.business_case_required = True
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
         self._published: tuple[list[SearchAttributeUpdate], str] | None = None
@@ -181,6 +189,30 @@ class AgreementWorkflow:
 
     @decide_review.validator
     def _check_decide_review(self, action: DecideReview) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def record_benefits(self, action: RecordBenefits) -> AgreementStatus:
+        return await self._act(action)
+
+    @record_benefits.validator
+    def _check_record_benefits(self, action: RecordBenefits) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def review_risks(self, action: ReviewRisks) -> AgreementStatus:
+        return await self._act(action)
+
+    @review_risks.validator
+    def _check_review_risks(self, action: ReviewRisks) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def record_lessons(self, action: RecordLessons) -> AgreementStatus:
+        return await self._act(action)
+
+    @record_lessons.validator
+    def _check_record_lessons(self, action: RecordLessons) -> None:
         self._evolve(action)
 
     @workflow.update

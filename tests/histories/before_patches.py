@@ -16,6 +16,10 @@ Each history in before-patches/ must replay on today's code: that is what proves
   ``calendar-periods`` (commit c37566b): review 1 decided after review 2's deadline had passed opened
   review 3 ("review 2 skipped") where today's code opens review 2 and raises its alerts at once, and
   the agreement was then terminated.
+- ``submitted-without-business-case.json``: the ``completed`` path's first run as
+  ``python -m tests.histories.record`` wrote it (``completed-run01.json``, kept here as it was) before the patch
+  ``business-case-required``: its proposal, with neither a business case nor a risk, is submitted, as the
+  old rule allowed; today's rule refuses that only for runs started since the patch.
 """
 
 from __future__ import annotations
