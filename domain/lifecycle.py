@@ -200,6 +200,8 @@ class Agreement(BaseModel):
     risk_register: list[Risk] | None = Field(
         default=None, description="The risk register as last reviewed; None while it is the proposal's.")
     risks_reviewed_at: int = Field(default=0, description="The review at which the risk register was last reviewed.")
+    lessons_at_review: int = Field(default=0, description="The review at which lessons were last recorded (the "
+                                   "lessons themselves are kept in the ledger).")
     benefit_track: BenefitTrack = Field(default_factory=BenefitTrack,
                                         description="The benefits realised by concluded reviews.")
     benefits: BenefitPosition | None = Field(
@@ -863,6 +865,7 @@ def _review_risks(draft: _Draft) -> None:
 
 
 def _record_lessons(draft: _Draft) -> None:
+    draft.agreement.lessons_at_review = draft.agreement.review_number
     draft.note(review_number=draft.agreement.review_number)
 
 

@@ -113,6 +113,8 @@ class AgreementStatus(ValueObject):
     risks: list[Risk] = Field(default_factory=list,
                               description="The risk register as last reviewed, highest score (likelihood x impact) "
                               "first.")
+    risks_reviewed_at: int = Field(default=0, description="The review at which the risk register was last reviewed.")
+    lessons_at_review: int = Field(default=0, description="The review at which lessons were last recorded.")
     decisions_recorded: int
     ledger_head: ChainHead
     action: ActionReceipt | None = Field(
@@ -186,6 +188,8 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         former_partners=agreement.former_partners,
         benefits=agreement.benefits,
         risks=sorted(agreement.risks, key=lambda risk: -risk.score),
+        risks_reviewed_at=agreement.risks_reviewed_at,
+        lessons_at_review=agreement.lessons_at_review,
         decisions_recorded=agreement.chain.seq,
         ledger_head=agreement.chain,
     )
