@@ -106,9 +106,10 @@ async def read(pool: asyncpg.Pool, generated_at: datetime, lead_body: str | None
             FROM rm_sign_off_cycles WHERE concluded_at IS NOT NULL AND agreement_id IN ({_IN_SCOPE})
             ORDER BY submitted_at""", lead_body)]
         top_risks = [dict(r) for r in await conn.fetch(f"""
-            SELECT r.agreement_id, a.title, r.risk_id, r.risk, r.owner_body, r.likelihood, r.impact, r.score,
-                   r.mitigation
+            SELECT r.agreement_id, a.title, r.risk_id, r.risk, r.owner_body, p.body_name AS owner_name, r.likelihood,
+                   r.impact, r.score, r.mitigation
             FROM rm_risks r JOIN rm_agreements a USING (agreement_id)
+            LEFT JOIN rm_agreement_partners p ON p.agreement_id = r.agreement_id AND p.body = r.owner_body
             WHERE a.stage <> 'closed' AND r.agreement_id IN ({_IN_SCOPE})
             ORDER BY r.score DESC, r.agreement_id, r.risk_id LIMIT $2""", lead_body, risks)]
         recent = [dict(r) for r in await conn.fetch(f"""

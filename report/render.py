@@ -43,7 +43,7 @@ def savings_by_agreement(report: BoardReport) -> str:
                    key=lambda a: a.cumulative_planned or 0, reverse=True)[:25]
     figure = Figure(figsize=(10, max(2.5, 0.32 * len(lines) + 1)))
     axes = figure.subplots()
-    names = [a.title[:48] for a in lines]
+    names = [a.title if len(a.title) <= 46 else a.title[:45].rstrip() + "…" for a in lines]
     positions = range(len(lines))
     axes.barh([p + 0.2 for p in positions], [float(a.cumulative_planned or 0) for a in lines], 0.4,
               label="planned (business case)", color=PLANNED)
@@ -155,7 +155,7 @@ def html(report: BoardReport) -> str:
         a.planned_payback_at.strftime("%Y-%m-%d") if a.planned_payback_at else "-", pounds(a.preferred_npv),
     ) for a in report.agreements)
     risks = _rows((
-        f'<b>{r["score"]}</b>', escape(r["risk"]), escape(r["title"]), escape(r["owner_body"]),
+        f'<b>{r["score"]}</b>', escape(r["risk"]), escape(r["title"]), escape(r["owner_name"] or r["owner_body"]),
         f'{r["likelihood"]} x {r["impact"]}', escape(r["mitigation"] or ""),
     ) for r in report.top_risks)
     lessons = _rows((

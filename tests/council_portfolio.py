@@ -55,6 +55,9 @@ LESSONS = [
 ]
 
 
+COUNCIL_CODES = ("E06", "E07", "E08", "E09", "E10")
+
+
 def shared_data() -> Path:
     """The shared reference data: ``CONCORDAT_SHARED_DATA``, else ``../shared/data`` beside the clone."""
     folder = Path(os.environ.get("CONCORDAT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -74,10 +77,11 @@ class Council:
 
 
 def councils() -> list[Council]:
-    """Current English councils (no end date) with a GSS code, by region and code."""
+    """Current English councils (no end date): counties, unitaries, districts, metropolitan and London boroughs
+    (GSS codes E06 to E10), by region and code."""
     with (shared_data() / "uk_la_current.csv").open(newline="", encoding="utf-8") as file:
         rows = [row for row in csv.DictReader(file)
-                if row["nation"] == "England" and not row["end-date"] and row["gss-code"].startswith("E")]
+                if row["nation"] == "England" and not row["end-date"] and row["gss-code"][:3] in COUNCIL_CODES]
     found = [Council(row["gss-code"], row["official-name"], row["region"]) for row in rows]
     return sorted(found, key=lambda c: (c.region, c.code))
 
