@@ -6,6 +6,8 @@
     python starter.py list --stage sign_off --rag red
     python starter.py ledger waste-2027
     python starter.py verify --all
+    python starter.py lessons --tag procurement
+    python starter.py report --lead-body E07000194
     python starter.py alerts subscribe --label "Tamworth waste lead" --email waste@tamworth.gov.uk --body E07000199
 
 Every command has --help. Exit codes: 0 done, 1 refused or failed, 2 bad input, 3 cannot connect.
@@ -35,6 +37,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from config import ConfigurationError, Settings, connect_temporal
 from dispatcher import cli as alerts_cli
+from report import cli as portfolio_cli
 from domain.errors import explain
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
@@ -382,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(handler=verify, needs_temporal=False)
 
     alerts_cli.register(commands)
+    portfolio_cli.register(commands)
     return parser
 
 

@@ -7,6 +7,8 @@ councils from ../shared/data written by the domain's rules (``tests/council_port
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
+
+import starter
 
 from activities.database import create_pool, migrate
 from activities.ledger import read_ledger, verify_ledger
@@ -33,14 +38,19 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
-async def ledger_pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on a database of its own, migrated."""
+async def ledger_dsn(postgres_dsn: str) -> str:
+    """A database of its own."""
     name = f"report_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(postgres_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    parts = urlsplit(postgres_dsn)
-    pool = await create_pool(urlunsplit(parts._replace(path=f"/{name}")))
+    return urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+async def ledger_pool(ledger_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a database of its own, migrated."""
+    pool = await create_pool(ledger_dsn)
     await migrate(pool)
     yield pool
     await pool.close()
@@ -104,7 +114,7 @@ async def test_the_report_for_over_a_hundred_agreements_between_real_councils_is
         assert written[1].read_bytes().startswith(b"%PDF")
 
 
-async def test_the_read_model_answers_the_documented_questions(ledger_pool):
+async def test_the_read_model_answers_the_documented_questions(ledger_pool, ledger_dsn, monkeypatch, tmp_path):
     await council_portfolio.write(ledger_pool, 12)
     # Savings planned and realised per lead body (README, "The read model").
     rows = await ledger_pool.fetch("""
@@ -148,3 +158,15 @@ async def test_the_report_renders_for_the_demo_portfolio_played_by_its_officers(
     assert forecasts["H3 Hampshire business centre"] == "red"   # 30% of the expected saving realised
     written = await build(ledger_pool, tmp_path, with_pdf=CHROMIUM is not None)
     assert "H3 Hampshire business centre" in written[0].read_text()
+    # The command line lists the lessons across the portfolio, and writes the report.
+    monkeypatch.setenv("DATABASE_URL", ledger_dsn)
+    out = io.StringIO()
+    assert await starter.run_cli(["lessons", "--tag", "governance", "--json"], console=Console(file=out)) == 0
+    listed = json.loads(out.getvalue())
+    assert [row["agreement_id"] for row in listed] == [row["agreement_id"] for row in sorted(
+        lessons, key=lambda row: (-row["recorded_at"].timestamp(), row["agreement_id"], -row["seq"]))]
+    assert listed and all("governance" in row["tags"] for row in listed)
+    out = io.StringIO()
+    code = await starter.run_cli(["report", "--out", str(tmp_path), "--no-pdf"], console=Console(file=out))
+    assert code == 0 and (tmp_path / "board-report.html").is_file()
+    assert await starter.run_cli(["report", "--lead-body", "E99999999", "--no-pdf", "--out", str(tmp_path)]) == 2
