@@ -6,6 +6,7 @@ Every pre-live step happens at ``T0``; the standard plan's milestones fall due 3
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from domain.actions import (
@@ -14,6 +15,7 @@ from domain.actions import (
     DecideReview,
     NameSignatory,
     ProposeVariation,
+    RecordBenefits,
     RecordKpiReadings,
     ReportMilestone,
     RetireSignatory,
@@ -76,6 +78,16 @@ def readings(actor: Actor = LEAD, **values: str) -> RecordKpiReadings:
 
 def decide(outcome: str, actor: Actor = LEAD, reason: str = "benefits reviewed by the joint committee") -> DecideReview:
     return DecideReview.model_validate({"actor": actor, "outcome": outcome, "reason": reason})
+
+
+def benefits(actual: str, lichfield: str | None = None, tamworth: str = "1200000.00",
+             staffordshire: str = "700000.00") -> RecordBenefits:
+    """The actual annual cost, shared as given (Lichfield pays what the others do not)."""
+    lichfield = lichfield or str(Decimal(actual) - Decimal(tamworth) - Decimal(staffordshire))
+    return RecordBenefits.model_validate({"actor": LEAD, "actual_annual_cost": actual, "contributions": [
+        {"body": factories.LICHFIELD, "annual_amount": lichfield},
+        {"body": factories.TAMWORTH, "annual_amount": tamworth},
+        {"body": factories.STAFFORDSHIRE, "annual_amount": staffordshire}]})
 
 
 def withdraw(actor: Actor = LEAD, reason: str = "the partners chose another provider") -> Withdraw:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from domain.actions import RecordBenefits, RecordLessons, ReviewRisks
+from domain.actions import RecordLessons, ReviewRisks
 from domain.business_case import appraise, discount_factor, present_cost, saving_rag
 from domain.drift import AlertKind, due_alerts, overall_rag
 from domain.errors import ActionRejected
@@ -20,6 +20,7 @@ from tests.domain_helpers import (
     STAFFORDSHIRE,
     TAMWORTH,
     apply,
+    benefits,
     decide,
     live,
     opened,
@@ -29,16 +30,6 @@ from tests.domain_helpers import (
 )
 
 D = Decimal
-
-
-def benefits(actual: str, lichfield: str | None = None, tamworth: str = "1200000.00",
-             staffordshire: str = "700000.00") -> RecordBenefits:
-    """The actual annual cost, shared as given (Lichfield pays what the others do not)."""
-    lichfield = lichfield or str(D(actual) - D(tamworth) - D(staffordshire))
-    return RecordBenefits.model_validate({"actor": LEAD, "actual_annual_cost": actual, "contributions": [
-        {"body": factories.LICHFIELD, "annual_amount": lichfield},
-        {"body": factories.TAMWORTH, "annual_amount": tamworth},
-        {"body": factories.STAFFORDSHIRE, "annual_amount": staffordshire}]})
 
 
 # The Green Book's discounting, worked by hand
