@@ -93,7 +93,8 @@ class Persona:
         the lead body taking the odd pence) and its risk register."""
         baseline, one_off = Decimal(proposal["baseline_annual_cost"]), proposal["one_off_cost"]
         shares = self.split(baseline)
-        shared_annual = baseline - Decimal(proposal["expected_annual_saving"])
+        expected = Decimal(proposal["expected_annual_saving"])
+        shared_annual = baseline - expected
         return {**proposal, "risks": list(self.risks), "business_case": {
             "options": [
                 {"id": "alone", "name": "Each partner carries on alone", "kind": "carry_on_alone",
@@ -103,8 +104,8 @@ class Persona:
             ],
             "preferred_option": "shared", "appraisal_years": 5, "optimism_bias": "15",
             "baselines": [{"body": body, "annual_cost": str(amount)} for body, amount in shares.items()],
-            "saving_amber_tolerance": str((Decimal(proposal["expected_annual_saving"]) / 10).quantize(Decimal("1"))),
-            "saving_red_tolerance": str((Decimal(proposal["expected_annual_saving"]) / 4).quantize(Decimal("1"))),
+            "saving_amber_tolerance": str((expected / 10).quantize(Decimal("1"))),
+            "saving_red_tolerance": str((expected / 4).quantize(Decimal("1"))),
         }}
 
     def split(self, total: Decimal) -> dict[str, Decimal]:

@@ -151,7 +151,8 @@ def repaid_at(start: datetime, remaining: Decimal, annual_saving: Decimal) -> da
 
 
 def position(case: BusinessCase, track: BenefitTrack, *, review_number: int, recorded_at: datetime,
-             went_live_at: datetime, period_start: datetime, period_end: datetime, baseline: Decimal, one_off_cost: Decimal,
+             went_live_at: datetime, period_start: datetime, period_end: datetime, baseline: Decimal,
+             one_off_cost: Decimal,
              expected_annual_saving: Decimal, actual_annual_cost: Decimal) -> BenefitPosition:
     """The benefits realised once review ``review_number``'s figures (the period ``period_start`` ..
     ``period_end``) are added to the concluded reviews' ``track``, and the payback forecast from them."""
@@ -173,7 +174,8 @@ def position(case: BusinessCase, track: BenefitTrack, *, review_number: int, rec
     else:
         forecast_rag = Rag.GREEN
     return BenefitPosition(
-        review_number=review_number, period_end=period_end, recorded_at=recorded_at, actual_annual_cost=actual_annual_cost,
+        review_number=review_number, period_end=period_end, recorded_at=recorded_at,
+        actual_annual_cost=actual_annual_cost,
         annual_saving_realised=realised, annual_saving_expected=expected_annual_saving, saving_in_period=in_period,
         cumulative_saving=cumulative, cumulative_planned=planned,
         rag=saving_rag(expected_annual_saving, realised, case.saving_amber_tolerance, case.saving_red_tolerance),
