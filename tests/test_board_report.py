@@ -130,6 +130,18 @@ async def test_the_read_model_answers_the_documented_questions(ledger_pool, ledg
     assert all("governance" in row["tags"] for row in lessons)
     visits = await ledger_pool.fetch("SELECT stage, time_in_stage FROM rm_stage_visits WHERE left_at IS NOT NULL")
     assert all(v["time_in_stage"] >= timedelta(0) for v in visits)
+    # The command line lists the lessons across the portfolio, and writes the report.
+    monkeypatch.setenv("DATABASE_URL", ledger_dsn)
+    out = io.StringIO()
+    assert await starter.run_cli(["lessons", "--tag", "governance", "--json"], console=Console(file=out)) == 0
+    listed = json.loads(out.getvalue())
+    assert [row["agreement_id"] for row in listed] == [row["agreement_id"] for row in sorted(
+        lessons, key=lambda row: (-row["recorded_at"].timestamp(), row["agreement_id"], -row["seq"]))]
+    assert listed and all("governance" in row["tags"] for row in listed)
+    out = io.StringIO()
+    code = await starter.run_cli(["report", "--out", str(tmp_path), "--no-pdf"], console=Console(file=out))
+    assert code == 0 and (tmp_path / "board-report.html").is_file()
+    assert await starter.run_cli(["report", "--lead-body", "E99999999", "--no-pdf", "--out", str(tmp_path)]) == 2
 
 
 async def test_the_report_renders_for_the_demo_portfolio_played_by_its_officers(
@@ -158,15 +170,3 @@ async def test_the_report_renders_for_the_demo_portfolio_played_by_its_officers(
     assert forecasts["H3 Hampshire business centre"] == "red"   # 30% of the expected saving realised
     written = await build(ledger_pool, tmp_path, with_pdf=CHROMIUM is not None)
     assert "H3 Hampshire business centre" in written[0].read_text()
-    # The command line lists the lessons across the portfolio, and writes the report.
-    monkeypatch.setenv("DATABASE_URL", ledger_dsn)
-    out = io.StringIO()
-    assert await starter.run_cli(["lessons", "--tag", "governance", "--json"], console=Console(file=out)) == 0
-    listed = json.loads(out.getvalue())
-    assert [row["agreement_id"] for row in listed] == [row["agreement_id"] for row in sorted(
-        lessons, key=lambda row: (-row["recorded_at"].timestamp(), row["agreement_id"], -row["seq"]))]
-    assert listed and all("governance" in row["tags"] for row in listed)
-    out = io.StringIO()
-    code = await starter.run_cli(["report", "--out", str(tmp_path), "--no-pdf"], console=Console(file=out))
-    assert code == 0 and (tmp_path / "board-report.html").is_file()
-    assert await starter.run_cli(["report", "--lead-body", "E99999999", "--no-pdf", "--out", str(tmp_path)]) == 2
