@@ -13,7 +13,7 @@ from domain.drift import AlertKind, due_alerts, overall_rag
 from domain.errors import ActionRejected
 from domain.lifecycle import Agreement, evolve
 from domain.model import BusinessCase, Rag, Stage
-from domain.status import status_of
+from domain.status import details_markdown, status_of
 from tests import factories
 from tests.domain_helpers import (
     LEAD,
@@ -258,3 +258,5 @@ def test_the_status_shows_the_benefits_and_the_risks():
     status = status_of(apply(agreement, benefits("3800000.00"), now=due), due)
     assert status.benefits is not None and status.benefits.rag is Rag.AMBER
     assert [r.id for r in status.risks] == ["staff"]
+    assert ("**Benefits:** £99,726.03 saved to date against £124,657.53 planned (amber) after review 1; payback "
+            "forecast 2028-11-14, 118 days 15 hours later than planned (amber).") in details_markdown(status)
