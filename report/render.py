@@ -33,6 +33,26 @@ def _png(figure: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def _money_tick(value: float, _: object = None) -> str:
+    """An axis label in pounds: £1.2m, £250k or £6.30, as the scale needs."""
+    size = abs(value)
+    if size >= 1_000_000:
+        return f"£{value / 1_000_000:,.1f}m"
+    if size >= 10_000:
+        return f"£{value / 1000:,.0f}k"
+    return f"£{value:,.2f}" if size < 100 else f"£{value:,.0f}"
+
+
+def _duration_unit(days: Iterable[float]) -> tuple[str, float]:
+    """The unit to show durations in: days, or hours or seconds when time is compressed (trials, the demo)."""
+    longest = max(days, default=0)
+    if longest >= 1:
+        return "days", 1
+    if longest >= 1 / 24:
+        return "hours", 24
+    return "seconds (compressed)", 86400
+
+
 def _label(stage: str) -> str:
     return stage.replace("_", " ")
 
@@ -51,7 +71,7 @@ def savings_by_agreement(report: BoardReport) -> str:
               label="realised", color=REALISED)
     axes.set_yticks(list(positions), names, fontsize=8)
     axes.invert_yaxis()
-    axes.xaxis.set_major_formatter(lambda value, _: f"£{value / 1000:,.0f}k")
+    axes.xaxis.set_major_formatter(_money_tick)
     axes.set_title("Cumulative savings to date, per agreement" + (" (the 25 largest)" if len(lines) == 25 else ""))
     axes.legend(loc="lower right")
     return _png(figure)
@@ -65,7 +85,7 @@ def savings_over_time(report: BoardReport) -> str:
               color=PLANNED)
     axes.step(times, [float(r) for _, _, r in report.savings_over_time], where="post", label="realised",
               color=REALISED)
-    axes.yaxis.set_major_formatter(lambda value, _: f"£{value / 1000:,.0f}k")
+    axes.yaxis.set_major_formatter(_money_tick)
     axes.set_title("Cumulative savings across the portfolio, by review period end")
     axes.legend(loc="upper left")
     figure.autofmt_xdate()
@@ -90,9 +110,10 @@ def days_in_stage(report: BoardReport) -> str:
     figure = Figure(figsize=(5, 3.2))
     axes = figure.subplots()
     stages = [s for s in STAGES if s in report.days_in_stage]
-    axes.bar([_label(s) for s in stages], [report.days_in_stage[s] for s in stages], color=PLANNED)
-    axes.set_ylabel("days (mean of completed visits)")
-    axes.set_title("Time spent in each stage")
+    unit, per_day = _duration_unit(report.days_in_stage.values())
+    axes.bar([_label(s) for s in stages], [report.days_in_stage[s] * per_day for s in stages], color=PLANNED)
+    axes.set_ylabel(unit)
+    axes.set_title("Time spent in each stage (mean of visits)")
     axes.tick_params(axis="x", labelrotation=20, labelsize=8)
     return _png(figure)
 
@@ -100,11 +121,12 @@ def days_in_stage(report: BoardReport) -> str:
 def sign_off_cycles(report: BoardReport) -> str:
     figure = Figure(figsize=(5, 3.2))
     axes = figure.subplots()
-    approved = [d for _, d, outcome in report.sign_off_cycles if outcome in ("implementation", "review")]
-    other = [d for _, d, outcome in report.sign_off_cycles if outcome not in ("implementation", "review")]
+    unit, per_day = _duration_unit(d for _, d, _ in report.sign_off_cycles)
+    approved = [d * per_day for _, d, outcome in report.sign_off_cycles if outcome in ("implementation", "review")]
+    other = [d * per_day for _, d, outcome in report.sign_off_cycles if outcome not in ("implementation", "review")]
     axes.hist([approved, other], bins=12, stacked=True, color=[REALISED, RAG_COLOURS["red"]],
               label=["approved", "rejected or closed"])
-    axes.set_xlabel("days from submission to the last sign-off")
+    axes.set_xlabel(f"{unit} from submission to the last sign-off")
     axes.set_ylabel("sign-off rounds")
     axes.set_title("Sign-off cycle times")
     axes.legend()
@@ -157,11 +179,11 @@ def html(report: BoardReport) -> str:
     risks = _rows((
         f'<b>{r["score"]}</b>', escape(r["risk"]), escape(r["title"]), escape(r["owner_name"] or r["owner_body"]),
         f'{r["likelihood"]} x {r["impact"]}', escape(r["mitigation"] or ""),
-    ) for r in report.top_risks)
+    ) for r in report.top_risks) or '<tr><td colspan="6">No open agreement has a risk on its register.</td></tr>'
     lessons = _rows((
         r["recorded_at"].strftime("%Y-%m-%d"), escape(r["title"]), str(r["review_number"]),
         escape(r["what_worked"] or ""), escape(r["what_did_not"] or ""), escape(", ".join(r["tags"])),
-    ) for r in report.recent_lessons)
+    ) for r in report.recent_lessons) or '<tr><td colspan="6">No lessons have been recorded yet.</td></tr>'
     charts = ""
     if report.savings_over_time:
         charts += (f'<img alt="Savings planned and realised per agreement" src="data:image/png;base64,'
