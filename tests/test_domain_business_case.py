@@ -12,7 +12,7 @@ from domain.business_case import appraise, discount_factor, present_cost, saving
 from domain.drift import AlertKind, due_alerts, overall_rag
 from domain.errors import ActionRejected
 from domain.lifecycle import Agreement, evolve
-from domain.model import BusinessCase, Rag, Stage
+from domain.model import BusinessCase, Proposal, Rag, Stage
 from domain.status import details_markdown, status_of
 from tests import factories
 from tests.domain_helpers import (
@@ -260,3 +260,9 @@ def test_the_status_shows_the_benefits_and_the_risks():
     assert [r.id for r in status.risks] == ["staff"]
     assert ("**Benefits:** £99,726.03 saved to date against £124,657.53 planned (amber) after review 1; payback "
             "forecast 2028-11-14, 118 days 15 hours later than planned (amber).") in details_markdown(status)
+
+
+def test_a_proposal_from_before_the_business_case_still_loads():
+    old = {key: value for key, value in factories.proposal_data().items() if key not in ("business_case", "risks")}
+    proposal = Proposal.model_validate(old)
+    assert proposal.business_case is None and proposal.risks == []
