@@ -20,7 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from domain.errors import explain
 from encryption import EncryptionCodec, encrypting, parse_keys
@@ -107,11 +114,27 @@ async def connect_temporal(*, runtime: Runtime | None = None, settings: Settings
     return await Client.connect(**connect_config, data_converter=converter)
 
 
-def metrics_runtime(port: int) -> Runtime | None:
-    """A runtime exposing the SDK's Prometheus metrics on ``port``; None when port is 0."""
-    if port == 0:
-        return None
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}")))
+CORE_LOGGER = logging.getLogger("temporalio.core")
+"""Where the SDK core's own log lines (written in Rust) go: Python's logging, under this name."""
+
+
+def core_telemetry(metrics: PrometheusConfig | None = None) -> TelemetryConfig:
+    """The SDK core's warnings and errors forwarded to ``CORE_LOGGER`` rather than written to stderr with terminal
+    colour codes, so they reach the same handler as Concordat's structured log (JSON in a file)."""
+    return TelemetryConfig(
+        logging=LoggingConfig(
+            filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+            forwarding=LogForwardingConfig(logger=CORE_LOGGER),
+        ),
+        metrics=metrics,
+    )
+
+
+def metrics_runtime(port: int) -> Runtime:
+    """A runtime that forwards the core's logs (``core_telemetry``) and exposes the SDK's Prometheus metrics on
+    ``port``, unless port is 0."""
+    metrics = PrometheusConfig(bind_address=f"0.0.0.0:{port}") if port else None
+    return Runtime(telemetry=core_telemetry(metrics))
 
 
 async def with_retry(
