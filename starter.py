@@ -445,8 +445,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
     """Run one command; returns its exit code. Errors go to stderr as one readable line."""
-    console = console or Console()
-    errors = Console(stderr=True)
+    console = console or Console(soft_wrap=True)
+    errors = Console(stderr=True, soft_wrap=True)
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_environment()
