@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -91,7 +92,7 @@ def print_table(console: Console, title: str, columns: Sequence[str], rows: Sequ
         for column in table.columns:
             column.overflow = "fold"
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))  # values as written, never read as markup
         console.print(table)
         return
     for line in (columns, *rows):
