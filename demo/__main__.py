@@ -147,6 +147,11 @@ def step_line(agreement_id: str, update: str, payload: dict, status: AgreementSt
     return f"{agreement_id}: {update.replace('_', ' ')} by {who} -> {status.stage.label}"
 
 
+def _shown(path: Path) -> Path:
+    """A path as short as it reads: relative to the current folder when inside it."""
+    return path.resolve().relative_to(Path.cwd()) if path.resolve().is_relative_to(Path.cwd()) else path
+
+
 def print_where_things_are(console: Console, stack: EmbeddedStack, data_dir: Path, worker_log: Path) -> None:
     """The Web UI's address, where every log is, and the one line that points the CLI at this stack."""
     settings = stack.write_client_settings(data_dir / "concordat.env")
@@ -155,7 +160,7 @@ def print_where_things_are(console: Console, stack: EmbeddedStack, data_dir: Pat
     else:
         console.print(f"Using Temporal at {stack.temporal_address}")
     logs = {"worker": worker_log, **stack.log_files()}
-    console.print("Logs: " + ", ".join(f"{path} ({name})" for name, path in logs.items()), highlight=False)
+    console.print("Logs: " + ", ".join(f"{_shown(path)} ({name})" for name, path in logs.items()), highlight=False)
     console.print(f"Command line: [bold]source {settings}[/bold], then .venv/bin/python starter.py list --all",
                   highlight=False)
 
