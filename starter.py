@@ -5,10 +5,13 @@
     python starter.py status waste-2027 [--json]
     python starter.py list --stage sign_off --rag red
     python starter.py ledger waste-2027
+    python starter.py story waste-2027
     python starter.py verify --all
     python starter.py alerts subscribe --label "Tamworth waste lead" --email waste@tamworth.gov.uk --body E07000199
 
-Every command has --help. Exit codes: 0 done, 1 refused or failed, 2 bad input, 3 cannot connect.
+Every command has --help; every read command takes --json. In a terminal tables fit its width; in a pipe
+they are plain tab-separated columns, never cut. Exit codes: 0 done, 1 refused or failed, 2 bad input,
+3 cannot connect.
 Connection settings: TEMPORAL_ADDRESS (and the SDK's other TEMPORAL_* variables), DATABASE_URL.
 """
 
@@ -28,7 +31,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -38,7 +43,15 @@ from dispatcher import cli as alerts_cli
 from domain.errors import explain
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
-from domain.status import AgreementStatus, money_summary, schedule_summary, variation_markdown, waiting_summary
+from domain.status import (
+    AgreementStatus,
+    money_summary,
+    rejection_summary,
+    schedule_summary,
+    variation_markdown,
+    waiting_summary,
+)
+from domain.story import story
 from workflows import search_attributes as sa
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.contract import UPDATES, WORKFLOW_TYPE, start_options
@@ -80,47 +93,70 @@ def _when(moment: datetime | None) -> str:
 _RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
 
 
+def print_table(console: Console, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A table that fits the terminal (long cells wrap, none is cut); in a pipe, plain tab-separated columns
+    under a header line, every value whole, for ``cut``, ``awk -F'\\t'`` or a spreadsheet."""
+    if console.is_terminal:
+        table = Table(*columns, title=title, expand=False)
+        for column in table.columns:
+            column.overflow = "fold"
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))  # values as written, never read as markup
+        console.print(table)
+        return
+    for line in (columns, *rows):
+        console.file.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in line) + "\n")
+
+
+def _named(status: AgreementStatus, code: str) -> str:
+    """A body's name beside its code: 'Tamworth Borough Council (E07000199)'."""
+    name = status.body_names.get(code)
+    return f"{name} ({code})" if name else code
+
+
 def print_status(console: Console, status: AgreementStatus) -> None:
-    console.print(f"[bold]{status.title}[/bold] ({status.agreement_id})")
+    console.print(f"[bold]{escape(status.title)}[/bold] ({status.agreement_id})")
+    console.print(f"Lead: {escape(_named(status, status.lead_body))}", highlight=False)
     rag = f"[{_RAG_STYLE[status.rag]}]{status.rag.value.upper()}[/]"
     console.print(f"Stage: {status.stage.label}   RAG: {rag}   Deadline: {_when(status.deadline)}")
-    console.print(waiting_summary(status))
+    console.print(escape(waiting_summary(status)), highlight=False)
+    if rejection := rejection_summary(status):
+        console.print(f"[bold red]Rejected:[/] {escape(rejection)}", highlight=False)
     if case := money_summary(status):
-        console.print(f"Case: {case}")
+        console.print(f"Case: {case}", highlight=False)
     if schedule := schedule_summary(status):
-        console.print(f"Reviews: {schedule}")
+        console.print(f"Reviews: {schedule}", highlight=False)
     if status.sign_offs:
-        table = Table("Body", "Signatory", "Decision", "Reason", "At", title=f"Sign-off round {status.sign_off_round}")
-        for s in status.sign_offs:
-            table.add_row(s.body, s.signatory, s.decision.value, s.reason, _when(s.at))
-        console.print(table)
+        print_table(console, f"Sign-off round {status.sign_off_round}", ["Body", "Signatory", "Decision", "Reason", "At"],
+                    [[_named(status, s.body), s.signatory, s.decision.value, s.reason or "-", _when(s.at)]
+                     for s in status.sign_offs])
     if status.milestones:
-        table = Table("Milestone", "Owner", "Due", "Status", "Done", title="Milestones")
-        for m in status.milestones:
-            table.add_row(m.title, m.owner_body, str(m.due), m.status.value, f"{m.percent_complete}%")
-        console.print(table)
+        print_table(console, "Milestones", ["Milestone", "Owner", "Due", "Status", "Done"],
+                    [[m.title, _named(status, m.owner_body), str(m.due), m.status.value.replace("_", " "),
+                      f"{m.percent_complete}%"] for m in status.milestones])
     if status.kpis:
-        table = Table("KPI", "Target", "Reading", "RAG", title=f"KPIs (review {status.review_number})")
-        for k in status.kpis:
-            table.add_row(k.name, f"{k.target} {k.unit}", "-" if k.reading is None else str(k.reading),
-                          k.rag.value if k.rag else "-")
-        console.print(table)
+        print_table(console, f"KPIs (review {status.review_number})", ["KPI", "Target", "Reading", "RAG"],
+                    [[k.name, f"{k.target} {k.unit}", "-" if k.reading is None else f"{k.reading} {k.unit}",
+                      k.rag.value if k.rag else "-"] for k in status.kpis])
     if status.variation:
         console.print(variation_markdown(status, status.variation), markup=False)
-    table = Table("Body", "Signatories", "Retired", title="Signatory register")
-    for code, signatories in status.signatories.items():
-        retired = [f"{r.name} ({r.retired_on})" for r in status.retired_signatories if r.body == code]
-        table.add_row(status.body_names.get(code, code), ", ".join(s.name for s in signatories) or "none",
-                      ", ".join(retired) or "-")
-    console.print(table)
+    print_table(console, "Signatory register", ["Body", "Signatories", "Retired"],
+                [[status.body_names.get(code, code), ", ".join(s.name for s in signatories) or "none",
+                  ", ".join(f"{r.name} ({r.retired_on})" for r in status.retired_signatories if r.body == code)
+                  or "-"] for code, signatories in status.signatories.items()])
     for alert in status.open_alerts:
-        console.print(f"[bold red]alert[/] {alert.level}: {alert.subject} {alert.off_by}")
+        console.print(f"[bold red]alert[/] {alert.level}: {escape(alert.subject)} {escape(alert.off_by)}", highlight=False)
     if status.closure:
-        console.print(f"Closed: {status.closure.outcome.value} ({status.closure.reason}) at {_when(status.closure.at)}")
+        console.print(f"Closed: {status.closure.outcome.value} ({escape(status.closure.reason)}) "
+                      f"at {_when(status.closure.at)}", highlight=False)
 
 
 def _print_json(console: Console, data: Any) -> None:
-    console.print_json(json.dumps(data, default=str))
+    """Indented and coloured in a terminal; in a pipe, one unbroken line of JSON."""
+    if console.is_terminal:
+        console.print_json(json.dumps(data, default=str))
+    else:
+        console.file.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -178,9 +214,10 @@ async def show_status(client: Client, settings: Settings, args: argparse.Namespa
 
 
 def visibility_query(stage: str | None, rag: str | None, lead: str | None, include_closed: bool) -> str:
-    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
-    if not include_closed:
-        clauses.append("ExecutionStatus = 'Running'")
+    """One row per agreement: the current run only (a superseded run stays listed as 'ContinuedAsNew'), and
+    closed agreements only when asked."""
+    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'",
+               "ExecutionStatus != 'ContinuedAsNew'" if include_closed else "ExecutionStatus = 'Running'"]
     for key, value in ((sa.STAGE, stage), (sa.RAG, rag), (sa.LEAD_BODY, lead)):
         if value:
             clauses.append(f"{key.name} = '{value}'")
@@ -194,6 +231,7 @@ async def list_agreements(client: Client, settings: Settings, args: argparse.Nam
         attributes = execution.typed_search_attributes
         rows.append({
             "agreement_id": execution.id.removeprefix(workflow_id("")),
+            "title": attributes.get(sa.TITLE),
             "stage": attributes.get(sa.STAGE),
             "rag": attributes.get(sa.RAG),
             "lead_body": attributes.get(sa.LEAD_BODY),
@@ -203,12 +241,17 @@ async def list_agreements(client: Client, settings: Settings, args: argparse.Nam
         })
     if args.json:
         _print_json(console, rows)
-        return 0
-    table = Table("Agreement", "Stage", "RAG", "Lead", "Next deadline", "Alerts", "Workflow", title=query)
-    for row in rows:
-        table.add_row(row["agreement_id"], row["stage"] or "-", row["rag"] or "-", row["lead_body"] or "-",
-                      _when(row["next_deadline"]), str(row["open_alerts"] or 0), row["status"] or "-")
-    console.print(table)
+    else:
+        print_table(console, query, ["Agreement", "Title", "Stage", "RAG", "Lead", "Next deadline", "Alerts", "Workflow"],
+                    [[r["agreement_id"], r["title"] or "-", (r["stage"] or "-").replace("_", " "), r["rag"] or "-",
+                      r["lead_body"] or "-", _when(r["next_deadline"]), str(r["open_alerts"] or 0), r["status"] or "-"]
+                     for r in rows])
+    if not args.all:
+        closed_query = visibility_query(args.stage, args.rag, args.lead, True) + " AND ExecutionStatus != 'Running'"
+        if closed := (await client.count_workflows(closed_query)).count:
+            Console(stderr=True).print(
+                f"{closed} closed agreement{'s' * (closed != 1)} also match{'es' * (closed == 1)}; "
+                "add --all to include closed agreements", markup=False, highlight=False)
     return 0
 
 
@@ -223,28 +266,51 @@ async def _ledger_pool(settings: Settings) -> Any:
         raise CliError(f"cannot reach the ledger database: {error}", EXIT_UNREACHABLE) from None
 
 
-async def show_ledger(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+async def _verified_entries(settings: Settings, agreement_id: str) -> tuple[list[Any], Any, dict[str, ChainHead]]:
+    """The agreement's ledger entries (none if its chain is broken), the chain's verification, the workflow heads."""
     from activities.ledger import read_ledger, verify_ledger
 
-    heads = await _workflow_heads([args.agreement_id])
+    heads = await _workflow_heads([agreement_id])
     pool = await _ledger_pool(settings)
     try:
-        verification = await verify_ledger(pool, args.agreement_id, heads.get(args.agreement_id))
-        entries = await read_ledger(pool, args.agreement_id) if verification.valid else []
+        verification = await verify_ledger(pool, agreement_id, heads.get(agreement_id))
+        entries = await read_ledger(pool, agreement_id) if verification.valid else []
     finally:
         await pool.close()
     if verification.entries == 0:
-        raise CliError(f"the ledger holds no decisions for agreement {args.agreement_id}")
+        raise CliError(f"the ledger holds no decisions for agreement {agreement_id}")
+    return entries, verification, heads
+
+
+async def show_ledger(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    entries, verification, heads = await _verified_entries(settings, args.agreement_id)
     if args.json:
         _print_json(console, {"entries": [e.model_dump(mode="json") for e in entries],
                               "verification": verification.model_dump(mode="json")})
     else:
-        table = Table("#", "Decided", "Stage", "Decision", "Body", "Signatory", "Details", title=args.agreement_id)
-        for e in entries:
-            details = json.dumps(e.payload, ensure_ascii=False)
-            table.add_row(str(e.seq), _when(e.decided_at), e.stage.value, e.kind, e.actor_body or "-",
-                          e.actor_signatory or "-", details if len(details) <= 80 else details[:77] + "...")
-        console.print(table)
+        print_table(console, args.agreement_id, ["#", "Decided", "Stage", "Decision", "By", "What", "Hash"],
+                    [[str(line.seq), _when(line.at), line.stage.label, e.kind, line.who or "-",
+                      line.what + (f": {line.why}" if line.why else ""), e.hash[:12]]
+                     for e, line in zip(entries, story(entries), strict=True)])
+        _print_verification(console, verification, heads)
+    return 0 if verification.valid else EXIT_REFUSED
+
+
+async def show_story(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    entries, verification, heads = await _verified_entries(settings, args.agreement_id)
+    lines = story(entries)
+    if args.json:
+        _print_json(console, {"story": [line.model_dump(mode="json") for line in lines],
+                              "verification": verification.model_dump(mode="json")})
+    elif console.is_terminal:
+        for line in lines:
+            who = f"{line.who} " if line.who else ""
+            why = f" ({line.why})" if line.why else ""
+            console.print(f"{_when(line.at)}  [bold]{escape(who)}[/bold]{escape(line.what)}{escape(why)}", highlight=False)
+        _print_verification(console, verification, heads)
+    else:
+        print_table(console, args.agreement_id, ["When", "Stage", "Who", "What", "Why"],
+                    [[_when(line.at), line.stage.label, line.who or "-", line.what, line.why or "-"] for line in lines])
         _print_verification(console, verification, heads)
     return 0 if verification.valid else EXIT_REFUSED
 
@@ -296,7 +362,11 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
     for result in results:
         if result.entries == 0:
             raise CliError(f"the ledger holds no decisions for agreement {result.agreement_id}")
-        _print_verification(console, result, heads)
+    if args.json:
+        _print_json(console, [result.model_dump(mode="json") for result in results])
+    else:
+        for result in results:
+            _print_verification(console, result, heads)
     return 0 if all(r.valid for r in results) else EXIT_REFUSED
 
 
@@ -366,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--stage", choices=[s.value for s in Stage])
     command.add_argument("--rag", choices=[r.value for r in Rag])
     command.add_argument("--lead", metavar="BODY", help="code of the lead body")
-    command.add_argument("--all", action="store_true", help="include closed agreements")
+    command.add_argument("--all", action="store_true", help="include closed agreements (left out by default)")
     command.add_argument("--limit", type=int, default=200)
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=list_agreements, needs_temporal=True)
@@ -376,9 +446,15 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=show_ledger, needs_temporal=False)
 
+    command = commands.add_parser("story", help="tell an agreement's decisions in order: who did what, when, why")
+    command.add_argument("agreement_id")
+    command.add_argument("--json", action="store_true", help="print JSON for scripts")
+    command.set_defaults(handler=show_story, needs_temporal=False)
+
     command = commands.add_parser("verify", help="verify the hash chain of some agreements, or of all")
     command.add_argument("agreement_ids", nargs="*", metavar="AGREEMENT_ID")
     command.add_argument("--all", action="store_true", help="every agreement in the ledger")
+    command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=verify, needs_temporal=False)
 
     alerts_cli.register(commands)
@@ -387,8 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
     """Run one command; returns its exit code. Errors go to stderr as one readable line."""
-    console = console or Console()
-    errors = Console(stderr=True)
+    console = console or Console(soft_wrap=True)
+    errors = Console(stderr=True, soft_wrap=True)
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_environment()

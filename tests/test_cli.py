@@ -84,7 +84,7 @@ async def test_a_bad_request_file_starts_nothing(cli, tmp_path, dev_harness, con
 async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
     agreement_id, path = request_file(tmp_path)
     path.write_text(yaml.safe_dump(factories.request_data(
-        agreement_id, settings={"review_period": "PT2S", "term": "PT2S"})))
+        agreement_id, settings={"review_period": "PT2S", "term": "PT4S"})))
     assert (await cli("start", str(path)))[0] == 0
     dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
     await eventually(lambda: cli("status", agreement_id))
@@ -118,12 +118,45 @@ async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
     assert (await cli("record-kpi-readings", agreement_id, *LEAD, "--readings", str(readings)))[0] == 0
     code, out, _ = await cli("decide-review", agreement_id, *LEAD, "--outcome", "continue",
                              "--reason", "benefits on track")
+    assert code == 0 and "review 2 of 2" in out
+
+    async def one_row_each(*flags: str) -> bool:
+        """After a review cycle the agreement has two runs; the list shows it once."""
+        code, out, _ = await cli("list", "--lead", factories.LICHFIELD, "--json", *flags)
+        return [row["agreement_id"] for row in json.loads(out)].count(agreement_id) == 1
+    await eventually(lambda: one_row_each(), timeout=30)
+    await eventually(lambda: one_row_each("--all"), timeout=30)
+    code, out, _ = await cli("list", "--stage", "review", "--lead", factories.LICHFIELD)
+    header, *rows = out.splitlines()
+    assert header.split("\t") == ["Agreement", "Title", "Stage", "RAG", "Lead", "Next deadline", "Alerts", "Workflow"]
+    assert [agreement_id, "Joint waste and recycling service", "review"] in [row.split("\t")[:3] for row in rows]
+
+    await eventually(readings_taken, interval=0.5)
+    assert (await cli("record-kpi-readings", agreement_id, *LEAD, "--readings", str(readings)))[0] == 0
+    code, out, _ = await cli("decide-review", agreement_id, *LEAD, "--outcome", "continue",
+                             "--reason", "benefits on track")
     assert code == 0 and "Closed: completed" in out
 
     code, out, _ = await cli("ledger", agreement_id)
     assert code == 0 and "hash chain verified" in out and "matches the agreement's workflow" in out
+    assert "\tPriya Shah (Lichfield District Council)\tsubmitted the proposal\t" in out
     code, out, _ = await cli("ledger", agreement_id, "--json")
     assert json.loads(out)["verification"]["valid"] is True
+    code, out, _ = await cli("story", agreement_id)
+    assert code == 0 and out.splitlines()[0].split("\t") == ["When", "Stage", "Who", "What", "Why"]
+    assert "\tOwen Hughes (Tamworth Borough Council)\tapproved it at sign-off\t-" in out
+    assert "\treview\tPriya Shah (Lichfield District Council)\tdecided the review: continue\tbenefits on track" in out
+    code, out, _ = await cli("story", agreement_id, "--json")
+    assert json.loads(out)["story"][0]["what"] == "opened the agreement \u201cJoint waste and recycling service\u201d"
+    code, out, _ = await cli("verify", agreement_id, "--json")
+    assert code == 0 and json.loads(out)[0]["valid"] is True
+
+    async def closed_hint() -> bool:
+        code, out, err = await cli("list", "--stage", "closed", "--lead", factories.LICHFIELD)
+        return code == 0 and "add --all to include closed agreements" in err
+    await eventually(closed_hint, timeout=30)
+    code, out, _ = await cli("list", "--stage", "closed", "--all", "--json")
+    assert agreement_id in {row["agreement_id"] for row in json.loads(out)}
 
 
 async def test_a_variation_and_the_signatory_register_through_the_command_line(cli, tmp_path, dev_harness):
@@ -233,7 +266,7 @@ async def test_unreachable_temporal_and_bad_configuration(cli, monkeypatch):
 
 
 async def test_help_for_every_command_and_real_process_exit_codes(cli):
-    commands = ["start", "status", "list", "ledger", "verify", *(n.replace("_", "-") for n in starter.UPDATES)]
+    commands = ["start", "status", "list", "ledger", "story", "verify", *(n.replace("_", "-") for n in starter.UPDATES)]
     for command in [None, *commands]:
         with pytest.raises(SystemExit) as exit_:
             starter.build_parser().parse_args([command, "--help"] if command else ["--help"])

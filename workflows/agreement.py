@@ -59,6 +59,9 @@ Since, every period gets its own review, in order (``Agreement.reviews_never_ski
 CALENDAR_PERIODS = "calendar-periods"
 """Patch: before it, review periods and terms were plain durations (P1Y was 365 days, P1M 30). Agreements opened
 since count calendar months and years (``Agreement.calendar_periods``, set when the agreement opens)."""
+TITLE_SEARCHABLE = "title-searchable"
+"""Patch: before it, runs upserted seven search attributes; runs begun since also set ``AgreementTitle``, so that
+the Web UI's workflow list can show each agreement's title as a column."""
 
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -94,6 +97,7 @@ class AgreementWorkflow:
             self._agreement.calendar_periods = True
         if workflow.patched(NEVER_SKIP_REVIEWS):
             self._agreement.reviews_never_skipped = True
+        self._title_searchable = workflow.patched(TITLE_SEARCHABLE)
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
         self._published: tuple[list[SearchAttributeUpdate], str] | None = None
@@ -337,7 +341,7 @@ class AgreementWorkflow:
     def _publish(self) -> AgreementStatus:
         """Keep the Web UI current: search attributes to filter by, details to read; returns the status shown."""
         status = self.status()
-        attributes = search_attributes.updates(status)
+        attributes = search_attributes.updates(status, with_title=self._title_searchable)
         details = limits.clip(details_markdown(status), limits.DETAILS_BYTES)
         if (attributes, details) == self._published:
             return status

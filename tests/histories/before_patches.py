@@ -16,6 +16,9 @@ Each history in before-patches/ must replay on today's code: that is what proves
   ``calendar-periods`` (commit c37566b): review 1 decided after review 2's deadline had passed opened
   review 3 ("review 2 skipped") where today's code opens review 2 and raises its alerts at once, and
   the agreement was then terminated.
+- ``title-not-searchable-run01.json`` to ``-run03.json``: the ``completed`` path's three runs as
+  ``python -m tests.histories.record completed`` wrote them (into a scratch folder, then renamed) before the
+  patch ``title-searchable`` (commit 880902d), when no run set the ``AgreementTitle`` search attribute.
 """
 
 from __future__ import annotations
