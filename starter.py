@@ -28,8 +28,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
-from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import ConfigurationError, Settings, connect_temporal
@@ -37,9 +36,9 @@ from domain.errors import explain
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus, waiting_summary
-from workflows import search_attributes as sa
-from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import UPDATES, WORKFLOW_TYPE, start_options
+from workflows.agreement import workflow_id
+from workflows.client import AgreementClient, AgreementError, AgreementRecordGone, candidate_ids, visibility_query
+from workflows.contract import UPDATES
 
 EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
 
@@ -112,18 +111,16 @@ def _print_json(console: Console, data: Any) -> None:
 # --- commands ----------------------------------------------------------------------------------
 
 
+def _agreements(client: Client, settings: Settings) -> AgreementClient:
+    return AgreementClient(client, settings.task_queue)
+
+
 async def start(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     request = _validated(AgreementRequest, _load_file(args.file))
     assert isinstance(request, AgreementRequest)
-    try:
-        await client.start_workflow(
-            AgreementWorkflow.run,
-            request,  # type: ignore[arg-type]  # the workflow input accepts any AgreementRequest
-            **start_options(request, settings.task_queue),
-        )
-    except WorkflowAlreadyStartedError:
-        raise CliError(f"agreement {request.agreement_id} already exists; nothing was started") from None
-    console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)})")
+    status = await _agreements(client, settings).start(request)
+    console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)}): "
+                  f"opened in {status.stage.label}, {status.decisions_recorded} decision recorded")
     return 0
 
 
@@ -139,12 +136,7 @@ async def act(client: Client, settings: Settings, args: argparse.Namespace, cons
     if getattr(args, "reading", None):
         payload.setdefault("readings", []).extend(_parse_reading(r) for r in args.reading)
     action = _validated(model, payload)
-    handle = client.get_workflow_handle(workflow_id(args.agreement_id))
-    try:
-        status = await handle.execute_update(args.update, action, result_type=AgreementStatus)
-    except WorkflowUpdateFailedError as failure:
-        cause = failure.cause
-        raise CliError(f"refused: {getattr(cause, 'message', None) or cause}") from None
+    status = await _agreements(client, settings).act(args.agreement_id, args.update, action)
     if args.json:
         _print_json(console, status.model_dump(mode="json"))
     else:
@@ -154,8 +146,7 @@ async def act(client: Client, settings: Settings, args: argparse.Namespace, cons
 
 
 async def show_status(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
-    handle = client.get_workflow_handle(workflow_id(args.agreement_id))
-    status = await handle.query(AgreementWorkflow.status)
+    status = await _agreements(client, settings).status(args.agreement_id)
     if args.json:
         _print_json(console, status.model_dump(mode="json"))
     else:
@@ -163,30 +154,14 @@ async def show_status(client: Client, settings: Settings, args: argparse.Namespa
     return 0
 
 
-def visibility_query(stage: str | None, rag: str | None, lead: str | None, include_closed: bool) -> str:
-    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
-    if not include_closed:
-        clauses.append("ExecutionStatus = 'Running'")
-    for key, value in ((sa.STAGE, stage), (sa.RAG, rag), (sa.LEAD_BODY, lead)):
-        if value:
-            clauses.append(f"{key.name} = '{value}'")
-    return " AND ".join(clauses)
-
-
 async def list_agreements(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     query = visibility_query(args.stage, args.rag, args.lead, args.all)
-    rows = []
-    async for execution in client.list_workflows(query, limit=args.limit):
-        attributes = execution.typed_search_attributes
-        rows.append({
-            "agreement_id": execution.id.removeprefix(workflow_id("")),
-            "stage": attributes.get(sa.STAGE),
-            "rag": attributes.get(sa.RAG),
-            "lead_body": attributes.get(sa.LEAD_BODY),
-            "next_deadline": attributes.get(sa.NEXT_DEADLINE),
-            "open_alerts": attributes.get(sa.OPEN_ALERTS),
-            "status": execution.status.name.lower() if execution.status else None,
-        })
+    rows = [
+        {"agreement_id": row.agreement_id, "stage": row.stage, "rag": row.rag, "lead_body": row.lead_body,
+         "next_deadline": row.next_deadline, "open_alerts": row.open_alerts, "status": row.execution_status}
+        async for row in _agreements(client, settings).list(
+            stage=args.stage, rag=args.rag, lead=args.lead, include_closed=args.all, limit=args.limit)
+    ]
     if args.json:
         _print_json(console, rows)
         return 0
@@ -209,57 +184,78 @@ async def _ledger_pool(settings: Settings) -> Any:
         raise CliError(f"cannot reach the ledger database: {error}", EXIT_UNREACHABLE) from None
 
 
+async def _ledger_ids(pool: Any, names: list[str]) -> list[str]:
+    """The agreement ids named, each given as an agreement id or as the Web UI's workflow id."""
+    ids = []
+    for name in names:
+        found = [candidate for candidate in candidate_ids(name)
+                 if await pool.fetchval("SELECT 1 FROM decisions WHERE agreement_id = $1 LIMIT 1", candidate)]
+        ids.append(found[0] if found else name)
+    return ids
+
+
 async def show_ledger(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     from activities.ledger import read_ledger, verify_ledger
 
-    heads = await _workflow_heads([args.agreement_id])
     pool = await _ledger_pool(settings)
     try:
-        verification = await verify_ledger(pool, args.agreement_id, heads.get(args.agreement_id))
-        entries = await read_ledger(pool, args.agreement_id) if verification.valid else []
+        [agreement_id] = await _ledger_ids(pool, [args.agreement_id])
+        anchors = await _anchors(settings, [agreement_id])
+        verification = await verify_ledger(pool, agreement_id, _head(anchors, agreement_id))
+        entries = await read_ledger(pool, agreement_id) if verification.valid else []
     finally:
         await pool.close()
     if verification.entries == 0:
-        raise CliError(f"the ledger holds no decisions for agreement {args.agreement_id}")
+        raise CliError(f"the ledger holds no decisions for agreement {agreement_id}")
     if args.json:
         _print_json(console, {"entries": [e.model_dump(mode="json") for e in entries],
                               "verification": verification.model_dump(mode="json")})
     else:
-        table = Table("#", "Decided", "Stage", "Decision", "Body", "Signatory", "Details", title=args.agreement_id)
+        table = Table("#", "Decided", "Stage", "Decision", "Body", "Signatory", "Details", title=agreement_id)
         for e in entries:
             details = json.dumps(e.payload, ensure_ascii=False)
             table.add_row(str(e.seq), _when(e.decided_at), e.stage.value, e.kind, e.actor_body or "-",
                           e.actor_signatory or "-", details if len(details) <= 80 else details[:77] + "...")
         console.print(table)
-        _print_verification(console, verification, heads)
+        _print_verification(console, verification, anchors)
     return 0 if verification.valid else EXIT_REFUSED
 
 
-async def _workflow_heads(agreement_ids: list[str]) -> dict[str, ChainHead]:
-    """Where each agreement's workflow says its chain ends, for those Temporal can answer for.
+async def _anchors(settings: Settings, agreement_ids: list[str]) -> dict[str, ChainHead | str]:
+    """Where each agreement's workflow says its chain ends or, where Temporal cannot say, why not.
 
     The database alone cannot show rows cut off the end of a chain; the workflow's own record can.
     """
     try:
-        client = await asyncio.wait_for(connect_temporal(settings=Settings.from_environment()), timeout=10)
+        client = await asyncio.wait_for(connect_temporal(settings=settings), timeout=10)
     except (RuntimeError, TimeoutError):
-        return {}
-    heads = {}
+        return dict.fromkeys(agreement_ids, "Temporal could not be reached")
+    agreements = _agreements(client, settings)
+    anchors: dict[str, ChainHead | str] = {}
     for agreement_id in agreement_ids:
         try:
-            status = await client.get_workflow_handle(workflow_id(agreement_id)).query(AgreementWorkflow.status)
-        except (RPCError, WorkflowQueryFailedError):
-            continue
-        heads[agreement_id] = status.ledger_head
-    return heads
+            anchors[agreement_id] = await agreements.ledger_head(agreement_id)
+        except AgreementRecordGone:
+            anchors[agreement_id] = "Temporal no longer holds the agreement's record (past its retention period)"
+        except AgreementError as error:
+            anchors[agreement_id] = str(error)
+        except RPCError as error:
+            anchors[agreement_id] = f"Temporal did not answer: {error.message}"
+    return anchors
 
 
-def _print_verification(console: Console, verification: Any, heads: dict[str, ChainHead]) -> None:
+def _head(anchors: dict[str, ChainHead | str], agreement_id: str) -> ChainHead | None:
+    anchor = anchors.get(agreement_id)
+    return anchor if isinstance(anchor, ChainHead) else None
+
+
+def _print_verification(console: Console, verification: Any, anchors: dict[str, ChainHead | str]) -> None:
     if verification.valid:
-        anchor = (" and matches the agreement's workflow" if verification.agreement_id in heads
-                  else " (not checked against the workflow: Temporal did not answer for it)")
+        anchor = anchors.get(verification.agreement_id)
+        note = (" and matches the agreement's workflow" if isinstance(anchor, ChainHead)
+                else f"; the ledger alone was checked, it could not be anchored to the workflow: {anchor}")
         console.print(f"[green]hash chain verified[/]: {verification.agreement_id}, "
-                      f"{verification.entries} decisions{anchor}")
+                      f"{verification.entries} decisions{note}")
     else:
         console.print(f"[bold red]hash chain BROKEN[/]: {verification.agreement_id} at decision "
                       f"#{verification.first_bad_seq}: {verification.problem}")
@@ -272,17 +268,17 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
         raise CliError("name one or more agreements, or pass --all", EXIT_BAD_INPUT)
     pool = await _ledger_pool(settings)
     try:
-        ids = args.agreement_ids or [
+        ids = await _ledger_ids(pool, args.agreement_ids) if args.agreement_ids else [
             row["agreement_id"] for row in await pool.fetch("SELECT DISTINCT agreement_id FROM decisions ORDER BY 1")
         ]
-        heads = await _workflow_heads(ids)
-        results = [await verify_ledger(pool, agreement_id, heads.get(agreement_id)) for agreement_id in ids]
+        anchors = await _anchors(settings, ids)
+        results = [await verify_ledger(pool, agreement_id, _head(anchors, agreement_id)) for agreement_id in ids]
     finally:
         await pool.close()
     for result in results:
         if result.entries == 0:
             raise CliError(f"the ledger holds no decisions for agreement {result.agreement_id}")
-        _print_verification(console, result, heads)
+        _print_verification(console, result, anchors)
     return 0 if all(r.valid for r in results) else EXIT_REFUSED
 
 
@@ -389,6 +385,9 @@ async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
     except CliError as error:
         errors.print(f"error: {error}", markup=False)
         return error.code
+    except AgreementError as error:
+        errors.print(f"error: {error}", markup=False)
+        return EXIT_REFUSED
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             errors.print(f"error: no such agreement ({error.message})", markup=False)

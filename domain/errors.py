@@ -1,6 +1,20 @@
-"""Errors the domain raises, worded for the council officer who caused them."""
+"""Errors the domain raises, worded for the council officer who caused them, and the failure
+types the engine reports to any client (the contract names them; see README "The contract")."""
 
 from pydantic import ValidationError
+
+ACTION_REJECTED = "ActionRejected"
+"""An update refused by the agreement's rules (wrong stage, wrong signatory, ...): nothing was written."""
+LEDGER_CONFLICT = "LedgerConflict"
+"""The ledger already holds a different decision at that sequence number: nothing was written."""
+AGREEMENT_EXISTS = "AgreementExists"
+"""A fresh start (not a continue-as-new) for an agreement id whose ledger already holds decisions.
+The run fails at its first ledger write, which writes nothing; the existing agreement is untouched."""
+AGREEMENT_ID_MISMATCH = "AgreementIdMismatch"
+"""A start whose workflow id is not ``agreement-{agreement_id}``. The run fails at once and writes nothing."""
+
+REFUSED_START_TYPES = (AGREEMENT_EXISTS, AGREEMENT_ID_MISMATCH)
+"""Failure types of a start the engine refused: such a run never opened an agreement."""
 
 
 class ActionRejected(Exception):

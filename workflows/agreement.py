@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.ledger import LedgerActivities
     from domain import drift, lifecycle
     from domain.actions import (
         Action,
@@ -33,20 +34,27 @@ with workflow.unsafe.imports_passed_through():
         SubmitProposal,
         Withdraw,
     )
-    from domain.errors import ActionRejected
+    from domain.errors import (
+        ACTION_REJECTED,
+        AGREEMENT_EXISTS,
+        AGREEMENT_ID_MISMATCH,
+        LEDGER_CONFLICT,
+        ActionRejected,
+    )
     from domain.ledger import ChainHead, Decision, chain
     from domain.model import Stage
     from domain.status import AgreementStatus, details_markdown, status_of, waiting_summary
     from workflows import search_attributes
 
 TASK_QUEUE = "concordat-agreements"
-ACTION_REJECTED = "ActionRejected"
-LEDGER_CONFLICT = "LedgerConflict"
+WORKFLOW_ID_PREFIX = "agreement-"
 
 RAISE_LEVELS_REACHED_WHILE_RAISING = "raise-levels-reached-while-raising"
 """Patch: before it, a level reached while an alert was being raised waited for the next level."""
 UPSERT_ONLY_CHANGED_ATTRIBUTES = "upsert-only-changed-search-attributes"
 """Patch: before it, every change the Web UI shows (even details alone) upserted all seven attributes."""
+REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT = "refuse-a-workflow-id-of-another-agreement"
+"""Patch: before it, a run whose workflow id named another agreement opened and recorded its own agreement id."""
 
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -61,7 +69,12 @@ _LEDGER_WRITE = {
 
 def workflow_id(agreement_id: str) -> str:
     """The workflow id of an agreement: one workflow per agreement id, ever."""
-    return f"agreement-{agreement_id}"
+    return f"{WORKFLOW_ID_PREFIX}{agreement_id}"
+
+
+def agreement_id_of(workflow_id: str) -> str:
+    """The agreement id of an agreement's workflow id: the inverse of ``workflow_id``."""
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
 @workflow.defn
@@ -69,6 +82,15 @@ class AgreementWorkflow:
     @workflow.init
     def __init__(self, start: lifecycle.AgreementInput) -> None:
         if start.carried is None:
+            expected = workflow_id(start.agreement_id)
+            if workflow.info().workflow_id != expected and workflow.patched(REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT):
+                raise ApplicationError(
+                    f"workflow id {workflow.info().workflow_id} does not belong to agreement {start.agreement_id}: "
+                    f"its workflow id is {expected}; nothing was recorded",
+                    {"workflow_id": workflow.info().workflow_id, "expected_workflow_id": expected},
+                    type=AGREEMENT_ID_MISMATCH,
+                    non_retryable=True,
+                )
             opening = lifecycle.open_agreement(start, workflow.now())
             self._agreement, self._unrecorded = opening.agreement, opening.decisions
         elif workflow.info().continued_run_id is None:
@@ -87,7 +109,7 @@ class AgreementWorkflow:
     async def run(self, start: lifecycle.AgreementInput) -> AgreementStatus:
         if self._unrecorded:
             async with self._lock:
-                await self._record(self._agreement, self._unrecorded)
+                await self._open()
         while self._agreement.stage is not Stage.CLOSED:
             await self._raise_due_alerts()
             status = self._publish()
@@ -203,10 +225,20 @@ class AgreementWorkflow:
             self._agreement = transition.agreement
         return self.status()
 
+    async def _open(self) -> None:
+        """Record the opening decision; fail the run with ``AgreementExists`` if the id already has a ledger."""
+        try:
+            await self._record(self._agreement, self._unrecorded)
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == AGREEMENT_EXISTS:
+                raise ApplicationError(cause.message, type=AGREEMENT_EXISTS, non_retryable=True) from None
+            raise
+
     async def _record(self, agreement: lifecycle.Agreement, decisions: list[Decision]) -> None:
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
-        await workflow.execute_activity(
-            "record_decisions",
+        await workflow.execute_activity_method(
+            LedgerActivities.record_decisions,
             entries,
             summary="record " + ", ".join(d.kind.replace("_", " ") for d in decisions),
             **_LEDGER_WRITE,
@@ -220,8 +252,8 @@ class AgreementWorkflow:
         async with self._lock:
             due = drift.due_alerts(self._agreement, workflow.now())
             while due:
-                await workflow.execute_activity(
-                    "raise_alerts",
+                await workflow.execute_activity_method(
+                    LedgerActivities.raise_alerts,
                     due,
                     summary="raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
                     **_LEDGER_WRITE,
