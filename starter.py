@@ -19,7 +19,7 @@ import json
 import sys
 import typing
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,14 @@ from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus, waiting_summary
 from workflows.agreement import workflow_id
-from workflows.client import AgreementClient, AgreementError, AgreementRecordGone, candidate_ids, visibility_query
+from workflows.client import (
+    OPENING_TIMEOUT,
+    AgreementClient,
+    AgreementError,
+    AgreementRecordGone,
+    candidate_ids,
+    visibility_query,
+)
 from workflows.contract import UPDATES
 
 EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
@@ -118,7 +125,7 @@ def _agreements(client: Client, settings: Settings) -> AgreementClient:
 async def start(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     request = _validated(AgreementRequest, _load_file(args.file))
     assert isinstance(request, AgreementRequest)
-    status = await _agreements(client, settings).start(request)
+    status = await _agreements(client, settings).start(request, timeout=timedelta(seconds=args.wait))
     console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)}): "
                   f"opened in {status.stage.label}, {status.decisions_recorded} decision recorded")
     return 0
@@ -146,7 +153,14 @@ async def act(client: Client, settings: Settings, args: argparse.Namespace, cons
 
 
 async def show_status(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
-    status = await _agreements(client, settings).status(args.agreement_id)
+    try:
+        status = await _agreements(client, settings).status(args.agreement_id)
+    except AgreementRecordGone as gone:
+        if args.json:
+            _print_json(console, {"agreement_id": gone.agreement_id, "temporal_record": "deleted", "message": str(gone)})
+        else:
+            console.print(str(gone), markup=False)
+        return 0
     if args.json:
         _print_json(console, status.model_dump(mode="json"))
     else:
@@ -334,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("start", help="start an agreement from a YAML or JSON request file")
     command.add_argument("file", help="the agreement request (see contract/start.AgreementRequest.json); '-' for stdin")
+    command.add_argument("--wait", type=float, default=OPENING_TIMEOUT.total_seconds(), metavar="SECONDS",
+                         help="how long to wait for the agreement to open (default %(default).0f)")
     command.set_defaults(handler=start, needs_temporal=True)
 
     for name, model in UPDATES.items():

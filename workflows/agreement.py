@@ -82,15 +82,6 @@ class AgreementWorkflow:
     @workflow.init
     def __init__(self, start: lifecycle.AgreementInput) -> None:
         if start.carried is None:
-            expected = workflow_id(start.agreement_id)
-            if workflow.info().workflow_id != expected and workflow.patched(REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT):
-                raise ApplicationError(
-                    f"workflow id {workflow.info().workflow_id} does not belong to agreement {start.agreement_id}: "
-                    f"its workflow id is {expected}; nothing was recorded",
-                    {"workflow_id": workflow.info().workflow_id, "expected_workflow_id": expected},
-                    type=AGREEMENT_ID_MISMATCH,
-                    non_retryable=True,
-                )
             opening = lifecycle.open_agreement(start, workflow.now())
             self._agreement, self._unrecorded = opening.agreement, opening.decisions
         elif workflow.info().continued_run_id is None:
@@ -107,6 +98,8 @@ class AgreementWorkflow:
 
     @workflow.run
     async def run(self, start: lifecycle.AgreementInput) -> AgreementStatus:
+        if start.carried is None:
+            self._refuse_a_workflow_id_of_another_agreement()
         if self._unrecorded:
             async with self._lock:
                 await self._open()
@@ -224,6 +217,20 @@ class AgreementWorkflow:
             await self._record(transition.agreement, transition.decisions)
             self._agreement = transition.agreement
         return self.status()
+
+    def _refuse_a_workflow_id_of_another_agreement(self) -> None:
+        """A fresh start must run as ``agreement-{agreement_id}``; any other workflow id fails the run with
+        ``AgreementIdMismatch`` before anything is recorded."""
+        expected = workflow_id(self._agreement.agreement_id)
+        actual = workflow.info().workflow_id
+        if actual != expected and workflow.patched(REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT):
+            raise ApplicationError(
+                f"workflow id {actual} does not belong to agreement {self._agreement.agreement_id}: "
+                f"its workflow id is {expected}; nothing was recorded",
+                {"workflow_id": actual, "expected_workflow_id": expected},
+                type=AGREEMENT_ID_MISMATCH,
+                non_retryable=True,
+            )
 
     async def _open(self) -> None:
         """Record the opening decision; fail the run with ``AgreementExists`` if the id already has a ledger."""
