@@ -9,6 +9,7 @@ import yaml
 from temporalio.workflow import _Definition
 
 from config import Settings
+from domain.model import AgreementRequest
 from tests.harness import Harness
 from workflows import contract
 from workflows.agreement import TASK_QUEUE, AgreementWorkflow, workflow_id
@@ -49,6 +50,14 @@ async def test_an_agreement_can_be_driven_with_the_temporal_cli_alone(dev_harnes
     result = await handle.result()
     assert result.closure is not None and result.closure.outcome == "completed"
     assert (await dev_harness.verify(agreement_id)).valid
+    request = AgreementRequest.model_validate_json((ROOT / "examples" / "agreement.json").read_text().replace(
+        "@ID@", agreement_id))
+    expected = contract.start_options(request)
+    first_run = await dev_harness.client.get_workflow_handle(
+        handle.id, run_id=(await handle.describe()).raw_description.workflow_execution_info.first_run_id).describe()
+    assert await first_run.static_summary() == expected["static_summary"]
+    assert await first_run.static_details() == expected["static_details"]
+    assert await first_run.memo() == expected["memo"]
 
 
 def _compose() -> dict:
