@@ -127,7 +127,7 @@ async def start(client: Client, settings: Settings, args: argparse.Namespace, co
     assert isinstance(request, AgreementRequest)
     status = await _agreements(client, settings).start(request, timeout=timedelta(seconds=args.wait))
     console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)}): "
-                  f"opened in {status.stage.label}, {status.decisions_recorded} decision recorded")
+                  f"opened in {status.stage.label}")
     return 0
 
 
