@@ -13,9 +13,6 @@ The run fails at its first ledger write, which writes nothing; the existing agre
 AGREEMENT_ID_MISMATCH = "AgreementIdMismatch"
 """A start whose workflow id is not ``agreement-{agreement_id}``. The run fails at once and writes nothing."""
 
-REFUSED_START_TYPES = (AGREEMENT_EXISTS, AGREEMENT_ID_MISMATCH)
-"""Failure types of a start the engine refused: such a run never opened an agreement."""
-
 
 class ActionRejected(Exception):
     """An action that the agreement's current state does not allow; nothing was changed."""
