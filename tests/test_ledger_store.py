@@ -121,7 +121,8 @@ async def test_a_different_opening_of_an_existing_ledger_is_refused_as_agreement
         await ledger.record_decisions(second_opening)
 
     assert raised.value.type == AGREEMENT_EXISTS and raised.value.non_retryable is True
-    assert raised.value.message.startswith(f"agreement {agreement_id} already exists: it was opened at 2027-04-02 09:30 UTC")
+    assert raised.value.message.startswith(
+        f"agreement {agreement_id} already exists: it was opened at 2027-04-02 09:30 UTC")
     assert await rows(pool, agreement_id) == before
 
 
