@@ -157,7 +157,8 @@ async def show_status(client: Client, settings: Settings, args: argparse.Namespa
         status = await _agreements(client, settings).status(args.agreement_id)
     except AgreementRecordGone as gone:
         if args.json:
-            _print_json(console, {"agreement_id": gone.agreement_id, "temporal_record": "deleted", "message": str(gone)})
+            _print_json(console, {"agreement_id": gone.agreement_id, "temporal_record": "deleted",
+                                  "message": str(gone)})
         else:
             console.print(str(gone), markup=False)
         return 0

@@ -126,7 +126,8 @@ async def test_acting_on_a_closed_agreement_names_how_and_when_it_closed(dev_har
                              "--signatory", "Priya Shah", "--reason", "again")
 
     assert code == 1
-    assert err.startswith(f"error: agreement {agreement_id} is closed (withdrawn: the partners chose another provider) at ")
+    assert err.startswith(
+        f"error: agreement {agreement_id} is closed (withdrawn: the partners chose another provider) at ")
     with pytest.raises(AgreementClosed) as closed:
         await dev_harness.agreements.act(agreement_id, "withdraw", Withdraw(
             actor=factories.LEAD, reason="again"))

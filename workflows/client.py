@@ -73,7 +73,8 @@ class AgreementClosed(AgreementError):
 
     def __init__(self, agreement_id: str, outcome: str, reason: str, closed_at: datetime | None) -> None:
         when = f" at {closed_at:%Y-%m-%d %H:%M} UTC" if closed_at else ""
-        super().__init__(f"agreement {agreement_id} is closed ({outcome}: {reason}){when}; no further action is possible")
+        super().__init__(
+            f"agreement {agreement_id} is closed ({outcome}: {reason}){when}; no further action is possible")
         self.agreement_id, self.outcome, self.reason, self.closed_at = agreement_id, outcome, reason, closed_at
 
 
