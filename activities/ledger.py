@@ -126,6 +126,7 @@ class LedgerActivities:
 
 
 def _conflict(entry: LedgerEntry, stored_at: datetime) -> ApplicationError:
+    """The failure for ``entry`` when the ledger holds another decision at its place, stored at ``stored_at``."""
     if entry.seq == 1:
         return ApplicationError(
             f"agreement {entry.agreement_id} already exists: it was opened at {stored_at:%Y-%m-%d %H:%M} UTC "
