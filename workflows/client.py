@@ -226,18 +226,20 @@ class AgreementClient:
         agreement_id = agreement_id_of(handle.id)
         run = self.client.get_workflow_handle_for(
             AgreementWorkflow.run, handle.id, run_id=handle.result_run_id or handle.run_id)
-        deadline = asyncio.get_running_loop().time() + timeout.total_seconds()
+        clock = asyncio.get_running_loop()
+        deadline = clock.time() + timeout.total_seconds()
         interval = 0.02
         while True:
+            left = timedelta(seconds=max(0.1, deadline - clock.time()))
             try:
-                status = await run.query(AgreementWorkflow.status)
+                status = await run.query(AgreementWorkflow.status, rpc_timeout=left)
                 if status.decisions_recorded >= 1:
                     return status
             except (WorkflowQueryFailedError, RPCError):
-                pass  # not yet through its first workflow task, or refused in it
+                pass  # not yet through its first workflow task, refused in it, or no worker has answered
             if (await run.describe()).status is not WorkflowExecutionStatus.RUNNING:
                 raise await self._refusal(agreement_id, run)
-            if asyncio.get_running_loop().time() > deadline:
+            if clock.time() > deadline:
                 raise AgreementNotOpened(agreement_id, timeout)
             await asyncio.sleep(interval)
             interval = min(interval * 2, 0.5)
