@@ -23,7 +23,7 @@ import json
 import sys
 import typing
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import ConfigurationError, Settings, connect_temporal
@@ -52,9 +51,16 @@ from domain.status import (
     waiting_summary,
 )
 from domain.story import story
-from workflows import search_attributes as sa
-from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import UPDATES, WORKFLOW_TYPE, start_options
+from workflows.agreement import workflow_id
+from workflows.client import (
+    OPENING_TIMEOUT,
+    AgreementClient,
+    AgreementError,
+    AgreementRecordGone,
+    candidate_ids,
+    visibility_query,
+)
+from workflows.contract import UPDATES
 
 EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
 
@@ -162,18 +168,16 @@ def _print_json(console: Console, data: Any) -> None:
 # --- commands ----------------------------------------------------------------------------------
 
 
+def _agreements(client: Client, settings: Settings) -> AgreementClient:
+    return AgreementClient(client, settings.task_queue)
+
+
 async def start(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     request = _validated(AgreementRequest, _load_file(args.file))
     assert isinstance(request, AgreementRequest)
-    try:
-        await client.start_workflow(
-            AgreementWorkflow.run,
-            request,  # type: ignore[arg-type]  # the workflow input accepts any AgreementRequest
-            **start_options(request, settings.task_queue),
-        )
-    except WorkflowAlreadyStartedError:
-        raise CliError(f"agreement {request.agreement_id} already exists; nothing was started") from None
-    console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)})")
+    status = await _agreements(client, settings).start(request, timeout=timedelta(seconds=args.wait))
+    console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)}): "
+                  f"opened in {status.stage.label}")
     return 0
 
 
@@ -189,12 +193,7 @@ async def act(client: Client, settings: Settings, args: argparse.Namespace, cons
     if getattr(args, "reading", None):
         payload.setdefault("readings", []).extend(_parse_reading(r) for r in args.reading)
     action = _validated(model, payload)
-    handle = client.get_workflow_handle(workflow_id(args.agreement_id))
-    try:
-        status = await handle.execute_update(args.update, action, result_type=AgreementStatus)
-    except WorkflowUpdateFailedError as failure:
-        cause = failure.cause
-        raise CliError(f"refused: {getattr(cause, 'message', None) or cause}") from None
+    status = await _agreements(client, settings).act(args.agreement_id, args.update, action)
     if args.json:
         _print_json(console, status.model_dump(mode="json"))
     else:
@@ -204,8 +203,15 @@ async def act(client: Client, settings: Settings, args: argparse.Namespace, cons
 
 
 async def show_status(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
-    handle = client.get_workflow_handle(workflow_id(args.agreement_id))
-    status = await handle.query(AgreementWorkflow.status)
+    try:
+        status = await _agreements(client, settings).status(args.agreement_id)
+    except AgreementRecordGone as gone:
+        if args.json:
+            _print_json(console, {"agreement_id": gone.agreement_id, "temporal_record": "deleted",
+                                  "message": str(gone)})
+        else:
+            console.print(str(gone), markup=False)
+        return 0
     if args.json:
         _print_json(console, status.model_dump(mode="json"))
     else:
@@ -213,32 +219,15 @@ async def show_status(client: Client, settings: Settings, args: argparse.Namespa
     return 0
 
 
-def visibility_query(stage: str | None, rag: str | None, lead: str | None, include_closed: bool) -> str:
-    """One row per agreement: the current run only (a superseded run stays listed as 'ContinuedAsNew'), and
-    closed agreements only when asked."""
-    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'",
-               "ExecutionStatus != 'ContinuedAsNew'" if include_closed else "ExecutionStatus = 'Running'"]
-    for key, value in ((sa.STAGE, stage), (sa.RAG, rag), (sa.LEAD_BODY, lead)):
-        if value:
-            clauses.append(f"{key.name} = '{value}'")
-    return " AND ".join(clauses)
-
-
 async def list_agreements(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     query = visibility_query(args.stage, args.rag, args.lead, args.all)
-    rows = []
-    async for execution in client.list_workflows(query, limit=args.limit):
-        attributes = execution.typed_search_attributes
-        rows.append({
-            "agreement_id": execution.id.removeprefix(workflow_id("")),
-            "title": attributes.get(sa.TITLE),
-            "stage": attributes.get(sa.STAGE),
-            "rag": attributes.get(sa.RAG),
-            "lead_body": attributes.get(sa.LEAD_BODY),
-            "next_deadline": attributes.get(sa.NEXT_DEADLINE),
-            "open_alerts": attributes.get(sa.OPEN_ALERTS),
-            "status": execution.status.name.lower() if execution.status else None,
-        })
+    rows = [
+        {"agreement_id": row.agreement_id, "title": row.title, "stage": row.stage, "rag": row.rag,
+         "lead_body": row.lead_body, "next_deadline": row.next_deadline, "open_alerts": row.open_alerts,
+         "status": row.execution_status}
+        async for row in _agreements(client, settings).list(
+            stage=args.stage, rag=args.rag, lead=args.lead, include_closed=args.all, limit=args.limit)
+    ]
     if args.json:
         _print_json(console, rows)
     else:
@@ -266,38 +255,52 @@ async def _ledger_pool(settings: Settings) -> Any:
         raise CliError(f"cannot reach the ledger database: {error}", EXIT_UNREACHABLE) from None
 
 
-async def _verified_entries(settings: Settings, agreement_id: str) -> tuple[list[Any], Any, dict[str, ChainHead]]:
-    """The agreement's ledger entries (none if its chain is broken), the chain's verification, the workflow heads."""
+async def _ledger_ids(pool: Any, names: list[str]) -> list[str]:
+    """The agreement ids named, each given as an agreement id or as the Web UI's workflow id."""
+    ids = []
+    for name in names:
+        found = [candidate for candidate in candidate_ids(name)
+                 if await pool.fetchval("SELECT 1 FROM decisions WHERE agreement_id = $1 LIMIT 1", candidate)]
+        ids.append(found[0] if found else name)
+    return ids
+
+
+async def _verified_entries(
+    settings: Settings, name: str
+) -> tuple[list[Any], Any, dict[str, ChainHead | str]]:
+    """The agreement's ledger entries (none if its chain is broken), the chain's verification, and where the
+    agreement's workflow says the chain ends (or why it cannot say). ``name`` is an agreement or workflow id."""
     from activities.ledger import read_ledger, verify_ledger
 
-    heads = await _workflow_heads([agreement_id])
     pool = await _ledger_pool(settings)
     try:
-        verification = await verify_ledger(pool, agreement_id, heads.get(agreement_id))
+        [agreement_id] = await _ledger_ids(pool, [name])
+        anchors = await _anchors(settings, [agreement_id])
+        verification = await verify_ledger(pool, agreement_id, _head(anchors, agreement_id))
         entries = await read_ledger(pool, agreement_id) if verification.valid else []
     finally:
         await pool.close()
     if verification.entries == 0:
         raise CliError(f"the ledger holds no decisions for agreement {agreement_id}")
-    return entries, verification, heads
+    return entries, verification, anchors
 
 
 async def show_ledger(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
-    entries, verification, heads = await _verified_entries(settings, args.agreement_id)
+    entries, verification, anchors = await _verified_entries(settings, args.agreement_id)
     if args.json:
         _print_json(console, {"entries": [e.model_dump(mode="json") for e in entries],
                               "verification": verification.model_dump(mode="json")})
     else:
-        print_table(console, args.agreement_id, ["#", "Decided", "Stage", "Decision", "By", "What", "Hash"],
+        print_table(console, verification.agreement_id, ["#", "Decided", "Stage", "Decision", "By", "What", "Hash"],
                     [[str(line.seq), _when(line.at), line.stage.label, e.kind, line.who or "-",
                       line.what + (f": {line.why}" if line.why else ""), e.hash[:12]]
                      for e, line in zip(entries, story(entries), strict=True)])
-        _print_verification(console, verification, heads)
+        _print_verification(console, verification, anchors)
     return 0 if verification.valid else EXIT_REFUSED
 
 
 async def show_story(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
-    entries, verification, heads = await _verified_entries(settings, args.agreement_id)
+    entries, verification, anchors = await _verified_entries(settings, args.agreement_id)
     lines = story(entries)
     if args.json:
         _print_json(console, {"story": [line.model_dump(mode="json") for line in lines],
@@ -307,39 +310,49 @@ async def show_story(client: Client | None, settings: Settings, args: argparse.N
             who = f"{line.who} " if line.who else ""
             why = f" ({line.why})" if line.why else ""
             console.print(f"{_when(line.at)}  [bold]{escape(who)}[/bold]{escape(line.what)}{escape(why)}", highlight=False)
-        _print_verification(console, verification, heads)
+        _print_verification(console, verification, anchors)
     else:
-        print_table(console, args.agreement_id, ["When", "Stage", "Who", "What", "Why"],
+        print_table(console, verification.agreement_id, ["When", "Stage", "Who", "What", "Why"],
                     [[_when(line.at), line.stage.label, line.who or "-", line.what, line.why or "-"] for line in lines])
-        _print_verification(console, verification, heads)
+        _print_verification(console, verification, anchors)
     return 0 if verification.valid else EXIT_REFUSED
 
 
-async def _workflow_heads(agreement_ids: list[str]) -> dict[str, ChainHead]:
-    """Where each agreement's workflow says its chain ends, for those Temporal can answer for.
+async def _anchors(settings: Settings, agreement_ids: list[str]) -> dict[str, ChainHead | str]:
+    """Where each agreement's workflow says its chain ends or, where Temporal cannot say, why not.
 
     The database alone cannot show rows cut off the end of a chain; the workflow's own record can.
     """
     try:
-        client = await asyncio.wait_for(connect_temporal(settings=Settings.from_environment()), timeout=10)
+        client = await asyncio.wait_for(connect_temporal(settings=settings), timeout=10)
     except (RuntimeError, TimeoutError):
-        return {}
-    heads = {}
+        return dict.fromkeys(agreement_ids, "Temporal could not be reached")
+    agreements = _agreements(client, settings)
+    anchors: dict[str, ChainHead | str] = {}
     for agreement_id in agreement_ids:
         try:
-            status = await client.get_workflow_handle(workflow_id(agreement_id)).query(AgreementWorkflow.status)
-        except (RPCError, WorkflowQueryFailedError):
-            continue
-        heads[agreement_id] = status.ledger_head
-    return heads
+            anchors[agreement_id] = await agreements.ledger_head(agreement_id)
+        except AgreementRecordGone:
+            anchors[agreement_id] = "Temporal no longer holds the agreement's record (past its retention period)"
+        except AgreementError as error:
+            anchors[agreement_id] = str(error)
+        except RPCError as error:
+            anchors[agreement_id] = f"Temporal did not answer: {error.message}"
+    return anchors
 
 
-def _print_verification(console: Console, verification: Any, heads: dict[str, ChainHead]) -> None:
+def _head(anchors: dict[str, ChainHead | str], agreement_id: str) -> ChainHead | None:
+    anchor = anchors.get(agreement_id)
+    return anchor if isinstance(anchor, ChainHead) else None
+
+
+def _print_verification(console: Console, verification: Any, anchors: dict[str, ChainHead | str]) -> None:
     if verification.valid:
-        anchor = (" and matches the agreement's workflow" if verification.agreement_id in heads
-                  else " (not checked against the workflow: Temporal did not answer for it)")
+        anchor = anchors.get(verification.agreement_id)
+        note = (" and matches the agreement's workflow" if isinstance(anchor, ChainHead)
+                else f"; the ledger alone was checked, it could not be anchored to the workflow: {anchor}")
         console.print(f"[green]hash chain verified[/]: {verification.agreement_id}, "
-                      f"{verification.entries} decisions{anchor}")
+                      f"{verification.entries} decisions{note}")
     else:
         console.print(f"[bold red]hash chain BROKEN[/]: {verification.agreement_id} at decision "
                       f"#{verification.first_bad_seq}: {verification.problem}")
@@ -352,11 +365,11 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
         raise CliError("name one or more agreements, or pass --all", EXIT_BAD_INPUT)
     pool = await _ledger_pool(settings)
     try:
-        ids = args.agreement_ids or [
+        ids = await _ledger_ids(pool, args.agreement_ids) if args.agreement_ids else [
             row["agreement_id"] for row in await pool.fetch("SELECT DISTINCT agreement_id FROM decisions ORDER BY 1")
         ]
-        heads = await _workflow_heads(ids)
-        results = [await verify_ledger(pool, agreement_id, heads.get(agreement_id)) for agreement_id in ids]
+        anchors = await _anchors(settings, ids)
+        results = [await verify_ledger(pool, agreement_id, _head(anchors, agreement_id)) for agreement_id in ids]
     finally:
         await pool.close()
     for result in results:
@@ -366,7 +379,7 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
         _print_json(console, [result.model_dump(mode="json") for result in results])
     else:
         for result in results:
-            _print_verification(console, result, heads)
+            _print_verification(console, result, anchors)
     return 0 if all(r.valid for r in results) else EXIT_REFUSED
 
 
@@ -422,6 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("start", help="start an agreement from a YAML or JSON request file")
     command.add_argument("file", help="the agreement request (see contract/start.AgreementRequest.json); '-' for stdin")
+    command.add_argument("--wait", type=float, default=OPENING_TIMEOUT.total_seconds(), metavar="SECONDS",
+                         help="how long to wait for the agreement to open (default %(default).0f)")
     command.set_defaults(handler=start, needs_temporal=True)
 
     for name, model in UPDATES.items():
@@ -481,6 +496,9 @@ async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
     except CliError as error:
         errors.print(f"error: {error}", markup=False)
         return error.code
+    except AgreementError as error:
+        errors.print(f"error: {error}", markup=False)
+        return EXIT_REFUSED
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             errors.print(f"error: no such agreement ({error.message})", markup=False)

@@ -24,8 +24,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import Client
 from temporalio.runtime import Runtime
 
 from activities import outbox
@@ -38,12 +37,13 @@ from demo.stack import EmbeddedStack
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from domain.delivery import Subscription
+from domain.errors import AGREEMENT_EXISTS
 from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus
 from worker import build_worker, exit_now
 from workflows import search_attributes
-from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import start_options
+from workflows.client import ActionRefused, AgreementClient, AgreementClosed, StartRefused
+from workflows.contract import UPDATES
 
 STAGES = [Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION, Stage.REVIEW]
 RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
@@ -51,7 +51,7 @@ RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
 
 class Demo:
     def __init__(self, client: Client, settings: Settings, speed: float, console: Console) -> None:
-        self.client = client
+        self.agreements = AgreementClient(client, settings.task_queue)
         self.settings = settings
         self.speed = speed
         self.pace = 3.0 / speed
@@ -69,20 +69,16 @@ class Demo:
     async def start_portfolio(self) -> None:
         for persona in PORTFOLIO:
             try:
-                request = AgreementRequest.model_validate(persona.request(self.speed))
-                await self.client.start_workflow(
-                    AgreementWorkflow.run,
-                    request,  # type: ignore[arg-type]  # the workflow input accepts any AgreementRequest
-                    **start_options(request, self.settings.task_queue),
-                )
+                await self.agreements.start(AgreementRequest.model_validate(persona.request(self.speed)))
                 self.note(f"started {persona.agreement_id}")
-            except WorkflowAlreadyStartedError:
+            except StartRefused as refused:
+                if refused.type != AGREEMENT_EXISTS:
+                    raise
                 self.note(f"resuming {persona.agreement_id}")
 
     async def play(self, persona: Persona) -> None:
         """Query one agreement and, when its officers are due to act, take their next step."""
-        handle = self.client.get_workflow_handle(workflow_id(persona.agreement_id))
-        status = await handle.query(AgreementWorkflow.status)
+        status = await self.agreements.status(persona.agreement_id)
         self.statuses[persona.agreement_id] = status
         now = datetime.now(UTC)
         if status.stage is Stage.CLOSED:
@@ -96,9 +92,9 @@ class Demo:
         update, payload = step
         self.last_step[persona.agreement_id] = now
         try:
-            status = await handle.execute_update(update, payload, result_type=AgreementStatus)
-        except WorkflowUpdateFailedError as failure:
-            self.note(f"{persona.agreement_id}: {update} refused: {failure.cause}")
+            status = await self.agreements.act(persona.agreement_id, update, UPDATES[update].model_validate(payload))
+        except (ActionRefused, AgreementClosed) as refusal:
+            self.note(f"{persona.agreement_id}: {update}: {refusal}")
             return
         self.statuses[persona.agreement_id] = status
         self.note(step_line(persona.agreement_id, update, payload, status))

@@ -1,7 +1,6 @@
 """The command line, against the real dev server and PostgreSQL: every command and every error path."""
 
 import asyncio
-import io
 import json
 import sys
 import uuid
@@ -9,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rich.console import Console
 from temporalio.service import RPCError
 
 import starter
@@ -18,27 +16,12 @@ from domain.ledger import ChainHead, Decision, chain
 from domain.model import Stage
 from domain.status import AgreementStatus
 from tests import factories
-from tests.harness import Harness, eventually
+from tests.harness import eventually
 from workflows.agreement import workflow_id
 
 ROOT = Path(__file__).resolve().parent.parent
 LEAD = ["--body", factories.LICHFIELD, "--signatory", "Priya Shah"]
 TAMWORTH = ["--body", factories.TAMWORTH, "--signatory", "Owen Hughes"]
-
-
-@pytest.fixture
-def cli(dev_harness: Harness, postgres_dsn: str, monkeypatch, capsys):
-    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_harness.client.service_client.config.target_host)
-    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", dev_harness.task_queue)
-    monkeypatch.setenv("DATABASE_URL", postgres_dsn)
-
-    async def run(*argv: str) -> tuple[int, str, str]:
-        out = io.StringIO()
-        capsys.readouterr()
-        code = await starter.run_cli(list(argv), console=Console(file=out, width=200))
-        return code, out.getvalue(), " ".join(capsys.readouterr().err.split())
-
-    return run
 
 
 def request_file(tmp_path: Path, suffix: str = ".yaml", **proposal) -> tuple[str, Path]:

@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.ledger import LedgerActivities
     from domain import drift, lifecycle, limits
     from domain.actions import (
         Action,
@@ -40,7 +41,15 @@ with workflow.unsafe.imports_passed_through():
         WithdrawVariation,
         action_id_of,
     )
-    from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD, LEDGER_CONFLICT, UNKNOWN_ACTION, ActionRejected
+    from domain.errors import (
+        ACTION_REJECTED,
+        AGREEMENT_EXISTS,
+        AGREEMENT_ID_MISMATCH,
+        INVALID_PAYLOAD,
+        LEDGER_CONFLICT,
+        UNKNOWN_ACTION,
+        ActionRejected,
+    )
     from domain.ledger import ChainHead, Decision, chain
     from domain.model import Stage
     from domain.status import ActionReceipt, AgreementStatus, details_markdown, status_of, waiting_summary
@@ -48,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.converter import actor_in, log_refusal
 
 TASK_QUEUE = "concordat-agreements"
+WORKFLOW_ID_PREFIX = "agreement-"
 
 RAISE_LEVELS_REACHED_WHILE_RAISING = "raise-levels-reached-while-raising"
 """Patch: before it, a level reached while an alert was being raised waited for the next level."""
@@ -62,6 +72,8 @@ since count calendar months and years (``Agreement.calendar_periods``, set when 
 TITLE_SEARCHABLE = "title-searchable"
 """Patch: before it, runs upserted seven search attributes; runs begun since also set ``AgreementTitle``, so that
 the Web UI's workflow list can show each agreement's title as a column."""
+REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT = "refuse-a-workflow-id-of-another-agreement"
+"""Patch: before it, a run whose workflow id named another agreement opened and recorded its own agreement id."""
 
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -76,7 +88,12 @@ _LEDGER_WRITE = {
 
 def workflow_id(agreement_id: str) -> str:
     """The workflow id of an agreement: one workflow per agreement id, ever."""
-    return f"agreement-{agreement_id}"
+    return f"{WORKFLOW_ID_PREFIX}{agreement_id}"
+
+
+def agreement_id_of(workflow_id: str) -> str:
+    """The agreement id of an agreement's workflow id: the inverse of ``workflow_id``."""
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
 @workflow.defn
@@ -104,9 +121,11 @@ class AgreementWorkflow:
 
     @workflow.run
     async def run(self, start: lifecycle.AgreementInput) -> AgreementStatus:
+        if start.carried is None:
+            self._refuse_a_workflow_id_of_another_agreement()
         if self._unrecorded:
             async with self._lock:
-                await self._record(self._agreement, self._unrecorded)
+                await self._open()
         while self._agreement.stage is not Stage.CLOSED:
             await self._raise_due_alerts()
             await self._vary_when_due()
@@ -285,10 +304,34 @@ class AgreementWorkflow:
                                 last_seq=remembered.last_seq, repeat=transition.repeat)
         return status.model_copy(update={"action": receipt})
 
+    def _refuse_a_workflow_id_of_another_agreement(self) -> None:
+        """A fresh start must run as ``agreement-{agreement_id}``; any other workflow id fails the run with
+        ``AgreementIdMismatch`` before anything is recorded."""
+        expected = workflow_id(self._agreement.agreement_id)
+        actual = workflow.info().workflow_id
+        if actual != expected and workflow.patched(REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT):
+            raise ApplicationError(
+                f"workflow id {actual} does not belong to agreement {self._agreement.agreement_id}: "
+                f"its workflow id is {expected}; nothing was recorded",
+                {"workflow_id": actual, "expected_workflow_id": expected},
+                type=AGREEMENT_ID_MISMATCH,
+                non_retryable=True,
+            )
+
+    async def _open(self) -> None:
+        """Record the opening decision; fail the run with ``AgreementExists`` if the id already has a ledger."""
+        try:
+            await self._record(self._agreement, self._unrecorded)
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == AGREEMENT_EXISTS:
+                raise ApplicationError(cause.message, type=AGREEMENT_EXISTS, non_retryable=True) from None
+            raise
+
     async def _record(self, agreement: lifecycle.Agreement, decisions: list[Decision]) -> None:
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
-        await workflow.execute_activity(
-            "record_decisions",
+        await workflow.execute_activity_method(
+            LedgerActivities.record_decisions,
             entries,
             summary=limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions),
                                 limits.SUMMARY_BYTES),
@@ -303,8 +346,8 @@ class AgreementWorkflow:
         async with self._lock:
             due = drift.due_alerts(self._agreement, workflow.now())
             while due:
-                await workflow.execute_activity(
-                    "raise_alerts",
+                await workflow.execute_activity_method(
+                    LedgerActivities.raise_alerts,
                     due,
                     summary=limits.clip("raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
                                         limits.SUMMARY_BYTES),
