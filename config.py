@@ -111,19 +111,21 @@ CORE_LOGGER = "temporalio.core"
 """The Python logger that receives the SDK core's (Rust) log lines, so they are written as JSON too."""
 
 
-def worker_runtime(metrics_port: int) -> Runtime:
-    """The SDK runtime of the worker: the core's logs (WARN and above) forwarded to Python logging
-    instead of written to stderr as coloured text, and its Prometheus metrics on ``metrics_port``
-    (none when 0)."""
+def core_telemetry(metrics: PrometheusConfig | None = None) -> TelemetryConfig:
+    """The SDK core's warnings and errors forwarded to ``CORE_LOGGER`` instead of written to stderr as
+    coloured text, so they reach the same handler as Concordat's structured log (JSON in a file)."""
     forwarding = LogForwardingConfig(
         logger=logging.getLogger(CORE_LOGGER), prepend_target_on_message=False, append_log_fields_to_message=False
     )
+    return TelemetryConfig(logging=LoggingConfig(filter=LoggingConfig.default.filter, forwarding=forwarding),
+                           metrics=metrics)
+
+
+def worker_runtime(metrics_port: int) -> Runtime:
+    """The SDK runtime of the worker: the core's logs as ``core_telemetry`` says, and its Prometheus
+    metrics on ``metrics_port`` (none when 0)."""
     metrics = PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}") if metrics_port else None
-    return Runtime(
-        telemetry=TelemetryConfig(
-            logging=LoggingConfig(filter=LoggingConfig.default.filter, forwarding=forwarding), metrics=metrics
-        )
-    )
+    return Runtime(telemetry=core_telemetry(metrics))
 
 
 async def with_retry(

@@ -5,12 +5,15 @@
     python starter.py status waste-2027 [--json]
     python starter.py list --stage sign_off --rag red
     python starter.py ledger waste-2027
+    python starter.py story waste-2027
     python starter.py verify --all
     python starter.py lessons --tag procurement
     python starter.py report --lead-body E07000194
     python starter.py alerts subscribe --label "Tamworth waste lead" --email waste@tamworth.gov.uk --body E07000199
 
-Every command has --help. Exit codes: 0 done, 1 refused or failed, 2 bad input, 3 cannot connect.
+Every command has --help; every read command takes --json. In a terminal tables fit its width; in a pipe
+they are plain tab-separated columns, never cut. Exit codes: 0 done, 1 refused or failed, 2 bad input,
+3 cannot connect.
 Connection settings: TEMPORAL_ADDRESS (and the SDK's other TEMPORAL_* variables), DATABASE_URL.
 """
 
@@ -22,7 +25,7 @@ import json
 import sys
 import typing
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -30,9 +33,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
-from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from rich.text import Text
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import ConfigurationError, Settings, connect_temporal
@@ -41,10 +45,25 @@ from report import cli as portfolio_cli
 from domain.errors import explain
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
-from domain.status import AgreementStatus, money_summary, schedule_summary, variation_markdown, waiting_summary
-from workflows import search_attributes as sa
-from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import UPDATES, WORKFLOW_TYPE, start_options
+from domain.status import (
+    AgreementStatus,
+    money_summary,
+    rejection_summary,
+    schedule_summary,
+    variation_markdown,
+    waiting_summary,
+)
+from domain.story import story
+from workflows.agreement import workflow_id
+from workflows.client import (
+    OPENING_TIMEOUT,
+    AgreementClient,
+    AgreementError,
+    AgreementRecordGone,
+    candidate_ids,
+    visibility_query,
+)
+from workflows.contract import UPDATES
 
 EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
 
@@ -83,64 +102,85 @@ def _when(moment: datetime | None) -> str:
 _RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
 
 
+def print_table(console: Console, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A table that fits the terminal (long cells wrap, none is cut); in a pipe, plain tab-separated columns
+    under a header line, every value whole, for ``cut``, ``awk -F'\\t'`` or a spreadsheet."""
+    if console.is_terminal:
+        table = Table(*columns, title=title, expand=False)
+        for column in table.columns:
+            column.overflow = "fold"
+        for row in rows:
+            table.add_row(*(Text(cell) for cell in row))  # values as written, never read as markup
+        console.print(table)
+        return
+    for line in (columns, *rows):
+        console.file.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in line) + "\n")
+
+
+def _named(status: AgreementStatus, code: str) -> str:
+    """A body's name beside its code: 'Tamworth Borough Council (E07000199)'."""
+    name = status.body_names.get(code)
+    return f"{name} ({code})" if name else code
+
+
 def print_status(console: Console, status: AgreementStatus) -> None:
-    console.print(f"[bold]{status.title}[/bold] ({status.agreement_id})")
+    console.print(f"[bold]{escape(status.title)}[/bold] ({status.agreement_id})")
+    console.print(f"Lead: {escape(_named(status, status.lead_body))}", highlight=False)
     rag = f"[{_RAG_STYLE[status.rag]}]{status.rag.value.upper()}[/]"
     console.print(f"Stage: {status.stage.label}   RAG: {rag}   Deadline: {_when(status.deadline)}")
-    console.print(waiting_summary(status))
+    console.print(escape(waiting_summary(status)), highlight=False)
+    if rejection := rejection_summary(status):
+        console.print(f"[bold red]Rejected:[/] {escape(rejection)}", highlight=False)
     if case := money_summary(status):
-        console.print(f"Case: {case}")
+        console.print(f"Case: {case}", highlight=False)
     if schedule := schedule_summary(status):
-        console.print(f"Reviews: {schedule}")
+        console.print(f"Reviews: {schedule}", highlight=False)
     if status.sign_offs:
-        table = Table("Body", "Signatory", "Decision", "Reason", "At", title=f"Sign-off round {status.sign_off_round}")
-        for s in status.sign_offs:
-            table.add_row(s.body, s.signatory, s.decision.value, s.reason, _when(s.at))
-        console.print(table)
+        print_table(console, f"Sign-off round {status.sign_off_round}", ["Body", "Signatory", "Decision", "Reason", "At"],
+                    [[_named(status, s.body), s.signatory, s.decision.value, s.reason or "-", _when(s.at)]
+                     for s in status.sign_offs])
     if status.milestones:
-        table = Table("Milestone", "Owner", "Due", "Status", "Done", title="Milestones")
-        for m in status.milestones:
-            table.add_row(m.title, m.owner_body, str(m.due), m.status.value, f"{m.percent_complete}%")
-        console.print(table)
+        print_table(console, "Milestones", ["Milestone", "Owner", "Due", "Status", "Done"],
+                    [[m.title, _named(status, m.owner_body), str(m.due), m.status.value.replace("_", " "),
+                      f"{m.percent_complete}%"] for m in status.milestones])
     if status.kpis:
-        table = Table("KPI", "Target", "Reading", "RAG", title=f"KPIs (review {status.review_number})")
-        for k in status.kpis:
-            table.add_row(k.name, f"{k.target} {k.unit}", "-" if k.reading is None else str(k.reading),
-                          k.rag.value if k.rag else "-")
-        console.print(table)
+        print_table(console, f"KPIs (review {status.review_number})", ["KPI", "Target", "Reading", "RAG"],
+                    [[k.name, f"{k.target} {k.unit}", "-" if k.reading is None else f"{k.reading} {k.unit}",
+                      k.rag.value if k.rag else "-"] for k in status.kpis])
     if status.variation:
         console.print(variation_markdown(status, status.variation), markup=False)
-    table = Table("Body", "Signatories", "Retired", title="Signatory register")
-    for code, signatories in status.signatories.items():
-        retired = [f"{r.name} ({r.retired_on})" for r in status.retired_signatories if r.body == code]
-        table.add_row(status.body_names.get(code, code), ", ".join(s.name for s in signatories) or "none",
-                      ", ".join(retired) or "-")
-    console.print(table)
+    print_table(console, "Signatory register", ["Body", "Signatories", "Retired"],
+                [[status.body_names.get(code, code), ", ".join(s.name for s in signatories) or "none",
+                  ", ".join(f"{r.name} ({r.retired_on})" for r in status.retired_signatories if r.body == code)
+                  or "-"] for code, signatories in status.signatories.items()])
     for alert in status.open_alerts:
-        console.print(f"[bold red]alert[/] {alert.level}: {alert.subject} {alert.off_by}")
+        console.print(f"[bold red]alert[/] {alert.level}: {escape(alert.subject)} {escape(alert.off_by)}", highlight=False)
     if status.closure:
-        console.print(f"Closed: {status.closure.outcome.value} ({status.closure.reason}) at {_when(status.closure.at)}")
+        console.print(f"Closed: {status.closure.outcome.value} ({escape(status.closure.reason)}) "
+                      f"at {_when(status.closure.at)}", highlight=False)
 
 
 def _print_json(console: Console, data: Any) -> None:
-    console.print_json(json.dumps(data, default=str))
+    """Indented and coloured in a terminal; in a pipe, one unbroken line of JSON."""
+    if console.is_terminal:
+        console.print_json(json.dumps(data, default=str))
+    else:
+        console.file.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
 
 
 # --- commands ----------------------------------------------------------------------------------
 
 
+def _agreements(client: Client, settings: Settings) -> AgreementClient:
+    return AgreementClient(client, settings.task_queue)
+
+
 async def start(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     request = _validated(AgreementRequest, _load_file(args.file))
     assert isinstance(request, AgreementRequest)
-    try:
-        await client.start_workflow(
-            AgreementWorkflow.run,
-            request,  # type: ignore[arg-type]  # the workflow input accepts any AgreementRequest
-            **start_options(request, settings.task_queue),
-        )
-    except WorkflowAlreadyStartedError:
-        raise CliError(f"agreement {request.agreement_id} already exists; nothing was started") from None
-    console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)})")
+    status = await _agreements(client, settings).start(request, timeout=timedelta(seconds=args.wait))
+    console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)}): "
+                  f"opened in {status.stage.label}")
     return 0
 
 
@@ -156,12 +196,7 @@ async def act(client: Client, settings: Settings, args: argparse.Namespace, cons
     if getattr(args, "reading", None):
         payload.setdefault("readings", []).extend(_parse_reading(r) for r in args.reading)
     action = _validated(model, payload)
-    handle = client.get_workflow_handle(workflow_id(args.agreement_id))
-    try:
-        status = await handle.execute_update(args.update, action, result_type=AgreementStatus)
-    except WorkflowUpdateFailedError as failure:
-        cause = failure.cause
-        raise CliError(f"refused: {getattr(cause, 'message', None) or cause}") from None
+    status = await _agreements(client, settings).act(args.agreement_id, args.update, action)
     if args.json:
         _print_json(console, status.model_dump(mode="json"))
     else:
@@ -171,8 +206,15 @@ async def act(client: Client, settings: Settings, args: argparse.Namespace, cons
 
 
 async def show_status(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
-    handle = client.get_workflow_handle(workflow_id(args.agreement_id))
-    status = await handle.query(AgreementWorkflow.status)
+    try:
+        status = await _agreements(client, settings).status(args.agreement_id)
+    except AgreementRecordGone as gone:
+        if args.json:
+            _print_json(console, {"agreement_id": gone.agreement_id, "temporal_record": "deleted",
+                                  "message": str(gone)})
+        else:
+            console.print(str(gone), markup=False)
+        return 0
     if args.json:
         _print_json(console, status.model_dump(mode="json"))
     else:
@@ -180,38 +222,28 @@ async def show_status(client: Client, settings: Settings, args: argparse.Namespa
     return 0
 
 
-def visibility_query(stage: str | None, rag: str | None, lead: str | None, include_closed: bool) -> str:
-    clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
-    if not include_closed:
-        clauses.append("ExecutionStatus = 'Running'")
-    for key, value in ((sa.STAGE, stage), (sa.RAG, rag), (sa.LEAD_BODY, lead)):
-        if value:
-            clauses.append(f"{key.name} = '{value}'")
-    return " AND ".join(clauses)
-
-
 async def list_agreements(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     query = visibility_query(args.stage, args.rag, args.lead, args.all)
-    rows = []
-    async for execution in client.list_workflows(query, limit=args.limit):
-        attributes = execution.typed_search_attributes
-        rows.append({
-            "agreement_id": execution.id.removeprefix(workflow_id("")),
-            "stage": attributes.get(sa.STAGE),
-            "rag": attributes.get(sa.RAG),
-            "lead_body": attributes.get(sa.LEAD_BODY),
-            "next_deadline": attributes.get(sa.NEXT_DEADLINE),
-            "open_alerts": attributes.get(sa.OPEN_ALERTS),
-            "status": execution.status.name.lower() if execution.status else None,
-        })
+    rows = [
+        {"agreement_id": row.agreement_id, "title": row.title, "stage": row.stage, "rag": row.rag,
+         "lead_body": row.lead_body, "next_deadline": row.next_deadline, "open_alerts": row.open_alerts,
+         "status": row.execution_status}
+        async for row in _agreements(client, settings).list(
+            stage=args.stage, rag=args.rag, lead=args.lead, include_closed=args.all, limit=args.limit)
+    ]
     if args.json:
         _print_json(console, rows)
-        return 0
-    table = Table("Agreement", "Stage", "RAG", "Lead", "Next deadline", "Alerts", "Workflow", title=query)
-    for row in rows:
-        table.add_row(row["agreement_id"], row["stage"] or "-", row["rag"] or "-", row["lead_body"] or "-",
-                      _when(row["next_deadline"]), str(row["open_alerts"] or 0), row["status"] or "-")
-    console.print(table)
+    else:
+        print_table(console, query, ["Agreement", "Title", "Stage", "RAG", "Lead", "Next deadline", "Alerts", "Workflow"],
+                    [[r["agreement_id"], r["title"] or "-", (r["stage"] or "-").replace("_", " "), r["rag"] or "-",
+                      r["lead_body"] or "-", _when(r["next_deadline"]), str(r["open_alerts"] or 0), r["status"] or "-"]
+                     for r in rows])
+    if not args.all:
+        closed_query = visibility_query(args.stage, args.rag, args.lead, True) + " AND ExecutionStatus != 'Running'"
+        if closed := (await client.count_workflows(closed_query)).count:
+            Console(stderr=True).print(
+                f"{closed} closed agreement{'s' * (closed != 1)} also match{'es' * (closed == 1)}; "
+                "add --all to include closed agreements", markup=False, highlight=False)
     return 0
 
 
@@ -226,57 +258,104 @@ async def _ledger_pool(settings: Settings) -> Any:
         raise CliError(f"cannot reach the ledger database: {error}", EXIT_UNREACHABLE) from None
 
 
-async def show_ledger(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+async def _ledger_ids(pool: Any, names: list[str]) -> list[str]:
+    """The agreement ids named, each given as an agreement id or as the Web UI's workflow id."""
+    ids = []
+    for name in names:
+        found = [candidate for candidate in candidate_ids(name)
+                 if await pool.fetchval("SELECT 1 FROM decisions WHERE agreement_id = $1 LIMIT 1", candidate)]
+        ids.append(found[0] if found else name)
+    return ids
+
+
+async def _verified_entries(
+    settings: Settings, name: str
+) -> tuple[list[Any], Any, dict[str, ChainHead | str]]:
+    """The agreement's ledger entries (none if its chain is broken), the chain's verification, and where the
+    agreement's workflow says the chain ends (or why it cannot say). ``name`` is an agreement or workflow id."""
     from activities.ledger import read_ledger, verify_ledger
 
-    heads = await _workflow_heads([args.agreement_id])
     pool = await _ledger_pool(settings)
     try:
-        verification = await verify_ledger(pool, args.agreement_id, heads.get(args.agreement_id))
-        entries = await read_ledger(pool, args.agreement_id) if verification.valid else []
+        [agreement_id] = await _ledger_ids(pool, [name])
+        anchors = await _anchors(settings, [agreement_id])
+        verification = await verify_ledger(pool, agreement_id, _head(anchors, agreement_id))
+        entries = await read_ledger(pool, agreement_id) if verification.valid else []
     finally:
         await pool.close()
     if verification.entries == 0:
-        raise CliError(f"the ledger holds no decisions for agreement {args.agreement_id}")
+        raise CliError(f"the ledger holds no decisions for agreement {agreement_id}")
+    return entries, verification, anchors
+
+
+async def show_ledger(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    entries, verification, anchors = await _verified_entries(settings, args.agreement_id)
     if args.json:
         _print_json(console, {"entries": [e.model_dump(mode="json") for e in entries],
                               "verification": verification.model_dump(mode="json")})
     else:
-        table = Table("#", "Decided", "Stage", "Decision", "Body", "Signatory", "Details", title=args.agreement_id)
-        for e in entries:
-            details = json.dumps(e.payload, ensure_ascii=False)
-            table.add_row(str(e.seq), _when(e.decided_at), e.stage.value, e.kind, e.actor_body or "-",
-                          e.actor_signatory or "-", details if len(details) <= 80 else details[:77] + "...")
-        console.print(table)
-        _print_verification(console, verification, heads)
+        print_table(console, verification.agreement_id, ["#", "Decided", "Stage", "Decision", "By", "What", "Hash"],
+                    [[str(line.seq), _when(line.at), line.stage.label, e.kind, line.who or "-",
+                      line.what + (f": {line.why}" if line.why else ""), e.hash[:12]]
+                     for e, line in zip(entries, story(entries), strict=True)])
+        _print_verification(console, verification, anchors)
     return 0 if verification.valid else EXIT_REFUSED
 
 
-async def _workflow_heads(agreement_ids: list[str]) -> dict[str, ChainHead]:
-    """Where each agreement's workflow says its chain ends, for those Temporal can answer for.
+async def show_story(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
+    entries, verification, anchors = await _verified_entries(settings, args.agreement_id)
+    lines = story(entries)
+    if args.json:
+        _print_json(console, {"story": [line.model_dump(mode="json") for line in lines],
+                              "verification": verification.model_dump(mode="json")})
+    elif console.is_terminal:
+        for line in lines:
+            who = f"{line.who} " if line.who else ""
+            why = f" ({line.why})" if line.why else ""
+            console.print(f"{_when(line.at)}  [bold]{escape(who)}[/bold]{escape(line.what)}{escape(why)}", highlight=False)
+        _print_verification(console, verification, anchors)
+    else:
+        print_table(console, verification.agreement_id, ["When", "Stage", "Who", "What", "Why"],
+                    [[_when(line.at), line.stage.label, line.who or "-", line.what, line.why or "-"] for line in lines])
+        _print_verification(console, verification, anchors)
+    return 0 if verification.valid else EXIT_REFUSED
+
+
+async def _anchors(settings: Settings, agreement_ids: list[str]) -> dict[str, ChainHead | str]:
+    """Where each agreement's workflow says its chain ends or, where Temporal cannot say, why not.
 
     The database alone cannot show rows cut off the end of a chain; the workflow's own record can.
     """
     try:
-        client = await asyncio.wait_for(connect_temporal(settings=Settings.from_environment()), timeout=10)
+        client = await asyncio.wait_for(connect_temporal(settings=settings), timeout=10)
     except (RuntimeError, TimeoutError):
-        return {}
-    heads = {}
+        return dict.fromkeys(agreement_ids, "Temporal could not be reached")
+    agreements = _agreements(client, settings)
+    anchors: dict[str, ChainHead | str] = {}
     for agreement_id in agreement_ids:
         try:
-            status = await client.get_workflow_handle(workflow_id(agreement_id)).query(AgreementWorkflow.status)
-        except (RPCError, WorkflowQueryFailedError):
-            continue
-        heads[agreement_id] = status.ledger_head
-    return heads
+            anchors[agreement_id] = await agreements.ledger_head(agreement_id)
+        except AgreementRecordGone:
+            anchors[agreement_id] = "Temporal no longer holds the agreement's record (past its retention period)"
+        except AgreementError as error:
+            anchors[agreement_id] = str(error)
+        except RPCError as error:
+            anchors[agreement_id] = f"Temporal did not answer: {error.message}"
+    return anchors
 
 
-def _print_verification(console: Console, verification: Any, heads: dict[str, ChainHead]) -> None:
+def _head(anchors: dict[str, ChainHead | str], agreement_id: str) -> ChainHead | None:
+    anchor = anchors.get(agreement_id)
+    return anchor if isinstance(anchor, ChainHead) else None
+
+
+def _print_verification(console: Console, verification: Any, anchors: dict[str, ChainHead | str]) -> None:
     if verification.valid:
-        anchor = (" and matches the agreement's workflow" if verification.agreement_id in heads
-                  else " (not checked against the workflow: Temporal did not answer for it)")
+        anchor = anchors.get(verification.agreement_id)
+        note = (" and matches the agreement's workflow" if isinstance(anchor, ChainHead)
+                else f"; the ledger alone was checked, it could not be anchored to the workflow: {anchor}")
         console.print(f"[green]hash chain verified[/]: {verification.agreement_id}, "
-                      f"{verification.entries} decisions{anchor}")
+                      f"{verification.entries} decisions{note}")
     else:
         console.print(f"[bold red]hash chain BROKEN[/]: {verification.agreement_id} at decision "
                       f"#{verification.first_bad_seq}: {verification.problem}")
@@ -289,17 +368,21 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
         raise CliError("name one or more agreements, or pass --all", EXIT_BAD_INPUT)
     pool = await _ledger_pool(settings)
     try:
-        ids = args.agreement_ids or [
+        ids = await _ledger_ids(pool, args.agreement_ids) if args.agreement_ids else [
             row["agreement_id"] for row in await pool.fetch("SELECT DISTINCT agreement_id FROM decisions ORDER BY 1")
         ]
-        heads = await _workflow_heads(ids)
-        results = [await verify_ledger(pool, agreement_id, heads.get(agreement_id)) for agreement_id in ids]
+        anchors = await _anchors(settings, ids)
+        results = [await verify_ledger(pool, agreement_id, _head(anchors, agreement_id)) for agreement_id in ids]
     finally:
         await pool.close()
     for result in results:
         if result.entries == 0:
             raise CliError(f"the ledger holds no decisions for agreement {result.agreement_id}")
-        _print_verification(console, result, heads)
+    if args.json:
+        _print_json(console, [result.model_dump(mode="json") for result in results])
+    else:
+        for result in results:
+            _print_verification(console, result, anchors)
     return 0 if all(r.valid for r in results) else EXIT_REFUSED
 
 
@@ -355,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("start", help="start an agreement from a YAML or JSON request file")
     command.add_argument("file", help="the agreement request (see contract/start.AgreementRequest.json); '-' for stdin")
+    command.add_argument("--wait", type=float, default=OPENING_TIMEOUT.total_seconds(), metavar="SECONDS",
+                         help="how long to wait for the agreement to open (default %(default).0f)")
     command.set_defaults(handler=start, needs_temporal=True)
 
     for name, model in UPDATES.items():
@@ -369,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--stage", choices=[s.value for s in Stage])
     command.add_argument("--rag", choices=[r.value for r in Rag])
     command.add_argument("--lead", metavar="BODY", help="code of the lead body")
-    command.add_argument("--all", action="store_true", help="include closed agreements")
+    command.add_argument("--all", action="store_true", help="include closed agreements (left out by default)")
     command.add_argument("--limit", type=int, default=200)
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=list_agreements, needs_temporal=True)
@@ -379,9 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=show_ledger, needs_temporal=False)
 
+    command = commands.add_parser("story", help="tell an agreement's decisions in order: who did what, when, why")
+    command.add_argument("agreement_id")
+    command.add_argument("--json", action="store_true", help="print JSON for scripts")
+    command.set_defaults(handler=show_story, needs_temporal=False)
+
     command = commands.add_parser("verify", help="verify the hash chain of some agreements, or of all")
     command.add_argument("agreement_ids", nargs="*", metavar="AGREEMENT_ID")
     command.add_argument("--all", action="store_true", help="every agreement in the ledger")
+    command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=verify, needs_temporal=False)
 
     alerts_cli.register(commands)
@@ -391,8 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
     """Run one command; returns its exit code. Errors go to stderr as one readable line."""
-    console = console or Console()
-    errors = Console(stderr=True)
+    console = console or Console(soft_wrap=True)
+    errors = Console(stderr=True, soft_wrap=True)
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_environment()
@@ -409,6 +500,9 @@ async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
     except CliError as error:
         errors.print(f"error: {error}", markup=False)
         return error.code
+    except AgreementError as error:
+        errors.print(f"error: {error}", markup=False)
+        return EXIT_REFUSED
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             errors.print(f"error: no such agreement ({error.message})", markup=False)

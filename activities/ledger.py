@@ -1,6 +1,7 @@
 """The decision ledger and alerts in PostgreSQL."""
 
 import json
+from datetime import datetime
 
 import asyncpg
 import structlog
@@ -10,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.outbox import active_subscriptions, enqueue_alert
 from domain.drift import Alert
-from domain.errors import LEDGER_CONFLICT, explain
+from domain.errors import AGREEMENT_EXISTS, LEDGER_CONFLICT, explain
 from domain.ledger import ChainHead, ChainVerification, LedgerEntry, canonical_json, verify
 
 log = structlog.get_logger(__name__)
@@ -49,7 +50,13 @@ class LedgerActivities:
 
     @activity.defn(name="record_decisions")
     async def record_decisions(self, entries: list[LedgerEntry]) -> None:
-        """Append ``entries`` in one transaction; a retry finds them already there and succeeds."""
+        """Append ``entries`` in one transaction; a retry finds them already there and succeeds.
+
+        Raises a non-retryable ``ApplicationError``, having written nothing, when the ledger already
+        holds a different decision at one of their sequence numbers: of type ``AgreementExists`` when
+        that is the opening decision (#1: another start of an agreement id that already has a ledger),
+        ``LedgerConflict`` otherwise.
+        """
         async with self._pool.acquire() as conn, conn.transaction():
             for entry in entries:
                 inserted = await conn.fetchval(
@@ -66,17 +73,13 @@ class LedgerActivities:
                     entry.hash,
                 )
                 if inserted is None:
-                    stored = await conn.fetchval(
-                        "SELECT hash FROM decisions WHERE agreement_id = $1 AND seq = $2", entry.agreement_id, entry.seq
+                    stored = await conn.fetchrow(
+                        "SELECT hash, decided_at FROM decisions WHERE agreement_id = $1 AND seq = $2",
+                        entry.agreement_id,
+                        entry.seq,
                     )
-                    if stored != entry.hash:
-                        message = f"ledger of {entry.agreement_id} already holds a different decision #{entry.seq}"
-                        raise ApplicationError(
-                            message,
-                            [{"field": "", "code": "ledger_conflict", "message": message}],
-                            type=LEDGER_CONFLICT,
-                            non_retryable=True,
-                        )
+                    if stored["hash"] != entry.hash:
+                        raise _conflict(entry, stored["decided_at"])
         for entry in entries:
             log.info(
                 "decision_recorded",
@@ -125,6 +128,18 @@ class LedgerActivities:
                 message=alert.message,
                 deliveries=deliveries,
             )
+
+
+def _conflict(entry: LedgerEntry, stored_at: datetime) -> ApplicationError:
+    """The failure for ``entry`` when the ledger holds another decision at its place, stored at ``stored_at``."""
+    if entry.seq == 1:
+        message = (f"agreement {entry.agreement_id} already exists: it was opened at {stored_at:%Y-%m-%d %H:%M} UTC "
+                   "and an agreement id is used once, ever; nothing was written")
+        problem = {"field": "agreement_id", "code": "agreement_exists", "message": message}
+        return ApplicationError(message, [problem], type=AGREEMENT_EXISTS, non_retryable=True)
+    message = f"ledger of {entry.agreement_id} already holds a different decision #{entry.seq}"
+    problem = {"field": "", "code": "ledger_conflict", "message": message}
+    return ApplicationError(message, [problem], type=LEDGER_CONFLICT, non_retryable=True)
 
 
 def announcement(alert_id: int, alert: Alert) -> str:

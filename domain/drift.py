@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
+from dateutil.relativedelta import relativedelta
+
 from domain.lifecycle import Agreement
 from domain.model import Milestone, Rag, Stage, ValueObject
 
@@ -58,19 +60,28 @@ class Alert(ValueObject):
         return f"{self.condition}|{self.level}"
 
 
-def humanise(delta: timedelta) -> str:
-    """A duration as an officer would say it: '3 days 4 hours'."""
-    days, hours, minutes = delta.days, delta.seconds // 3600, delta.seconds % 3600 // 60
-    parts = [f"{days} day{'s' * (days != 1)}"] if days else []
-    if hours:
-        parts.append(f"{hours} hour{'s' * (hours != 1)}")
-    if minutes and not days:
-        parts.append(f"{minutes} minute{'s' * (minutes != 1)}")
-    return " ".join(parts) or "less than a minute"
+def humanise(start: datetime, end: datetime) -> str:
+    """The time from ``start`` to ``end`` as an officer would say it: its largest unit and the next one down,
+    if any: '20 seconds', '3 days 4 hours', '30 days', '2 years 3 months'. Spans of 60 days or more count
+    calendar years, months and days (python-dateutil's ``relativedelta``), shorter ones days, hours, minutes
+    and seconds. Under a second (or a negative span) reads 'less than a second'."""
+    span = end - start
+    if span >= timedelta(days=60):
+        calendar = relativedelta(end, start)
+        amounts = [("year", calendar.years), ("month", calendar.months), ("day", calendar.days)]
+    else:
+        seconds = int(span.total_seconds()) % 86400
+        amounts = [("day", span.days), ("hour", seconds // 3600), ("minute", seconds % 3600 // 60),
+                   ("second", seconds % 60)]
+    for index, (unit, amount) in enumerate(amounts):
+        if amount > 0:
+            parts = [(u, n) for u, n in [(unit, amount), *amounts[index + 1:index + 2]] if n > 0]
+            return " ".join(f"{n} {u}{'s' * (n != 1)}" for u, n in parts)
+    return "less than a second"
 
 
-def _overdue(late: timedelta) -> str:
-    return "is overdue" + (f" by {humanise(late)}" if late >= timedelta(minutes=1) else "")
+def _overdue(due: datetime, now: datetime) -> str:
+    return "is overdue" + (f" by {humanise(due, now)}" if now - due >= timedelta(seconds=1) else "")
 
 
 def _when(moment: datetime) -> str:
@@ -184,9 +195,9 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
                 break
             if level == "amber":
                 off_by = (f"has used {int(agreement.settings.amber_share * 100)}% of its planned "
-                          f"{humanise(deadline - agreement.clock_started_at)} without completing")
+                          f"{humanise(agreement.clock_started_at, deadline)} without completing")
             else:
-                off_by = _overdue(now - deadline)
+                off_by = _overdue(deadline, now)
             alerts.append(alert(AlertKind.STAGE_DRIFT, condition, level, subject, off_by, at, waiting,
                                 f"Deadline {_when(deadline)}. Waiting on: {who}.", deadline))
 
@@ -201,7 +212,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
             alerts.append(alert(
                 AlertKind.MILESTONE_OVERDUE, _milestone_condition(milestone), "red",
                 f"milestone {milestone.id} '{milestone.title}'",
-                f"{_overdue(now - overdue_at)} (due {milestone.due}, {progress.percent_complete}% complete)",
+                f"{_overdue(overdue_at, now)} (due {milestone.due}, {progress.percent_complete}% complete)",
                 overdue_at, owner,
                 f"Owner: {agreement.proposal.body_name(milestone.owner_body)}.", overdue_at,
             ))
@@ -215,8 +226,8 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
             alerts.append(alert(
                 AlertKind.KPI_RED, _kpi_condition(kpi.id, agreement.review_number), "red",
                 f"KPI {kpi.id} '{kpi.name}'",
-                f"reads {reading.value} {kpi.unit}, {kpi.shortfall(reading.value)} short of its target "
-                f"{kpi.target} (red tolerance {kpi.red_tolerance})",
+                f"reads {reading.value} {kpi.unit}, {kpi.shortfall(reading.value)} {kpi.off_target_side} its "
+                f"target {kpi.target} (red tolerance {kpi.red_tolerance})",
                 reading.recorded_at, waiting,
                 f"Review {agreement.review_number}; waiting on: {who}.", agreement.deadline,
             ))
@@ -229,7 +240,7 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
                       f"(the business case expects £{benefits.annual_saving_expected})")
         else:
             assert benefits.payback_slip is not None
-            off_by = (f"is {_when(benefits.forecast_payback_at)}, {humanise(benefits.payback_slip)} later than the "
+            off_by = (f"is {_when(benefits.forecast_payback_at)}, {humanise(planned, benefits.forecast_payback_at)} later than the "
                       f"business case's {_when(planned)}")
         alerts.append(alert(
             AlertKind.PAYBACK_FORECAST, PAYBACK_CONDITION, benefits.forecast_rag.value, "the payback forecast",

@@ -17,6 +17,8 @@ INVALID_PAYLOAD = "InvalidPayload"
 ACTION_REJECTED = "ActionRejected"
 UNKNOWN_ACTION = "UnknownAction"
 LEDGER_CONFLICT = "LedgerConflict"
+AGREEMENT_EXISTS = "AgreementExists"
+AGREEMENT_ID_MISMATCH = "AgreementIdMismatch"
 
 ERROR_TYPES: dict[str, str] = {
     INVALID_PAYLOAD: (
@@ -39,6 +41,15 @@ ERROR_TYPES: dict[str, str] = {
     LEDGER_CONFLICT: (
         "The decision ledger already holds a different decision at this agreement's next sequence number; "
         "nothing was written. Code: ledger_conflict."
+    ),
+    AGREEMENT_EXISTS: (
+        "A fresh start (not a continue-as-new) for an agreement id whose ledger already holds decisions. The run "
+        "fails at its first ledger write, which writes nothing; the existing agreement is untouched. "
+        "Code: agreement_exists."
+    ),
+    AGREEMENT_ID_MISMATCH: (
+        "A start whose workflow id is not agreement-{agreement_id}. The run fails at once and writes nothing. "
+        "Code: agreement_id_mismatch."
     ),
 }
 """Every error type a caller of the agreement workflow can receive, with what it means."""

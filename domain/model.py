@@ -528,6 +528,11 @@ class Kpi(ValueObject):
         gap = self.target - value if self.direction is Direction.HIGHER_IS_BETTER else value - self.target
         return max(gap, Decimal(0))
 
+    @property
+    def off_target_side(self) -> str:
+        """How a reading that misses this KPI's target is worded: 'over' when lower is better, else 'under'."""
+        return "over" if self.direction is Direction.LOWER_IS_BETTER else "under"
+
     def rag(self, value: Decimal) -> Rag:
         shortfall = self.shortfall(value)
         if shortfall > self.red_tolerance:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from domain.actions import MilestoneStatus
+from domain.actions import MilestoneStatus, SignOffDecision
 from domain.business_case import BenefitPosition
 from domain.calendar import describe_end
 from domain.drift import Alert, Waiting, humanise, open_alerts, overall_rag, stage_rag, waiting_on
@@ -235,6 +235,17 @@ def money_summary(status: AgreementStatus) -> str | None:
     return f"expected annual saving £{saving:,.2f}, {payback}"
 
 
+def rejection_summary(status: AgreementStatus) -> str | None:
+    """The sign-off rejection that sent the agreement back (or closed it), named as a rejection with who rejected
+    it, when and why: 'sign-off rejected by Tamworth Borough Council (Owen Hughes) on 2027-03-01 09:00 UTC:
+    our contribution is too high'. None when the latest round had no rejection (a new round clears it)."""
+    for sign_off in status.sign_offs:
+        if sign_off.decision is SignOffDecision.REJECT:
+            body = status.body_names.get(sign_off.body, sign_off.body)
+            return f"sign-off rejected by {body} ({sign_off.signatory}) on {_when(sign_off.at)}: {sign_off.reason}"
+    return None
+
+
 def schedule_summary(status: AgreementStatus) -> str | None:
     """The review schedule of a live service in one line; None before go-live and once closed."""
     if status.reviews_in_term is None or status.closure is not None:
@@ -254,7 +265,23 @@ def schedule_summary(status: AgreementStatus) -> str | None:
 
 
 def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+_CELL_GAP = "\u2003\u2003"
+"""Two em spaces after each cell but the last. The Web UI renders markdown tables with no cell padding (its frame's
+stylesheet resets padding, and its content policy drops style attributes), so without them the columns run
+together ("8.50 GBP-"); an em space is not whitespace the markdown parser trims."""
+
+
+def _table(columns: list[tuple[str, str]], rows: list[list[str]]) -> str:
+    """A markdown table; ``columns`` are (heading, 'left' or 'right'), cells are escaped for the pipe."""
+    def line(cells: list[str]) -> str:
+        padded = [cell.replace("|", "\\|") + (_CELL_GAP if i < len(cells) - 1 else "") for i, cell in enumerate(cells)]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join(":---" if align == "left" else "---:" for _, align in columns) + "|"
+    return "\n".join([line([heading for heading, _ in columns]), rule, *(line(row) for row in rows)])
 
 
 def details_markdown(status: AgreementStatus) -> str:
@@ -265,6 +292,8 @@ def details_markdown(status: AgreementStatus) -> str:
         f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}{deadline}",
         _sentence(waiting_summary(status)),
     ]
+    if rejection := rejection_summary(status):
+        blocks.append(f"**Rejected:** {_sentence(rejection)}")
     if case := money_summary(status):
         blocks.append(f"**Case:** {case}.")
     if schedule := schedule_summary(status):
@@ -276,18 +305,17 @@ def details_markdown(status: AgreementStatus) -> str:
         signed = signed or "none yet"
         blocks.append(f"Signed in round {status.sign_off_round}: {signed}.")
     if status.stage is Stage.IMPLEMENTATION:
-        rows = [
-            f"| {m.title} | {status.body_names.get(m.owner_body, m.owner_body)} | {m.due} | {m.percent_complete}% |"
-            for m in status.milestones
-        ]
-        blocks.append("\n".join(["| Milestone | Owner | Due | Progress |", "|---|---|---|---|", *rows]))
+        blocks.append(_table(
+            [("Milestone", "left"), ("Owner", "left"), ("Due", "left"), ("Progress", "right")],
+            [[m.title, status.body_names.get(m.owner_body, m.owner_body), str(m.due), f"{m.percent_complete}%"]
+             for m in status.milestones],
+        ))
     if status.stage is Stage.REVIEW and status.kpis:
-        rows = [
-            f"| {k.name} | {k.target} {k.unit} | {'-' if k.reading is None else k.reading} | "
-            f"{k.rag.value if k.rag else '-'} |"
-            for k in status.kpis
-        ]
-        blocks.append("\n".join(["| KPI | Target | Reading | RAG |", "|---|---|---|---|", *rows]))
+        blocks.append(_table(
+            [("KPI", "left"), ("Target", "right"), ("Reading", "right"), ("RAG", "left")],
+            [[k.name, f"{k.target} {k.unit}", "-" if k.reading is None else f"{k.reading} {k.unit}",
+              k.rag.value if k.rag else "-"] for k in status.kpis],
+        ))
     if status.variation is not None:
         blocks.append(variation_markdown(status, status.variation))
     if status.open_alerts:
@@ -298,7 +326,7 @@ def details_markdown(status: AgreementStatus) -> str:
 
 def benefits_summary(benefits: BenefitPosition) -> str:
     """'£99,726.03 saved to date against £124,657.53 planned (amber) after review 1; payback forecast
-    2028-11-14, 118 days 15 hours later than planned (amber)': the benefits for the Web UI's details."""
+    2028-11-14, 3 months 26 days later than planned (amber)': the benefits for the Web UI's details."""
     text = (f"£{benefits.cumulative_saving:,.2f} saved to date against £{benefits.cumulative_planned:,.2f} "
             f"planned ({benefits.rag.value}) after review {benefits.review_number}")
     if benefits.paid_back:
@@ -308,8 +336,8 @@ def benefits_summary(benefits: BenefitPosition) -> str:
     if benefits.forecast_payback_at is None:
         return text + f"; no payback at the saving realised ({benefits.forecast_rag.value})"
     assert benefits.payback_slip is not None
-    later = (f"{humanise(benefits.payback_slip)} later than planned" if benefits.payback_slip > timedelta(0)
-             else "on or before the planned date")
+    later = (f"{humanise(benefits.planned_payback_at, benefits.forecast_payback_at)} later than planned"
+             if benefits.payback_slip > timedelta(0) else "on or before the planned date")
     return text + (f"; payback forecast {benefits.forecast_payback_at:%Y-%m-%d}, {later} "
                    f"({benefits.forecast_rag.value})")
 

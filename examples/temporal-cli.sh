@@ -21,8 +21,15 @@ update() {  # update NAME JSON: prints the agreement's new status as JSON
     --name "$1" --input "$2" --output json
 }
 
+# The start options of the contract (contract/contract.json, "start_options"): no second run of the id,
+# and the summary, details and memo the Web UI shows, filled in from the proposal.
 temporal workflow start --address "$address" --type AgreementWorkflow --task-queue "$task_queue" \
-  --workflow-id "$workflow" --input "$(sed "s/@ID@/$id/" "$here/agreement.json")"
+  --workflow-id "$workflow" --id-reuse-policy RejectDuplicate --id-conflict-policy Fail \
+  --static-summary "Joint building control service: Building control" \
+  --static-details "$(printf '%s\n\n' '**Joint building control service**' 'Service: Building control (front_line)' \
+    'Lead body: Cannock Chase District Council' 'Partners: Cannock Chase District Council, Lichfield District Council')" \
+  --memo 'title="Joint building control service"' \
+  --input "$(sed "s/@ID@/$id/" "$here/agreement.json")"
 
 update submit_proposal "{\"actor\": $cannock}"
 plan=$(sed "s/@DUE@/$(date -u -d '+60 days' +%F)/" "$here/plan.json")

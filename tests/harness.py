@@ -29,7 +29,7 @@ from domain.status import AgreementStatus
 from tests import factories
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import start_options
+from workflows.client import AgreementClient
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.05) -> Any:
@@ -74,6 +74,8 @@ class Harness:
         self.client = env.client
         self.pool = pool
         self.task_queue = task_queue
+        self.agreements = AgreementClient(env.client, task_queue)
+        """The typed client, for new tests: ``await harness.agreements.act(agreement_id, update, action)``."""
         self.started: list[WorkflowHandle[Any, Any]] = []
         self.first_run_ids: dict[str, str | None] = {}
 
@@ -112,27 +114,23 @@ class Harness:
     ) -> WorkflowHandle[AgreementWorkflow, AgreementStatus]:
         """Start an agreement from a request (model or raw dict); by default the standard test agreement.
 
-        Waits until its opening decision is in the ledger, so tests start from a settled state.
+        Waits until its opening decision is in the ledger, so tests start from a settled state
+        (``StartRefused`` if the engine refuses the start).
         """
         if request is None:
             request = factories.request(self.new_id(), **request_kwargs)
         if isinstance(request, AgreementRequest):
-            agreement_id = request.agreement_id
-            options = start_options(request, self.task_queue)
+            started = await self.agreements.start_without_waiting(request)
         else:  # raw JSON, perhaps invalid on purpose: started as another service would
-            agreement_id = request["agreement_id"]
-            options = {"id": workflow_id(agreement_id), "task_queue": self.task_queue}
-        started = await self.client.start_workflow(AgreementWorkflow.run, request, **options)
-        self.first_run_ids[options["id"]] = started.result_run_id
+            started = await self.client.start_workflow(
+                AgreementWorkflow.run, request, id=workflow_id(request["agreement_id"]), task_queue=self.task_queue)
+        self.first_run_ids[started.id] = started.result_run_id
         # A handle without a run id follows the agreement across continue-as-new.
-        handle = self.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
+        handle = self.client.get_workflow_handle_for(AgreementWorkflow.run, started.id)
         self.started.append(handle)
         if wait_opened:
-            await eventually(lambda: self._opened(handle))
+            await self.agreements.until_opened(started)
         return handle
-
-    async def _opened(self, handle: WorkflowHandle[AgreementWorkflow, AgreementStatus]) -> bool:
-        return (await handle.query(AgreementWorkflow.status)).decisions_recorded >= 1
 
     async def ledger(self, agreement_id: str) -> list[LedgerEntry]:
         return await read_ledger(self.pool, agreement_id)

@@ -1,7 +1,6 @@
 """The command line, against the real dev server and PostgreSQL: every command and every error path."""
 
 import asyncio
-import io
 import json
 import sys
 import uuid
@@ -9,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from rich.console import Console
 from temporalio.service import RPCError
 
 import starter
@@ -18,27 +16,12 @@ from domain.ledger import ChainHead, Decision, chain
 from domain.model import Stage
 from domain.status import AgreementStatus
 from tests import factories
-from tests.harness import Harness, eventually
+from tests.harness import eventually
 from workflows.agreement import workflow_id
 
 ROOT = Path(__file__).resolve().parent.parent
 LEAD = ["--body", factories.LICHFIELD, "--signatory", "Priya Shah"]
 TAMWORTH = ["--body", factories.TAMWORTH, "--signatory", "Owen Hughes"]
-
-
-@pytest.fixture
-def cli(dev_harness: Harness, postgres_dsn: str, monkeypatch, capsys):
-    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_harness.client.service_client.config.target_host)
-    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", dev_harness.task_queue)
-    monkeypatch.setenv("DATABASE_URL", postgres_dsn)
-
-    async def run(*argv: str) -> tuple[int, str, str]:
-        out = io.StringIO()
-        capsys.readouterr()
-        code = await starter.run_cli(list(argv), console=Console(file=out, width=200))
-        return code, out.getvalue(), " ".join(capsys.readouterr().err.split())
-
-    return run
 
 
 def request_file(tmp_path: Path, suffix: str = ".yaml", **proposal) -> tuple[str, Path]:
@@ -84,7 +67,7 @@ async def test_a_bad_request_file_starts_nothing(cli, tmp_path, dev_harness, con
 async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
     agreement_id, path = request_file(tmp_path)
     path.write_text(yaml.safe_dump(factories.request_data(
-        agreement_id, settings={"review_period": "PT2S", "term": "PT2S"})))
+        agreement_id, settings={"review_period": "PT2S", "term": "PT4S"})))
     assert (await cli("start", str(path)))[0] == 0
     dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
     await eventually(lambda: cli("status", agreement_id))
@@ -118,12 +101,45 @@ async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
     assert (await cli("record-kpi-readings", agreement_id, *LEAD, "--readings", str(readings)))[0] == 0
     code, out, _ = await cli("decide-review", agreement_id, *LEAD, "--outcome", "continue",
                              "--reason", "benefits on track")
+    assert code == 0 and "review 2 of 2" in out
+
+    async def one_row_each(*flags: str) -> bool:
+        """After a review cycle the agreement has two runs; the list shows it once."""
+        code, out, _ = await cli("list", "--lead", factories.LICHFIELD, "--json", *flags)
+        return [row["agreement_id"] for row in json.loads(out)].count(agreement_id) == 1
+    await eventually(lambda: one_row_each(), timeout=30)
+    await eventually(lambda: one_row_each("--all"), timeout=30)
+    code, out, _ = await cli("list", "--stage", "review", "--lead", factories.LICHFIELD)
+    header, *rows = out.splitlines()
+    assert header.split("\t") == ["Agreement", "Title", "Stage", "RAG", "Lead", "Next deadline", "Alerts", "Workflow"]
+    assert [agreement_id, "Joint waste and recycling service", "review"] in [row.split("\t")[:3] for row in rows]
+
+    await eventually(readings_taken, interval=0.5)
+    assert (await cli("record-kpi-readings", agreement_id, *LEAD, "--readings", str(readings)))[0] == 0
+    code, out, _ = await cli("decide-review", agreement_id, *LEAD, "--outcome", "continue",
+                             "--reason", "benefits on track")
     assert code == 0 and "Closed: completed" in out
 
     code, out, _ = await cli("ledger", agreement_id)
     assert code == 0 and "hash chain verified" in out and "matches the agreement's workflow" in out
+    assert "\tPriya Shah (Lichfield District Council)\tsubmitted the proposal\t" in out
     code, out, _ = await cli("ledger", agreement_id, "--json")
     assert json.loads(out)["verification"]["valid"] is True
+    code, out, _ = await cli("story", agreement_id)
+    assert code == 0 and out.splitlines()[0].split("\t") == ["When", "Stage", "Who", "What", "Why"]
+    assert "\tOwen Hughes (Tamworth Borough Council)\tapproved it at sign-off\t-" in out
+    assert "\treview\tPriya Shah (Lichfield District Council)\tdecided the review: continue\tbenefits on track" in out
+    code, out, _ = await cli("story", agreement_id, "--json")
+    assert json.loads(out)["story"][0]["what"] == "opened the agreement \u201cJoint waste and recycling service\u201d"
+    code, out, _ = await cli("verify", agreement_id, "--json")
+    assert code == 0 and json.loads(out)[0]["valid"] is True
+
+    async def closed_hint() -> bool:
+        code, out, err = await cli("list", "--stage", "closed", "--lead", factories.LICHFIELD)
+        return code == 0 and "add --all to include closed agreements" in err
+    await eventually(closed_hint, timeout=30)
+    code, out, _ = await cli("list", "--stage", "closed", "--all", "--json")
+    assert agreement_id in {row["agreement_id"] for row in json.loads(out)}
 
 
 async def test_a_variation_and_the_signatory_register_through_the_command_line(cli, tmp_path, dev_harness):
@@ -233,7 +249,7 @@ async def test_unreachable_temporal_and_bad_configuration(cli, monkeypatch):
 
 
 async def test_help_for_every_command_and_real_process_exit_codes(cli):
-    commands = ["start", "status", "list", "ledger", "verify", *(n.replace("_", "-") for n in starter.UPDATES)]
+    commands = ["start", "status", "list", "ledger", "story", "verify", *(n.replace("_", "-") for n in starter.UPDATES)]
     for command in [None, *commands]:
         with pytest.raises(SystemExit) as exit_:
             starter.build_parser().parse_args([command, "--help"] if command else ["--help"])

@@ -13,6 +13,7 @@ from temporalio.workflow import _Definition
 from config import Settings
 from dispatcher.settings import DispatcherSettings
 from domain.status import AgreementStatus
+from domain.model import AgreementRequest
 from tests.harness import Harness
 from workflows import contract
 from workflows.agreement import TASK_QUEUE, AgreementWorkflow, workflow_id
@@ -56,8 +57,18 @@ async def run_example(dev_harness: Harness, script: str, agreement_id: str) -> A
 
 
 async def test_an_agreement_can_be_driven_with_the_temporal_cli_alone(dev_harness: Harness):
-    result = await run_example(dev_harness, "temporal-cli.sh", dev_harness.new_id("cli-example"))
+    agreement_id = dev_harness.new_id("cli-example")
+    result = await run_example(dev_harness, "temporal-cli.sh", agreement_id)
     assert result.closure is not None and result.closure.outcome == "completed"
+    handle = dev_harness.client.get_workflow_handle(workflow_id(agreement_id))
+    request = AgreementRequest.model_validate_json((ROOT / "examples" / "agreement.json").read_text().replace(
+        "@ID@", agreement_id))
+    expected = contract.start_options(request)
+    first_run = await dev_harness.client.get_workflow_handle(
+        handle.id, run_id=(await handle.describe()).raw_description.workflow_execution_info.first_run_id).describe()
+    assert await first_run.static_summary() == expected["static_summary"]
+    assert await first_run.static_details() == expected["static_details"]
+    assert await first_run.memo() == expected["memo"]
 
 
 async def test_a_variation_and_the_signatory_register_can_be_driven_with_the_temporal_cli_alone(

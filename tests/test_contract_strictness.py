@@ -168,6 +168,8 @@ def test_rules_the_schema_cannot_state_are_listed_in_the_contract():
 
 def test_error_types_are_documented_in_the_contract():
     errors = contract.summary()["errors"]
-    assert set(errors["types"]) == {"InvalidPayload", "ActionRejected", "UnknownAction", "LedgerConflict"}
+    assert set(errors["types"]) == {"InvalidPayload", "ActionRejected", "UnknownAction", "LedgerConflict",
+                                    "AgreementExists", "AgreementIdMismatch"}
+    assert set(errors["refused_starts"]) == {"AgreementExists", "AgreementIdMismatch"}
     assert Draft202012Validator(errors["problem"]).is_valid({"field": "actor.body", "code": "lead_only",
                                                               "message": "only the lead body may ..."})

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 
-from domain.drift import AlertKind, due_alerts, next_check, open_alerts, overall_rag, stage_rag, waiting_on
+from domain.drift import AlertKind, due_alerts, humanise, next_check, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.lifecycle import Agreement
 from domain.model import Rag, Stage
-from domain.status import status_of
+from domain.status import details_markdown, rejection_summary, status_of
 from tests import factories
 from tests.domain_helpers import (
     LEAD,
@@ -27,6 +27,7 @@ from tests.domain_helpers import (
     live,
     opened,
     readings,
+    reject,
     report,
     set_objectives,
     submit,
@@ -177,7 +178,7 @@ def test_a_red_kpi_reading_is_alerted_and_amber_or_green_ones_are_not():
     [alert] = due_alerts(agreement, after(92))
     assert (alert.kind, alert.condition, alert.reached_at) == (AlertKind.KPI_RED, "kpi:cost-per-household:review1",
                                                                 after(92))
-    assert "is red in review: KPI cost-per-household 'Cost per household' reads 65.5 GBP, 5.50 short of its target " \
+    assert "is red in review: KPI cost-per-household 'Cost per household' reads 65.5 GBP, 5.50 over its target " \
            "60.00 (red tolerance 5)" in alert.message
     assert "waiting on: Lichfield District Council (review 1: the review decision)" in alert.message
 
@@ -271,3 +272,42 @@ def test_status_of_a_closed_agreement_shows_its_closure_and_waits_on_nobody():
     status = status_of(apply(in_sign_off(), withdraw(), now=after(3)), after(400))
     assert (status.stage, status.closure.outcome, status.deadline, status.waiting_on, status.open_alerts) == (
         Stage.CLOSED, "withdrawn", None, [], [])
+
+
+# Words an officer trusts
+
+
+def test_durations_read_well_at_any_scale():
+    start = datetime(2027, 4, 1, 9, 0, tzinfo=UTC)
+    spans = {
+        timedelta(0): "less than a second", timedelta(seconds=0.5): "less than a second",
+        timedelta(seconds=20): "20 seconds", timedelta(minutes=1, seconds=1): "1 minute 1 second",
+        timedelta(hours=5): "5 hours", timedelta(days=3, hours=4, minutes=5): "3 days 4 hours",
+        timedelta(days=30): "30 days", timedelta(days=365 * 2 + 92): "2 years 3 months",
+        timedelta(days=366): "1 year",  # to 1 April 2028, across 29 February
+    }
+    assert {span: humanise(start, start + span) for span in spans} == spans
+
+
+def test_a_kpi_reading_is_over_or_under_its_target_by_the_kpis_direction():
+    agreement = apply(live(), readings(cost="70", on_time="80"), now=after(92))
+    messages = {a.subject: a.off_by for a in due_alerts(agreement, after(92))}
+    assert messages["KPI cost-per-household 'Cost per household'"].startswith(
+        "reads 70 GBP, 10.00 over its target 60.00")
+    assert " under its target " in messages[next(s for s in messages if "missed-bins" in s)]
+
+
+def test_a_rejection_is_named_with_its_reason_in_the_status_and_details():
+    status = status_of(apply(in_sign_off(), reject(TAMWORTH, "our contribution is too high"), now=after(31)), after(32))
+    assert status.stage is Stage.PROPOSAL
+    assert rejection_summary(status) == (
+        "sign-off rejected by Tamworth Borough Council (Owen Hughes) on 2027-05-02 09:30 UTC: "
+        "our contribution is too high")
+    assert "**Rejected:** Sign-off rejected by Tamworth Borough Council" in details_markdown(status)
+    assert rejection_summary(status_of(in_sign_off(), after(31))) is None
+
+
+def test_the_kpi_table_in_the_details_keeps_its_columns_apart():
+    details = details_markdown(status_of(apply(live(), readings(cost="70"), now=after(91)), after(91)))
+    assert "| KPI\u2003\u2003 | Target\u2003\u2003 | Reading\u2003\u2003 | RAG |" in details
+    assert "| Cost per household\u2003\u2003 | 60.00 GBP\u2003\u2003 | 70 GBP\u2003\u2003 | red |" in details

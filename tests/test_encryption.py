@@ -35,7 +35,7 @@ from tests.harness import approve_by_all, eventually, walk_to_sign_off
 from worker import build_worker
 from workflows import search_attributes as sa
 from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import start_options
+from workflows.client import AgreementClient
 from workflows.converter import data_converter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,8 +190,7 @@ async def test_with_encryption_on_the_servers_history_holds_no_official_or_body_
     task_queue = f"test-encrypted-{uuid.uuid4()}"
     request = factories.request(f"encrypted-{uuid.uuid4().hex[:12]}")
     async with build_worker(client, pool, task_queue=task_queue):
-        await client.start_workflow(AgreementWorkflow.run, request, **start_options(request, task_queue))
-        handle = client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(request.agreement_id))
+        handle = await AgreementClient(client, task_queue).start_without_waiting(request)
         try:
             await eventually(lambda: _opened(handle))
             await walk_to_sign_off(handle)

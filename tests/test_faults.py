@@ -23,8 +23,8 @@ from domain.model import Stage
 from tests import factories
 from tests.harness import eventually, server_binary
 from tests.processes import DevServerProcess, WorkerProcess, worker_environment
-from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import start_options
+from workflows.agreement import AgreementWorkflow
+from workflows.client import AgreementClient
 from workflows.converter import data_converter
 
 LEAD = factories.LEAD.model_dump()
@@ -35,8 +35,8 @@ ONE_QUICK_REVIEW = {"review_period": "PT2S", "term": "PT2S"}
 
 async def start(client: Client, task_queue: str, prefix: str, settings: dict | None = None):
     request = factories.request(f"{prefix}-{uuid.uuid4().hex[:8]}", settings=settings)
-    await client.start_workflow(AgreementWorkflow.run, request, **start_options(request, task_queue))
-    return client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(request.agreement_id))
+    started = await AgreementClient(client, task_queue).start_without_waiting(request)
+    return client.get_workflow_handle_for(AgreementWorkflow.run, started.id)
 
 
 async def update(handle, name, payload):

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from activities.database import migrate
 from activities.ledger import ALERT_CHANNEL, LedgerActivities, read_ledger, verify_ledger
 from domain.drift import Alert, AlertKind, Waiting
-from domain.errors import LEDGER_CONFLICT
+from domain.errors import AGREEMENT_EXISTS, LEDGER_CONFLICT
 from domain.ledger import GENESIS, ChainHead, Decision, LedgerEntry, chain
 from domain.model import Stage
 from tests import factories
@@ -108,6 +108,21 @@ async def test_a_different_decision_at_a_used_seq_is_a_non_retryable_conflict(po
     assert raised.value.type == LEDGER_CONFLICT
     assert raised.value.non_retryable is True
     assert f"#{rival.seq}" in str(raised.value)
+    assert await rows(pool, agreement_id) == before
+
+
+async def test_a_different_opening_of_an_existing_ledger_is_refused_as_agreement_exists(pool, ledger):
+    agreement_id = new_id()
+    await ledger.record_decisions(entries(agreement_id, count=2))
+    before = await rows(pool, agreement_id)
+    second_opening = entries(agreement_id, count=1, actor_signatory="Tom Barker")
+
+    with pytest.raises(ApplicationError) as raised:
+        await ledger.record_decisions(second_opening)
+
+    assert raised.value.type == AGREEMENT_EXISTS and raised.value.non_retryable is True
+    assert raised.value.message.startswith(
+        f"agreement {agreement_id} already exists: it was opened at 2027-04-02 09:30 UTC")
     assert await rows(pool, agreement_id) == before
 
 

@@ -118,7 +118,7 @@ async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_veri
                               reason="quarterly benefits review")
         await eventually(partial(run_ended, harness, handle, run))
         status = await handle.query(AgreementWorkflow.status)
-        assert status == before, "the status must read the same across the continue-as-new boundary"
+        assert status == before.model_copy(update={"action": None}), "the status must read the same across the continue-as-new boundary"
         if review == LATE_AT:
             assert (status.review_number, status.reviews_outstanding) == (LATE_AT + 1, 2), "two periods owed"
 

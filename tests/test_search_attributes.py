@@ -125,7 +125,7 @@ async def test_the_timeline_reads_as_the_agreements_story(dev_harness: Harness):
 def test_the_readme_registers_every_attribute_with_its_type():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     registered = {}
-    for command in re.findall(r"^temporal operator search-attribute create (.+)$", readme, re.MULTILINE):
+    for command in re.findall(r"^\.venv/bin/temporal operator search-attribute create (.+)$", readme, re.MULTILINE):
         kind = re.search(r"--type (\w+)", command).group(1)
         registered |= {name: kind for name in re.findall(r"--name (\w+)", command)}
     flags = search_attributes.dev_server_flags()

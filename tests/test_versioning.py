@@ -12,8 +12,8 @@ from domain.model import Stage
 from tests import factories
 from tests.harness import eventually
 from worker import build_worker
-from workflows.agreement import AgreementWorkflow, workflow_id
-from workflows.contract import start_options
+from workflows.agreement import AgreementWorkflow
+from workflows.client import AgreementClient
 
 
 def test_deployment_name_and_build_id_go_together():
@@ -43,8 +43,7 @@ async def test_a_versioned_worker_runs_agreements_that_auto_upgrade(dev_server_e
         await eventually(made_current, timeout=30, interval=0.5)
 
         request = factories.request(f"versioned-{uuid.uuid4().hex[:8]}")
-        await client.start_workflow(AgreementWorkflow.run, request, **start_options(request, settings.task_queue))
-        handle = client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(request.agreement_id))
+        handle = await AgreementClient(client, settings.task_queue).start_without_waiting(request)
         status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": factories.LEAD.model_dump()})
         assert status.stage is Stage.OBJECTIVE_SETTING
         info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info

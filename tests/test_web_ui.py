@@ -4,9 +4,12 @@ import shutil
 from urllib.parse import quote
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 
+from tests import factories
 from tests.harness import Harness, eventually
 from tests.test_search_attributes import SIGN_OFF_SOON, Portfolio
+from workflows.agreement import AgreementWorkflow, workflow_id
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -51,5 +54,102 @@ async def test_an_officer_filters_overdue_sign_offs_and_reads_what_one_waits_for
             await expect(current_details.get_by_text("RAG: RED")).to_be_visible()
             await expect(current_details.get_by_text("red: the sign off stage is overdue")).to_be_visible()
             await expect(summary.get_by_text("Joint waste and recycling service: Domestic waste")).to_be_visible()
+        finally:
+            await browser.close()
+
+
+AGREEMENT_COLUMNS = ["AgreementTitle", "AgreementStage", "AgreementRag", "LeadBody", "NextDeadline"]
+"""The columns the README has an officer add to the Workflows list (Configure Columns)."""
+ONE_ROW_PER_AGREEMENT = "ExecutionStatus != 'ContinuedAsNew'"
+"""The README's clause that leaves out superseded runs."""
+
+
+async def _through_one_review_cycle(portfolio: Portfolio, agreement_id: str) -> None:
+    """To review 2: sign-off by all, both milestones complete, review 1 read and continued (a continue-as-new),
+    then review 2's readings, one of them amber."""
+    await portfolio.to_sign_off(agreement_id)
+    partner = {"body": portfolio.partner, "signatory": factories.TAMWORTH_SIGNATORY.signatory}
+    for actor in (portfolio.actor, partner, factories.STAFFORDSHIRE_SIGNATORY.model_dump()):
+        await portfolio.update(agreement_id, AgreementWorkflow.record_sign_off, {"actor": actor, "decision": "approve"})
+    for actor, milestone in ((portfolio.actor, "fleet"), (partner, "rounds")):
+        await portfolio.update(agreement_id, AgreementWorkflow.report_milestone, {
+            "actor": actor, "milestone_id": milestone, "status": "complete", "percent_complete": 100})
+
+    async def read(cost: str) -> bool:
+        try:
+            await portfolio.update(agreement_id, AgreementWorkflow.record_kpi_readings, {
+                "actor": portfolio.actor, "readings": [{"kpi_id": "cost-per-household", "value": cost},
+                                                       {"kpi_id": "missed-bins", "value": "99.1"}]})
+        except WorkflowUpdateFailedError:  # refused until the review period has ended
+            return False
+        return True
+
+    await eventually(lambda: read("61"), interval=0.5)
+    await portfolio.update(agreement_id, AgreementWorkflow.decide_review, {
+        "actor": portfolio.actor, "outcome": "continue", "reason": "benefits on track"})
+    await eventually(lambda: read("63.50"), interval=0.5)
+
+
+async def test_the_list_shows_one_row_per_agreement_and_the_details_a_kpi_table(
+    dev_harness: Harness, dev_server_ui_port: int, tmp_path
+):
+    from playwright.async_api import async_playwright, expect
+
+    portfolio = Portfolio(dev_harness)
+    quick_reviews = {"review_period": "PT3S", "term": "PT10M"}
+    waste = await portfolio.start("waste", partner=True, settings=quick_reviews)
+    fleet = await portfolio.start("fleet", partner=True, settings=quick_reviews, title="Shared fleet maintenance")
+    for agreement_id in (waste, fleet):
+        await _through_one_review_cycle(portfolio, agreement_id)
+    assert len(await dev_harness.runs(workflow_id(waste))) >= 2, "a review cycle continues the agreement as new"
+    query = f"LeadBody = '{portfolio.lead}' AND {ONE_ROW_PER_AGREEMENT}"
+
+    async def current_runs_visible():
+        return await portfolio.found(f"{ONE_ROW_PER_AGREEMENT} AND AgreementStage = 'review'") == {waste, fleet}
+    await eventually(current_runs_visible, timeout=30)
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+            await page.goto(f"http://127.0.0.1:{dev_server_ui_port}/namespaces/default/workflows?query={quote(query)}")
+            await page.get_by_role("button", name="Configure Columns").click()
+            for column in ("Run ID", "Type", "Start", "End"):
+                await page.get_by_role("button", name=f"Remove {column} column").click()
+            for column in AGREEMENT_COLUMNS:
+                await page.get_by_role("button", name=f"Add {column} column").click()
+            await page.get_by_role("button", name="Close Workflows Table configuration").click()
+
+            rows = page.locator("tbody tr")
+            await expect(rows).to_have_count(2, timeout=30_000)
+            await expect(page.get_by_text("2 Workflows")).to_be_visible()
+            headings = [text.strip() for text in await page.locator("thead th").all_inner_texts()]
+            assert [h for h in headings if h in AGREEMENT_COLUMNS] == AGREEMENT_COLUMNS
+            for agreement_id, title in ((waste, "Joint waste and recycling service"),
+                                        (fleet, "Shared fleet maintenance")):
+                row = rows.filter(has=page.get_by_role("link", name=f"agreement-{agreement_id}"))
+                await expect(row).to_have_count(1)
+                cells = [text.strip() for text in await row.locator("td").all_inner_texts()]
+                assert [title, "review", "amber", portfolio.lead] == [
+                    cells[headings.index(column)] for column in AGREEMENT_COLUMNS[:4]]
+            await page.screenshot(path=tmp_path / "agreements.png")
+
+            await page.get_by_role("link", name=f"agreement-{waste}").click()
+            await page.get_by_role("tab", name="User Metadata").click()
+            # The run the list opens is the current one; its current details are the last markdown frame.
+            details = page.frame_locator("iframe").last
+            table = details.locator("table")
+            await expect(table).to_be_visible(timeout=30_000)
+            assert [h.strip() for h in await table.locator("th").all_inner_texts()] == [
+                "KPI", "Target", "Reading", "RAG"]
+            cost = table.locator("tr", has_text="Cost per household").locator("td")
+            assert [c.strip() for c in await cost.all_inner_texts()] == [
+                "Cost per household", "60.00 GBP", "63.50 GBP", "amber"]
+            kpi, target = await cost.nth(0).bounding_box(), await cost.nth(1).bounding_box()
+            text_width = await cost.nth(0).evaluate(
+                "cell => { const r = document.createRange(); r.selectNodeContents(cell); "
+                "return r.getBoundingClientRect().width; }")
+            assert kpi and target and target["x"] >= kpi["x"] + text_width, "the Target column starts after the KPI"
+            await page.screenshot(path=tmp_path / "current-details.png", full_page=True)
         finally:
             await browser.close()

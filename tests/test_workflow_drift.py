@@ -128,7 +128,7 @@ async def test_a_kpi_reading_outside_red_tolerance_raises_one_alert(harness: Har
     assert status.rag is Rag.RED
     [row] = await wait_for_alerts(harness, agreement_id, 1)
     assert (row["kind"], row["level"]) == ("kpi_red", "red")
-    assert "reads 66.5 GBP, 6.50 short of its target 60.00 (red tolerance 5)" in row["message"]
+    assert "reads 66.5 GBP, 6.50 over its target 60.00 (red tolerance 5)" in row["message"]
 
     await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings)
     await handle.query(AgreementWorkflow.status)

@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.ledger import LedgerActivities
     from domain import drift, lifecycle, limits
     from domain.actions import (
         Action,
@@ -43,7 +44,15 @@ with workflow.unsafe.imports_passed_through():
         WithdrawVariation,
         action_id_of,
     )
-    from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD, LEDGER_CONFLICT, UNKNOWN_ACTION, ActionRejected
+    from domain.errors import (
+        ACTION_REJECTED,
+        AGREEMENT_EXISTS,
+        AGREEMENT_ID_MISMATCH,
+        INVALID_PAYLOAD,
+        LEDGER_CONFLICT,
+        UNKNOWN_ACTION,
+        ActionRejected,
+    )
     from domain.ledger import ChainHead, Decision, chain
     from domain.model import Stage
     from domain.status import ActionReceipt, AgreementStatus, details_markdown, status_of, waiting_summary
@@ -51,6 +60,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.converter import actor_in, log_refusal
 
 TASK_QUEUE = "concordat-agreements"
+WORKFLOW_ID_PREFIX = "agreement-"
 
 RAISE_LEVELS_REACHED_WHILE_RAISING = "raise-levels-reached-while-raising"
 """Patch: before it, a level reached while an alert was being raised waited for the next level."""
@@ -62,6 +72,11 @@ Since, every period gets its own review, in order (``Agreement.reviews_never_ski
 CALENDAR_PERIODS = "calendar-periods"
 """Patch: before it, review periods and terms were plain durations (P1Y was 365 days, P1M 30). Agreements opened
 since count calendar months and years (``Agreement.calendar_periods``, set when the agreement opens)."""
+TITLE_SEARCHABLE = "title-searchable"
+"""Patch: before it, runs upserted seven search attributes; runs begun since also set ``AgreementTitle``, so that
+the Web UI's workflow list can show each agreement's title as a column."""
+REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT = "refuse-a-workflow-id-of-another-agreement"
+"""Patch: before it, a run whose workflow id named another agreement opened and recorded its own agreement id."""
 BUSINESS_CASE_REQUIRED = "business-case-required"
 """Patch: before it, a proposal was submitted without a business case or a risk register. Since, the submit rule
 asks for both (``Agreement.business_case_required``, set at each run's start)."""
@@ -79,7 +94,12 @@ _LEDGER_WRITE = {
 
 def workflow_id(agreement_id: str) -> str:
     """The workflow id of an agreement: one workflow per agreement id, ever."""
-    return f"agreement-{agreement_id}"
+    return f"{WORKFLOW_ID_PREFIX}{agreement_id}"
+
+
+def agreement_id_of(workflow_id: str) -> str:
+    """The agreement id of an agreement's workflow id: the inverse of ``workflow_id``."""
+    return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
 @workflow.defn
@@ -100,6 +120,7 @@ class AgreementWorkflow:
             self._agreement.calendar_periods = True
         if workflow.patched(NEVER_SKIP_REVIEWS):
             self._agreement.reviews_never_skipped = True
+        self._title_searchable = workflow.patched(TITLE_SEARCHABLE)
         if workflow.patched(BUSINESS_CASE_REQUIRED):
             self._agreement.business_case_required = True
         self._review_at_start = self._agreement.review_number
@@ -108,9 +129,11 @@ class AgreementWorkflow:
 
     @workflow.run
     async def run(self, start: lifecycle.AgreementInput) -> AgreementStatus:
+        if start.carried is None:
+            self._refuse_a_workflow_id_of_another_agreement()
         if self._unrecorded:
             async with self._lock:
-                await self._record(self._agreement, self._unrecorded)
+                await self._open()
         while self._agreement.stage is not Stage.CLOSED:
             await self._raise_due_alerts()
             await self._vary_when_due()
@@ -313,10 +336,34 @@ class AgreementWorkflow:
                                 last_seq=remembered.last_seq, repeat=transition.repeat)
         return status.model_copy(update={"action": receipt})
 
+    def _refuse_a_workflow_id_of_another_agreement(self) -> None:
+        """A fresh start must run as ``agreement-{agreement_id}``; any other workflow id fails the run with
+        ``AgreementIdMismatch`` before anything is recorded."""
+        expected = workflow_id(self._agreement.agreement_id)
+        actual = workflow.info().workflow_id
+        if actual != expected and workflow.patched(REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT):
+            raise ApplicationError(
+                f"workflow id {actual} does not belong to agreement {self._agreement.agreement_id}: "
+                f"its workflow id is {expected}; nothing was recorded",
+                {"workflow_id": actual, "expected_workflow_id": expected},
+                type=AGREEMENT_ID_MISMATCH,
+                non_retryable=True,
+            )
+
+    async def _open(self) -> None:
+        """Record the opening decision; fail the run with ``AgreementExists`` if the id already has a ledger."""
+        try:
+            await self._record(self._agreement, self._unrecorded)
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == AGREEMENT_EXISTS:
+                raise ApplicationError(cause.message, type=AGREEMENT_EXISTS, non_retryable=True) from None
+            raise
+
     async def _record(self, agreement: lifecycle.Agreement, decisions: list[Decision]) -> None:
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
-        await workflow.execute_activity(
-            "record_decisions",
+        await workflow.execute_activity_method(
+            LedgerActivities.record_decisions,
             entries,
             summary=limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions),
                                 limits.SUMMARY_BYTES),
@@ -331,8 +378,8 @@ class AgreementWorkflow:
         async with self._lock:
             due = drift.due_alerts(self._agreement, workflow.now())
             while due:
-                await workflow.execute_activity(
-                    "raise_alerts",
+                await workflow.execute_activity_method(
+                    LedgerActivities.raise_alerts,
                     due,
                     summary=limits.clip("raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
                                         limits.SUMMARY_BYTES),
@@ -369,7 +416,7 @@ class AgreementWorkflow:
     def _publish(self) -> AgreementStatus:
         """Keep the Web UI current: search attributes to filter by, details to read; returns the status shown."""
         status = self.status()
-        attributes = search_attributes.updates(status)
+        attributes = search_attributes.updates(status, with_title=self._title_searchable)
         details = limits.clip(details_markdown(status), limits.DETAILS_BYTES)
         if (attributes, details) == self._published:
             return status

@@ -34,7 +34,7 @@ from domain.actions import (
     WithdrawVariation,
 )
 from domain import limits
-from domain.errors import ERROR_TYPES
+from domain.errors import AGREEMENT_EXISTS, AGREEMENT_ID_MISMATCH, ERROR_TYPES
 from domain.lifecycle import RECENT_ACTIONS_KEPT
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
@@ -85,23 +85,62 @@ ENGINE_ONLY_RULES = [
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "contract"
 
 
+START_SUMMARY = "{title}: {service_name}"
+"""The static summary the Web UI shows for an agreement: placeholders are the proposal's fields."""
+START_DETAILS = (
+    "**{title}**\n\nService: {service_name} ({service_category})\n\n"
+    "Lead body: {lead_body_name}\n\nPartners: {partner_names}"
+)
+"""The static details (markdown): ``lead_body_name`` is the lead partner's name, ``partner_names`` every
+partner's name, joined by ", ", in the proposal's order."""
+START_MEMO = {"title": "{title}"}
+"""The memo: the agreement's title."""
+
+ERRORS: dict[str, dict[str, str]] = {
+    AGREEMENT_EXISTS: {
+        "raised_by": "the workflow run (its failure)",
+        "when": "a fresh start whose agreement id already has a ledger: the id was used before, even if that "
+                "agreement closed long ago or its workflow history has been deleted",
+        "written": "nothing: the run fails at its first ledger write, which is refused whole",
+    },
+    AGREEMENT_ID_MISMATCH: {
+        "raised_by": "the workflow run (its failure)",
+        "when": "a start whose workflow id is not agreement-{agreement_id} of its own start input",
+        "written": "nothing: the run fails before its first ledger write",
+    },
+}
+"""Failure types of a refused start, when, and what was written (``domain.errors`` holds the names)."""
+
+CLOSED_AGREEMENT = (
+    "Once an agreement has closed, its workflow has completed: the server answers any update with gRPC status "
+    "NOT_FOUND and the message 'workflow execution already completed', and writes nothing. The status query "
+    "still answers (while the namespace retains the history): its closure gives the outcome (completed, "
+    "terminated, rejected or withdrawn), the reason and when it closed. An update that reaches an agreement "
+    "in its last moments, closed but not yet completed, is refused with ActionRejected."
+)
+"""What acting on a closed agreement gets, from any client."""
+
+
 def start_options(request: AgreementRequest, task_queue: str = TASK_QUEUE) -> dict[str, Any]:
     """How every Concordat client starts an agreement: its id scheme, no duplicates ever, and the
-    summary, details and memo the Web UI shows (cut to fit Temporal's user-metadata limits)."""
+    summary, details and memo the Web UI shows (``START_SUMMARY``, ``START_DETAILS``, ``START_MEMO``, cut to fit
+    Temporal's user-metadata limits)."""
     proposal = request.proposal
-    partners = ", ".join(p.name for p in proposal.partners)
+    fields = {
+        "title": proposal.title,
+        "service_name": proposal.service_name,
+        "service_category": proposal.service_category.value,
+        "lead_body_name": proposal.body_name(proposal.lead_body),
+        "partner_names": ", ".join(p.name for p in proposal.partners),
+    }
     return {
         "id": workflow_id(request.agreement_id),
         "task_queue": task_queue,
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
         "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
-        "static_summary": limits.clip(f"{proposal.title}: {proposal.service_name}", limits.SUMMARY_BYTES),
-        "static_details": limits.clip(
-            f"**{proposal.title}**\n\nService: {proposal.service_name} ({proposal.service_category.value})\n\n"
-            f"Lead body: {proposal.body_name(proposal.lead_body)}\n\nPartners: {partners}",
-            limits.DETAILS_BYTES,
-        ),
-        "memo": {"title": proposal.title},
+        "static_summary": limits.clip(START_SUMMARY.format(**fields), limits.SUMMARY_BYTES),
+        "static_details": limits.clip(START_DETAILS.format(**fields), limits.DETAILS_BYTES),
+        "memo": {key: value.format(**fields) for key, value in START_MEMO.items()},
     }
 
 
@@ -119,16 +158,31 @@ def schemas() -> dict[str, dict[str, Any]]:
 
 
 def summary() -> dict[str, Any]:
+    """The contract in one JSON object: names, what to set at start, error types, and the schema files."""
     return {
         "workflow_type": WORKFLOW_TYPE,
         "task_queue": TASK_QUEUE,
         "workflow_id": workflow_id("{agreement_id}"),
         "start_input": "start.AgreementRequest.json",
+        "start_options": {
+            "id_reuse_policy": "REJECT_DUPLICATE",
+            "id_conflict_policy": "FAIL",
+            "static_summary": START_SUMMARY,
+            "static_details": START_DETAILS,
+            "memo": START_MEMO,
+            "placeholders": "fields of the start input's proposal; lead_body_name is the lead partner's name, "
+                            "partner_names every partner's name joined by ', '",
+            "after_continue_as_new": "the memo is carried to every run; the static summary and details stay "
+                                     "on the first run; the workflow sets its current details on every run",
+            "one_agreement_per_id": "enforced by the engine whatever these options say: see errors.refused_starts",
+        },
+        "closed_agreement": CLOSED_AGREEMENT,
         "result": "result.AgreementStatus.json",
         "updates": {name: f"update.{name}.json" for name in UPDATES},
         "queries": {name: f"query.{name}.json" for name in QUERIES},
         "errors": {
             "types": ERROR_TYPES,
+            "refused_starts": ERRORS,
             "details": (
                 "A refusal is an ApplicationError (non-retryable) whose type is one of `types` and whose first "
                 "detail is a list of problems, each {field, code, message}: field is a dotted path into the "

