@@ -7,6 +7,8 @@
     python starter.py ledger waste-2027
     python starter.py story waste-2027
     python starter.py verify --all
+    python starter.py lessons --tag procurement
+    python starter.py report --lead-body E07000194
     python starter.py alerts subscribe --label "Tamworth waste lead" --email waste@tamworth.gov.uk --body E07000199
 
 Every command has --help; every read command takes --json. In a terminal tables fit its width; in a pipe
@@ -39,6 +41,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from config import ConfigurationError, Settings, connect_temporal
 from dispatcher import cli as alerts_cli
+from report import cli as portfolio_cli
 from domain.errors import explain
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
@@ -473,6 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(handler=verify, needs_temporal=False)
 
     alerts_cli.register(commands)
+    portfolio_cli.register(commands)
     return parser
 
 

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib.metadata import version
@@ -45,7 +46,8 @@ from workflows.client import AgreementClient
 from workflows.contract import UPDATES
 
 ROOT = Path(__file__).resolve().parent.parent
-PERSONA = PORTFOLIO[0]  # two partners, two milestones, one KPI
+PERSONA = replace(PORTFOLIO[0], saving_realised=None, reviews_risks=False, lesson=None)
+"""Two partners, two milestones, one KPI; no benefits, risk review or lessons, so a lifecycle stays 11 updates."""
 ONE_REVIEW = {"review_period": "PT1S", "term": "PT1S"}
 T = TypeVar("T")
 _RAW_INSERT = """INSERT INTO bench_raw_decisions (agreement_id, seq, stage, kind, actor_body, actor_signatory,

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import sys
 from collections import deque
@@ -40,6 +41,7 @@ from domain.delivery import Subscription
 from domain.errors import AGREEMENT_EXISTS
 from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus
+from report import __main__ as report_main
 from worker import build_worker, exit_now
 from workflows import search_attributes
 from workflows.client import ActionRefused, AgreementClient, AgreementClosed, StartRefused
@@ -221,6 +223,14 @@ async def subscribe_demo_bodies(pool: asyncpg.Pool) -> None:
             await outbox.add_subscription(pool, subscription)
 
 
+async def write_board_report(pool: asyncpg.Pool, out: Path, console: Console) -> None:
+    """The programme board's report on the finished portfolio: HTML, and PDF where Chromium is installed."""
+    with_pdf = shutil.which("chromium") is not None or shutil.which("chromium-browser") is not None
+    written = await report_main.build(pool, out, with_pdf=with_pdf)
+    note = "" if with_pdf else " (no PDF: Chromium is not installed; apt-get install chromium)"
+    console.print(f"The board's report: {', '.join(str(path) for path in written)}{note}", markup=False)
+
+
 def print_mailbox(console: Console, sink: SmtpSink) -> None:
     table = Table("To", "Subject", "Delivery id", title=f"Alert emails received by the local SMTP sink ({sink.port})")
     for received in sink.received:
@@ -284,6 +294,8 @@ async def main(argv: list[str]) -> int:
             if not console.is_terminal:
                 console.print(demo.table())
             print_mailbox(console, sink)
+            if demo.done:
+                await write_board_report(pool, args.data_dir / "reports", console)
             if demo.done and not args.exit_when_done and not stop.is_set():
                 console.print("Every agreement has closed. The Web UI stays up until Ctrl-C.")
                 await stop.wait()

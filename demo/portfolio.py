@@ -28,6 +28,15 @@ def _kpi(kpi_id: str, name: str, unit: str, baseline: str, target: str, directio
             "direction": direction, "amber_tolerance": amber, "red_tolerance": red}
 
 
+def _risk(risk_id: str, risk: str, owner: str, likelihood: int, impact: int, mitigation: str) -> dict[str, Any]:
+    return {"id": risk_id, "risk": risk, "owner_body": owner, "likelihood": likelihood, "impact": impact,
+            "mitigation": mitigation}
+
+
+def _lesson(worked: str, did_not: str, *tags: str) -> dict[str, Any]:
+    return {"what_worked": worked, "what_did_not": did_not, "tags": list(tags)}
+
+
 def compressed_settings(speed: float) -> dict[str, Any]:
     """Governance settings in seconds rather than months; ``speed`` 2 runs twice as fast."""
     def seconds(value: float) -> str:
@@ -58,6 +67,14 @@ class Persona:
     revised_one_off_cost: str | None = None
     late_signer: str | None = None
     red_kpi_in_review: int | None = None
+    risks: tuple[dict[str, Any], ...] = ()
+    """The proposal's risk register (a proposal is submitted with at least one risk)."""
+    saving_realised: Decimal | None = None
+    """The share of the expected annual saving realised, recorded at each review; None: not recorded."""
+    reviews_risks: bool = True
+    """Whether the lead body reviews the risk register at each review."""
+    lesson: dict[str, Any] | None = None
+    """A lesson the lead body records at each review, if any."""
 
     @property
     def lead(self) -> dict[str, str]:
@@ -68,7 +85,45 @@ class Persona:
         return Actor(body=body, signatory=partner["signatories"][0]["name"]).model_dump()
 
     def request(self, speed: float) -> dict[str, Any]:
-        return {"agreement_id": self.agreement_id, "proposal": self.proposal, "settings": compressed_settings(speed)}
+        return {"agreement_id": self.agreement_id, "proposal": self.full_proposal(self.proposal),
+                "settings": compressed_settings(speed)}
+
+    def full_proposal(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        """The proposal with its business case (each partner's baseline in proportion to its contribution,
+        the lead body taking the odd pence) and its risk register."""
+        baseline, one_off = Decimal(proposal["baseline_annual_cost"]), proposal["one_off_cost"]
+        shares = self.split(baseline)
+        expected = Decimal(proposal["expected_annual_saving"])
+        shared_annual = baseline - expected
+        return {**proposal, "risks": list(self.risks), "business_case": {
+            "options": [
+                {"id": "alone", "name": "Each partner carries on alone", "kind": "carry_on_alone",
+                 "one_off_cost": "0.00", "annual_cost": str(baseline)},
+                {"id": "shared", "name": proposal["title"], "kind": "shared", "one_off_cost": one_off,
+                 "annual_cost": str(shared_annual)},
+            ],
+            "preferred_option": "shared", "appraisal_years": 5, "optimism_bias": "15",
+            "baselines": [{"body": body, "annual_cost": str(amount)} for body, amount in shares.items()],
+            "saving_amber_tolerance": str((expected / 10).quantize(Decimal("1"))),
+            "saving_red_tolerance": str((expected / 4).quantize(Decimal("1"))),
+        }}
+
+    def split(self, total: Decimal) -> dict[str, Decimal]:
+        """``total`` in proportion to the planned contributions, to the penny; the lead body takes the rest."""
+        planned = {body: Decimal(amount) for body, amount in self.contributions.items()}
+        whole = sum(planned.values())
+        lead = self.proposal["lead_body"]
+        shares = {body: (total * amount / whole).quantize(Decimal("0.01")) for body, amount in planned.items()
+                  if body != lead}
+        return {lead: total - sum(shares.values()), **shares}
+
+    def benefits(self) -> dict[str, Any]:
+        """The actual annual cost: the baseline less the share of the expected saving this persona realises."""
+        assert self.saving_realised is not None
+        saving = Decimal(self.proposal["expected_annual_saving"]) * self.saving_realised
+        actual = (Decimal(self.proposal["baseline_annual_cost"]) - saving).quantize(Decimal("0.01"))
+        return {"actual_annual_cost": str(actual), "contributions": [
+            {"body": body, "annual_amount": str(amount)} for body, amount in self.split(actual).items()]}
 
     def plan(self, today: date) -> dict[str, Any]:
         return {
@@ -81,7 +136,11 @@ class Persona:
         }
 
     def revised_proposal(self) -> dict[str, Any]:
-        return {**self.proposal, "one_off_cost": self.revised_one_off_cost}
+        return self.full_proposal({**self.proposal, "one_off_cost": self.revised_one_off_cost})
+
+    def reviewed_risks(self, review_number: int) -> list[dict[str, Any]]:
+        """The register at review ``review_number``: each risk's likelihood eased by one a review (down to 1)."""
+        return [{**risk, "likelihood": max(1, risk["likelihood"] - review_number)} for risk in self.risks]
 
     def readings(self, status: AgreementStatus) -> list[dict[str, str]]:
         """On target, except the KPIs that go red in the review this persona is scripted to fail."""
@@ -135,6 +194,13 @@ def next_step(persona: Persona, status: AgreementStatus, now: datetime) -> tuple
                 return None
             if any(kpi.reading is None for kpi in status.kpis):
                 return "record_kpi_readings", {"actor": lead, "readings": persona.readings(status)}
+            recorded = status.benefits is not None and status.benefits.review_number == status.review_number
+            if persona.saving_realised is not None and not recorded:
+                return "record_benefits", {"actor": lead, **persona.benefits()}
+            if persona.reviews_risks and status.risks_reviewed_at != status.review_number:
+                return "review_risks", {"actor": lead, "risks": persona.reviewed_risks(status.review_number)}
+            if status.lessons_at_review != status.review_number and persona.lesson is not None:
+                return "record_lessons", {"actor": lead, "lessons": [persona.lesson]}
             off_target = status.review_number == persona.red_kpi_in_review
             return "decide_review", {
                 "actor": lead,
@@ -168,6 +234,12 @@ PORTFOLIO = [
         milestones=[("fleet", "Joint fleet procured", "E07000194"),
                     ("rounds", "Collection rounds merged", "E07000199")],
         contributions={"E07000194": "2100000.00", "E07000199": "1600000.00"},
+        saving_realised=Decimal("0.95"),
+        risks=(_risk("fleet", "New vehicles arrive late", "E07000194", 3, 3, "Hire vehicles for the first quarter"),
+               _risk("depot", "The shared depot cannot take both fleets", "E07000199", 2, 4,
+                     "Stagger collection rounds")),
+        lesson=_lesson("Merging rounds before procuring the fleet", "Two payroll systems for one crew",
+                       "procurement", "workforce"),
     ),
     Persona(
         agreement_id="demo-tri-council-ict",
@@ -189,6 +261,11 @@ PORTFOLIO = [
         milestones=[("datacentre", "Shared data centre", "E10000028"),
                     ("desk", "Single service desk", "E10000034")],
         contributions={"E10000028": "7000000.00", "E06000051": "5000000.00", "E10000034": "6000000.00"},
+        saving_realised=Decimal("1.05"),
+        risks=(_risk("migration", "Data migration overruns", "E10000028", 4, 4, "Migrate in waves by council"),
+               _risk("cyber", "A cyber attack on the shared network", "E10000034", 2, 5,
+                     "Segmented network and tested backups")),
+        lesson=_lesson("One service desk from day one", "Three sets of device standards", "ict", "standards"),
         rejecter="E06000051",
         revised_one_off_cost="2600000.00",
     ),
@@ -214,6 +291,9 @@ PORTFOLIO = [
                     ("system", "Shared case system live", "E09000022")],
         contributions={"E09000028": "900000.00", "E09000023": "750000.00", "E09000011": "700000.00",
                        "E09000022": "750000.00"},
+        saving_realised=Decimal("0.8"),
+        risks=(_risk("demand", "Demand rises faster than the team", "E09000028", 4, 3, "Agreed surge rota"),),
+        lesson=_lesson("Joint case reviews across boroughs", "Four different referral forms", "casework"),
         late_signer="E09000011",
     ),
     Persona(
@@ -239,6 +319,11 @@ PORTFOLIO = [
         milestones=[("erp", "Single ERP platform", "E10000014"),
                     ("payroll", "Payroll migrated", "HFRS")],
         contributions={"E10000014": "15000000.00", "HFRS": "5000000.00", "HC": "6000000.00"},
+        saving_realised=Decimal("0.3"),
+        risks=(_risk("erp", "The ERP platform is delivered late", "E10000014", 4, 5, "Fixed-price contract"),
+               _risk("payroll", "Payroll errors after migration", "HFRS", 3, 4, "Parallel runs for two months"),
+               _risk("staff", "Specialist staff leave", "HC", 3, 3, "Retention payments")),
+        lesson=_lesson("", "Savings were booked before the ERP was live", "finance", "benefits"),
         red_kpi_in_review=1,
     ),
 ]

@@ -9,7 +9,22 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from domain.model import Code, Date, Measure, Name, Plan, Proposal, Reason, Text, ValueObject, WholeNumber
+from domain.business_case import Lesson
+from domain.model import (
+    Code,
+    Contribution,
+    Date,
+    Measure,
+    Money,
+    Name,
+    Plan,
+    Proposal,
+    Reason,
+    Risk,
+    Text,
+    ValueObject,
+    WholeNumber,
+)
 from domain.variation import Variation
 
 
@@ -193,3 +208,39 @@ class RetireSignatory(Action):
     name: Name
     retired_on: Date = Field(description="The day they stopped signing for the body; not in the future.")
     reason: Text = ""
+
+
+class RecordBenefits(Action):
+    """The lead body records, for the current review period, the shared service's actual annual cost and each
+    partner's annual contribution to it (pounds a year; the contributions add up to the cost). A later
+    record in the same review replaces an earlier one."""
+
+    actual_annual_cost: Money
+    contributions: list[Contribution] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_contribution_per_body(self) -> RecordBenefits:
+        bodies = [c.body for c in self.contributions]
+        if repeated := sorted({b for b in bodies if bodies.count(b) > 1}):
+            raise ValueError(f"each partner's contribution may be given once; repeated: {', '.join(repeated)}")
+        return self
+
+
+class ReviewRisks(Action):
+    """The lead body records the risk register as reviewed at this benefit review: the whole register, as it
+    now stands (risks closed are left out, new ones added, scores revised)."""
+
+    risks: list[Risk] = Field(min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_entry_per_risk(self) -> ReviewRisks:
+        ids = [r.id for r in self.risks]
+        if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+            raise ValueError(f"each risk may appear once; repeated: {', '.join(repeated)}")
+        return self
+
+
+class RecordLessons(Action):
+    """A partner records lessons learned at a review, kept in the ledger and listed across the portfolio."""
+
+    lessons: list[Lesson] = Field(min_length=1, max_length=20)

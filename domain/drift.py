@@ -22,6 +22,10 @@ class AlertKind(StrEnum):
     STAGE_DRIFT = "stage_drift"
     MILESTONE_OVERDUE = "milestone_overdue"
     KPI_RED = "kpi_red"
+    PAYBACK_FORECAST = "payback_forecast"
+    """The payback date forecast from the benefits realised falls later than the business case's by more than
+    a tolerance (amber, red), or no payback is in sight (red): raised when the figures show it, before the
+    planned payback date is missed."""
 
 
 class Waiting(ValueObject):
@@ -154,6 +158,10 @@ def _milestone_condition(milestone: Milestone) -> str:
     return f"milestone:{milestone.id}:{milestone.due.isoformat()}"
 
 
+PAYBACK_CONDITION = "payback_forecast"
+"""One condition for the agreement's whole life: each level of the payback forecast alerts once."""
+
+
 def _kpi_condition(kpi_id: str, review_number: int) -> str:
     return f"kpi:{kpi_id}:review{review_number}"
 
@@ -223,6 +231,23 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
                 reading.recorded_at, waiting,
                 f"Review {agreement.review_number}; waiting on: {who}.", agreement.deadline,
             ))
+    benefits = agreement.benefits
+    if benefits is not None and benefits.forecast_rag is not Rag.GREEN:
+        planned = benefits.planned_payback_at
+        assert planned is not None
+        if benefits.forecast_payback_at is None:
+            off_by = (f"shows no payback: the annual saving realised is £{benefits.annual_saving_realised} "
+                      f"(the business case expects £{benefits.annual_saving_expected})")
+        else:
+            assert benefits.payback_slip is not None
+            off_by = (f"is {_when(benefits.forecast_payback_at)}, {humanise(planned, benefits.forecast_payback_at)} later than the "
+                      f"business case's {_when(planned)}")
+        alerts.append(alert(
+            AlertKind.PAYBACK_FORECAST, PAYBACK_CONDITION, benefits.forecast_rag.value, "the payback forecast",
+            off_by, benefits.recorded_at, waiting,
+            f"Cumulative saving £{benefits.cumulative_saving} against £{benefits.cumulative_planned} planned, "
+            f"after {agreement.review_label(benefits.review_number)}.", planned,
+        ))
     return alerts
 
 
@@ -234,7 +259,7 @@ def due_alerts(agreement: Agreement, now: datetime) -> list[Alert]:
 
 def alerts_still_relevant(agreement: Agreement) -> list[str]:
     """The raised-alert keys that could still matter; keys of past stages and reviews can be forgotten."""
-    current = {_stage_condition(agreement)}
+    current = {_stage_condition(agreement), PAYBACK_CONDITION}
     if agreement.plan is not None:
         current |= {_milestone_condition(m) for m in agreement.plan.milestones}
         current |= {_kpi_condition(k.id, agreement.review_number) for k in agreement.plan.kpis}
@@ -277,4 +302,6 @@ def overall_rag(agreement: Agreement, now: datetime) -> Rag:
     rags += [Rag.RED for a in conditions(agreement, now) if a.kind is AlertKind.MILESTONE_OVERDUE]
     if agreement.stage is Stage.REVIEW:
         rags += [reading.rag for reading in agreement.readings.values()]
+    if agreement.benefits is not None and agreement.stage is not Stage.CLOSED:
+        rags += [agreement.benefits.rag, agreement.benefits.forecast_rag]
     return Rag.worst(*rags)

@@ -26,10 +26,13 @@ from domain.actions import (
     MilestoneStatus,
     NameSignatory,
     ProposeVariation,
+    RecordBenefits,
     RecordKpiReadings,
+    RecordLessons,
     ReportMilestone,
     RetireSignatory,
     ReviewOutcome,
+    ReviewRisks,
     ReviseProposal,
     SetObjectives,
     SignOff,
@@ -40,6 +43,7 @@ from domain.actions import (
     Withdraw,
     WithdrawVariation,
 )
+from domain.business_case import BenefitPosition, BenefitTrack, appraise, concluded, position
 from domain.calendar import ReviewAlignment, describe_end, financial_year_start
 from domain.errors import ActionRejected
 from domain.ledger import ChainHead, Decision, canonical_json
@@ -49,6 +53,7 @@ from domain.model import (
     Plan,
     Proposal,
     Rag,
+    Risk,
     Signatory,
     Stage,
     ValueObject,
@@ -187,6 +192,20 @@ class Agreement(BaseModel):
         description="Every review period gets its own review, however late (since the never-skip-reviews patch); "
         "before it, a late decision skipped the periods that had ended meanwhile.",
     )
+    business_case_required: bool = Field(
+        default=False,
+        description="A proposal is submitted only with a business case and a risk register (since the "
+        "business-case-required patch, set at each run's start); before it, neither was asked for.",
+    )
+    risk_register: list[Risk] | None = Field(
+        default=None, description="The risk register as last reviewed; None while it is the proposal's.")
+    risks_reviewed_at: int = Field(default=0, description="The review at which the risk register was last reviewed.")
+    lessons_at_review: int = Field(default=0, description="The review at which lessons were last recorded (the "
+                                   "lessons themselves are kept in the ledger).")
+    benefit_track: BenefitTrack = Field(default_factory=BenefitTrack,
+                                        description="The benefits realised by concluded reviews.")
+    benefits: BenefitPosition | None = Field(
+        default=None, description="The benefits realised as last recorded, and the payback forecast from them.")
     recent_actions: list[RecentAction] = Field(
         default_factory=list,
         description=f"The last {RECENT_ACTIONS_KEPT} accepted actions that named an action id, oldest first.",
@@ -263,6 +282,16 @@ class Agreement(BaseModel):
             return None
         number = max(self._reviews_decided(), self._periods_ended_by(now)) + 1
         return self.review_period_end(number) if number <= total else None
+
+    @property
+    def risks(self) -> list[Risk]:
+        """The risk register: as last reviewed, or as the proposal gave it."""
+        return self.proposal.risks if self.risk_register is None else self.risk_register
+
+    def review_period_start(self, number: int) -> datetime:
+        """When review period ``number`` began: go-live for the first, else the previous period's end."""
+        assert self.went_live_at is not None
+        return self.went_live_at if number <= 1 else self.review_period_end(number - 1)
 
     def review_label(self, number: int) -> str:
         """'review 3, for the period ending 2028-01-01'."""
@@ -567,7 +596,51 @@ def _revise_proposal(draft: _Draft) -> None:
 
 
 def _submit_proposal(draft: _Draft) -> None:
+    proposal = draft.agreement.proposal
+    if draft.agreement.business_case_required:
+        _require_business_case(proposal)
+    if proposal.business_case is not None:
+        draft.note(appraisal=[a.model_dump(mode="json") for a in appraise(proposal.business_case)])
     draft.move_to(Stage.OBJECTIVE_SETTING, "proposal submitted by the lead body")
+
+
+def _require_business_case(proposal: Proposal) -> None:
+    """A proposal is submitted with a business case whose baseline covers every partner and adds up to the
+    baseline annual cost, and with a risk register of at least one risk owned by a partner."""
+    case = proposal.business_case
+    if case is None:
+        raise ActionRejected(
+            "the proposal needs a business case before it is submitted: the options considered (each partner "
+            "carrying on alone, and the proposed sharing), the preferred option, and each partner's current "
+            "annual cost (the baseline); revise the proposal to add it",
+            code="business_case_missing", field="proposal.business_case")
+    codes = [p.code for p in proposal.partners]
+    given = [b.body for b in case.baselines]
+    if sorted(given) != sorted(codes):
+        missing, extra = sorted(set(codes) - set(given)), sorted(set(given) - set(codes))
+        parts = ([f"no baseline for {', '.join(proposal.body_name(c) for c in missing)}"] if missing else []) + (
+            [f"a baseline for {', '.join(extra)}, not a partner"] if extra else [])
+        raise ActionRejected("the business case's baseline must give each partner's current annual cost once: "
+                             + "; ".join(parts), code="baseline_incomplete", field="proposal.business_case.baselines")
+    if case.baseline_total != proposal.baseline_annual_cost:
+        raise ActionRejected(
+            f"the partners' baselines add up to £{case.baseline_total}, not the baseline annual cost "
+            f"£{proposal.baseline_annual_cost}", code="baseline_incomplete", field="proposal.business_case.baselines")
+    if not proposal.risks:
+        raise ActionRejected("the proposal needs at least one risk in its risk register before it is submitted",
+                             code="risks_missing", field="proposal.risks")
+    _check_risks(proposal, proposal.risks, "proposal.risks")
+
+
+def _check_risks(proposal: Proposal, risks: list[Risk], field: str) -> None:
+    ids = [r.id for r in risks]
+    if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+        raise ActionRejected(f"each risk may appear once in the register; repeated: {', '.join(repeated)}",
+                             code="risk_not_allowed", field=field)
+    for index, risk in enumerate(risks):
+        if proposal.partner(risk.owner_body) is None:
+            raise ActionRejected(f"risk {risk.id} is owned by {risk.owner_body}, which is not a partner",
+                                 code="risk_not_allowed", field=f"{field}.{index}.owner_body")
 
 
 def _set_objectives(draft: _Draft) -> None:
@@ -741,6 +814,61 @@ def _require_period_ended(agreement: Agreement, now: datetime, what: str) -> Non
         )
 
 
+def _record_benefits(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, RecordBenefits)
+    agreement = draft.agreement
+    proposal = agreement.proposal
+    case = proposal.business_case
+    if case is None:
+        raise ActionRejected(f"agreement {agreement.agreement_id} has no business case to measure benefits against",
+                             code="no_business_case")
+    _require_period_ended(agreement, draft.now, "its benefits can be recorded")
+    codes = [p.code for p in proposal.partners]
+    given = [c.body for c in action.contributions]
+    if sorted(given) != sorted(codes):
+        missing, extra = sorted(set(codes) - set(given)), sorted(set(given) - set(codes))
+        parts = ([f"none from {', '.join(proposal.body_name(c) for c in missing)}"] if missing else []) + (
+            [f"one from {', '.join(extra)}, not a partner"] if extra else [])
+        raise ActionRejected("give each partner's contribution once: " + "; ".join(parts),
+                             code="contributions_mismatch", field="contributions")
+    total = sum((c.annual_amount for c in action.contributions), Decimal(0))
+    if total != action.actual_annual_cost:
+        raise ActionRejected(f"the contributions add up to £{total}, not the actual annual cost "
+                             f"£{action.actual_annual_cost}", code="contributions_mismatch", field="contributions")
+    number = agreement.review_number
+    assert agreement.went_live_at is not None
+    now_position = position(
+        case, agreement.benefit_track, review_number=number, recorded_at=draft.now, went_live_at=agreement.went_live_at,
+        period_start=agreement.review_period_start(number), period_end=agreement.review_period_end(number),
+        baseline=proposal.baseline_annual_cost, one_off_cost=proposal.one_off_cost,
+        expected_annual_saving=proposal.expected_annual_saving, actual_annual_cost=action.actual_annual_cost,
+    )
+    agreement.benefits = now_position
+    baselines = {b.body: b.annual_cost for b in case.baselines}
+    draft.note(
+        review_number=number,
+        position=now_position.model_dump(mode="json"),
+        partner_savings={c.body: str(baselines[c.body] - c.annual_amount) for c in action.contributions
+                         if c.body in baselines},
+    )
+
+
+def _review_risks(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, ReviewRisks)
+    agreement = draft.agreement
+    _check_risks(agreement.proposal, action.risks, "risks")
+    agreement.risk_register = list(action.risks)
+    agreement.risks_reviewed_at = agreement.review_number
+    draft.note(review_number=agreement.review_number)
+
+
+def _record_lessons(draft: _Draft) -> None:
+    draft.agreement.lessons_at_review = draft.agreement.review_number
+    draft.note(review_number=draft.agreement.review_number)
+
+
 def _decide_review(draft: _Draft) -> None:
     action = draft.action
     assert isinstance(action, DecideReview)
@@ -756,6 +884,8 @@ def _decide_review(draft: _Draft) -> None:
                              code="readings_missing")
     for kpi_id, reading in agreement.readings.items():
         agreement.kpi_trends[kpi_id] = agreement.kpi_trends.get(kpi_id, KpiTrend()).after(reading)
+    if agreement.benefits is not None and agreement.benefits.review_number == agreement.review_number:
+        agreement.benefit_track = concluded(agreement.benefit_track, agreement.benefits)
     if action.outcome is ReviewOutcome.AMEND:
         agreement.sign_off_round = 1
         agreement.plan_in_force = agreement.plan
@@ -973,6 +1103,9 @@ _RULES: dict[type[Action], _Rule] = {
     RecordKpiReadings: _Rule((Stage.REVIEW,), False, _record_kpi_readings, "kpi_readings_recorded",
                              "record KPI readings"),
     DecideReview: _Rule((Stage.REVIEW,), True, _decide_review, "review_decided", "decide a review"),
+    RecordBenefits: _Rule((Stage.REVIEW,), True, _record_benefits, "benefits_recorded", "record benefits realised"),
+    ReviewRisks: _Rule((Stage.REVIEW,), True, _review_risks, "risks_reviewed", "review the risk register"),
+    RecordLessons: _Rule((Stage.REVIEW,), False, _record_lessons, "lessons_recorded", "record lessons learned"),
     Withdraw: _Rule(_UNTIL_CLOSED, True, _withdraw, "withdrawn", "withdraw the agreement"),
     ProposeVariation: _Rule(_UNTIL_CLOSED_AND_IN_SERVICE, True, _propose_variation, "variation_proposed",
                             "propose a variation"),

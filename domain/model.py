@@ -310,6 +310,110 @@ def find_signatory(signatories: list[Signatory], name: str) -> Signatory | None:
     return next((s for s in signatories if name_key(s.name) == key), None)
 
 
+GREEN_BOOK_DISCOUNT_RATE = Decimal("3.5")
+"""HM Treasury Green Book social time preference rate, percent a year (years 0 to 30)."""
+Percent = Annotated[
+    Decimal,
+    Field(ge=0, le=100, max_digits=5, decimal_places=2, allow_inf_nan=False),
+    DecimalString(places=2, integer_digits=3),
+]
+"""A percentage from 0 to 100 as a decimal string (``"3.5"``), at most 2 decimal places."""
+PaybackTolerance = duration(3660)
+"""How much later than planned a payback forecast may fall before it is amber or red."""
+
+
+class OptionKind(StrEnum):
+    CARRY_ON_ALONE = "carry_on_alone"
+    """Each partner carries on providing the service alone (the status quo)."""
+    SHARED = "shared"
+    """The partners share the service, as proposed."""
+    OTHER = "other"
+    """Any other option considered (outsourcing, a different partnership ...)."""
+
+
+class Option(ValueObject):
+    """One option considered, with its costs over the appraisal: one-off (year 0) and annual (years 1 ..)."""
+
+    id: Code
+    name: Name
+    kind: OptionKind
+    one_off_cost: Money
+    annual_cost: Money
+
+
+class Baseline(ValueObject):
+    """A partner's current annual cost of the service, before sharing (pounds a year)."""
+
+    body: Code
+    annual_cost: Money
+
+
+class BusinessCase(ValueObject):
+    """The options considered, the partners' baseline, the appraisal's terms and the tolerances of the benefits.
+
+    At least one option is each partner carrying on alone and one is the proposed sharing; the preferred
+    option is one of them. Tolerances are as for KPIs: a realised annual saving short of the expected one by
+    more than ``saving_amber_tolerance`` (pounds a year) is amber, by more than ``saving_red_tolerance`` red;
+    a payback forecast later than the business case's payback date by more than ``payback_amber_tolerance``
+    is amber, by more than ``payback_red_tolerance`` red (ISO 8601 durations, ``"P90D"``).
+    """
+
+    options: list[Option] = Field(min_length=2, max_length=20)
+    preferred_option: Code
+    appraisal_years: WholeNumber = Field(ge=1, le=30, description="The term appraised, in whole years.")
+    discount_rate: Percent = Field(default=GREEN_BOOK_DISCOUNT_RATE,
+                                   description="Percent a year; the Green Book's 3.5 by default.")
+    optimism_bias: Percent = Field(default=Decimal(0), description="Percent uplift on every cost.")
+    baselines: list[Baseline] = Field(min_length=1, max_length=50,
+                                      description="Each partner's current annual cost of the service.")
+    saving_amber_tolerance: Money
+    saving_red_tolerance: Money
+    payback_amber_tolerance: PaybackTolerance = timedelta(days=90)
+    payback_red_tolerance: PaybackTolerance = timedelta(days=180)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BusinessCase:
+        ids = [o.id for o in self.options]
+        if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+            raise ValueError(f"each option must appear once; repeated: {', '.join(repeated)}")
+        if self.preferred_option not in ids:
+            raise ValueError(f"the preferred option {self.preferred_option} must be one of the options "
+                             f"({', '.join(ids)})")
+        kinds = {o.kind for o in self.options}
+        for kind, words in ((OptionKind.CARRY_ON_ALONE, "each partner carrying on alone (carry_on_alone)"),
+                            (OptionKind.SHARED, "the proposed sharing (shared)")):
+            if kind not in kinds:
+                raise ValueError(f"the options considered must include {words}")
+        bodies = [b.body for b in self.baselines]
+        if repeated := sorted({b for b in bodies if bodies.count(b) > 1}):
+            raise ValueError(f"each partner's baseline must appear once; repeated: {', '.join(repeated)}")
+        if self.saving_red_tolerance < self.saving_amber_tolerance:
+            raise ValueError(f"the saving's red tolerance (£{self.saving_red_tolerance}) must not be smaller than "
+                             f"its amber tolerance (£{self.saving_amber_tolerance})")
+        if self.payback_red_tolerance < self.payback_amber_tolerance:
+            raise ValueError("the payback's red tolerance must not be shorter than its amber tolerance")
+        return self
+
+    @property
+    def baseline_total(self) -> Decimal:
+        return sum((b.annual_cost for b in self.baselines), Decimal(0))
+
+
+class Risk(ValueObject):
+    """One entry of the risk register: likelihood and impact 1 .. 5, score their product (1 .. 25)."""
+
+    id: Code
+    risk: Reason
+    owner_body: Code
+    likelihood: WholeNumber = Field(ge=1, le=5, description="From 1 (rare) to 5 (almost certain).")
+    impact: WholeNumber = Field(ge=1, le=5, description="From 1 (negligible) to 5 (severe).")
+    mitigation: Text = ""
+
+    @property
+    def score(self) -> int:
+        return self.likelihood * self.impact
+
+
 class Proposal(ValueObject):
     """The case for sharing: who shares what, at what cost, for what saving."""
 
@@ -323,6 +427,11 @@ class Proposal(ValueObject):
     expected_annual_saving: SignedMoney = Field(
         description="Pounds a year; negative for a net annual cost (a case made on resilience or quality)."
     )
+    business_case: BusinessCase | None = Field(
+        default=None, description="The options considered and the partners' baseline; required to submit "
+        "(optional only so that agreements opened before it still load).")
+    risks: list[Risk] = Field(default_factory=list, max_length=100,
+                              description="The risk register; at least one risk is required to submit.")
 
     @field_validator("partners")
     @classmethod

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from pydantic import Field
 
 from domain.actions import MilestoneStatus, SignOffDecision
+from domain.business_case import BenefitPosition
 from domain.calendar import describe_end
-from domain.drift import Alert, Waiting, open_alerts, overall_rag, stage_rag, waiting_on
+from domain.drift import Alert, Waiting, humanise, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
 from domain.lifecycle import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
-from domain.model import Direction, Rag, ServiceCategory, Signatory, Stage, ValueObject
+from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject
 from domain.variation import SignatureRecord, Variation
 
 
@@ -107,6 +108,13 @@ class AgreementStatus(ValueObject):
     former_partners: dict[str, str] = Field(
         default_factory=dict, description="Names of bodies that have left or been succeeded, by code."
     )
+    benefits: BenefitPosition | None = Field(
+        default=None, description="The benefits realised as last recorded at a review, and the payback forecast.")
+    risks: list[Risk] = Field(default_factory=list,
+                              description="The risk register as last reviewed, highest score (likelihood x impact) "
+                              "first.")
+    risks_reviewed_at: int = Field(default=0, description="The review at which the risk register was last reviewed.")
+    lessons_at_review: int = Field(default=0, description="The review at which lessons were last recorded.")
     decisions_recorded: int
     ledger_head: ChainHead
     action: ActionReceipt | None = Field(
@@ -178,6 +186,10 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         retired_signatories=agreement.retired_signatories,
         variation=variation,
         former_partners=agreement.former_partners,
+        benefits=agreement.benefits,
+        risks=sorted(agreement.risks, key=lambda risk: -risk.score),
+        risks_reviewed_at=agreement.risks_reviewed_at,
+        lessons_at_review=agreement.lessons_at_review,
         decisions_recorded=agreement.chain.seq,
         ledger_head=agreement.chain,
     )
@@ -286,6 +298,8 @@ def details_markdown(status: AgreementStatus) -> str:
         blocks.append(f"**Case:** {case}.")
     if schedule := schedule_summary(status):
         blocks.append(f"**Reviews:** {schedule}.")
+    if status.benefits is not None:
+        blocks.append(f"**Benefits:** {benefits_summary(status.benefits)}.")
     if status.stage is Stage.SIGN_OFF:
         signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({s.signatory})" for s in status.sign_offs)
         signed = signed or "none yet"
@@ -308,6 +322,24 @@ def details_markdown(status: AgreementStatus) -> str:
         blocks.append("**Open alerts**")
         blocks.append("\n".join(f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts))
     return "\n\n".join(blocks)
+
+
+def benefits_summary(benefits: BenefitPosition) -> str:
+    """'£99,726.03 saved to date against £124,657.53 planned (amber) after review 1; payback forecast
+    2028-11-14, 3 months 26 days later than planned (amber)': the benefits for the Web UI's details."""
+    text = (f"£{benefits.cumulative_saving:,.2f} saved to date against £{benefits.cumulative_planned:,.2f} "
+            f"planned ({benefits.rag.value}) after review {benefits.review_number}")
+    if benefits.paid_back:
+        return text + "; the one-off cost is repaid"
+    if benefits.planned_payback_at is None:
+        return text
+    if benefits.forecast_payback_at is None:
+        return text + f"; no payback at the saving realised ({benefits.forecast_rag.value})"
+    assert benefits.payback_slip is not None
+    later = (f"{humanise(benefits.planned_payback_at, benefits.forecast_payback_at)} later than planned"
+             if benefits.payback_slip > timedelta(0) else "on or before the planned date")
+    return text + (f"; payback forecast {benefits.forecast_payback_at:%Y-%m-%d}, {later} "
+                   f"({benefits.forecast_rag.value})")
 
 
 def variation_markdown(status: AgreementStatus, variation: VariationView) -> str:

@@ -6,6 +6,7 @@ Every pre-live step happens at ``T0``; the standard plan's milestones fall due 3
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from domain.actions import (
@@ -14,6 +15,7 @@ from domain.actions import (
     DecideReview,
     NameSignatory,
     ProposeVariation,
+    RecordBenefits,
     RecordKpiReadings,
     ReportMilestone,
     RetireSignatory,
@@ -78,6 +80,16 @@ def decide(outcome: str, actor: Actor = LEAD, reason: str = "benefits reviewed b
     return DecideReview.model_validate({"actor": actor, "outcome": outcome, "reason": reason})
 
 
+def benefits(actual: str, lichfield: str | None = None, tamworth: str = "1200000.00",
+             staffordshire: str = "700000.00") -> RecordBenefits:
+    """The actual annual cost, shared as given (Lichfield pays what the others do not)."""
+    lichfield = lichfield or str(Decimal(actual) - Decimal(tamworth) - Decimal(staffordshire))
+    return RecordBenefits.model_validate({"actor": LEAD, "actual_annual_cost": actual, "contributions": [
+        {"body": factories.LICHFIELD, "annual_amount": lichfield},
+        {"body": factories.TAMWORTH, "annual_amount": tamworth},
+        {"body": factories.STAFFORDSHIRE, "annual_amount": staffordshire}]})
+
+
 def withdraw(actor: Actor = LEAD, reason: str = "the partners chose another provider") -> Withdraw:
     return Withdraw.model_validate({"actor": actor, "reason": reason})
 
@@ -92,12 +104,14 @@ def apply(agreement: Agreement, *actions: Action, now: datetime = T0) -> Agreeme
 
 
 def opened(settings: dict[str, Any] | None = None, *, old_rules: bool = False, **proposal: Any) -> Agreement:
-    """Opened at T0 under today's rules (calendar periods, no review skipped), as the workflow opens it;
+    """Opened at T0 under today's rules (calendar periods, no review skipped, a business case required to
+    submit), as the workflow opens it;
     ``old_rules`` for an agreement opened before the patches that brought them."""
     agreement = open_agreement(factories.request(settings=settings, **proposal), T0).agreement
     if old_rules:
         return agreement
-    return agreement.model_copy(update={"calendar_periods": True, "reviews_never_skipped": True})
+    return agreement.model_copy(update={"calendar_periods": True, "reviews_never_skipped": True,
+                                          "business_case_required": True})
 
 
 def in_objective_setting(**kwargs: Any) -> Agreement:

@@ -6,6 +6,7 @@ Bodies and GSS codes are real (see ../shared/data); people and figures are inven
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from domain.actions import Actor
@@ -18,6 +19,31 @@ STAFFORDSHIRE = "E10000028"
 LEAD = Actor(body=LICHFIELD, signatory="Priya Shah")
 TAMWORTH_SIGNATORY = Actor(body=TAMWORTH, signatory="Owen Hughes")
 STAFFORDSHIRE_SIGNATORY = Actor(body=STAFFORDSHIRE, signatory="Grace Adeyemi")
+
+
+def business_case_data(baselines: dict[str, str], one_off: str, shared_annual: str) -> dict[str, Any]:
+    """Two options (each partner alone at its baseline; sharing at ``shared_annual`` after ``one_off``), over
+    five years at the Green Book rate with a 10% optimism bias; sharing preferred."""
+    alone = sum(Decimal(amount) for amount in baselines.values())
+    return {
+        "options": [
+            {"id": "alone", "name": "Each council carries on alone", "kind": "carry_on_alone",
+             "one_off_cost": "0.00", "annual_cost": str(alone)},
+            {"id": "shared", "name": "One shared service", "kind": "shared",
+             "one_off_cost": one_off, "annual_cost": shared_annual},
+        ],
+        "preferred_option": "shared",
+        "appraisal_years": 5,
+        "optimism_bias": "10",
+        "baselines": [{"body": body, "annual_cost": amount} for body, amount in baselines.items()],
+        "saving_amber_tolerance": "50000.00",
+        "saving_red_tolerance": "150000.00",
+    }
+
+
+def risk_data(owner: str, risk_id: str = "staff", likelihood: int = 3, impact: int = 4) -> dict[str, Any]:
+    return {"id": risk_id, "risk": "Staff leave during the transfer to the shared service", "owner_body": owner,
+            "likelihood": likelihood, "impact": impact, "mitigation": "Retention payments agreed for key staff"}
 
 
 def proposal_data(**overrides: Any) -> dict[str, Any]:
@@ -49,6 +75,9 @@ def proposal_data(**overrides: Any) -> dict[str, Any]:
         "baseline_annual_cost": "4200000.00",
         "one_off_cost": "650000.00",
         "expected_annual_saving": "500000.00",
+        "business_case": business_case_data(
+            {LICHFIELD: "1900000.00", TAMWORTH: "1500000.00", STAFFORDSHIRE: "800000.00"}, "650000.00", "3700000.00"),
+        "risks": [risk_data(LICHFIELD)],
     }
     data.update(overrides)
     return data
@@ -163,6 +192,9 @@ def north_west_proposal_data(**overrides: Any) -> dict[str, Any]:
         "baseline_annual_cost": "3000000.00",
         "one_off_cost": "400000.00",
         "expected_annual_saving": "350000.00",
+        "business_case": business_case_data(
+            {LANCASHIRE: "1500000.00", CUMBRIA: "900000.00", BLACKPOOL: "600000.00"}, "400000.00", "2650000.00"),
+        "risks": [risk_data(LANCASHIRE)],
     }
     data.update(overrides)
     return data

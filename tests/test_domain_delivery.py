@@ -17,7 +17,17 @@ from domain.delivery import (
 )
 from domain.drift import AlertKind, conditions
 from tests import factories
-from tests.domain_helpers import LEAD, after, apply, approve, in_implementation, in_sign_off
+from tests.domain_helpers import (
+    LEAD,
+    after,
+    apply,
+    approve,
+    benefits,
+    in_implementation,
+    in_sign_off,
+    live,
+    review_due,
+)
 
 SECRET = "s" * 32
 GREENWICH = "E09000011"
@@ -114,3 +124,13 @@ def test_digest_periods():
     assert digest_period(Cadence.WEEKLY, moment) == "2027-W09"
     with pytest.raises(ValueError, match="no digest"):
         digest_period(Cadence.IMMEDIATE, moment)
+
+
+def test_a_payback_forecast_alert_reaches_those_who_subscribed_to_its_kind():
+    agreement = live()
+    due = review_due(agreement)
+    forecast = next(a for a in conditions(apply(agreement, benefits("3800000.00"), now=due), due)
+                    if a.kind is AlertKind.PAYBACK_FORECAST)
+    assert email(kinds=["payback_forecast"], bodies=[factories.LICHFIELD], relation="lead").reaches(forecast)
+    assert not email(kinds=["stage_drift"]).reaches(forecast)
+    assert email(levels=["amber"]).reaches(forecast)

@@ -44,6 +44,13 @@ VALID_ACTIONS: dict[str, dict[str, Any]] = {
     "report_milestone": {"actor": h.LEAD.model_dump(), "milestone_id": "fleet", "status": "complete",
                          "percent_complete": 100},
     "record_kpi_readings": {"actor": h.LEAD.model_dump(), "readings": [{"kpi_id": "missed-bins", "value": "99"}]},
+    "record_benefits": {"actor": h.LEAD.model_dump(), "actual_annual_cost": "3800000.00", "contributions": [
+        {"body": factories.LICHFIELD, "annual_amount": "1900000.00"},
+        {"body": factories.TAMWORTH, "annual_amount": "1200000.00"},
+        {"body": factories.STAFFORDSHIRE, "annual_amount": "700000.00"}]},
+    "review_risks": {"actor": h.LEAD.model_dump(), "risks": [factories.risk_data(factories.TAMWORTH, "depot", 4, 5)]},
+    "record_lessons": {"actor": h.TAMWORTH.model_dump(), "lessons": [
+        {"what_worked": "One depot for both fleets", "what_did_not": "Two payroll systems", "tags": ["fleet"]}]},
     "decide_review": {"actor": h.LEAD.model_dump(), "outcome": "continue", "reason": "on track"},
     "withdraw": {"actor": h.LEAD.model_dump(), "reason": "partners chose another provider"},
     "propose_variation": {"actor": h.LEAD.model_dump(), "variation": {

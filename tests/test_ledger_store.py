@@ -389,5 +389,5 @@ async def test_rows_cut_off_the_end_are_detected_against_the_workflows_head(pool
 async def test_migrate_is_idempotent(pool):
     assert await migrate(pool) == []
     assert [tuple(row) for row in await pool.fetch("SELECT version, name FROM schema_migrations ORDER BY version")] == [
-        (1, "decision_ledger"), (2, "alert_delivery")
+        (1, "decision_ledger"), (2, "alert_delivery"), (3, "read_model")
     ]

@@ -28,9 +28,12 @@ with workflow.unsafe.imports_passed_through():
         DecideReview,
         NameSignatory,
         ProposeVariation,
+        RecordBenefits,
         RecordKpiReadings,
+        RecordLessons,
         ReportMilestone,
         RetireSignatory,
+        ReviewRisks,
         ReviseProposal,
         SetObjectives,
         SignOff,
@@ -74,6 +77,9 @@ TITLE_SEARCHABLE = "title-searchable"
 the Web UI's workflow list can show each agreement's title as a column."""
 REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT = "refuse-a-workflow-id-of-another-agreement"
 """Patch: before it, a run whose workflow id named another agreement opened and recorded its own agreement id."""
+BUSINESS_CASE_REQUIRED = "business-case-required"
+"""Patch: before it, a proposal was submitted without a business case or a risk register. Since, the submit rule
+asks for both (``Agreement.business_case_required``, set at each run's start)."""
 
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -115,6 +121,8 @@ class AgreementWorkflow:
         if workflow.patched(NEVER_SKIP_REVIEWS):
             self._agreement.reviews_never_skipped = True
         self._title_searchable = workflow.patched(TITLE_SEARCHABLE)
+        if workflow.patched(BUSINESS_CASE_REQUIRED):
+            self._agreement.business_case_required = True
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
         self._published: tuple[list[SearchAttributeUpdate], str] | None = None
@@ -204,6 +212,30 @@ class AgreementWorkflow:
 
     @decide_review.validator
     def _check_decide_review(self, action: DecideReview) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def record_benefits(self, action: RecordBenefits) -> AgreementStatus:
+        return await self._act(action)
+
+    @record_benefits.validator
+    def _check_record_benefits(self, action: RecordBenefits) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def review_risks(self, action: ReviewRisks) -> AgreementStatus:
+        return await self._act(action)
+
+    @review_risks.validator
+    def _check_review_risks(self, action: ReviewRisks) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def record_lessons(self, action: RecordLessons) -> AgreementStatus:
+        return await self._act(action)
+
+    @record_lessons.validator
+    def _check_record_lessons(self, action: RecordLessons) -> None:
         self._evolve(action)
 
     @workflow.update

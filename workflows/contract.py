@@ -18,9 +18,12 @@ from domain.actions import (
     DecideReview,
     NameSignatory,
     ProposeVariation,
+    RecordBenefits,
     RecordKpiReadings,
+    RecordLessons,
     ReportMilestone,
     RetireSignatory,
+    ReviewRisks,
     ReviseProposal,
     SetObjectives,
     SignOff,
@@ -47,6 +50,9 @@ UPDATES: dict[str, type[BaseModel]] = {
     "record_sign_off": SignOff,
     "report_milestone": ReportMilestone,
     "record_kpi_readings": RecordKpiReadings,
+    "record_benefits": RecordBenefits,
+    "review_risks": ReviewRisks,
+    "record_lessons": RecordLessons,
     "decide_review": DecideReview,
     "withdraw": Withdraw,
     "propose_variation": ProposeVariation,
@@ -64,7 +70,10 @@ ENGINE_ONLY_RULES = [
     "Rules across fields: each partner, objective, KPI, milestone and contribution appears once; the lead body "
     "is a partner; the expected saving does not exceed the baseline cost; a signatory is named once per body; "
     "the red tolerance is not below the amber; a rejection gives a reason; a milestone is complete exactly at "
-    "100%; each KPI is read once per submission.",
+    "100%; each KPI is read once per submission; a business case's options, baselines and risks appear once, "
+    "its preferred option is one of them, it considers each partner carrying on alone and the proposed sharing, "
+    "and its payback red tolerance is not below the amber; a lesson says what worked or what did not; each "
+    "partner's contribution to the actual annual cost is given once.",
     "Durations (ISO 8601) are more than zero and at most 3,660 days (a term at most 36,600).",
     "Texts are counted after leading and trailing white space is removed: the schema's maxLength counts it.",
     "Platform limits: the partners' codes fit one search attribute value (2,048 bytes as a JSON list), and the "

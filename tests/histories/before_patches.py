@@ -22,6 +22,10 @@ Each history in before-patches/ must replay on today's code: that is what proves
 - ``workflow-id-of-another-agreement.json``: written by this script, before the patch
   ``refuse-a-workflow-id-of-another-agreement``: workflow ``agreement-history-mismatch-b10`` opened
   for agreement ``history-mismatch-b10-other`` and ran (the old branch) until withdrawn.
+- ``submitted-without-business-case.json``: the ``completed`` path's first run as
+  ``python -m tests.histories.record`` wrote it (``completed-run01.json``, kept here as it was) before the patch
+  ``business-case-required``: its proposal, with neither a business case nor a risk, is submitted, as the
+  old rule allowed; today's rule refuses that only for runs started since the patch.
 """
 
 from __future__ import annotations

