@@ -33,7 +33,9 @@ ERROR_TYPES: dict[str, str] = {
         "A well-formed action that the agreement does not allow now. Codes: closed, wrong_stage, not_a_partner, "
         "not_a_signatory, lead_only, already_signed, signed_twice, lead_body_changed, plan_does_not_fit, "
         "no_plan, unknown_milestone, not_milestone_owner, milestone_complete, unknown_kpi, review_period_open, "
-        "readings_missing, action_id_reused, search_attribute_too_large, state_too_large, not_allowed."
+        "readings_missing, action_id_reused, search_attribute_too_large, state_too_large, version_required, "
+        "stale_version, attestation_required, attestation_invalid, identity_not_registered, not_that_signatory, "
+        "not_allowed."
     ),
     UNKNOWN_ACTION: "An update name the agreement workflow does not have. Code: unknown_action.",
     LEDGER_CONFLICT: (

@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from domain.actions import Actor
 from domain.model import AgreementRequest, Plan, Proposal
 
@@ -224,3 +227,13 @@ def blackburn_joins(effective_on: date) -> dict[str, Any]:
         "changes": [{"kind": "join", "annual_contribution": "350000.00", "body": _body(
             BLACKBURN_WITH_DARWEN, "Blackburn with Darwen Borough Council", ("Imran Patel", "Chief Executive"))}],
     }
+
+
+def public_pem(key: Ed25519PrivateKey) -> str:
+    """The PEM of ``key``'s public half, as an agreement's ``attestor_keys`` hold it."""
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                                         ).decode()
+
+
+ATTESTOR_KEY = Ed25519PrivateKey.generate()
+"""An attestor's signing key for tests (a fresh one each run)."""

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import drift, lifecycle, limits
     from domain.actions import (
         Action,
+        ChangeAttestorKeys,
         DecideReview,
         NameSignatory,
         ProposeVariation,
@@ -74,6 +75,9 @@ TITLE_SEARCHABLE = "title-searchable"
 the Web UI's workflow list can show each agreement's title as a column."""
 REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT = "refuse-a-workflow-id-of-another-agreement"
 """Patch: before it, a run whose workflow id named another agreement opened and recorded its own agreement id."""
+SIGN_WHAT_YOU_SAW = "sign-what-you-saw"
+"""Patch: before it, a sign-off needed not name the version it approves. Runs begun since require it
+(``Agreement.versions_signed``, set at each run's start); a version named is checked either way."""
 
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -114,6 +118,8 @@ class AgreementWorkflow:
             self._agreement.calendar_periods = True
         if workflow.patched(NEVER_SKIP_REVIEWS):
             self._agreement.reviews_never_skipped = True
+        if workflow.patched(SIGN_WHAT_YOU_SAW):
+            self._agreement.versions_signed = True
         self._title_searchable = workflow.patched(TITLE_SEARCHABLE)
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
@@ -252,6 +258,14 @@ class AgreementWorkflow:
 
     @retire_signatory.validator
     def _check_retire_signatory(self, action: RetireSignatory) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def change_attestor_keys(self, action: ChangeAttestorKeys) -> AgreementStatus:
+        return await self._act(action)
+
+    @change_attestor_keys.validator
+    def _check_change_attestor_keys(self, action: ChangeAttestorKeys) -> None:
         self._evolve(action)
 
     @workflow.update(dynamic=True)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from domain.actions import (
+    ChangeAttestorKeys,
     DecideReview,
     NameSignatory,
     ProposeVariation,
@@ -54,6 +55,7 @@ UPDATES: dict[str, type[BaseModel]] = {
     "withdraw_variation": WithdrawVariation,
     "name_signatory": NameSignatory,
     "retire_signatory": RetireSignatory,
+    "change_attestor_keys": ChangeAttestorKeys,
 }
 """Each update takes one argument of this model and returns the agreement's ``AgreementStatus``."""
 
