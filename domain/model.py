@@ -553,7 +553,12 @@ def _ed25519_public_key(pem: str) -> str:
     return pem.strip() + "\n"
 
 
-PublicKeyPem = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_ed25519_public_key)]
+ED25519_PUBLIC_KEY_PEM = (
+    r"^-----BEGIN PUBLIC KEY-----\r?\nMCowBQYDK2VwAyEA[A-Za-z0-9+/]{43}=\r?\n-----END PUBLIC KEY-----\r?\n?$"
+)
+"""The PEM of an Ed25519 public key (SubjectPublicKeyInfo: always one 60-character base64 line)."""
+
+PublicKeyPem = Annotated[str, StringConstraints(pattern=ED25519_PUBLIC_KEY_PEM), AfterValidator(_ed25519_public_key)]
 """An attestor's Ed25519 public key, PEM."""
 
 

@@ -23,7 +23,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
 from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, server_binary, walk_to_sign_off
+from tests.harness import (
+    Harness,
+    approve_by_all,
+    eventually,
+    server_binary,
+    variation_version,
+    version,
+    walk_to_sign_off,
+)
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.converter import data_converter
@@ -66,7 +74,7 @@ async def completed(harness: Harness, handle: Handle) -> None:
 
 async def rejected_then_revised(harness: Harness, handle: Handle) -> None:
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "our contribution is too high"})
     await act(handle, AgreementWorkflow.revise_proposal, proposal=factories.proposal_data(one_off_cost="500000"))
     await act(handle, AgreementWorkflow.submit_proposal)
@@ -77,7 +85,7 @@ async def rejected_then_revised(harness: Harness, handle: Handle) -> None:
 
 async def closed_as_rejected(harness: Harness, handle: Handle) -> None:
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "not affordable this year"})
 
 
@@ -99,7 +107,7 @@ async def amended_then_terminated(harness: Harness, handle: Handle) -> None:
         milestone["due"] = status.stage_started_at.date().isoformat()
     await act(handle, AgreementWorkflow.set_objectives, plan=plan)
     await act(handle, AgreementWorkflow.submit_for_sign_off)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "food waste needs its own budget"})
     await act(handle, AgreementWorkflow.submit_for_sign_off)
     await approve_by_all(handle)
@@ -131,7 +139,8 @@ async def varied(harness: Harness, handle: Handle) -> None:
         "changes": [{"kind": "join", "body": cannock, "annual_contribution": "900000.00"}]})
     for actor in (LEAD, TAMWORTH, factories.STAFFORDSHIRE_SIGNATORY.model_dump(),
                   {"body": "E07000192", "signatory": "Martin Lee"}):
-        await handle.execute_update(AgreementWorkflow.sign_variation, {"actor": actor, "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.sign_variation, {
+            "version": await variation_version(handle), "actor": actor, "decision": "approve"})
     await harness.skip(timedelta(days=11))
 
     async def joined() -> bool:
