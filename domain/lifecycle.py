@@ -1071,3 +1071,6 @@ _RULES: dict[type[Action], _Rule] = {
     ChangeAttestorKeys: _Rule(_UNTIL_CLOSED_AND_IN_SERVICE, True, _change_attestor_keys, "attestor_keys_changed",
                               "change the attestor keys"),
 }
+
+ACTION_KINDS: dict[str, type[Action]] = {rule.kind: action for action, rule in _RULES.items()}
+"""The action model of each decision kind an action records first (``signed_off``: ``SignOff``)."""

@@ -201,7 +201,10 @@ def summary() -> dict[str, Any]:
 
 
 def render() -> dict[str, str]:
-    files = {"contract.json": summary(), **schemas()}
+    """Every file of ``contract/``: the summary, the JSON Schemas, and the HTTP API's OpenAPI document."""
+    from api.app import openapi_document  # the API is built on this contract: imported here, not at the top
+
+    files = {"contract.json": summary(), **schemas(), "openapi.json": openapi_document()}
     return {name: json.dumps(content, indent=2, sort_keys=True) + "\n" for name, content in files.items()}
 
 
