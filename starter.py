@@ -359,7 +359,10 @@ def _print_verification(console: Console, verification: Any, anchors: dict[str, 
 
 
 async def verify(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
-    from activities.ledger import verify_ledger
+    """Verify each agreement's hash chain, and every attestation its ledger keeps (naming the first row that
+    fails) with the attestor keys configured, or else those the ledger records."""
+    from activities.ledger import read_ledger, verify_ledger
+    from domain.proof import recorded_keys, verify_attestations
 
     if not args.agreement_ids and not args.all:
         raise CliError("name one or more agreements, or pass --all", EXIT_BAD_INPUT)
@@ -370,17 +373,36 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
         ]
         anchors = await _anchors(settings, ids)
         results = [await verify_ledger(pool, agreement_id, _head(anchors, agreement_id)) for agreement_id in ids]
+        ledgers = [await read_ledger(pool, agreement_id) for agreement_id in ids]
     finally:
         await pool.close()
     for result in results:
         if result.entries == 0:
             raise CliError(f"the ledger holds no decisions for agreement {result.agreement_id}")
+    keys = settings.trusted_attestor_keys()
+    proofs = [verify_attestations(result.agreement_id, entries, keys if keys is not None else recorded_keys(entries))
+              for result, entries in zip(results, ledgers, strict=True)]
     if args.json:
-        _print_json(console, [result.model_dump(mode="json") for result in results])
+        _print_json(console, [{**result.model_dump(mode="json"), "attestations": proof.model_dump(mode="json")}
+                              for result, proof in zip(results, proofs, strict=True)])
     else:
-        for result in results:
+        for result, proof in zip(results, proofs, strict=True):
             _print_verification(console, result, anchors)
-    return 0 if all(r.valid for r in results) else EXIT_REFUSED
+            _print_attestations(console, proof, trusted=keys is not None)
+    return 0 if all(r.valid for r in results) and all(p.valid for p in proofs) else EXIT_REFUSED
+
+
+def _print_attestations(console: Console, proof: Any, *, trusted: bool) -> None:
+    if not proof.attested:
+        return
+    if not proof.valid:
+        console.print(f"[bold red]attestation FAILS[/]: {proof.agreement_id} at decision #{proof.first_bad_seq}: "
+                      f"{proof.problem}")
+        return
+    source = ("the attestor keys configured (CONCORDAT_ATTESTOR_KEYS)" if trusted else
+              "the keys the ledger itself records (set CONCORDAT_ATTESTOR_KEYS to check without trusting the database)")
+    console.print(f"[green]attestations verified[/]: {proof.agreement_id}, {proof.attested} attested actions, "
+                  f"with {source}")
 
 
 # --- argument parsing -----------------------------------------------------------------------------
@@ -466,7 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=show_story, needs_temporal=False)
 
-    command = commands.add_parser("verify", help="verify the hash chain of some agreements, or of all")
+    command = commands.add_parser(
+        "verify", help="verify the hash chain and the attestations of some agreements, or of all (attestations "
+        "with the keys in CONCORDAT_ATTESTOR_KEYS, else those the ledger records)")
     command.add_argument("agreement_ids", nargs="*", metavar="AGREEMENT_ID")
     command.add_argument("--all", action="store_true", help="every agreement in the ledger")
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
