@@ -359,3 +359,33 @@ async def test_verify_names_the_row_whose_attestation_a_database_administrator_a
     code, out = await run_verify(harness, monkeypatch, postgres_dsn, agreement_id, keys)
     assert code == 1
     assert f"attestation FAILS: {agreement_id} at decision #{forged.seq}" in " ".join(out.split())
+
+
+async def test_the_command_line_acts_through_the_api_with_a_token_and_directly_only_where_attestation_is_not_required(
+        harness: Harness, provider: IdentityProvider, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str,
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]):
+    key = Ed25519PrivateKey.generate()
+    monkeypatch.setenv("TEMPORAL_ADDRESS", harness.client.service_client.config.target_host)
+    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", harness.task_queue)
+    async with serving(harness, provider, key) as api:
+        status = await open_to_sign_off(harness, api, key)
+        agreement_id, url = status["agreement_id"], str(api.http.base_url)
+        sign_off = ["record-sign-off", agreement_id, "--body", factories.TAMWORTH, "--signatory", "Owen Hughes",
+                    "--decision", "approve", "--version", status["version"]]
+
+        async def cli(*argv: str) -> tuple[int, str]:
+            out = io.StringIO()
+            return await starter.run_cli(list(argv), console=Console(file=out, width=300)), out.getvalue()
+
+        capsys.readouterr()
+        code, _ = await cli(*sign_off)
+        assert code == 1 and "requires every action to be attested" in " ".join(capsys.readouterr().err.split())
+        monkeypatch.setenv("CONCORDAT_TOKEN", provider.token(PRIYA))
+        code, _ = await cli(*sign_off, "--api", url)
+        assert code == 1 and "may not act as Owen Hughes" in " ".join(capsys.readouterr().err.split())
+        token = tmp_path / "owen.token"
+        token.write_text(provider.token(OWEN))
+        code, out = await cli(*sign_off, "--api", url, "--token-file", str(token), "--json")
+        assert code == 0 and [s["signatory"] for s in json.loads(out)["sign_offs"]] == ["Owen Hughes"]
+        code, out = await cli("status", agreement_id, "--api", url)
+        assert code == 0 and f"Version to sign (--version): {status['version']}" in out

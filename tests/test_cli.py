@@ -81,9 +81,12 @@ async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
     plan = tmp_path / "plan.yaml"
     plan.write_text(yaml.safe_dump(factories.plan_data(status.stage_started_at.date())))
     assert (await cli("set-objectives", agreement_id, *LEAD, "--plan", str(plan)))[0] == 0
-    assert (await cli("submit-for-sign-off", agreement_id, *LEAD))[0] == 0
+    code, out, _ = await cli("submit-for-sign-off", agreement_id, *LEAD, "--json")
+    assert code == 0
+    version = json.loads(out)["version"]
     for actor in (LEAD, TAMWORTH, ["--body", factories.STAFFORDSHIRE, "--signatory", "Grace Adeyemi"]):
-        code, out, _ = await cli("record-sign-off", agreement_id, *actor, "--decision", "approve", "--json")
+        code, out, _ = await cli("record-sign-off", agreement_id, *actor, "--decision", "approve", "--version", version,
+                                 "--json")
         assert code == 0
     assert json.loads(out)["stage"] == "implementation"
     await cli("report-milestone", agreement_id, *LEAD, "--milestone-id", "fleet", "--status", "complete",
