@@ -656,7 +656,6 @@ def _sign_off(draft: _Draft) -> None:
     action = draft.action
     assert isinstance(action, SignOff)
     agreement = draft.agreement
-    _check_version(agreement, action.version, agreement.version, "the agreement")
     body = agreement.proposal.body_name(action.actor.body)
     earlier = agreement.sign_offs.get(action.actor.body)
     if earlier is not None:
@@ -673,6 +672,7 @@ def _sign_off(draft: _Draft) -> None:
                 f"for {agreement.proposal.body_name(other.body)}; nobody signs twice",
                 code="signed_twice", field="actor.signatory",
             )
+    _check_version(agreement, action.version, agreement.version, "the agreement")
     agreement.sign_offs[action.actor.body] = SignOffRecord(
         body=action.actor.body,
         signatory=action.actor.signatory,
@@ -874,8 +874,6 @@ def _sign_variation(draft: _Draft) -> None:
     assert isinstance(action, SignVariation)
     agreement = draft.agreement
     pending = _pending(agreement)
-    _check_version(agreement, action.version, version_of(pending.variation.model_dump(mode="json")),
-                   f"variation {pending.number}")
     body, signer = action.actor.body, action.actor.signatory
     awaited = dict(agreement.variation_awaits)
     name = agreement.body_name(body)
@@ -891,6 +889,8 @@ def _sign_variation(draft: _Draft) -> None:
         if name_key(other.signatory) == name_key(signer):
             raise ActionRejected(f"{signer} has already signed variation {pending.number} for "
                                  f"{agreement.body_name(other.body)}; one person signs for one body")
+    _check_version(agreement, action.version, version_of(pending.variation.model_dump(mode="json")),
+                   f"variation {pending.number}")
     draft.note(variation_number=pending.number)
     if action.decision is SignOffDecision.REJECT:
         agreement.variation = None

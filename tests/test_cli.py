@@ -158,13 +158,14 @@ async def test_a_variation_and_the_signatory_register_through_the_command_line(c
     variation.write_text(yaml.safe_dump(factories.cumbria_reorganisation(today)))
     code, out, _ = await cli("propose-variation", agreement_id, *lancashire, "--variation", str(variation))
     assert code == 0 and "Variation 1" in out and "Awaiting: Lancashire County Council" in out
+    version = out.split("Variation version to sign (--version): ")[1].split()[0]
     code, _, err = await cli("sign-variation", agreement_id, "--body", factories.CUMBRIA, "--signatory",
                              "Gareth Dobson", "--decision", "approve")
     assert code == 1 and "does not sign variation 1" in err
     for body, signatory in ((factories.LANCASHIRE, "Helen Ashworth"), (factories.CUMBERLAND, "Iain Wilson"),
                             (factories.WESTMORLAND_AND_FURNESS, "Ruth Atkinson"), (factories.BLACKPOOL, "Nadia Rahman")):
         code, out, _ = await cli("sign-variation", agreement_id, "--body", body, "--signatory", signatory,
-                                 "--decision", "approve", "--json")
+                                 "--decision", "approve", "--version", version, "--json")
         assert code == 0
     assert json.loads(out)["partner_bodies"] == [factories.LANCASHIRE, factories.CUMBERLAND,
                                                  factories.WESTMORLAND_AND_FURNESS, factories.BLACKPOOL]
