@@ -237,3 +237,18 @@ def public_pem(key: Ed25519PrivateKey) -> str:
 
 ATTESTOR_KEY = Ed25519PrivateKey.generate()
 """An attestor's signing key for tests (a fresh one each run)."""
+
+
+IDENTITIES = {"Priya Shah": "priya.shah@lichfield.gov.uk", "Owen Hughes": "owen.hughes@tamworth.gov.uk",
+              "Grace Adeyemi": "grace.adeyemi@staffordshire.gov.uk"}
+"""Who the test signatories are to their councils' identity providers (their tokens' preferred_username)."""
+
+
+def identified_partners() -> list[dict[str, Any]]:
+    """The test proposal's partners, each signatory in ``IDENTITIES`` carrying their identity."""
+    partners = proposal_data()["partners"]
+    for partner in partners:
+        for signatory in partner["signatories"]:
+            if signatory["name"] in IDENTITIES:
+                signatory["identity"] = IDENTITIES[signatory["name"]]
+    return partners

@@ -38,10 +38,7 @@ from workflows.client import ActionRefused
 from workflows.contract import CONTRACT_DIR
 
 AUDIENCE = "api://concordat"
-PRIYA = "priya.shah@lichfield.gov.uk"
-OWEN = "owen.hughes@tamworth.gov.uk"
-GRACE = "grace.adeyemi@staffordshire.gov.uk"
-IDENTITIES = {"Priya Shah": PRIYA, "Owen Hughes": OWEN, "Grace Adeyemi": GRACE}
+PRIYA, OWEN, GRACE = (factories.IDENTITIES[name] for name in ("Priya Shah", "Owen Hughes", "Grace Adeyemi"))
 
 
 class IdentityProvider:
@@ -147,12 +144,8 @@ async def serving(harness: Harness, provider: IdentityProvider, key: Ed25519Priv
 
 def attested_request(agreement_id: str, keys: dict[str, str]) -> dict[str, Any]:
     """The test agreement, each signatory carrying their identity, requiring attestation by ``keys``."""
-    data = factories.request_data(agreement_id, settings={"require_attestation": True, "attestor_keys": keys})
-    for partner in data["proposal"]["partners"]:
-        for signatory in partner["signatories"]:
-            if signatory["name"] in IDENTITIES:
-                signatory["identity"] = IDENTITIES[signatory["name"]]
-    return data
+    return factories.request_data(agreement_id, settings={"require_attestation": True, "attestor_keys": keys},
+                                  partners=factories.identified_partners())
 
 
 LEAD = factories.LEAD.model_dump()

