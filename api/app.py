@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from temporalio.service import RPCError
 
 from activities.ledger import read_ledger, verify_ledger
 from api.settings import ApiSettings
@@ -43,6 +44,7 @@ from workflows.client import (
     AgreementClosed,
     AgreementError,
     AgreementNotFound,
+    AgreementNotOpened,
     AgreementRecordGone,
     StartRefused,
 )
@@ -148,6 +150,10 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         body = ErrorBody(type=error.type, message=error.message, problems=[ProblemModel(**p) for p in error.problems])
         return JSONResponse(body.model_dump(), status_code=error.status, headers=headers)
 
+    @app.exception_handler(RPCError)
+    async def _temporal_unreachable(_: Request, error: RPCError) -> JSONResponse:
+        return await _refused(_, ApiError(503, UNAVAILABLE, f"Temporal did not answer: {error.message}"))
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         problems = [Problem(field=".".join(str(part) for part in item["loc"][1:]), code=item["type"],
@@ -173,8 +179,8 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
                     f"{who.identity} is not the identity of a signatory of the lead body in the proposal")
         try:
             return await client().start(request)
-        except StartRefused as refused:
-            raise ApiError(_STATUS_OF_TYPE.get(refused.type, 409), refused.type, refused.message) from None
+        except AgreementError as error:
+            raise _api_error(error) from None
 
     @router.get("/agreements", summary="List agreements")
     async def list_agreements(
@@ -295,6 +301,8 @@ def _api_error(error: AgreementError) -> ApiError:
         return ApiError(_STATUS_OF_TYPE.get(error.type, 409), error.type, error.message)
     if isinstance(error, AgreementRecordGone):
         return ApiError(404, NOT_FOUND, str(error))
+    if isinstance(error, AgreementNotOpened):
+        return ApiError(503, UNAVAILABLE, str(error))
     return ApiError(409, type(error).__name__, str(error))
 
 

@@ -190,6 +190,19 @@ def summary() -> dict[str, Any]:
             },
         },
         "checked_by_the_engine_only": ENGINE_ONLY_RULES,
+        "attestation": (
+            "An agreement whose settings.require_attestation is true refuses (ActionRejected: attestation_required, "
+            "attestation_invalid, identity_not_registered, not_that_signatory) any action whose attestation is not "
+            "an EdDSA JWS by one of settings.attestor_keys over {sub, idp, agreement, action, content, iat}, content "
+            "being the SHA-256 of the action's canonical JSON without its attestation (domain/attestation.py), sub "
+            "the identity registered for the signatory the action names. The Concordat HTTP API (openapi.json) "
+            "signs them; change_attestor_keys adds and retires keys."
+        ),
+        "sign_what_you_saw": (
+            "record_sign_off and sign_variation name the version they approve (the status's version, or "
+            "variation.version): a stale one is refused (stale_version), a missing one too (version_required) on "
+            "agreements run since the sign-what-you-saw patch."
+        ),
         "idempotency": (
             "Every action may carry action_id (else the update id stands for it). The agreement remembers its "
             f"last {RECENT_ACTIONS_KEPT} accepted actions across continue-as-new: the same action id with the same "
