@@ -50,7 +50,11 @@ from workflows.client import (
 )
 from workflows.contract import UPDATES
 
-log = structlog.get_logger("concordat.api")
+
+
+def log() -> structlog.stdlib.BoundLogger:
+    """The API's logger, looked up at each use (so tests can capture what it logs)."""
+    return structlog.get_logger("concordat.api")
 
 FORBIDDEN = "NotThatSignatory"
 UNAUTHENTICATED = "Unauthenticated"
@@ -130,7 +134,7 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         try:
             return await verifier.caller(f"Bearer {credentials.credentials}" if credentials else None)
         except Unauthenticated as error:
-            log.warning("token_refused", reason=str(error))
+            log().warning("token_refused", reason=str(error))
             raise ApiError(401, UNAUTHENTICATED, str(error)) from None
         except KeysUnavailable as error:
             raise ApiError(503, UNAVAILABLE, str(error)) from None
@@ -254,7 +258,7 @@ def _action_route(name: str, model: type[BaseModel], client: Any, caller: Any, s
             result = await agreements.act(current.agreement_id, name, attested)
         except AgreementError as error:
             raise _api_error(error) from None
-        log.info("action_forwarded", identity=who.identity, issuer=who.issuer, agreement_id=current.agreement_id,
+        log().info("action_forwarded", identity=who.identity, issuer=who.issuer, agreement_id=current.agreement_id,
                  action=name, actor_body=action.actor.body, actor_signatory=action.actor.signatory,
                  action_id=attested.action_id)
         return result
@@ -274,7 +278,7 @@ def _signatory(status: AgreementStatus, body: str, name: str) -> Signatory | Non
 
 def _forbid(who: Caller, agreement_id: str, action: str, body: str | None, signatory: str | None,
             message: str) -> None:
-    log.warning("action_refused_not_that_signatory", identity=who.identity, issuer=who.issuer,
+    log().warning("action_refused_not_that_signatory", identity=who.identity, issuer=who.issuer,
                 agreement_id=agreement_id, action=action, actor_body=body, actor_signatory=signatory)
     field = "actor.signatory" if signatory else "proposal.lead_body"
     raise ApiError(403, FORBIDDEN, message + "; nothing was sent",

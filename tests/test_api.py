@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+import structlog
+import structlog.testing
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -234,8 +236,12 @@ async def test_anyone_but_the_named_signatory_is_refused_and_leaves_nothing(
             assert response.status_code == code, (case, response.text)
             assert response.json()["problems"][0]["message"], case
             assert await footprint(harness, agreement_id) == before, f"{case} left a trace"
-        response = await api.act(PRIYA, agreement_id, "record_sign_off", sign_off)
+        with structlog.testing.capture_logs() as logs:
+            response = await api.act(PRIYA, agreement_id, "record_sign_off", sign_off)
         assert response.json()["problems"][0]["code"] == "not_that_signatory"
+        assert {"event": "action_refused_not_that_signatory", "identity": PRIYA, "issuer": provider.issuer,
+                "agreement_id": agreement_id, "action": "record_sign_off", "actor_body": factories.TAMWORTH,
+                "actor_signatory": "Owen Hughes", "log_level": "warning"} in logs
         assert "priya.shah@lichfield.gov.uk may not act as Owen Hughes" in response.json()["message"]
 
 
