@@ -22,13 +22,15 @@ async def test_a_sign_off_round_records_every_decision_once(dev_harness: Harness
     handle = await dev_harness.start()
     agreement_id = handle.id.removeprefix("agreement-")
     await walk_to_sign_off(handle)
-    status = await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+    status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "the fleet costs need a second look"})
     assert status.stage is Stage.PROPOSAL
     await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": LEAD})
     await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
     with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle),
             "actor": {"body": factories.TAMWORTH, "signatory": "Priya Shah"}, "decision": "approve"})
     status = await approve_by_all(handle)
     assert status.stage is Stage.IMPLEMENTATION
@@ -43,7 +45,9 @@ async def test_a_sign_off_round_records_every_decision_once(dev_harness: Harness
     ]
     rejection = next(e for e in entries if e.kind == "signed_off")
     assert rejection.actor_signatory == "Owen Hughes"
-    assert rejection.payload == {"decision": "reject", "reason": "the fleet costs need a second look"}
+    assert rejection.payload == {"decision": "reject", "reason": "the fleet costs need a second look",
+                                 "version": rejection.payload["version"]}
+    assert len(rejection.payload["version"]) == 64, "the ledger records the version signed"
     assert [e.payload["to"] for e in entries if e.kind == "stage_changed"] == [
         "objective_setting", "sign_off", "proposal", "objective_setting", "sign_off", "implementation"]
     verification = await dev_harness.verify(agreement_id)

@@ -49,7 +49,8 @@ async def test_ten_years_of_reviews_in_bounded_runs_with_one_verified_chain(harn
             amendments += 1
             await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
             if review == 27:
-                await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+                await handle.execute_update(AgreementWorkflow.record_sign_off, {
+                    "version": await version(handle),
                     "actor": TAMWORTH, "decision": "reject", "reason": "the new targets are too soft"})
                 rejected_amendments += 1
                 await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})

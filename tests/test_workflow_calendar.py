@@ -76,11 +76,13 @@ async def test_names_typed_in_nfd_match_a_named_signatory_and_count_as_the_same_
         body["signatories"] = [{"name": nfc, "role": "Director of Resources"}]
     handle = await harness.start(partners=partners)
     await walk_to_sign_off(handle)
-    status = await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+    status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": {"body": factories.TAMWORTH, "signatory": nfd}, "decision": "approve"})
     assert [s.signatory for s in status.sign_offs] == [nfc]
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle),
             "actor": {"body": factories.STAFFORDSHIRE, "signatory": nfd.upper()}, "decision": "approve"})
     assert "has already signed in round 1 for Tamworth Borough Council; nobody signs twice" in str(
         refused.value.cause)

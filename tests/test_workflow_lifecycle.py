@@ -58,7 +58,8 @@ async def test_full_lifecycle_closes_after_its_reviews(harness: Harness):
 async def test_a_rejection_returns_to_proposal_and_a_revised_case_is_approved(harness: Harness):
     handle = await harness.start()
     await walk_to_sign_off(handle)
-    status = await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+    status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "our contribution is too high"})
     assert status.stage is Stage.PROPOSAL and status.sign_off_round == 2
     revised = factories.proposal_data(one_off_cost="550000.00")
@@ -83,7 +84,8 @@ async def test_too_many_rejected_rounds_close_the_agreement_as_rejected(harness:
             await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
         else:
             await walk_to_sign_off(handle)
-        status = await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+        status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle),
             "actor": TAMWORTH, "decision": "reject", "reason": "not affordable this year"})
     assert status.stage is Stage.CLOSED and status.closure.outcome == "rejected"
     assert (await handle.result()).closure.outcome == "rejected"

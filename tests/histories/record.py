@@ -77,7 +77,8 @@ async def completed(harness: Harness, handle: Handle) -> None:
 
 async def rejected_then_revised(harness: Harness, handle: Handle) -> None:
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "our contribution is too high"})
     await act(handle, AgreementWorkflow.revise_proposal, proposal=factories.proposal_data(one_off_cost="500000"))
     await act(handle, AgreementWorkflow.submit_proposal)
@@ -88,7 +89,8 @@ async def rejected_then_revised(harness: Harness, handle: Handle) -> None:
 
 async def closed_as_rejected(harness: Harness, handle: Handle) -> None:
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "not affordable this year"})
 
 
@@ -110,7 +112,8 @@ async def amended_then_terminated(harness: Harness, handle: Handle) -> None:
         milestone["due"] = status.stage_started_at.date().isoformat()
     await act(handle, AgreementWorkflow.set_objectives, plan=plan)
     await act(handle, AgreementWorkflow.submit_for_sign_off)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {"version": await version(handle),
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "food waste needs its own budget"})
     await act(handle, AgreementWorkflow.submit_for_sign_off)
     await approve_by_all(handle)
