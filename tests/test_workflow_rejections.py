@@ -50,9 +50,8 @@ async def test_unknown_body_is_rejected(harness: Harness):
     await walk_to_sign_off(handle)
     stranger = {"body": "E07000192", "signatory": "Alex Doe"}
     await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
-                          {
-                              "version": await version(handle),
-                              "actor": stranger, "decision": "approve"}, "E07000192 is not a partner body")
+                          {"version": await version(handle), "actor": stranger, "decision": "approve"},
+                          "E07000192 is not a partner body")
 
 
 async def test_signatory_of_another_body_is_rejected(harness: Harness):
