@@ -1,7 +1,8 @@
 """The Concordat command line: start agreements, act on them, and inspect them.
 
     python starter.py start agreement.yaml
-    python starter.py record-sign-off waste-2027 --body E07000199 --signatory "Owen Hughes" --decision approve
+    python starter.py record-sign-off waste-2027 --body E07000199 --signatory "Owen Hughes" --decision approve \
+        --version VERSION   # the version `status` shows
     python starter.py status waste-2027 [--json]
     python starter.py list --stage sign_off --rag red
     python starter.py ledger waste-2027
