@@ -349,7 +349,8 @@ async def test_verify_names_the_row_whose_attestation_a_database_administrator_a
         await connection.execute("ALTER TABLE decisions DISABLE TRIGGER decisions_append_only")
         for entry in rechained:
             await connection.execute(
-                "UPDATE decisions SET payload = $3::jsonb, prev_hash = $4, hash = $5 WHERE agreement_id = $1 AND seq = $2",
+                "UPDATE decisions SET payload = $3::jsonb, prev_hash = $4, hash = $5 "
+                "WHERE agreement_id = $1 AND seq = $2",
                 agreement_id, entry.seq, json.dumps(entry.payload), entry.prev_hash, entry.hash)
         await connection.execute("ALTER TABLE decisions ENABLE TRIGGER decisions_append_only")
     assert (await harness.verify(agreement_id)).valid, "the chain alone no longer shows the forgery"

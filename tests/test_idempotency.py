@@ -138,8 +138,8 @@ async def race(harness: Harness, gated: GatedLedger, handle, payloads: list[dict
     """Send the sign-offs (of the current version) at once; open the gate only once every one has been accepted."""
     before = (await harness.trace_of_updates(handle)).count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED")
     signed = await version(handle)
-    sends = [asyncio.create_task(handle.execute_update(AgreementWorkflow.record_sign_off, {**payload, "version": signed}))
-             for payload in payloads]
+    sends = [asyncio.create_task(handle.execute_update(AgreementWorkflow.record_sign_off,
+                                                       {**payload, "version": signed})) for payload in payloads]
 
     async def all_accepted() -> bool:
         trace = await harness.trace_of_updates(handle)
