@@ -16,6 +16,7 @@ from domain.model import AgreementRequest, Signatory
 from domain.proof import recorded_keys, verify_attestations
 from tests import factories
 from tests.domain_helpers import (
+    LANCASHIRE,
     LEAD,
     STAFFORDSHIRE,
     T0,
@@ -24,9 +25,12 @@ from tests.domain_helpers import (
     apply,
     approve,
     in_sign_off,
+    north_west_live,
+    propose,
     reject,
     send_for_sign_off,
     set_objectives,
+    sign,
     submit,
 )
 
@@ -152,3 +156,15 @@ def test_attestor_keys_are_added_and_retired_by_the_lead_body_and_one_always_rem
     assert "taken by another key" in str(refusal(agreement, clash))
     by_partner = ChangeAttestorKeys(actor=STAFFORDSHIRE, add={"api-3": new}, reason="not the lead")
     assert refusal(apply(in_sign_off(), approve(LEAD), now=after(1)), by_partner).code == "lead_only"
+
+
+def test_a_variation_is_signed_by_the_version_read():
+    agreement = apply(north_west_live(), propose(factories.cumbria_reorganisation(T0.date())), now=after(1))
+    agreement = agreement.model_copy(update={"versions_signed": True})
+    current = agreement.variation_version
+    assert current is not None and len(current) == 64
+    assert refusal(agreement, sign(LANCASHIRE)).code == "version_required"
+    stale = refusal(agreement, sign(LANCASHIRE).model_copy(update={"version": "0" * 64}))
+    assert stale.code == "stale_version" and current in str(stale) and "variation 1" in str(stale)
+    signed = apply(agreement, sign(LANCASHIRE).model_copy(update={"version": current}), now=after(1))
+    assert list(signed.variation.signatures) == [factories.LANCASHIRE]
