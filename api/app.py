@@ -251,7 +251,7 @@ def _action_route(name: str, model: type[BaseModel], client: Any, caller: Any, s
             action = action.model_copy(update={"action_id": f"api-{uuid.uuid4()}"})
         claims = attestation.attestation_claims(identity=who.identity, issuer=who.issuer,
                                                 agreement_id=current.agreement_id, update=name, action=action,
-                                                at=datetime.now(UTC))
+                                                seq=current.decisions_recorded, at=datetime.now(UTC))
         attested = action.model_copy(update={"attestation": attestation.sign(claims, private_key,
                                                                              settings.signing_key_id)})
         try:

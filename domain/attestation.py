@@ -7,7 +7,10 @@ header names the key (``kid``) and whose claims are:
 - ``idp``: the issuer of that token (the council's OpenID provider);
 - ``agreement``: the agreement id; ``action``: the update's name (``record_sign_off``);
 - ``content``: the SHA-256 (hex) of the action's canonical JSON without its attestation (``content_hash``);
-- ``iat``: when the API signed it (seconds since the epoch, UTC).
+- ``seq``: how many decisions the agreement had recorded when the API read it, before signing; the workflow
+  accepts the attestation only within ``WINDOW`` decisions of that, so an attestation cannot be replayed once
+  the agreement has forgotten the action's id (it remembers the last 500 actions, each at least one decision);
+- ``iat``: when the API signed it (seconds since the epoch, UTC), for people: the workflow does not read clocks.
 
 Verification is pure: given the public keys by key id, it checks the signature (PyJWT, no hand-written
 crypto) and that the claims match the agreement and the action. The workflow runs it in its update
@@ -28,6 +31,8 @@ from domain.ledger import canonical_json
 
 ALGORITHM = "EdDSA"
 """The attestation's JWS algorithm: Ed25519 signatures."""
+WINDOW = 50
+"""How many decisions may be recorded between the API reading an agreement and the attested action arriving."""
 
 
 def content_hash(action: BaseModel) -> str:
@@ -37,15 +42,17 @@ def content_hash(action: BaseModel) -> str:
 
 
 def attestation_claims(
-    *, identity: str, issuer: str, agreement_id: str, update: str, action: BaseModel, at: datetime
+    *, identity: str, issuer: str, agreement_id: str, update: str, action: BaseModel, seq: int, at: datetime
 ) -> dict[str, Any]:
-    """The claims the API signs for ``action`` sent as ``update`` by ``identity`` (authenticated by ``issuer``)."""
+    """The claims the API signs for ``action`` sent as ``update`` by ``identity`` (authenticated by ``issuer``),
+    having read the agreement when it had recorded ``seq`` decisions."""
     return {
         "sub": identity,
         "idp": issuer,
         "agreement": agreement_id,
         "action": update,
         "content": content_hash(action),
+        "seq": seq,
         "iat": int(at.astimezone(UTC).timestamp()),
     }
 
@@ -76,16 +83,19 @@ def read(token: str, keys: dict[str, str]) -> dict[str, Any]:
     try:
         return jwt.decode(token, keys[kid], algorithms=[ALGORITHM],
                           options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                                   "require": ["sub", "idp", "agreement", "action", "content", "iat"]})
+                                   "require": ["sub", "idp", "agreement", "action", "content", "seq", "iat"]})
     except jwt.PyJWTError as error:
         raise AttestationInvalid(f"the attestation does not verify with key {kid!r} ({error})") from None
 
 
-def check(token: str | None, keys: dict[str, str], agreement_id: str, action: BaseModel) -> dict[str, Any]:
-    """The verified claims of the attestation ``token`` carried by ``action`` on ``agreement_id``.
+def check(token: str | None, keys: dict[str, str], agreement_id: str, action: BaseModel,
+          recorded: int | None = None) -> dict[str, Any]:
+    """The verified claims of the attestation ``token`` carried by ``action`` on ``agreement_id``, which has
+    ``recorded`` decisions (None offline, where the attestation is already in the ledger).
 
     Raises ``ActionRejected`` (code ``attestation_required`` when there is none, ``attestation_invalid``
-    when it does not verify with ``keys`` or attests another agreement or other content).
+    when it does not verify with ``keys``, attests another agreement or other content, or was issued more than
+    ``WINDOW`` decisions ago).
     """
     if token is None:
         raise ActionRejected(
@@ -102,4 +112,10 @@ def check(token: str | None, keys: dict[str, str], agreement_id: str, action: Ba
     if claims["content"] != content_hash(action):
         raise ActionRejected("the attestation is for other content than this action (was the action changed "
                              "after the API signed it?)", code="attestation_invalid", field="attestation")
+    seen = claims["seq"]
+    if recorded is not None and (not isinstance(seen, int) or not 0 <= recorded - seen <= WINDOW):
+        raise ActionRejected(
+            f"the attestation was issued when agreement {agreement_id} had {seen} decisions; it has {recorded}, and "
+            f"an attestation is accepted for {WINDOW} decisions at most: send the action through the API again",
+            code="attestation_invalid", field="attestation")
     return claims

@@ -425,7 +425,8 @@ def evolve(agreement: Agreement, action: Action, now: datetime) -> Transition:
 def _check_attestation(agreement: Agreement, action: Action) -> None:
     """Refuse an action without a valid attestation from one of the agreement's attestor keys, or whose
     attested identity is not the signatory it names (see ``domain.attestation``)."""
-    claims = attestation.check(action.attestation, agreement.settings.attestor_keys, agreement.agreement_id, action)
+    claims = attestation.check(action.attestation, agreement.settings.attestor_keys, agreement.agreement_id, action,
+                               agreement.chain.seq)
     actor = action.actor
     signatories = agreement.signatories(actor.body)
     if agreement.proposal.partner(actor.body) is None and agreement.variation is not None:

@@ -256,7 +256,8 @@ async def test_a_direct_temporal_update_cannot_act_on_an_attested_agreement(
 
     def attested(identity: str, signing_key: Ed25519PrivateKey) -> SignOff:
         claims = attestation.attestation_claims(identity=identity, issuer=provider.issuer, agreement_id=agreement_id,
-                                                update="record_sign_off", action=sign_off, at=datetime.now(UTC))
+                                                update="record_sign_off", action=sign_off,
+                                                seq=status["decisions_recorded"], at=datetime.now(UTC))
         return sign_off.model_copy(update={"attestation": attestation.sign(claims, signing_key, "api-1")})
 
     another_actions = (await harness.ledger(agreement_id))[-2].payload["attestation"]

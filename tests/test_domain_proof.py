@@ -104,11 +104,12 @@ def attested_agreement(**identities: str) -> Agreement:
     return open_agreement(attested_request(**identities), T0).agreement
 
 
-def attest(action: Action, identity: str, agreement_id: str = "waste-2027", key: Any = KEY) -> Action:
+def attest(action: Action, identity: str, agreement_id: str = "waste-2027", key: Any = KEY, seq: int = 0
+           ) -> Action:
     action = action.model_copy(update={"action_id": action.action_id or "api-1"})
     claims = attestation.attestation_claims(identity=identity, issuer="https://login.example/tenant/v2.0",
                                             agreement_id=agreement_id, update="submit_proposal", action=action,
-                                            at=T0)
+                                            seq=seq, at=T0)
     return action.model_copy(update={"attestation": attestation.sign(claims, key, "api-1")})
 
 
@@ -121,6 +122,12 @@ def test_an_attested_agreement_takes_only_actions_attested_for_the_signatory_the
     assert refusal(agreement, attest(plain, PRIYA, agreement_id="another")).code == "attestation_invalid"
     tampered = attest(plain, PRIYA).model_copy(update={"action_id": "api-2"})
     assert "other content" in str(refusal(agreement, tampered))
+    assert refusal(agreement, attest(plain, PRIYA, seq=1)).code == "attestation_invalid", "from the future"
+    later = agreement.model_copy(update={"chain": agreement.chain.model_copy(update={"seq": 51})})
+    replayed = refusal(later, attest(plain, PRIYA))
+    assert "had 0 decisions; it has 51" in str(replayed) and "send the action through the API again" in str(replayed)
+    assert evolve(agreement.model_copy(update={"chain": agreement.chain.model_copy(update={"seq": 50})}),
+                  attest(plain, PRIYA), T0).decisions
     unidentified = attest(SubmitProposal(actor={"body": "E07000194", "signatory": "Tom Barker"}), "tom@lichfield")
     assert refusal(agreement, unidentified).code == "identity_not_registered"
 

@@ -193,9 +193,10 @@ def summary() -> dict[str, Any]:
         "attestation": (
             "An agreement whose settings.require_attestation is true refuses (ActionRejected: attestation_required, "
             "attestation_invalid, identity_not_registered, not_that_signatory) any action whose attestation is not "
-            "an EdDSA JWS by one of settings.attestor_keys over {sub, idp, agreement, action, content, iat}, content "
-            "being the SHA-256 of the action's canonical JSON without its attestation (domain/attestation.py), sub "
-            "the identity registered for the signatory the action names. The Concordat HTTP API (openapi.json) "
+            "an EdDSA JWS by one of settings.attestor_keys over {sub, idp, agreement, action, content, seq, iat}, "
+            "content being the SHA-256 of the action's canonical JSON without its attestation (domain/attestation.py), "
+            "sub the identity registered for the signatory the action names, seq the decisions recorded when it was "
+            "issued (at most 50 before the agreement's own count). The Concordat HTTP API (openapi.json) "
             "signs them; change_attestor_keys adds and retires keys."
         ),
         "sign_what_you_saw": (

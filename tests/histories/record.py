@@ -173,9 +173,10 @@ async def attested_act(handle: Handle, update: str, actor: dict, kid: str, **pay
     """Send ``update`` with an attestation for the signatory ``actor``, signed with ``RECORDER_KEYS[kid]``."""
     action = UPDATES[update].model_validate({"actor": actor, "action_id": f"{update}-{kid}-{actor['body']}", **payload})
     identity = factories.IDENTITIES[actor["signatory"]]
+    recorded = (await handle.query(AgreementWorkflow.status)).decisions_recorded
     claims = attestation.attestation_claims(identity=identity, issuer="https://login.microsoftonline.com/t/v2.0",
                                             agreement_id="history-attested", update=update, action=action,
-                                            at=datetime.now(UTC))
+                                            seq=recorded, at=datetime.now(UTC))
     signed = action.model_copy(update={"attestation": attestation.sign(claims, RECORDER_KEYS[kid], kid)})
     return await handle.execute_update(getattr(AgreementWorkflow, update), signed)
 
