@@ -1,4 +1,5 @@
-# The Concordat image: the worker (default command) and the alert dispatcher (python -m dispatcher); see docker-compose.yml and the README's "Deployment" section.
+# The Concordat image: the worker (default command), the alert dispatcher (python -m dispatcher) and the HTTP API
+# (python -m api); see docker-compose.yml and the README's "Deployment" section.
 FROM python:3.12-slim
 
 WORKDIR /app
@@ -7,13 +8,14 @@ COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities
 COPY dispatcher ./dispatcher
+COPY api ./api
 COPY config.py encryption.py codec_server.py worker.py starter.py ./
 # Bytecode is compiled here because the worker cannot write /app: the workflow sandbox re-imports
 # workflows/agreement.py for every agreement it loads, and without a .pyc it compiles it each time.
 RUN pip install --no-cache-dir . && python -m compileall -q /app && useradd --system --uid 10001 concordat
 USER concordat
 
-# Prometheus metrics of the SDK runtime.
-EXPOSE 9464
+# Prometheus metrics of the SDK runtime; the HTTP API.
+EXPOSE 9464 8088
 STOPSIGNAL SIGTERM
 CMD ["python", "worker.py"]

@@ -16,13 +16,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TextIO, TypeVar
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 
 from domain.errors import explain
+from domain.model import Code, PublicKeyPem
 from encryption import EncryptionCodec, encrypting, parse_keys
 from workflows.agreement import TASK_QUEUE
 from workflows.converter import data_converter
@@ -56,6 +57,24 @@ class Settings(BaseModel):
         description="keyid:base64key,... (AES-256); the first encrypts payloads, all decrypt",
     )
 
+    attestor_keys: str | None = Field(
+        default=None,
+        alias="CONCORDAT_ATTESTOR_KEYS",
+        description='The attestor public keys that `starter.py verify` trusts, as JSON: {"key id": "PEM", ...} '
+        "(the API's GET /attestor-keys gives its own). Unset, verify uses the keys the ledger records.",
+    )
+
+    @field_validator("attestor_keys")
+    @classmethod
+    def _parse_attestor_keys(cls, value: str | None) -> str | None:
+        if value is not None:
+            trusted_keys(value)  # raises ValueError naming what is wrong, reported against the variable
+        return value
+
+    def trusted_attestor_keys(self) -> dict[str, str] | None:
+        """The attestor keys configured (key id to Ed25519 public key PEM), or None when none are."""
+        return trusted_keys(self.attestor_keys) if self.attestor_keys else None
+
     @field_validator("encryption_keys")
     @classmethod
     def _parse_encryption_keys(cls, value: str | None) -> str | None:
@@ -87,6 +106,17 @@ class Settings(BaseModel):
 
 
 _VARIABLES = {field.alias for field in Settings.model_fields.values() if field.alias}
+
+
+def trusted_keys(text: str) -> dict[str, str]:
+    """``{"key id": "Ed25519 public key PEM", ...}`` from JSON; raises ValueError saying what is wrong."""
+    try:
+        keys = TypeAdapter(dict[Code, PublicKeyPem]).validate_json(text)
+    except ValidationError as error:
+        raise ValueError('must be JSON of the form {"key id": "-----BEGIN PUBLIC KEY-----...", ...}: '
+                         + "; ".join(f"{'.'.join(map(str, e['loc'])) or 'input'}: {e['msg']}"
+                                     for e in error.errors(include_url=False))) from None
+    return keys
 
 
 class ConfigurationError(Exception):

@@ -1,7 +1,8 @@
 """The Concordat command line: start agreements, act on them, and inspect them.
 
     python starter.py start agreement.yaml
-    python starter.py record-sign-off waste-2027 --body E07000199 --signatory "Owen Hughes" --decision approve
+    python starter.py record-sign-off waste-2027 --body E07000199 --signatory "Owen Hughes" --decision approve \
+        --version VERSION   # the version `status` shows
     python starter.py status waste-2027 [--json]
     python starter.py list --stage sign_off --rag red
     python starter.py ledger waste-2027
@@ -14,7 +15,9 @@
 Every command has --help; every read command takes --json. In a terminal tables fit its width; in a pipe
 they are plain tab-separated columns, never cut. Exit codes: 0 done, 1 refused or failed, 2 bad input,
 3 cannot connect.
-Connection settings: TEMPORAL_ADDRESS (and the SDK's other TEMPORAL_* variables), DATABASE_URL.
+Connection settings: TEMPORAL_ADDRESS (and the SDK's other TEMPORAL_* variables), DATABASE_URL. With --api URL
+(or CONCORDAT_API_URL) start, the actions and status go through the Concordat API with the bearer token in
+CONCORDAT_TOKEN (or --token-file): the only way to act on an agreement that requires attestation.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -129,6 +133,8 @@ def print_status(console: Console, status: AgreementStatus) -> None:
     rag = f"[{_RAG_STYLE[status.rag]}]{status.rag.value.upper()}[/]"
     console.print(f"Stage: {status.stage.label}   RAG: {rag}   Deadline: {_when(status.deadline)}")
     console.print(escape(waiting_summary(status)), highlight=False)
+    if status.stage is Stage.SIGN_OFF and status.version:
+        console.print(f"Version to sign (--version): {status.version}", highlight=False)
     if rejection := rejection_summary(status):
         console.print(f"[bold red]Rejected:[/] {escape(rejection)}", highlight=False)
     if case := money_summary(status):
@@ -149,6 +155,8 @@ def print_status(console: Console, status: AgreementStatus) -> None:
                       k.rag.value if k.rag else "-"] for k in status.kpis])
     if status.variation:
         console.print(variation_markdown(status, status.variation), markup=False)
+        if status.variation.version:
+            console.print(f"Variation version to sign (--version): {status.variation.version}", highlight=False)
     print_table(console, "Signatory register", ["Body", "Signatories", "Retired"],
                 [[status.body_names.get(code, code), ", ".join(s.name for s in signatories) or "none",
                   ", ".join(f"{r.name} ({r.retired_on})" for r in status.retired_signatories if r.body == code)
@@ -175,10 +183,34 @@ def _agreements(client: Client, settings: Settings) -> AgreementClient:
     return AgreementClient(client, settings.task_queue)
 
 
+def _through(client: Client | None, settings: Settings, args: argparse.Namespace) -> Any:
+    """The seam a command acts through: the HTTP API as the token's holder with ``--api``, else Temporal."""
+    if not getattr(args, "api", None):
+        assert client is not None
+        return _agreements(client, settings)
+    from api.client import ApiClient
+
+    if args.token_file:
+        token = Path(args.token_file).read_text().strip()
+    else:
+        token = os.environ.get("CONCORDAT_TOKEN", "").strip()
+    if not token:
+        raise CliError("--api needs a token: set CONCORDAT_TOKEN or pass --token-file", EXIT_BAD_INPUT)
+    return ApiClient(args.api, token)
+
+
+def _add_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", metavar="URL", default=os.environ.get("CONCORDAT_API_URL") or None,
+                        help="act through the Concordat API at URL as the holder of a token (CONCORDAT_TOKEN or "
+                        "--token-file), instead of directly on Temporal; default CONCORDAT_API_URL")
+    parser.add_argument("--token-file", metavar="FILE", help="a file holding the bearer token for --api")
+
+
 async def start(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     request = _validated(AgreementRequest, _load_file(args.file))
     assert isinstance(request, AgreementRequest)
-    status = await _agreements(client, settings).start(request, timeout=timedelta(seconds=args.wait))
+    seam = _through(client, settings, args)
+    status = await (seam.start(request) if args.api else seam.start(request, timeout=timedelta(seconds=args.wait)))
     console.print(f"started agreement {request.agreement_id} (workflow {workflow_id(request.agreement_id)}): "
                   f"opened in {status.stage.label}")
     return 0
@@ -196,7 +228,7 @@ async def act(client: Client, settings: Settings, args: argparse.Namespace, cons
     if getattr(args, "reading", None):
         payload.setdefault("readings", []).extend(_parse_reading(r) for r in args.reading)
     action = _validated(model, payload)
-    status = await _agreements(client, settings).act(args.agreement_id, args.update, action)
+    status = await _through(client, settings, args).act(args.agreement_id, args.update, action)
     if args.json:
         _print_json(console, status.model_dump(mode="json"))
     else:
@@ -207,7 +239,7 @@ async def act(client: Client, settings: Settings, args: argparse.Namespace, cons
 
 async def show_status(client: Client, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     try:
-        status = await _agreements(client, settings).status(args.agreement_id)
+        status = await _through(client, settings, args).status(args.agreement_id)
     except AgreementRecordGone as gone:
         if args.json:
             _print_json(console, {"agreement_id": gone.agreement_id, "temporal_record": "deleted",
@@ -362,7 +394,10 @@ def _print_verification(console: Console, verification: Any, anchors: dict[str, 
 
 
 async def verify(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
-    from activities.ledger import verify_ledger
+    """Verify each agreement's hash chain, and every attestation its ledger keeps (naming the first row that
+    fails) with the attestor keys configured, or else those the ledger records."""
+    from activities.ledger import read_ledger, verify_ledger
+    from domain.proof import recorded_keys, verify_attestations
 
     if not args.agreement_ids and not args.all:
         raise CliError("name one or more agreements, or pass --all", EXIT_BAD_INPUT)
@@ -373,17 +408,36 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
         ]
         anchors = await _anchors(settings, ids)
         results = [await verify_ledger(pool, agreement_id, _head(anchors, agreement_id)) for agreement_id in ids]
+        ledgers = [await read_ledger(pool, agreement_id) for agreement_id in ids]
     finally:
         await pool.close()
     for result in results:
         if result.entries == 0:
             raise CliError(f"the ledger holds no decisions for agreement {result.agreement_id}")
+    keys = settings.trusted_attestor_keys()
+    proofs = [verify_attestations(result.agreement_id, entries, keys if keys is not None else recorded_keys(entries))
+              for result, entries in zip(results, ledgers, strict=True)]
     if args.json:
-        _print_json(console, [result.model_dump(mode="json") for result in results])
+        _print_json(console, [{**result.model_dump(mode="json"), "attestations": proof.model_dump(mode="json")}
+                              for result, proof in zip(results, proofs, strict=True)])
     else:
-        for result in results:
+        for result, proof in zip(results, proofs, strict=True):
             _print_verification(console, result, anchors)
-    return 0 if all(r.valid for r in results) else EXIT_REFUSED
+            _print_attestations(console, proof, trusted=keys is not None)
+    return 0 if all(r.valid for r in results) and all(p.valid for p in proofs) else EXIT_REFUSED
+
+
+def _print_attestations(console: Console, proof: Any, *, trusted: bool) -> None:
+    if not proof.attested:
+        return
+    if not proof.valid:
+        console.print(f"[bold red]attestation FAILS[/]: {proof.agreement_id} at decision #{proof.first_bad_seq}: "
+                      f"{proof.problem}")
+        return
+    source = ("the attestor keys configured (CONCORDAT_ATTESTOR_KEYS)" if trusted else
+              "the keys the ledger itself records (set CONCORDAT_ATTESTOR_KEYS to check without trusting the database)")
+    console.print(f"[green]attestations verified[/]: {proof.agreement_id}, {proof.attested} attested actions, "
+                  f"with {source}")
 
 
 # --- argument parsing -----------------------------------------------------------------------------
@@ -413,7 +467,7 @@ def _add_action_command(commands: Any, name: str, model: type[BaseModel]) -> Non
     parser.add_argument("--body", required=True, help="code of the body acting (e.g. its GSS code)")
     parser.add_argument("--signatory", required=True, help="the named signatory acting for that body")
     for field_name, field in model.model_fields.items():
-        if field_name == "actor":
+        if field_name in ("actor", "attestation"):  # the actor has its own flags; the API sets an attestation
             continue
         flag = "--" + field_name.replace("_", "-")
         if _is_structured(field.annotation):
@@ -427,6 +481,7 @@ def _add_action_command(commands: Any, name: str, model: type[BaseModel]) -> Non
     if name == "record_kpi_readings":
         parser.add_argument("--reading", action="append", metavar="KPI=VALUE", help="one reading; repeatable")
     parser.add_argument("--json", action="store_true", help="print the new status as JSON")
+    _add_api_options(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -441,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--wait", type=float, default=OPENING_TIMEOUT.total_seconds(), metavar="SECONDS",
                          help="how long to wait for the agreement to open (default %(default).0f)")
     command.set_defaults(handler=start, needs_temporal=True)
+    _add_api_options(command)
 
     for name, model in UPDATES.items():
         _add_action_command(commands, name, model)
@@ -449,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("agreement_id")
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=show_status, needs_temporal=True)
+    _add_api_options(command)
 
     command = commands.add_parser("list", help="list agreements by stage, RAG or lead body (Temporal visibility)")
     command.add_argument("--stage", choices=[s.value for s in Stage])
@@ -469,7 +526,9 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=show_story, needs_temporal=False)
 
-    command = commands.add_parser("verify", help="verify the hash chain of some agreements, or of all")
+    command = commands.add_parser(
+        "verify", help="verify the hash chain and the attestations of some agreements, or of all (attestations "
+        "with the keys in CONCORDAT_ATTESTOR_KEYS, else those the ledger records)")
     command.add_argument("agreement_ids", nargs="*", metavar="AGREEMENT_ID")
     command.add_argument("--all", action="store_true", help="every agreement in the ledger")
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -488,7 +547,7 @@ async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
     try:
         settings = Settings.from_environment()
         client = None
-        if args.needs_temporal:
+        if args.needs_temporal and not getattr(args, "api", None):
             try:
                 client = await connect_temporal(settings=settings)
             except RuntimeError as error:

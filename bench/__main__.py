@@ -158,8 +158,10 @@ class Bench:
         agreements = AgreementClient(self.client)
         ours = []
         for handle in handles:
+            version = (await agreements.status(agreement_id_of(handle.id))).version
             for partner in PERSONA.proposal["partners"]:
-                approval = SignOff(actor=PERSONA.actor(partner["code"]), decision=SignOffDecision.APPROVE)
+                approval = SignOff(actor=PERSONA.actor(partner["code"]), decision=SignOffDecision.APPROVE,
+                                   version=version)
                 started = time.perf_counter()
                 await agreements.act(agreement_id_of(handle.id), AgreementWorkflow.record_sign_off, approval)
                 ours.append(time.perf_counter() - started)

@@ -174,10 +174,12 @@ def next_step(persona: Persona, status: AgreementStatus, now: datetime) -> tuple
                     continue
                 if body == persona.rejecter and status.sign_off_round == 1:
                     return "record_sign_off", {"actor": persona.actor(body), "decision": "reject",
-                                               "reason": "the one-off cost is more than our cabinet approved"}
+                                               "reason": "the one-off cost is more than our cabinet approved",
+                                               "version": status.version}
                 if body == persona.late_signer and not any(a.level.startswith("escalation") for a in status.open_alerts):
                     continue  # this partner signs only once the overdue sign-off has been escalated
-                return "record_sign_off", {"actor": persona.actor(body), "decision": "approve"}
+                return "record_sign_off", {"actor": persona.actor(body), "decision": "approve",
+                                           "version": status.version}
             return None
         case Stage.IMPLEMENTATION:
             for milestone in status.milestones:

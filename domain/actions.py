@@ -14,11 +14,14 @@ from domain.model import (
     Code,
     Contribution,
     Date,
+    Extended,
+    Identity,
     Measure,
     Money,
     Name,
     Plan,
     Proposal,
+    PublicKeyPem,
     Reason,
     Risk,
     Text,
@@ -44,7 +47,13 @@ ActionId = Annotated[
 """The caller's name for one action, so that sending it again is safe: letters, digits, ``. _ : -``."""
 
 
-class Action(ValueObject):
+ATTESTATION_MAX_LENGTH = 8000
+VERSION_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class Action(Extended):
+    LATER_FIELDS = frozenset({"attestation"})
+
     actor: Actor
     action_id: ActionId | None = Field(
         default=None,
@@ -53,6 +62,12 @@ class Action(ValueObject):
             "id and content returns the agreement's status without acting twice; the same id with other "
             "content is refused. Defaults to the Temporal update id."
         ),
+    )
+    attestation: str | None = Field(
+        default=None,
+        max_length=ATTESTATION_MAX_LENGTH,
+        description="Set by the Concordat API, never by hand: its signed statement (a compact JWS, see "
+        "domain.attestation) of who sent this action. Required on an agreement that requires attestation.",
     )
 
 
@@ -90,10 +105,19 @@ class SignOffDecision(StrEnum):
 
 
 class SignOff(Action):
-    """A partner's named signatory approves or rejects the agreement for their body."""
+    """A partner's named signatory approves or rejects the agreement for their body, naming the version
+    (proposal and plan) they read."""
+
+    LATER_FIELDS = Action.LATER_FIELDS | {"version"}
 
     decision: SignOffDecision
     reason: Text = ""
+    version: str | None = Field(
+        default=None,
+        pattern=VERSION_PATTERN,
+        description="The version approved or rejected, as the status shows it (version): a sign-off of any other "
+        "version is refused. Required on agreements opened or continued since the sign-what-you-saw patch.",
+    )
 
     @model_validator(mode="after")
     def _rejection_has_reason(self) -> SignOff:
@@ -170,10 +194,20 @@ class ProposeVariation(Action):
 
 class SignVariation(Action):
     """A body that will be a partner after the pending variation approves or rejects it, through a named
-    signatory (a joining or successor body's signatory as named in the variation)."""
+    signatory (a joining or successor body's signatory as named in the variation), naming the version of the
+    variation they read."""
+
+    LATER_FIELDS = Action.LATER_FIELDS | {"version"}
 
     decision: SignOffDecision
     reason: Text = ""
+    version: str | None = Field(
+        default=None,
+        pattern=VERSION_PATTERN,
+        description="The version of the variation approved or rejected, as the status shows it (variation.version): "
+        "a signature of any other version is refused. Required on agreements opened or continued since the "
+        "sign-what-you-saw patch.",
+    )
 
     @model_validator(mode="after")
     def _rejection_has_reason(self) -> SignVariation:
@@ -195,10 +229,15 @@ class NameSignatory(Action):
     the lead body itself, by a signatory of any other partner (an interim signatory). Either needs a reason.
     """
 
+    LATER_FIELDS = Action.LATER_FIELDS | {"identity"}
+
     of_body: Code = Field(description="The body the new signatory signs for.")
     name: Name
     role: Name
     reason: Text = ""
+    identity: Identity | None = Field(
+        default=None, description="The identity allowed to act as the new signatory through the API (their email "
+        "or token subject).")
 
 
 class RetireSignatory(Action):
@@ -244,3 +283,15 @@ class RecordLessons(Action):
     """A partner records lessons learned at a review, kept in the ledger and listed across the portfolio."""
 
     lessons: list[Lesson] = Field(min_length=1, max_length=20)
+
+
+class ChangeAttestorKeys(Action):
+    """The lead body adds attestor keys, retires some, or turns the requirement of attestation on or off: how the
+    API's signing key is rotated (add the new key, move the API to it, then retire the old one)."""
+
+    add: dict[Code, PublicKeyPem] = Field(default_factory=dict, max_length=20,
+                                          description="Keys to add, by key id (Ed25519 public keys, PEM).")
+    retire: list[Code] = Field(default_factory=list, max_length=20, description="Key ids to retire.")
+    require_attestation: bool | None = Field(
+        default=None, description="Turn the requirement of attestation on (true) or off (false); unchanged if absent.")
+    reason: Reason

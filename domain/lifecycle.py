@@ -19,9 +19,10 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain import limits
+from domain import attestation, limits
 from domain.actions import (
     Action,
+    ChangeAttestorKeys,
     DecideReview,
     MilestoneStatus,
     NameSignatory,
@@ -210,6 +211,23 @@ class Agreement(BaseModel):
         default_factory=list,
         description=f"The last {RECENT_ACTIONS_KEPT} accepted actions that named an action id, oldest first.",
     )
+    versions_signed: bool = Field(
+        default=False,
+        description="Every sign-off names the version it approves (since the sign-what-you-saw patch, set at each "
+        "run's start); before it, the version was optional.",
+    )
+
+    @property
+    def version(self) -> str:
+        """The version of what partners sign: the SHA-256 (hex) of the canonical JSON of the proposal and the
+        plan (the plan being agreed, or in force; null before one is set)."""
+        return version_of({"proposal": self.proposal.model_dump(mode="json"),
+                           "plan": self.plan.model_dump(mode="json") if self.plan else None})
+
+    @property
+    def variation_version(self) -> str | None:
+        """The version of the pending variation (SHA-256 of its canonical JSON), or None when there is none."""
+        return version_of(self.variation.variation.model_dump(mode="json")) if self.variation else None
 
     @property
     def deadline(self) -> datetime | None:
@@ -366,6 +384,11 @@ class Transition(BaseModel):
     repeat: bool = False
 
 
+def version_of(content: Any) -> str:
+    """The SHA-256 (hex) of ``content``'s canonical JSON: the version a signatory names when signing it."""
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
 def open_agreement(request: AgreementRequest, now: datetime) -> Transition:
     agreement = Agreement(
         agreement_id=request.agreement_id,
@@ -394,6 +417,8 @@ def evolve(agreement: Agreement, action: Action, now: datetime) -> Transition:
     rule = _RULES.get(type(action))
     if rule is None:
         raise ActionRejected(f"unknown action {type(action).__name__}", code="unknown_action")
+    if agreement.settings.require_attestation:
+        _check_attestation(agreement, action)
     if action.action_id is not None and (repeated := _repeat_of(agreement, action, rule)):
         return Transition(agreement=agreement, decisions=[], remembered=repeated, repeat=True)
     if agreement.stage is Stage.CLOSED:
@@ -426,6 +451,31 @@ def evolve(agreement: Agreement, action: Action, now: datetime) -> Transition:
     return Transition(agreement=draft.agreement, decisions=draft.decisions, remembered=remembered)
 
 
+def _check_attestation(agreement: Agreement, action: Action) -> None:
+    """Refuse an action without a valid attestation from one of the agreement's attestor keys, or whose
+    attested identity is not the signatory it names (see ``domain.attestation``)."""
+    claims = attestation.check(action.attestation, agreement.settings.attestor_keys, agreement.agreement_id, action,
+                               agreement.chain.seq)
+    actor = action.actor
+    signatories = agreement.signatories(actor.body)
+    if agreement.proposal.partner(actor.body) is None and agreement.variation is not None:
+        incoming = next((p for p in agreement.variation.variation.incoming if p.code == actor.body), None)
+        signatories = incoming.signatories if incoming else []
+    signatory = find_signatory(signatories, actor.signatory)
+    if signatory is not None and signatory.identity is None:
+        raise ActionRejected(
+            f"no identity is registered for {actor.signatory} of {agreement.body_name(actor.body)}, so nobody can "
+            "act as them on this agreement: name them again with their identity (name_signatory)",
+            code="identity_not_registered", field="actor.signatory",
+        )
+    if signatory is not None and not signatory.is_identified_by(claims["sub"]):
+        raise ActionRejected(
+            f"{claims['sub']} is not the identity registered for {actor.signatory} of "
+            f"{agreement.body_name(actor.body)}: only they may act as them",
+            code="not_that_signatory", field="actor.signatory",
+        )
+
+
 def _copy(agreement: Agreement) -> Agreement:
     """A deep copy for the rules to change, sharing the memory of recent actions (frozen, and only ever
     replaced, never changed in place), which would otherwise dominate the cost of every action."""
@@ -435,7 +485,7 @@ def _copy(agreement: Agreement) -> Agreement:
 
 
 def _fingerprint(action: Action, rule: _Rule) -> str:
-    content = {"kind": rule.kind, "action": action.model_dump(mode="json", exclude={"action_id"})}
+    content = {"kind": rule.kind, "action": action.model_dump(mode="json", exclude={"action_id", "attestation"})}
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
@@ -483,7 +533,8 @@ class _Draft:
         self.now = now
         self.decisions: list[Decision] = []
         if action is not None and kind is not None:
-            self.record(kind, action.model_dump(mode="json", exclude={"actor", "action_id"}))
+            attested = action.attestation is not None
+            self.record(kind, action.model_dump(mode="json", exclude={"actor"} if attested else {"actor", "action_id"}))
 
     def record(self, kind: str, payload: dict[str, Any]) -> None:
         """A decision by the action's actor; by nobody when time alone made it (a variation's date came)."""
@@ -665,6 +716,16 @@ def _submit_for_sign_off(draft: _Draft) -> None:
     draft.move_to(Stage.SIGN_OFF, f"sent to every partner's leadership (round {agreement.sign_off_round})")
 
 
+def _check_version(agreement: Agreement, named: str | None, current: str, what: str) -> None:
+    """Refuse a sign-off of another version than ``current``, or of none when versions must be named."""
+    if named is None and agreement.versions_signed:
+        raise ActionRejected(f"name the version of {what} you approve or reject: the current version is {current}",
+                             code="version_required", field="version")
+    if named is not None and named != current:
+        raise ActionRejected(f"version {named} of {what} is not the current one ({current}): it changed since it "
+                             "was read; read the current version and sign that", code="stale_version", field="version")
+
+
 def _sign_off(draft: _Draft) -> None:
     action = draft.action
     assert isinstance(action, SignOff)
@@ -685,6 +746,7 @@ def _sign_off(draft: _Draft) -> None:
                 f"for {agreement.proposal.body_name(other.body)}; nobody signs twice",
                 code="signed_twice", field="actor.signatory",
             )
+    _check_version(agreement, action.version, agreement.version, "the agreement")
     agreement.sign_offs[action.actor.body] = SignOffRecord(
         body=action.actor.body,
         signatory=action.actor.signatory,
@@ -958,6 +1020,8 @@ def _sign_variation(draft: _Draft) -> None:
         if name_key(other.signatory) == name_key(signer):
             raise ActionRejected(f"{signer} has already signed variation {pending.number} for "
                                  f"{agreement.body_name(other.body)}; one person signs for one body")
+    _check_version(agreement, action.version, version_of(pending.variation.model_dump(mode="json")),
+                   f"variation {pending.number}")
     draft.note(variation_number=pending.number)
     if action.decision is SignOffDecision.REJECT:
         agreement.variation = None
@@ -1044,7 +1108,8 @@ def _name_signatory(draft: _Draft) -> None:
         raise ActionRejected(f"{action.name} is already a signatory of {partner.name}")
     if len(current) >= 50:
         raise ActionRejected(f"{partner.name} already has 50 signatories; retire one first")
-    agreement.signatory_register[body] = [*current, Signatory(name=action.name, role=action.role)]
+    agreement.signatory_register[body] = [*current, Signatory(name=action.name, role=action.role,
+                                                              identity=action.identity)]
     draft.note(basis=basis)
 
 
@@ -1075,6 +1140,26 @@ def _retire_signatory(draft: _Draft) -> None:
         RetiredSignatory(body=body, name=retiring.name, role=retiring.role, retired_on=action.retired_on)
     )
     draft.note(signatories_left=len(remaining))
+
+
+def _change_attestor_keys(draft: _Draft) -> None:
+    action = draft.action
+    assert isinstance(action, ChangeAttestorKeys)
+    settings = draft.agreement.settings
+    unknown = sorted(set(action.retire) - set(settings.attestor_keys))
+    if unknown:
+        raise ActionRejected(f"no attestor key {', '.join(unknown)} to retire (keys: "
+                             f"{', '.join(sorted(settings.attestor_keys)) or 'none'})", field="retire")
+    clash = sorted(kid for kid, pem in action.add.items() if settings.attestor_keys.get(kid, pem) != pem)
+    if clash:
+        raise ActionRejected(f"attestor key id {', '.join(clash)} is taken by another key: give a new key a new id",
+                             field="add")
+    keys = {kid: pem for kid, pem in {**settings.attestor_keys, **action.add}.items() if kid not in action.retire}
+    required = settings.require_attestation if action.require_attestation is None else action.require_attestation
+    if required and not keys:
+        raise ActionRejected("an agreement that requires attestation keeps at least one attestor key",
+                             field="retire")
+    draft.agreement.settings = settings.model_copy(update={"attestor_keys": keys, "require_attestation": required})
 
 
 class _Rule(NamedTuple):
@@ -1117,4 +1202,9 @@ _RULES: dict[type[Action], _Rule] = {
                          "name a signatory"),
     RetireSignatory: _Rule(_UNTIL_CLOSED_AND_IN_SERVICE, False, _retire_signatory, "signatory_retired",
                            "record a signatory's retirement"),
+    ChangeAttestorKeys: _Rule(_UNTIL_CLOSED_AND_IN_SERVICE, True, _change_attestor_keys, "attestor_keys_changed",
+                              "change the attestor keys"),
 }
+
+ACTION_KINDS: dict[str, type[Action]] = {rule.kind: action for action, rule in _RULES.items()}
+"""The action model of each decision kind an action records first (``signed_off``: ``SignOff``)."""

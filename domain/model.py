@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -23,10 +23,15 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -261,6 +266,32 @@ class ValueObject(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Extended(ValueObject):
+    """A value object with fields added after agreements were recorded: each field named in ``LATER_FIELDS`` is
+    left out of its JSON while it holds its default, so that what older agreements recorded (ledger payloads,
+    content hashes, fingerprints of remembered actions) reads and hashes exactly as it did."""
+
+    LATER_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _leave_out_later_fields_at_default(self, handler: SerializerFunctionWrapHandler):
+        data = handler(self)
+        for name in self.LATER_FIELDS:
+            if name in data and getattr(self, name) == type(self).model_fields[name].get_default(
+                    call_default_factory=True):
+                del data[name]
+        return data
+
+
+IDENTITY_PATTERN = r"^[^\s]{1,320}$"
+
+Identity = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320,
+                                            pattern=IDENTITY_PATTERN)]
+"""Who a person is to their council's identity provider: the claim of their token that names them (their email,
+``preferred_username`` or subject, as the API's ``CONCORDAT_API_IDENTITY_CLAIM`` says); compared without regard
+to case."""
+
+
 class Stage(StrEnum):
     PROPOSAL = "proposal"
     OBJECTIVE_SETTING = "objective_setting"
@@ -280,11 +311,23 @@ class ServiceCategory(StrEnum):
     COMBINED = "combined"
 
 
-class Signatory(ValueObject):
-    """A named officer authorised to sign for their body."""
+class Signatory(Extended):
+    """A named officer authorised to sign for their body, and who they are to the API (``identity``)."""
+
+    LATER_FIELDS = frozenset({"identity"})
 
     name: Name
     role: Name
+    identity: Identity | None = Field(
+        default=None,
+        description="The identity allowed to act as this signatory through the API: the claim of their OpenID "
+        "token that names them (an email or a subject). Required for actions on an agreement that requires "
+        "attestation.",
+    )
+
+    def is_identified_by(self, identity: str) -> bool:
+        """Whether ``identity`` (an authenticated token's claim) is this signatory's, compared without case."""
+        return self.identity is not None and self.identity.casefold() == identity.strip().casefold()
 
 
 class PartnerBody(ValueObject):
@@ -414,8 +457,10 @@ class Risk(ValueObject):
         return self.likelihood * self.impact
 
 
-class Proposal(ValueObject):
+class Proposal(Extended):
     """The case for sharing: who shares what, at what cost, for what saving."""
+
+    LATER_FIELDS = frozenset({"business_case", "risks"})
 
     title: Name
     service_name: Name
@@ -608,7 +653,29 @@ class StageDurations(ValueObject):
         return getattr(self, stage.value)
 
 
-class GovernanceSettings(ValueObject):
+def _ed25519_public_key(pem: str) -> str:
+    """An Ed25519 public key in PEM (``-----BEGIN PUBLIC KEY-----``), as ``cryptography`` reads it."""
+    try:
+        key = serialization.load_pem_public_key(pem.encode())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise ValueError("must be a public key in PEM form (-----BEGIN PUBLIC KEY-----)") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("must be an Ed25519 public key (the API signs attestations with Ed25519)")
+    return pem.strip() + "\n"
+
+
+ED25519_PUBLIC_KEY_PEM = (
+    r"^-----BEGIN PUBLIC KEY-----\r?\nMCowBQYDK2VwAyEA[A-Za-z0-9+/]{43}=\r?\n-----END PUBLIC KEY-----\r?\n?$"
+)
+"""The PEM of an Ed25519 public key (SubjectPublicKeyInfo: always one 60-character base64 line)."""
+
+PublicKeyPem = Annotated[str, StringConstraints(pattern=ED25519_PUBLIC_KEY_PEM), AfterValidator(_ed25519_public_key)]
+"""An attestor's Ed25519 public key, PEM."""
+
+
+class GovernanceSettings(Extended):
+    LATER_FIELDS = frozenset({"require_attestation", "attestor_keys"})
+
     stage_durations: StageDurations = StageDurations()
     amber_share: Annotated[Decimal, DecimalString(places=4, integer_digits=1, share=True)] = Field(
         default=Decimal("0.8"),
@@ -640,8 +707,24 @@ class GovernanceSettings(ValueObject):
         json_schema_extra={"default": "P4Y360D"},
     )
 
+    require_attestation: bool = Field(
+        default=False,
+        description="Every action must carry an attestation signed by one of attestor_keys (the Concordat API "
+        "signs one for each action it forwards), so that nobody acts on the agreement except through the API, as "
+        "the signatory their token proves them to be.",
+    )
+    attestor_keys: dict[Code, PublicKeyPem] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="The attestors' public keys (Ed25519, PEM) by key id. Changed by the change_attestor_keys "
+        "action, recorded as a decision.",
+    )
+
     @model_validator(mode="after")
     def _periods_fit(self) -> GovernanceSettings:
+        if self.require_attestation and not self.attestor_keys:
+            raise ValueError("an agreement that requires attestation needs at least one attestor key "
+                             "(attestor_keys)")
         if self.review_period.legacy_timedelta() > timedelta(days=3660):
             raise ValueError(f"the review period ({self.review_period}) must be at most ten years")
         if self.term.legacy_timedelta() > timedelta(days=36600):

@@ -60,6 +60,8 @@ class VariationView(ValueObject):
     proposed_at: datetime
     signed: list[SignatureRecord]
     awaited: list[str]
+    version: str | None = Field(None, description="The variation's version (SHA-256 of its canonical JSON): what "
+                                                   "a sign_variation names. None in a status from an older worker.")
 
 
 class AgreementStatus(ValueObject):
@@ -117,6 +119,13 @@ class AgreementStatus(ValueObject):
     lessons_at_review: int = Field(default=0, description="The review at which lessons were last recorded.")
     decisions_recorded: int
     ledger_head: ChainHead
+    version: str | None = Field(
+        default=None,
+        description="The version of the proposal and plan (SHA-256 of their canonical JSON): what a sign-off names "
+        "as the version it approves. None in a status from an older worker.",
+    )
+    require_attestation: bool = Field(default=False, description="Whether every action must be attested by the API.")
+    attestor_keys: list[str] = Field(default_factory=list, description="The ids of the attestor keys in use.")
     action: ActionReceipt | None = Field(
         default=None, description="In an update's result: what became of its action. Absent from the status query."
     )
@@ -148,6 +157,7 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
             changes=pending.variation.describe({p.code: p.name for p in proposal.partners}),
             variation=pending.variation, proposed_at=pending.proposed_at,
             signed=list(pending.signatures.values()), awaited=[code for code, _ in agreement.variation_awaits],
+            version=agreement.variation_version,
         )
     reviews_in_term = agreement.review_count
     number = agreement.review_number
@@ -192,6 +202,9 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         lessons_at_review=agreement.lessons_at_review,
         decisions_recorded=agreement.chain.seq,
         ledger_head=agreement.chain,
+        version=agreement.version,
+        require_attestation=agreement.settings.require_attestation,
+        attestor_keys=sorted(agreement.settings.attestor_keys),
     )
 
 

@@ -30,9 +30,11 @@ temporal workflow start --address "$address" --type AgreementWorkflow --task-que
 # The lead body proposes the variation; every body that will be a partner after it signs,
 # the successors through the signatories the variation names. Cumbria does not sign.
 variation=$(sed "s/@EFFECTIVE@/$(date -u +%F)/" "$here/variation-cumbria.json")
-update propose_variation "{\"actor\": $lancashire, \"variation\": $variation}"
+# Each signature names the version of the variation it approves: the status's "variation.version".
+version=$(update propose_variation "{\"actor\": $lancashire, \"variation\": $variation}" \
+  | jq -r 'first(.. | objects | select(has("awaited")) | .version)')
 for signer in "$lancashire" "$cumberland" "$westmorland" "$blackpool"; do
-  update sign_variation "{\"actor\": $signer, \"decision\": \"approve\"}"
+  update sign_variation "{\"actor\": $signer, \"decision\": \"approve\", \"version\": \"$version\"}"
 done
 
 # The signatory register: Helen Ashworth names the incoming chief executive, then retires.

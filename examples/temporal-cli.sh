@@ -34,9 +34,10 @@ temporal workflow start --address "$address" --type AgreementWorkflow --task-que
 update submit_proposal "{\"actor\": $cannock}"
 plan=$(sed "s/@DUE@/$(date -u -d '+60 days' +%F)/" "$here/plan.json")
 update set_objectives "{\"actor\": $cannock, \"plan\": $plan}"
-update submit_for_sign_off "{\"actor\": $cannock}"
-update record_sign_off "{\"actor\": $cannock, \"decision\": \"approve\"}"
-update record_sign_off "{\"actor\": $lichfield, \"decision\": \"approve\"}"
+# Each sign-off names the version of the agreement it approves: the status's "version".
+version=$(update submit_for_sign_off "{\"actor\": $cannock}" | jq -r 'first(.. | objects | select(has("decisions_recorded")) | .version)')
+update record_sign_off "{\"actor\": $cannock, \"decision\": \"approve\", \"version\": \"$version\"}"
+update record_sign_off "{\"actor\": $lichfield, \"decision\": \"approve\", \"version\": \"$version\"}"
 update report_milestone "{\"actor\": $cannock, \"milestone_id\": \"team\", \"status\": \"complete\", \"percent_complete\": 100}"
 
 # Readings are taken once the review period (three seconds here) has ended: until then

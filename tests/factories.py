@@ -9,6 +9,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from domain.actions import Actor
 from domain.model import AgreementRequest, Plan, Proposal
 
@@ -256,3 +259,28 @@ def blackburn_joins(effective_on: date) -> dict[str, Any]:
         "changes": [{"kind": "join", "annual_contribution": "350000.00", "body": _body(
             BLACKBURN_WITH_DARWEN, "Blackburn with Darwen Borough Council", ("Imran Patel", "Chief Executive"))}],
     }
+
+
+def public_pem(key: Ed25519PrivateKey) -> str:
+    """The PEM of ``key``'s public half, as an agreement's ``attestor_keys`` hold it."""
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                                         ).decode()
+
+
+ATTESTOR_KEY = Ed25519PrivateKey.generate()
+"""An attestor's signing key for tests (a fresh one each run)."""
+
+
+IDENTITIES = {"Priya Shah": "priya.shah@lichfield.gov.uk", "Owen Hughes": "owen.hughes@tamworth.gov.uk",
+              "Grace Adeyemi": "grace.adeyemi@staffordshire.gov.uk"}
+"""Who the test signatories are to their councils' identity providers (their tokens' preferred_username)."""
+
+
+def identified_partners() -> list[dict[str, Any]]:
+    """The test proposal's partners, each signatory in ``IDENTITIES`` carrying their identity."""
+    partners = proposal_data()["partners"]
+    for partner in partners:
+        for signatory in partner["signatories"]:
+            if signatory["name"] in IDENTITIES:
+                signatory["identity"] = IDENTITIES[signatory["name"]]
+    return partners

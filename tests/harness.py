@@ -189,14 +189,29 @@ async def walk_to_sign_off(handle: WorkflowHandle[AgreementWorkflow, AgreementSt
     return await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": lead.model_dump()})
 
 
+async def version(handle: WorkflowHandle[Any, Any]) -> str:
+    """The version of the agreement's proposal and plan that a sign-off names (its status's ``version``)."""
+    status = await handle.query(AgreementWorkflow.status)
+    assert status.version is not None
+    return status.version
+
+
+async def variation_version(handle: WorkflowHandle[Any, Any]) -> str:
+    """The version of the pending variation that a signature names (its status's ``variation.version``)."""
+    status = await handle.query(AgreementWorkflow.status)
+    assert status.variation is not None and status.variation.version is not None
+    return status.variation.version
+
+
 ALL_SIGNATORIES: list[Actor] = [factories.LEAD, factories.TAMWORTH_SIGNATORY, factories.STAFFORDSHIRE_SIGNATORY]
 
 
 async def approve_by_all(handle: WorkflowHandle[AgreementWorkflow, AgreementStatus]) -> AgreementStatus:
     status = None
+    signed = await version(handle)
     for actor in ALL_SIGNATORIES:
         status = await handle.execute_update(
-            AgreementWorkflow.record_sign_off, {"actor": actor.model_dump(), "decision": "approve"}
+            AgreementWorkflow.record_sign_off, {"actor": actor.model_dump(), "decision": "approve", "version": signed}
         )
     assert status is not None
     return status

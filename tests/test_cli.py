@@ -81,9 +81,12 @@ async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
     plan = tmp_path / "plan.yaml"
     plan.write_text(yaml.safe_dump(factories.plan_data(status.stage_started_at.date())))
     assert (await cli("set-objectives", agreement_id, *LEAD, "--plan", str(plan)))[0] == 0
-    assert (await cli("submit-for-sign-off", agreement_id, *LEAD))[0] == 0
+    code, out, _ = await cli("submit-for-sign-off", agreement_id, *LEAD, "--json")
+    assert code == 0
+    version = json.loads(out)["version"]
     for actor in (LEAD, TAMWORTH, ["--body", factories.STAFFORDSHIRE, "--signatory", "Grace Adeyemi"]):
-        code, out, _ = await cli("record-sign-off", agreement_id, *actor, "--decision", "approve", "--json")
+        code, out, _ = await cli("record-sign-off", agreement_id, *actor, "--decision", "approve", "--version", version,
+                                 "--json")
         assert code == 0
     assert json.loads(out)["stage"] == "implementation"
     await cli("report-milestone", agreement_id, *LEAD, "--milestone-id", "fleet", "--status", "complete",
@@ -155,13 +158,14 @@ async def test_a_variation_and_the_signatory_register_through_the_command_line(c
     variation.write_text(yaml.safe_dump(factories.cumbria_reorganisation(today)))
     code, out, _ = await cli("propose-variation", agreement_id, *lancashire, "--variation", str(variation))
     assert code == 0 and "Variation 1" in out and "Awaiting: Lancashire County Council" in out
+    version = out.split("Variation version to sign (--version): ")[1].split()[0]
     code, _, err = await cli("sign-variation", agreement_id, "--body", factories.CUMBRIA, "--signatory",
                              "Gareth Dobson", "--decision", "approve")
     assert code == 1 and "does not sign variation 1" in err
     for body, signatory in ((factories.LANCASHIRE, "Helen Ashworth"), (factories.CUMBERLAND, "Iain Wilson"),
                             (factories.WESTMORLAND_AND_FURNESS, "Ruth Atkinson"), (factories.BLACKPOOL, "Nadia Rahman")):
         code, out, _ = await cli("sign-variation", agreement_id, "--body", body, "--signatory", signatory,
-                                 "--decision", "approve", "--json")
+                                 "--decision", "approve", "--version", version, "--json")
         assert code == 0
     assert json.loads(out)["partner_bodies"] == [factories.LANCASHIRE, factories.CUMBERLAND,
                                                  factories.WESTMORLAND_AND_FURNESS, factories.BLACKPOOL]

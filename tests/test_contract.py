@@ -11,6 +11,7 @@ import yaml
 from temporalio.workflow import _Definition
 
 from config import Settings
+from api.settings import ApiSettings, schema_settings
 from dispatcher.settings import DispatcherSettings
 from domain.status import AgreementStatus
 from domain.model import AgreementRequest
@@ -145,4 +146,28 @@ def test_the_dispatcher_in_the_deployment_reads_what_the_dispatcher_reads_and_ho
         _interpolate(environment["CONCORDAT_SMTP_HOST"], {})
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in DispatcherSettings.variables() if name not in readme]
+    assert not missing, f"README does not document {missing}"
+
+
+def test_the_api_in_the_deployment_reads_what_the_api_reads_and_holds_no_secret():
+    services = _compose()["services"]
+    api = services["api"]
+    assert api["build"] == "." and api["command"] == ["python", "-m", "api"]
+    environment = api["environment"]
+    sdk_variables = {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
+    assert set(environment) <= set(ApiSettings.variables()) | set(Settings.variables()) | sdk_variables
+    for required in ("CONCORDAT_API_ISSUER", "CONCORDAT_API_AUDIENCE", "CONCORDAT_API_JWKS_URL",
+                     "CONCORDAT_API_SIGNING_KEY", "CONCORDAT_API_SIGNING_KEY_ID"):
+        assert environment[required].startswith("${" + required + ":?"), f"{required} has no default"
+        with pytest.raises(AssertionError, match=f"{required} is required"):
+            _interpolate(environment[required], {})
+    key = schema_settings().signing_key
+    operator = {"CONCORDAT_DB_PASSWORD": "x", "CONCORDAT_API_ISSUER": "https://login.microsoftonline.com/t/v2.0",
+                "CONCORDAT_API_AUDIENCE": "api://concordat", "CONCORDAT_API_SIGNING_KEY_ID": "api-1",
+                "CONCORDAT_API_JWKS_URL": "https://login.microsoftonline.com/t/discovery/v2.0/keys",
+                "CONCORDAT_API_SIGNING_KEY": key}
+    settings = ApiSettings.from_environment({k: _interpolate(str(v), operator) for k, v in environment.items()})
+    assert settings.identity_claim == "preferred_username" and settings.port == 8088
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in ApiSettings.variables() if name not in readme]
     assert not missing, f"README does not document {missing}"

@@ -11,7 +11,7 @@ from activities.ledger import ALERT_CHANNEL
 from domain.drift import Alert
 from domain.model import Stage
 from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, walk_to_sign_off
+from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
 TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
@@ -23,12 +23,14 @@ async def test_a_sign_off_round_records_every_decision_once(dev_harness: Harness
     agreement_id = handle.id.removeprefix("agreement-")
     await walk_to_sign_off(handle)
     status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "the fleet costs need a second look"})
     assert status.stage is Stage.PROPOSAL
     await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": LEAD})
     await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
     with pytest.raises(WorkflowUpdateFailedError):
         await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle),
             "actor": {"body": factories.TAMWORTH, "signatory": "Priya Shah"}, "decision": "approve"})
     status = await approve_by_all(handle)
     assert status.stage is Stage.IMPLEMENTATION
@@ -43,7 +45,9 @@ async def test_a_sign_off_round_records_every_decision_once(dev_harness: Harness
     ]
     rejection = next(e for e in entries if e.kind == "signed_off")
     assert rejection.actor_signatory == "Owen Hughes"
-    assert rejection.payload == {"decision": "reject", "reason": "the fleet costs need a second look"}
+    assert rejection.payload == {"decision": "reject", "reason": "the fleet costs need a second look",
+                                 "version": rejection.payload["version"]}
+    assert len(rejection.payload["version"]) == 64, "the ledger records the version signed"
     assert [e.payload["to"] for e in entries if e.kind == "stage_changed"] == [
         "objective_setting", "sign_off", "proposal", "objective_setting", "sign_off", "implementation"]
     verification = await dev_harness.verify(agreement_id)
@@ -59,7 +63,8 @@ async def test_a_late_sign_off_is_alerted_to_listeners(dev_harness: Harness, pos
         handle = await dev_harness.start(settings=settings)
         agreement_id = handle.id.removeprefix("agreement-")
         await walk_to_sign_off(handle)
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": TAMWORTH, "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle), "actor": TAMWORTH, "decision": "approve"})
 
         levels = []
         while len(levels) < 3:
@@ -83,4 +88,5 @@ async def test_a_late_sign_off_is_alerted_to_listeners(dev_harness: Harness, pos
 
 async def approve_by_all_remaining(handle) -> None:
     for actor in (factories.LEAD, factories.STAFFORDSHIRE_SIGNATORY):
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": actor.model_dump(), "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle), "actor": actor.model_dump(), "decision": "approve"})

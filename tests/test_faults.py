@@ -21,7 +21,7 @@ from activities.database import create_pool, migrate
 from activities.ledger import read_ledger, verify_ledger
 from domain.model import Stage
 from tests import factories
-from tests.harness import eventually, server_binary
+from tests.harness import eventually, server_binary, version
 from tests.processes import DevServerProcess, WorkerProcess, worker_environment
 from workflows.agreement import AgreementWorkflow
 from workflows.client import AgreementClient
@@ -50,7 +50,8 @@ async def whole_lifecycle(handle) -> None:
     await update(handle, AgreementWorkflow.set_objectives, {"actor": LEAD, "plan": plan})
     await update(handle, AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
     for actor in SIGNATORIES:
-        await update(handle, AgreementWorkflow.record_sign_off, {"actor": actor, "decision": "approve"})
+        await update(handle, AgreementWorkflow.record_sign_off, {
+            "version": await version(handle), "actor": actor, "decision": "approve"})
     for actor, milestone in ((LEAD, "fleet"), (TAMWORTH, "rounds")):
         await update(handle, AgreementWorkflow.report_milestone, {
             "actor": actor, "milestone_id": milestone, "status": "in_progress", "percent_complete": 60})
@@ -203,7 +204,8 @@ async def test_timers_due_while_temporal_was_down_fire_once(pool, postgres_dsn: 
         return sorted(row["level"] for row in rows) == ["amber", "red"]
     await eventually(both_levels_raised, timeout=60)
     for actor in SIGNATORIES:
-        status = await update(handle, AgreementWorkflow.record_sign_off, {"actor": actor, "decision": "approve"})
+        status = await update(handle, AgreementWorkflow.record_sign_off, {
+            "version": await version(handle), "actor": actor, "decision": "approve"})
     assert status.stage is Stage.IMPLEMENTATION
     rows = await pool.fetch("SELECT condition, level FROM alerts WHERE agreement_id = $1", status.agreement_id)
     assert len(rows) == 2, "each level fires once, however long the outage"
@@ -229,7 +231,8 @@ async def test_racing_signatories_on_many_agreements_never_double_sign(dev_serve
     async def sign(client: Client, agreement: str, actor: dict) -> bool:
         handle = client.get_workflow_handle(agreement)
         try:
-            await handle.execute_update("record_sign_off", {"actor": actor, "decision": "approve"})
+            await handle.execute_update("record_sign_off", {
+                "version": await version(handle), "actor": actor, "decision": "approve"})
             return True
         except WorkflowUpdateFailedError as failure:
             reason = str(failure.cause)

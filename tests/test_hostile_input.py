@@ -66,6 +66,8 @@ VALID_ACTIONS: dict[str, dict[str, Any]] = {
                        "role": "Deputy Chief Executive", "reason": ""},
     "retire_signatory": {"actor": h.LEAD.model_dump(), "of_body": factories.LICHFIELD, "name": "Tom Barker",
                          "retired_on": h.T0.date().isoformat()},
+    "change_attestor_keys": {"actor": h.LEAD.model_dump(), "reason": "the API's signing key is rotated",
+                             "add": {"api-2": factories.public_pem(factories.ATTESTOR_KEY)}},
 }
 
 

@@ -17,7 +17,7 @@ from domain.errors import ACTION_REJECTED, UNKNOWN_ACTION
 from domain.ledger import LedgerEntry
 from domain.model import Stage
 from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, walk_to_sign_off
+from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
 from tests.histories.record import go_live
 from workflows.agreement import AgreementWorkflow
 
@@ -105,7 +105,8 @@ async def test_an_unknown_update_name_is_refused_with_a_typed_error_and_leaves_n
 async def test_refusals_carry_the_field_and_a_stable_code(harness: Harness):
     handle = await harness.start()
     with pytest.raises(WorkflowUpdateFailedError) as failure:
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": TAMWORTH, "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle), "actor": TAMWORTH, "decision": "approve"})
     assert failure.value.cause.details[0] == [
         {"field": "", "code": "wrong_stage", "message": failure.value.cause.message}]
     with pytest.raises(WorkflowUpdateFailedError) as failure:
@@ -134,10 +135,11 @@ class GatedLedger:
 
 
 async def race(harness: Harness, gated: GatedLedger, handle, payloads: list[dict]) -> list:
-    """Send the sign-offs at once; open the gate only once every one has been accepted."""
+    """Send the sign-offs (of the current version) at once; open the gate only once every one has been accepted."""
     before = (await harness.trace_of_updates(handle)).count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED")
-    sends = [asyncio.create_task(handle.execute_update(AgreementWorkflow.record_sign_off, payload))
-             for payload in payloads]
+    signed = await version(handle)
+    sends = [asyncio.create_task(handle.execute_update(AgreementWorkflow.record_sign_off,
+                                                       {**payload, "version": signed})) for payload in payloads]
 
     async def all_accepted() -> bool:
         trace = await harness.trace_of_updates(handle)

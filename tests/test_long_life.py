@@ -5,7 +5,7 @@ from datetime import timedelta
 from domain.ledger import ChainHead
 from domain.model import Stage
 from tests import factories
-from tests.harness import Harness, approve_by_all, walk_to_sign_off
+from tests.harness import Harness, approve_by_all, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
 LEAD = factories.LEAD.model_dump()
@@ -50,6 +50,7 @@ async def test_ten_years_of_reviews_in_bounded_runs_with_one_verified_chain(harn
             await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
             if review == 27:
                 await handle.execute_update(AgreementWorkflow.record_sign_off, {
+                    "version": await version(handle),
                     "actor": TAMWORTH, "decision": "reject", "reason": "the new targets are too soft"})
                 rejected_amendments += 1
                 await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})

@@ -12,7 +12,7 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from domain.ledger import ChainHead
 from domain.model import Stage
 from tests import factories
-from tests.harness import Harness, eventually
+from tests.harness import Harness, eventually, variation_version, version
 from tests.test_long_life import MAX_EVENTS_PER_RUN, until_review_opens
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
@@ -67,7 +67,8 @@ async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_veri
     async def vary(variation, *signers):
         await update(AgreementWorkflow.propose_variation, lead, variation=variation)
         for signer in signers:
-            status = await update(AgreementWorkflow.sign_variation, signer, decision="approve")
+            status = await update(AgreementWorkflow.sign_variation, signer, decision="approve",
+                                  version=await variation_version(handle))
         return status
 
     lead = HELEN
@@ -76,7 +77,7 @@ async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_veri
     await update(AgreementWorkflow.set_objectives, lead, plan=plan)
     await update(AgreementWorkflow.submit_for_sign_off, lead)
     for actor in (HELEN, CUMBRIA, BLACKPOOL):
-        await update(AgreementWorkflow.record_sign_off, actor, decision="approve")
+        await update(AgreementWorkflow.record_sign_off, actor, decision="approve", version=await version(handle))
     for actor, milestone in ((HELEN, "system"), (CUMBRIA, "staff")):
         status = await update(AgreementWorkflow.report_milestone, actor, milestone_id=milestone,
                               status="complete", percent_complete=100)

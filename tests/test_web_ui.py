@@ -69,8 +69,10 @@ async def _through_one_review_cycle(portfolio: Portfolio, agreement_id: str) -> 
     then review 2's readings, one of them amber."""
     await portfolio.to_sign_off(agreement_id)
     partner = {"body": portfolio.partner, "signatory": factories.TAMWORTH_SIGNATORY.signatory}
+    signed = (await portfolio.harness.agreements.status(agreement_id)).version
     for actor in (portfolio.actor, partner, factories.STAFFORDSHIRE_SIGNATORY.model_dump()):
-        await portfolio.update(agreement_id, AgreementWorkflow.record_sign_off, {"actor": actor, "decision": "approve"})
+        await portfolio.update(agreement_id, AgreementWorkflow.record_sign_off,
+                               {"actor": actor, "decision": "approve", "version": signed})
     for actor, milestone in ((portfolio.actor, "fleet"), (partner, "rounds")):
         await portfolio.update(agreement_id, AgreementWorkflow.report_milestone, {
             "actor": actor, "milestone_id": milestone, "status": "complete", "percent_complete": 100})

@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from config import CORE_LOGGER, worker_runtime
 from domain.errors import INVALID_PAYLOAD, UNKNOWN_ACTION
 from tests import factories
-from tests.harness import eventually, walk_to_sign_off
+from tests.harness import eventually, version, walk_to_sign_off
 from tests.processes import WorkerProcess, worker_environment
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow, workflow_id
@@ -33,7 +33,8 @@ async def test_every_line_the_worker_writes_is_json(dev_server_env: WorkflowEnvi
         handle = client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
         await walk_to_sign_off(handle)
         with pytest.raises(WorkflowUpdateFailedError) as malformed:
-            await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": TAMWORTH, "decision": "maybe"})
+            await handle.execute_update(AgreementWorkflow.record_sign_off, {
+                "version": await version(handle), "actor": TAMWORTH, "decision": "maybe"})
         assert malformed.value.cause.type == INVALID_PAYLOAD
         with pytest.raises(WorkflowUpdateFailedError) as unknown:
             await handle.execute_update("approve", {"actor": TAMWORTH})

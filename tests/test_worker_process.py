@@ -11,7 +11,7 @@ from activities.ledger import read_ledger, verify_ledger
 from demo.stack import free_port
 from domain.model import Stage
 from tests import factories
-from tests.harness import eventually
+from tests.harness import eventually, version
 from tests.processes import WorkerProcess, worker_environment
 from workflows.agreement import AgreementWorkflow, workflow_id
 
@@ -25,7 +25,8 @@ async def drive_to_implementation(client: Client, agreement_id: str) -> None:
     await handle.execute_update(AgreementWorkflow.set_objectives, {"actor": LEAD, "plan": plan})
     await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
     for actor in (factories.LEAD, factories.TAMWORTH_SIGNATORY, factories.STAFFORDSHIRE_SIGNATORY):
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": actor.model_dump(), "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle), "actor": actor.model_dump(), "decision": "approve"})
 
 
 async def test_sigterm_lets_a_busy_worker_finish_and_a_restart_loses_nothing(

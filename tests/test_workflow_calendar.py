@@ -10,7 +10,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from domain.model import Rag, Stage
 from domain.status import details_markdown
 from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, walk_to_sign_off
+from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
 from tests.test_workflow_lifecycle import conclude_review, go_live
 from workflows.agreement import AgreementWorkflow
 
@@ -77,10 +77,12 @@ async def test_names_typed_in_nfd_match_a_named_signatory_and_count_as_the_same_
     handle = await harness.start(partners=partners)
     await walk_to_sign_off(handle)
     status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": {"body": factories.TAMWORTH, "signatory": nfd}, "decision": "approve"})
     assert [s.signatory for s in status.sign_offs] == [nfc]
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle),
             "actor": {"body": factories.STAFFORDSHIRE, "signatory": nfd.upper()}, "decision": "approve"})
     assert "has already signed in round 1 for Tamworth Borough Council; nobody signs twice" in str(
         refused.value.cause)

@@ -18,6 +18,7 @@ from tests.harness import (
     approve_by_all,
     eventually,
     slow_raise_alerts,
+    version,
     walk_to_sign_off,
 )
 from workflows.agreement import AgreementWorkflow
@@ -78,7 +79,8 @@ async def test_a_sign_off_alert_names_the_partners_not_yet_signed(harness: Harne
     handle = await harness.start(settings={"stage_durations": {"sign_off": "P20D"}})
     agreement_id = handle.id.removeprefix("agreement-")
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": LEAD, "decision": "approve"})
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle), "actor": LEAD, "decision": "approve"})
 
     await harness.skip(timedelta(days=20, minutes=1))
     rows = await wait_for_alerts(harness, agreement_id, 2)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from domain.model import Stage
 from tests import factories
-from tests.harness import Harness, approve_by_all, walk_to_sign_off
+from tests.harness import Harness, approve_by_all, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
 LEAD = factories.LEAD.model_dump()
@@ -59,6 +59,7 @@ async def test_a_rejection_returns_to_proposal_and_a_revised_case_is_approved(ha
     handle = await harness.start()
     await walk_to_sign_off(handle)
     status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "our contribution is too high"})
     assert status.stage is Stage.PROPOSAL and status.sign_off_round == 2
     revised = factories.proposal_data(one_off_cost="550000.00")
@@ -84,6 +85,7 @@ async def test_too_many_rejected_rounds_close_the_agreement_as_rejected(harness:
         else:
             await walk_to_sign_off(handle)
         status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle),
             "actor": TAMWORTH, "decision": "reject", "reason": "not affordable this year"})
     assert status.stage is Stage.CLOSED and status.closure.outcome == "rejected"
     assert (await handle.result()).closure.outcome == "rejected"

@@ -10,7 +10,7 @@ from domain.errors import INVALID_PAYLOAD
 from domain.lifecycle import open_agreement
 from domain.model import Stage
 from tests import factories
-from tests.harness import Harness, walk_to_sign_off
+from tests.harness import Harness, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
 LEAD = factories.LEAD.model_dump()
@@ -50,7 +50,8 @@ async def test_unknown_body_is_rejected(harness: Harness):
     await walk_to_sign_off(handle)
     stranger = {"body": "E07000192", "signatory": "Alex Doe"}
     await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
-                          {"actor": stranger, "decision": "approve"}, "E07000192 is not a partner body")
+                          {"version": await version(handle), "actor": stranger, "decision": "approve"},
+                          "E07000192 is not a partner body")
 
 
 async def test_signatory_of_another_body_is_rejected(harness: Harness):
@@ -58,23 +59,24 @@ async def test_signatory_of_another_body_is_rejected(harness: Harness):
     await walk_to_sign_off(handle)
     impostor = {"body": factories.TAMWORTH, "signatory": "Priya Shah"}
     await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
-                          {"actor": impostor, "decision": "approve"},
+                          {"version": await version(handle), "actor": impostor, "decision": "approve"},
                           "Priya Shah is not a named signatory of Tamworth Borough Council")
 
 
 async def test_second_sign_off_by_the_same_body_is_rejected(harness: Harness):
     handle = await harness.start()
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": TAMWORTH, "decision": "approve"})
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle), "actor": TAMWORTH, "decision": "approve"})
     await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
-                          {"actor": TAMWORTH, "decision": "approve"},
+                          {"version": await version(handle), "actor": TAMWORTH, "decision": "approve"},
                           "Tamworth Borough Council has already signed off in round 1")
 
 
 async def test_action_in_the_wrong_stage_is_rejected(harness: Harness):
     handle = await harness.start()
     await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
-                          {"actor": TAMWORTH, "decision": "approve"},
+                          {"version": await version(handle), "actor": TAMWORTH, "decision": "approve"},
                           "cannot sign off while agreement", "is in proposal; that is possible only in sign off")
 
 

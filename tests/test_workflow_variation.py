@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from domain.model import Stage
 from tests import factories
-from tests.harness import Harness, eventually
+from tests.harness import Harness, eventually, variation_version, version
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 
@@ -23,7 +23,8 @@ async def north_west_live(harness: Harness, settings: dict | None = None):
     await handle.execute_update(AgreementWorkflow.set_objectives, {"actor": LANCASHIRE, "plan": plan})
     await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LANCASHIRE})
     for actor in (LANCASHIRE, CUMBRIA, BLACKPOOL):
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {"actor": actor, "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.record_sign_off, {
+            "version": await version(handle), "actor": actor, "decision": "approve"})
     for actor, milestone in ((LANCASHIRE, "system"), (CUMBRIA, "staff")):
         status = await handle.execute_update(AgreementWorkflow.report_milestone, {
             "actor": actor, "milestone_id": milestone, "status": "complete", "percent_complete": 100})
@@ -40,7 +41,8 @@ async def test_an_agreed_variation_takes_effect_on_its_date_and_the_search_attri
     assert status.variation is not None and status.variation.awaited == [
         factories.LANCASHIRE, factories.CUMBERLAND, factories.WESTMORLAND_AND_FURNESS, factories.BLACKPOOL]
     for actor in (LANCASHIRE, CUMBERLAND, WESTMORLAND, BLACKPOOL):
-        status = await handle.execute_update(AgreementWorkflow.sign_variation, {"actor": actor, "decision": "approve"})
+        status = await handle.execute_update(AgreementWorkflow.sign_variation, {
+            "version": await variation_version(handle), "actor": actor, "decision": "approve"})
     assert status.variation is not None and status.variation.awaited == []
     assert factories.CUMBRIA in status.partner_bodies, "the agreement runs under the terms in force until the date"
 

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import drift, lifecycle, limits
     from domain.actions import (
         Action,
+        ChangeAttestorKeys,
         DecideReview,
         NameSignatory,
         ProposeVariation,
@@ -80,6 +81,9 @@ REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT = "refuse-a-workflow-id-of-another-agr
 BUSINESS_CASE_REQUIRED = "business-case-required"
 """Patch: before it, a proposal was submitted without a business case or a risk register. Since, the submit rule
 asks for both (``Agreement.business_case_required``, set at each run's start)."""
+SIGN_WHAT_YOU_SAW = "sign-what-you-saw"
+"""Patch: before it, a sign-off needed not name the version it approves. Runs begun since require it
+(``Agreement.versions_signed``, set at each run's start); a version named is checked either way."""
 
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
@@ -120,6 +124,8 @@ class AgreementWorkflow:
             self._agreement.calendar_periods = True
         if workflow.patched(NEVER_SKIP_REVIEWS):
             self._agreement.reviews_never_skipped = True
+        if workflow.patched(SIGN_WHAT_YOU_SAW):
+            self._agreement.versions_signed = True
         self._title_searchable = workflow.patched(TITLE_SEARCHABLE)
         if workflow.patched(BUSINESS_CASE_REQUIRED):
             self._agreement.business_case_required = True
@@ -284,6 +290,14 @@ class AgreementWorkflow:
 
     @retire_signatory.validator
     def _check_retire_signatory(self, action: RetireSignatory) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def change_attestor_keys(self, action: ChangeAttestorKeys) -> AgreementStatus:
+        return await self._act(action)
+
+    @change_attestor_keys.validator
+    def _check_change_attestor_keys(self, action: ChangeAttestorKeys) -> None:
         self._evolve(action)
 
     @workflow.update(dynamic=True)

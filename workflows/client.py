@@ -6,7 +6,8 @@ agreements through it, so an action's name and shape are checked where it is wri
     agreements = AgreementClient(await connect_temporal())
     status = await agreements.start(request)          # returns once the agreement has opened
     status = await agreements.act("waste-2027", AgreementWorkflow.record_sign_off,
-                                  SignOff(actor=Actor(body="E07000199", signatory="Owen Hughes"), decision="approve"))
+                                  SignOff(actor=Actor(body="E07000199", signatory="Owen Hughes"), decision="approve",
+                                          version=(await agreements.status("waste-2027")).version))
 
 Every method that takes an agreement id also takes the workflow id the Web UI shows
 (``agreement-waste-2027``). An agreement is read from its newest run that opened: a later

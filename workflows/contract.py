@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from domain.actions import (
+    ChangeAttestorKeys,
     DecideReview,
     NameSignatory,
     ProposeVariation,
@@ -60,6 +61,7 @@ UPDATES: dict[str, type[BaseModel]] = {
     "withdraw_variation": WithdrawVariation,
     "name_signatory": NameSignatory,
     "retire_signatory": RetireSignatory,
+    "change_attestor_keys": ChangeAttestorKeys,
 }
 """Each update takes one argument of this model and returns the agreement's ``AgreementStatus``."""
 
@@ -197,6 +199,20 @@ def summary() -> dict[str, Any]:
             },
         },
         "checked_by_the_engine_only": ENGINE_ONLY_RULES,
+        "attestation": (
+            "An agreement whose settings.require_attestation is true refuses (ActionRejected: attestation_required, "
+            "attestation_invalid, identity_not_registered, not_that_signatory) any action whose attestation is not "
+            "an EdDSA JWS by one of settings.attestor_keys over {sub, idp, agreement, action, content, seq, iat}, "
+            "content being the SHA-256 of the action's canonical JSON without its attestation (domain/attestation.py), "
+            "sub the identity registered for the signatory the action names, seq the decisions recorded when it was "
+            "issued (at most 50 before the agreement's own count). The Concordat HTTP API (openapi.json) "
+            "signs them; change_attestor_keys adds and retires keys."
+        ),
+        "sign_what_you_saw": (
+            "record_sign_off and sign_variation name the version they approve (the status's version, or "
+            "variation.version): a stale one is refused (stale_version), a missing one too (version_required) on "
+            "agreements run since the sign-what-you-saw patch."
+        ),
         "idempotency": (
             "Every action may carry action_id (else the update id stands for it). The agreement remembers its "
             f"last {RECENT_ACTIONS_KEPT} accepted actions across continue-as-new: the same action id with the same "
@@ -208,7 +224,10 @@ def summary() -> dict[str, Any]:
 
 
 def render() -> dict[str, str]:
-    files = {"contract.json": summary(), **schemas()}
+    """Every file of ``contract/``: the summary, the JSON Schemas, and the HTTP API's OpenAPI document."""
+    from api.app import openapi_document  # the API is built on this contract: imported here, not at the top
+
+    files = {"contract.json": summary(), **schemas(), "openapi.json": openapi_document()}
     return {name: json.dumps(content, indent=2, sort_keys=True) + "\n" for name, content in files.items()}
 
 

