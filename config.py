@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TextIO, TypeVar
+from typing import Any, Protocol, TextIO, TypeVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
@@ -174,6 +174,42 @@ async def with_retry(
             log.warning("waiting_for_dependency", dependency=what, error=str(error), retry_in_seconds=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
+
+
+class _HasLogLevel(Protocol):
+    log_level: str
+
+
+SettingsT = TypeVar("SettingsT", bound=_HasLogLevel)
+
+
+def run_service(
+    name: str, load: Callable[[], SettingsT], serve: Callable[[SettingsT], Awaitable[None]]
+) -> int:
+    """Run one of Concordat's long-running processes (the worker, the dispatcher, the API) and give its exit code.
+
+    ``load`` reads its settings (a bad one prints the reason to stderr: exit 2), JSON logs are set to their
+    level, and ``serve`` runs until it returns (exit 0) or a dependency stays unreachable (``ConnectionError``,
+    logged as ``<name>_gave_up``: exit 3).
+    """
+    try:
+        settings = load()
+        configure_logging(settings.log_level)
+        asyncio.run(serve(settings))
+    except ConfigurationError as error:
+        print(f"concordat {name}: bad configuration: {error}", file=sys.stderr)
+        return 2
+    except ConnectionError as error:
+        structlog.get_logger(f"concordat.{name}").error(f"{name}_gave_up", error=str(error))
+        return 3
+    return 0
+
+
+def exit_now(code: int) -> None:
+    """Exit without interpreter teardown, which the SDK's runtime threads can abort (sdk-python #300)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _activity_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from config import ConfigurationError, Settings, connect_temporal
 from dispatcher import cli as alerts_cli
-from report import cli as portfolio_cli
 from domain.errors import explain
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
@@ -58,6 +57,7 @@ from domain.status import (
     waiting_summary,
 )
 from domain.story import story
+from report import cli as portfolio_cli
 from workflows.agreement import workflow_id
 from workflows.client import (
     OPENING_TIMEOUT,
@@ -575,6 +575,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from worker import exit_now
+    from config import exit_now
 
     exit_now(main())

@@ -10,9 +10,7 @@ Configuration: see ``config.py`` and the README's "Operating the worker" section
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -26,7 +24,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from activities.database import create_pool, migrate
 from activities.digests import DigestActivities
 from activities.ledger import LedgerActivities
-from config import ConfigurationError, Settings, configure_logging, connect_temporal, with_retry, worker_runtime
+from config import ConfigurationError, Settings, connect_temporal, exit_now, run_service, with_retry, worker_runtime
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.digest import AlertDigestWorkflow
@@ -120,28 +118,7 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> int:
-    try:
-        settings = Settings.from_environment()
-    except ConfigurationError as error:
-        print(f"concordat worker: bad configuration: {error}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level)
-    try:
-        asyncio.run(serve(settings))
-    except ConfigurationError as error:
-        print(f"concordat worker: bad configuration: {error}", file=sys.stderr)
-        return 2
-    except ConnectionError as error:
-        log.error("worker_gave_up", error=str(error))
-        return 3
-    return 0
-
-
-def exit_now(code: int) -> None:
-    """Exit without interpreter teardown, which the SDK's runtime threads can abort (sdk-python #300)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    return run_service("worker", Settings.from_environment, serve)
 
 
 if __name__ == "__main__":

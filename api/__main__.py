@@ -1,22 +1,26 @@
-"""Run the HTTP API: ``python -m api`` (settings from the environment: see ``api.settings`` and README)."""
+"""Run the HTTP API: ``python -m api`` (settings from the environment: see ``api.settings`` and README).
 
-import asyncio
-import sys
+It waits (with backoff) for Temporal, then serves until SIGTERM or SIGINT. Exit 2: bad configuration;
+exit 3: Temporal stayed unreachable. Logs are JSON lines.
+"""
 
+import structlog
 import uvicorn
 
 from activities.database import create_pool
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import TokenVerifier
-from config import ConfigurationError, Settings, configure_logging, connect_temporal
+from config import Settings, connect_temporal, exit_now, run_service, with_retry
 from workflows.client import AgreementClient
 
+log = structlog.get_logger("concordat.api")
 
-async def serve() -> None:
-    settings, api = Settings.from_environment(), ApiSettings.from_environment()
-    configure_logging(settings.log_level)
-    client = await connect_temporal(settings=settings)
+
+async def serve(settings: Settings) -> None:
+    api = ApiSettings.from_environment()
+    client = await with_retry("Temporal", lambda: connect_temporal(settings=settings),
+                              timeout=settings.connect_timeout_seconds, log=log)
     pool = await create_pool(settings.database_url, max_size=4) if settings.database_url else None
     app = create_app(api, AgreementClient(client, settings.task_queue), TokenVerifier(api), pool)
     server = uvicorn.Server(uvicorn.Config(app, host=api.host, port=api.port, log_config=None))
@@ -28,13 +32,8 @@ async def serve() -> None:
 
 
 def main() -> int:
-    try:
-        asyncio.run(serve())
-    except ConfigurationError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_service("api", Settings.from_environment, serve)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 
 import structlog
 
 from activities.database import create_pool, migrate
-from config import ConfigurationError, configure_logging, with_retry
+from config import ConfigurationError, exit_now, run_service, with_retry
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
-from worker import exit_now
 
 log = structlog.get_logger("concordat.dispatcher")
 
@@ -56,21 +54,7 @@ async def serve(settings: DispatcherSettings) -> None:
 
 
 def main() -> int:
-    try:
-        settings = DispatcherSettings.from_environment()
-    except ConfigurationError as error:
-        print(f"concordat dispatcher: bad configuration: {error}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level)
-    try:
-        asyncio.run(serve(settings))
-    except ConfigurationError as error:
-        print(f"concordat dispatcher: bad configuration: {error}", file=sys.stderr)
-        return 2
-    except ConnectionError as error:
-        log.error("dispatcher_gave_up", error=str(error))
-        return 3
-    return 0
+    return run_service("dispatcher", DispatcherSettings.from_environment, serve)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from temporalio.client import Client  # noqa: E402
 
-from config import connect_temporal  # noqa: E402
-from worker import exit_now  # noqa: E402
+from config import connect_temporal, exit_now  # noqa: E402
 
 
 async def save_runs(client: Client, workflow_id: str, out: Path, name: str | None = None) -> list[Path]:
