@@ -106,7 +106,7 @@ def test_the_worker_environment_in_the_deployment_is_what_the_worker_reads():
     assert environment["TEMPORAL_ADDRESS"].split(":")[0] in services
     database_host = environment["DATABASE_URL"].split("@")[1].split(":")[0]
     assert database_host in services and database_host != "temporal-db"
-    settings = Settings.from_environment({k: v.replace("${CONCORDAT_DB_PASSWORD:-concordat}", "x")
+    settings = Settings.from_environment({k: _interpolate(v, {"CONCORDAT_DB_PASSWORD": "x"})
                                           for k, v in environment.items()})
     assert settings.task_queue == TASK_QUEUE
     grace = float(environment["CONCORDAT_SHUTDOWN_GRACE_SECONDS"])
@@ -115,6 +115,14 @@ def test_the_worker_environment_in_the_deployment_is_what_the_worker_reads():
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in Settings.variables() if name not in readme]
     assert not missing, f"README does not document {missing}"
+
+
+def test_the_deployment_ships_no_default_password():
+    text = (ROOT / "docker-compose.yml").read_text()
+    for name in ("TEMPORAL_DB_PASSWORD", "CONCORDAT_DB_PASSWORD", "CONCORDAT_SMTP_PASSWORD"):
+        assert not re.search(r"\$\{" + name + r":-[^}]", text), f"{name} has a default value in docker-compose.yml"
+    for required in ("TEMPORAL_DB_PASSWORD", "CONCORDAT_DB_PASSWORD"):
+        assert "${" + required + ":?" in text, f"{required} must be required"
 
 
 def _interpolate(value: str, given: dict[str, str]) -> str:
