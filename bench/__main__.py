@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import contextlib
 import itertools
 import json
@@ -236,10 +237,47 @@ class Bench:
         return counts
 
     async def review_cycle_history(self) -> None:
+        """History events and ledger rows of one review cycle (three reviews of one second each)."""
         handle = await self.start_agreement({"review_period": "PT1S", "term": "PT3S"})
         await self.drive(handle)
         review_cycles = (await self._events_per_run(handle))[1:]  # each run after the first is one review cycle
-        self.results.setdefault("history", {})["events_per_review_cycle"] = statistics.median(review_cycles)
+        rows = await self.pool.fetchval("SELECT count(*) FROM decisions WHERE agreement_id = $1 AND stage = 'review'",
+                                        agreement_id_of(handle.id))
+        history = self.results.setdefault("history", {})
+        history["events_per_review_cycle"] = statistics.median(review_cycles)
+        history["ledger_rows_per_review_cycle"] = rows / len(review_cycles)
+
+    async def scale(self, count: int, worker: psutil.Process, concurrency: int = 30) -> None:
+        """``count`` agreements opened and each driven into its first review, ``concurrency`` at a time, with
+        quarterly reviews on the financial year's grid (P3M from 1 April): every review falls due at the same
+        quarter's end. Reports the rate reached, the worker's RSS added, history events and ledger rows per
+        agreement, and (with the review cycle measured by ``review_cycle_history``) per agreement per year."""
+        settings = {"review_period": "P3M", "review_alignment": "financial_year", "term": "P5Y"}
+        agreements = AgreementClient(self.client)
+        rss_before = await settled_rss(worker)
+
+        async def into_review() -> tuple[Any, AgreementStatus]:
+            handle = await self.start_agreement(settings, kind="scale")
+            await self.drive(handle, Stage.REVIEW)
+            return handle, await agreements.status(agreement_id_of(handle.id))
+
+        seconds, reached = await timed_result(lambda: bounded((into_review() for _ in range(count)), limit=concurrency))
+        rss_after = await settled_rss(worker)
+        rows = await self.pool.fetchval("SELECT count(*) FROM decisions WHERE agreement_id LIKE $1", self._like("scale"))
+        sample = [sum(await self._events_per_run(handle)) for handle, _ in reached[:5]]
+        history = self.results.get("history", {})
+        cycle_events, cycle_rows = history.get("events_per_review_cycle"), history.get("ledger_rows_per_review_cycle")
+        self.results["scale"] = {
+            "agreements_in_review": len(reached), "seconds": seconds, "per_minute": len(reached) / seconds * 60,
+            "in_fifteen_minutes": round(len(reached) / seconds * 900),
+            "reviews_fall_due": sorted({str(status.stage_started_at) for _, status in reached}),
+            "worker_rss_added_kb_each": (rss_after - rss_before) / len(reached) / 1024,
+            "events_per_agreement_to_review": statistics.median(sample), "ledger_rows_per_agreement_to_review":
+                rows / len(reached),
+            "events_per_agreement_per_year": 4 * cycle_events if cycle_events else None,
+            "ledger_rows_per_agreement_per_year": 4 * cycle_rows if cycle_rows else None,
+        }
+        await bounded(handle.terminate("benchmark") for handle, _ in reached)
 
     async def sign_off_latency(self, samples: int) -> None:
         handles = await bounded(self.start_agreement() for _ in range(-(-samples // 2)))
@@ -564,6 +602,20 @@ def report(console: Console, results: dict[str, Any]) -> None:
                           f"{hist['events_per_lifecycle'] / hist['floor_events_per_lifecycle']:.2f}", "")
         if "events_per_review_cycle" in hist:
             table.add_row("History events per review cycle", f"{hist['events_per_review_cycle']}", "", "", "")
+    if "scale" in r:
+        scale = r["scale"]
+        table.add_row(f"Scale: agreements driven into review ({scale['seconds']:.0f} s; in 15 minutes at this rate)",
+                      f"{scale['agreements_in_review']} ({scale['in_fifteen_minutes']})", "", "", "")
+        table.add_row("Scale: their reviews fall due at", ", ".join(scale["reviews_fall_due"]), "", "", "")
+        table.add_row("Scale: worker RSS added per agreement in review (KB)", f"{scale['worker_rss_added_kb_each']:.0f}",
+                      "", "", "")
+        table.add_row("Scale: history events, ledger rows per agreement to its first review",
+                      f"{scale['events_per_agreement_to_review']}, {scale['ledger_rows_per_agreement_to_review']:.0f}",
+                      "", "", "")
+        if scale["events_per_agreement_per_year"]:
+            table.add_row("Per agreement per year, quarterly reviews: history events, ledger rows",
+                          f"{scale['events_per_agreement_per_year']:.0f}, {scale['ledger_rows_per_agreement_per_year']:.0f}",
+                          "", "", "")
     if "memory" in r:
         mem = r["memory"]
         table.add_row("Worker RSS idle (MB)", f"{mem['rss_mb']['0']:.0f}", "", "", "")
@@ -598,6 +650,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
         args.starts, args.start_concurrency, args.load, args.load_concurrency = 4, 2, 3, 2
         args.scale = min(args.scale, 3)
     return args
+
+
+def compile_sources() -> None:
+    """Compile the project to bytecode first, as the container image does (``python -m compileall``): the workflow
+    sandbox imports each workflow's module afresh for every run, and without bytecode (``PYTHONDONTWRITEBYTECODE``,
+    a read-only tree) it would compile the source each time, a cost production does not pay."""
+    for package in ("activities", "bench", "demo", "domain", "workflows"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+    compileall.compile_file(ROOT / "config.py", quiet=1)
+    compileall.compile_file(ROOT / "worker.py", quiet=1)
 
 
 @asynccontextmanager
@@ -645,8 +707,9 @@ async def main(argv: list[str]) -> int:
     args = parse(argv)
     console = Console() if sys.stdout.isatty() else Console(width=150)
     sizes = [int(size) for size in args.memory.split(",") if size]
-    cache = max([*sizes, 1000]) + 100  # every open agreement stays cached, as the memory figure assumes
+    cache = max([*sizes, args.scale, 1000]) + 100  # every open agreement stays cached, as the memory figure assumes
     task_queue = f"bench-{uuid.uuid4().hex[:8]}"
+    compile_sources()
     with tempfile.TemporaryDirectory(prefix="concordat-bench-") as tmp:
         data_dir = Path(tmp)
         async with temporal_and_postgres(data_dir) as stack, bench_worker(data_dir, task_queue, cache) as worker:
@@ -671,9 +734,10 @@ async def main(argv: list[str]) -> int:
                     ("deadline burst", lambda: bench.deadline_burst(args.burst)),
                     ("ledger writes", lambda: bench.ledger_writes(args.ledger_writes)),
                     ("memory", lambda: measure_memory(bench, data_dir, f"{task_queue}-memory", sizes, cache)),
+                    ("scale", lambda: bench.scale(args.scale, worker)),
                 ]
                 for name, step in steps:
-                    if args.only and name.split()[0] not in args.only:
+                    if args.only and name.split()[0] not in args.only or name == "scale" and not args.scale:
                         continue
                     console.print(f"measuring {name} ...")
                     await step()
