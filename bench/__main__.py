@@ -107,10 +107,10 @@ class Bench:
             updates += 1
         return updates
 
-    async def start_floor(self, updates: int = 1) -> Any:
+    async def start_floor(self, updates: int = 1, task_queue: str | None = None) -> Any:
         """A floor lifecycle of ``updates`` updates, started and awaited until its opening row is written."""
         handle = await self.client.start_workflow(
-            FloorLifecycleWorkflow.run, updates, id=self._id("floor"), task_queue=self.task_queue)
+            FloorLifecycleWorkflow.run, updates, id=self._id("floor"), task_queue=task_queue or self.task_queue)
         interval = 0.02  # polled as AgreementClient.until_opened polls an agreement's status
         while True:
             try:
@@ -406,7 +406,10 @@ class Bench:
             spent[name] = round(spent.get(name, 0) + cpu_seconds(process) - before[name], 2)
 
     async def memory(self, worker: psutil.Process, task_queue: str, sizes: list[int], cache: int) -> None:
-        """RSS of a fresh worker (on ``task_queue``) idle, then holding ``sizes`` agreements open in sign-off."""
+        """RSS of a fresh worker (on ``task_queue``) idle, then holding as many floor workflows open as the first of
+        ``sizes`` (what an open run costs the SDK and its sandbox), then ``sizes`` agreements open in sign-off."""
+        idle = await settled_rss(worker)
+        floors = await bounded(self.start_floor(task_queue=task_queue) for _ in range(sizes[0]))
         rss = {0: await settled_rss(worker)}
         handles: list[Any] = []
         for size in sizes:
@@ -415,13 +418,14 @@ class Bench:
             handles += new
             rss[size] = await settled_rss(worker)
         self.results["memory"] = {
-            "sticky_cache_size": cache,
+            "sticky_cache_size": cache, "idle_rss_mb": idle / 2**20,
+            "floor_kb_per_open_workflow": (rss[0] - idle) / sizes[0] / 1024,
             "rss_mb": {str(size): value / 2**20 for size, value in rss.items()},
             "kb_per_open_agreement": {
                 str(size): (rss[size] - rss[0]) / size / 1024 for size in sizes if size
             },
         }
-        await bounded(handle.terminate("benchmark") for handle in handles)
+        await bounded(handle.terminate("benchmark") for handle in [*floors, *handles])
 
     async def ledger_writes(self, decisions: int, writers: int = 8) -> None:
         """The recording activity, called directly, against raw inserts of the same rows into a same-shaped table."""
@@ -618,10 +622,11 @@ def report(console: Console, results: dict[str, Any]) -> None:
                           "", "", "")
     if "memory" in r:
         mem = r["memory"]
-        table.add_row("Worker RSS idle (MB)", f"{mem['rss_mb']['0']:.0f}", "", "", "")
+        table.add_row("Worker RSS idle (MB)", f"{mem['idle_rss_mb']:.0f}", "", "", "")
         for size, kb in mem["kb_per_open_agreement"].items():
             table.add_row(f"Worker RSS, {size} open in sign-off (MB; KB each; sticky cache {mem['sticky_cache_size']})",
-                          f"{mem['rss_mb'][size]:.0f} ({kb:.1f} KB each)", "", "", "")
+                          f"{mem['rss_mb'][size]:.0f} ({kb:.1f} KB each)",
+                          f"{mem['floor_kb_per_open_workflow']:.1f} KB each", "", "")
     console.print(table)
 
 
@@ -707,7 +712,7 @@ async def main(argv: list[str]) -> int:
     args = parse(argv)
     console = Console() if sys.stdout.isatty() else Console(width=150)
     sizes = [int(size) for size in args.memory.split(",") if size]
-    cache = max([*sizes, args.scale, 1000]) + 100  # every open agreement stays cached, as the memory figure assumes
+    cache = max([*sizes, args.scale, 1000]) + sizes[0] + 100  # every open run stays cached, as the memory figure assumes
     task_queue = f"bench-{uuid.uuid4().hex[:8]}"
     compile_sources()
     with tempfile.TemporaryDirectory(prefix="concordat-bench-") as tmp:
