@@ -308,16 +308,19 @@ class Bench:
 
         Each workflow is started and its first task awaited, four at a time, so no backlog delays a stage
         clock; each agreement turns amber at 1% of its stage, so by the deadline all are quiet and only red
-        alerts fall due. The shared moment is set from this machine's start rate, measured first on a sample;
+        alerts fall due. The shared moment is set from this machine's start rate, measured first on a sample
+        (the floor's and Concordat's each);
         a burst whose starts still overrun it (a machine that slowed down meanwhile) is ended and run again
         with the margin its own starts took, so no measure depends on a fixed margin. The floor runs first:
         the agreements' termination afterwards is heavy.
         """
-        sample = min(count, 20)
-        started, probes = await timed_result(lambda: bounded(
-            (self._open_due(datetime.now(UTC) + timedelta(days=1), "probe") for _ in range(sample)), limit=4))
-        await bounded(handle.terminate("benchmark") for handle in probes)
-        margin = timedelta(seconds=5 + 2 * started * count / sample)
+        async def margin_for(start: Callable[[datetime, str], Awaitable[Any]]) -> timedelta:
+            """Five seconds, and a quarter more than ``count`` starts take at the rate a sample of 20 started."""
+            sample = min(count, 20)
+            taken, probes = await timed_result(lambda: bounded(
+                (start(datetime.now(UTC) + timedelta(days=1), "probe") for _ in range(sample)), limit=4))
+            await bounded(handle.terminate("benchmark") for handle in probes)
+            return timedelta(seconds=5 + 1.25 * taken * count / sample)
 
         async def start_floor(deadline: datetime, kind: str) -> Any:
             handle = await self.client.start_workflow(FloorDeadlineWorkflow.run, deadline, task_queue=self.task_queue,
@@ -325,11 +328,11 @@ class Bench:
             await handle.query(FloorDeadlineWorkflow.deadline)
             return handle
 
-        floor, _, margin, _ = await self._burst(
-            "deadline burst, floor", count, margin, start_floor, settled=None,
+        floor, _, floor_margin, _ = await self._burst(
+            "deadline burst, floor", count, await margin_for(start_floor), start_floor, settled=None,
             drained="SELECT count(*) FROM bench_floor WHERE workflow_id LIKE $1")
         ours, agreements, margin, kind = await self._burst(
-            "deadline burst, Concordat", count, margin, self._open_due,
+            "deadline burst, Concordat", count, await margin_for(self._open_due), self._open_due,
             settled="SELECT count(*) FROM alerts WHERE level = 'amber' AND agreement_id LIKE $1",
             drained="SELECT count(*) FROM alerts WHERE level = 'red' AND agreement_id LIKE $1")
         spread = await self.pool.fetchval("SELECT extract(epoch FROM max(reached_at) - min(reached_at)) FROM alerts "
@@ -337,7 +340,8 @@ class Bench:
         await bounded(handle.terminate("benchmark") for handle in agreements)
         self.results["deadline_burst"] = {"agreements": count, "concordat_s": ours, "floor_s": floor,
                                           "ratio": ours / floor, "concordat_deadline_spread_s": float(spread),
-                                          "margin_s": margin.total_seconds()}
+                                          "margin_s": margin.total_seconds(),
+                                          "floor_margin_s": floor_margin.total_seconds()}
 
     def _like(self, kind: str) -> str:
         """The LIKE pattern of the ids ``_id(kind)`` gives in this run."""
