@@ -23,10 +23,12 @@ FLOOR_TABLE = """CREATE TABLE IF NOT EXISTS bench_floor (
 class FloorLifecycleWorkflow:
     def __init__(self) -> None:
         self._done = 0
+        self._opened = False
 
     @workflow.run
     async def run(self, updates: int) -> int:
         await workflow.execute_activity("floor_write", {"opened": True}, **_WRITE)
+        self._opened = True
         while self._done < updates:
             await self._sleep_until_updated_or_a_day()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -39,6 +41,11 @@ class FloorLifecycleWorkflow:
             await workflow.wait_condition(lambda: self._done != seen, timeout=timedelta(days=1))
         except TimeoutError:
             pass
+
+    @workflow.query
+    def opened(self) -> bool:
+        """Whether the opening row is written, as the agreement's status says once its opening is recorded."""
+        return self._opened
 
     @workflow.update
     async def act(self, payload: dict) -> int:

@@ -251,10 +251,10 @@ def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
     return alerts
 
 
-def due_alerts(agreement: Agreement, now: datetime) -> list[Alert]:
-    """Alerts reached but not yet raised."""
+def due_alerts(agreement: Agreement, now: datetime, reached: list[Alert] | None = None) -> list[Alert]:
+    """Alerts reached but not yet raised; ``reached`` is ``conditions(agreement, now)`` where already computed."""
     raised = set(agreement.raised_alerts)
-    return [a for a in conditions(agreement, now) if a.key not in raised]
+    return [a for a in (conditions(agreement, now) if reached is None else reached) if a.key not in raised]
 
 
 def alerts_still_relevant(agreement: Agreement) -> list[str]:
@@ -266,10 +266,11 @@ def alerts_still_relevant(agreement: Agreement) -> list[str]:
     return [key for key in agreement.raised_alerts if key.partition("|")[0] in current]
 
 
-def open_alerts(agreement: Agreement, now: datetime) -> list[Alert]:
-    """The highest level reached by each condition that still holds."""
+def open_alerts(agreement: Agreement, now: datetime, reached: list[Alert] | None = None) -> list[Alert]:
+    """The highest level reached by each condition that still holds; ``reached`` is ``conditions(agreement,
+    now)`` where already computed."""
     highest: dict[str, Alert] = {}
-    for alert in conditions(agreement, now):
+    for alert in conditions(agreement, now) if reached is None else reached:
         highest[alert.condition] = alert
     return list(highest.values())
 
@@ -296,10 +297,12 @@ def stage_rag(agreement: Agreement, now: datetime) -> Rag:
     return Rag.AMBER if levels == ["amber"] else Rag.RED
 
 
-def overall_rag(agreement: Agreement, now: datetime) -> Rag:
-    """The worst of the stage's drift, overdue milestones and the current KPI readings."""
+def overall_rag(agreement: Agreement, now: datetime, reached: list[Alert] | None = None) -> Rag:
+    """The worst of the stage's drift, overdue milestones and the current KPI readings; ``reached`` is
+    ``conditions(agreement, now)`` where already computed."""
     rags = [stage_rag(agreement, now)]
-    rags += [Rag.RED for a in conditions(agreement, now) if a.kind is AlertKind.MILESTONE_OVERDUE]
+    alerts = conditions(agreement, now) if reached is None else reached
+    rags += [Rag.RED for a in alerts if a.kind is AlertKind.MILESTONE_OVERDUE]
     if agreement.stage is Stage.REVIEW:
         rags += [reading.rag for reading in agreement.readings.values()]
     if agreement.benefits is not None and agreement.stage is not Stage.CLOSED:

@@ -10,7 +10,7 @@ from pydantic import Field
 from domain.actions import MilestoneStatus, SignOffDecision
 from domain.business_case import BenefitPosition
 from domain.calendar import describe_end
-from domain.drift import Alert, Waiting, humanise, open_alerts, overall_rag, stage_rag, waiting_on
+from domain.drift import Alert, Waiting, conditions, humanise, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
 from domain.lifecycle import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
 from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject
@@ -131,7 +131,11 @@ class AgreementStatus(ValueObject):
     )
 
 
-def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
+def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None = None) -> AgreementStatus:
+    """The agreement as officers see it at ``now``; ``reached`` is ``drift.conditions(agreement, now)`` where the
+    caller has already computed it (they are otherwise computed here, once)."""
+    if reached is None:
+        reached = conditions(agreement, now)
     proposal = agreement.proposal
     plan = agreement.plan
     milestones = []
@@ -172,7 +176,7 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         partner_bodies=[p.code for p in proposal.partners],
         body_names={p.code: p.name for p in proposal.partners},
         stage=agreement.stage,
-        rag=overall_rag(agreement, now),
+        rag=overall_rag(agreement, now, reached),
         stage_rag=stage_rag(agreement, now),
         stage_started_at=agreement.clock_started_at,
         deadline=agreement.deadline,
@@ -188,7 +192,7 @@ def status_of(agreement: Agreement, now: datetime) -> AgreementStatus:
         reviews_outstanding=agreement.reviews_outstanding(now),
         reviews_in_term=reviews_in_term,
         kpis=kpis,
-        open_alerts=open_alerts(agreement, now),
+        open_alerts=open_alerts(agreement, now, reached),
         expected_annual_saving=proposal.expected_annual_saving,
         payback_years=proposal.payback_years,
         closure=agreement.closure,

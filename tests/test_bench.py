@@ -18,7 +18,7 @@ async def test_the_benchmark_runs_every_measure_at_a_tiny_size(
     env = {**os.environ, "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
            "DATABASE_URL": postgres_dsn}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench", "--quick", "--json", str(out),
+        sys.executable, "-m", "bench", "--quick", "--scale", "2", "--json", str(out),
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
     text = output.decode()
@@ -26,12 +26,18 @@ async def test_the_benchmark_runs_every_measure_at_a_tiny_size(
     assert "Concordat against the Temporal floor" in text and "benchmarking on the Temporal at" in text
 
     results = json.loads(out.read_text())
-    assert set(results["targets"]) == {"lifecycle", "sign_off_p95", "deadline_burst", "ledger_writes"}
+    assert set(results["targets"]) == {"lifecycle", "starts", "updates_under_load", "sign_off_p95", "deadline_burst",
+                                       "ledger_writes"}
     assert all(check["ratio"] > 0 for check in results["targets"].values())
     assert results["lifecycle"]["updates_per_lifecycle"] >= 10
     assert results["history"]["events_per_lifecycle"] > results["history"]["events_per_review_cycle"] > 0
     assert results["sign_off_latency_ms"]["samples"] == 4
-    assert results["deadline_burst"]["agreements"] == 4
+    assert results["starts"]["agreements"] == 4
+    assert results["updates_under_load"]["agreements"] == 3 and results["updates_under_load"]["updates"] >= 3 * 5
+    assert results["deadline_burst"]["agreements"] == 4 and results["deadline_burst"]["margin_s"] > 5
+    assert results["history"]["ledger_rows_per_review_cycle"] > 0
     assert results["ledger_writes"]["decisions"] == 80
     assert results["memory"]["sticky_cache_size"] > 0 and "4" in results["memory"]["kb_per_open_agreement"]
+    assert results["memory"]["floor_kb_per_open_workflow"] is not None
+    assert results["scale"]["agreements_in_review"] == 2 and len(results["scale"]["reviews_fall_due"]) == 1
     assert results["machine"]["temporalio"]

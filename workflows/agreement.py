@@ -110,6 +110,7 @@ def agreement_id_of(workflow_id: str) -> str:
 class AgreementWorkflow:
     @workflow.init
     def __init__(self, start: lifecycle.AgreementInput) -> None:
+        self._state_version = 0
         if start.carried is None:
             opening = lifecycle.open_agreement(start, workflow.now())
             self._agreement, self._unrecorded = opening.agreement, opening.decisions
@@ -131,7 +132,27 @@ class AgreementWorkflow:
             self._agreement.business_case_required = True
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
-        self._published: tuple[list[SearchAttributeUpdate], str] | None = None
+        self._published: tuple[AgreementStatus, list[SearchAttributeUpdate], str] | None = None
+        self._reached_memo: tuple[tuple[int, int, int, datetime], list[drift.Alert]] | None = None
+        self._status_memo: tuple[tuple[int, int, int, datetime], AgreementStatus] | None = None
+        self._validated: dict[str, tuple[tuple[int, int, int, datetime], lifecycle.Transition]] = {}
+
+    @property
+    def _agreement(self) -> lifecycle.Agreement:
+        """The agreement's state. Setting it counts a new version (see ``_state_key``)."""
+        return self._state
+
+    @_agreement.setter
+    def _agreement(self, agreement: lifecycle.Agreement) -> None:
+        self._state = agreement
+        self._state_version += 1
+
+    def _state_key(self) -> tuple[int, int, int, datetime]:
+        """What the rules, the drift conditions and the status read, as a key for what was computed from them:
+        the state's version (a new state each time one is adopted), the two parts changed in place (the ledger
+        head and the raised alerts, which only grow within a run) and the workflow's time."""
+        state = self._state
+        return self._state_version, state.chain.seq, len(state.raised_alerts), workflow.now()
 
     @workflow.run
     async def run(self, start: lifecycle.AgreementInput) -> AgreementStatus:
@@ -154,7 +175,19 @@ class AgreementWorkflow:
 
     @workflow.query
     def status(self) -> AgreementStatus:
-        return status_of(self._agreement, workflow.now())
+        """The status at the workflow's time, computed once for each state and moment (it is read several
+        times in each activation: to answer an update, to publish, to word the timer)."""
+        key = self._state_key()
+        if self._status_memo is None or self._status_memo[0] != key:
+            self._status_memo = (key, status_of(self._agreement, workflow.now(), self._reached()))
+        return self._status_memo[1]
+
+    def _reached(self) -> list[drift.Alert]:
+        """``drift.conditions`` now, computed once for each state and moment."""
+        key = self._state_key()
+        if self._reached_memo is None or self._reached_memo[0] != key:
+            self._reached_memo = (key, drift.conditions(self._agreement, workflow.now()))
+        return self._reached_memo[1]
 
     @workflow.update
     async def revise_proposal(self, action: ReviseProposal) -> AgreementStatus:
@@ -317,18 +350,30 @@ class AgreementWorkflow:
         return ApplicationError(message, [problem], type=UNKNOWN_ACTION, non_retryable=True)
 
     def _evolve(self, action: Action) -> lifecycle.Transition:
-        """Run the rules on ``action``, named by its action id or else by the update's id."""
+        """Run the rules on ``action``, named by its action id or else by the update's id.
+
+        The transition an update's validator computes is kept, with the state key it was computed from, for
+        the update's handler: when the state and the time are still the same there (the usual case: the
+        handler runs in the same activation), the handler takes it rather than running the rules again. The
+        result is the same either way, so a replay (where validators do not run) issues the same commands.
+        """
         update = workflow.current_update_info()
+        key = self._state_key()
+        if update is not None and (kept := self._validated.get(update.id)) is not None and kept[0] == key:
+            return kept[1]
         if action.action_id is None and update is not None:
             action = action.model_copy(update={"action_id": action_id_of(update.id)})
         try:
-            return lifecycle.evolve(self._agreement, action, workflow.now())
+            transition = lifecycle.evolve(self._agreement, action, workflow.now())
         except ActionRejected as rejection:
             name = update.name if update else type(action).__name__
             log_refusal(self._agreement.agreement_id, name, action.actor.body, action.actor.signatory, str(rejection))
             raise ApplicationError(
                 str(rejection), rejection.problems(), type=ACTION_REJECTED, non_retryable=True
             ) from None
+        if update is not None:
+            self._validated[update.id] = (key, transition)
+        return transition
 
     async def _act(self, action: Action) -> AgreementStatus:
         """Check again under the lock, record the decisions, then adopt the new state.
@@ -338,7 +383,11 @@ class AgreementWorkflow:
         """
         await workflow.wait_condition(lambda: not self._unrecorded)
         async with self._lock:
-            transition = self._evolve(action)
+            try:
+                transition = self._evolve(action)
+            finally:
+                if (update := workflow.current_update_info()) is not None:
+                    self._validated.pop(update.id, None)
             if not transition.repeat:
                 await self._record(transition.agreement, transition.decisions)
                 self._agreement = transition.agreement
@@ -390,7 +439,7 @@ class AgreementWorkflow:
     async def _raise_due_alerts(self) -> None:
         """Raise every drift level reached, including one reached while the last was being raised."""
         async with self._lock:
-            due = drift.due_alerts(self._agreement, workflow.now())
+            due = drift.due_alerts(self._agreement, workflow.now(), self._reached())
             while due:
                 await workflow.execute_activity_method(
                     LedgerActivities.raise_alerts,
@@ -400,7 +449,7 @@ class AgreementWorkflow:
                     **_LEDGER_WRITE,
                 )
                 self._agreement.raised_alerts.extend(alert.key for alert in due)
-                due = drift.due_alerts(self._agreement, workflow.now())
+                due = drift.due_alerts(self._agreement, workflow.now(), self._reached())
                 if due and not workflow.patched(RAISE_LEVELS_REACHED_WHILE_RAISING):
                     return
 
@@ -428,20 +477,27 @@ class AgreementWorkflow:
         return next_review or workflow.info().is_continue_as_new_suggested()
 
     def _publish(self) -> AgreementStatus:
-        """Keep the Web UI current: search attributes to filter by, details to read; returns the status shown."""
+        """Keep the Web UI current: search attributes to filter by, details to read; returns the status shown.
+
+        Only what changed is sent: nothing when the status is the very one last published (or words the same
+        attributes and details), and since ``upsert-only-changed-search-attributes`` only the attributes
+        whose values changed."""
         status = self.status()
+        if self._published is not None and self._published[0] is status:
+            return status
         attributes = search_attributes.updates(status, with_title=self._title_searchable)
         details = limits.clip(details_markdown(status), limits.DETAILS_BYTES)
-        if (attributes, details) == self._published:
+        if self._published is not None and (attributes, details) == self._published[1:]:
+            self._published = (status, attributes, details)
             return status
         if workflow.patched(UPSERT_ONLY_CHANGED_ATTRIBUTES):
-            before = self._published[0] if self._published else []
+            before = self._published[1] if self._published else []
             if changed := [update for update in attributes if update not in before]:
                 workflow.upsert_search_attributes(changed)
         else:
             workflow.upsert_search_attributes(attributes)
         workflow.set_current_details(details)
-        self._published = (attributes, details)
+        self._published = (status, attributes, details)
         return status
 
     async def _sleep_until_changed_or(self, wake_at: datetime | None, status: AgreementStatus) -> None:

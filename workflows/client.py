@@ -32,8 +32,10 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
+from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -235,17 +237,32 @@ class AgreementClient:
         while True:
             left = timedelta(seconds=max(0.1, deadline - clock.time()))
             try:
-                status = await run.query(AgreementWorkflow.status, rpc_timeout=left)
+                status = await run.query(AgreementWorkflow.status, rpc_timeout=left,
+                                         reject_condition=QueryRejectCondition.NOT_OPEN)
                 if status.decisions_recorded >= 1:
                     return status
+            except WorkflowQueryRejectedError:
+                return await self._opened_before_closing(agreement_id, run)
             except (WorkflowQueryFailedError, RPCError):
-                pass  # not yet through its first workflow task, refused in it, or no worker has answered
-            if (await run.describe()).status is not WorkflowExecutionStatus.RUNNING:
-                raise await self._refusal(agreement_id, run)
+                # Not yet through its first workflow task, refused in it, or no worker has answered. A run that
+                # answered was open (the query is refused once it has closed), so only here is it described.
+                if (await run.describe()).status is not WorkflowExecutionStatus.RUNNING:
+                    raise await self._refusal(agreement_id, run)
             if clock.time() > deadline:
                 raise AgreementNotOpened(agreement_id, timeout)
             await asyncio.sleep(interval)
             interval = min(interval * 2, 0.5)
+
+    async def _opened_before_closing(self, agreement_id: str, run: AgreementHandle) -> AgreementStatus:
+        """The last status of a run that has closed, when it had opened first; else raises ``StartRefused``
+        saying why it did not open."""
+        try:
+            status = await run.query(AgreementWorkflow.status)
+        except (WorkflowQueryFailedError, RPCError):
+            raise await self._refusal(agreement_id, run) from None
+        if status.decisions_recorded < 1:
+            raise await self._refusal(agreement_id, run)
+        return status
 
     async def _refusal(self, agreement_id: str, run: AgreementHandle) -> StartRefused:
         """Why a run closed before it opened, from its failure."""
