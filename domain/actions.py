@@ -104,26 +104,32 @@ class SignOffDecision(StrEnum):
     REJECT = "reject"
 
 
-class SignOff(Action):
-    """A partner's named signatory approves or rejects the agreement for their body, naming the version
-    (proposal and plan) they read."""
+class _Signature(Action):
+    """An approval or a rejection by a named signatory, naming the version they read; a rejection gives a reason."""
 
     LATER_FIELDS = Action.LATER_FIELDS | {"version"}
 
     decision: SignOffDecision
     reason: Text = ""
+    version: str | None = Field(default=None, pattern=VERSION_PATTERN)
+
+    @model_validator(mode="after")
+    def _rejection_has_reason(self) -> _Signature:
+        if self.decision is SignOffDecision.REJECT and len(self.reason) < 3:
+            raise ValueError("a rejection must give a reason (at least 3 characters)")
+        return self
+
+
+class SignOff(_Signature):
+    """A partner's named signatory approves or rejects the agreement for their body, naming the version
+    (proposal and plan) they read."""
+
     version: str | None = Field(
         default=None,
         pattern=VERSION_PATTERN,
         description="The version approved or rejected, as the status shows it (version): a sign-off of any other "
         "version is refused. Required on agreements opened or continued since the sign-what-you-saw patch.",
     )
-
-    @model_validator(mode="after")
-    def _rejection_has_reason(self) -> SignOff:
-        if self.decision is SignOffDecision.REJECT and len(self.reason) < 3:
-            raise ValueError("a rejection must give a reason (at least 3 characters)")
-        return self
 
 
 class MilestoneStatus(StrEnum):
@@ -192,15 +198,11 @@ class ProposeVariation(Action):
     variation: Variation
 
 
-class SignVariation(Action):
+class SignVariation(_Signature):
     """A body that will be a partner after the pending variation approves or rejects it, through a named
     signatory (a joining or successor body's signatory as named in the variation), naming the version of the
     variation they read."""
 
-    LATER_FIELDS = Action.LATER_FIELDS | {"version"}
-
-    decision: SignOffDecision
-    reason: Text = ""
     version: str | None = Field(
         default=None,
         pattern=VERSION_PATTERN,
@@ -208,12 +210,6 @@ class SignVariation(Action):
         "a signature of any other version is refused. Required on agreements opened or continued since the "
         "sign-what-you-saw patch.",
     )
-
-    @model_validator(mode="after")
-    def _rejection_has_reason(self) -> SignVariation:
-        if self.decision is SignOffDecision.REJECT and len(self.reason) < 3:
-            raise ValueError("a rejection must give a reason (at least 3 characters)")
-        return self
 
 
 class WithdrawVariation(Action):
