@@ -55,8 +55,10 @@ async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server of each test module's own (about a second to start), so that whatever one
+    module leaves on its virtual clock (a run still waiting, a clock years ahead) cannot hold up another's."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter
     )

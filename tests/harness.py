@@ -54,7 +54,7 @@ def server_binary(name: str) -> str:
     return found
 
 
-SKIP_DEADLINE = timedelta(minutes=5)
+SKIP_DEADLINE = timedelta(seconds=90)
 """How long one ``Harness.skip`` may take in real time before the test fails."""
 
 AMBER_THEN_RED_HALF_A_SECOND_APART = {"stage_durations": {"proposal": "PT100S"}, "amber_share": "0.995"}
