@@ -50,36 +50,21 @@ class LedgerActivities:
 
     @activity.defn(name="record_decisions")
     async def record_decisions(self, entries: list[LedgerEntry]) -> None:
-        """Append ``entries`` in one transaction; a retry finds them already there and succeeds.
+        """Append ``entries`` atomically; a retry finds them already there and succeeds.
 
-        Raises a non-retryable ``ApplicationError``, having written nothing, when the ledger already
-        holds a different decision at one of their sequence numbers: of type ``AgreementExists`` when
-        that is the opening decision (#1: another start of an agreement id that already has a ledger),
-        ``LedgerConflict`` otherwise.
+        One entry (most actions) is one statement, atomic on its own; several are written in one
+        transaction. Raises a non-retryable ``ApplicationError``, having written nothing, when the ledger
+        already holds a different decision at one of their sequence numbers: of type ``AgreementExists``
+        when that is the opening decision (#1: another start of an agreement id that already has a
+        ledger), ``LedgerConflict`` otherwise.
         """
-        async with self._pool.acquire() as conn, conn.transaction():
-            for entry in entries:
-                inserted = await conn.fetchval(
-                    _INSERT_DECISION,
-                    entry.agreement_id,
-                    entry.seq,
-                    entry.stage.value,
-                    entry.kind,
-                    entry.actor_body,
-                    entry.actor_signatory,
-                    canonical_json(entry.payload),
-                    entry.decided_at,
-                    entry.prev_hash,
-                    entry.hash,
-                )
-                if inserted is None:
-                    stored = await conn.fetchrow(
-                        "SELECT hash, decided_at FROM decisions WHERE agreement_id = $1 AND seq = $2",
-                        entry.agreement_id,
-                        entry.seq,
-                    )
-                    if stored["hash"] != entry.hash:
-                        raise _conflict(entry, stored["decided_at"])
+        async with self._pool.acquire() as conn:
+            if len(entries) == 1:
+                await _append(conn, entries[0])
+            else:
+                async with conn.transaction():
+                    for entry in entries:
+                        await _append(conn, entry)
         for entry in entries:
             log.info(
                 "decision_recorded",
@@ -128,6 +113,29 @@ class LedgerActivities:
                 message=alert.message,
                 deliveries=deliveries,
             )
+
+
+async def _append(conn: asyncpg.Connection, entry: LedgerEntry) -> None:
+    """Insert ``entry``, or find the very same decision already there (a retry); raise ``_conflict`` otherwise."""
+    inserted = await conn.fetchval(
+        _INSERT_DECISION,
+        entry.agreement_id,
+        entry.seq,
+        entry.stage.value,
+        entry.kind,
+        entry.actor_body,
+        entry.actor_signatory,
+        canonical_json(entry.payload),
+        entry.decided_at,
+        entry.prev_hash,
+        entry.hash,
+    )
+    if inserted is None:
+        stored = await conn.fetchrow(
+            "SELECT hash, decided_at FROM decisions WHERE agreement_id = $1 AND seq = $2", entry.agreement_id, entry.seq
+        )
+        if stored["hash"] != entry.hash:
+            raise _conflict(entry, stored["decided_at"])
 
 
 def _conflict(entry: LedgerEntry, stored_at: datetime) -> ApplicationError:
