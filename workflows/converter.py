@@ -15,8 +15,13 @@ import structlog
 from pydantic import TypeAdapter, ValidationError
 from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
-from temporalio.converter import CompositePayloadConverter, DataConverter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
 from temporalio.exceptions import ApplicationError
 
 from domain.errors import INVALID_PAYLOAD, explain, problems
@@ -89,9 +94,15 @@ class _ExplainingJSONConverter(PydanticJSONPlainPayloadConverter):
 
 
 class ConcordatPayloadConverter(CompositePayloadConverter):
+    """The SDK's pydantic payload converter with JSON read by ``_ExplainingJSONConverter``.
+
+    The worker builds one for every workflow activation, so it is built from the SDK's default converters
+    directly (about 6 µs), not by building a ``PydanticPayloadConverter`` and replacing its JSON one (about 70).
+    """
+
     def __init__(self) -> None:
-        converters = PydanticPayloadConverter().converters.values()
-        super().__init__(*(_ExplainingJSONConverter() if c.encoding == "json/plain" else c for c in converters))
+        super().__init__(*(_ExplainingJSONConverter() if isinstance(c, JSONPlainPayloadConverter) else c
+                           for c in DefaultPayloadConverter.default_encoding_payload_converters))
 
 
 data_converter = DataConverter(payload_converter_class=ConcordatPayloadConverter)
