@@ -216,6 +216,12 @@ class Agreement(BaseModel):
         description="Every sign-off names the version it approves (since the sign-what-you-saw patch, set at each "
         "run's start); before it, the version was optional.",
     )
+    rules_version: int = Field(
+        default=0,
+        description="Which rules the engine gave this agreement, carried from run to run: 0, the flags above "
+        "adopted patch by patch at each run's start; 1 (the rules-carried patch), all of them set at once. A "
+        "continued run whose carried version is current asks history for no patch; a later rule raises it.",
+    )
 
     @property
     def version(self) -> str:

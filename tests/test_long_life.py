@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+from temporalio.api.enums.v1 import EventType
+
 from domain.ledger import ChainHead
 from domain.model import Stage
 from tests import factories
@@ -65,6 +67,15 @@ async def test_ten_years_of_reviews_in_bounded_runs_with_one_verified_chain(harn
     sizes = [len(events) for events in histories]
     assert len(histories) >= 40, f"expected a run per review cycle, got {len(histories)}"
     assert max(sizes) <= MAX_EVENTS_PER_RUN, f"largest run has {max(sizes)} events"
+    markers = [[e for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED] for events in histories]
+    assert [len(run) for run in markers] == [1] + [0] * (len(histories) - 1), \
+        "the rules are asked of history once, as the agreement opens, then carried from run to run"
+    for events in histories[1:]:
+        first_upsert = next((e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+                             for e in events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),
+                            {})
+        assert "LeadBody" not in first_upsert and "AgreementTitle" not in first_upsert, \
+            "a continued run starts with its predecessor's search attributes and upserts only what changed"
 
     ledger = await harness.ledger(agreement_id)
     assert len(ledger) == result.decisions_recorded

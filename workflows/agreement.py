@@ -85,6 +85,15 @@ SIGN_WHAT_YOU_SAW = "sign-what-you-saw"
 """Patch: before it, a sign-off needed not name the version it approves. Runs begun since require it
 (``Agreement.versions_signed``, set at each run's start); a version named is checked either way."""
 
+RULES_CARRIED = "rules-carried"
+"""Patch: before it, every run asked history for each patch above that sets a rule at its start (each ask a
+marker event and a ``TemporalChangeVersion`` upsert, a visibility write), and a continued run upserted again the
+search attributes it started with. Runs begun since take all those rules at once, behind this one patch, and
+carry them in the state (``Agreement.rules_version`` 1): a run continued from such a run asks for no patch at
+all, and upserts only attributes that differ from those it started with. From rules version 1 on, every patch
+above is taken as applied without asking history; a later rule goes behind its own patch, asked only while the
+carried version is below the one that brings it."""
+
 _LEDGER_WRITE = {
     "start_to_close_timeout": timedelta(seconds=10),
     "retry_policy": RetryPolicy(
@@ -121,7 +130,30 @@ class AgreementWorkflow:
             raise ApplicationError(message, [problem], type=INVALID_PAYLOAD, non_retryable=True)
         else:
             self._agreement, self._unrecorded = start.carried, []
-        if start.carried is None and workflow.patched(CALENDAR_PERIODS):
+        self._title_searchable = True
+        if self._agreement.rules_version < 1:
+            if workflow.patched(RULES_CARRIED):
+                self._adopt_current_rules(opening=start.carried is None)
+            else:
+                self._adopt_rules_patch_by_patch(opening=start.carried is None)
+        self._review_at_start = self._agreement.review_number
+        self._lock = asyncio.Lock()
+        self._published: tuple[AgreementStatus, list[SearchAttributeUpdate], str] | None = None
+        self._reached_memo: tuple[tuple[int, int, int, datetime], list[drift.Alert]] | None = None
+        self._status_memo: tuple[tuple[int, int, int, datetime], AgreementStatus] | None = None
+        self._validated: dict[str, tuple[tuple[int, int, int, datetime], lifecycle.Transition]] = {}
+
+    def _adopt_current_rules(self, *, opening: bool) -> None:
+        """Take every rule the patches above brought, at once, and carry them (``Agreement.rules_version`` 1)."""
+        if opening:
+            self._agreement.calendar_periods = True
+        self._agreement.reviews_never_skipped = self._agreement.versions_signed = True
+        self._agreement.business_case_required = True
+        self._agreement.rules_version = 1
+
+    def _adopt_rules_patch_by_patch(self, *, opening: bool) -> None:
+        """The rules as runs begun before ``rules-carried`` took them: each behind its own patch, at each start."""
+        if opening and workflow.patched(CALENDAR_PERIODS):
             self._agreement.calendar_periods = True
         if workflow.patched(NEVER_SKIP_REVIEWS):
             self._agreement.reviews_never_skipped = True
@@ -130,12 +162,6 @@ class AgreementWorkflow:
         self._title_searchable = workflow.patched(TITLE_SEARCHABLE)
         if workflow.patched(BUSINESS_CASE_REQUIRED):
             self._agreement.business_case_required = True
-        self._review_at_start = self._agreement.review_number
-        self._lock = asyncio.Lock()
-        self._published: tuple[AgreementStatus, list[SearchAttributeUpdate], str] | None = None
-        self._reached_memo: tuple[tuple[int, int, int, datetime], list[drift.Alert]] | None = None
-        self._status_memo: tuple[tuple[int, int, int, datetime], AgreementStatus] | None = None
-        self._validated: dict[str, tuple[tuple[int, int, int, datetime], lifecycle.Transition]] = {}
 
     @property
     def _agreement(self) -> lifecycle.Agreement:
@@ -404,7 +430,8 @@ class AgreementWorkflow:
         ``AgreementIdMismatch`` before anything is recorded."""
         expected = workflow_id(self._agreement.agreement_id)
         actual = workflow.info().workflow_id
-        if actual != expected and workflow.patched(REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT):
+        if actual != expected and (self._agreement.rules_version >= 1
+                                   or workflow.patched(REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT)):
             raise ApplicationError(
                 f"workflow id {actual} does not belong to agreement {self._agreement.agreement_id}: "
                 f"its workflow id is {expected}; nothing was recorded",
@@ -450,7 +477,8 @@ class AgreementWorkflow:
                 )
                 self._agreement.raised_alerts.extend(alert.key for alert in due)
                 due = drift.due_alerts(self._agreement, workflow.now(), self._reached())
-                if due and not workflow.patched(RAISE_LEVELS_REACHED_WHILE_RAISING):
+                if due and not (self._agreement.rules_version >= 1
+                                or workflow.patched(RAISE_LEVELS_REACHED_WHILE_RAISING)):
                     return
 
     async def _vary_when_due(self) -> None:
@@ -481,7 +509,8 @@ class AgreementWorkflow:
 
         Only what changed is sent: nothing when the status is the very one last published (or words the same
         attributes and details), and since ``upsert-only-changed-search-attributes`` only the attributes
-        whose values changed."""
+        whose values changed; since ``rules-carried``, only those that differ from the run's own (a continued
+        run starts with the attributes its predecessor had)."""
         status = self.status()
         if self._published is not None and self._published[0] is status:
             return status
@@ -490,7 +519,11 @@ class AgreementWorkflow:
         if self._published is not None and (attributes, details) == self._published[1:]:
             self._published = (status, attributes, details)
             return status
-        if workflow.patched(UPSERT_ONLY_CHANGED_ATTRIBUTES):
+        if self._agreement.rules_version >= 1:
+            carried = workflow.info().typed_search_attributes
+            if changed := [update for update in attributes if carried.get(update.key) != update.value]:
+                workflow.upsert_search_attributes(changed)
+        elif workflow.patched(UPSERT_ONLY_CHANGED_ATTRIBUTES):
             before = self._published[1] if self._published else []
             if changed := [update for update in attributes if update not in before]:
                 workflow.upsert_search_attributes(changed)

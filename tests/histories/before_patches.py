@@ -26,6 +26,10 @@ Each history in before-patches/ must replay on today's code: that is what proves
   ``python -m tests.histories.record`` wrote it (``completed-run01.json``, kept here as it was) before the patch
   ``business-case-required``: its proposal, with neither a business case nor a risk, is submitted, as the
   old rule allowed; today's rule refuses that only for runs started since the patch.
+- ``each-rule-its-own-patch-run01.json`` to ``-run03.json``: the ``benefits-realised`` path's three runs as
+  ``python -m tests.histories.record benefits-realised`` wrote them (into a scratch folder, then renamed) before
+  the patch ``rules-carried``: each run asks history for each of six patches (a marker and a
+  ``TemporalChangeVersion`` upsert each), and each continued run upserts again the attributes it started with.
 """
 
 from __future__ import annotations
