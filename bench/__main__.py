@@ -188,8 +188,9 @@ class Bench:
         }
 
     async def floor_lifecycle(self, updates: int) -> Any:
-        handle = await self.client.start_workflow(
-            FloorLifecycleWorkflow.run, updates, id=self._id("floor"), task_queue=self.task_queue)
+        """A floor lifecycle of ``updates`` updates, started and awaited until opened as ``drive`` awaits an
+        agreement's opening, then acted on as ``drive`` acts on an agreement; returns its handle once it ends."""
+        handle = await self.start_floor(updates)
         for number in range(updates):
             if number == updates - 2:
                 await asyncio.sleep(1.0)  # the agreement waits out its one-second review period here
