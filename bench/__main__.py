@@ -676,7 +676,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if args.quick:
         args.agreements, args.rounds, args.latency_samples, args.burst, args.memory, args.ledger_writes = 2, 1, 4, 4, "4", 80
         args.starts, args.start_concurrency, args.load, args.load_concurrency = 4, 2, 3, 2
-        args.scale = min(args.scale, 3)
+        args.scale = min(args.scale or 3, 3) if args.scale or args.scale_minutes else 0
     return args
 
 
