@@ -41,3 +41,10 @@ async def test_the_benchmark_runs_every_measure_at_a_tiny_size(
     assert results["memory"]["floor_kb_per_open_workflow"] is not None
     assert results["scale"]["agreements_in_review"] == 2 and len(results["scale"]["reviews_fall_due"]) == 1
     assert results["machine"]["temporalio"]
+
+    quoted = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench", "--markdown", str(out), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    table, _ = await asyncio.wait_for(quoted.communicate(), timeout=60)
+    lines = table.decode().splitlines()
+    assert quoted.returncode == 0 and lines[0] == "| Measure | Concordat | Floor | Ratio | Target |"
+    assert any(line.startswith("| Lifecycles/s") and line.count("|") == 6 for line in lines), lines
