@@ -332,19 +332,21 @@ class Bench:
         clock; each agreement turns amber at 1% of its stage, so by the deadline all are quiet and only red
         alerts fall due. The shared moment is set from this machine's start rate, measured first on a sample
         (the floor's and Concordat's each);
-        a burst whose starts still overrun it (a machine that slowed down meanwhile) is ended and run again
-        with the margin its own starts took, so no measure depends on a fixed margin. The floor runs first:
+        a burst whose starts still overrun it (a machine that slowed down meanwhile) is ended and, once the
+        server has closed it, run again with the margin its own starts took, so no measure depends on a fixed
+        margin. The floor runs first:
         the agreements' termination afterwards is heavy.
         """
         async def margin_for(start: Callable[[datetime, str], Awaitable[Any]]) -> timedelta:
-            """Five seconds, and a quarter more than ``count`` starts take at the rate a sample of 20 started; at
-            most 5 s and a quarter of a second a start (a sample slowed by a passing backlog overestimates): a burst
-            whose starts overrun its margin runs again with the time they took."""
+            """Five seconds, and twice the time ``count`` starts take at the rate a sample of 20 started (a burst's
+            own starts run slower than a sample's, and must also settle); at most 5 s and a quarter of a second a
+            start (a sample slowed by a passing backlog overestimates): a burst whose starts overrun its margin
+            runs again with the time they took."""
             sample = min(count, 20)
             taken, probes = await timed_result(lambda: bounded(
                 (start(datetime.now(UTC) + timedelta(days=1), "probe") for _ in range(sample)), limit=4))
             await bounded(handle.terminate("benchmark") for handle in probes)
-            return timedelta(seconds=5 + min(1.25 * taken / sample, 0.25) * count)
+            return timedelta(seconds=5 + min(2 * taken / sample, 0.25) * count)
 
         async def start_floor(deadline: datetime, kind: str) -> Any:
             handle = await self.client.start_workflow(FloorDeadlineWorkflow.run, deadline, task_queue=self.task_queue,
@@ -404,6 +406,7 @@ class Bench:
                 break
             taken = datetime.now(UTC) - began
             await bounded(handle.terminate("benchmark") for handle in handles if handle)
+            await self._until_none_running(next(handle.id for handle in handles if handle).rsplit("-", 1)[0])
             margin = max(2 * margin, 2 * taken + timedelta(seconds=5))
             print(f"{label}: {count} workflows did not start and settle on time; again with a margin of {margin}")
         with self.cpu(label):
@@ -411,6 +414,15 @@ class Bench:
             await self._count_reaches(drained, count, 600, self._like(kind))
             seconds = (datetime.now(UTC) - deadline).total_seconds()
         return seconds, handles, margin, kind
+
+    async def _until_none_running(self, id_prefix: str, timeout: float = 300) -> None:
+        """Wait (at most ``timeout`` seconds) until visibility shows no running workflow whose id starts with
+        ``id_prefix``: the server has closed what was terminated, so the next attempt does not share the cores
+        with that work."""
+        query = f"WorkflowId STARTS_WITH '{id_prefix}' AND ExecutionStatus = 'Running'"
+        until = time.monotonic() + timeout
+        while (await self.client.count_workflows(query)).count and time.monotonic() < until:
+            await asyncio.sleep(0.5)
 
     async def _count_reaches(self, query: str, count: int, timeout: float, pattern: str,
                              give_up: bool = True) -> bool:
