@@ -174,24 +174,20 @@ Reason = Annotated[
 ]
 
 
-def money(*, signed: bool = False) -> Any:
-    """The type of an amount in pounds, exact to the penny: never negative unless ``signed``.
-
-    Sent as a decimal string (``"650000.00"``) of at most 13 digits before the point and 2 after,
-    checked alike by the engine and the JSON Schema (see ``DecimalString``).
-    """
-    bounds = {} if signed else {"ge": 0}
-    return Annotated[
-        Decimal,
-        Field(max_digits=15, decimal_places=2, allow_inf_nan=False, **bounds),
-        AfterValidator(_to_pence),
-        DecimalString(places=2, integer_digits=13, signed=signed),
-    ]
-
-
-Money = money()
-"""Pounds, exact to the penny, never negative."""
-SignedMoney = money(signed=True)
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(_to_pence),
+    DecimalString(places=2, integer_digits=13),
+]
+"""Pounds, exact to the penny, never negative: sent as a decimal string (``"650000.00"``) of at most 13 digits
+before the point and 2 after, checked alike by the engine and the JSON Schema (see ``DecimalString``)."""
+SignedMoney = Annotated[
+    Decimal,
+    Field(max_digits=15, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(_to_pence),
+    DecimalString(places=2, integer_digits=13, signed=True),
+]
 """Pounds, exact to the penny, positive or negative: a net annual cost, or what a leaving partner is owed."""
 Measure = Annotated[
     Decimal,
@@ -224,16 +220,12 @@ def _iso_8601_duration(value: Any, info: ValidationInfo) -> Any:
     )
 
 
-def duration(max_days: int) -> Any:
-    """The type of a duration of more than zero and at most ``max_days`` days, sent as ISO 8601."""
-    return Annotated[
-        timedelta,
-        Field(gt=timedelta(0), le=timedelta(days=max_days), json_schema_extra={"pattern": ISO_8601_DURATION}),
-        BeforeValidator(_iso_8601_duration),
-    ]
-
-
-Duration = duration(3660)
+Duration = Annotated[
+    timedelta,
+    Field(gt=timedelta(0), le=timedelta(days=3660), json_schema_extra={"pattern": ISO_8601_DURATION}),
+    BeforeValidator(_iso_8601_duration),
+]
+"""A duration of more than zero and at most 3,660 days (ten years), sent as ISO 8601."""
 
 ISO_8601_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
@@ -361,7 +353,7 @@ Percent = Annotated[
     DecimalString(places=2, integer_digits=3),
 ]
 """A percentage from 0 to 100 as a decimal string (``"3.5"``), at most 2 decimal places."""
-PaybackTolerance = duration(3660)
+PaybackTolerance = Duration
 """How much later than planned a payback forecast may fall before it is amber or red."""
 
 
