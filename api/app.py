@@ -31,11 +31,11 @@ from temporalio.service import RPCError
 from activities.ledger import read_ledger, verify_ledger
 from api.settings import ApiSettings
 from api.tokens import Caller, KeysUnavailable, TokenVerifier, Unauthenticated
-from domain import attestation
+from domain import attestation, authority
 from domain.actions import Action
 from domain.errors import ACTION_REJECTED, AGREEMENT_EXISTS, INVALID_PAYLOAD, UNKNOWN_ACTION, Problem
 from domain.ledger import ChainVerification, LedgerEntry
-from domain.model import AgreementRequest, Signatory, find_signatory
+from domain.model import AgreementRequest, Signatory
 from domain.proof import AttestationReport, recorded_keys, verify_attestations
 from domain.status import AgreementStatus
 from workflows.client import (
@@ -49,7 +49,6 @@ from workflows.client import (
     StartRefused,
 )
 from workflows.contract import UPDATES
-
 
 
 def log() -> structlog.stdlib.BoundLogger:
@@ -268,12 +267,9 @@ def _action_route(name: str, model: type[BaseModel], client: Any, caller: Any, s
 
 
 def _signatory(status: AgreementStatus, body: str, name: str) -> Signatory | None:
-    """The signatory ``name`` of ``body`` as the register holds them (or the pending variation names them)."""
-    signatories = status.signatories.get(body)
-    if signatories is None and status.variation is not None:
-        incoming = next((p for p in status.variation.variation.incoming if p.code == body), None)
-        signatories = incoming.signatories if incoming else None
-    return find_signatory(signatories or [], name)
+    """The signatory ``name`` of ``body`` as the engine looks them up (``domain.authority``)."""
+    pending = status.variation.variation if status.variation else None
+    return authority.acting_signatory(body, name, status.signatories, pending)
 
 
 def _forbid(who: Caller, agreement_id: str, action: str, body: str | None, signatory: str | None,

@@ -19,7 +19,6 @@ validators when the agreement requires attestation; ``starter.py verify`` runs i
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +26,7 @@ import jwt
 from pydantic import BaseModel
 
 from domain.errors import ActionRejected
-from domain.ledger import canonical_json
+from domain.ledger import digest
 
 ALGORITHM = "EdDSA"
 """The attestation's JWS algorithm: Ed25519 signatures."""
@@ -37,8 +36,7 @@ WINDOW = 50
 
 def content_hash(action: BaseModel) -> str:
     """The SHA-256 (hex) of ``action``'s canonical JSON, its model's name included, without its attestation."""
-    content = {"type": type(action).__name__, "action": action.model_dump(mode="json", exclude={"attestation"})}
-    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+    return digest({"type": type(action).__name__, "action": action.model_dump(mode="json", exclude={"attestation"})})
 
 
 def attestation_claims(

@@ -34,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import Field, model_validator
 
-from domain.model import GREEN_BOOK_DISCOUNT_RATE, BusinessCase, Code, OptionKind, Rag, Text, ValueObject
+from domain.model import BusinessCase, Code, OptionKind, Rag, Text, ValueObject
 
 YEAR = timedelta(days=365)
 """A year in savings pro rata and payback forecasts."""

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from dateutil.relativedelta import relativedelta
 
-from domain.lifecycle import Agreement
+from domain.agreement import Agreement
 from domain.model import Milestone, Rag, Stage, ValueObject
 
 

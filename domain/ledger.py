@@ -49,7 +49,14 @@ class ChainHead(BaseModel):
 
 
 def canonical_json(value: Any) -> str:
+    """``value`` as JSON with sorted keys, no white space and characters as they are (not ASCII-escaped)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(content: Any) -> str:
+    """The SHA-256 (64 hex characters) of ``content``'s canonical JSON: the one hash the engine takes of
+    anything (a ledger entry, a version to sign, an action's content for an attestation or a repeat)."""
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
 def entry_hash(
@@ -64,7 +71,9 @@ def entry_hash(
     payload: dict[str, Any],
     decided_at: datetime,
 ) -> str:
-    content = canonical_json(
+    """The hash of one ledger entry: its content and the previous entry's hash (``prev_hash``), with the
+    time as UTC to the microsecond, so the same instant written in any time zone hashes alike."""
+    return digest(
         {
             "agreement_id": agreement_id,
             "seq": seq,
@@ -77,7 +86,6 @@ def entry_hash(
             "decided_at": decided_at.astimezone(UTC).isoformat(timespec="microseconds"),
         }
     )
-    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def chain(agreement_id: str, head: ChainHead, decisions: Iterable[Decision]) -> list[LedgerEntry]:
@@ -86,9 +94,9 @@ def chain(agreement_id: str, head: ChainHead, decisions: Iterable[Decision]) -> 
     for decision in decisions:
         seq = head.seq + 1
         fields = decision.model_dump()
-        digest = entry_hash(agreement_id=agreement_id, seq=seq, prev_hash=head.hash, **fields)
-        entries.append(LedgerEntry(agreement_id=agreement_id, seq=seq, prev_hash=head.hash, hash=digest, **fields))
-        head = ChainHead(seq=seq, hash=digest)
+        entry = entry_hash(agreement_id=agreement_id, seq=seq, prev_hash=head.hash, **fields)
+        entries.append(LedgerEntry(agreement_id=agreement_id, seq=seq, prev_hash=head.hash, hash=entry, **fields))
+        head = ChainHead(seq=seq, hash=entry)
     return entries
 
 

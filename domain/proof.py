@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from domain import attestation
 from domain.errors import ActionRejected, explain
 from domain.ledger import LedgerEntry
-from domain.lifecycle import ACTION_KINDS
 from domain.model import AS_RECORDED, ValueObject
+from domain.rules import ACTION_KINDS
 
 
 class AttestedRow(ValueObject):

@@ -8,11 +8,11 @@ from decimal import Decimal
 from pydantic import Field
 
 from domain.actions import MilestoneStatus, SignOffDecision
+from domain.agreement import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
 from domain.business_case import BenefitPosition
 from domain.calendar import describe_end
 from domain.drift import Alert, Waiting, conditions, humanise, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
-from domain.lifecycle import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
 from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject
 from domain.variation import SignatureRecord, Variation
 

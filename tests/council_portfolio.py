@@ -38,7 +38,8 @@ from domain.actions import (
     SubmitProposal,
 )
 from domain.ledger import ChainHead, Decision, chain
-from domain.lifecycle import Agreement, evolve, open_agreement
+from domain.lifecycle import evolve, open_agreement
+from domain.agreement import Agreement
 from domain.model import AgreementRequest, Stage
 from tests import factories
 

@@ -9,7 +9,7 @@ from temporalio import workflow
 from workflows.agreement import AgreementWorkflow
 
 with workflow.unsafe.imports_passed_through():
-    from domain import lifecycle
+    from domain.agreement import Agreement, AgreementInput
     from domain.ledger import Decision
     from domain.status import AgreementStatus
 
@@ -17,13 +17,13 @@ with workflow.unsafe.imports_passed_through():
 @workflow.defn(name="AgreementWorkflow")
 class PausingAgreementWorkflow(AgreementWorkflow):
     @workflow.init
-    def __init__(self, start: lifecycle.AgreementInput) -> None:
+    def __init__(self, start: AgreementInput) -> None:
         super().__init__(start)
 
     @workflow.run
-    async def run(self, start: lifecycle.AgreementInput) -> AgreementStatus:
+    async def run(self, start: AgreementInput) -> AgreementStatus:
         return await super().run(start)
 
-    async def _record(self, agreement: lifecycle.Agreement, decisions: list[Decision]) -> None:
+    async def _record(self, agreement: Agreement, decisions: list[Decision]) -> None:
         await workflow.sleep(1)
         await super()._record(agreement, decisions)

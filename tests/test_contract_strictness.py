@@ -11,7 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
-from domain.lifecycle import AgreementInput
+from domain.agreement import AgreementInput
 from tests import factories
 from tests.test_hostile_input import VALID_ACTIONS, mutate, paths
 from workflows import contract

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 
 from domain.drift import AlertKind, due_alerts, humanise, next_check, open_alerts, overall_rag, stage_rag, waiting_on
-from domain.lifecycle import Agreement
+from domain.agreement import Agreement
 from domain.model import Rag, Stage
 from domain.status import details_markdown, rejection_summary, status_of
 from tests import factories

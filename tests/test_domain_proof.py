@@ -10,7 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from domain import attestation
 from domain.actions import Action, ChangeAttestorKeys, SignOff, SubmitProposal
 from domain.errors import ActionRejected
-from domain.lifecycle import Agreement, evolve, open_agreement
+from domain.lifecycle import evolve, open_agreement
+from domain.agreement import Agreement
 from domain.ledger import ChainHead, chain
 from domain.model import AgreementRequest, Signatory
 from domain.proof import recorded_keys, verify_attestations

@@ -10,7 +10,8 @@ from temporalio.exceptions import ApplicationError
 from domain import limits
 from domain.actions import ReportMilestone
 from domain.errors import INVALID_PAYLOAD, ActionRejected
-from domain.lifecycle import MilestoneProgress, evolve, state_bytes
+from domain.lifecycle import evolve
+from domain.agreement import MilestoneProgress, state_bytes
 from domain.model import AgreementRequest, PartnerBody
 from tests import domain_helpers as h
 from tests import factories

@@ -13,6 +13,7 @@ ten-year agreement is a chain of short runs.
 """
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         WithdrawVariation,
         action_id_of,
     )
+    from domain.agreement import Agreement, AgreementInput
     from domain.errors import (
         ACTION_REJECTED,
         AGREEMENT_EXISTS,
@@ -57,52 +59,21 @@ with workflow.unsafe.imports_passed_through():
     from domain.ledger import ChainHead, Decision, chain
     from domain.model import Stage
     from domain.status import ActionReceipt, AgreementStatus, details_markdown, status_of, waiting_summary
-    from workflows import search_attributes
+    from workflows import rollout, search_attributes
     from workflows.converter import actor_in, log_refusal
 
 TASK_QUEUE = "concordat-agreements"
 WORKFLOW_ID_PREFIX = "agreement-"
 
-RAISE_LEVELS_REACHED_WHILE_RAISING = "raise-levels-reached-while-raising"
-"""Patch: before it, a level reached while an alert was being raised waited for the next level."""
-UPSERT_ONLY_CHANGED_ATTRIBUTES = "upsert-only-changed-search-attributes"
-"""Patch: before it, every change the Web UI shows (even details alone) upserted all seven attributes."""
-NEVER_SKIP_REVIEWS = "never-skip-reviews"
-"""Patch: before it, a review decided after later review periods had ended skipped them ("review 2 skipped").
-Since, every period gets its own review, in order (``Agreement.reviews_never_skipped``, set at each run's start)."""
-CALENDAR_PERIODS = "calendar-periods"
-"""Patch: before it, review periods and terms were plain durations (P1Y was 365 days, P1M 30). Agreements opened
-since count calendar months and years (``Agreement.calendar_periods``, set when the agreement opens)."""
-TITLE_SEARCHABLE = "title-searchable"
-"""Patch: before it, runs upserted seven search attributes; runs begun since also set ``AgreementTitle``, so that
-the Web UI's workflow list can show each agreement's title as a column."""
-REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT = "refuse-a-workflow-id-of-another-agreement"
-"""Patch: before it, a run whose workflow id named another agreement opened and recorded its own agreement id."""
-BUSINESS_CASE_REQUIRED = "business-case-required"
-"""Patch: before it, a proposal was submitted without a business case or a risk register. Since, the submit rule
-asks for both (``Agreement.business_case_required``, set at each run's start)."""
-SIGN_WHAT_YOU_SAW = "sign-what-you-saw"
-"""Patch: before it, a sign-off needed not name the version it approves. Runs begun since require it
-(``Agreement.versions_signed``, set at each run's start); a version named is checked either way."""
-
-RULES_CARRIED = "rules-carried"
-"""Patch: before it, every run asked history for each patch above that sets a rule at its start (each ask a
-marker event and a ``TemporalChangeVersion`` upsert, a visibility write), and a continued run upserted again the
-search attributes it started with. Runs begun since take all those rules at once, behind this one patch, and
-carry them in the state (``Agreement.rules_version`` 1): a run continued from such a run asks for no patch at
-all, and upserts only attributes that differ from those it started with. From rules version 1 on, every patch
-above is taken as applied without asking history; a later rule goes behind its own patch, asked only while the
-carried version is below the one that brings it."""
-
-_LEDGER_WRITE = {
-    "start_to_close_timeout": timedelta(seconds=10),
-    "retry_policy": RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=1),
-        non_retryable_error_types=[LEDGER_CONFLICT],
-    ),
-}
+_LEDGER_WRITE_TIMEOUT = timedelta(seconds=10)
+"""How long one attempt at a ledger write may take."""
+_LEDGER_WRITE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=[LEDGER_CONFLICT],
+)
+"""Ledger writes are retried until they succeed, but for a conflict (another decision under the same number)."""
 
 
 def workflow_id(agreement_id: str) -> str:
@@ -118,7 +89,7 @@ def agreement_id_of(workflow_id: str) -> str:
 @workflow.defn
 class AgreementWorkflow:
     @workflow.init
-    def __init__(self, start: lifecycle.AgreementInput) -> None:
+    def __init__(self, start: AgreementInput) -> None:
         self._state_version = 0
         if start.carried is None:
             opening = lifecycle.open_agreement(start, workflow.now())
@@ -130,12 +101,7 @@ class AgreementWorkflow:
             raise ApplicationError(message, [problem], type=INVALID_PAYLOAD, non_retryable=True)
         else:
             self._agreement, self._unrecorded = start.carried, []
-        self._title_searchable = True
-        if self._agreement.rules_version < 1:
-            if workflow.patched(RULES_CARRIED):
-                self._adopt_current_rules(opening=start.carried is None)
-            else:
-                self._adopt_rules_patch_by_patch(opening=start.carried is None)
+        self._title_searchable = rollout.adopt_rules(self._agreement, opening=start.carried is None)
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
         self._published: tuple[AgreementStatus, list[SearchAttributeUpdate], str] | None = None
@@ -143,33 +109,13 @@ class AgreementWorkflow:
         self._status_memo: tuple[tuple[int, int, int, datetime], AgreementStatus] | None = None
         self._validated: dict[str, tuple[tuple[int, int, int, datetime], lifecycle.Transition]] = {}
 
-    def _adopt_current_rules(self, *, opening: bool) -> None:
-        """Take every rule the patches above brought, at once, and carry them (``Agreement.rules_version`` 1)."""
-        if opening:
-            self._agreement.calendar_periods = True
-        self._agreement.reviews_never_skipped = self._agreement.versions_signed = True
-        self._agreement.business_case_required = True
-        self._agreement.rules_version = 1
-
-    def _adopt_rules_patch_by_patch(self, *, opening: bool) -> None:
-        """The rules as runs begun before ``rules-carried`` took them: each behind its own patch, at each start."""
-        if opening and workflow.patched(CALENDAR_PERIODS):
-            self._agreement.calendar_periods = True
-        if workflow.patched(NEVER_SKIP_REVIEWS):
-            self._agreement.reviews_never_skipped = True
-        if workflow.patched(SIGN_WHAT_YOU_SAW):
-            self._agreement.versions_signed = True
-        self._title_searchable = workflow.patched(TITLE_SEARCHABLE)
-        if workflow.patched(BUSINESS_CASE_REQUIRED):
-            self._agreement.business_case_required = True
-
     @property
-    def _agreement(self) -> lifecycle.Agreement:
+    def _agreement(self) -> Agreement:
         """The agreement's state. Setting it counts a new version (see ``_state_key``)."""
         return self._state
 
     @_agreement.setter
-    def _agreement(self, agreement: lifecycle.Agreement) -> None:
+    def _agreement(self, agreement: Agreement) -> None:
         self._state = agreement
         self._state_version += 1
 
@@ -181,7 +127,7 @@ class AgreementWorkflow:
         return self._state_version, state.chain.seq, len(state.raised_alerts), workflow.now()
 
     @workflow.run
-    async def run(self, start: lifecycle.AgreementInput) -> AgreementStatus:
+    async def run(self, start: AgreementInput) -> AgreementStatus:
         if start.carried is None:
             self._refuse_a_workflow_id_of_another_agreement()
         if self._unrecorded:
@@ -430,8 +376,7 @@ class AgreementWorkflow:
         ``AgreementIdMismatch`` before anything is recorded."""
         expected = workflow_id(self._agreement.agreement_id)
         actual = workflow.info().workflow_id
-        if actual != expected and (self._agreement.rules_version >= 1
-                                   or workflow.patched(REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT)):
+        if actual != expected and rollout.applies(self._agreement, rollout.REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT):
             raise ApplicationError(
                 f"workflow id {actual} does not belong to agreement {self._agreement.agreement_id}: "
                 f"its workflow id is {expected}; nothing was recorded",
@@ -450,14 +395,14 @@ class AgreementWorkflow:
                 raise ApplicationError(cause.message, type=AGREEMENT_EXISTS, non_retryable=True) from None
             raise
 
-    async def _record(self, agreement: lifecycle.Agreement, decisions: list[Decision]) -> None:
+    async def _record(self, agreement: Agreement, decisions: list[Decision]) -> None:
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
         await workflow.execute_activity_method(
             LedgerActivities.record_decisions,
             entries,
             summary=limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions),
                                 limits.SUMMARY_BYTES),
-            **_LEDGER_WRITE,
+            start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
         )
         agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
         if agreement is self._agreement:
@@ -473,12 +418,11 @@ class AgreementWorkflow:
                     due,
                     summary=limits.clip("raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
                                         limits.SUMMARY_BYTES),
-                    **_LEDGER_WRITE,
+                    start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
                 )
                 self._agreement.raised_alerts.extend(alert.key for alert in due)
                 due = drift.due_alerts(self._agreement, workflow.now(), self._reached())
-                if due and not (self._agreement.rules_version >= 1
-                                or workflow.patched(RAISE_LEVELS_REACHED_WHILE_RAISING)):
+                if due and not rollout.applies(self._agreement, rollout.RAISE_LEVELS_REACHED_WHILE_RAISING):
                     return
 
     async def _vary_when_due(self) -> None:
@@ -523,7 +467,7 @@ class AgreementWorkflow:
             carried = workflow.info().typed_search_attributes
             if changed := [update for update in attributes if carried.get(update.key) != update.value]:
                 workflow.upsert_search_attributes(changed)
-        elif workflow.patched(UPSERT_ONLY_CHANGED_ATTRIBUTES):
+        elif workflow.patched(rollout.UPSERT_ONLY_CHANGED_ATTRIBUTES):
             before = self._published[1] if self._published else []
             if changed := [update for update in attributes if update not in before]:
                 workflow.upsert_search_attributes(changed)
@@ -536,11 +480,9 @@ class AgreementWorkflow:
     async def _sleep_until_changed_or(self, wake_at: datetime | None, status: AgreementStatus) -> None:
         """Sleep until an action is recorded or the next drift level is reached."""
         seen = self._agreement.chain.seq
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._agreement.chain.seq != seen,
                 timeout=None if wake_at is None else wake_at - workflow.now(),
                 timeout_summary=limits.clip(waiting_summary(status), limits.SUMMARY_BYTES),
             )
-        except asyncio.TimeoutError:
-            pass

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
+from domain import limits
 from domain.actions import (
     ChangeAttestorKeys,
     DecideReview,
@@ -34,9 +35,8 @@ from domain.actions import (
     Withdraw,
     WithdrawVariation,
 )
-from domain import limits
+from domain.agreement import RECENT_ACTIONS_KEPT
 from domain.errors import AGREEMENT_EXISTS, AGREEMENT_ID_MISMATCH, ERROR_TYPES
-from domain.lifecycle import RECENT_ACTIONS_KEPT
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
 from workflows.agreement import TASK_QUEUE, workflow_id

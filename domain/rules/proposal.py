@@ -1,0 +1,141 @@
+"""Rules of the proposal and objective-setting stages, and of withdrawal, all the lead body's.
+
+The lead drafts and revises its proposal, submits it (with a business case and a risk register since the
+business-case-required rule), sets the objectives and plan, and sends the agreement for sign-off; it may
+withdraw the agreement at any stage before it closes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from domain.actions import MilestoneStatus, ReviseProposal, SetObjectives, SubmitForSignOff, SubmitProposal, Withdraw
+from domain.agreement import Agreement, ClosedOutcome
+from domain.business_case import appraise
+from domain.errors import ActionRejected
+from domain.model import Plan, Proposal, Risk, Stage
+from domain.rules.draft import UNTIL_CLOSED, Draft, Rule
+
+
+def revise_proposal(draft: Draft, action: ReviseProposal) -> None:
+    current_lead = draft.agreement.proposal.lead_body
+    if action.proposal.lead_body != current_lead:
+        raise ActionRejected(
+            f"the lead body cannot change in a revision (it is {current_lead})",
+            code="lead_body_changed", field="proposal.lead_body",
+        )
+    codes = sorted(p.code for p in action.proposal.partners)
+    if draft.agreement.variation is not None and codes != sorted(p.code for p in draft.agreement.proposal.partners):
+        raise ActionRejected(f"variation {draft.agreement.variation.number} is pending: the partners cannot change "
+                             "in a revision until it takes effect or is withdrawn",
+                             code="variation_pending", field="proposal.partners")
+    draft.agreement.proposal = action.proposal
+
+
+def submit_proposal(draft: Draft, action: SubmitProposal) -> None:
+    proposal = draft.agreement.proposal
+    if draft.agreement.business_case_required:
+        _require_business_case(proposal)
+    if proposal.business_case is not None:
+        draft.note(appraisal=[a.model_dump(mode="json") for a in appraise(proposal.business_case)])
+    draft.move_to(Stage.OBJECTIVE_SETTING, "proposal submitted by the lead body")
+
+
+def _require_business_case(proposal: Proposal) -> None:
+    """A proposal is submitted with a business case whose baseline covers every partner and adds up to the
+    baseline annual cost, and with a risk register of at least one risk owned by a partner."""
+    case = proposal.business_case
+    if case is None:
+        raise ActionRejected(
+            "the proposal needs a business case before it is submitted: the options considered (each partner "
+            "carrying on alone, and the proposed sharing), the preferred option, and each partner's current "
+            "annual cost (the baseline); revise the proposal to add it",
+            code="business_case_missing", field="proposal.business_case")
+    codes = [p.code for p in proposal.partners]
+    given = [b.body for b in case.baselines]
+    if sorted(given) != sorted(codes):
+        missing, extra = sorted(set(codes) - set(given)), sorted(set(given) - set(codes))
+        parts = ([f"no baseline for {', '.join(proposal.body_name(c) for c in missing)}"] if missing else []) + (
+            [f"a baseline for {', '.join(extra)}, not a partner"] if extra else [])
+        raise ActionRejected("the business case's baseline must give each partner's current annual cost once: "
+                             + "; ".join(parts), code="baseline_incomplete", field="proposal.business_case.baselines")
+    if case.baseline_total != proposal.baseline_annual_cost:
+        raise ActionRejected(
+            f"the partners' baselines add up to £{case.baseline_total}, not the baseline annual cost "
+            f"£{proposal.baseline_annual_cost}", code="baseline_incomplete", field="proposal.business_case.baselines")
+    if not proposal.risks:
+        raise ActionRejected("the proposal needs at least one risk in its risk register before it is submitted",
+                             code="risks_missing", field="proposal.risks")
+    check_risks(proposal, proposal.risks, "proposal.risks")
+
+
+def check_risks(proposal: Proposal, risks: list[Risk], field: str) -> None:
+    ids = [r.id for r in risks]
+    if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+        raise ActionRejected(f"each risk may appear once in the register; repeated: {', '.join(repeated)}",
+                             code="risk_not_allowed", field=field)
+    for index, risk in enumerate(risks):
+        if proposal.partner(risk.owner_body) is None:
+            raise ActionRejected(f"risk {risk.id} is owned by {risk.owner_body}, which is not a partner",
+                                 code="risk_not_allowed", field=f"{field}.{index}.owner_body")
+
+
+def set_objectives(draft: Draft, action: SetObjectives) -> None:
+    problems = plan_problems(draft.agreement.proposal, action.plan, draft.agreement, draft.now)
+    if problems:
+        raise ActionRejected("the plan cannot be accepted: " + "; ".join(problems), code="plan_does_not_fit",
+                             field="plan")
+    draft.agreement.plan = action.plan
+
+
+def submit_for_sign_off(draft: Draft, action: SubmitForSignOff) -> None:
+    agreement = draft.agreement
+    if agreement.plan is None:
+        raise ActionRejected("objectives, milestones and contributions must be set before sign-off", code="no_plan")
+    problems = plan_problems(agreement.proposal, agreement.plan, agreement, draft.now)
+    if problems:
+        raise ActionRejected("the plan no longer fits the proposal: " + "; ".join(problems),
+                             code="plan_does_not_fit")
+    agreement.sign_offs = {}
+    draft.move_to(Stage.SIGN_OFF, f"sent to every partner's leadership (round {agreement.sign_off_round})")
+
+
+def plan_problems(proposal: Proposal, plan: Plan, agreement: Agreement, now: datetime) -> list[str]:
+    codes = {p.code for p in proposal.partners}
+    problems = [
+        f"milestone {m.id} is owned by {m.owner_body}, which is not a partner"
+        for m in plan.milestones
+        if m.owner_body not in codes
+    ]
+    problems += [
+        f"contribution from {c.body}, which is not a partner" for c in plan.contributions if c.body not in codes
+    ]
+    contributing = {c.body for c in plan.contributions}
+    problems += [f"no annual contribution given for {p.name} ({p.code})" for p in proposal.partners
+                 if p.code not in contributing]
+    today = now.astimezone(UTC).date()
+    problems += [
+        f"milestone {m.id} is due on {m.due}, which has already passed"
+        for m in plan.milestones
+        if m.due < today and agreement.milestone_progress(m.id).status is not MilestoneStatus.COMPLETE
+    ]
+    return problems
+
+
+def withdraw(draft: Draft, action: Withdraw) -> None:
+    live = draft.agreement.went_live_at is not None
+    draft.close(ClosedOutcome.TERMINATED if live else ClosedOutcome.WITHDRAWN, action.reason)
+
+
+RULES: list[Rule] = [
+    Rule(action=ReviseProposal, kind="proposal_revised", verb="revise the proposal", stages=(Stage.PROPOSAL,),
+         lead_only=True, apply=revise_proposal),
+    Rule(action=SubmitProposal, kind="proposal_submitted", verb="submit the proposal", stages=(Stage.PROPOSAL,),
+         lead_only=True, apply=submit_proposal),
+    Rule(action=SetObjectives, kind="objectives_set", verb="set the objectives", stages=(Stage.OBJECTIVE_SETTING,),
+         lead_only=True, apply=set_objectives),
+    Rule(action=SubmitForSignOff, kind="submitted_for_sign_off", verb="submit it for sign-off",
+         stages=(Stage.OBJECTIVE_SETTING,), lead_only=True, apply=submit_for_sign_off),
+    Rule(action=Withdraw, kind="withdrawn", verb="withdraw the agreement", stages=UNTIL_CLOSED, lead_only=True,
+         apply=withdraw),
+]

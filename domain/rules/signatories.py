@@ -1,0 +1,106 @@
+"""Rules of the signatory register and of the agreement's attestor keys.
+
+Each body names and retires its own signatories; a body left with none has one named by the lead body (and a
+lead left with none an interim one named by another partner). Past decisions stay in their signers' names.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from domain.actions import ChangeAttestorKeys, NameSignatory, RetireSignatory
+from domain.agreement import RetiredSignatory
+from domain.errors import ActionRejected
+from domain.model import Signatory, find_signatory
+from domain.rules.draft import UNTIL_CLOSED_AND_IN_SERVICE, Draft, Rule
+
+
+def _named(signatories: list[Signatory]) -> str:
+    return ", ".join(s.name for s in signatories) or "nobody"
+
+
+def name_signatory(draft: Draft, action: NameSignatory) -> None:
+    """A body names its own signatories; one left with none has one named by the lead body, and a lead
+    body left with none an interim one named by any other partner."""
+    agreement = draft.agreement
+    body, by = action.of_body, action.actor.body
+    partner = agreement.proposal.partner(body)
+    if partner is None:
+        raise ActionRejected(f"{body} is not a partner body of agreement {agreement.agreement_id}")
+    current = agreement.signatories(body)
+    lead = agreement.proposal.lead_body
+    if by == body:
+        basis = "by_own_body"
+    elif current:
+        raise ActionRejected(f"only a current signatory of {partner.name} names its signatories (named: "
+                             f"{_named(current)}); another body may name one only when it has none")
+    elif body != lead and by != lead:
+        raise ActionRejected(f"{partner.name} has no current signatory: the lead body "
+                             f"({agreement.body_name(lead)}) names one for it")
+    else:
+        basis = "by_lead_body" if body != lead else "interim_by_partner"
+    if basis != "by_own_body" and len(action.reason) < 3:
+        raise ActionRejected(f"naming a signatory for {partner.name}, another body, needs a reason "
+                             "(at least 3 characters)")
+    if find_signatory(current, action.name) is not None:
+        raise ActionRejected(f"{action.name} is already a signatory of {partner.name}")
+    if len(current) >= 50:
+        raise ActionRejected(f"{partner.name} already has 50 signatories; retire one first")
+    agreement.signatory_register[body] = [*current, Signatory(name=action.name, role=action.role,
+                                                              identity=action.identity)]
+    draft.note(basis=basis)
+
+
+def retire_signatory(draft: Draft, action: RetireSignatory) -> None:
+    agreement = draft.agreement
+    body = action.of_body
+    if action.actor.body != body:
+        raise ActionRejected(f"only a current signatory of {agreement.body_name(body)} records the retirement "
+                             "of its signatories")
+    current = agreement.signatories(body)
+    retiring = find_signatory(current, action.name)
+    if retiring is None:
+        raise ActionRejected(f"{action.name} is not a current signatory of {agreement.body_name(body)} "
+                             f"(named: {_named(current)})")
+    today = draft.now.astimezone(UTC).date()
+    if action.retired_on > today:
+        raise ActionRejected(f"retired_on {action.retired_on} is in the future: record a retirement on or after "
+                             f"the day it happens (today is {today})")
+    remaining = [s for s in current if s is not retiring]
+    others = [p.code for p in agreement.proposal.partners if p.code != body]
+    if not remaining and not any(agreement.signatories(code) for code in others):
+        raise ActionRejected(f"{retiring.name} is the last current signatory of any partner; name another "
+                             "signatory first, or nobody could act on the agreement")
+    agreement.signatory_register[body] = remaining
+    agreement.retired_signatories.append(
+        RetiredSignatory(body=body, name=retiring.name, role=retiring.role, retired_on=action.retired_on)
+    )
+    draft.note(signatories_left=len(remaining))
+
+
+def change_attestor_keys(draft: Draft, action: ChangeAttestorKeys) -> None:
+    settings = draft.agreement.settings
+    unknown = sorted(set(action.retire) - set(settings.attestor_keys))
+    if unknown:
+        raise ActionRejected(f"no attestor key {', '.join(unknown)} to retire (keys: "
+                             f"{', '.join(sorted(settings.attestor_keys)) or 'none'})", field="retire")
+    clash = sorted(kid for kid, pem in action.add.items() if settings.attestor_keys.get(kid, pem) != pem)
+    if clash:
+        raise ActionRejected(f"attestor key id {', '.join(clash)} is taken by another key: give a new key a new id",
+                             field="add")
+    keys = {kid: pem for kid, pem in {**settings.attestor_keys, **action.add}.items() if kid not in action.retire}
+    required = settings.require_attestation if action.require_attestation is None else action.require_attestation
+    if required and not keys:
+        raise ActionRejected("an agreement that requires attestation keeps at least one attestor key",
+                             field="retire")
+    draft.agreement.settings = settings.model_copy(update={"attestor_keys": keys, "require_attestation": required})
+
+
+RULES: list[Rule] = [
+    Rule(action=NameSignatory, kind="signatory_named", verb="name a signatory", stages=UNTIL_CLOSED_AND_IN_SERVICE,
+         apply=name_signatory),
+    Rule(action=RetireSignatory, kind="signatory_retired", verb="record a signatory's retirement",
+         stages=UNTIL_CLOSED_AND_IN_SERVICE, apply=retire_signatory),
+    Rule(action=ChangeAttestorKeys, kind="attestor_keys_changed", verb="change the attestor keys",
+         stages=UNTIL_CLOSED_AND_IN_SERVICE, lead_only=True, apply=change_attestor_keys),
+]

@@ -1,0 +1,75 @@
+"""How rule changes reach agreements that are already running: every patch, and the rules each run adopts.
+
+An agreement lives for years across many deployments, so a change that could alter what a workflow does goes
+behind a named ``workflow.patched`` call: a history recorded before the change replays on the old branch, a new
+run takes the new one. The rules an agreement follows are carried in its state (``Agreement.rules_version`` and
+the flags beside it), so a continued run asks history for no patch at all. Every name here is in recorded
+histories: never rename one. The contributors' guide (docs/contributors.md) says how to add one.
+"""
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain.agreement import Agreement
+
+RAISE_LEVELS_REACHED_WHILE_RAISING = "raise-levels-reached-while-raising"
+"""Patch: before it, a level reached while an alert was being raised waited for the next level."""
+UPSERT_ONLY_CHANGED_ATTRIBUTES = "upsert-only-changed-search-attributes"
+"""Patch: before it, every change the Web UI shows (even details alone) upserted all seven attributes."""
+NEVER_SKIP_REVIEWS = "never-skip-reviews"
+"""Patch: before it, a review decided after later review periods had ended skipped them ("review 2 skipped").
+Since, every period gets its own review, in order (``Agreement.reviews_never_skipped``, set at each run's start)."""
+CALENDAR_PERIODS = "calendar-periods"
+"""Patch: before it, review periods and terms were plain durations (P1Y was 365 days, P1M 30). Agreements opened
+since count calendar months and years (``Agreement.calendar_periods``, set when the agreement opens)."""
+TITLE_SEARCHABLE = "title-searchable"
+"""Patch: before it, runs upserted seven search attributes; runs begun since also set ``AgreementTitle``, so that
+the Web UI's workflow list can show each agreement's title as a column."""
+REFUSE_A_WORKFLOW_ID_OF_ANOTHER_AGREEMENT = "refuse-a-workflow-id-of-another-agreement"
+"""Patch: before it, a run whose workflow id named another agreement opened and recorded its own agreement id."""
+BUSINESS_CASE_REQUIRED = "business-case-required"
+"""Patch: before it, a proposal was submitted without a business case or a risk register. Since, the submit rule
+asks for both (``Agreement.business_case_required``, set at each run's start)."""
+SIGN_WHAT_YOU_SAW = "sign-what-you-saw"
+"""Patch: before it, a sign-off needed not name the version it approves. Runs begun since require it
+(``Agreement.versions_signed``, set at each run's start); a version named is checked either way."""
+
+RULES_CARRIED = "rules-carried"
+"""Patch: before it, every run asked history for each patch above that sets a rule at its start (each ask a
+marker event and a ``TemporalChangeVersion`` upsert, a visibility write), and a continued run upserted again the
+search attributes it started with. Runs begun since take all those rules at once, behind this one patch, and
+carry them in the state (``Agreement.rules_version`` 1): a run continued from such a run asks for no patch at
+all, and upserts only attributes that differ from those it started with. From rules version 1 on, every patch
+above is taken as applied without asking history; a later rule goes behind its own patch, asked only while the
+carried version is below the one that brings it."""
+
+
+def applies(agreement: Agreement, patch: str) -> bool:
+    """Whether a rare-path ``patch`` from before ``rules-carried`` applies: always from rules version 1 (taken as
+    applied without asking history), otherwise as history says."""
+    return agreement.rules_version >= 1 or workflow.patched(patch)
+
+
+def adopt_rules(agreement: Agreement, *, opening: bool) -> bool:
+    """Give ``agreement`` (changed in place) the rules of this code at a run's start: all at once behind
+    ``rules-carried``, or patch by patch as runs begun before it did. ``opening`` is true for a fresh agreement,
+    false for a continued run. Returns whether the run sets the ``AgreementTitle`` search attribute."""
+    if agreement.rules_version >= 1:
+        return True
+    if workflow.patched(RULES_CARRIED):
+        if opening:
+            agreement.calendar_periods = True
+        agreement.reviews_never_skipped = agreement.versions_signed = True
+        agreement.business_case_required = True
+        agreement.rules_version = 1
+        return True
+    if opening and workflow.patched(CALENDAR_PERIODS):
+        agreement.calendar_periods = True
+    if workflow.patched(NEVER_SKIP_REVIEWS):
+        agreement.reviews_never_skipped = True
+    if workflow.patched(SIGN_WHAT_YOU_SAW):
+        agreement.versions_signed = True
+    title_searchable = workflow.patched(TITLE_SEARCHABLE)
+    if workflow.patched(BUSINESS_CASE_REQUIRED):
+        agreement.business_case_required = True
+    return title_searchable
