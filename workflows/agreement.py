@@ -23,29 +23,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.ledger import LedgerActivities
-    from domain import drift, lifecycle, limits
-    from domain.actions import (
-        Action,
-        ChangeAttestorKeys,
-        DecideReview,
-        NameSignatory,
-        ProposeVariation,
-        RecordBenefits,
-        RecordKpiReadings,
-        RecordLessons,
-        ReportMilestone,
-        RetireSignatory,
-        ReviewRisks,
-        ReviseProposal,
-        SetObjectives,
-        SignOff,
-        SignVariation,
-        SubmitForSignOff,
-        SubmitProposal,
-        Withdraw,
-        WithdrawVariation,
-        action_id_of,
-    )
+    from domain import actions, drift, lifecycle, limits
+    from domain.actions import Action, action_id_of
     from domain.agreement import Agreement, AgreementInput
     from domain.errors import (
         ACTION_REJECTED,
@@ -162,147 +141,147 @@ class AgreementWorkflow:
         return self._reached_memo[1]
 
     @workflow.update
-    async def revise_proposal(self, action: ReviseProposal) -> AgreementStatus:
+    async def revise_proposal(self, action: actions.ReviseProposal) -> AgreementStatus:
         return await self._act(action)
 
     @revise_proposal.validator
-    def _check_revise_proposal(self, action: ReviseProposal) -> None:
+    def _check_revise_proposal(self, action: actions.ReviseProposal) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def submit_proposal(self, action: SubmitProposal) -> AgreementStatus:
+    async def submit_proposal(self, action: actions.SubmitProposal) -> AgreementStatus:
         return await self._act(action)
 
     @submit_proposal.validator
-    def _check_submit_proposal(self, action: SubmitProposal) -> None:
+    def _check_submit_proposal(self, action: actions.SubmitProposal) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def set_objectives(self, action: SetObjectives) -> AgreementStatus:
+    async def set_objectives(self, action: actions.SetObjectives) -> AgreementStatus:
         return await self._act(action)
 
     @set_objectives.validator
-    def _check_set_objectives(self, action: SetObjectives) -> None:
+    def _check_set_objectives(self, action: actions.SetObjectives) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def submit_for_sign_off(self, action: SubmitForSignOff) -> AgreementStatus:
+    async def submit_for_sign_off(self, action: actions.SubmitForSignOff) -> AgreementStatus:
         return await self._act(action)
 
     @submit_for_sign_off.validator
-    def _check_submit_for_sign_off(self, action: SubmitForSignOff) -> None:
+    def _check_submit_for_sign_off(self, action: actions.SubmitForSignOff) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def record_sign_off(self, action: SignOff) -> AgreementStatus:
+    async def record_sign_off(self, action: actions.SignOff) -> AgreementStatus:
         return await self._act(action)
 
     @record_sign_off.validator
-    def _check_record_sign_off(self, action: SignOff) -> None:
+    def _check_record_sign_off(self, action: actions.SignOff) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def report_milestone(self, action: ReportMilestone) -> AgreementStatus:
+    async def report_milestone(self, action: actions.ReportMilestone) -> AgreementStatus:
         return await self._act(action)
 
     @report_milestone.validator
-    def _check_report_milestone(self, action: ReportMilestone) -> None:
+    def _check_report_milestone(self, action: actions.ReportMilestone) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def record_kpi_readings(self, action: RecordKpiReadings) -> AgreementStatus:
+    async def record_kpi_readings(self, action: actions.RecordKpiReadings) -> AgreementStatus:
         return await self._act(action)
 
     @record_kpi_readings.validator
-    def _check_record_kpi_readings(self, action: RecordKpiReadings) -> None:
+    def _check_record_kpi_readings(self, action: actions.RecordKpiReadings) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def decide_review(self, action: DecideReview) -> AgreementStatus:
+    async def decide_review(self, action: actions.DecideReview) -> AgreementStatus:
         return await self._act(action)
 
     @decide_review.validator
-    def _check_decide_review(self, action: DecideReview) -> None:
+    def _check_decide_review(self, action: actions.DecideReview) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def record_benefits(self, action: RecordBenefits) -> AgreementStatus:
+    async def record_benefits(self, action: actions.RecordBenefits) -> AgreementStatus:
         return await self._act(action)
 
     @record_benefits.validator
-    def _check_record_benefits(self, action: RecordBenefits) -> None:
+    def _check_record_benefits(self, action: actions.RecordBenefits) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def review_risks(self, action: ReviewRisks) -> AgreementStatus:
+    async def review_risks(self, action: actions.ReviewRisks) -> AgreementStatus:
         return await self._act(action)
 
     @review_risks.validator
-    def _check_review_risks(self, action: ReviewRisks) -> None:
+    def _check_review_risks(self, action: actions.ReviewRisks) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def record_lessons(self, action: RecordLessons) -> AgreementStatus:
+    async def record_lessons(self, action: actions.RecordLessons) -> AgreementStatus:
         return await self._act(action)
 
     @record_lessons.validator
-    def _check_record_lessons(self, action: RecordLessons) -> None:
+    def _check_record_lessons(self, action: actions.RecordLessons) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def withdraw(self, action: Withdraw) -> AgreementStatus:
+    async def withdraw(self, action: actions.Withdraw) -> AgreementStatus:
         return await self._act(action)
 
     @withdraw.validator
-    def _check_withdraw(self, action: Withdraw) -> None:
+    def _check_withdraw(self, action: actions.Withdraw) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def propose_variation(self, action: ProposeVariation) -> AgreementStatus:
+    async def propose_variation(self, action: actions.ProposeVariation) -> AgreementStatus:
         return await self._act(action)
 
     @propose_variation.validator
-    def _check_propose_variation(self, action: ProposeVariation) -> None:
+    def _check_propose_variation(self, action: actions.ProposeVariation) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def sign_variation(self, action: SignVariation) -> AgreementStatus:
+    async def sign_variation(self, action: actions.SignVariation) -> AgreementStatus:
         return await self._act(action)
 
     @sign_variation.validator
-    def _check_sign_variation(self, action: SignVariation) -> None:
+    def _check_sign_variation(self, action: actions.SignVariation) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def withdraw_variation(self, action: WithdrawVariation) -> AgreementStatus:
+    async def withdraw_variation(self, action: actions.WithdrawVariation) -> AgreementStatus:
         return await self._act(action)
 
     @withdraw_variation.validator
-    def _check_withdraw_variation(self, action: WithdrawVariation) -> None:
+    def _check_withdraw_variation(self, action: actions.WithdrawVariation) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def name_signatory(self, action: NameSignatory) -> AgreementStatus:
+    async def name_signatory(self, action: actions.NameSignatory) -> AgreementStatus:
         return await self._act(action)
 
     @name_signatory.validator
-    def _check_name_signatory(self, action: NameSignatory) -> None:
+    def _check_name_signatory(self, action: actions.NameSignatory) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def retire_signatory(self, action: RetireSignatory) -> AgreementStatus:
+    async def retire_signatory(self, action: actions.RetireSignatory) -> AgreementStatus:
         return await self._act(action)
 
     @retire_signatory.validator
-    def _check_retire_signatory(self, action: RetireSignatory) -> None:
+    def _check_retire_signatory(self, action: actions.RetireSignatory) -> None:
         self._evolve(action)
 
     @workflow.update
-    async def change_attestor_keys(self, action: ChangeAttestorKeys) -> AgreementStatus:
+    async def change_attestor_keys(self, action: actions.ChangeAttestorKeys) -> AgreementStatus:
         return await self._act(action)
 
     @change_attestor_keys.validator
-    def _check_change_attestor_keys(self, action: ChangeAttestorKeys) -> None:
+    def _check_change_attestor_keys(self, action: actions.ChangeAttestorKeys) -> None:
         self._evolve(action)
 
     @workflow.update(dynamic=True)
