@@ -15,7 +15,9 @@ AgreementExists, LedgerConflict or a closed agreement (code ``closed``); 422 Inv
 fit its schema); 503 the identity provider's keys or the ledger cannot be reached.
 """
 
+import inspect
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -228,12 +230,11 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
     return app
 
 
-def _action_route(name: str, model: type[BaseModel], client: Any, caller: Any, settings: ApiSettings,
-                  private_key: Any) -> Any:
+def _action_route(name: str, model: type[Action], client: Any, caller: Any, settings: ApiSettings,
+                  private_key: Any) -> Callable[..., Awaitable[AgreementStatus]]:
     async def act(agreement_id: Annotated[str, Path(min_length=1, max_length=200)],
-                  action: model,
+                  action: Action,
                   who: Annotated[Caller, Depends(caller)]) -> AgreementStatus:
-        assert isinstance(action, Action)
         if action.attestation is not None:
             raise ApiError(422, INVALID_PAYLOAD, "attestation: set by the API, never by the caller",
                            [Problem(field="attestation", code="set_by_the_api",
@@ -263,7 +264,19 @@ def _action_route(name: str, model: type[BaseModel], client: Any, caller: Any, s
         return result
 
     act.__name__ = name
-    return act
+    return _body_read_as(act, model)
+
+
+def _body_read_as(route: Callable[..., Awaitable[AgreementStatus]],
+                  model: type[Action]) -> Callable[..., Awaitable[AgreementStatus]]:
+    """``route`` with its ``action`` parameter declared as ``model`` where FastAPI reads it (the signature), so
+    the request body is validated and documented as that action; type checkers read the ``Action`` it was
+    written with."""
+    signature = inspect.signature(route)
+    parameters = [p.replace(annotation=model) if p.name == "action" else p for p in signature.parameters.values()]
+    declared: Any = route  # a function object declares no __signature__ to a type checker
+    declared.__signature__ = signature.replace(parameters=parameters)
+    return route
 
 
 def _signatory(status: AgreementStatus, body: str, name: str) -> Signatory | None:

@@ -16,6 +16,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
 from domain import limits
 from domain.actions import (
+    Action,
     ChangeAttestorKeys,
     DecideReview,
     NameSignatory,
@@ -43,7 +44,7 @@ from workflows.agreement import TASK_QUEUE, workflow_id
 
 WORKFLOW_TYPE = "AgreementWorkflow"
 
-UPDATES: dict[str, type[BaseModel]] = {
+UPDATES: dict[str, type[Action]] = {
     "revise_proposal": ReviseProposal,
     "submit_proposal": SubmitProposal,
     "set_objectives": SetObjectives,
@@ -152,10 +153,10 @@ def schemas() -> dict[str, dict[str, Any]]:
         "start.AgreementRequest.json": TypeAdapter(AgreementRequest).json_schema(),
         "result.AgreementStatus.json": TypeAdapter(AgreementStatus).json_schema(mode="serialization"),
     }
-    for name, model in UPDATES.items():
-        found[f"update.{name}.json"] = model.model_json_schema()
-    for name, model in QUERIES.items():
-        found[f"query.{name}.json"] = model.model_json_schema(mode="serialization")
+    for name, action in UPDATES.items():
+        found[f"update.{name}.json"] = action.model_json_schema()
+    for name, result in QUERIES.items():
+        found[f"query.{name}.json"] = result.model_json_schema(mode="serialization")
     return found
 
 
