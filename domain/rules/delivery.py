@@ -21,6 +21,8 @@ def start_delivery(draft: Draft, reason: str) -> None:
 
 
 def report_milestone(draft: Draft, action: ReportMilestone) -> None:
+    """The milestone's owner or the lead reports its progress; the last one complete takes the service live (or
+    ends an amendment's implementation) and opens the next review."""
     agreement = draft.agreement
     assert agreement.plan is not None
     milestone = agreement.plan.milestone(action.milestone_id)

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from domain.actions import Action, Actor
 from domain.agreement import Agreement, ClosedOutcome, Closure
 from domain.ledger import Decision
-from domain.model import Stage
+from domain.model import Proposal, Stage
 
 A = TypeVar("A", bound=Action)
 
@@ -99,3 +99,16 @@ def either(items: Iterable[str]) -> str:
     """'a', 'a or b', 'a, b or c'."""
     words = list(items)
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def each_partner_once(proposal: Proposal, given: list[str], *, missing: str, extra: str) -> str | None:
+    """What is wrong with ``given`` (body codes) as one entry for each partner of ``proposal``, or None if right:
+    '<missing> <partner names>; <extra> <codes>, not a partner' (either part may be absent; both are for an
+    entry given twice)."""
+    codes = [p.code for p in proposal.partners]
+    if sorted(given) == sorted(codes):
+        return None
+    absent, unknown = sorted(set(codes) - set(given)), sorted(set(given) - set(codes))
+    parts = [f"{missing} {', '.join(proposal.body_name(c) for c in absent)}"] if absent else []
+    parts += [f"{extra} {', '.join(unknown)}, not a partner"] if unknown else []
+    return "; ".join(parts)

@@ -14,10 +14,12 @@ from domain.agreement import Agreement, ClosedOutcome
 from domain.business_case import appraise
 from domain.errors import ActionRejected
 from domain.model import Plan, Proposal, Risk, Stage
-from domain.rules.draft import UNTIL_CLOSED, Draft, Rule
+from domain.rules.draft import UNTIL_CLOSED, Draft, Rule, each_partner_once
 
 
 def revise_proposal(draft: Draft, action: ReviseProposal) -> None:
+    """The lead replaces its draft proposal; the lead body cannot change, nor the partners while a variation
+    is pending."""
     current_lead = draft.agreement.proposal.lead_body
     if action.proposal.lead_body != current_lead:
         raise ActionRejected(
@@ -33,6 +35,8 @@ def revise_proposal(draft: Draft, action: ReviseProposal) -> None:
 
 
 def submit_proposal(draft: Draft, action: SubmitProposal) -> None:
+    """The lead submits its proposal: with a business case and a risk register where the agreement's rules ask
+    for them, the appraisal of its options noted in the decision; objective-setting begins."""
     proposal = draft.agreement.proposal
     if draft.agreement.business_case_required:
         _require_business_case(proposal)
@@ -51,14 +55,10 @@ def _require_business_case(proposal: Proposal) -> None:
             "carrying on alone, and the proposed sharing), the preferred option, and each partner's current "
             "annual cost (the baseline); revise the proposal to add it",
             code="business_case_missing", field="proposal.business_case")
-    codes = [p.code for p in proposal.partners]
     given = [b.body for b in case.baselines]
-    if sorted(given) != sorted(codes):
-        missing, extra = sorted(set(codes) - set(given)), sorted(set(given) - set(codes))
-        parts = ([f"no baseline for {', '.join(proposal.body_name(c) for c in missing)}"] if missing else []) + (
-            [f"a baseline for {', '.join(extra)}, not a partner"] if extra else [])
+    if (problem := each_partner_once(proposal, given, missing="no baseline for", extra="a baseline for")) is not None:
         raise ActionRejected("the business case's baseline must give each partner's current annual cost once: "
-                             + "; ".join(parts), code="baseline_incomplete", field="proposal.business_case.baselines")
+                             + problem, code="baseline_incomplete", field="proposal.business_case.baselines")
     if case.baseline_total != proposal.baseline_annual_cost:
         raise ActionRejected(
             f"the partners' baselines add up to £{case.baseline_total}, not the baseline annual cost "
@@ -70,6 +70,7 @@ def _require_business_case(proposal: Proposal) -> None:
 
 
 def check_risks(proposal: Proposal, risks: list[Risk], field: str) -> None:
+    """Refuse a risk register (at ``field``) with a risk listed twice or owned by a body that is not a partner."""
     ids = [r.id for r in risks]
     if repeated := sorted({i for i in ids if ids.count(i) > 1}):
         raise ActionRejected(f"each risk may appear once in the register; repeated: {', '.join(repeated)}",
@@ -81,6 +82,7 @@ def check_risks(proposal: Proposal, risks: list[Risk], field: str) -> None:
 
 
 def set_objectives(draft: Draft, action: SetObjectives) -> None:
+    """The lead sets the objectives, KPIs, milestones and contributions, if they fit the proposal."""
     problems = plan_problems(draft.agreement.proposal, action.plan, draft.agreement, draft.now)
     if problems:
         raise ActionRejected("the plan cannot be accepted: " + "; ".join(problems), code="plan_does_not_fit",
@@ -89,6 +91,7 @@ def set_objectives(draft: Draft, action: SetObjectives) -> None:
 
 
 def submit_for_sign_off(draft: Draft, action: SubmitForSignOff) -> None:
+    """The lead sends a plan that still fits the proposal to every partner's leadership: a new round begins."""
     agreement = draft.agreement
     if agreement.plan is None:
         raise ActionRejected("objectives, milestones and contributions must be set before sign-off", code="no_plan")
@@ -101,6 +104,8 @@ def submit_for_sign_off(draft: Draft, action: SubmitForSignOff) -> None:
 
 
 def plan_problems(proposal: Proposal, plan: Plan, agreement: Agreement, now: datetime) -> list[str]:
+    """What keeps ``plan`` from fitting ``proposal`` at ``now`` (UTC): milestones and contributions of bodies that
+    are not partners, partners with no contribution, incomplete milestones already due. Empty if it fits."""
     codes = {p.code for p in proposal.partners}
     problems = [
         f"milestone {m.id} is owned by {m.owner_body}, which is not a partner"
@@ -123,6 +128,7 @@ def plan_problems(proposal: Proposal, plan: Plan, agreement: Agreement, now: dat
 
 
 def withdraw(draft: Draft, action: Withdraw) -> None:
+    """The lead withdraws the agreement (terminated, once the service is live), with its reason."""
     live = draft.agreement.went_live_at is not None
     draft.close(ClosedOutcome.TERMINATED if live else ClosedOutcome.WITHDRAWN, action.reason)
 

@@ -14,7 +14,7 @@ from domain.agreement import Agreement, ClosedOutcome, KpiTrend, Reading
 from domain.business_case import concluded, position
 from domain.errors import ActionRejected
 from domain.model import Stage
-from domain.rules.draft import Draft, Rule
+from domain.rules.draft import Draft, Rule, each_partner_once
 from domain.rules.proposal import check_risks
 
 
@@ -46,6 +46,7 @@ def _review_count(agreement: Agreement) -> int:
 
 
 def record_kpi_readings(draft: Draft, action: RecordKpiReadings) -> None:
+    """A partner records KPI readings for the review, once its period has ended; each gets its RAG."""
     agreement = draft.agreement
     assert agreement.plan is not None
     _require_period_ended(agreement, draft.now, "its readings can be recorded")
@@ -61,6 +62,7 @@ def record_kpi_readings(draft: Draft, action: RecordKpiReadings) -> None:
 
 
 def _require_period_ended(agreement: Agreement, now: datetime, what: str) -> None:
+    """Refuse ``what`` before the current review's period ends."""
     due = agreement.review_period_end(agreement.review_number)
     if now < due:
         raise ActionRejected(
@@ -71,6 +73,8 @@ def _require_period_ended(agreement: Agreement, now: datetime, what: str) -> Non
 
 
 def record_benefits(draft: Draft, action: RecordBenefits) -> None:
+    """The lead records the actual annual cost and each partner's contribution; the benefits realised and the
+    payback forecast are computed against the business case (``domain.business_case.position``) and noted."""
     agreement = draft.agreement
     proposal = agreement.proposal
     case = proposal.business_case
@@ -78,18 +82,7 @@ def record_benefits(draft: Draft, action: RecordBenefits) -> None:
         raise ActionRejected(f"agreement {agreement.agreement_id} has no business case to measure benefits against",
                              code="no_business_case")
     _require_period_ended(agreement, draft.now, "its benefits can be recorded")
-    codes = [p.code for p in proposal.partners]
-    given = [c.body for c in action.contributions]
-    if sorted(given) != sorted(codes):
-        missing, extra = sorted(set(codes) - set(given)), sorted(set(given) - set(codes))
-        parts = ([f"none from {', '.join(proposal.body_name(c) for c in missing)}"] if missing else []) + (
-            [f"one from {', '.join(extra)}, not a partner"] if extra else [])
-        raise ActionRejected("give each partner's contribution once: " + "; ".join(parts),
-                             code="contributions_mismatch", field="contributions")
-    total = sum((c.annual_amount for c in action.contributions), Decimal(0))
-    if total != action.actual_annual_cost:
-        raise ActionRejected(f"the contributions add up to £{total}, not the actual annual cost "
-                             f"£{action.actual_annual_cost}", code="contributions_mismatch", field="contributions")
+    _check_contributions(agreement, action)
     number = agreement.review_number
     assert agreement.went_live_at is not None
     now_position = position(
@@ -108,7 +101,20 @@ def record_benefits(draft: Draft, action: RecordBenefits) -> None:
     )
 
 
+def _check_contributions(agreement: Agreement, action: RecordBenefits) -> None:
+    """Each partner's contribution is given once, and they add up to the actual annual cost."""
+    given = [c.body for c in action.contributions]
+    if (problem := each_partner_once(agreement.proposal, given, missing="none from", extra="one from")) is not None:
+        raise ActionRejected("give each partner's contribution once: " + problem,
+                             code="contributions_mismatch", field="contributions")
+    total = sum((c.annual_amount for c in action.contributions), Decimal(0))
+    if total != action.actual_annual_cost:
+        raise ActionRejected(f"the contributions add up to £{total}, not the actual annual cost "
+                             f"£{action.actual_annual_cost}", code="contributions_mismatch", field="contributions")
+
+
 def review_risks(draft: Draft, action: ReviewRisks) -> None:
+    """The lead records the risk register as reviewed at this review."""
     agreement = draft.agreement
     check_risks(agreement.proposal, action.risks, "risks")
     agreement.risk_register = list(action.risks)
@@ -117,11 +123,14 @@ def review_risks(draft: Draft, action: ReviewRisks) -> None:
 
 
 def record_lessons(draft: Draft, action: RecordLessons) -> None:
+    """A partner records lessons learned (kept in the ledger; the state remembers the review they came at)."""
     draft.agreement.lessons_at_review = draft.agreement.review_number
     draft.note(review_number=draft.agreement.review_number)
 
 
 def decide_review(draft: Draft, action: DecideReview) -> None:
+    """The lead concludes the review: terminate at any time; continue or amend once the period has ended and every
+    KPI has its reading. Continue opens the next review, or completes the agreement at the end of its term."""
     agreement = draft.agreement
     assert agreement.plan is not None
     if action.outcome is ReviewOutcome.TERMINATE:
@@ -132,10 +141,7 @@ def decide_review(draft: Draft, action: DecideReview) -> None:
     if missing:
         raise ActionRejected(f"review {agreement.review_number} still needs readings for KPIs: {', '.join(missing)}",
                              code="readings_missing")
-    for kpi_id, reading in agreement.readings.items():
-        agreement.kpi_trends[kpi_id] = agreement.kpi_trends.get(kpi_id, KpiTrend()).after(reading)
-    if agreement.benefits is not None and agreement.benefits.review_number == agreement.review_number:
-        agreement.benefit_track = concluded(agreement.benefit_track, agreement.benefits)
+    _conclude_readings_and_benefits(agreement)
     if action.outcome is ReviewOutcome.AMEND:
         agreement.sign_off_round = 1
         agreement.plan_in_force = agreement.plan
@@ -144,6 +150,14 @@ def decide_review(draft: Draft, action: DecideReview) -> None:
         draft.close(ClosedOutcome.COMPLETED, "the agreement's term has ended")
     else:
         enter_review(draft, f"review {agreement.review_number} concluded: continue")
+
+
+def _conclude_readings_and_benefits(agreement: Agreement) -> None:
+    """Fold the review's KPI readings into their trends, and its benefits (if recorded) into the benefit track."""
+    for kpi_id, reading in agreement.readings.items():
+        agreement.kpi_trends[kpi_id] = agreement.kpi_trends.get(kpi_id, KpiTrend()).after(reading)
+    if agreement.benefits is not None and agreement.benefits.review_number == agreement.review_number:
+        agreement.benefit_track = concluded(agreement.benefit_track, agreement.benefits)
 
 
 RULES: list[Rule] = [

@@ -26,6 +26,8 @@ def check_version(agreement: Agreement, named: str | None, current: str, what: s
 
 
 def sign_off(draft: Draft, action: SignOff) -> None:
+    """A partner's signatory approves or rejects the version they read: one signature per body and per person in
+    a round. Every approval starts delivery; a rejection goes back for revision (see ``_reject_amendment``)."""
     agreement = draft.agreement
     body = agreement.proposal.body_name(action.actor.body)
     earlier = agreement.sign_offs.get(action.actor.body)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from datetime import UTC
 
 from domain.actions import ChangeAttestorKeys, NameSignatory, RetireSignatory
-from domain.agreement import RetiredSignatory
+from domain.agreement import Agreement, RetiredSignatory
 from domain.errors import ActionRejected
 from domain.model import Signatory, find_signatory
 from domain.rules.draft import UNTIL_CLOSED_AND_IN_SERVICE, Draft, Rule
 
 
 def _named(signatories: list[Signatory]) -> str:
+    """'A, B' or 'nobody'."""
     return ", ".join(s.name for s in signatories) or "nobody"
 
 
@@ -28,17 +29,7 @@ def name_signatory(draft: Draft, action: NameSignatory) -> None:
     if partner is None:
         raise ActionRejected(f"{body} is not a partner body of agreement {agreement.agreement_id}")
     current = agreement.signatories(body)
-    lead = agreement.proposal.lead_body
-    if by == body:
-        basis = "by_own_body"
-    elif current:
-        raise ActionRejected(f"only a current signatory of {partner.name} names its signatories (named: "
-                             f"{_named(current)}); another body may name one only when it has none")
-    elif body != lead and by != lead:
-        raise ActionRejected(f"{partner.name} has no current signatory: the lead body "
-                             f"({agreement.body_name(lead)}) names one for it")
-    else:
-        basis = "by_lead_body" if body != lead else "interim_by_partner"
+    basis = _naming_basis(agreement, body, by, current)
     if basis != "by_own_body" and len(action.reason) < 3:
         raise ActionRejected(f"naming a signatory for {partner.name}, another body, needs a reason "
                              "(at least 3 characters)")
@@ -51,7 +42,24 @@ def name_signatory(draft: Draft, action: NameSignatory) -> None:
     draft.note(basis=basis)
 
 
+def _naming_basis(agreement: Agreement, body: str, by: str, current: list[Signatory]) -> str:
+    """On what basis ``by`` names a signatory of ``body``: its own (``by_own_body``); the lead for a body with
+    none (``by_lead_body``); another partner for a lead with none (``interim_by_partner``). Refuses otherwise."""
+    if by == body:
+        return "by_own_body"
+    lead = agreement.proposal.lead_body
+    name = agreement.body_name(body)
+    if current:
+        raise ActionRejected(f"only a current signatory of {name} names its signatories (named: "
+                             f"{_named(current)}); another body may name one only when it has none")
+    if body != lead and by != lead:
+        raise ActionRejected(f"{name} has no current signatory: the lead body "
+                             f"({agreement.body_name(lead)}) names one for it")
+    return "by_lead_body" if body != lead else "interim_by_partner"
+
+
 def retire_signatory(draft: Draft, action: RetireSignatory) -> None:
+    """A body records that one of its signatories retired (on or before today); someone must be left to act."""
     agreement = draft.agreement
     body = action.of_body
     if action.actor.body != body:
@@ -79,6 +87,8 @@ def retire_signatory(draft: Draft, action: RetireSignatory) -> None:
 
 
 def change_attestor_keys(draft: Draft, action: ChangeAttestorKeys) -> None:
+    """The lead adds and retires attestor keys, or turns the attestation requirement on or off; an agreement
+    that requires attestation keeps at least one key, and a key id is never reused for another key."""
     settings = draft.agreement.settings
     unknown = sorted(set(action.retire) - set(settings.attestor_keys))
     if unknown:

@@ -20,12 +20,14 @@ _LONGEST_WAIT_FOR_A_VARIATION = timedelta(days=3660)
 
 
 def _pending(agreement: Agreement) -> PendingVariation:
+    """The pending variation; refuse when there is none."""
     if agreement.variation is None:
         raise ActionRejected(f"agreement {agreement.agreement_id} has no pending variation")
     return agreement.variation
 
 
 def propose_variation(draft: Draft, action: ProposeVariation) -> None:
+    """The lead proposes a variation taking effect between the agreement's opening and ten years from today."""
     agreement = draft.agreement
     if agreement.variation is not None:
         raise ActionRejected(
@@ -49,6 +51,8 @@ def propose_variation(draft: Draft, action: ProposeVariation) -> None:
 
 
 def sign_variation(draft: Draft, action: SignVariation) -> None:
+    """A body that will be a partner after the variation approves or rejects the version it read; the last
+    approval makes it take effect at once if its date has come."""
     agreement = draft.agreement
     pending = _pending(agreement)
     body, signer = action.actor.body, action.actor.signatory
@@ -80,6 +84,7 @@ def sign_variation(draft: Draft, action: SignVariation) -> None:
 
 
 def withdraw_variation(draft: Draft, action: WithdrawVariation) -> None:
+    """The lead withdraws the pending variation."""
     draft.note(variation_number=_pending(draft.agreement).number)
     draft.agreement.variation = None
 
