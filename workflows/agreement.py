@@ -442,16 +442,7 @@ class AgreementWorkflow:
         if self._published is not None and (attributes, details) == self._published[1:]:
             self._published = (status, attributes, details)
             return status
-        if self._agreement.rules_version >= 1:
-            carried = workflow.info().typed_search_attributes
-            if changed := [update for update in attributes if carried.get(update.key) != update.value]:
-                workflow.upsert_search_attributes(changed)
-        elif workflow.patched(rollout.UPSERT_ONLY_CHANGED_ATTRIBUTES):
-            before = self._published[1] if self._published else []
-            if changed := [update for update in attributes if update not in before]:
-                workflow.upsert_search_attributes(changed)
-        else:
-            workflow.upsert_search_attributes(attributes)
+        rollout.upsert_search_attributes(self._agreement, attributes, self._published[1] if self._published else [])
         workflow.set_current_details(details)
         self._published = (status, attributes, details)
         return status

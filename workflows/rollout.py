@@ -8,6 +8,7 @@ histories: never rename one. The contributors' guide (docs/contributors.md) says
 """
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from domain.agreement import Agreement
@@ -73,3 +74,21 @@ def adopt_rules(agreement: Agreement, *, opening: bool) -> bool:
     if workflow.patched(BUSINESS_CASE_REQUIRED):
         agreement.business_case_required = True
     return title_searchable
+
+
+def upsert_search_attributes(
+    agreement: Agreement, attributes: list[SearchAttributeUpdate], published: list[SearchAttributeUpdate]
+) -> None:
+    """Send the Web UI's search attributes as this agreement's rules say: from rules version 1, only those that
+    differ from the run's own (a continued run starts with its predecessor's); since
+    ``upsert-only-changed-search-attributes``, only those changed since ``published``; before it, all of them."""
+    if agreement.rules_version >= 1:
+        carried = workflow.info().typed_search_attributes
+        changed = [update for update in attributes if carried.get(update.key) != update.value]
+    elif workflow.patched(UPSERT_ONLY_CHANGED_ATTRIBUTES):
+        changed = [update for update in attributes if update not in published]
+    else:
+        workflow.upsert_search_attributes(attributes)
+        return
+    if changed:
+        workflow.upsert_search_attributes(changed)
