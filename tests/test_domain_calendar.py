@@ -234,3 +234,11 @@ def test_a_status_from_an_older_worker_still_reads():
         del status[field]
     older = AgreementStatus.model_validate(status)
     assert money_summary(older) is None and "**Case:**" not in details_markdown(older)
+
+
+def test_a_refusal_names_a_period_end_as_the_status_does():
+    agreement = live(settings={"review_period": "P3M", "review_alignment": "financial_year", "term": "P5Y"})
+    with pytest.raises(ActionRejected) as refusal:
+        evolve(agreement, readings(), agreement.review_period_end(1) - timedelta(seconds=1))
+    assert str(refusal.value).startswith("review 1 covers the period ending 2027-06-30; only after that")
+    assert agreement.review_label(1) == "review 1, for the period ending 2027-06-30"

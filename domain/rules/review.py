@@ -12,6 +12,7 @@ from decimal import Decimal
 from domain.actions import DecideReview, RecordBenefits, RecordKpiReadings, RecordLessons, ReviewOutcome, ReviewRisks
 from domain.agreement import Agreement, ClosedOutcome, KpiTrend, Reading
 from domain.business_case import concluded, position
+from domain.calendar import describe_end
 from domain.errors import ActionRejected
 from domain.model import Stage
 from domain.rules.draft import Draft, Rule, each_partner_once
@@ -66,7 +67,7 @@ def _require_period_ended(agreement: Agreement, now: datetime, what: str) -> Non
     due = agreement.review_period_end(agreement.review_number)
     if now < due:
         raise ActionRejected(
-            f"review {agreement.review_number} covers the period ending {due:%Y-%m-%d %H:%M} UTC; "
+            f"review {agreement.review_number} covers the period ending {describe_end(due)}; "
             f"only after that {what}",
             code="review_period_open",
         )
