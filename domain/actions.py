@@ -27,6 +27,7 @@ from domain.model import (
     Text,
     ValueObject,
     WholeNumber,
+    repeats,
 )
 from domain.variation import Variation
 
@@ -167,7 +168,7 @@ class RecordKpiReadings(Action):
     @model_validator(mode="after")
     def _one_reading_per_kpi(self) -> RecordKpiReadings:
         ids = [r.kpi_id for r in self.readings]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        repeated = repeats(ids)
         if repeated:
             raise ValueError(f"each KPI may be read once per submission; repeated: {', '.join(repeated)}")
         return self
@@ -256,7 +257,7 @@ class RecordBenefits(Action):
     @model_validator(mode="after")
     def _one_contribution_per_body(self) -> RecordBenefits:
         bodies = [c.body for c in self.contributions]
-        if repeated := sorted({b for b in bodies if bodies.count(b) > 1}):
+        if repeated := repeats(bodies):
             raise ValueError(f"each partner's contribution may be given once; repeated: {', '.join(repeated)}")
         return self
 
@@ -270,7 +271,7 @@ class ReviewRisks(Action):
     @model_validator(mode="after")
     def _one_entry_per_risk(self) -> ReviewRisks:
         ids = [r.id for r in self.risks]
-        if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+        if repeated := repeats(ids):
             raise ValueError(f"each risk may appear once; repeated: {', '.join(repeated)}")
         return self
 

@@ -20,9 +20,9 @@ def acting_signatories(
     """The signatories who may act for ``body`` (a GSS or other body code).
 
     ``current`` maps each partner's code to its current signatories (``Agreement.current_signatories``, or
-    ``AgreementStatus.signatories``); ``variation`` is the pending variation's terms, if one is pending. Returns the partner's
-    current signatories (perhaps none), the signatories the pending variation names for a body it brings in, or
-    None for a body that is neither.
+    ``AgreementStatus.signatories``); ``variation`` is the pending variation's terms, if one is pending. Returns
+    the partner's current signatories (perhaps none), the signatories the pending variation names for a body it
+    brings in, or None for a body that is neither.
     """
     if body in current:
         return current[body]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -53,6 +55,11 @@ def _to_pence(amount: Decimal) -> Decimal:
 def _nfc(text: str) -> str:
     """Unicode NFC, so that a name typed on any keyboard is stored one way."""
     return unicodedata.normalize("NFC", text)
+
+
+def repeats(values: Iterable[str]) -> list[str]:
+    """The values that appear more than once in ``values``, sorted: what a rule of "each appears once" refuses."""
+    return sorted(value for value, times in Counter(values).items() if times > 1)
 
 
 def name_key(name: str) -> str:
@@ -482,7 +489,7 @@ class Proposal(Extended):
     @model_validator(mode="after")
     def _partners_make_sense(self) -> Proposal:
         codes = [p.code for p in self.partners]
-        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        duplicates = repeats(codes)
         if duplicates:
             raise ValueError(f"each partner body must appear once; repeated: {', '.join(duplicates)}")
         if self.lead_body not in codes:
@@ -613,7 +620,7 @@ class Plan(ValueObject):
             ("milestone", [m.id for m in self.milestones]),
             ("contribution body", [c.body for c in self.contributions]),
         ):
-            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            repeated = repeats(ids)
             if repeated:
                 raise ValueError(f"each {kind} must appear once; repeated: {', '.join(repeated)}")
         return self

@@ -13,7 +13,7 @@ from domain.actions import MilestoneStatus, ReviseProposal, SetObjectives, Submi
 from domain.agreement import Agreement, ClosedOutcome
 from domain.business_case import appraise
 from domain.errors import ActionRejected
-from domain.model import Plan, Proposal, Risk, Stage
+from domain.model import Plan, Proposal, Risk, Stage, repeats
 from domain.rules.draft import UNTIL_CLOSED, Draft, Rule, each_partner_once
 
 
@@ -72,7 +72,7 @@ def _require_business_case(proposal: Proposal) -> None:
 def check_risks(proposal: Proposal, risks: list[Risk], field: str) -> None:
     """Refuse a risk register (at ``field``) with a risk listed twice or owned by a body that is not a partner."""
     ids = [r.id for r in risks]
-    if repeated := sorted({i for i in ids if ids.count(i) > 1}):
+    if repeated := repeats(ids):
         raise ActionRejected(f"each risk may appear once in the register; repeated: {', '.join(repeated)}",
                              code="risk_not_allowed", field=field)
     for index, risk in enumerate(risks):
