@@ -37,13 +37,16 @@ async def with_retry(
         error = state.outcome.exception() if state.outcome else None
         raise ConnectionError(f"could not connect to {what} within {timeout:.0f} s: {error}") from error
 
+    async def once() -> T:  # a coroutine function, which tenacity awaits (``attempt`` is often a lambda)
+        return await attempt()
+
     retrying = AsyncRetrying(
         stop=stop_before_delay(timeout),
         wait=wait_exponential(multiplier=first_delay, max=10),
         before_sleep=log_wait,
         retry_error_callback=give_up,
     )
-    result: T = await retrying(attempt)
+    result: T = await retrying(once)
     return result
 
 
