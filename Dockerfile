@@ -1,5 +1,6 @@
-# The Concordat image: the worker (default command), the alert dispatcher (python -m dispatcher) and the HTTP API
-# (python -m api); see docker-compose.yml and the README's "Deployment" section.
+# The Concordat image: the worker (default command), the alert dispatcher (python -m dispatcher, also
+# concordat-dispatcher), the HTTP API (python -m api, also concordat-api) and the codec server
+# (concordat-codec-server); see docker-compose.yml and the README's "Deployment" section.
 FROM python:3.12-slim
 
 WORKDIR /app
@@ -9,7 +10,9 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY dispatcher ./dispatcher
 COPY api ./api
-COPY config.py encryption.py codec_server.py worker.py starter.py ./
+COPY report ./report
+COPY runtime ./runtime
+COPY worker.py starter.py ./
 # Bytecode is compiled here because the worker cannot write /app: the workflow sandbox re-imports
 # workflows/agreement.py for every agreement it loads, and without a .pyc it compiles it each time.
 RUN pip install --no-cache-dir . && python -m compileall -q /app && useradd --system --uid 10001 concordat

@@ -43,7 +43,6 @@ from rich.text import Text
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from config import ConfigurationError, Settings, connect_temporal
 from dispatcher import cli as alerts_cli
 from domain.errors import explain
 from domain.ledger import ChainHead
@@ -58,6 +57,8 @@ from domain.status import (
 )
 from domain.story import story
 from report import cli as portfolio_cli
+from runtime.settings import ConfigurationError, Settings
+from runtime.temporal import connect_temporal
 from workflows.agreement import workflow_id
 from workflows.client import (
     OPENING_TIMEOUT,
@@ -575,6 +576,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from config import exit_now
+    from runtime.service import exit_now
 
     exit_now(main())

@@ -4,7 +4,8 @@ It waits (with backoff) for Temporal and PostgreSQL, applies migrations, registe
 the search attributes, and polls until SIGTERM or SIGINT; then it stops polling,
 lets running activities finish within the grace period, and exits 0.
 
-Configuration: see ``config.py`` and the README's "Operating the worker" section.
+Run it as ``concordat-worker`` or ``python worker.py``. Configuration: see ``runtime/settings.py`` and the
+README's "Operating the worker" section.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.database import create_pool, migrate
 from activities.digests import DigestActivities
 from activities.ledger import LedgerActivities
-from config import ConfigurationError, Settings, connect_temporal, exit_now, run_service, with_retry, worker_runtime
+from runtime.service import exit_now, run_service, with_retry
+from runtime.settings import ConfigurationError, Settings
+from runtime.temporal import connect_temporal, worker_runtime
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.digest import AlertDigestWorkflow
@@ -129,8 +132,14 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> int:
+    """Run the worker until stopped; the exit code as ``runtime.service.run_service`` gives it."""
     return run_service("worker", Settings.from_environment, serve)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``concordat-worker`` command: ``main``, then exit at once (``runtime.service.exit_now``)."""
     exit_now(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,4 +1,5 @@
-"""Run the HTTP API: ``python -m api`` (settings from the environment: see ``api.settings`` and README).
+"""Run the HTTP API: ``concordat-api`` or ``python -m api`` (settings from the environment: see ``api.settings``
+and README).
 
 It waits (with backoff) for Temporal, then serves until SIGTERM or SIGINT. Exit 2: bad configuration;
 exit 3: Temporal stayed unreachable. Logs are JSON lines.
@@ -11,7 +12,9 @@ from activities.database import create_pool
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import TokenVerifier
-from config import Settings, connect_temporal, exit_now, run_service, with_retry
+from runtime.service import exit_now, run_service, with_retry
+from runtime.settings import Settings
+from runtime.temporal import connect_temporal
 from workflows.client import AgreementClient
 
 log = structlog.get_logger("concordat.api")
@@ -32,8 +35,14 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> int:
+    """Serve until stopped; the exit code as ``runtime.service.run_service`` gives it."""
     return run_service("api", Settings.from_environment, serve)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``concordat-api`` command: ``main``, then exit at once (``runtime.service.exit_now``)."""
     exit_now(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,24 +1,22 @@
-"""The API's settings, each read from the environment variable named in its alias (as ``config.Settings``)."""
+"""The API's settings, each read from the environment variable named in its alias (see ``runtime.settings``)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
-from config import ConfigurationError
-from domain.errors import explain
 from domain.model import Code
+from runtime.settings import EnvironmentSettings
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(EnvironmentSettings):
     """Who issues the tokens the API accepts, for whom, and the key it signs attestations with."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, title="API configuration")
+    model_config = SettingsConfigDict(title="API configuration")
 
     issuer: str = Field(alias="CONCORDAT_API_ISSUER", min_length=1, description=(
         "The OpenID issuer whose tokens are accepted, exactly as its tokens' iss claim says (Entra ID: "
@@ -64,20 +62,6 @@ class ApiSettings(BaseModel):
         """The public half of the signing key, PEM: what agreements list in ``attestor_keys``."""
         return self.private_key().public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
-        """Read the settings, or raise ``ConfigurationError`` naming each bad or missing variable."""
-        environ = os.environ if environ is None else environ
-        names = {field.alias for field in cls.model_fields.values()}
-        try:
-            return cls.model_validate({k: v for k, v in environ.items() if k in names})
-        except ValidationError as error:
-            raise ConfigurationError(explain(error)) from None
-
-    @classmethod
-    def variables(cls) -> list[str]:
-        return sorted(str(field.alias) for field in cls.model_fields.values())
 
 
 def schema_settings(**overrides: Any) -> ApiSettings:

@@ -40,14 +40,17 @@ from temporalio.worker import Replayer
 from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
 from bench.floor import FLOOR_TABLE, FloorDeadlineWorkflow, FloorLifecycleWorkflow
-from config import Settings, configure_logging, connect_temporal
 from demo.portfolio import PORTFOLIO, next_step
 from demo.stack import EmbeddedStack, free_port
-from domain.ledger import ChainHead, Decision, LedgerEntry, chain
 from domain.actions import SignOff, SignOffDecision
+from domain.ledger import ChainHead, Decision, LedgerEntry, chain
 from domain.model import AgreementRequest, Stage
 from domain.status import AgreementStatus
-from worker import WORKFLOW_RUNNER, exit_now
+from runtime.logging import configure_logging
+from runtime.service import exit_now
+from runtime.settings import Settings
+from runtime.temporal import connect_temporal
+from worker import WORKFLOW_RUNNER
 from workflows.agreement import AgreementWorkflow, agreement_id_of
 from workflows.client import AgreementClient
 from workflows.contract import UPDATES

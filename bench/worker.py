@@ -9,8 +9,11 @@ from temporalio import activity
 
 from activities.database import create_pool, migrate
 from bench.floor import FLOOR_TABLE, FloorDeadlineWorkflow, FloorLifecycleWorkflow
-from config import Settings, configure_logging, connect_temporal
-from worker import build_worker, exit_now
+from runtime.logging import configure_logging
+from runtime.service import exit_now
+from runtime.settings import Settings
+from runtime.temporal import connect_temporal
+from worker import build_worker
 from workflows import search_attributes
 
 

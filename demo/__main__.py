@@ -31,7 +31,6 @@ from temporalio.runtime import Runtime
 from activities import outbox
 from activities.database import create_pool, migrate
 from activities.ledger import ALERT_CHANNEL
-from config import Settings, configure_logging, connect_temporal, core_telemetry, exit_now
 from demo.mailbox import Received, SmtpSink
 from demo.portfolio import PORTFOLIO, Persona, next_step
 from demo.stack import EmbeddedStack
@@ -42,6 +41,10 @@ from domain.errors import AGREEMENT_EXISTS
 from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus
 from report import __main__ as report_main
+from runtime.logging import configure_logging
+from runtime.service import exit_now
+from runtime.settings import Settings
+from runtime.temporal import connect_temporal, core_telemetry
 from worker import build_worker
 from workflows import search_attributes
 from workflows.client import ActionRefused, AgreementClient, AgreementClosed, StartRefused

@@ -1,4 +1,4 @@
-"""``python -m dispatcher``: the long-running process that sends alert deliveries.
+"""``concordat-dispatcher`` or ``python -m dispatcher``: the long-running process that sends alert deliveries.
 
 It waits (with backoff) for PostgreSQL, applies the migrations, then dispatches until
 SIGTERM or SIGINT; it lets the batch in flight finish within the grace period and exits 0.
@@ -14,9 +14,10 @@ import signal
 import structlog
 
 from activities.database import create_pool, migrate
-from config import ConfigurationError, exit_now, run_service, with_retry
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
+from runtime.service import exit_now, run_service, with_retry
+from runtime.settings import ConfigurationError
 
 log = structlog.get_logger("concordat.dispatcher")
 
@@ -54,8 +55,14 @@ async def serve(settings: DispatcherSettings) -> None:
 
 
 def main() -> int:
+    """Dispatch until stopped; the exit code as ``runtime.service.run_service`` gives it."""
     return run_service("dispatcher", DispatcherSettings.from_environment, serve)
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``concordat-dispatcher`` command: ``main``, then exit at once (``runtime.service.exit_now``)."""
     exit_now(main())
+
+
+if __name__ == "__main__":
+    run()

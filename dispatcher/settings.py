@@ -1,23 +1,20 @@
-"""The dispatcher's settings, read from the environment like the worker's (see config.py)."""
+"""The dispatcher's settings, read from the environment like the worker's (see ``runtime.settings``)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from email.utils import parseaddr
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
-from config import ConfigurationError
-from domain.errors import explain
+from runtime.settings import ProcessSettings
 
 
-class DispatcherSettings(BaseModel):
+class DispatcherSettings(ProcessSettings):
     """Settings of ``python -m dispatcher``, each read from the environment variable named in its alias."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, title="dispatcher configuration")
+    model_config = SettingsConfigDict(title="dispatcher configuration")
 
-    database_url: str | None = Field(default=None, alias="DATABASE_URL", min_length=1)
     smtp_host: str = Field(default="localhost", alias="CONCORDAT_SMTP_HOST", min_length=1)
     smtp_port: int = Field(default=25, alias="CONCORDAT_SMTP_PORT", ge=1, le=65535)
     smtp_starttls: bool = Field(default=False, alias="CONCORDAT_SMTP_STARTTLS")
@@ -33,11 +30,6 @@ class DispatcherSettings(BaseModel):
     lease_seconds: float = Field(default=120, alias="CONCORDAT_DELIVERY_LEASE_SECONDS", gt=0)
     send_timeout_seconds: float = Field(default=30, alias="CONCORDAT_DELIVERY_SEND_TIMEOUT_SECONDS", gt=0)
     batch_size: int = Field(default=20, alias="CONCORDAT_DELIVERY_BATCH_SIZE", ge=1, le=1000)
-    shutdown_grace_seconds: float = Field(default=30, alias="CONCORDAT_SHUTDOWN_GRACE_SECONDS", ge=0, le=3600)
-    connect_timeout_seconds: float = Field(default=300, alias="CONCORDAT_CONNECT_TIMEOUT_SECONDS", gt=0)
-    log_level: str = Field(
-        default="INFO", alias="CONCORDAT_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$"
-    )
 
     @field_validator("smtp_username", "smtp_password", mode="before")
     @classmethod
@@ -66,19 +58,3 @@ class DispatcherSettings(BaseModel):
     def backoff_seconds(self, attempt: int) -> float:
         """Wait after failed attempt ``attempt`` (1, 2, ...): the first retry delay doubling up to the maximum."""
         return min(self.first_retry_seconds * 2 ** (attempt - 1), self.max_retry_seconds)
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> DispatcherSettings:
-        """Read the settings, or raise ``ConfigurationError`` naming each bad variable."""
-        environ = os.environ if environ is None else environ
-        try:
-            return cls.model_validate({k: v for k, v in environ.items() if k in _VARIABLES})
-        except ValidationError as error:
-            raise ConfigurationError(explain(error)) from None
-
-    @classmethod
-    def variables(cls) -> list[str]:
-        return sorted(_VARIABLES)
-
-
-_VARIABLES = {field.alias for field in DispatcherSettings.model_fields.values() if field.alias}

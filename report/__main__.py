@@ -17,8 +17,8 @@ from pathlib import Path
 import asyncpg
 
 from activities.database import create_pool
-from config import Settings
 from report import data, render
+from runtime.settings import Settings
 
 
 async def build(pool: asyncpg.Pool, out: Path, *, lead_body: str | None = None, with_pdf: bool = True,

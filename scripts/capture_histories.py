@@ -3,7 +3,8 @@
     python scripts/capture_histories.py --query "WorkflowType = 'AgreementWorkflow'" --out tests/histories/captured
     python scripts/capture_histories.py --workflow-id agreement-waste-2027 --out /tmp/histories
 
-Connection settings come from the environment (TEMPORAL_ADDRESS etc.), as for the worker.
+Connection settings come from the environment (TEMPORAL_ADDRESS etc.), as for the worker. Concordat must be
+installed in the Python that runs it (``pip install -e .``, as scripts/test.sh does).
 Each run of each workflow (continue-as-new starts a new run) becomes one JSON file.
 """
 
@@ -12,11 +13,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from temporalio.client import Client
 
-from temporalio.client import Client  # noqa: E402
-
-from config import connect_temporal, exit_now  # noqa: E402
+from runtime.service import exit_now
+from runtime.temporal import connect_temporal
 
 
 async def save_runs(client: Client, workflow_id: str, out: Path, name: str | None = None) -> list[Path]:

@@ -25,11 +25,12 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from config import ConfigurationError, Settings, connect_temporal
 from demo.stack import free_port
 from domain.errors import ACTION_REJECTED
 from domain.model import Stage
-from encryption import ENCODING, KEY_ID, DecryptionError, EncryptionCodec, encrypting
+from runtime.encryption import ENCODING, KEY_ID, DecryptionError, EncryptionCodec, encrypting
+from runtime.settings import ConfigurationError, Settings
+from runtime.temporal import connect_temporal
 from tests import factories
 from tests.harness import approve_by_all, eventually, walk_to_sign_off
 from worker import build_worker
@@ -258,8 +259,8 @@ def _start_codec_server() -> tuple[subprocess.Popen[str], str]:
         "CONCORDAT_CODEC_UI_ORIGIN": UI_ORIGIN,
     }
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "codec_server.py"), "--port", str(port)],
-        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "runtime.codec_server", "--port", str(port)],
+        cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     assert process.stdout is not None
     lines: list[str] = []
@@ -362,7 +363,7 @@ def test_the_codec_server_stops_cleanly_on_sigint_and_refuses_to_start_without_a
     assert "codec server stopped" in _stop(process, signal.SIGINT)
     environ = {k: v for k, v in os.environ.items() if k != "CONCORDAT_CODEC_TOKEN"}
     refused = subprocess.run(
-        [sys.executable, str(ROOT / "codec_server.py"), "--port", str(free_port())],
+        [sys.executable, "-m", "runtime.codec_server", "--port", str(free_port())], cwd=ROOT,
         env={**environ, "CONCORDAT_ENCRYPTION_KEYS": f"k:{NEW_KEY}"},
         capture_output=True, text=True, timeout=30, check=False,
     )

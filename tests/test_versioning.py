@@ -7,8 +7,8 @@ from temporalio.api.workflowservice.v1 import SetWorkerDeploymentCurrentVersionR
 from temporalio.common import VersioningBehavior
 from temporalio.service import RPCError
 
-from config import ConfigurationError, Settings
 from domain.model import Stage
+from runtime.settings import ConfigurationError, Settings
 from tests import factories
 from tests.harness import eventually
 from worker import build_worker

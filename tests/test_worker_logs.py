@@ -8,8 +8,8 @@ import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from config import CORE_LOGGER, worker_runtime
 from domain.errors import INVALID_PAYLOAD, UNKNOWN_ACTION
+from runtime.temporal import CORE_LOGGER, worker_runtime
 from tests import factories
 from tests.harness import eventually, version, walk_to_sign_off
 from tests.processes import WorkerProcess, worker_environment

@@ -1,13 +1,14 @@
 """The codec server: lets the Temporal Web UI and CLI show encrypted payloads to those allowed to see them.
 
-    CONCORDAT_ENCRYPTION_KEYS=... CONCORDAT_CODEC_TOKEN=... python codec_server.py --port 8081
+    CONCORDAT_ENCRYPTION_KEYS=... CONCORDAT_CODEC_TOKEN=... concordat-codec-server --port 8081
 
-It speaks Temporal's remote codec protocol: ``POST .../decode`` and ``POST .../encode`` take and
-return ``{"payloads": [...]}`` (the protobuf JSON of ``Payloads``), under any path prefix, so that
-``https://codec.example/{namespace}`` works too. Every POST needs ``Authorization: Bearer <token>``
-with the token from ``CONCORDAT_CODEC_TOKEN``; it decrypts officials' names, so it must also sit
-behind the organisation's authentication. The browser's CORS preflight is answered for the one UI
-origin in ``CONCORDAT_CODEC_UI_ORIGIN``. Standard library only: the traffic is one UI's page views.
+(``python -m runtime.codec_server`` in a checkout). It speaks Temporal's remote codec protocol:
+``POST .../decode`` and ``POST .../encode`` take and return ``{"payloads": [...]}`` (the protobuf JSON of
+``Payloads``), under any path prefix, so that ``https://codec.example/{namespace}`` works too. Every POST
+needs ``Authorization: Bearer <token>`` with the token from ``CONCORDAT_CODEC_TOKEN``; it decrypts officials'
+names, so it must also sit behind the organisation's authentication. The browser's CORS preflight is
+answered for the one UI origin in ``CONCORDAT_CODEC_UI_ORIGIN``. Standard library only: the traffic is one
+UI's page views.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Any
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from config import ConfigurationError, Settings
-from encryption import DecryptionError, EncryptionCodec
+from runtime.encryption import DecryptionError, EncryptionCodec
+from runtime.settings import ConfigurationError, Settings
 
 TOKEN_VARIABLE = "CONCORDAT_CODEC_TOKEN"
 ORIGIN_VARIABLE = "CONCORDAT_CODEC_UI_ORIGIN"
@@ -101,7 +102,9 @@ def build_server(
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python codec_server.py", description=__doc__.split("\n\n")[0])
+    """The ``concordat-codec-server`` command: serve until SIGINT or SIGTERM (exit 0); exit 2 when the keys or
+    the token are not configured. ``argv`` defaults to the command line, ``environ`` to the process's."""
+    parser = argparse.ArgumentParser(prog="concordat-codec-server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8081, help="port to listen on (default 8081)")
     args = parser.parse_args(argv)
@@ -122,7 +125,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         signal.signal(signum, lambda *_: stop.set())
     serving = threading.Thread(target=server.serve_forever, name="codec-server")
     serving.start()
-    print(f"codec server on http://{args.host}:{server.server_port} (UI origin {ui_origin}, key {codec.key_id} encrypts)", flush=True)
+    print(f"codec server on http://{args.host}:{server.server_port} (UI origin {ui_origin}, "
+          f"key {codec.key_id} encrypts)", flush=True)
     stop.wait()
     server.shutdown()  # serve_forever returns; requests in flight finish on their own threads
     serving.join()
