@@ -286,7 +286,8 @@ class Bench:
 
         seconds = await timed(lambda: asyncio.gather(*(into_review() for _ in range(concurrency))))
         rss_after = await settled_rss(worker)
-        rows = await self.pool.fetchval("SELECT count(*) FROM decisions WHERE agreement_id LIKE $1", self._like("scale"))
+        rows = await self.pool.fetchval("SELECT count(*) FROM decisions WHERE agreement_id LIKE $1",
+                                        self._like("scale"))
         sample = [sum(await self._events_per_run(handle)) for handle, _ in reached[:5]]
         history = self.results.get("history", {})
         cycle_events, cycle_rows = history.get("events_per_review_cycle"), history.get("ledger_rows_per_review_cycle")
@@ -638,7 +639,8 @@ def table_of(results: dict[str, Any]) -> Table:
                       target("lifecycle"))
     if "starts" in r:
         starts = r["starts"]
-        table.add_row(f"Starts/s, to the first recorded decision ({starts['agreements']}, {starts['concurrency']} at once)",
+        table.add_row(f"Starts/s, to the first recorded decision ({starts['agreements']}, "
+                      f"{starts['concurrency']} at once)",
                       f"{starts['concordat_per_s']:.1f}", f"{starts['floor_per_s']:.1f}", f"{starts['ratio']:.2f}",
                       target("starts"))
     if "updates_under_load" in r:
@@ -689,14 +691,16 @@ def table_of(results: dict[str, Any]) -> Table:
         table.add_row(f"Scale: agreements driven into review, 30 at a time ({scale['seconds']:.0f} s, "
                       f"{scale['per_minute']:.0f} a minute)", f"{scale['agreements_in_review']}", "", "", "")
         table.add_row("Scale: their reviews fall due at", ", ".join(scale["reviews_fall_due"]), "", "", "")
-        table.add_row("Scale: worker RSS added per agreement in review (KB)", f"{scale['worker_rss_added_kb_each']:.0f}",
+        table.add_row("Scale: worker RSS added per agreement in review (KB)",
+                      f"{scale['worker_rss_added_kb_each']:.0f}",
                       "", "", "")
         table.add_row("Scale: history events, ledger rows per agreement to its first review",
                       f"{scale['events_per_agreement_to_review']}, {scale['ledger_rows_per_agreement_to_review']:.0f}",
                       "", "", "")
         if scale["events_per_agreement_per_year"]:
             table.add_row("Per agreement per year, quarterly reviews: history events, ledger rows",
-                          f"{scale['events_per_agreement_per_year']:.0f}, {scale['ledger_rows_per_agreement_per_year']:.0f}",
+                          f"{scale['events_per_agreement_per_year']:.0f}, "
+                          f"{scale['ledger_rows_per_agreement_per_year']:.0f}",
                           "", "", "")
     if "memory" in r:
         mem = r["memory"]
@@ -736,7 +740,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="run nothing: print the run saved in JSON as a Markdown table, as the README quotes it")
     args = parser.parse_args(argv)
     if args.quick:
-        args.agreements, args.rounds, args.latency_samples, args.burst, args.memory, args.ledger_writes = 2, 1, 4, 4, "4", 80
+        args.agreements, args.rounds, args.latency_samples = 2, 1, 4
+        args.burst, args.memory, args.ledger_writes = 4, "4", 80
         args.starts, args.start_concurrency, args.load, args.load_concurrency = 4, 2, 3, 2
         args.scale = min(args.scale or 3, 3) if args.scale or args.scale_minutes else 0
     return args
@@ -746,9 +751,8 @@ def compile_sources() -> None:
     """Compile the project to bytecode first, as the container image does (``python -m compileall``): the workflow
     sandbox imports each workflow's module afresh for every run, and without bytecode (``PYTHONDONTWRITEBYTECODE``,
     a read-only tree) it would compile the source each time, a cost production does not pay."""
-    for package in ("activities", "bench", "demo", "domain", "workflows"):
+    for package in ("activities", "bench", "demo", "domain", "runtime", "workflows"):
         compileall.compile_dir(ROOT / package, quiet=1)
-    compileall.compile_file(ROOT / "config.py", quiet=1)
     compileall.compile_file(ROOT / "worker.py", quiet=1)
 
 
@@ -801,7 +805,8 @@ async def main(argv: list[str]) -> int:
     console = Console() if sys.stdout.isatty() else Console(width=150)
     sizes = [int(size) for size in args.memory.split(",") if size]
     scale_cache = 20000 if args.scale_minutes else args.scale  # a time box reaches an unknown number: room for all
-    cache = max([*sizes, scale_cache, 1000]) + sizes[0] + 100  # every open run stays cached, as the memory figure assumes
+    # every open run stays cached, as the memory figure assumes
+    cache = max([*sizes, scale_cache, 1000]) + sizes[0] + 100
     task_queue = f"bench-{uuid.uuid4().hex[:8]}"
     compile_sources()
     with tempfile.TemporaryDirectory(prefix="concordat-bench-") as tmp:
@@ -831,7 +836,8 @@ async def main(argv: list[str]) -> int:
                     ("scale", lambda: bench.scale(args.scale, args.scale_minutes, worker)),
                 ]
                 for name, step in steps:
-                    if args.only and name.split()[0] not in args.only or name == "scale" and not (args.scale or args.scale_minutes):
+                    skipped = name == "scale" and not (args.scale or args.scale_minutes)
+                    if (args.only and name.split()[0] not in args.only) or skipped:
                         continue
                     console.print(f"measuring {name} ...")
                     await step()

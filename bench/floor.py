@@ -8,6 +8,7 @@ the sandbox re-imports this module, so its activities live in bench/worker.py.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -37,10 +38,8 @@ class FloorLifecycleWorkflow:
     async def _sleep_until_updated_or_a_day(self) -> None:
         """The agreement's wait: until an update lands, with a timer that is re-armed after each."""
         seen = self._done
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self._done != seen, timeout=timedelta(days=1))
-        except TimeoutError:
-            pass
 
     @workflow.query
     def opened(self) -> bool:
