@@ -7,8 +7,10 @@ COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities
+COPY store ./store
 COPY dispatcher ./dispatcher
 COPY api ./api
+COPY report ./report
 COPY config.py encryption.py codec_server.py worker.py starter.py ./
 # Bytecode is compiled here because the worker cannot write /app: the workflow sandbox re-imports
 # workflows/agreement.py for every agreement it loads, and without a .pyc it compiles it each time.

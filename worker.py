@@ -15,17 +15,16 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import structlog
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.database import create_pool, migrate
 from activities.digests import DigestActivities
 from activities.ledger import LedgerActivities
 from config import ConfigurationError, Settings, connect_temporal, exit_now, run_service, with_retry, worker_runtime
+from store.database import Pool, create_pool, migrate
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.digest import AlertDigestWorkflow
@@ -54,7 +53,7 @@ was passed through already."""
 
 def build_worker(
     client: Client,
-    pool: asyncpg.Pool,
+    pool: Pool,
     settings: Settings | None = None,
     *,
     extra_workflows: Sequence[type] = (),

@@ -7,11 +7,11 @@ exit 3: Temporal stayed unreachable. Logs are JSON lines.
 import structlog
 import uvicorn
 
-from activities.database import create_pool
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import TokenVerifier
 from config import Settings, connect_temporal, exit_now, run_service, with_retry
+from store.database import create_pool
 from workflows.client import AgreementClient
 
 log = structlog.get_logger("concordat.api")

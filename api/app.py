@@ -19,7 +19,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,7 +27,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
-from activities.ledger import read_ledger, verify_ledger
 from api.settings import ApiSettings
 from api.tokens import Caller, KeysUnavailable, TokenVerifier, Unauthenticated
 from domain import attestation
@@ -38,6 +36,8 @@ from domain.ledger import ChainVerification, LedgerEntry
 from domain.model import AgreementRequest, Signatory, find_signatory
 from domain.proof import AttestationReport, recorded_keys, verify_attestations
 from domain.status import AgreementStatus
+from store.database import Pool
+from store.ledger import read_ledger, verify_ledger
 from workflows.client import (
     ActionRefused,
     AgreementClient,
@@ -49,7 +49,6 @@ from workflows.client import (
     StartRefused,
 )
 from workflows.contract import UPDATES
-
 
 
 def log() -> structlog.stdlib.BoundLogger:
@@ -118,7 +117,7 @@ _bearer = HTTPBearer(auto_error=False, description="An OpenID access token from 
 
 
 def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
-               verifier: TokenVerifier | None = None, ledger: asyncpg.Pool | None = None) -> FastAPI:
+               verifier: TokenVerifier | None = None, ledger: Pool | None = None) -> FastAPI:
     """The API on ``agreements`` (a Temporal client), checking tokens with ``verifier`` and reading the ledger
     from ``ledger``; without them the app serves only its OpenAPI document (as ``python -m workflows.contract``
     renders it)."""

@@ -37,16 +37,16 @@ from temporalio.client import Client, WorkflowHistory, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
-from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
 from bench.floor import FLOOR_TABLE, FloorDeadlineWorkflow, FloorLifecycleWorkflow
 from config import Settings, configure_logging, connect_temporal
 from demo.portfolio import PORTFOLIO, next_step
 from demo.stack import EmbeddedStack, free_port
-from domain.ledger import ChainHead, Decision, LedgerEntry, chain
 from domain.actions import SignOff, SignOffDecision
+from domain.ledger import ChainHead, Decision, LedgerEntry, chain
 from domain.model import AgreementRequest, Stage
 from domain.status import AgreementStatus
+from store.database import create_pool, migrate
 from worker import WORKFLOW_RUNNER, exit_now
 from workflows.agreement import AgreementWorkflow, agreement_id_of
 from workflows.client import AgreementClient

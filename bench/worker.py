@@ -7,9 +7,9 @@ import signal
 import asyncpg
 from temporalio import activity
 
-from activities.database import create_pool, migrate
 from bench.floor import FLOOR_TABLE, FloorDeadlineWorkflow, FloorLifecycleWorkflow
 from config import Settings, configure_logging, connect_temporal
+from store.database import create_pool, migrate
 from worker import build_worker, exit_now
 from workflows import search_attributes
 

@@ -28,9 +28,6 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
-from activities import outbox
-from activities.database import create_pool, migrate
-from activities.ledger import ALERT_CHANNEL
 from config import Settings, configure_logging, connect_temporal, core_telemetry, exit_now
 from demo.mailbox import Received, SmtpSink
 from demo.portfolio import PORTFOLIO, Persona, next_step
@@ -42,6 +39,9 @@ from domain.errors import AGREEMENT_EXISTS
 from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus
 from report import __main__ as report_main
+from store import outbox
+from store.alerts import ALERT_CHANNEL
+from store.database import create_pool, migrate
 from worker import build_worker
 from workflows import search_attributes
 from workflows.client import ActionRefused, AgreementClient, AgreementClosed, StartRefused

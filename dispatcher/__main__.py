@@ -13,10 +13,10 @@ import signal
 
 import structlog
 
-from activities.database import create_pool, migrate
 from config import ConfigurationError, exit_now, run_service, with_retry
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
+from store.database import create_pool, migrate
 
 log = structlog.get_logger("concordat.dispatcher")
 

@@ -17,10 +17,9 @@ from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 import starter
-
-from activities.database import create_pool, migrate
 from config import CORE_LOGGER, core_telemetry
 from demo.stack import free_port
+from store.database import create_pool, migrate
 from tests.harness import Harness, server_binary
 from workflows import search_attributes
 from workflows.converter import data_converter

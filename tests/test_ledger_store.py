@@ -13,12 +13,14 @@ import asyncpg
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.database import migrate
-from activities.ledger import ALERT_CHANNEL, LedgerActivities, read_ledger, verify_ledger
+from activities.ledger import LedgerActivities
 from domain.drift import Alert, AlertKind, Waiting
 from domain.errors import AGREEMENT_EXISTS, LEDGER_CONFLICT
 from domain.ledger import GENESIS, ChainHead, Decision, LedgerEntry, chain
 from domain.model import Stage
+from store.alerts import ALERT_CHANNEL
+from store.database import migrate
+from store.ledger import read_ledger, verify_ledger
 from tests import factories
 
 T0 = datetime(2027, 4, 1, 9, 30, tzinfo=UTC)
