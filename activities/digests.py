@@ -21,6 +21,9 @@ OPEN_AGREEMENTS_WITH_ALERTS = (
 
 
 class DigestActivities:
+    """Enqueues digests: asks the running agreements for their open alerts (``client``) and writes the outbox
+    (``pool``)."""
+
     def __init__(self, client: Client, pool: Pool) -> None:
         self._client = client
         self._pool = pool

@@ -37,10 +37,12 @@ class BoardReport:
 
     @property
     def planned_total(self) -> Decimal:
+        """The agreements' cumulative planned savings at their latest reviews, summed (pounds)."""
         return sum((a.cumulative_planned or Decimal(0) for a in self.agreements), Decimal(0))
 
     @property
     def realised_total(self) -> Decimal:
+        """The agreements' cumulative realised savings at their latest reviews, summed (pounds)."""
         return sum((a.cumulative_saving or Decimal(0) for a in self.agreements), Decimal(0))
 
 
