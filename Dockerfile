@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities
+COPY store ./store
 COPY dispatcher ./dispatcher
 COPY api ./api
 COPY report ./report

@@ -281,7 +281,7 @@ async def list_agreements(client: Client, settings: Settings, args: argparse.Nam
 
 
 async def _ledger_pool(settings: Settings) -> Any:
-    from activities.database import create_pool
+    from store.database import create_pool
 
     if not settings.database_url:
         raise CliError("DATABASE_URL is not set: the ledger lives in PostgreSQL", EXIT_BAD_INPUT)
@@ -293,10 +293,11 @@ async def _ledger_pool(settings: Settings) -> Any:
 
 async def _ledger_ids(pool: Any, names: list[str]) -> list[str]:
     """The agreement ids named, each given as an agreement id or as the Web UI's workflow id."""
+    from store.ledger import has_decisions
+
     ids = []
     for name in names:
-        found = [candidate for candidate in candidate_ids(name)
-                 if await pool.fetchval("SELECT 1 FROM decisions WHERE agreement_id = $1 LIMIT 1", candidate)]
+        found = [candidate for candidate in candidate_ids(name) if await has_decisions(pool, candidate)]
         ids.append(found[0] if found else name)
     return ids
 
@@ -306,7 +307,7 @@ async def _verified_entries(
 ) -> tuple[list[Any], Any, dict[str, ChainHead | str]]:
     """The agreement's ledger entries (none if its chain is broken), the chain's verification, and where the
     agreement's workflow says the chain ends (or why it cannot say). ``name`` is an agreement or workflow id."""
-    from activities.ledger import read_ledger, verify_ledger
+    from store.ledger import read_ledger, verify_ledger
 
     pool = await _ledger_pool(settings)
     try:
@@ -397,16 +398,14 @@ def _print_verification(console: Console, verification: Any, anchors: dict[str, 
 async def verify(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
     """Verify each agreement's hash chain, and every attestation its ledger keeps (naming the first row that
     fails) with the attestor keys configured, or else those the ledger records."""
-    from activities.ledger import read_ledger, verify_ledger
     from domain.proof import recorded_keys, verify_attestations
+    from store.ledger import agreement_ids, read_ledger, verify_ledger
 
     if not args.agreement_ids and not args.all:
         raise CliError("name one or more agreements, or pass --all", EXIT_BAD_INPUT)
     pool = await _ledger_pool(settings)
     try:
-        ids = await _ledger_ids(pool, args.agreement_ids) if args.agreement_ids else [
-            row["agreement_id"] for row in await pool.fetch("SELECT DISTINCT agreement_id FROM decisions ORDER BY 1")
-        ]
+        ids = await _ledger_ids(pool, args.agreement_ids) if args.agreement_ids else await agreement_ids(pool)
         anchors = await _anchors(settings, ids)
         results = [await verify_ledger(pool, agreement_id, _head(anchors, agreement_id)) for agreement_id in ids]
         ledgers = [await read_ledger(pool, agreement_id) for agreement_id in ids]

@@ -16,19 +16,18 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 import structlog
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.database import create_pool, migrate
 from activities.digests import DigestActivities
 from activities.ledger import LedgerActivities
 from runtime.service import exit_now, run_service, with_retry
 from runtime.settings import ConfigurationError, Settings
 from runtime.temporal import connect_temporal, worker_runtime
+from store.database import Pool, create_pool, migrate
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.digest import AlertDigestWorkflow
@@ -57,7 +56,7 @@ was passed through already."""
 
 def build_worker(
     client: Client,
-    pool: asyncpg.Pool,
+    pool: Pool,
     settings: Settings | None = None,
     *,
     extra_workflows: Sequence[type] = (),

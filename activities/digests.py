@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncpg
 import structlog
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.outbox import active_subscriptions, enqueue_digest
 from domain.delivery import DigestRun, digest_for
 from domain.drift import Alert
 from domain.status import AgreementStatus
+from store import outbox
+from store.database import Pool
 from workflows import search_attributes as sa
 
 log = structlog.get_logger(__name__)
@@ -21,7 +21,10 @@ OPEN_AGREEMENTS_WITH_ALERTS = (
 
 
 class DigestActivities:
-    def __init__(self, client: Client, pool: asyncpg.Pool) -> None:
+    """Enqueues digests: asks the running agreements for their open alerts (``client``) and writes the outbox
+    (``pool``)."""
+
+    def __init__(self, client: Client, pool: Pool) -> None:
         self._client = client
         self._pool = pool
 
@@ -39,14 +42,14 @@ class DigestActivities:
     async def enqueue_digests(self, run: DigestRun) -> int:
         """One digest delivery per subscription of ``run.cadence`` with open alerts, once per period;
         a retry enqueues nothing twice. Returns how many digests this call enqueued."""
-        subscriptions = [s for s in await active_subscriptions(self._pool) if s.cadence is run.cadence]
+        subscriptions = [s for s in await outbox.active_subscriptions(self._pool) if s.cadence is run.cadence]
         if not subscriptions:
             return 0
         alerts = await self.open_alerts()
         enqueued = 0
         for subscription in subscriptions:
             listed = digest_for(subscription, alerts)
-            if listed and await enqueue_digest(self._pool, subscription.id, run.period, listed):
+            if listed and await outbox.enqueue_digest(self._pool, subscription, run.period, listed):
                 enqueued += 1
         log.info("digests_enqueued", cadence=run.cadence.value, period=run.period, digests=enqueued,
                  open_alerts=len(alerts))

@@ -8,13 +8,13 @@ exit 3: Temporal stayed unreachable. Logs are JSON lines.
 import structlog
 import uvicorn
 
-from activities.database import create_pool
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import TokenVerifier
 from runtime.service import exit_now, run_service, with_retry
 from runtime.settings import Settings
 from runtime.temporal import connect_temporal
+from store.database import create_pool
 from workflows.client import AgreementClient
 
 log = structlog.get_logger("concordat.api")

@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-import asyncpg
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,7 +29,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
-from activities.ledger import read_ledger, verify_ledger
 from api.settings import ApiSettings
 from api.tokens import Caller, KeysUnavailable, TokenVerifier, Unauthenticated
 from domain import attestation, authority
@@ -40,6 +38,8 @@ from domain.ledger import ChainVerification, LedgerEntry
 from domain.model import AgreementRequest, Signatory
 from domain.proof import AttestationReport, recorded_keys, verify_attestations
 from domain.status import AgreementStatus
+from store.database import Pool
+from store.ledger import read_ledger, verify_ledger
 from workflows.client import (
     ActionRefused,
     AgreementClient,
@@ -119,7 +119,7 @@ _bearer = HTTPBearer(auto_error=False, description="An OpenID access token from 
 
 
 def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
-               verifier: TokenVerifier | None = None, ledger: asyncpg.Pool | None = None) -> FastAPI:
+               verifier: TokenVerifier | None = None, ledger: Pool | None = None) -> FastAPI:
     """The API on ``agreements`` (a Temporal client), checking tokens with ``verifier`` and reading the ledger
     from ``ledger``; without them the app serves only its OpenAPI document (as ``python -m workflows.contract``
     renders it)."""

@@ -37,7 +37,6 @@ from temporalio.client import Client, WorkflowHistory, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
-from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
 from bench.floor import FLOOR_TABLE, FloorDeadlineWorkflow, FloorLifecycleWorkflow
 from demo.portfolio import PORTFOLIO, next_step
@@ -50,6 +49,7 @@ from runtime.logging import configure_logging
 from runtime.service import exit_now
 from runtime.settings import Settings
 from runtime.temporal import connect_temporal
+from store.database import create_pool, migrate
 from worker import WORKFLOW_RUNNER
 from workflows.agreement import AgreementWorkflow, agreement_id_of
 from workflows.client import AgreementClient
@@ -751,7 +751,7 @@ def compile_sources() -> None:
     """Compile the project to bytecode first, as the container image does (``python -m compileall``): the workflow
     sandbox imports each workflow's module afresh for every run, and without bytecode (``PYTHONDONTWRITEBYTECODE``,
     a read-only tree) it would compile the source each time, a cost production does not pay."""
-    for package in ("activities", "bench", "demo", "domain", "runtime", "workflows"):
+    for package in ("activities", "bench", "demo", "domain", "runtime", "store", "workflows"):
         compileall.compile_dir(ROOT / package, quiet=1)
     compileall.compile_file(ROOT / "worker.py", quiet=1)
 

@@ -7,12 +7,12 @@ import signal
 import asyncpg
 from temporalio import activity
 
-from activities.database import create_pool, migrate
 from bench.floor import FLOOR_TABLE, FloorDeadlineWorkflow, FloorLifecycleWorkflow
 from runtime.logging import configure_logging
 from runtime.service import exit_now
 from runtime.settings import Settings
 from runtime.temporal import connect_temporal
+from store.database import create_pool, migrate
 from worker import build_worker
 from workflows import search_attributes
 

@@ -28,9 +28,6 @@ from rich.table import Table
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
-from activities import outbox
-from activities.database import create_pool, migrate
-from activities.ledger import ALERT_CHANNEL
 from demo.mailbox import Received, SmtpSink
 from demo.portfolio import PORTFOLIO, Persona, next_step
 from demo.stack import EmbeddedStack
@@ -45,6 +42,9 @@ from runtime.logging import configure_logging
 from runtime.service import exit_now
 from runtime.settings import Settings
 from runtime.temporal import connect_temporal, core_telemetry
+from store import outbox
+from store.alerts import ALERT_CHANNEL
+from store.database import create_pool, migrate
 from worker import build_worker
 from workflows import search_attributes
 from workflows.client import ActionRefused, AgreementClient, AgreementClosed, StartRefused

@@ -13,11 +13,11 @@ import signal
 
 import structlog
 
-from activities.database import create_pool, migrate
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from runtime.service import exit_now, run_service, with_retry
 from runtime.settings import ConfigurationError
+from store.database import create_pool, migrate
 
 log = structlog.get_logger("concordat.dispatcher")
 

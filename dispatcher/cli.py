@@ -25,7 +25,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import asyncpg
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
@@ -42,11 +41,11 @@ from temporalio.client import (
     ScheduleUpdate,
 )
 
-from activities import outbox
-from activities.database import create_pool
 from domain.delivery import Cadence, Channel, LevelName, Relation, Subscription
 from domain.drift import AlertKind
 from domain.errors import explain
+from store import outbox
+from store.database import CONNECT_ERRORS, Pool, create_pool
 from workflows.digest import AlertDigestWorkflow, schedule_id
 
 EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
@@ -58,12 +57,12 @@ class _Failed(Exception):
         self.code = code
 
 
-async def _pool(settings: Any) -> asyncpg.Pool:
+async def _pool(settings: Any) -> Pool:
     if not settings.database_url:
         raise _Failed("DATABASE_URL is not set: subscriptions and deliveries live in PostgreSQL", EXIT_BAD_INPUT)
     try:
         return await create_pool(settings.database_url, max_size=2)
-    except (OSError, asyncpg.PostgresError) as error:
+    except CONNECT_ERRORS as error:
         raise _Failed(f"cannot reach the database: {error}", EXIT_UNREACHABLE) from None
 
 
@@ -99,7 +98,7 @@ def _secret(args: argparse.Namespace, console: Console) -> str | None:
     return generated
 
 
-async def _subscribe(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
+async def _subscribe(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     channel, address = next((c, getattr(args, c.value)) for c in Channel if getattr(args, c.value))
     try:
         subscription = Subscription(
@@ -123,13 +122,8 @@ def _describe(s: Subscription) -> str:
             f"{s.relation.value}{'' if s.relation is not Relation.AWAITED else ' body'}, {s.cadence.value}")
 
 
-async def _subscriptions(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
-    rows = await pool.fetch(
-        """SELECT id, label, channel, address, bodies, relation, kinds, levels, escalation_from, cadence,
-                  created_at, removed_at
-           FROM alert_subscriptions WHERE $1 OR removed_at IS NULL ORDER BY id""",
-        args.all,
-    )
+async def _subscriptions(pool: Pool, args: argparse.Namespace, console: Console) -> int:
+    rows = await outbox.list_subscriptions(pool, include_removed=args.all)
     if args.json:
         console.print_json(json.dumps([dict(row) for row in rows], default=str))
         return 0
@@ -145,7 +139,7 @@ async def _subscriptions(pool: asyncpg.Pool, args: argparse.Namespace, console: 
     return 0
 
 
-async def _unsubscribe(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
+async def _unsubscribe(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     cancelled = await outbox.remove_subscription(pool, args.subscription_id)
     if cancelled is None:
         raise _Failed(f"there is no active subscription #{args.subscription_id}", EXIT_REFUSED)
@@ -153,7 +147,7 @@ async def _unsubscribe(pool: asyncpg.Pool, args: argparse.Namespace, console: Co
     return 0
 
 
-async def _deliveries(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
+async def _deliveries(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     rows = await outbox.list_deliveries(pool, args.status, args.limit)
     if args.json:
         console.print_json(json.dumps([dict(row) for row in rows], default=str))
@@ -171,7 +165,7 @@ async def _deliveries(pool: asyncpg.Pool, args: argparse.Namespace, console: Con
     return 0
 
 
-async def _retry(pool: asyncpg.Pool, args: argparse.Namespace, console: Console) -> int:
+async def _retry(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     try:
         delivery_id = uuid.UUID(args.delivery_id)
     except ValueError:

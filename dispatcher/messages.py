@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from activities.outbox import Claimed
 from domain.delivery import Channel, web_ui_link
 from domain.drift import Alert
+from store.outbox import Claimed
 
 DIGEST_LIMIT_IN_CHAT = 20
 """A Teams or Slack digest lists this many alerts in full, then says how many more there are."""

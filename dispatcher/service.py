@@ -14,27 +14,25 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import httpx
 import structlog
 
-from activities.ledger import ALERT_CHANNEL
-from activities.outbox import Claimed, claim_due, record_failed, record_sent
 from dispatcher.channels import DeliveryError, deliver
 from dispatcher.messages import render
 from dispatcher.settings import DispatcherSettings
+from store import alerts, outbox
+from store.database import OUTAGE_ERRORS, Pool
+from store.outbox import Claimed
 
 log = structlog.get_logger("concordat.dispatcher")
 
-_DATABASE_TROUBLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
-
 
 class Dispatcher:
-    def __init__(self, pool: asyncpg.Pool, settings: DispatcherSettings) -> None:
+    def __init__(self, pool: Pool, settings: DispatcherSettings) -> None:
         self._pool = pool
         self._settings = settings
         self._wake = asyncio.Event()
-        self._listener: asyncpg.Connection | None = None
+        self._listener: alerts.AlertListener | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until ``stop`` is set; the batch in flight is finished first."""
@@ -49,17 +47,17 @@ class Dispatcher:
                         if len(claimed) == settings.batch_size:
                             continue
                         pause = await self._until_next_due()
-                    except _DATABASE_TROUBLE as error:
+                    except OUTAGE_ERRORS as error:
                         log.warning("dispatcher_database_unavailable", error=str(error))
                         pause = min(settings.poll_seconds, 5.0)
                     await self._sleep(pause, stop)
         finally:
-            if self._listener is not None and not self._listener.is_closed():
+            if self._listener is not None and not self._listener.closed:
                 await self._listener.close()
 
     async def dispatch_once(self, client: httpx.AsyncClient) -> list[Claimed]:
         """Claim the due deliveries (up to a batch), send them, and record each outcome."""
-        claimed = await claim_due(self._pool, self._settings.batch_size, self._settings.lease_seconds)
+        claimed = await outbox.claim_due(self._pool, self._settings.batch_size, self._settings.lease_seconds)
         outcomes = await asyncio.gather(*(self._attempt(client, d) for d in claimed), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
@@ -81,32 +79,27 @@ class Dispatcher:
                 log.exception("delivery_error_unexpected", **context)
             reason = str(error) if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
             retry_in = settings.backoff_seconds(delivery.attempt)
-            status = await record_failed(self._pool, delivery.id, delivery.attempt, reason, retry_in,
-                                         settings.give_up_seconds)
+            status = await outbox.record_failed(self._pool, delivery.id, delivery.attempt, reason, retry_in,
+                                                settings.give_up_seconds)
             if status == "failed":
                 log.error("delivery_failed", **context, error=reason)
             else:
                 log.warning("delivery_attempt_failed", **context, error=reason, retry_in_seconds=retry_in)
             return
-        await record_sent(self._pool, delivery.id, delivery.attempt)
+        await outbox.record_sent(self._pool, delivery.id, delivery.attempt)
         log.info("delivery_sent", **context, subject=message.subject)
 
     async def _until_next_due(self) -> float:
         """Seconds until the earliest pending delivery falls due, at most the poll interval."""
-        wait = await self._pool.fetchval(
-            """SELECT extract(epoch FROM min(next_attempt_at) - now())::float8
-               FROM alert_deliveries WHERE status = 'pending'"""
-        )
+        wait = await outbox.seconds_until_due(self._pool)
         poll = self._settings.poll_seconds
         return poll if wait is None else max(0.0, min(wait, poll))
 
     async def _keep_listening(self) -> None:
         """(Re)open the LISTEN connection, so a new alert wakes the dispatcher at once."""
-        if self._listener is not None and not self._listener.is_closed():
+        if self._listener is not None and not self._listener.closed:
             return
-        connection = await asyncpg.connect(self._settings.database_url)
-        await connection.add_listener(ALERT_CHANNEL, lambda *_: self._wake.set())
-        self._listener = connection
+        self._listener = await alerts.listen(self._settings.database_url or "", lambda _: self._wake.set())
 
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
         """Until ``seconds`` pass, an alert is announced, or ``stop`` is set."""

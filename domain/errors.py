@@ -35,8 +35,8 @@ ERROR_TYPES: dict[str, str] = {
         "no_plan, unknown_milestone, not_milestone_owner, milestone_complete, unknown_kpi, review_period_open, "
         "readings_missing, business_case_missing, baseline_incomplete, risks_missing, risk_not_allowed, "
         "no_business_case, contributions_mismatch, action_id_reused, search_attribute_too_large, state_too_large, "
-        "version_required, stale_version, attestation_required, attestation_invalid, identity_not_registered, not_that_signatory, "
-        "not_allowed."
+        "version_required, stale_version, attestation_required, attestation_invalid, identity_not_registered, "
+        "not_that_signatory, not_allowed."
     ),
     UNKNOWN_ACTION: "An update name the agreement workflow does not have. Code: unknown_action.",
     LEDGER_CONFLICT: (

@@ -14,14 +14,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
-
-from activities.database import create_pool
 from report import data, render
 from runtime.settings import Settings
+from store.database import CONNECT_ERRORS, Pool, create_pool
 
 
-async def build(pool: asyncpg.Pool, out: Path, *, lead_body: str | None = None, with_pdf: bool = True,
+async def build(pool: Pool, out: Path, *, lead_body: str | None = None, with_pdf: bool = True,
                 now: datetime | None = None) -> list[Path]:
     """Write the report (HTML, and PDF unless ``with_pdf`` is false) into ``out``; returns the files written."""
     content = await data.read(pool, now or datetime.now(UTC), lead_body)
@@ -54,7 +52,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         pool = await create_pool(settings.database_url, max_size=2)
-    except (OSError, asyncpg.PostgresError) as error:
+    except CONNECT_ERRORS as error:
         print(f"cannot reach the ledger database: {error}", file=sys.stderr)
         return 3
     try:

@@ -10,22 +10,14 @@ import argparse
 import json
 from typing import Any
 
-import asyncpg
 from rich.console import Console
 from rich.table import Table
 
-from activities.database import create_pool
 from report import __main__ as report_main
+from store import read_model
+from store.database import CONNECT_ERRORS, create_pool
 
 EXIT_BAD_INPUT, EXIT_UNREACHABLE = 2, 3
-
-_LESSONS = """
-    SELECT l.recorded_at, l.agreement_id, a.title, a.lead_body, a.lead_body_name, l.review_number, l.body,
-           l.signatory, l.what_worked, l.what_did_not, l.tags
-    FROM rm_lessons l JOIN rm_agreements a USING (agreement_id)
-    WHERE ($1::text IS NULL OR $1 = ANY(l.tags)) AND ($2::text IS NULL OR a.lead_body = $2)
-    ORDER BY l.recorded_at DESC, l.agreement_id, l.seq DESC
-    LIMIT $3"""
 
 
 async def lessons(client: Any, settings: Any, args: argparse.Namespace, console: Console) -> int:
@@ -36,11 +28,11 @@ async def lessons(client: Any, settings: Any, args: argparse.Namespace, console:
         return EXIT_BAD_INPUT
     try:
         pool = await create_pool(settings.database_url, max_size=2)
-    except (OSError, asyncpg.PostgresError) as error:
+    except CONNECT_ERRORS as error:
         errors.print(f"error: cannot reach the ledger database: {error}", markup=False)
         return EXIT_UNREACHABLE
     try:
-        rows = [dict(row) for row in await pool.fetch(_LESSONS, args.tag, args.lead_body, args.limit)]
+        rows = await read_model.lessons(pool, args.lead_body, args.limit, tag=args.tag)
     finally:
         await pool.close()
     if args.json:

@@ -17,9 +17,9 @@ from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 import starter
-from activities.database import create_pool, migrate
 from demo.stack import free_port
 from runtime.temporal import CORE_LOGGER, core_telemetry
+from store.database import create_pool, migrate
 from tests.harness import Harness, server_binary
 from workflows import search_attributes
 from workflows.converter import data_converter

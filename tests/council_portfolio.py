@@ -37,9 +37,9 @@ from domain.actions import (
     SubmitForSignOff,
     SubmitProposal,
 )
+from domain.agreement import Agreement
 from domain.ledger import ChainHead, Decision, chain
 from domain.lifecycle import evolve, open_agreement
-from domain.agreement import Agreement
 from domain.model import AgreementRequest, Stage
 from tests import factories
 

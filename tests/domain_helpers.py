@@ -26,8 +26,8 @@ from domain.actions import (
     SubmitProposal,
     Withdraw,
 )
-from domain.lifecycle import evolve, open_agreement
 from domain.agreement import Agreement
+from domain.lifecycle import evolve, open_agreement
 from tests import factories
 
 T0 = datetime(2027, 4, 1, 9, 30, tzinfo=UTC)

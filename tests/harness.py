@@ -21,12 +21,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.ledger import LedgerActivities, read_ledger, verify_ledger
+from activities.ledger import LedgerActivities
 from domain.actions import Actor
 from domain.drift import Alert
 from domain.ledger import ChainVerification, LedgerEntry
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
+from store.ledger import read_ledger, verify_ledger
 from tests import factories
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow, workflow_id

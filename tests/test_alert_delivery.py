@@ -20,7 +20,7 @@ import pytest
 from rich.console import Console
 
 import starter
-from activities import digests, outbox
+from activities import digests
 from activities.ledger import LedgerActivities
 from demo.mailbox import SmtpSink
 from demo.stack import free_port
@@ -30,6 +30,7 @@ from dispatcher.signature import InvalidSignature, signed_headers, verify_signat
 from domain.delivery import Cadence, Subscription
 from domain.drift import Alert, AlertKind, Waiting
 from domain.model import Stage
+from store import outbox
 from tests import factories
 from tests.harness import Harness, eventually, version, walk_to_sign_off
 from tests.processes import ROOT, WorkerProcess

@@ -23,13 +23,12 @@ from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
 import starter
-
-from activities.database import create_pool, migrate
-from activities.ledger import read_ledger, verify_ledger
 from demo.portfolio import PORTFOLIO, next_step
 from domain.model import Stage
 from report import data, render
 from report.__main__ import build
+from store.database import create_pool, migrate
+from store.ledger import read_ledger, verify_ledger
 from tests import council_portfolio
 from tests.harness import Harness
 from workflows.agreement import AgreementWorkflow

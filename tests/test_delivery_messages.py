@@ -3,12 +3,12 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from activities.outbox import Claimed
 from dispatcher.channels import email_message
 from dispatcher.messages import DIGEST_LIMIT_IN_CHAT, render
 from domain.delivery import Channel, Subscription
 from domain.drift import Alert, AlertKind, Waiting
 from domain.model import Stage
+from store.outbox import Claimed
 
 DEADLINE = datetime(2027, 5, 1, 9, 30, tzinfo=UTC)
 SUBSCRIPTION = Subscription(id=4, label="Greenwich shared services", channel="slack",

@@ -7,9 +7,9 @@ import asyncpg
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from activities.ledger import ALERT_CHANNEL
 from domain.drift import Alert
 from domain.model import Stage
+from store.alerts import ALERT_CHANNEL
 from tests import factories
 from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow

@@ -8,11 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from domain.actions import RecordLessons, ReviewRisks
+from domain.agreement import Agreement
 from domain.business_case import appraise, discount_factor, present_cost, saving_rag
 from domain.drift import AlertKind, due_alerts, overall_rag
 from domain.errors import ActionRejected
 from domain.lifecycle import evolve
-from domain.agreement import Agreement
 from domain.model import BusinessCase, Proposal, Rag, Stage
 from domain.status import details_markdown, status_of
 from tests import factories

@@ -11,11 +11,11 @@ from rich.console import Console
 
 import starter
 from domain.actions import Actor
+from domain.agreement import Agreement
 from domain.calendar import describe_end
 from domain.drift import due_alerts
 from domain.errors import ActionRejected, explain
 from domain.lifecycle import evolve
-from domain.agreement import Agreement
 from domain.model import GovernanceSettings, Signatory, name_key
 from domain.status import AgreementStatus, details_markdown, money_summary, schedule_summary, status_of
 from tests import factories

@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from domain.actions import Action, Actor, RecordKpiReadings, ReportMilestone, ReviseProposal, SignOff
+from domain.agreement import Agreement, ClosedOutcome
 from domain.errors import ActionRejected, explain
 from domain.lifecycle import evolve, open_agreement
-from domain.agreement import Agreement, ClosedOutcome
 from domain.model import Rag, Stage
 from tests import factories
 from tests.domain_helpers import (

@@ -9,10 +9,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from domain import attestation
 from domain.actions import Action, ChangeAttestorKeys, SignOff, SubmitProposal
-from domain.errors import ActionRejected
-from domain.lifecycle import evolve, open_agreement
 from domain.agreement import Agreement
+from domain.errors import ActionRejected
 from domain.ledger import ChainHead, chain
+from domain.lifecycle import evolve, open_agreement
 from domain.model import AgreementRequest, Signatory
 from domain.proof import recorded_keys, verify_attestations
 from tests import factories

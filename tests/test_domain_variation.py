@@ -7,10 +7,10 @@ import pytest
 from pydantic import ValidationError
 
 from domain.actions import Action, ReviseProposal, WithdrawVariation
+from domain.agreement import Agreement
 from domain.drift import waiting_on
 from domain.errors import ActionRejected
 from domain.lifecycle import evolve, take_effect
-from domain.agreement import Agreement
 from domain.model import Stage
 from domain.status import details_markdown, status_of, waiting_summary
 from domain.variation import Variation

@@ -17,9 +17,9 @@ import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_pool, migrate
-from activities.ledger import read_ledger, verify_ledger
 from domain.model import Stage
+from store.database import create_pool, migrate
+from store.ledger import read_ledger, verify_ledger
 from tests import factories
 from tests.harness import eventually, server_binary, version
 from tests.processes import DevServerProcess, WorkerProcess, worker_environment

@@ -1,5 +1,5 @@
-"""The decision ledger and alerts on a real PostgreSQL: idempotent writes, append-only rows,
-tamper evidence, alert NOTIFY and migrations. Every test uses its own agreement ids."""
+"""The decision ledger and alerts on a real PostgreSQL, through ``store`` and the ledger activities: idempotent
+writes, append-only rows, tamper evidence, alert NOTIFY and migrations. Every test uses its own agreement ids."""
 
 import asyncio
 import json
@@ -13,12 +13,15 @@ import asyncpg
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from activities.database import migrate
-from activities.ledger import ALERT_CHANNEL, LedgerActivities, read_ledger, verify_ledger
+from activities.ledger import LedgerActivities
 from domain.drift import Alert, AlertKind, Waiting
 from domain.errors import AGREEMENT_EXISTS, LEDGER_CONFLICT
 from domain.ledger import GENESIS, ChainHead, Decision, LedgerEntry, chain
 from domain.model import Stage
+from store import alerts
+from store import ledger as store_ledger
+from store.database import migrate
+from store.ledger import read_ledger, verify_ledger
 from tests import factories
 
 T0 = datetime(2027, 4, 1, 9, 30, tzinfo=UTC)
@@ -61,7 +64,8 @@ async def test_record_decisions_writes_one_row_per_entry_with_every_column(pool,
     agreement_id = new_id()
     opened = Decision(kind="agreement_opened", stage=Stage.PROPOSAL, actor_body=factories.LICHFIELD,
                       payload=factories.request_data(agreement_id), decided_at=T0)
-    written = chain(agreement_id, ChainHead(), [opened, decision(1), decision(2, actor_body=None, actor_signatory=None)])
+    written = chain(agreement_id, ChainHead(),
+                    [opened, decision(1), decision(2, actor_body=None, actor_signatory=None)])
 
     await ledger.record_decisions(written)
 
@@ -139,7 +143,29 @@ async def test_a_batch_is_all_or_nothing(pool, ledger):
     assert await rows(pool, agreement_id) == before
 
 
-# read_ledger / verify_ledger
+async def test_the_store_names_the_conflicting_entry_and_when_its_rival_was_stored(pool):
+    agreement_id = new_id()
+    await store_ledger.append(pool, entries(agreement_id, count=2))
+    rival = entries(agreement_id, count=2, actor_signatory="Tom Barker")[1]
+
+    with pytest.raises(store_ledger.DecisionConflict) as raised:
+        await store_ledger.append(pool, [rival])
+
+    assert (raised.value.entry, raised.value.stored_at) == (rival, T0 + timedelta(days=2, microseconds=2))
+
+
+# read_ledger / verify_ledger / the agreements the ledger holds
+
+
+async def test_the_ledger_knows_which_agreements_it_holds(pool, ledger):
+    agreement_id, unknown = new_id(), new_id()
+    await ledger.record_decisions(entries(agreement_id, count=1))
+
+    assert await store_ledger.has_decisions(pool, agreement_id)
+    assert not await store_ledger.has_decisions(pool, unknown)
+    held = await store_ledger.agreement_ids(pool)
+    assert agreement_id in held and unknown not in held and held == sorted(held)
+
 
 
 async def test_the_chain_survives_the_jsonb_round_trip(pool, ledger):
@@ -290,18 +316,18 @@ async def alert_rows(pool: asyncpg.Pool, agreement_id: str) -> list[asyncpg.Reco
 
 
 @pytest.fixture
-async def notified(postgres_dsn: str, pool) -> AsyncIterator[asyncio.Queue[Alert]]:
-    """Every alert announced on the NOTIFY channel, read back from its row, from a dedicated listening connection."""
-    queue: asyncio.Queue[dict] = asyncio.Queue()
-    conn = await asyncpg.connect(postgres_dsn)
-    await conn.add_listener(ALERT_CHANNEL, lambda _conn, _pid, _channel, payload: queue.put_nowait(json.loads(payload)))
+async def notified(postgres_dsn: str, pool) -> AsyncIterator[asyncio.Queue[alerts.Announcement]]:
+    """Every alert announced on the NOTIFY channel, from a dedicated listening connection."""
+    queue: asyncio.Queue[alerts.Announcement] = asyncio.Queue()
+    listener = await alerts.listen(postgres_dsn, queue.put_nowait)
     try:
         yield queue
     finally:
-        await conn.close()
+        await listener.close()
+    assert listener.closed
 
 
-async def next_alerts(queue: asyncio.Queue[dict], agreement_id: str, count: int, pool) -> list[Alert]:
+async def next_alerts(queue: asyncio.Queue[alerts.Announcement], agreement_id: str, count: int, pool) -> list[Alert]:
     """The next ``count`` alerts announced for ``agreement_id`` (waiting at most 5 s for each), read from their rows."""
     received: list[Alert] = []
     while len(received) < count:
@@ -352,10 +378,12 @@ async def test_an_alert_too_large_for_a_notify_payload_is_still_stored_and_annou
     # Implementation drift of a programme with 120 open milestones (a plan allows 200): drift lists every
     # open milestone id in waiting_on and again in the message.
     rounds = ", ".join(f"lichfield-north-round-{n:03d}-merged" for n in range(200))
-    waiting = [Waiting(body=factories.LICHFIELD, body_name="Lichfield District Council", for_what=f"milestones {rounds}")]
+    waiting = [Waiting(body=factories.LICHFIELD, body_name="Lichfield District Council",
+                       for_what=f"milestones {rounds}")]
     big = alert(agreement_id, "red", condition="stage:implementation:4", stage=Stage.IMPLEMENTATION,
                 subject="the implementation stage", waiting_on=waiting,
-                message=f"{TITLE} is red in implementation. Waiting on: Lichfield District Council (milestones {rounds}).")
+                message=f"{TITLE} is red in implementation. "
+                        f"Waiting on: Lichfield District Council (milestones {rounds}).")
     assert len(big.model_dump_json().encode()) >= 8000
 
     await ledger.raise_alerts([big])

@@ -9,9 +9,9 @@ from temporalio.exceptions import ApplicationError
 
 from domain import limits
 from domain.actions import ReportMilestone
+from domain.agreement import MilestoneProgress, state_bytes
 from domain.errors import INVALID_PAYLOAD, ActionRejected
 from domain.lifecycle import evolve
-from domain.agreement import MilestoneProgress, state_bytes
 from domain.model import AgreementRequest, PartnerBody
 from tests import domain_helpers as h
 from tests import factories

@@ -7,9 +7,9 @@ import uuid
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.ledger import read_ledger, verify_ledger
 from demo.stack import free_port
 from domain.model import Stage
+from store.ledger import read_ledger, verify_ledger
 from tests import factories
 from tests.harness import eventually, version
 from tests.processes import WorkerProcess, worker_environment

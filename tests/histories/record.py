@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_pool, migrate
 from domain import attestation
+from store.database import create_pool, migrate
 from tests import factories
 from tests.harness import (
     Harness,

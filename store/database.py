@@ -1,22 +1,36 @@
-"""Connecting to PostgreSQL and keeping its schema current with versioned migrations."""
+"""Connecting to PostgreSQL and keeping its schema current with the versioned migrations in ``store/migrations``."""
 
 from importlib import resources
+from typing import TypeAlias
 
 import asyncpg
 import structlog
 
 log = structlog.get_logger(__name__)
 
+Pool: TypeAlias = asyncpg.Pool
+"""A pool of connections to Concordat's database; every function of ``store`` takes one."""
+
+CONNECT_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncpg.PostgresError)
+"""What ``create_pool`` raises when the database cannot be reached or refuses the connection."""
+
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError,
+                                                  TimeoutError)
+"""What any call of ``store`` may raise while the database is down, restarting or unreachable."""
+
 # Any constant works; it only has to be the same for every worker of this database.
 _MIGRATION_LOCK = 0x436F6E63
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+    """A pool of ``min_size`` to ``max_size`` connections to ``dsn`` (a ``postgresql://`` URL).
+
+    Raises one of ``CONNECT_ERRORS`` if the database cannot be reached."""
     return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
 
 
 def _migrations() -> list[tuple[int, str, str]]:
-    files = resources.files("activities") / "migrations"
+    files = resources.files("store") / "migrations"
     found = []
     for entry in files.iterdir():
         if entry.name.endswith(".sql"):
@@ -25,8 +39,8 @@ def _migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-async def migrate(pool: asyncpg.Pool) -> list[int]:
-    """Apply the migrations this database lacks, in order, each in its own transaction.
+async def migrate(pool: Pool) -> list[int]:
+    """Apply the migrations this database lacks, in order, each in its own transaction; returns their versions.
 
     An advisory lock makes workers that start together take turns, so each
     migration runs exactly once.

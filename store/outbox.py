@@ -1,6 +1,6 @@
 """Alert subscriptions and the delivery outbox in PostgreSQL (migration 0002_alert_delivery).
 
-``enqueue_alert`` runs inside ``raise_alerts``'s transaction, so an alert and its deliveries
+``enqueue_alert`` runs inside ``store.alerts.raise_alerts``'s transaction, so an alert and its deliveries
 commit together or not at all. The dispatcher claims due deliveries with ``claim_due``
 (``FOR UPDATE SKIP LOCKED``, so several dispatchers never take the same row), and records
 each attempt's outcome with ``record_sent`` or ``record_failed``.
@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
+from typing import TypedDict, cast
 
 import asyncpg
 from pydantic import BaseModel, ConfigDict
 
 from domain.delivery import Subscription, recipients
 from domain.drift import Alert
+from store.database import Pool
 
 INTERRUPTED = "interrupted: the dispatcher stopped before the outcome was known; resent with the same delivery id"
 
@@ -25,10 +28,11 @@ _SUBSCRIPTION_COLUMNS = (
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
-    return Subscription.model_validate({key: row[key] for key in row.keys() if key in Subscription.model_fields})
+    return Subscription.model_validate({key: value for key, value in row.items() if key in Subscription.model_fields})
 
 
-async def active_subscriptions(conn: asyncpg.Connection | asyncpg.Pool) -> list[Subscription]:
+async def active_subscriptions(conn: asyncpg.Connection | Pool) -> list[Subscription]:
+    """The subscriptions not removed, oldest first."""
     rows = await conn.fetch(
         f"SELECT {_SUBSCRIPTION_COLUMNS} FROM alert_subscriptions WHERE removed_at IS NULL ORDER BY id"
     )
@@ -51,7 +55,8 @@ async def enqueue_alert(
     return len(targets)
 
 
-async def add_subscription(pool: asyncpg.Pool, subscription: Subscription) -> Subscription:
+async def add_subscription(pool: Pool, subscription: Subscription) -> Subscription:
+    """Store ``subscription`` (its ``id`` is ignored); returns it with the id it was given."""
     row = await pool.fetchrow(
         f"""INSERT INTO alert_subscriptions (label, channel, address, secret, bodies, relation, kinds, levels,
                                              escalation_from, cadence)
@@ -71,7 +76,7 @@ async def add_subscription(pool: asyncpg.Pool, subscription: Subscription) -> Su
     return _subscription(row)
 
 
-async def remove_subscription(pool: asyncpg.Pool, subscription_id: int) -> int | None:
+async def remove_subscription(pool: Pool, subscription_id: int) -> int | None:
     """Stop a subscription; its pending deliveries are cancelled. Returns how many, or None if unknown."""
     async with pool.acquire() as conn, conn.transaction():
         removed = await conn.fetchval(
@@ -88,6 +93,34 @@ async def remove_subscription(pool: asyncpg.Pool, subscription_id: int) -> int |
     return int(status.split()[-1])
 
 
+class SubscriptionRow(TypedDict):
+    """One subscription as ``list_subscriptions`` shows it (its secret left out)."""
+
+    id: int
+    label: str
+    channel: str
+    address: str
+    bodies: list[str]
+    relation: str
+    kinds: list[str]
+    levels: list[str]
+    escalation_from: int
+    cadence: str
+    created_at: datetime
+    removed_at: datetime | None
+
+
+async def list_subscriptions(pool: Pool, *, include_removed: bool) -> list[SubscriptionRow]:
+    """The subscriptions (the removed ones too if ``include_removed``), oldest first, without their secrets."""
+    rows = await pool.fetch(
+        """SELECT id, label, channel, address, bodies, relation, kinds, levels, escalation_from, cadence,
+                  created_at, removed_at
+           FROM alert_subscriptions WHERE $1 OR removed_at IS NULL ORDER BY id""",
+        include_removed,
+    )
+    return [cast(SubscriptionRow, dict(row)) for row in rows]
+
+
 class Claimed(BaseModel):
     """A delivery taken by one dispatcher for one attempt."""
 
@@ -101,7 +134,7 @@ class Claimed(BaseModel):
     digest_key: str | None
 
 
-async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> list[Claimed]:
+async def claim_due(pool: Pool, limit: int, lease_seconds: float) -> list[Claimed]:
     """Take up to ``limit`` due deliveries for one attempt each.
 
     A claimed row is not due again for ``lease_seconds``: if this dispatcher dies while
@@ -162,7 +195,8 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease_seconds: float) -> lis
     ]
 
 
-async def record_sent(pool: asyncpg.Pool, delivery_id: uuid.UUID, attempt: int) -> None:
+async def record_sent(pool: Pool, delivery_id: uuid.UUID, attempt: int) -> None:
+    """Mark the delivery sent (unless it was cancelled meanwhile) and its ``attempt`` as the one that sent it."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             """UPDATE alert_deliveries SET status = 'sent', sent_at = now(), last_error = NULL
@@ -178,7 +212,7 @@ async def record_sent(pool: asyncpg.Pool, delivery_id: uuid.UUID, attempt: int) 
 
 
 async def record_failed(
-    pool: asyncpg.Pool, delivery_id: uuid.UUID, attempt: int, error: str, retry_in_seconds: float,
+    pool: Pool, delivery_id: uuid.UUID, attempt: int, error: str, retry_in_seconds: float,
     give_up_after_seconds: float,
 ) -> str:
     """Record a failed attempt; the delivery is retried in ``retry_in_seconds``, or marked failed
@@ -208,7 +242,7 @@ async def record_failed(
     return status or "cancelled"
 
 
-async def retry_delivery(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> bool:
+async def retry_delivery(pool: Pool, delivery_id: uuid.UUID) -> bool:
     """Send a failed (or cancelled) delivery again now, with a fresh give-up window; False if none."""
     found = await pool.fetchval(
         """UPDATE alert_deliveries SET status = 'pending', next_attempt_at = now(), window_start = now()
@@ -218,9 +252,27 @@ async def retry_delivery(pool: asyncpg.Pool, delivery_id: uuid.UUID) -> bool:
     return found is not None
 
 
-async def list_deliveries(pool: asyncpg.Pool, status: str | None, limit: int) -> list[asyncpg.Record]:
-    """Deliveries newest first, with their recipient and what they carry."""
-    return await pool.fetch(
+class DeliveryRow(TypedDict):
+    """One delivery as ``list_deliveries`` shows it: its state, its recipient and what it carries."""
+
+    id: uuid.UUID
+    status: str
+    """pending, sent, failed or cancelled."""
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    subscription_id: int
+    label: str
+    channel: str
+    carries: str
+    """"{agreement id} {level} ({kind})" for an alert, "digest {key}" for a digest."""
+
+
+async def list_deliveries(pool: Pool, status: str | None, limit: int) -> list[DeliveryRow]:
+    """At most ``limit`` deliveries (those with ``status`` only, unless None), newest first."""
+    rows = await pool.fetch(
         """SELECT d.id, d.status, d.attempts, d.created_at, d.next_attempt_at, d.sent_at, d.last_error,
                   s.id AS subscription_id, s.label, s.channel,
                   coalesce(a.agreement_id || ' ' || a.level || ' (' || a.kind || ')',
@@ -234,18 +286,29 @@ async def list_deliveries(pool: asyncpg.Pool, status: str | None, limit: int) ->
         status,
         limit,
     )
+    return [cast(DeliveryRow, dict(row)) for row in rows]
 
 
-async def enqueue_digest(
-    conn: asyncpg.Connection | asyncpg.Pool, subscription_id: int, digest_key: str, alerts: list[Alert]
-) -> bool:
-    """Write one digest delivery (once per key and subscription); False if it was already there."""
+async def seconds_until_due(pool: Pool) -> float | None:
+    """Seconds until the earliest pending delivery falls due (negative if overdue); None if none is pending."""
+    wait: float | None = await pool.fetchval(
+        """SELECT extract(epoch FROM min(next_attempt_at) - now())::float8
+           FROM alert_deliveries WHERE status = 'pending'"""
+    )
+    return wait
+
+
+async def enqueue_digest(pool: Pool, subscription: Subscription, digest_key: str, alerts: list[Alert]) -> bool:
+    """Write one digest delivery of ``alerts`` to ``subscription`` (as stored, with its id), once per
+    ``digest_key`` (the period); False if it was already there. Raises ValueError for a subscription not stored."""
+    if subscription.id is None:
+        raise ValueError(f"subscription {subscription.label!r} is not stored: it has no id")
     payload = json.dumps([a.model_dump(mode="json") for a in alerts], ensure_ascii=False)
-    inserted = await conn.fetchval(
+    inserted = await pool.fetchval(
         """INSERT INTO alert_deliveries (subscription_id, digest_key, digest)
            VALUES ($1, $2, $3::jsonb)
            ON CONFLICT DO NOTHING RETURNING id""",
-        subscription_id,
+        subscription.id,
         digest_key,
         payload,
     )
