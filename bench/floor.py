@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
-_WRITE = {"start_to_close_timeout": timedelta(seconds=10)}
+_WRITE_TIMEOUT = timedelta(seconds=10)
+"""How long one floor write may take, as an agreement's ledger write."""
 
 FLOOR_TABLE = """CREATE TABLE IF NOT EXISTS bench_floor (
     id bigserial PRIMARY KEY, workflow_id text NOT NULL, payload jsonb NOT NULL,
@@ -28,7 +29,7 @@ class FloorLifecycleWorkflow:
 
     @workflow.run
     async def run(self, updates: int) -> int:
-        await workflow.execute_activity("floor_write", {"opened": True}, **_WRITE)
+        await workflow.execute_activity("floor_write", {"opened": True}, start_to_close_timeout=_WRITE_TIMEOUT)
         self._opened = True
         while self._done < updates:
             await self._sleep_until_updated_or_a_day()
@@ -48,7 +49,7 @@ class FloorLifecycleWorkflow:
 
     @workflow.update
     async def act(self, payload: dict) -> int:
-        await workflow.execute_activity("floor_write", payload, **_WRITE)
+        await workflow.execute_activity("floor_write", payload, start_to_close_timeout=_WRITE_TIMEOUT)
         self._done += 1
         return self._done
 
@@ -62,7 +63,7 @@ class FloorDeadlineWorkflow:
     async def run(self, deadline: datetime) -> None:
         self._deadline = deadline
         await workflow.sleep(max(deadline - workflow.now(), timedelta(milliseconds=1)))
-        await workflow.execute_activity("floor_write", {"alert": "deadline"}, **_WRITE)
+        await workflow.execute_activity("floor_write", {"alert": "deadline"}, start_to_close_timeout=_WRITE_TIMEOUT)
 
     @workflow.query
     def deadline(self) -> datetime | None:
