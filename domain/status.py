@@ -137,36 +137,7 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
     if reached is None:
         reached = conditions(agreement, now)
     proposal = agreement.proposal
-    plan = agreement.plan
-    milestones = []
-    kpis = []
-    if plan is not None:
-        for m in plan.milestones:
-            progress = agreement.milestone_progress(m.id)
-            milestones.append(MilestoneView(
-                id=m.id, title=m.title, owner_body=m.owner_body, due=m.due, status=progress.status,
-                percent_complete=progress.percent_complete, note=progress.note,
-            ))
-        for k in plan.kpis:
-            reading = agreement.readings.get(k.id)
-            kpis.append(KpiView(
-                id=k.id, name=k.name, unit=k.unit, baseline=k.baseline, target=k.target, direction=k.direction,
-                reading=reading.value if reading else None, rag=reading.rag if reading else None,
-                trend=agreement.kpi_trends.get(k.id),
-            ))
-    variation = None
-    if (pending := agreement.variation) is not None:
-        variation = VariationView(
-            number=pending.number, reason=pending.variation.reason, effective_on=pending.variation.effective_on,
-            changes=pending.variation.describe({p.code: p.name for p in proposal.partners}),
-            variation=pending.variation, proposed_at=pending.proposed_at,
-            signed=list(pending.signatures.values()), awaited=[code for code, _ in agreement.variation_awaits],
-            version=agreement.variation_version,
-        )
-    reviews_in_term = agreement.review_count
-    number = agreement.review_number
-    current_end = agreement.review_period_end(number) if reviews_in_term and number else None
-    next_end = agreement.review_period_end(number + 1) if reviews_in_term and number < reviews_in_term else None
+    current_end, next_end = _review_period_ends(agreement)
     return AgreementStatus(
         agreement_id=agreement.agreement_id,
         title=proposal.title,
@@ -183,22 +154,22 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
         waiting_on=waiting_on(agreement, now),
         sign_off_round=agreement.sign_off_round,
         sign_offs=list(agreement.sign_offs.values()),
-        milestones=milestones,
+        milestones=_milestone_views(agreement),
         went_live_at=agreement.went_live_at,
-        review_number=number,
+        review_number=agreement.review_number,
         review_period_end=current_end,
         review_due=agreement.deadline if agreement.stage is Stage.REVIEW else None,
-        next_review_period_end=next_end if agreement.stage is not Stage.CLOSED else None,
+        next_review_period_end=next_end,
         reviews_outstanding=agreement.reviews_outstanding(now),
-        reviews_in_term=reviews_in_term,
-        kpis=kpis,
+        reviews_in_term=agreement.review_count,
+        kpis=_kpi_views(agreement),
         open_alerts=open_alerts(agreement, now, reached),
         expected_annual_saving=proposal.expected_annual_saving,
         payback_years=proposal.payback_years,
         closure=agreement.closure,
         signatories={p.code: agreement.signatories(p.code) for p in proposal.partners},
         retired_signatories=agreement.retired_signatories,
-        variation=variation,
+        variation=_variation_view(agreement),
         former_partners=agreement.former_partners,
         benefits=agreement.benefits,
         risks=sorted(agreement.risks, key=lambda risk: -risk.score),
@@ -212,33 +183,89 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
     )
 
 
+def _milestone_views(agreement: Agreement) -> list[MilestoneView]:
+    if agreement.plan is None:
+        return []
+    views = []
+    for m in agreement.plan.milestones:
+        progress = agreement.milestone_progress(m.id)
+        views.append(MilestoneView(
+            id=m.id, title=m.title, owner_body=m.owner_body, due=m.due, status=progress.status,
+            percent_complete=progress.percent_complete, note=progress.note,
+        ))
+    return views
+
+
+def _kpi_views(agreement: Agreement) -> list[KpiView]:
+    if agreement.plan is None:
+        return []
+    views = []
+    for k in agreement.plan.kpis:
+        reading = agreement.readings.get(k.id)
+        views.append(KpiView(
+            id=k.id, name=k.name, unit=k.unit, baseline=k.baseline, target=k.target, direction=k.direction,
+            reading=reading.value if reading else None, rag=reading.rag if reading else None,
+            trend=agreement.kpi_trends.get(k.id),
+        ))
+    return views
+
+
+def _variation_view(agreement: Agreement) -> VariationView | None:
+    pending = agreement.variation
+    if pending is None:
+        return None
+    return VariationView(
+        number=pending.number, reason=pending.variation.reason, effective_on=pending.variation.effective_on,
+        changes=pending.variation.describe({p.code: p.name for p in agreement.proposal.partners}),
+        variation=pending.variation, proposed_at=pending.proposed_at,
+        signed=list(pending.signatures.values()), awaited=[code for code, _ in agreement.variation_awaits],
+        version=agreement.variation_version,
+    )
+
+
+def _review_period_ends(agreement: Agreement) -> tuple[datetime | None, datetime | None]:
+    """When the current review's period ends and, unless the agreement is closed, when the next one's does;
+    None for each before go-live or where there is no such review."""
+    in_term = agreement.review_count
+    number = agreement.review_number
+    if not in_term:
+        return None, None
+    current_end = agreement.review_period_end(number) if number else None
+    has_next = number < in_term and agreement.stage is not Stage.CLOSED
+    return current_end, agreement.review_period_end(number + 1) if has_next else None
+
+
 def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def waiting_summary(status: AgreementStatus) -> str:
-    """One line for the Web UI timeline: what the agreement waits for, from whom, until when, and
+    """One line for the Web UI timeline and the CLI: what the agreement waits for, from whom, until when, and
     what a pending variation waits for."""
     if status.closure is not None:
         return f"closed ({status.closure.outcome.value})"
     variation = status.variation
-    signing = f"variation {variation.number} to be signed" if variation else None
-    stage_waits = [waiting for waiting in status.waiting_on if waiting.for_what != signing]
-    if status.stage is Stage.REVIEW and not stage_waits:
-        summary = f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
-    else:
-        deadline = f" until {_when(status.deadline)}" if status.deadline else ""
-        needs: dict[str, list[str]] = {}
-        for waiting in stage_waits:
-            needs.setdefault(waiting.for_what, []).append(waiting.body_name)
-        parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
-        summary = f"waiting for {'; '.join(parts)}{deadline}"
     if variation is None:
-        return summary
+        return _stage_summary(status, status.waiting_on)
+    signing = f"variation {variation.number} to be signed"
+    summary = _stage_summary(status, [waiting for waiting in status.waiting_on if waiting.for_what != signing])
     if variation.awaited:
         awaited = ", ".join(w.body_name for w in status.waiting_on if w.for_what == signing)
         return f"{summary}; {signing} by {awaited}"
     return f"{summary}; variation {variation.number} takes effect on {variation.effective_on}"
+
+
+def _stage_summary(status: AgreementStatus, stage_waits: list[Waiting]) -> str:
+    """What the stage waits for, each need once with the bodies it waits on, and until when; a review nobody
+    is yet waited on for says when it opens."""
+    if status.stage is Stage.REVIEW and not stage_waits:
+        return f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
+    needs: dict[str, list[str]] = {}
+    for waiting in stage_waits:
+        needs.setdefault(waiting.for_what, []).append(waiting.body_name)
+    parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
+    deadline = f" until {_when(status.deadline)}" if status.deadline else ""
+    return f"waiting for {'; '.join(parts)}{deadline}"
 
 
 def money_summary(status: AgreementStatus) -> str | None:
