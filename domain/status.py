@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import Field
@@ -10,7 +10,7 @@ from pydantic import Field
 from domain.actions import MilestoneStatus, SignOffDecision
 from domain.business_case import BenefitPosition
 from domain.calendar import describe_end
-from domain.drift import Alert, Waiting, conditions, humanise, open_alerts, overall_rag, stage_rag, waiting_on
+from domain.drift import Alert, Waiting, conditions, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
 from domain.lifecycle import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
 from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject
@@ -235,7 +235,8 @@ def _review_period_ends(agreement: Agreement) -> tuple[datetime | None, datetime
     return current_end, agreement.review_period_end(number + 1) if has_next else None
 
 
-def _when(moment: datetime) -> str:
+def when_text(moment: datetime) -> str:
+    """A UTC moment to the minute as officers read it: '2027-03-01 09:00 UTC'."""
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -259,12 +260,12 @@ def _stage_summary(status: AgreementStatus, stage_waits: list[Waiting]) -> str:
     """What the stage waits for, each need once with the bodies it waits on, and until when; a review nobody
     is yet waited on for says when it opens."""
     if status.stage is Stage.REVIEW and not stage_waits:
-        return f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
+        return f"in service; review {status.review_number} opens {when_text(status.stage_started_at)}"
     needs: dict[str, list[str]] = {}
     for waiting in stage_waits:
         needs.setdefault(waiting.for_what, []).append(waiting.body_name)
     parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
-    deadline = f" until {_when(status.deadline)}" if status.deadline else ""
+    deadline = f" until {when_text(status.deadline)}" if status.deadline else ""
     return f"waiting for {'; '.join(parts)}{deadline}"
 
 
@@ -286,7 +287,7 @@ def rejection_summary(status: AgreementStatus) -> str | None:
     for sign_off in status.sign_offs:
         if sign_off.decision is SignOffDecision.REJECT:
             body = status.body_names.get(sign_off.body, sign_off.body)
-            return f"sign-off rejected by {body} ({sign_off.signatory}) on {_when(sign_off.at)}: {sign_off.reason}"
+            return f"sign-off rejected by {body} ({sign_off.signatory}) on {when_text(sign_off.at)}: {sign_off.reason}"
     return None
 
 
@@ -299,91 +300,13 @@ def schedule_summary(status: AgreementStatus) -> str | None:
         current = (f"review {status.review_number} of {status.reviews_in_term}, "
                    f"for the period ending {describe_end(status.review_period_end)}")
         if status.review_due is not None:
-            current += f", due {_when(status.review_due)}"
+            current += f", due {when_text(status.review_due)}"
         parts.append(current)
     if status.next_review_period_end is not None:
         parts.append(f"next period ends {describe_end(status.next_review_period_end)}")
     outstanding = status.reviews_outstanding
     parts.append(f"{outstanding} review{'s' * (outstanding != 1)} outstanding")
     return "; ".join(parts)
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
-
-
-_CELL_GAP = "\u2003\u2003"
-"""Two em spaces after each cell but the last. The Web UI renders markdown tables with no cell padding (its frame's
-stylesheet resets padding, and its content policy drops style attributes), so without them the columns run
-together ("8.50 GBP-"); an em space is not whitespace the markdown parser trims."""
-
-
-def _table(columns: list[tuple[str, str]], rows: list[list[str]]) -> str:
-    """A markdown table; ``columns`` are (heading, 'left' or 'right'), cells are escaped for the pipe."""
-    def line(cells: list[str]) -> str:
-        padded = [cell.replace("|", "\\|") + (_CELL_GAP if i < len(cells) - 1 else "") for i, cell in enumerate(cells)]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "|" + "|".join(":---" if align == "left" else "---:" for _, align in columns) + "|"
-    return "\n".join([line([heading for heading, _ in columns]), rule, *(line(row) for row in rows)])
-
-
-def details_markdown(status: AgreementStatus) -> str:
-    """The agreement's current details for the Web UI, in markdown."""
-    deadline = f" · **Deadline:** {_when(status.deadline)}" if status.deadline else ""
-    blocks = [
-        f"### {status.title}",
-        f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}{deadline}",
-        _sentence(waiting_summary(status)),
-    ]
-    if rejection := rejection_summary(status):
-        blocks.append(f"**Rejected:** {_sentence(rejection)}")
-    if case := money_summary(status):
-        blocks.append(f"**Case:** {case}.")
-    if schedule := schedule_summary(status):
-        blocks.append(f"**Reviews:** {schedule}.")
-    if status.benefits is not None:
-        blocks.append(f"**Benefits:** {benefits_summary(status.benefits)}.")
-    if status.stage is Stage.SIGN_OFF:
-        signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({s.signatory})" for s in status.sign_offs)
-        signed = signed or "none yet"
-        blocks.append(f"Signed in round {status.sign_off_round}: {signed}.")
-    if status.stage is Stage.IMPLEMENTATION:
-        blocks.append(_table(
-            [("Milestone", "left"), ("Owner", "left"), ("Due", "left"), ("Progress", "right")],
-            [[m.title, status.body_names.get(m.owner_body, m.owner_body), str(m.due), f"{m.percent_complete}%"]
-             for m in status.milestones],
-        ))
-    if status.stage is Stage.REVIEW and status.kpis:
-        blocks.append(_table(
-            [("KPI", "left"), ("Target", "right"), ("Reading", "right"), ("RAG", "left")],
-            [[k.name, f"{k.target} {k.unit}", "-" if k.reading is None else f"{k.reading} {k.unit}",
-              k.rag.value if k.rag else "-"] for k in status.kpis],
-        ))
-    if status.variation is not None:
-        blocks.append(variation_markdown(status, status.variation))
-    if status.open_alerts:
-        blocks.append("**Open alerts**")
-        blocks.append("\n".join(f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts))
-    return "\n\n".join(blocks)
-
-
-def benefits_summary(benefits: BenefitPosition) -> str:
-    """'£99,726.03 saved to date against £124,657.53 planned (amber) after review 1; payback forecast
-    2028-11-14, 3 months 26 days later than planned (amber)': the benefits for the Web UI's details."""
-    text = (f"£{benefits.cumulative_saving:,.2f} saved to date against £{benefits.cumulative_planned:,.2f} "
-            f"planned ({benefits.rag.value}) after review {benefits.review_number}")
-    if benefits.paid_back:
-        return text + "; the one-off cost is repaid"
-    if benefits.planned_payback_at is None:
-        return text
-    if benefits.forecast_payback_at is None:
-        return text + f"; no payback at the saving realised ({benefits.forecast_rag.value})"
-    assert benefits.payback_slip is not None
-    later = (f"{humanise(benefits.planned_payback_at, benefits.forecast_payback_at)} later than planned"
-             if benefits.payback_slip > timedelta(0) else "on or before the planned date")
-    return text + (f"; payback forecast {benefits.forecast_payback_at:%Y-%m-%d}, {later} "
-                   f"({benefits.forecast_rag.value})")
 
 
 def variation_markdown(status: AgreementStatus, variation: VariationView) -> str:
