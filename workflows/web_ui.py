@@ -7,6 +7,7 @@ The workflow sets these as its current details; the wording shared with the CLI 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from domain.business_case import BenefitPosition
@@ -81,22 +82,40 @@ def _summary_blocks(status: AgreementStatus) -> list[str]:
 
 def _stage_blocks(status: AgreementStatus) -> list[str]:
     """What the current stage adds: the sign-offs so far, the milestones or the KPI readings."""
-    if status.stage is Stage.SIGN_OFF:
-        signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({s.signatory})" for s in status.sign_offs)
-        return [f"Signed in round {status.sign_off_round}: {signed or 'none yet'}."]
-    if status.stage is Stage.IMPLEMENTATION:
-        return [_table(
-            [("Milestone", "left"), ("Owner", "left"), ("Due", "left"), ("Progress", "right")],
-            [[m.title, status.body_names.get(m.owner_body, m.owner_body), str(m.due), f"{m.percent_complete}%"]
-             for m in status.milestones],
-        )]
-    if status.stage is Stage.REVIEW and status.kpis:
-        return [_table(
-            [("KPI", "left"), ("Target", "right"), ("Reading", "right"), ("RAG", "left")],
-            [[k.name, f"{k.target} {k.unit}", "-" if k.reading is None else f"{k.reading} {k.unit}",
-              k.rag.value if k.rag else "-"] for k in status.kpis],
-        )]
-    return []
+    block = _STAGE_BLOCK.get(status.stage)
+    return [text] if block is not None and (text := block(status)) else []
+
+
+def _sign_offs_block(status: AgreementStatus) -> str:
+    signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({s.signatory})" for s in status.sign_offs)
+    return f"Signed in round {status.sign_off_round}: {signed or 'none yet'}."
+
+
+def _milestones_block(status: AgreementStatus) -> str:
+    return _table(
+        [("Milestone", "left"), ("Owner", "left"), ("Due", "left"), ("Progress", "right")],
+        [[m.title, status.body_names.get(m.owner_body, m.owner_body), str(m.due), f"{m.percent_complete}%"]
+         for m in status.milestones],
+    )
+
+
+def _kpis_block(status: AgreementStatus) -> str:
+    """The KPI table; empty when the plan has no KPIs."""
+    if not status.kpis:
+        return ""
+    return _table(
+        [("KPI", "left"), ("Target", "right"), ("Reading", "right"), ("RAG", "left")],
+        [[k.name, f"{k.target} {k.unit}", "-" if k.reading is None else f"{k.reading} {k.unit}",
+          k.rag.value if k.rag else "-"] for k in status.kpis],
+    )
+
+
+_STAGE_BLOCK: dict[Stage, Callable[[AgreementStatus], str]] = {
+    Stage.SIGN_OFF: _sign_offs_block,
+    Stage.IMPLEMENTATION: _milestones_block,
+    Stage.REVIEW: _kpis_block,
+}
+"""The block each stage adds to the details; a stage not listed (or an empty block) adds none."""
 
 
 def _sentence(text: str) -> str:
