@@ -165,14 +165,6 @@ def position(case: BusinessCase, track: BenefitTrack, *, review_number: int, rec
     paid_back = cumulative >= one_off_cost
     forecast = None if paid_back or realised <= 0 else repaid_at(period_end, one_off_cost - cumulative, realised)
     slip = forecast - planned_payback if forecast is not None and planned_payback is not None else None
-    if planned_payback is None or paid_back:
-        forecast_rag = Rag.GREEN
-    elif slip is None or slip > case.payback_red_tolerance:
-        forecast_rag = Rag.RED
-    elif slip > case.payback_amber_tolerance:
-        forecast_rag = Rag.AMBER
-    else:
-        forecast_rag = Rag.GREEN
     return BenefitPosition(
         review_number=review_number, period_end=period_end, recorded_at=recorded_at,
         actual_annual_cost=actual_annual_cost,
@@ -180,8 +172,16 @@ def position(case: BusinessCase, track: BenefitTrack, *, review_number: int, rec
         cumulative_saving=cumulative, cumulative_planned=planned,
         rag=saving_rag(expected_annual_saving, realised, case.saving_amber_tolerance, case.saving_red_tolerance),
         planned_payback_at=planned_payback, forecast_payback_at=forecast, paid_back=paid_back, payback_slip=slip,
-        forecast_rag=forecast_rag,
+        forecast_rag=Rag.GREEN if planned_payback is None or paid_back else _payback_rag(case, slip),
     )
+
+
+def _payback_rag(case: BusinessCase, slip: timedelta | None) -> Rag:
+    """How far the forecast payback slips past the planned one, against the case's tolerances; no forecast
+    (``slip`` None) is red."""
+    if slip is None or slip > case.payback_red_tolerance:
+        return Rag.RED
+    return Rag.AMBER if slip > case.payback_amber_tolerance else Rag.GREEN
 
 
 def concluded(track: BenefitTrack, latest: BenefitPosition) -> BenefitTrack:

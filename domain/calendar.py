@@ -62,15 +62,28 @@ class CalendarPeriod:
 
     @classmethod
     def parse(cls, value: object) -> CalendarPeriod:
-        """A period from its ISO 8601 text, a ``timedelta`` (whole days plus time) or a period."""
+        """A period from its ISO 8601 text, a ``timedelta`` (whole days plus time) or a period; raises ValueError,
+        naming what is accepted, for anything else."""
         if isinstance(value, CalendarPeriod):
             return value
         if isinstance(value, timedelta):
-            if value <= timedelta(0):
-                raise ValueError(f"must be {ACCEPTED}, longer than zero")
-            return cls(days=value.days, time=value - timedelta(days=value.days))
-        match = _ISO.fullmatch(value.strip()) if isinstance(value, str) else None
-        if match is None or value.strip() in ("P", "PT") or value.strip().endswith("T"):
+            return cls._from_timedelta(value)
+        if isinstance(value, str):
+            return cls._from_iso(value)
+        raise ValueError(f"must be {ACCEPTED}; {value!r} is not")
+
+    @classmethod
+    def _from_timedelta(cls, value: timedelta) -> CalendarPeriod:
+        if value <= timedelta(0):
+            raise ValueError(f"must be {ACCEPTED}, longer than zero")
+        return cls(days=value.days, time=value - timedelta(days=value.days))
+
+    @classmethod
+    def _from_iso(cls, value: str) -> CalendarPeriod:
+        """Weeks count as seven days; hours, minutes and seconds of a day or more carry into the days."""
+        text = value.strip()
+        match = _ISO.fullmatch(text)
+        if match is None or text in ("P", "PT") or text.endswith("T"):
             raise ValueError(f"must be {ACCEPTED}; {value!r} is not")
         parts = {name: Decimal(number) for name, number in match.groupdict().items() if number is not None}
         if any(number > _MAX_NUMBER for number in parts.values()):

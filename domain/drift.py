@@ -9,8 +9,10 @@ long it may sleep.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import takewhile
 
 from dateutil.relativedelta import relativedelta
 
@@ -99,35 +101,55 @@ def waiting_on(agreement: Agreement, now: datetime) -> list[Waiting]:
 
 
 def _waiting_for_stage(agreement: Agreement, now: datetime) -> list[Waiting]:
+    needs = _STAGE_NEEDS.get(agreement.stage)
+    if needs is None:
+        return []
     proposal = agreement.proposal
-    lead = proposal.lead_body
+    return [Waiting(body=body, body_name=proposal.body_name(body), for_what=for_what)
+            for body, for_what in needs(agreement, now)]
 
-    def of(body: str, for_what: str) -> Waiting:
-        return Waiting(body=body, body_name=proposal.body_name(body), for_what=for_what)
 
-    match agreement.stage:
-        case Stage.PROPOSAL:
-            return [of(lead, "the proposal to be submitted")]
-        case Stage.OBJECTIVE_SETTING:
-            need = "the plan to be submitted for sign-off" if agreement.plan else "objectives and a plan"
-            return [of(lead, need)]
-        case Stage.SIGN_OFF:
-            return [of(p.code, "sign-off") for p in proposal.partners if p.code not in agreement.sign_offs]
-        case Stage.IMPLEMENTATION:
-            assert agreement.plan is not None
-            owners: dict[str, list[str]] = {}
-            for milestone in agreement.plan.milestones:
-                if milestone.id in agreement.open_milestones:
-                    owners.setdefault(milestone.owner_body, []).append(milestone.id)
-            return [of(body, f"milestones {', '.join(ids)}") for body, ids in owners.items()]
-        case Stage.REVIEW:
-            assert agreement.plan is not None
-            if now < agreement.clock_started_at:
-                return []
-            missing = [k.id for k in agreement.plan.kpis if k.id not in agreement.readings]
-            need = f"readings for {', '.join(missing)}" if missing else "the review decision"
-            return [of(lead, f"review {agreement.review_number}: {need}")]
-    return []
+def _proposal_needs(agreement: Agreement, now: datetime) -> list[tuple[str, str]]:
+    return [(agreement.proposal.lead_body, "the proposal to be submitted")]
+
+
+def _objective_setting_needs(agreement: Agreement, now: datetime) -> list[tuple[str, str]]:
+    need = "the plan to be submitted for sign-off" if agreement.plan else "objectives and a plan"
+    return [(agreement.proposal.lead_body, need)]
+
+
+def _sign_off_needs(agreement: Agreement, now: datetime) -> list[tuple[str, str]]:
+    return [(p.code, "sign-off") for p in agreement.proposal.partners if p.code not in agreement.sign_offs]
+
+
+def _implementation_needs(agreement: Agreement, now: datetime) -> list[tuple[str, str]]:
+    """Each owner of open milestones, once, with the ids it owes in plan order."""
+    assert agreement.plan is not None
+    owners: dict[str, list[str]] = {}
+    for milestone in agreement.plan.milestones:
+        if milestone.id in agreement.open_milestones:
+            owners.setdefault(milestone.owner_body, []).append(milestone.id)
+    return [(body, f"milestones {', '.join(ids)}") for body, ids in owners.items()]
+
+
+def _review_needs(agreement: Agreement, now: datetime) -> list[tuple[str, str]]:
+    """Nobody before the review period's clock starts; then the lead, for missing readings or the decision."""
+    assert agreement.plan is not None
+    if now < agreement.clock_started_at:
+        return []
+    missing = [k.id for k in agreement.plan.kpis if k.id not in agreement.readings]
+    need = f"readings for {', '.join(missing)}" if missing else "the review decision"
+    return [(agreement.proposal.lead_body, f"review {agreement.review_number}: {need}")]
+
+
+_STAGE_NEEDS: dict[Stage, Callable[[Agreement, datetime], list[tuple[str, str]]]] = {
+    Stage.PROPOSAL: _proposal_needs,
+    Stage.OBJECTIVE_SETTING: _objective_setting_needs,
+    Stage.SIGN_OFF: _sign_off_needs,
+    Stage.IMPLEMENTATION: _implementation_needs,
+    Stage.REVIEW: _review_needs,
+}
+"""What each stage waits for, as (body code, for what) pairs; a stage not listed waits on nobody."""
 
 
 def _stage_levels(agreement: Agreement, now: datetime) -> list[tuple[str, datetime]]:
@@ -138,7 +160,7 @@ def _stage_levels(agreement: Agreement, now: datetime) -> list[tuple[str, dateti
     start = agreement.clock_started_at
     amber_at = start + (deadline - start) * float(agreement.settings.amber_share)
     levels = [("amber", amber_at), ("red", deadline)]
-    interval = agreement.settings.escalation_interval
+    interval: timedelta = agreement.settings.escalation_interval
     reached_escalations = max(0, (now - deadline) // interval) if now >= deadline else 0
     for number in range(1, reached_escalations + 2):
         levels.append((f"escalation {number}", deadline + number * interval))
@@ -167,88 +189,109 @@ def _kpi_condition(kpi_id: str, review_number: int) -> str:
 
 
 def conditions(agreement: Agreement, now: datetime) -> list[Alert]:
-    """Every alert whose level has been reached now, lowest level first."""
-    alerts: list[Alert] = []
+    """Every alert whose level has been reached now, lowest level first: the stage's drift, overdue
+    milestones, red KPI readings, then the payback forecast."""
+    waiting = _waiting_for_stage(agreement, now)
+    return [*_stage_alerts(agreement, now, waiting), *_milestone_alerts(agreement, now, waiting),
+            *_kpi_alerts(agreement, waiting), *_payback_alerts(agreement, waiting)]
+
+
+def _alert(agreement: Agreement, kind: AlertKind, *, condition: str, level: str, subject: str, off_by: str,
+           at: datetime, waiting: list[Waiting], detail: str, due: datetime | None) -> Alert:
     title = agreement.proposal.title
     stage = agreement.stage
-    waiting = _waiting_for_stage(agreement, now)
-    who = "; ".join(f"{w.body_name} ({w.for_what})" for w in waiting) or "nobody"
+    message = f"{title} ({agreement.agreement_id}) is {level} in {stage.label}: {subject} {off_by}. {detail}"
+    return Alert(agreement_id=agreement.agreement_id, title=title, kind=kind, condition=condition, level=level,
+                 stage=stage, subject=subject, off_by=off_by, waiting_on=waiting, reached_at=at, message=message,
+                 lead_body=agreement.proposal.lead_body,
+                 partner_bodies=[p.code for p in agreement.proposal.partners], deadline=due)
 
-    def alert(kind: AlertKind, condition: str, level: str, subject: str, off_by: str, at: datetime,
-              waits: list[Waiting], detail: str, due: datetime | None) -> Alert:
-        message = (
-            f"{title} ({agreement.agreement_id}) is {level} in {stage.label}: {subject} {off_by}. {detail}"
-        )
-        return Alert(agreement_id=agreement.agreement_id, title=title, kind=kind, condition=condition, level=level,
-                     stage=stage, subject=subject, off_by=off_by, waiting_on=waits, reached_at=at, message=message,
-                     lead_body=agreement.proposal.lead_body,
-                     partner_bodies=[p.code for p in agreement.proposal.partners], deadline=due)
 
+def _who(waiting: list[Waiting]) -> str:
+    return "; ".join(f"{w.body_name} ({w.for_what})" for w in waiting) or "nobody"
+
+
+def _stage_alerts(agreement: Agreement, now: datetime, waiting: list[Waiting]) -> list[Alert]:
     deadline = agreement.deadline
-    if deadline is not None:
-        condition = _stage_condition(agreement)
-        subject = f"the {stage.label} stage"
-        if stage is Stage.REVIEW:
-            subject += f" ({agreement.review_label(agreement.review_number)})"
-        for level, at in _stage_levels(agreement, now):
-            if at > now:
-                break
-            if level == "amber":
-                off_by = (f"has used {int(agreement.settings.amber_share * 100)}% of its planned "
-                          f"{humanise(agreement.clock_started_at, deadline)} without completing")
-            else:
-                off_by = _overdue(deadline, now)
-            alerts.append(alert(AlertKind.STAGE_DRIFT, condition, level, subject, off_by, at, waiting,
-                                f"Deadline {_when(deadline)}. Waiting on: {who}.", deadline))
+    if deadline is None:
+        return []
+    subject = f"the {agreement.stage.label} stage"
+    if agreement.stage is Stage.REVIEW:
+        subject += f" ({agreement.review_label(agreement.review_number)})"
+    reached = takewhile(lambda level_at: level_at[1] <= now, _stage_levels(agreement, now))
+    return [_alert(agreement, AlertKind.STAGE_DRIFT, condition=_stage_condition(agreement), level=level,
+                   subject=subject, off_by=_stage_off_by(agreement, level, deadline, now), at=at, waiting=waiting,
+                   detail=f"Deadline {_when(deadline)}. Waiting on: {_who(waiting)}.", due=deadline)
+            for level, at in reached]
 
-    if stage is Stage.IMPLEMENTATION:
-        assert agreement.plan is not None
-        for milestone in agreement.plan.milestones:
-            overdue_at = _milestone_overdue_at(milestone.due)
-            if milestone.id not in agreement.open_milestones or overdue_at > now:
-                continue
-            progress = agreement.milestone_progress(milestone.id)
-            owner = [w for w in waiting if w.body == milestone.owner_body]
-            alerts.append(alert(
-                AlertKind.MILESTONE_OVERDUE, _milestone_condition(milestone), "red",
-                f"milestone {milestone.id} '{milestone.title}'",
-                f"{_overdue(overdue_at, now)} (due {milestone.due}, {progress.percent_complete}% complete)",
-                overdue_at, owner,
-                f"Owner: {agreement.proposal.body_name(milestone.owner_body)}.", overdue_at,
-            ))
 
-    if stage is Stage.REVIEW:
-        assert agreement.plan is not None
-        for reading in agreement.readings.values():
-            kpi = agreement.plan.kpi(reading.kpi_id)
-            if kpi is None or reading.rag is not Rag.RED:
-                continue
-            alerts.append(alert(
-                AlertKind.KPI_RED, _kpi_condition(kpi.id, agreement.review_number), "red",
-                f"KPI {kpi.id} '{kpi.name}'",
-                f"reads {reading.value} {kpi.unit}, {kpi.shortfall(reading.value)} {kpi.off_target_side} its "
-                f"target {kpi.target} (red tolerance {kpi.red_tolerance})",
-                reading.recorded_at, waiting,
-                f"Review {agreement.review_number}; waiting on: {who}.", agreement.deadline,
-            ))
-    benefits = agreement.benefits
-    if benefits is not None and benefits.forecast_rag is not Rag.GREEN:
-        planned = benefits.planned_payback_at
-        assert planned is not None
-        if benefits.forecast_payback_at is None:
-            off_by = (f"shows no payback: the annual saving realised is £{benefits.annual_saving_realised} "
-                      f"(the business case expects £{benefits.annual_saving_expected})")
-        else:
-            assert benefits.payback_slip is not None
-            off_by = (f"is {_when(benefits.forecast_payback_at)}, {humanise(planned, benefits.forecast_payback_at)} later than the "
-                      f"business case's {_when(planned)}")
-        alerts.append(alert(
-            AlertKind.PAYBACK_FORECAST, PAYBACK_CONDITION, benefits.forecast_rag.value, "the payback forecast",
-            off_by, benefits.recorded_at, waiting,
-            f"Cumulative saving £{benefits.cumulative_saving} against £{benefits.cumulative_planned} planned, "
-            f"after {agreement.review_label(benefits.review_number)}.", planned,
+def _stage_off_by(agreement: Agreement, level: str, deadline: datetime, now: datetime) -> str:
+    if level != "amber":
+        return _overdue(deadline, now)
+    return (f"has used {int(agreement.settings.amber_share * 100)}% of its planned "
+            f"{humanise(agreement.clock_started_at, deadline)} without completing")
+
+
+def _milestone_alerts(agreement: Agreement, now: datetime, waiting: list[Waiting]) -> list[Alert]:
+    if agreement.stage is not Stage.IMPLEMENTATION:
+        return []
+    assert agreement.plan is not None
+    return [_milestone_alert(agreement, milestone, now, waiting) for milestone in agreement.plan.milestones
+            if milestone.id in agreement.open_milestones and _milestone_overdue_at(milestone.due) <= now]
+
+
+def _milestone_alert(agreement: Agreement, milestone: Milestone, now: datetime, waiting: list[Waiting]) -> Alert:
+    overdue_at = _milestone_overdue_at(milestone.due)
+    progress = agreement.milestone_progress(milestone.id)
+    return _alert(
+        agreement, AlertKind.MILESTONE_OVERDUE, condition=_milestone_condition(milestone), level="red",
+        subject=f"milestone {milestone.id} '{milestone.title}'",
+        off_by=f"{_overdue(overdue_at, now)} (due {milestone.due}, {progress.percent_complete}% complete)",
+        at=overdue_at, waiting=[w for w in waiting if w.body == milestone.owner_body],
+        detail=f"Owner: {agreement.proposal.body_name(milestone.owner_body)}.", due=overdue_at,
+    )
+
+
+def _kpi_alerts(agreement: Agreement, waiting: list[Waiting]) -> list[Alert]:
+    if agreement.stage is not Stage.REVIEW:
+        return []
+    plan = agreement.plan
+    assert plan is not None
+    alerts: list[Alert] = []
+    for reading in agreement.readings.values():
+        kpi = plan.kpi(reading.kpi_id)
+        if kpi is None or reading.rag is not Rag.RED:
+            continue
+        alerts.append(_alert(
+            agreement, AlertKind.KPI_RED, condition=_kpi_condition(kpi.id, agreement.review_number), level="red",
+            subject=f"KPI {kpi.id} '{kpi.name}'",
+            off_by=f"reads {reading.value} {kpi.unit}, {kpi.shortfall(reading.value)} {kpi.off_target_side} its "
+                   f"target {kpi.target} (red tolerance {kpi.red_tolerance})",
+            at=reading.recorded_at, waiting=waiting,
+            detail=f"Review {agreement.review_number}; waiting on: {_who(waiting)}.", due=agreement.deadline,
         ))
     return alerts
+
+
+def _payback_alerts(agreement: Agreement, waiting: list[Waiting]) -> list[Alert]:
+    benefits = agreement.benefits
+    if benefits is None or benefits.forecast_rag is Rag.GREEN:
+        return []
+    planned = benefits.planned_payback_at
+    assert planned is not None
+    if benefits.forecast_payback_at is None:
+        off_by = (f"shows no payback: the annual saving realised is £{benefits.annual_saving_realised} "
+                  f"(the business case expects £{benefits.annual_saving_expected})")
+    else:
+        assert benefits.payback_slip is not None
+        off_by = (f"is {_when(benefits.forecast_payback_at)}, {humanise(planned, benefits.forecast_payback_at)} "
+                  f"later than the business case's {_when(planned)}")
+    return [_alert(
+        agreement, AlertKind.PAYBACK_FORECAST, condition=PAYBACK_CONDITION, level=benefits.forecast_rag.value,
+        subject="the payback forecast", off_by=off_by, at=benefits.recorded_at, waiting=waiting,
+        detail=f"Cumulative saving £{benefits.cumulative_saving} against £{benefits.cumulative_planned} planned, "
+               f"after {agreement.review_label(benefits.review_number)}.", due=planned,
+    )]
 
 
 def due_alerts(agreement: Agreement, now: datetime, reached: list[Alert] | None = None) -> list[Alert]:

@@ -415,25 +415,30 @@ class BusinessCase(ValueObject):
 
     @model_validator(mode="after")
     def _consistent(self) -> BusinessCase:
+        """The first rule the case breaks, if any, raised: options and baselines each once, the preferred option
+        and the two options every case must weigh among them, red tolerances no tighter than amber ones."""
         ids = [o.id for o in self.options]
-        if repeated := sorted({i for i in ids if ids.count(i) > 1}):
-            raise ValueError(f"each option must appear once; repeated: {', '.join(repeated)}")
-        if self.preferred_option not in ids:
-            raise ValueError(f"the preferred option {self.preferred_option} must be one of the options "
-                             f"({', '.join(ids)})")
+        repeated_ids = sorted({i for i in ids if ids.count(i) > 1})
         kinds = {o.kind for o in self.options}
-        for kind, words in ((OptionKind.CARRY_ON_ALONE, "each partner carrying on alone (carry_on_alone)"),
-                            (OptionKind.SHARED, "the proposed sharing (shared)")):
-            if kind not in kinds:
-                raise ValueError(f"the options considered must include {words}")
         bodies = [b.body for b in self.baselines]
-        if repeated := sorted({b for b in bodies if bodies.count(b) > 1}):
-            raise ValueError(f"each partner's baseline must appear once; repeated: {', '.join(repeated)}")
-        if self.saving_red_tolerance < self.saving_amber_tolerance:
-            raise ValueError(f"the saving's red tolerance (£{self.saving_red_tolerance}) must not be smaller than "
-                             f"its amber tolerance (£{self.saving_amber_tolerance})")
-        if self.payback_red_tolerance < self.payback_amber_tolerance:
-            raise ValueError("the payback's red tolerance must not be shorter than its amber tolerance")
+        repeated_bodies = sorted({b for b in bodies if bodies.count(b) > 1})
+        rules = [
+            (not repeated_ids, f"each option must appear once; repeated: {', '.join(repeated_ids)}"),
+            (self.preferred_option in ids,
+             f"the preferred option {self.preferred_option} must be one of the options ({', '.join(ids)})"),
+            (OptionKind.CARRY_ON_ALONE in kinds,
+             "the options considered must include each partner carrying on alone (carry_on_alone)"),
+            (OptionKind.SHARED in kinds, "the options considered must include the proposed sharing (shared)"),
+            (not repeated_bodies, f"each partner's baseline must appear once; repeated: {', '.join(repeated_bodies)}"),
+            (self.saving_red_tolerance >= self.saving_amber_tolerance,
+             f"the saving's red tolerance (£{self.saving_red_tolerance}) must not be smaller than its amber "
+             f"tolerance (£{self.saving_amber_tolerance})"),
+            (self.payback_red_tolerance >= self.payback_amber_tolerance,
+             "the payback's red tolerance must not be shorter than its amber tolerance"),
+        ]
+        for holds, message in rules:
+            if not holds:
+                raise ValueError(message)
         return self
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from pydantic import Field
@@ -11,7 +11,7 @@ from domain.actions import MilestoneStatus, SignOffDecision
 from domain.agreement import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
 from domain.business_case import BenefitPosition
 from domain.calendar import describe_end
-from domain.drift import Alert, Waiting, conditions, humanise, open_alerts, overall_rag, stage_rag, waiting_on
+from domain.drift import Alert, Waiting, conditions, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
 from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject
 from domain.variation import SignatureRecord, Variation
@@ -137,36 +137,7 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
     if reached is None:
         reached = conditions(agreement, now)
     proposal = agreement.proposal
-    plan = agreement.plan
-    milestones = []
-    kpis = []
-    if plan is not None:
-        for m in plan.milestones:
-            progress = agreement.milestone_progress(m.id)
-            milestones.append(MilestoneView(
-                id=m.id, title=m.title, owner_body=m.owner_body, due=m.due, status=progress.status,
-                percent_complete=progress.percent_complete, note=progress.note,
-            ))
-        for k in plan.kpis:
-            reading = agreement.readings.get(k.id)
-            kpis.append(KpiView(
-                id=k.id, name=k.name, unit=k.unit, baseline=k.baseline, target=k.target, direction=k.direction,
-                reading=reading.value if reading else None, rag=reading.rag if reading else None,
-                trend=agreement.kpi_trends.get(k.id),
-            ))
-    variation = None
-    if (pending := agreement.variation) is not None:
-        variation = VariationView(
-            number=pending.number, reason=pending.variation.reason, effective_on=pending.variation.effective_on,
-            changes=pending.variation.describe({p.code: p.name for p in proposal.partners}),
-            variation=pending.variation, proposed_at=pending.proposed_at,
-            signed=list(pending.signatures.values()), awaited=[code for code, _ in agreement.variation_awaits],
-            version=agreement.variation_version,
-        )
-    reviews_in_term = agreement.review_count
-    number = agreement.review_number
-    current_end = agreement.review_period_end(number) if reviews_in_term and number else None
-    next_end = agreement.review_period_end(number + 1) if reviews_in_term and number < reviews_in_term else None
+    current_end, next_end = _review_period_ends(agreement)
     return AgreementStatus(
         agreement_id=agreement.agreement_id,
         title=proposal.title,
@@ -183,22 +154,22 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
         waiting_on=waiting_on(agreement, now),
         sign_off_round=agreement.sign_off_round,
         sign_offs=list(agreement.sign_offs.values()),
-        milestones=milestones,
+        milestones=_milestone_views(agreement),
         went_live_at=agreement.went_live_at,
-        review_number=number,
+        review_number=agreement.review_number,
         review_period_end=current_end,
         review_due=agreement.deadline if agreement.stage is Stage.REVIEW else None,
-        next_review_period_end=next_end if agreement.stage is not Stage.CLOSED else None,
+        next_review_period_end=next_end,
         reviews_outstanding=agreement.reviews_outstanding(now),
-        reviews_in_term=reviews_in_term,
-        kpis=kpis,
+        reviews_in_term=agreement.review_count,
+        kpis=_kpi_views(agreement),
         open_alerts=open_alerts(agreement, now, reached),
         expected_annual_saving=proposal.expected_annual_saving,
         payback_years=proposal.payback_years,
         closure=agreement.closure,
         signatories={p.code: agreement.signatories(p.code) for p in proposal.partners},
         retired_signatories=agreement.retired_signatories,
-        variation=variation,
+        variation=_variation_view(agreement),
         former_partners=agreement.former_partners,
         benefits=agreement.benefits,
         risks=sorted(agreement.risks, key=lambda risk: -risk.score),
@@ -212,33 +183,90 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
     )
 
 
-def _when(moment: datetime) -> str:
+def _milestone_views(agreement: Agreement) -> list[MilestoneView]:
+    if agreement.plan is None:
+        return []
+    views = []
+    for m in agreement.plan.milestones:
+        progress = agreement.milestone_progress(m.id)
+        views.append(MilestoneView(
+            id=m.id, title=m.title, owner_body=m.owner_body, due=m.due, status=progress.status,
+            percent_complete=progress.percent_complete, note=progress.note,
+        ))
+    return views
+
+
+def _kpi_views(agreement: Agreement) -> list[KpiView]:
+    if agreement.plan is None:
+        return []
+    views = []
+    for k in agreement.plan.kpis:
+        reading = agreement.readings.get(k.id)
+        views.append(KpiView(
+            id=k.id, name=k.name, unit=k.unit, baseline=k.baseline, target=k.target, direction=k.direction,
+            reading=reading.value if reading else None, rag=reading.rag if reading else None,
+            trend=agreement.kpi_trends.get(k.id),
+        ))
+    return views
+
+
+def _variation_view(agreement: Agreement) -> VariationView | None:
+    pending = agreement.variation
+    if pending is None:
+        return None
+    return VariationView(
+        number=pending.number, reason=pending.variation.reason, effective_on=pending.variation.effective_on,
+        changes=pending.variation.describe({p.code: p.name for p in agreement.proposal.partners}),
+        variation=pending.variation, proposed_at=pending.proposed_at,
+        signed=list(pending.signatures.values()), awaited=[code for code, _ in agreement.variation_awaits],
+        version=agreement.variation_version,
+    )
+
+
+def _review_period_ends(agreement: Agreement) -> tuple[datetime | None, datetime | None]:
+    """When the current review's period ends and, unless the agreement is closed, when the next one's does;
+    None for each before go-live or where there is no such review."""
+    in_term = agreement.review_count
+    number = agreement.review_number
+    if not in_term:
+        return None, None
+    current_end = agreement.review_period_end(number) if number else None
+    has_next = number < in_term and agreement.stage is not Stage.CLOSED
+    return current_end, agreement.review_period_end(number + 1) if has_next else None
+
+
+def when_text(moment: datetime) -> str:
+    """A UTC moment to the minute as officers read it: '2027-03-01 09:00 UTC'."""
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def waiting_summary(status: AgreementStatus) -> str:
-    """One line for the Web UI timeline: what the agreement waits for, from whom, until when, and
+    """One line for the Web UI timeline and the CLI: what the agreement waits for, from whom, until when, and
     what a pending variation waits for."""
     if status.closure is not None:
         return f"closed ({status.closure.outcome.value})"
     variation = status.variation
-    signing = f"variation {variation.number} to be signed" if variation else None
-    stage_waits = [waiting for waiting in status.waiting_on if waiting.for_what != signing]
-    if status.stage is Stage.REVIEW and not stage_waits:
-        summary = f"in service; review {status.review_number} opens {_when(status.stage_started_at)}"
-    else:
-        deadline = f" until {_when(status.deadline)}" if status.deadline else ""
-        needs: dict[str, list[str]] = {}
-        for waiting in stage_waits:
-            needs.setdefault(waiting.for_what, []).append(waiting.body_name)
-        parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
-        summary = f"waiting for {'; '.join(parts)}{deadline}"
     if variation is None:
-        return summary
+        return _stage_summary(status, status.waiting_on)
+    signing = f"variation {variation.number} to be signed"
+    summary = _stage_summary(status, [waiting for waiting in status.waiting_on if waiting.for_what != signing])
     if variation.awaited:
         awaited = ", ".join(w.body_name for w in status.waiting_on if w.for_what == signing)
         return f"{summary}; {signing} by {awaited}"
     return f"{summary}; variation {variation.number} takes effect on {variation.effective_on}"
+
+
+def _stage_summary(status: AgreementStatus, stage_waits: list[Waiting]) -> str:
+    """What the stage waits for, each need once with the bodies it waits on, and until when; a review nobody
+    is yet waited on for says when it opens."""
+    if status.stage is Stage.REVIEW and not stage_waits:
+        return f"in service; review {status.review_number} opens {when_text(status.stage_started_at)}"
+    needs: dict[str, list[str]] = {}
+    for waiting in stage_waits:
+        needs.setdefault(waiting.for_what, []).append(waiting.body_name)
+    parts = [f"{for_what} from {', '.join(bodies)}" for for_what, bodies in needs.items()]
+    deadline = f" until {when_text(status.deadline)}" if status.deadline else ""
+    return f"waiting for {'; '.join(parts)}{deadline}"
 
 
 def money_summary(status: AgreementStatus) -> str | None:
@@ -259,7 +287,7 @@ def rejection_summary(status: AgreementStatus) -> str | None:
     for sign_off in status.sign_offs:
         if sign_off.decision is SignOffDecision.REJECT:
             body = status.body_names.get(sign_off.body, sign_off.body)
-            return f"sign-off rejected by {body} ({sign_off.signatory}) on {_when(sign_off.at)}: {sign_off.reason}"
+            return f"sign-off rejected by {body} ({sign_off.signatory}) on {when_text(sign_off.at)}: {sign_off.reason}"
     return None
 
 
@@ -272,91 +300,13 @@ def schedule_summary(status: AgreementStatus) -> str | None:
         current = (f"review {status.review_number} of {status.reviews_in_term}, "
                    f"for the period ending {describe_end(status.review_period_end)}")
         if status.review_due is not None:
-            current += f", due {_when(status.review_due)}"
+            current += f", due {when_text(status.review_due)}"
         parts.append(current)
     if status.next_review_period_end is not None:
         parts.append(f"next period ends {describe_end(status.next_review_period_end)}")
     outstanding = status.reviews_outstanding
     parts.append(f"{outstanding} review{'s' * (outstanding != 1)} outstanding")
     return "; ".join(parts)
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
-
-
-_CELL_GAP = "\u2003\u2003"
-"""Two em spaces after each cell but the last. The Web UI renders markdown tables with no cell padding (its frame's
-stylesheet resets padding, and its content policy drops style attributes), so without them the columns run
-together ("8.50 GBP-"); an em space is not whitespace the markdown parser trims."""
-
-
-def _table(columns: list[tuple[str, str]], rows: list[list[str]]) -> str:
-    """A markdown table; ``columns`` are (heading, 'left' or 'right'), cells are escaped for the pipe."""
-    def line(cells: list[str]) -> str:
-        padded = [cell.replace("|", "\\|") + (_CELL_GAP if i < len(cells) - 1 else "") for i, cell in enumerate(cells)]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "|" + "|".join(":---" if align == "left" else "---:" for _, align in columns) + "|"
-    return "\n".join([line([heading for heading, _ in columns]), rule, *(line(row) for row in rows)])
-
-
-def details_markdown(status: AgreementStatus) -> str:
-    """The agreement's current details for the Web UI, in markdown."""
-    deadline = f" · **Deadline:** {_when(status.deadline)}" if status.deadline else ""
-    blocks = [
-        f"### {status.title}",
-        f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}{deadline}",
-        _sentence(waiting_summary(status)),
-    ]
-    if rejection := rejection_summary(status):
-        blocks.append(f"**Rejected:** {_sentence(rejection)}")
-    if case := money_summary(status):
-        blocks.append(f"**Case:** {case}.")
-    if schedule := schedule_summary(status):
-        blocks.append(f"**Reviews:** {schedule}.")
-    if status.benefits is not None:
-        blocks.append(f"**Benefits:** {benefits_summary(status.benefits)}.")
-    if status.stage is Stage.SIGN_OFF:
-        signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({s.signatory})" for s in status.sign_offs)
-        signed = signed or "none yet"
-        blocks.append(f"Signed in round {status.sign_off_round}: {signed}.")
-    if status.stage is Stage.IMPLEMENTATION:
-        blocks.append(_table(
-            [("Milestone", "left"), ("Owner", "left"), ("Due", "left"), ("Progress", "right")],
-            [[m.title, status.body_names.get(m.owner_body, m.owner_body), str(m.due), f"{m.percent_complete}%"]
-             for m in status.milestones],
-        ))
-    if status.stage is Stage.REVIEW and status.kpis:
-        blocks.append(_table(
-            [("KPI", "left"), ("Target", "right"), ("Reading", "right"), ("RAG", "left")],
-            [[k.name, f"{k.target} {k.unit}", "-" if k.reading is None else f"{k.reading} {k.unit}",
-              k.rag.value if k.rag else "-"] for k in status.kpis],
-        ))
-    if status.variation is not None:
-        blocks.append(variation_markdown(status, status.variation))
-    if status.open_alerts:
-        blocks.append("**Open alerts**")
-        blocks.append("\n".join(f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts))
-    return "\n\n".join(blocks)
-
-
-def benefits_summary(benefits: BenefitPosition) -> str:
-    """'£99,726.03 saved to date against £124,657.53 planned (amber) after review 1; payback forecast
-    2028-11-14, 3 months 26 days later than planned (amber)': the benefits for the Web UI's details."""
-    text = (f"£{benefits.cumulative_saving:,.2f} saved to date against £{benefits.cumulative_planned:,.2f} "
-            f"planned ({benefits.rag.value}) after review {benefits.review_number}")
-    if benefits.paid_back:
-        return text + "; the one-off cost is repaid"
-    if benefits.planned_payback_at is None:
-        return text
-    if benefits.forecast_payback_at is None:
-        return text + f"; no payback at the saving realised ({benefits.forecast_rag.value})"
-    assert benefits.payback_slip is not None
-    later = (f"{humanise(benefits.planned_payback_at, benefits.forecast_payback_at)} later than planned"
-             if benefits.payback_slip > timedelta(0) else "on or before the planned date")
-    return text + (f"; payback forecast {benefits.forecast_payback_at:%Y-%m-%d}, {later} "
-                   f"({benefits.forecast_rag.value})")
 
 
 def variation_markdown(status: AgreementStatus, variation: VariationView) -> str:

@@ -7,7 +7,7 @@ opening decision and any revision), so the story needs nothing but the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -32,39 +32,70 @@ def _label(value: str) -> str:
 
 
 def _what(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
-    """What a decision of ``kind`` did and why, from its ledger payload."""
-    reason = str(payload.get("reason") or "")
-    match kind:
-        case "agreement_opened":
-            return f"opened the agreement \u201c{payload['proposal']['title']}\u201d", ""
-        case "proposal_revised":
-            return "revised the proposal", reason
-        case "proposal_submitted":
-            return "submitted the proposal", reason
-        case "objectives_set":
-            plan = payload.get("plan", {})
-            kpis = sum(len(o.get("kpis", [])) for o in plan.get("objectives", []))
-            return f"set the objectives: {kpis} KPIs, {len(plan.get('milestones', []))} milestones", reason
-        case "submitted_for_sign_off":
-            return "submitted it for sign-off", reason
-        case "signed_off" if payload.get("decision") == "reject":
-            return "REJECTED it at sign-off", reason
-        case "signed_off":
-            return "approved it at sign-off", reason
-        case "milestone_reported":
-            what = (f"reported milestone {payload['milestone_id']}: {_label(payload['status'])}, "
-                    f"{payload['percent_complete']}% complete")
-            return what, str(payload.get("note") or "")
-        case "kpi_readings_recorded":
-            readings = ", ".join(f"{r['kpi_id']} {r['value']}" for r in payload.get("readings", []))
-            return f"recorded KPI readings: {readings}", reason
-        case "review_decided":
-            return f"decided the review: {payload['outcome']}", reason
-        case "withdrawn":
-            return "withdrew the agreement", reason
-        case "stage_changed":
-            return f"moved from {_label(payload['from'])} to {_label(payload['to'])}", reason
-    return _label(kind), reason
+    """What a decision of ``kind`` did and why, from its ledger payload; a kind not known here is named by its
+    label."""
+    describe = _DESCRIBED.get(kind)
+    what = describe(payload) if describe is not None else _DONE.get(kind, _label(kind))
+    return what, _why(kind, payload)
+
+
+def _why(kind: str, payload: dict[str, Any]) -> str:
+    """The reason given; a milestone report's note; nothing for the opening."""
+    if kind == "agreement_opened":
+        return ""
+    return str(payload.get("note" if kind == "milestone_reported" else "reason") or "")
+
+
+def _opened(payload: dict[str, Any]) -> str:
+    return f"opened the agreement \u201c{payload['proposal']['title']}\u201d"
+
+
+def _objectives_set(payload: dict[str, Any]) -> str:
+    plan = payload.get("plan", {})
+    kpis = sum(len(o.get("kpis", [])) for o in plan.get("objectives", []))
+    return f"set the objectives: {kpis} KPIs, {len(plan.get('milestones', []))} milestones"
+
+
+def _signed_off(payload: dict[str, Any]) -> str:
+    return "REJECTED it at sign-off" if payload.get("decision") == "reject" else "approved it at sign-off"
+
+
+def _milestone_reported(payload: dict[str, Any]) -> str:
+    return (f"reported milestone {payload['milestone_id']}: {_label(payload['status'])}, "
+            f"{payload['percent_complete']}% complete")
+
+
+def _kpi_readings_recorded(payload: dict[str, Any]) -> str:
+    readings = ", ".join(f"{r['kpi_id']} {r['value']}" for r in payload.get("readings", []))
+    return f"recorded KPI readings: {readings}"
+
+
+def _review_decided(payload: dict[str, Any]) -> str:
+    return f"decided the review: {payload['outcome']}"
+
+
+def _stage_changed(payload: dict[str, Any]) -> str:
+    return f"moved from {_label(payload['from'])} to {_label(payload['to'])}"
+
+
+_DESCRIBED: dict[str, Callable[[dict[str, Any]], str]] = {
+    "agreement_opened": _opened,
+    "objectives_set": _objectives_set,
+    "signed_off": _signed_off,
+    "milestone_reported": _milestone_reported,
+    "kpi_readings_recorded": _kpi_readings_recorded,
+    "review_decided": _review_decided,
+    "stage_changed": _stage_changed,
+}
+"""How each kind of decision whose description draws on its payload is told."""
+
+_DONE = {
+    "proposal_revised": "revised the proposal",
+    "proposal_submitted": "submitted the proposal",
+    "submitted_for_sign_off": "submitted it for sign-off",
+    "withdrawn": "withdrew the agreement",
+}
+"""What each kind of decision told the same every time did."""
 
 
 def story(entries: Iterable[LedgerEntry]) -> list[StoryLine]:

@@ -74,23 +74,35 @@ class Succession(ValueObject):
 
     @model_validator(mode="after")
     def _shares_and_milestones_name_successors(self) -> Succession:
+        problem = self._successors_problem() or self._shares_problem() or self._milestones_problem()
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def _successors_problem(self) -> str | None:
         codes = [s.code for s in self.successors]
         if len(codes) != len(set(codes)):
-            raise ValueError(f"each successor of {self.body} must appear once")
+            return f"each successor of {self.body} must appear once"
         if self.body in codes:
-            raise ValueError(f"{self.body} cannot succeed itself")
+            return f"{self.body} cannot succeed itself"
+        return None
+
+    def _shares_problem(self) -> str | None:
+        codes = [s.code for s in self.successors]
         strangers = [c.body for c in self.contributions if c.body not in codes]
         if strangers:
-            raise ValueError(
-                f"contributions name bodies that are not successors of {self.body}: {', '.join(strangers)}"
-            )
+            return f"contributions name bodies that are not successors of {self.body}: {', '.join(strangers)}"
         shared = [c.body for c in self.contributions]
         if self.contributions and sorted(shared) != sorted(codes):
-            raise ValueError(f"contributions must give one amount for each successor of {self.body} "
-                             f"({', '.join(codes)}), or none to split it evenly")
+            return (f"contributions must give one amount for each successor of {self.body} "
+                    f"({', '.join(codes)}), or none to split it evenly")
+        return None
+
+    def _milestones_problem(self) -> str | None:
+        codes = [s.code for s in self.successors]
         if self.milestones_to is not None and self.milestones_to not in codes:
-            raise ValueError(f"milestones_to must be one of the successors of {self.body} ({', '.join(codes)})")
-        return self
+            return f"milestones_to must be one of the successors of {self.body} ({', '.join(codes)})"
+        return None
 
 
 Change = Annotated[Joining | Leaving | Succession, Field(discriminator="kind")]
@@ -199,57 +211,85 @@ def _split_evenly(amount: Decimal, codes: list[str]) -> list[Contribution]:
 
 
 def _vary_plan(plan: Plan, variation: Variation, lead: str, proposing: bool) -> Plan:
-    contributions: list[Contribution] = []
-    owners: dict[str, str] = {}
+    """``plan`` once ``variation`` takes effect: contributions follow the changes, and the milestones of a body
+    that leaves go to the lead, those of a succeeded body to its successor."""
+    owners = _milestone_owners(variation, lead)
+    milestones = [m.model_copy(update={"owner_body": owners.get(m.owner_body, m.owner_body)})
+                  for m in plan.milestones]
+    return Plan.model_validate({"objectives": plan.objectives, "milestones": milestones,
+                                "contributions": _contributions_after(plan, variation, proposing)})
+
+
+def _contributions_after(plan: Plan, variation: Variation, proposing: bool) -> list[Contribution]:
+    """Each staying partner's contribution, successors' shares in their predecessor's place (a leaving body's
+    dropped), joining bodies' last."""
     changes = {c.body: c for c in variation.changes if not isinstance(c, Joining)}
+    contributions: list[Contribution] = []
     for contribution in plan.contributions:
         change = changes.get(contribution.body)
         if change is None:
             contributions.append(contribution)
         elif isinstance(change, Succession):
-            codes = [s.code for s in change.successors]
-            stated = sum((c.annual_amount for c in change.contributions), Decimal(0))
-            if proposing and change.contributions and stated != contribution.annual_amount:
-                raise ActionRejected(
-                    f"the successors of {change.body} are to take over its annual contribution of "
-                    f"£{contribution.annual_amount}, but the shares stated add up to £{stated}"
-                )
-            contributions.extend(change.contributions or _split_evenly(contribution.annual_amount, codes))
-    contributions += [Contribution(body=c.body.code, annual_amount=c.annual_contribution)
-                      for c in variation.changes if isinstance(c, Joining)]
-    for code, change in changes.items():
-        if isinstance(change, Succession):
-            owners[code] = change.milestones_to or change.successors[0].code
-        else:
-            owners[code] = lead
-    milestones = [m.model_copy(update={"owner_body": owners.get(m.owner_body, m.owner_body)})
-                  for m in plan.milestones]
-    return Plan.model_validate({"objectives": plan.objectives, "milestones": milestones,
-                                "contributions": contributions})
+            contributions.extend(_successor_shares(change, contribution, proposing))
+    return contributions + [Contribution(body=c.body.code, annual_amount=c.annual_contribution)
+                            for c in variation.changes if isinstance(c, Joining)]
+
+
+def _successor_shares(change: Succession, contribution: Contribution, proposing: bool) -> list[Contribution]:
+    """The shares stated (which, when ``proposing``, must add up to ``contribution``), or an even split."""
+    if not change.contributions:
+        return _split_evenly(contribution.annual_amount, [s.code for s in change.successors])
+    stated = sum((c.annual_amount for c in change.contributions), Decimal(0))
+    if proposing and stated != contribution.annual_amount:
+        raise ActionRejected(
+            f"the successors of {change.body} are to take over its annual contribution of "
+            f"£{contribution.annual_amount}, but the shares stated add up to £{stated}"
+        )
+    return change.contributions
+
+
+def _milestone_owners(variation: Variation, lead: str) -> dict[str, str]:
+    """Who takes over the milestones of each body that leaves (the lead) or is succeeded (its successor)."""
+    return {change.body: (change.milestones_to or change.successors[0].code)
+            if isinstance(change, Succession) else lead
+            for change in variation.changes if not isinstance(change, Joining)}
 
 
 def check(proposal: Proposal, variation: Variation, today: date) -> None:
-    """Refuse a variation that does not fit the partnership as it stands."""
+    """Refuse a variation that does not fit the partnership as it stands: a joining body or a successor already
+    a partner, a leaving or succeeded body that is not one, or a leaving body's notice not yet served by the
+    effective date. Raises ``ActionRejected`` naming every problem."""
     codes = [p.code for p in proposal.partners]
-    problems = []
-    for change in variation.changes:
-        if isinstance(change, Joining):
-            if change.body.code in codes:
-                problems.append(f"{change.body.name} ({change.body.code}) is already a partner and cannot join")
-            continue
-        if change.body not in codes:
-            problems.append(f"{change.body} is not a partner ({', '.join(codes)}), so it cannot "
-                            f"{'leave' if isinstance(change, Leaving) else 'be succeeded'}")
-        if isinstance(change, Succession):
-            problems += [f"successor {s.name} ({s.code}) is already a partner" for s in change.successors
-                         if s.code in codes]
-        if isinstance(change, Leaving) and change.notice_period is not None:
-            notice_ends = today + change.notice_period
-            if variation.effective_on < notice_ends:
-                problems.append(f"{change.body} gives {change.notice_period.days} days' notice from {today}, "
-                                f"so it cannot leave before {notice_ends} (effective date {variation.effective_on})")
+    problems = [problem for change in variation.changes for problem in _problems(change, codes, variation, today)]
     if problems:
         raise ActionRejected("the variation cannot be made: " + "; ".join(problems))
+
+
+def _problems(change: Change, codes: list[str], variation: Variation, today: date) -> list[str]:
+    if isinstance(change, Joining):
+        if change.body.code in codes:
+            return [f"{change.body.name} ({change.body.code}) is already a partner and cannot join"]
+        return []
+    problems = []
+    if change.body not in codes:
+        problems.append(f"{change.body} is not a partner ({', '.join(codes)}), so it cannot "
+                        f"{'leave' if isinstance(change, Leaving) else 'be succeeded'}")
+    if isinstance(change, Succession):
+        problems += [f"successor {s.name} ({s.code}) is already a partner" for s in change.successors
+                     if s.code in codes]
+    elif (notice := _notice_problem(change, variation, today)) is not None:
+        problems.append(notice)
+    return problems
+
+
+def _notice_problem(change: Leaving, variation: Variation, today: date) -> str | None:
+    if change.notice_period is None:
+        return None
+    notice_ends = today + change.notice_period
+    if variation.effective_on >= notice_ends:
+        return None
+    return (f"{change.body} gives {change.notice_period.days} days' notice from {today}, "
+            f"so it cannot leave before {notice_ends} (effective date {variation.effective_on})")
 
 
 def vary(

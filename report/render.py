@@ -10,13 +10,15 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
-from report.data import BoardReport
+from report.data import AgreementLine, BoardReport
 
 STAGES = ["proposal", "objective_setting", "sign_off", "implementation", "review", "closed"]
 RAG_COLOURS = {"green": "#00703c", "amber": "#f47738", "red": "#d4351c"}
@@ -58,18 +60,17 @@ def _label(stage: str) -> str:
 
 
 def savings_by_agreement(report: BoardReport) -> str:
-    """Cumulative savings planned against realised, per agreement with figures recorded (largest first)."""
-    lines = sorted((a for a in report.agreements if a.cumulative_saving is not None),
-                   key=lambda a: a.cumulative_planned or 0, reverse=True)[:25]
+    """Cumulative savings planned against realised, per agreement with figures recorded (the 25 with the most
+    planned, largest first), as a base64 PNG bar chart."""
+    lines = _largest_with_figures(report, 25)
     figure = Figure(figsize=(10, max(2.5, 0.32 * len(lines) + 1)))
     axes = figure.subplots()
-    names = [a.title if len(a.title) <= 46 else a.title[:45].rstrip() + "…" for a in lines]
     positions = range(len(lines))
     axes.barh([p + 0.2 for p in positions], [float(a.cumulative_planned or 0) for a in lines], 0.4,
               label="planned (business case)", color=PLANNED)
     axes.barh([p - 0.2 for p in positions], [float(a.cumulative_saving or 0) for a in lines], 0.4,
               label="realised", color=REALISED)
-    axes.set_yticks(list(positions), names, fontsize=8)
+    axes.set_yticks(list(positions), [_short(a.title) for a in lines], fontsize=8)
     axes.invert_yaxis()
     axes.xaxis.set_major_formatter(_money_tick)
     axes.set_title("Cumulative savings to date, per agreement" + (" (the 25 largest)" if len(lines) == 25 else ""))
@@ -77,10 +78,21 @@ def savings_by_agreement(report: BoardReport) -> str:
     return _png(figure)
 
 
+def _largest_with_figures(report: BoardReport, count: int) -> list[AgreementLine]:
+    """The ``count`` agreements with savings recorded that planned the most to date, largest first."""
+    recorded = (a for a in report.agreements if a.cumulative_saving is not None)
+    return sorted(recorded, key=lambda a: a.cumulative_planned or 0, reverse=True)[:count]
+
+
+def _short(title: str) -> str:
+    """A title cut to fit a chart's axis: at most 46 characters, an ellipsis marking a cut."""
+    return title if len(title) <= 46 else title[:45].rstrip() + "…"
+
+
 def savings_over_time(report: BoardReport) -> str:
     figure = Figure(figsize=(10, 3.6))
     axes = figure.subplots()
-    times = [t for t, _, _ in report.savings_over_time]
+    times: list[Any] = [t for t, _, _ in report.savings_over_time]  # datetimes: matplotlib's stubs type numbers
     axes.step(times, [float(p) for _, p, _ in report.savings_over_time], where="post", label="planned",
               color=PLANNED)
     axes.step(times, [float(r) for _, _, r in report.savings_over_time], where="post", label="realised",
@@ -160,8 +172,40 @@ border-bottom: 1px solid #b1b4b6; vertical-align: top; } th { background: #f3f2f
 
 def html(report: BoardReport) -> str:
     """The whole report as one self-contained HTML page."""
-    scope = (f"{escape(report.lead_body_name or report.lead_body)} ({escape(report.lead_body)}), as lead body"
-             if report.lead_body else "the whole portfolio")
+    return f"""<!DOCTYPE html>
+<html lang="en-GB"><head><meta charset="utf-8"><title>Is sharing paying off? Board report</title>
+<style>{_STYLE}</style></head>
+<body>
+<h1>Is sharing paying off?</h1>
+<p class="meta">The programme board's report for {_scope(report)}, from the decision ledger at
+{report.generated_at:%Y-%m-%d %H:%M} UTC. Savings are pounds, against each agreement's baseline and business case.</p>
+<div class="figures">{_figures(report)}</div>
+<h2>Savings planned and realised</h2>
+<div class="charts">{_savings_charts(report) or "<p>No benefits have been recorded at a review yet.</p>"}</div>
+<h2>Governance: RAG, time in stage, sign-off</h2>
+<div class="charts half">{_governance_charts(report) or "<p>No stage has been completed yet.</p>"}</div>
+<h2>Top risks</h2>
+<table><tr><th>Score</th><th>Risk</th><th>Agreement</th><th>Owner</th><th>Likelihood x impact</th>
+<th>Mitigation</th></tr>{_risk_rows(report)}</table>
+<h2>Recent lessons learned</h2>
+<table><tr><th>Recorded</th><th>Agreement</th><th>Review</th><th>What worked</th><th>What did not</th><th>Tags</th></tr>
+{_lesson_rows(report)}</table>
+<h2>Agreements</h2>
+<table><tr><th>Agreement</th><th>Lead body</th><th>Stage</th><th>Expected saving a year</th><th>Planned to date</th>
+<th>Realised to date</th><th>Benefit</th><th>Payback forecast</th><th>Forecast payback</th><th>Planned payback</th>
+<th>NPV of the preferred option</th></tr>{_agreement_rows(report)}</table>
+</body></html>
+"""
+
+
+def _scope(report: BoardReport) -> str:
+    if not report.lead_body:
+        return "the whole portfolio"
+    return f"{escape(report.lead_body_name or report.lead_body)} ({escape(report.lead_body)}), as lead body"
+
+
+def _figures(report: BoardReport) -> str:
+    """The headline figures, each in a box."""
     live = sum(n for stage, n in report.by_stage.items() if stage == "review")
     figures = [
         ("Agreements", f"{len(report.agreements)}"),
@@ -170,56 +214,55 @@ def html(report: BoardReport) -> str:
         ("Savings realised to date", pounds(report.realised_total)),
         ("Stages", ", ".join(f"{_label(s)} {report.by_stage[s]}" for s in STAGES if s in report.by_stage)),
     ]
-    agreements = _rows((
+    return "".join(f'<div class="figure">{escape(k)}<b>{v}</b></div>' for k, v in figures)
+
+
+def _img(alt: str, png: str) -> str:
+    return f'<img alt="{alt}" src="data:image/png;base64,{png}">'
+
+
+def _savings_charts(report: BoardReport) -> str:
+    """The two savings charts, or nothing before any benefits are recorded."""
+    if not report.savings_over_time:
+        return ""
+    return (_img("Savings planned and realised per agreement", savings_by_agreement(report))
+            + _img("Cumulative savings over time", savings_over_time(report)))
+
+
+def _governance_charts(report: BoardReport) -> str:
+    """The RAG, time-in-stage and sign-off charts that have figures to draw."""
+    charts = [
+        ("RAG by stage", rag_by_stage, bool(report.rag_by_stage)),
+        ("Time in each stage", days_in_stage, bool(report.days_in_stage)),
+        ("Sign-off cycle times", sign_off_cycles, bool(report.sign_off_cycles)),
+    ]
+    return "".join(_img(alt, chart(report)) for alt, chart, drawn in charts if drawn)
+
+
+def _date(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else "-"
+
+
+def _agreement_rows(report: BoardReport) -> str:
+    return _rows((
         escape(a.title), escape(a.lead_body_name or ""), _label(a.stage), pounds(a.expected_annual_saving),
         pounds(a.cumulative_planned), pounds(a.cumulative_saving), _rag(a.benefit_rag), _rag(a.forecast_rag),
-        a.forecast_payback_at.strftime("%Y-%m-%d") if a.forecast_payback_at else "-",
-        a.planned_payback_at.strftime("%Y-%m-%d") if a.planned_payback_at else "-", pounds(a.preferred_npv),
+        _date(a.forecast_payback_at), _date(a.planned_payback_at), pounds(a.preferred_npv),
     ) for a in report.agreements)
-    risks = _rows((
+
+
+def _risk_rows(report: BoardReport) -> str:
+    return _rows((
         f'<b>{r["score"]}</b>', escape(r["risk"]), escape(r["title"]), escape(r["owner_name"] or r["owner_body"]),
         f'{r["likelihood"]} x {r["impact"]}', escape(r["mitigation"] or ""),
     ) for r in report.top_risks) or '<tr><td colspan="6">No open agreement has a risk on its register.</td></tr>'
-    lessons = _rows((
+
+
+def _lesson_rows(report: BoardReport) -> str:
+    return _rows((
         r["recorded_at"].strftime("%Y-%m-%d"), escape(r["title"]), str(r["review_number"]),
         escape(r["what_worked"] or ""), escape(r["what_did_not"] or ""), escape(", ".join(r["tags"])),
     ) for r in report.recent_lessons) or '<tr><td colspan="6">No lessons have been recorded yet.</td></tr>'
-    charts = ""
-    if report.savings_over_time:
-        charts += (f'<img alt="Savings planned and realised per agreement" src="data:image/png;base64,'
-                   f'{savings_by_agreement(report)}">'
-                   f'<img alt="Cumulative savings over time" src="data:image/png;base64,{savings_over_time(report)}">')
-    small = ""
-    if report.rag_by_stage:
-        small += f'<img alt="RAG by stage" src="data:image/png;base64,{rag_by_stage(report)}">'
-    if report.days_in_stage:
-        small += f'<img alt="Time in each stage" src="data:image/png;base64,{days_in_stage(report)}">'
-    if report.sign_off_cycles:
-        small += f'<img alt="Sign-off cycle times" src="data:image/png;base64,{sign_off_cycles(report)}">'
-    return f"""<!DOCTYPE html>
-<html lang="en-GB"><head><meta charset="utf-8"><title>Is sharing paying off? Board report</title>
-<style>{_STYLE}</style></head>
-<body>
-<h1>Is sharing paying off?</h1>
-<p class="meta">The programme board's report for {scope}, from the decision ledger at
-{report.generated_at:%Y-%m-%d %H:%M} UTC. Savings are pounds, against each agreement's baseline and business case.</p>
-<div class="figures">{"".join(f'<div class="figure">{escape(k)}<b>{v}</b></div>' for k, v in figures)}</div>
-<h2>Savings planned and realised</h2>
-<div class="charts">{charts or "<p>No benefits have been recorded at a review yet.</p>"}</div>
-<h2>Governance: RAG, time in stage, sign-off</h2>
-<div class="charts half">{small or "<p>No stage has been completed yet.</p>"}</div>
-<h2>Top risks</h2>
-<table><tr><th>Score</th><th>Risk</th><th>Agreement</th><th>Owner</th><th>Likelihood x impact</th>
-<th>Mitigation</th></tr>{risks}</table>
-<h2>Recent lessons learned</h2>
-<table><tr><th>Recorded</th><th>Agreement</th><th>Review</th><th>What worked</th><th>What did not</th><th>Tags</th></tr>
-{lessons}</table>
-<h2>Agreements</h2>
-<table><tr><th>Agreement</th><th>Lead body</th><th>Stage</th><th>Expected saving a year</th><th>Planned to date</th>
-<th>Realised to date</th><th>Benefit</th><th>Payback forecast</th><th>Forecast payback</th><th>Planned payback</th>
-<th>NPV of the preferred option</th></tr>{agreements}</table>
-</body></html>
-"""
 
 
 def chromium() -> str:

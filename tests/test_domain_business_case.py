@@ -14,7 +14,7 @@ from domain.drift import AlertKind, due_alerts, overall_rag
 from domain.errors import ActionRejected
 from domain.lifecycle import evolve
 from domain.model import BusinessCase, Proposal, Rag, Stage
-from domain.status import details_markdown, status_of
+from domain.status import status_of
 from tests import factories
 from tests.domain_helpers import (
     LEAD,
@@ -29,6 +29,7 @@ from tests.domain_helpers import (
     review_due,
     submit,
 )
+from workflows.web_ui import details_markdown
 
 D = Decimal
 

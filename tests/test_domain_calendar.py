@@ -17,9 +17,10 @@ from domain.drift import due_alerts
 from domain.errors import ActionRejected, explain
 from domain.lifecycle import evolve
 from domain.model import GovernanceSettings, Signatory, name_key
-from domain.status import AgreementStatus, details_markdown, money_summary, schedule_summary, status_of
+from domain.status import AgreementStatus, money_summary, schedule_summary, status_of
 from tests import factories
 from tests.domain_helpers import T0, after, apply, approve, decide, in_sign_off, live, opened, readings
+from workflows.web_ui import details_markdown
 
 
 def settings_problem(**settings: str) -> str:

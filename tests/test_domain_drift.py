@@ -9,7 +9,7 @@ from decimal import Decimal
 from domain.agreement import Agreement
 from domain.drift import AlertKind, due_alerts, humanise, next_check, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.model import Rag, Stage
-from domain.status import details_markdown, rejection_summary, status_of
+from domain.status import rejection_summary, status_of
 from tests import factories
 from tests.domain_helpers import (
     LEAD,
@@ -32,6 +32,7 @@ from tests.domain_helpers import (
     submit,
     withdraw,
 )
+from workflows.web_ui import details_markdown
 
 SECOND = timedelta(seconds=1)
 PROPOSAL_AMBER = after(48)  # 80% of the proposal stage's 60 days

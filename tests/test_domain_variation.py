@@ -12,7 +12,7 @@ from domain.drift import waiting_on
 from domain.errors import ActionRejected
 from domain.lifecycle import evolve, take_effect
 from domain.model import Stage
-from domain.status import details_markdown, status_of, waiting_summary
+from domain.status import status_of, waiting_summary
 from domain.variation import Variation
 from tests import factories
 from tests.domain_helpers import (
@@ -44,6 +44,7 @@ from tests.factories import (
     blackpool_leaves,
     cumbria_reorganisation,
 )
+from workflows.web_ui import details_markdown
 
 TODAY = T0.date()
 SUCCESSORS_AND_STAYERS = (LANCASHIRE, CUMBERLAND_SIGNATORY, WESTMORLAND_SIGNATORY, BLACKPOOL)

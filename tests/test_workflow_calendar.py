@@ -8,11 +8,11 @@ from dateutil.relativedelta import relativedelta
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.model import Rag, Stage
-from domain.status import details_markdown
 from tests import factories
 from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
 from tests.test_workflow_lifecycle import conclude_review, go_live
 from workflows.agreement import AgreementWorkflow
+from workflows.web_ui import details_markdown
 
 LEAD = factories.LEAD.model_dump()
 QUARTERLY_FOR_A_YEAR = {"review_period": "P3M", "term": "P1Y"}

@@ -37,9 +37,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.ledger import ChainHead, Decision, chain
     from domain.model import Stage
-    from domain.status import ActionReceipt, AgreementStatus, details_markdown, status_of, waiting_summary
+    from domain.status import ActionReceipt, AgreementStatus, status_of, waiting_summary
     from workflows import rollout, search_attributes
     from workflows.converter import actor_in, log_refusal
+    from workflows.web_ui import details_markdown
 
 TASK_QUEUE = "concordat-agreements"
 WORKFLOW_ID_PREFIX = "agreement-"
