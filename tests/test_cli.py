@@ -263,3 +263,10 @@ async def test_help_for_every_command_and_real_process_exit_codes(cli):
             sys.executable, "starter.py", *argv, cwd=ROOT, env={"PATH": "/usr/bin", "TEMPORAL_ADDRESS": "127.0.0.1:1"},
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         assert await process.wait() == expected, argv
+
+
+def test_each_update_of_the_workflow_has_one_command_sent_by_its_method():
+    from cli.actions import COMMANDS
+
+    assert [command.name for command in COMMANDS] == list(starter.UPDATES)
+    assert [command.model for command in COMMANDS] == list(starter.UPDATES.values())
