@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -19,11 +20,11 @@ import sys
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 from rich.console import Console, Group
 from rich.live import Live
-from rich.panel import Panel
 from rich.table import Table
 from temporalio.client import Client
 from temporalio.runtime import Runtime
@@ -32,6 +33,7 @@ from activities import outbox
 from activities.database import create_pool, migrate
 from activities.ledger import ALERT_CHANNEL
 from config import Settings, configure_logging, connect_temporal, core_telemetry, exit_now
+from demo import live
 from demo.mailbox import Received, SmtpSink
 from demo.portfolio import PORTFOLIO, Persona, next_step
 from demo.stack import EmbeddedStack
@@ -39,16 +41,25 @@ from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from domain.delivery import Subscription
 from domain.errors import AGREEMENT_EXISTS
-from domain.model import AgreementRequest, Rag, Stage
+from domain.model import AgreementRequest, Stage
 from domain.status import AgreementStatus
+from domain.timestamps import utc_clock
 from report import __main__ as report_main
 from worker import build_worker
 from workflows import search_attributes
 from workflows.client import ActionRefused, AgreementClient, AgreementClosed, StartRefused
-from workflows.contract import UPDATES
+from workflows.contract import UPDATES, WORKFLOW_TYPE
 
-STAGES = [Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION, Stage.REVIEW]
-RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
+AGREEMENTS_QUERY = f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus != 'ContinuedAsNew'"
+"""The Web UI's list of agreements, one row each: the running run of each, or its last run once it has closed
+(an agreement continues as new at each review, and the runs it continued from are left out)."""
+
+
+def agreements_url(ui_url: str, namespace: str = "default") -> str:
+    """The Web UI's workflow list showing one row per agreement (``AGREEMENTS_QUERY``)."""
+    return f"{ui_url}/namespaces/{namespace}/workflows?query={quote(AGREEMENTS_QUERY)}"
+
+
 
 
 class Demo:
@@ -60,10 +71,11 @@ class Demo:
         self.console = console
         self.statuses: dict[str, AgreementStatus] = {}
         self.last_step: dict[str, datetime] = {}
-        self.events: deque[str] = deque(maxlen=8)
+        self.events: deque[str] = deque(maxlen=50)
+        """The latest steps and alerts; the live view shows as many as the terminal has room for."""
 
     def note(self, text: str) -> None:
-        line = f"{datetime.now(UTC):%H:%M:%S} {text}"
+        line = f"{utc_clock(datetime.now(UTC))} {text}"
         self.events.append(line)
         if not self.console.is_terminal:
             self.console.print(line, markup=False, highlight=False)
@@ -107,39 +119,22 @@ class Demo:
             await asyncio.gather(*(self.play(persona) for persona in PORTFOLIO))
             if self.done:
                 return
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.5)
-            except TimeoutError:
-                pass
 
     @property
     def done(self) -> bool:
         return len(self.statuses) == len(PORTFOLIO) and all(s.stage is Stage.CLOSED for s in self.statuses.values())
 
+    def rows(self) -> list[list[str]]:
+        """One row of the live table per agreement, in the portfolio's order."""
+        return [live.row(persona.label, self.statuses.get(persona.agreement_id)) for persona in PORTFOLIO]
+
     def table(self) -> Table:
-        table = Table("Agreement", "Progress", "Stage", "RAG", "Waiting on", "Deadline", "Alerts", "Decisions",
-                      title="Concordat demo portfolio")
-        for persona in PORTFOLIO:
-            status = self.statuses.get(persona.agreement_id)
-            if status is None:
-                table.add_row(persona.proposal["title"], "", "starting", "", "", "", "", "")
-                continue
-            position = len(STAGES) if status.stage is Stage.CLOSED else STAGES.index(status.stage) + 1
-            stage = status.stage.label + (f" {status.review_number}" if status.stage is Stage.REVIEW else "")
-            table.add_row(
-                status.title,
-                "●" * position + "○" * (len(STAGES) - position),
-                f"closed: {status.closure.outcome.value}" if status.closure else stage,
-                f"[{RAG_STYLE[status.rag]}]{status.rag.value}[/]",
-                ", ".join(w.body_name for w in status.waiting_on) or "-",
-                f"{status.deadline:%H:%M:%S}" if status.deadline else "-",
-                str(len(status.open_alerts)),
-                str(status.decisions_recorded),
-            )
-        return table
+        return live.table(self.rows(), self.console.width)
 
     def view(self) -> Group:
-        return Group(self.table(), Panel("\n".join(self.events) or "...", title="Latest steps and alerts"))
+        return live.view(self.console, self.rows(), self.events)
 
 
 def step_line(agreement_id: str, update: str, payload: dict, status: AgreementStatus) -> str:
@@ -161,7 +156,8 @@ def print_where_things_are(console: Console, stack: EmbeddedStack, data_dir: Pat
     """The Web UI's address, where every log is, and the one line that points the CLI at this stack."""
     settings = stack.write_client_settings(data_dir / "concordat.env")
     if stack.ui_url:
-        console.print(f"Temporal Web UI: [link]{stack.ui_url}/namespaces/default/workflows[/link]")
+        console.print(f"Temporal Web UI, one row per agreement: {agreements_url(stack.ui_url)}", markup=False,
+                      highlight=False, soft_wrap=True)
     else:
         console.print(f"Using Temporal at {stack.temporal_address}")
     logs = {"worker": worker_log, **stack.log_files()}
@@ -238,6 +234,39 @@ def print_mailbox(console: Console, sink: SmtpSink) -> None:
     console.print(table)
 
 
+COMPRESSED_TIME = (
+    "Time is compressed: a stage lasts seconds, not months, and a review period about 20 seconds (--speed 2 "
+    "halves them). Money is recorded at its real annual scale; savings realised to date accrue over the seconds "
+    "that have really passed, so the board's report shows them in pence."
+)
+
+
+def dispatcher_settings(stack: EmbeddedStack, smtp_port: int) -> DispatcherSettings:
+    """The alert dispatcher's settings for the demo: mail to the local sink, retries within seconds."""
+    return DispatcherSettings.from_environment({
+        "DATABASE_URL": stack.database_url, "CONCORDAT_SMTP_HOST": "127.0.0.1",
+        "CONCORDAT_SMTP_PORT": str(smtp_port),
+        "CONCORDAT_SMTP_SENDER": f"Concordat <alerts@{DEMO_MAIL_DOMAIN}>",
+        "CONCORDAT_WEB_UI_URL": stack.ui_url or "http://localhost:8233", "CONCORDAT_DELIVERY_POLL_SECONDS": "2",
+        "CONCORDAT_DELIVERY_FIRST_RETRY_SECONDS": "1", "CONCORDAT_DELIVERY_MAX_RETRY_SECONDS": "10",
+    })
+
+
+async def play(console: Console, demo: Demo, stop: asyncio.Event) -> None:
+    """Play the portfolio until it is done or ``stop`` is set: live in a terminal, else a line a step and the
+    table at the end."""
+    player = asyncio.create_task(demo.run(stop))
+    if console.is_terminal:
+        with Live(demo.view(), console=console, refresh_per_second=2) as display:
+            while not player.done():
+                display.update(demo.view())
+                await asyncio.wait([player], timeout=0.5)
+            display.update(demo.view())
+    await player
+    if not console.is_terminal:
+        console.print(demo.table())
+
+
 async def main(argv: list[str]) -> int:
     args = parse_args(argv)
     console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -271,28 +300,14 @@ async def main(argv: list[str]) -> int:
 
         sink = SmtpSink(args.smtp_port, on_message=mailed).start()
         await subscribe_demo_bodies(pool)
-        dispatch = DispatcherSettings.from_environment({
-            "DATABASE_URL": stack.database_url, "CONCORDAT_SMTP_HOST": "127.0.0.1",
-            "CONCORDAT_SMTP_PORT": str(args.smtp_port),
-            "CONCORDAT_SMTP_SENDER": f"Concordat <alerts@{DEMO_MAIL_DOMAIN}>",
-            "CONCORDAT_WEB_UI_URL": stack.ui_url or "http://localhost:8233", "CONCORDAT_DELIVERY_POLL_SECONDS": "2",
-            "CONCORDAT_DELIVERY_FIRST_RETRY_SECONDS": "1", "CONCORDAT_DELIVERY_MAX_RETRY_SECONDS": "10",
-        })
+        dispatch = dispatcher_settings(stack, args.smtp_port)
         console.print(f"Alert emails go to a local SMTP sink on port {args.smtp_port}; "
                       f"`starter.py alerts deliveries` lists them.")
+        console.print(COMPRESSED_TIME, highlight=False)
         stop_dispatching = asyncio.Event()
         dispatcher = asyncio.create_task(Dispatcher(pool, dispatch).run(stop_dispatching))
         async with build_worker(client, pool, settings):
-            player = asyncio.create_task(demo.run(stop))
-            if console.is_terminal:
-                with Live(demo.view(), console=console, refresh_per_second=2) as live:
-                    while not player.done():
-                        live.update(demo.view())
-                        await asyncio.wait([player], timeout=0.5)
-                    live.update(demo.view())
-            await player
-            if not console.is_terminal:
-                console.print(demo.table())
+            await play(console, demo, stop)
             print_mailbox(console, sink)
             if demo.done:
                 await write_board_report(pool, args.data_dir / "reports", console)
