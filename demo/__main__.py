@@ -20,7 +20,6 @@ import sys
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import asyncpg
 from rich.console import Console, Group
@@ -32,11 +31,13 @@ from temporalio.runtime import Runtime
 from activities import outbox
 from activities.database import create_pool, migrate
 from activities.ledger import ALERT_CHANNEL
+from cli.output import print_table
 from config import Settings, configure_logging, connect_temporal, core_telemetry, exit_now
 from demo import live
 from demo.mailbox import Received, SmtpSink
 from demo.portfolio import PORTFOLIO, Persona, next_step
 from demo.stack import EmbeddedStack
+from demo.webui import agreements_url
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from domain.delivery import Subscription
@@ -48,18 +49,7 @@ from report import __main__ as report_main
 from worker import build_worker
 from workflows import search_attributes
 from workflows.client import ActionRefused, AgreementClient, AgreementClosed, StartRefused
-from workflows.contract import UPDATES, WORKFLOW_TYPE
-
-AGREEMENTS_QUERY = f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus != 'ContinuedAsNew'"
-"""The Web UI's list of agreements, one row each: the running run of each, or its last run once it has closed
-(an agreement continues as new at each review, and the runs it continued from are left out)."""
-
-
-def agreements_url(ui_url: str, namespace: str = "default") -> str:
-    """The Web UI's workflow list showing one row per agreement (``AGREEMENTS_QUERY``)."""
-    return f"{ui_url}/namespaces/{namespace}/workflows?query={quote(AGREEMENTS_QUERY)}"
-
-
+from workflows.contract import UPDATES
 
 
 class Demo:
@@ -228,10 +218,10 @@ async def write_board_report(pool: asyncpg.Pool, out: Path, console: Console) ->
 
 
 def print_mailbox(console: Console, sink: SmtpSink) -> None:
-    table = Table("To", "Subject", "Delivery id", title=f"Alert emails received by the local SMTP sink ({sink.port})")
-    for received in sink.received:
-        table.add_row(", ".join(received.recipients), str(received.message["Subject"]), received.delivery_id)
-    console.print(table)
+    """Every alert email the local SMTP sink received: to whom, its subject and its delivery id."""
+    print_table(console, f"Alert emails received by the local SMTP sink ({sink.port})",
+                ["To", "Subject", "Delivery id"],
+                [[", ".join(r.recipients), str(r.message["Subject"]), r.delivery_id] for r in sink.received])
 
 
 COMPRESSED_TIME = (

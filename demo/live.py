@@ -47,11 +47,11 @@ def row(label: str, status: AgreementStatus | None) -> list[str]:
 
 
 def _waiting(status: AgreementStatus) -> str:
-    """Who the agreement waits on: two bodies by name, then how many more."""
+    """Who the agreement waits on: the first body by name, then how many more (``status`` has every name)."""
     names = [w.body_name for w in status.waiting_on]
-    if len(names) > 2:
-        return f"{names[0]}, {names[1]} and {len(names) - 2} more"
-    return ", ".join(names) or "-"
+    if len(names) > 1:
+        return f"{names[0]} and {len(names) - 1} more"
+    return names[0] if names else "-"
 
 
 def table(rows: Sequence[Sequence[str]], width: int) -> Table:
