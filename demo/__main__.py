@@ -35,7 +35,7 @@ from cli.output import print_table
 from config import Settings, configure_logging, connect_temporal, core_telemetry, exit_now
 from demo import live
 from demo.mailbox import Received, SmtpSink
-from demo.portfolio import PORTFOLIO, Persona, next_step
+from demo.portfolio import PORTFOLIO, Persona, compressed_settings, next_step
 from demo.stack import EmbeddedStack
 from demo.webui import agreements_url
 from dispatcher.service import Dispatcher
@@ -224,11 +224,12 @@ def print_mailbox(console: Console, sink: SmtpSink) -> None:
                 [[", ".join(r.recipients), str(r.message["Subject"]), r.delivery_id] for r in sink.received])
 
 
-COMPRESSED_TIME = (
-    "Time is compressed: a stage lasts seconds, not months, and a review period about 20 seconds (--speed 2 "
-    "halves them). Money is recorded at its real annual scale; savings realised to date accrue over the seconds "
-    "that have really passed, so the board's report shows them in pence."
-)
+def compressed_time(speed: float) -> str:
+    """What the demo's compressed time means for what it shows, at ``speed``."""
+    review = compressed_settings(speed)["review_period"].removeprefix("PT").removesuffix("S")
+    return (f"Time is compressed: stages last seconds, not months, and a review period {review} seconds rather than "
+            "a quarter (--speed changes it). Money is recorded at its real annual scale, but savings realised to date "
+            "accrue over the seconds that have really passed, so the board's report shows them in pence.")
 
 
 def dispatcher_settings(stack: EmbeddedStack, smtp_port: int) -> DispatcherSettings:
@@ -293,7 +294,7 @@ async def main(argv: list[str]) -> int:
         dispatch = dispatcher_settings(stack, args.smtp_port)
         console.print(f"Alert emails go to a local SMTP sink on port {args.smtp_port}; "
                       f"`starter.py alerts deliveries` lists them.")
-        console.print(COMPRESSED_TIME, highlight=False)
+        console.print(compressed_time(args.speed), highlight=False)
         stop_dispatching = asyncio.Event()
         dispatcher = asyncio.create_task(Dispatcher(pool, dispatch).run(stop_dispatching))
         async with build_worker(client, pool, settings):
