@@ -58,18 +58,27 @@ def print_table(console: Console, title: str, columns: Sequence[str], rows: Sequ
 
 def fitted_widths(columns: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> list[int] | None:
     """Each column's width so that the table is at most ``width`` wide and no column is narrower than the
-    longest word it holds (its header included); the space left is shared in proportion to what each column
-    would need to show its values unwrapped. None when even the longest words do not fit."""
+    longest word it holds (its header included). The space left goes first to the columns that need least to
+    show their values unwrapped, then, shared in proportion to what they lack, to the rest. None when even the
+    longest words do not fit."""
     cells = [[column, *(row[i] for row in rows)] for i, column in enumerate(columns)]
     shortest = [max(_longest_word(cell) for cell in column) for column in cells]
     natural = [max(_longest_line(cell) for cell in column) for column in cells]
     room = width - _CELL_FRAME * len(columns) - 1
     if sum(shortest) > room:
         return None
-    if sum(natural) <= room:
-        return natural
-    spare, wanted = room - sum(shortest), sum(natural) - sum(shortest)
-    return [least + (most - least) * spare // wanted for most, least in zip(natural, shortest, strict=True)]
+    return _share(shortest, natural, room - sum(shortest))
+
+
+def _share(widths: list[int], natural: list[int], spare: int) -> list[int]:
+    """``widths`` widened within ``spare``: whole columns first, least needy first, then the rest in proportion."""
+    widths = list(widths)
+    for i in sorted(range(len(widths)), key=lambda i: natural[i] - widths[i]):
+        if natural[i] - widths[i] <= spare:
+            spare -= natural[i] - widths[i]
+            widths[i] = natural[i]
+    wanted = sum(natural) - sum(widths)
+    return [w + (n - w) * spare // wanted if wanted else w for w, n in zip(widths, natural, strict=True)]
 
 
 def _longest_line(text: str) -> int:

@@ -121,9 +121,11 @@ class Demo:
         return [live.row(persona.label, self.statuses.get(persona.agreement_id)) for persona in PORTFOLIO]
 
     def table(self) -> Table:
+        """The portfolio's table at the console's width (printed at the end when not in a terminal)."""
         return live.table(self.rows(), self.console.width)
 
     def view(self) -> Group:
+        """What the live display shows: the table, and the latest steps and alerts that fit below it."""
         return live.view(self.console, self.rows(), self.events)
 
 
