@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -23,20 +24,23 @@ from pathlib import Path
 import asyncpg
 from rich.console import Console, Group
 from rich.live import Live
-from rich.panel import Panel
 from rich.table import Table
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 
+from cli.output import print_table
+from demo import live
 from demo.mailbox import Received, SmtpSink
-from demo.portfolio import PORTFOLIO, Persona, next_step
+from demo.portfolio import PORTFOLIO, Persona, compressed_settings, next_step
 from demo.stack import EmbeddedStack
+from demo.webui import agreements_url
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from domain.delivery import Subscription
 from domain.errors import AGREEMENT_EXISTS
-from domain.model import AgreementRequest, Rag, Stage
+from domain.model import AgreementRequest, Stage
 from domain.status import AgreementStatus
+from domain.timestamps import utc_clock
 from report import __main__ as report_main
 from runtime.logging import configure_logging
 from runtime.service import exit_now
@@ -50,9 +54,6 @@ from workflows import search_attributes
 from workflows.client import ActionRefused, AgreementClient, AgreementClosed, StartRefused
 from workflows.contract import UPDATES
 
-STAGES = [Stage.PROPOSAL, Stage.OBJECTIVE_SETTING, Stage.SIGN_OFF, Stage.IMPLEMENTATION, Stage.REVIEW]
-RAG_STYLE = {Rag.GREEN: "green", Rag.AMBER: "yellow", Rag.RED: "bold red"}
-
 
 class Demo:
     def __init__(self, client: Client, settings: Settings, speed: float, console: Console) -> None:
@@ -63,10 +64,11 @@ class Demo:
         self.console = console
         self.statuses: dict[str, AgreementStatus] = {}
         self.last_step: dict[str, datetime] = {}
-        self.events: deque[str] = deque(maxlen=8)
+        self.events: deque[str] = deque(maxlen=50)
+        """The latest steps and alerts; the live view shows as many as the terminal has room for."""
 
     def note(self, text: str) -> None:
-        line = f"{datetime.now(UTC):%H:%M:%S} {text}"
+        line = f"{utc_clock(datetime.now(UTC))} {text}"
         self.events.append(line)
         if not self.console.is_terminal:
             self.console.print(line, markup=False, highlight=False)
@@ -110,39 +112,24 @@ class Demo:
             await asyncio.gather(*(self.play(persona) for persona in PORTFOLIO))
             if self.done:
                 return
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=0.5)
-            except TimeoutError:
-                pass
 
     @property
     def done(self) -> bool:
         return len(self.statuses) == len(PORTFOLIO) and all(s.stage is Stage.CLOSED for s in self.statuses.values())
 
+    def rows(self) -> list[list[str]]:
+        """One row of the live table per agreement, in the portfolio's order."""
+        return [live.row(persona.label, self.statuses.get(persona.agreement_id)) for persona in PORTFOLIO]
+
     def table(self) -> Table:
-        table = Table("Agreement", "Progress", "Stage", "RAG", "Waiting on", "Deadline", "Alerts", "Decisions",
-                      title="Concordat demo portfolio")
-        for persona in PORTFOLIO:
-            status = self.statuses.get(persona.agreement_id)
-            if status is None:
-                table.add_row(persona.proposal["title"], "", "starting", "", "", "", "", "")
-                continue
-            position = len(STAGES) if status.stage is Stage.CLOSED else STAGES.index(status.stage) + 1
-            stage = status.stage.label + (f" {status.review_number}" if status.stage is Stage.REVIEW else "")
-            table.add_row(
-                status.title,
-                "●" * position + "○" * (len(STAGES) - position),
-                f"closed: {status.closure.outcome.value}" if status.closure else stage,
-                f"[{RAG_STYLE[status.rag]}]{status.rag.value}[/]",
-                ", ".join(w.body_name for w in status.waiting_on) or "-",
-                f"{status.deadline:%H:%M:%S}" if status.deadline else "-",
-                str(len(status.open_alerts)),
-                str(status.decisions_recorded),
-            )
-        return table
+        """The portfolio's table at the console's width (printed at the end when not in a terminal)."""
+        return live.table(self.rows(), self.console.width)
 
     def view(self) -> Group:
-        return Group(self.table(), Panel("\n".join(self.events) or "...", title="Latest steps and alerts"))
+        """What the live display shows: the table, and the latest steps and alerts that fit below it."""
+        return live.view(self.console, self.rows(), self.events)
 
 
 def step_line(agreement_id: str, update: str, payload: dict, status: AgreementStatus) -> str:
@@ -164,7 +151,8 @@ def print_where_things_are(console: Console, stack: EmbeddedStack, data_dir: Pat
     """The Web UI's address, where every log is, and the one line that points the CLI at this stack."""
     settings = stack.write_client_settings(data_dir / "concordat.env")
     if stack.ui_url:
-        console.print(f"Temporal Web UI: [link]{stack.ui_url}/namespaces/default/workflows[/link]")
+        console.print(f"Temporal Web UI, one row per agreement: {agreements_url(stack.ui_url)}", markup=False,
+                      highlight=False, soft_wrap=True)
     else:
         console.print(f"Using Temporal at {stack.temporal_address}")
     logs = {"worker": worker_log, **stack.log_files()}
@@ -235,10 +223,44 @@ async def write_board_report(pool: asyncpg.Pool, out: Path, console: Console) ->
 
 
 def print_mailbox(console: Console, sink: SmtpSink) -> None:
-    table = Table("To", "Subject", "Delivery id", title=f"Alert emails received by the local SMTP sink ({sink.port})")
-    for received in sink.received:
-        table.add_row(", ".join(received.recipients), str(received.message["Subject"]), received.delivery_id)
-    console.print(table)
+    """Every alert email the local SMTP sink received: to whom, its subject and its delivery id."""
+    print_table(console, f"Alert emails received by the local SMTP sink ({sink.port})",
+                ["To", "Subject", "Delivery id"],
+                [[", ".join(r.recipients), str(r.message["Subject"]), r.delivery_id] for r in sink.received])
+
+
+def compressed_time(speed: float) -> str:
+    """What the demo's compressed time means for what it shows, at ``speed``."""
+    review = compressed_settings(speed)["review_period"].removeprefix("PT").removesuffix("S")
+    return (f"Time is compressed: stages last seconds, not months, and a review period {review} seconds rather than "
+            "a quarter (--speed changes it). Money is recorded at its real annual scale, but savings realised to date "
+            "accrue over the seconds that have really passed, so the board's report shows them in pence.")
+
+
+def dispatcher_settings(stack: EmbeddedStack, smtp_port: int) -> DispatcherSettings:
+    """The alert dispatcher's settings for the demo: mail to the local sink, retries within seconds."""
+    return DispatcherSettings.from_environment({
+        "DATABASE_URL": stack.database_url, "CONCORDAT_SMTP_HOST": "127.0.0.1",
+        "CONCORDAT_SMTP_PORT": str(smtp_port),
+        "CONCORDAT_SMTP_SENDER": f"Concordat <alerts@{DEMO_MAIL_DOMAIN}>",
+        "CONCORDAT_WEB_UI_URL": stack.ui_url or "http://localhost:8233", "CONCORDAT_DELIVERY_POLL_SECONDS": "2",
+        "CONCORDAT_DELIVERY_FIRST_RETRY_SECONDS": "1", "CONCORDAT_DELIVERY_MAX_RETRY_SECONDS": "10",
+    })
+
+
+async def play(console: Console, demo: Demo, stop: asyncio.Event) -> None:
+    """Play the portfolio until it is done or ``stop`` is set: live in a terminal, else a line a step and the
+    table at the end."""
+    player = asyncio.create_task(demo.run(stop))
+    if console.is_terminal:
+        with Live(demo.view(), console=console, refresh_per_second=2) as display:
+            while not player.done():
+                display.update(demo.view())
+                await asyncio.wait([player], timeout=0.5)
+            display.update(demo.view())
+    await player
+    if not console.is_terminal:
+        console.print(demo.table())
 
 
 async def main(argv: list[str]) -> int:
@@ -274,28 +296,14 @@ async def main(argv: list[str]) -> int:
 
         sink = SmtpSink(args.smtp_port, on_message=mailed).start()
         await subscribe_demo_bodies(pool)
-        dispatch = DispatcherSettings.from_environment({
-            "DATABASE_URL": stack.database_url, "CONCORDAT_SMTP_HOST": "127.0.0.1",
-            "CONCORDAT_SMTP_PORT": str(args.smtp_port),
-            "CONCORDAT_SMTP_SENDER": f"Concordat <alerts@{DEMO_MAIL_DOMAIN}>",
-            "CONCORDAT_WEB_UI_URL": stack.ui_url or "http://localhost:8233", "CONCORDAT_DELIVERY_POLL_SECONDS": "2",
-            "CONCORDAT_DELIVERY_FIRST_RETRY_SECONDS": "1", "CONCORDAT_DELIVERY_MAX_RETRY_SECONDS": "10",
-        })
+        dispatch = dispatcher_settings(stack, args.smtp_port)
         console.print(f"Alert emails go to a local SMTP sink on port {args.smtp_port}; "
                       f"`starter.py alerts deliveries` lists them.")
+        console.print(compressed_time(args.speed), highlight=False)
         stop_dispatching = asyncio.Event()
         dispatcher = asyncio.create_task(Dispatcher(pool, dispatch).run(stop_dispatching))
         async with build_worker(client, pool, settings):
-            player = asyncio.create_task(demo.run(stop))
-            if console.is_terminal:
-                with Live(demo.view(), console=console, refresh_per_second=2) as live:
-                    while not player.done():
-                        live.update(demo.view())
-                        await asyncio.wait([player], timeout=0.5)
-                    live.update(demo.view())
-            await player
-            if not console.is_terminal:
-                console.print(demo.table())
+            await play(console, demo, stop)
             print_mailbox(console, sink)
             if demo.done:
                 await write_board_report(pool, args.data_dir / "reports", console)

@@ -8,6 +8,7 @@ carries on where the agreements are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -75,6 +76,13 @@ class Persona:
     """Whether the lead body reviews the risk register at each review."""
     lesson: dict[str, Any] | None = None
     """A lesson the lead body records at each review, if any."""
+    short_title: str = ""
+    """The title as the demo's live table shows it (it must fit a narrow terminal); empty: the title."""
+
+    @property
+    def label(self) -> str:
+        """The short title, or else the title."""
+        return self.short_title or self.proposal["title"]
 
     @property
     def lead(self) -> dict[str, str]:
@@ -129,7 +137,8 @@ class Persona:
         return {
             "objectives": self.objectives,
             "milestones": [
-                {"id": mid, "title": title, "owner_body": owner, "due": (today + timedelta(days=30 * (i + 1))).isoformat()}
+                {"id": mid, "title": title, "owner_body": owner,
+                 "due": (today + timedelta(days=30 * (i + 1))).isoformat()}
                 for i, (mid, title, owner) in enumerate(self.milestones)
             ],
             "contributions": [{"body": body, "annual_amount": amount} for body, amount in self.contributions.items()],
@@ -153,63 +162,94 @@ class Persona:
         return readings
 
 
-def next_step(persona: Persona, status: AgreementStatus, now: datetime) -> tuple[str, dict[str, Any]] | None:
+Step = tuple[str, dict[str, Any]]
+"""An update's name and its payload: what an officer does next."""
+
+
+def next_step(persona: Persona, status: AgreementStatus, now: datetime) -> Step | None:
     """The officers' next action on this agreement, or None while they wait."""
-    lead = persona.lead
-    match status.stage:
-        case Stage.PROPOSAL:
-            wants_revision = status.sign_off_round > 1 and persona.revised_one_off_cost is not None
-            if wants_revision and status.payback_years != _payback(persona.revised_proposal()):
-                return "revise_proposal", {"actor": lead, "proposal": persona.revised_proposal()}
-            return "submit_proposal", {"actor": lead}
-        case Stage.OBJECTIVE_SETTING:
-            if not status.kpis:
-                return "set_objectives", {"actor": lead, "plan": persona.plan(now.date())}
-            return "submit_for_sign_off", {"actor": lead}
-        case Stage.SIGN_OFF:
-            signed = {s.body for s in status.sign_offs}
-            for partner in persona.proposal["partners"]:
-                body = partner["code"]
-                if body in signed:
-                    continue
-                if body == persona.rejecter and status.sign_off_round == 1:
-                    return "record_sign_off", {"actor": persona.actor(body), "decision": "reject",
-                                               "reason": "the one-off cost is more than our cabinet approved",
-                                               "version": status.version}
-                if body == persona.late_signer and not any(a.level.startswith("escalation") for a in status.open_alerts):
-                    continue  # this partner signs only once the overdue sign-off has been escalated
-                return "record_sign_off", {"actor": persona.actor(body), "decision": "approve",
-                                           "version": status.version}
-            return None
-        case Stage.IMPLEMENTATION:
-            for milestone in status.milestones:
-                if milestone.status is not MilestoneStatus.COMPLETE:
-                    done = 100 if milestone.percent_complete >= 50 else 50
-                    return "report_milestone", {
-                        "actor": persona.actor(milestone.owner_body), "milestone_id": milestone.id,
-                        "status": "complete" if done == 100 else "in_progress", "percent_complete": done,
-                        "note": "on plan" if done == 100 else "procurement under way",
-                    }
-            return None
-        case Stage.REVIEW:
-            if now < status.stage_started_at:
-                return None
-            if any(kpi.reading is None for kpi in status.kpis):
-                return "record_kpi_readings", {"actor": lead, "readings": persona.readings(status)}
-            recorded = status.benefits is not None and status.benefits.review_number == status.review_number
-            if persona.saving_realised is not None and not recorded:
-                return "record_benefits", {"actor": lead, **persona.benefits()}
-            if persona.reviews_risks and status.risks_reviewed_at != status.review_number:
-                return "review_risks", {"actor": lead, "risks": persona.reviewed_risks(status.review_number)}
-            if status.lessons_at_review != status.review_number and persona.lesson is not None:
-                return "record_lessons", {"actor": lead, "lessons": [persona.lesson]}
-            off_target = status.review_number == persona.red_kpi_in_review
-            return "decide_review", {
-                "actor": lead,
-                "outcome": "amend" if off_target else "continue",
-                "reason": "targets revised after a missed KPI" if off_target else "benefits on track",
-            }
+    choose = _STEPS.get(status.stage)
+    return choose(persona, status, now) if choose else None
+
+
+def _proposal_step(persona: Persona, status: AgreementStatus, now: datetime) -> Step:
+    """Submit the proposal; after a rejection, revise it first where this persona does."""
+    wants_revision = status.sign_off_round > 1 and persona.revised_one_off_cost is not None
+    if wants_revision and status.payback_years != _payback(persona.revised_proposal()):
+        return "revise_proposal", {"actor": persona.lead, "proposal": persona.revised_proposal()}
+    return "submit_proposal", {"actor": persona.lead}
+
+
+def _objectives_step(persona: Persona, status: AgreementStatus, now: datetime) -> Step:
+    if not status.kpis:
+        return "set_objectives", {"actor": persona.lead, "plan": persona.plan(now.date())}
+    return "submit_for_sign_off", {"actor": persona.lead}
+
+
+def _sign_off_step(persona: Persona, status: AgreementStatus, now: datetime) -> Step | None:
+    """The next partner to sign: the rejecter rejects the first round; the late signer waits for an escalation."""
+    signed = {s.body for s in status.sign_offs}
+    escalated = any(a.level.startswith("escalation") for a in status.open_alerts)
+    for body in (partner["code"] for partner in persona.proposal["partners"]):
+        if body in signed or (body == persona.late_signer and not escalated):
+            continue
+        if body == persona.rejecter and status.sign_off_round == 1:
+            return "record_sign_off", {"actor": persona.actor(body), "decision": "reject",
+                                       "reason": "the one-off cost is more than our cabinet approved",
+                                       "version": status.version}
+        return "record_sign_off", {"actor": persona.actor(body), "decision": "approve", "version": status.version}
     return None
+
+
+def _implementation_step(persona: Persona, status: AgreementStatus, now: datetime) -> Step | None:
+    """Each milestone reported half done, then complete."""
+    milestone = next((m for m in status.milestones if m.status is not MilestoneStatus.COMPLETE), None)
+    if milestone is None:
+        return None
+    done = 100 if milestone.percent_complete >= 50 else 50
+    return "report_milestone", {
+        "actor": persona.actor(milestone.owner_body), "milestone_id": milestone.id,
+        "status": "complete" if done == 100 else "in_progress", "percent_complete": done,
+        "note": "on plan" if done == 100 else "procurement under way",
+    }
+
+
+def _review_step(persona: Persona, status: AgreementStatus, now: datetime) -> Step | None:
+    """Readings, benefits, risks and lessons, each once a review as this persona records them, then the decision."""
+    if now < status.stage_started_at:
+        return None
+    if recording := _review_record(persona, status):
+        return recording
+    off_target = status.review_number == persona.red_kpi_in_review
+    return "decide_review", {
+        "actor": persona.lead,
+        "outcome": "amend" if off_target else "continue",
+        "reason": "targets revised after a missed KPI" if off_target else "benefits on track",
+    }
+
+
+def _review_record(persona: Persona, status: AgreementStatus) -> Step | None:
+    """What the lead body still has to record in this review before deciding it, if anything."""
+    lead = persona.lead
+    if any(kpi.reading is None for kpi in status.kpis):
+        return "record_kpi_readings", {"actor": lead, "readings": persona.readings(status)}
+    recorded = status.benefits is not None and status.benefits.review_number == status.review_number
+    if persona.saving_realised is not None and not recorded:
+        return "record_benefits", {"actor": lead, **persona.benefits()}
+    if persona.reviews_risks and status.risks_reviewed_at != status.review_number:
+        return "review_risks", {"actor": lead, "risks": persona.reviewed_risks(status.review_number)}
+    if status.lessons_at_review != status.review_number and persona.lesson is not None:
+        return "record_lessons", {"actor": lead, "lessons": [persona.lesson]}
+    return None
+
+
+_STEPS: dict[Stage, Callable[[Persona, AgreementStatus, datetime], Step | None]] = {
+    Stage.PROPOSAL: _proposal_step,
+    Stage.OBJECTIVE_SETTING: _objectives_step,
+    Stage.SIGN_OFF: _sign_off_step,
+    Stage.IMPLEMENTATION: _implementation_step,
+    Stage.REVIEW: _review_step,
+}
 
 
 def _payback(proposal: dict[str, Any]) -> Decimal:
@@ -219,6 +259,7 @@ def _payback(proposal: dict[str, Any]) -> Decimal:
 PORTFOLIO = [
     Persona(
         agreement_id="demo-lichfield-tamworth-waste",
+        short_title="Lichfield & Tamworth waste",
         proposal={
             "title": "Lichfield and Tamworth joint waste service",
             "service_name": "Domestic waste and recycling collection",
@@ -245,13 +286,15 @@ PORTFOLIO = [
     ),
     Persona(
         agreement_id="demo-tri-council-ict",
+        short_title="Tri-Council ICT",
         proposal={
             "title": "Tri-Council shared ICT",
             "service_name": "ICT infrastructure and service desk",
             "service_category": "back_office",
             "lead_body": "E10000028",
             "partners": [
-                _partner("E10000028", "Staffordshire County Council", "Grace Adeyemi", "Director of Corporate Services"),
+                _partner("E10000028", "Staffordshire County Council", "Grace Adeyemi",
+                         "Director of Corporate Services"),
                 _partner("E06000051", "Shropshire Council", "Rhys Morgan", "Chief Executive"),
                 _partner("E10000034", "Worcestershire County Council", "Helen Clarke", "Chief Executive"),
             ],
@@ -273,6 +316,7 @@ PORTFOLIO = [
     ),
     Persona(
         agreement_id="demo-south-london-nrpf",
+        short_title="South London NRPF",
         proposal={
             "title": "South London No Recourse to Public Funds team",
             "service_name": "NRPF assessment and counter-fraud",
@@ -300,6 +344,7 @@ PORTFOLIO = [
     ),
     Persona(
         agreement_id="demo-hampshire-h3",
+        short_title="H3 Hampshire",
         proposal={
             "title": "H3 Hampshire business centre",
             "service_name": "Finance, HR, payroll and procurement",
@@ -307,7 +352,8 @@ PORTFOLIO = [
             "lead_body": "E10000014",
             "partners": [
                 _partner("E10000014", "Hampshire County Council", "Catherine Ellis", "Chief Executive"),
-                _partner("HFRS", "Hampshire and Isle of Wight Fire and Rescue Service", "Neil Fraser", "Chief Fire Officer"),
+                _partner("HFRS", "Hampshire and Isle of Wight Fire and Rescue Service", "Neil Fraser",
+                         "Chief Fire Officer"),
                 _partner("HC", "Hampshire and Isle of Wight Constabulary", "Joanne Pike", "Chief Constable"),
             ],
             "baseline_annual_cost": "26000000.00", "one_off_cost": "5200000.00", "expected_annual_saving": "4000000.00",

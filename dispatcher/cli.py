@@ -18,7 +18,6 @@ Each handler prints its own errors and returns the exit code: 0 done, 1 refused,
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import secrets
 import uuid
@@ -27,7 +26,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 from temporalio.client import (
     Client,
     Schedule,
@@ -41,6 +39,7 @@ from temporalio.client import (
     ScheduleUpdate,
 )
 
+from cli.output import print_json, print_table, when
 from domain.delivery import Cadence, Channel, LevelName, Relation, Subscription
 from domain.drift import AlertKind
 from domain.errors import explain
@@ -125,18 +124,19 @@ def _describe(s: Subscription) -> str:
 async def _subscriptions(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     rows = await outbox.list_subscriptions(pool, include_removed=args.all)
     if args.json:
-        console.print_json(json.dumps([dict(row) for row in rows], default=str))
+        print_json(console, [dict(row) for row in rows])
         return 0
-    table = Table("#", "Label", "Channel", "Address", "Bodies", "Relation", "Kinds", "Levels", "Cadence", "Removed",
-                  title="Alert subscriptions")
-    for row in rows:
-        levels = ", ".join(level + (f" {row['escalation_from']}+" if level == "escalation" else "")
-                           for level in row["levels"])
-        table.add_row(str(row["id"]), row["label"], row["channel"], row["address"], ", ".join(row["bodies"]) or "all",
-                      row["relation"], ", ".join(row["kinds"]) or "all", levels, row["cadence"],
-                      f"{row['removed_at']:%Y-%m-%d}" if row["removed_at"] else "")
-    console.print(table)
+    print_table(console, "Alert subscriptions",
+                ["#", "Label", "Channel", "Address", "Bodies", "Relation", "Kinds", "Levels", "Cadence", "Removed"],
+                [_subscription_cells(row) for row in rows])
     return 0
+
+
+def _subscription_cells(row: Any) -> list[str]:
+    levels = ", ".join(level + (f" {row['escalation_from']}+" if level == "escalation" else "")
+                       for level in row["levels"])
+    return [str(row["id"]), row["label"], row["channel"], row["address"], ", ".join(row["bodies"]) or "all",
+            row["relation"], ", ".join(row["kinds"]) or "all", levels, row["cadence"], when(row["removed_at"])]
 
 
 async def _unsubscribe(pool: Pool, args: argparse.Namespace, console: Console) -> int:
@@ -150,19 +150,19 @@ async def _unsubscribe(pool: Pool, args: argparse.Namespace, console: Console) -
 async def _deliveries(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     rows = await outbox.list_deliveries(pool, args.status, args.limit)
     if args.json:
-        console.print_json(json.dumps([dict(row) for row in rows], default=str))
+        print_json(console, [dict(row) for row in rows])
         return 0
-    table = Table("Delivery", "Status", "Tries", "To", "Carries", "Created", "Next try / sent", "Last error",
-                  title="Alert deliveries" + (f" ({args.status})" if args.status else ""))
-    for row in rows:
-        when = row["sent_at"] if row["status"] == "sent" else row["next_attempt_at"]
-        table.add_row(str(row["id"]), row["status"], str(row["attempts"]),
-                      f"#{row['subscription_id']} {row['label']} ({row['channel']})", row["carries"],
-                      f"{row['created_at']:%Y-%m-%d %H:%M:%S}",
-                      f"{when:%Y-%m-%d %H:%M:%S}" if row["status"] in ("sent", "pending") else "-",
-                      row["last_error"] or "")
-    console.print(table)
+    print_table(console, "Alert deliveries" + (f" ({args.status})" if args.status else ""),
+                ["Delivery", "Status", "Tries", "To", "Carries", "Created", "Next try / sent", "Last error"],
+                [_delivery_cells(row) for row in rows])
     return 0
+
+
+def _delivery_cells(row: Any) -> list[str]:
+    next_or_sent = row["sent_at"] if row["status"] == "sent" else row["next_attempt_at"]
+    return [str(row["id"]), row["status"], str(row["attempts"]),
+            f"#{row['subscription_id']} {row['label']} ({row['channel']})", row["carries"], when(row["created_at"]),
+            when(next_or_sent) if row["status"] in ("sent", "pending") else "-", row["last_error"] or ""]
 
 
 async def _retry(pool: Pool, args: argparse.Namespace, console: Console) -> int:

@@ -7,12 +7,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from cli.output import print_json, print_table, when
 from report import __main__ as report_main
 from store import read_model
 from store.database import CONNECT_ERRORS, create_pool
@@ -36,19 +35,21 @@ async def lessons(client: Any, settings: Any, args: argparse.Namespace, console:
     finally:
         await pool.close()
     if args.json:
-        console.print_json(json.dumps(rows, default=str))
+        print_json(console, rows)
         return 0
     title = "Lessons learned" + (f" tagged {args.tag}" if args.tag else "") + (
         f", agreements led by {args.lead_body}" if args.lead_body else "")
-    table = Table("Recorded", "Agreement", "Review", "By", "What worked", "What did not", "Tags", title=title)
-    for row in rows:
-        table.add_row(f"{row['recorded_at']:%Y-%m-%d}", f"{row['title']} ({row['agreement_id']})",
-                      str(row["review_number"]), row["signatory"] or "-", row["what_worked"] or "-",
-                      row["what_did_not"] or "-", ", ".join(row["tags"]) or "-")
-    console.print(table)
+    print_table(console, title, ["Recorded", "Agreement", "Review", "By", "What worked", "What did not", "Tags"],
+                [_lesson_cells(row) for row in rows])
     if not rows:
         console.print("No lessons recorded" + (" with that tag" if args.tag else "") + " yet.")
     return 0
+
+
+def _lesson_cells(row: read_model.LessonLine) -> list[str]:
+    return [when(row["recorded_at"]), f"{row['title']} ({row['agreement_id']})", str(row["review_number"]),
+            row["signatory"] or "-", row["what_worked"] or "-", row["what_did_not"] or "-",
+            ", ".join(row["tags"]) or "-"]
 
 
 async def report(client: Any, settings: Any, args: argparse.Namespace, console: Console) -> int:

@@ -1,6 +1,7 @@
 """The command line, against the real dev server and PostgreSQL: every command and every error path."""
 
 import asyncio
+import io
 import json
 import sys
 import uuid
@@ -8,10 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rich.console import Console
 from temporalio.service import RPCError
 
 import starter
 from activities.ledger import LedgerActivities
+from cli.output import print_table
 from domain.ledger import ChainHead, Decision, chain
 from domain.model import Stage
 from domain.status import AgreementStatus
@@ -162,8 +165,9 @@ async def test_a_variation_and_the_signatory_register_through_the_command_line(c
     code, _, err = await cli("sign-variation", agreement_id, "--body", factories.CUMBRIA, "--signatory",
                              "Gareth Dobson", "--decision", "approve")
     assert code == 1 and "does not sign variation 1" in err
-    for body, signatory in ((factories.LANCASHIRE, "Helen Ashworth"), (factories.CUMBERLAND, "Iain Wilson"),
-                            (factories.WESTMORLAND_AND_FURNESS, "Ruth Atkinson"), (factories.BLACKPOOL, "Nadia Rahman")):
+    signers = ((factories.LANCASHIRE, "Helen Ashworth"), (factories.CUMBERLAND, "Iain Wilson"),
+               (factories.WESTMORLAND_AND_FURNESS, "Ruth Atkinson"), (factories.BLACKPOOL, "Nadia Rahman"))
+    for body, signatory in signers:
         code, out, _ = await cli("sign-variation", agreement_id, "--body", body, "--signatory", signatory,
                                  "--decision", "approve", "--version", version, "--json")
         assert code == 0
@@ -263,3 +267,50 @@ async def test_help_for_every_command_and_real_process_exit_codes(cli):
             sys.executable, "starter.py", *argv, cwd=ROOT, env={"PATH": "/usr/bin", "TEMPORAL_ADDRESS": "127.0.0.1:1"},
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         assert await process.wait() == expected, argv
+
+
+def test_each_update_of_the_workflow_has_one_command_sent_by_its_method():
+    from cli.actions import COMMANDS
+
+    assert [command.name for command in COMMANDS] == list(starter.UPDATES)
+    assert [command.model for command in COMMANDS] == list(starter.UPDATES.values())
+
+
+LESSON = ["Lichfield and Tamworth joint waste service (demo-lichfield-tamworth-waste)",
+          "Merging rounds before procuring the fleet", "procurement, workforce"]
+
+
+def test_a_table_in_a_pipe_is_tab_separated_values_each_whole():
+    out = io.StringIO()
+    print_table(Console(file=out, width=40), "Lessons", ["Agreement", "What worked", "Tags"], [LESSON])
+    assert out.getvalue().splitlines() == ["Agreement\tWhat worked\tTags", "\t".join(LESSON)]
+
+
+@pytest.mark.parametrize("width", [200, 80, 60, 40])
+def test_a_table_in_a_terminal_wraps_between_words_and_cuts_none(width):
+    console = Console(width=width, force_terminal=True, color_system=None, record=True)
+    print_table(console, "Lessons", ["Agreement", "What worked", "Tags"], [LESSON])
+    text = console.export_text()
+    assert "…" not in text
+    shown = set(text.replace("│", " ").replace("┃", " ").replace(": ", " ").split())
+    assert {word for cell in LESSON for word in cell.split()} <= shown, "a word was split or cut"
+    assert {"Agreement", "What", "worked", "Tags"} <= shown
+    assert max(len(line) for line in text.splitlines()) <= width
+
+
+def test_the_demos_live_view_fits_80_by_24_with_every_agreement_and_the_latest_steps():
+    from demo import live
+    from demo.portfolio import PORTFOLIO
+
+    rows = [[persona.label, "●●○○○ objective setting", "amber", "Royal Borough of Greenwich and 3 more", "09:41:07",
+             "2", "17"] for persona in PORTFOLIO]
+    events = [f"09:40:{n:02d} demo-south-london-nrpf: record sign off by Daniel Reid -> sign off" for n in range(9)]
+    console = Console(width=80, height=24, force_terminal=True, color_system=None, record=True)
+    console.print(live.view(console, rows, [*events, "09:41:00 resuming demo-hampshire-h3"]))
+    lines = console.export_text().splitlines()
+    assert len(lines) <= 23 and max(len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    assert all(persona.label.split()[0] in text for persona in PORTFOLIO)
+    assert "Latest steps and alerts" in text and "resuming demo-hampshire-h3" in text
+    header = next(line for line in lines if line.startswith("Agreement"))
+    assert header.split() == ["Agreement", "Stage", "RAG", "Waiting", "on", "Deadline", "Alerts", "Decided"]

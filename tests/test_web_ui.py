@@ -6,6 +6,7 @@ from urllib.parse import quote
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from demo.webui import AGREEMENTS_QUERY, agreements_url
 from tests import factories
 from tests.harness import Harness, eventually
 from tests.test_search_attributes import SIGN_OFF_SOON, Portfolio
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); .ci/run installs it"
 )
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 
@@ -61,7 +62,7 @@ async def test_an_officer_filters_overdue_sign_offs_and_reads_what_one_waits_for
 AGREEMENT_COLUMNS = ["AgreementTitle", "AgreementStage", "AgreementRag", "LeadBody", "NextDeadline"]
 """The columns the README has an officer add to the Workflows list (Configure Columns)."""
 ONE_ROW_PER_AGREEMENT = "ExecutionStatus != 'ContinuedAsNew'"
-"""The README's clause that leaves out superseded runs."""
+"""The README's clause that leaves out superseded runs (the demo's link, ``AGREEMENTS_QUERY``, has it too)."""
 
 
 async def _through_one_review_cycle(portfolio: Portfolio, agreement_id: str) -> None:
@@ -153,5 +154,27 @@ async def test_the_list_shows_one_row_per_agreement_and_the_details_a_kpi_table(
                 "return r.getBoundingClientRect().width; }")
             assert kpi and target and target["x"] >= kpi["x"] + text_width, "the Target column starts after the KPI"
             await page.screenshot(path=tmp_path / "current-details.png", full_page=True)
+
+            await _the_demos_link_shows_one_row_per_agreement(page, dev_harness, dev_server_ui_port, [waste, fleet])
+            await page.screenshot(path=tmp_path / "demo-link.png", full_page=True)
         finally:
             await browser.close()
+
+
+async def _the_demos_link_shows_one_row_per_agreement(
+    page, harness: Harness, ui_port: int, continued: list[str]
+) -> None:
+    """The Web UI link the demo prints lists each agreement once (those that continued as new included), and as
+    many rows as visibility counts agreements."""
+    from playwright.async_api import expect
+
+    await page.goto(agreements_url(f"http://127.0.0.1:{ui_port}"))
+    agreements = {run.id async for run in harness.client.list_workflows(AGREEMENTS_QUERY)}
+    assert (await harness.client.count_workflows(AGREEMENTS_QUERY)).count == len(agreements)
+    await expect(page.get_by_text(f"{len(agreements)} Workflows")).to_be_visible(timeout=30_000)
+    for agreement_id in continued:
+        await expect(page.locator("tbody tr").filter(
+            has=page.get_by_role("link", name=workflow_id(agreement_id), exact=True))).to_have_count(1)
+    links = page.locator("tbody tr a[href*='/workflows/agreement-']")
+    listed = [name.strip() for name in await links.all_inner_texts()]
+    assert listed and len(listed) == len(set(listed)), "an agreement appears on two rows"

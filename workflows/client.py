@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 
 from pydantic import BaseModel
 from temporalio.client import (
@@ -43,15 +43,13 @@ from domain.errors import AGREEMENT_EXISTS
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
+from domain.timestamps import utc_text
 from workflows import search_attributes as sa
 from workflows.agreement import TASK_QUEUE, WORKFLOW_ID_PREFIX, AgreementWorkflow, agreement_id_of, workflow_id
 from workflows.contract import UPDATES, WORKFLOW_TYPE, start_options
+from workflows.seam import OPENING_TIMEOUT, ActionT, Update, update_name
 
-ActionT = TypeVar("ActionT", bound=BaseModel)
 AgreementHandle = WorkflowHandle[AgreementWorkflow, AgreementStatus]
-
-OPENING_TIMEOUT = timedelta(seconds=60)
-"""How long ``start`` waits for the opening decision to be recorded (a worker must be running)."""
 
 
 class AgreementError(Exception):
@@ -75,7 +73,7 @@ class AgreementClosed(AgreementError):
     """
 
     def __init__(self, agreement_id: str, outcome: str, reason: str, closed_at: datetime | None) -> None:
-        when = f" at {closed_at:%Y-%m-%d %H:%M} UTC" if closed_at else ""
+        when = f" at {utc_text(closed_at)}" if closed_at else ""
         super().__init__(
             f"agreement {agreement_id} is closed ({outcome}: {reason}){when}; no further action is possible")
         self.agreement_id, self.outcome, self.reason, self.closed_at = agreement_id, outcome, reason, closed_at
@@ -168,20 +166,10 @@ def candidate_ids(name: str) -> builtins.list[str]:
     return [name]
 
 
-def _update_name(update: object) -> str:
-    if isinstance(update, str):
-        if update not in UPDATES:
-            raise TypeError(f"{update!r} is not an action of the agreement workflow; actions: {', '.join(UPDATES)}")
-        return update
-    for name in UPDATES:
-        if getattr(AgreementWorkflow, name) is update:
-            return name
-    raise TypeError(f"{update!r} is not an update of AgreementWorkflow")
-
-
 class AgreementClient:
-    """Start, act on, read and list agreements, on the Temporal ``client`` given (whose data converter must be
-    Concordat's, ``workflows.converter.data_converter``, as ``config.connect_temporal`` sets).
+    """``Agreements`` (``workflows.seam``) directly on Temporal: start, act on, read and list agreements, on the
+    Temporal ``client`` given (whose data converter must be Concordat's, ``workflows.converter.data_converter``,
+    as ``config.connect_temporal`` sets).
 
     ``task_queue`` is where new agreements are started (the workers' ``CONCORDAT_TASK_QUEUE``).
     """
@@ -207,11 +195,9 @@ class AgreementClient:
         Raises ``StartRefused`` (``AgreementExists``) when a workflow with its id was ever started.
         """
         try:
+            # ``args``: the run takes the engine's ``AgreementInput``, of which a caller's request is the start.
             return await self.client.start_workflow(
-                AgreementWorkflow.run,
-                request,
-                **start_options(request, self.task_queue),
-            )
+                AgreementWorkflow.run, args=[request], **start_options(request, self.task_queue))
         except WorkflowAlreadyStartedError:
             raise StartRefused(
                 request.agreement_id, AGREEMENT_EXISTS,
@@ -247,7 +233,7 @@ class AgreementClient:
                 # Not yet through its first workflow task, refused in it, or no worker has answered. A run that
                 # answered was open (the query is refused once it has closed), so only here is it described.
                 if (await run.describe()).status is not WorkflowExecutionStatus.RUNNING:
-                    raise await self._refusal(agreement_id, run)
+                    raise await self._refusal(agreement_id, run) from None
             if clock.time() > deadline:
                 raise AgreementNotOpened(agreement_id, timeout)
             await asyncio.sleep(interval)
@@ -279,9 +265,7 @@ class AgreementClient:
 
     @overload
     async def act(
-        self, agreement_id: str, update: Callable[[AgreementWorkflow, ActionT], Awaitable[AgreementStatus]],
-        action: ActionT,
-    ) -> AgreementStatus: ...
+        self, agreement_id: str, update: Update[ActionT], action: ActionT) -> AgreementStatus: ...
 
     @overload
     async def act(self, agreement_id: str, update: str, action: BaseModel) -> AgreementStatus: ...
@@ -296,7 +280,7 @@ class AgreementClient:
         written), ``AgreementClosed``, ``AgreementNotFound``, ``StartRefused`` (it never opened) or
         ``AgreementRecordGone``.
         """
-        name = _update_name(update)
+        name = update_name(update)
         model = UPDATES[name]
         if not isinstance(action, model):
             raise TypeError(f"{name} takes a {model.__name__}, not a {type(action).__name__}")
