@@ -54,6 +54,19 @@ NOT_RUN = {
 a process that runs until stopped, a versioned deployment, minutes of benchmark) or runs or rewrites the suite."""
 
 
+EXPECTED_OUTPUT = {
+    "--decision reject": "Rejected: sign-off rejected by Tamworth Borough Council (Owen Hughes)",
+    "story waste-trial": (
+        "Owen Hughes (Tamworth Borough Council)\tREJECTED it at sign-off\tour contribution is too high"
+    ),
+    "verify waste-2027": "hash chain verified: waste-2027",
+    "verify waste-trial": "hash chain verified: waste-trial",
+    "--body E06000009 --signatory \"Nadia Rahman\" --decision approve": "Agreed by every body",
+    "--retired-on": "Helen Ashworth (20",
+}
+"""What a block that runs a command must print, where the guide around it says so."""
+
+
 @dataclass(frozen=True)
 class Block:
     document: str
@@ -183,3 +196,6 @@ async def outcomes(checkout: Path, docs_stack: Harness) -> AsyncIterator[dict[Bl
 async def test_the_block_runs_as_written(block: Block, outcomes: dict[Block, asyncio.Task[tuple[int, str]]]):
     code, output = await outcomes[block]
     assert code == 0, f"{block.document}, line {block.line}:\n{output}"
+    for command, expected in EXPECTED_OUTPUT.items():
+        if command in block.commands:
+            assert expected in output, f"{block.document}, line {block.line}: {expected!r} not in\n{output}"
