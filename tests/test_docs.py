@@ -50,8 +50,8 @@ NOT_RUN = {
     ("docs/operators.md", "CONCORDAT_ENCRYPTION_KEYS=... CONCORDAT_CODEC_TOKEN=<long random secret> \\"),
     ("bench/README.md", "pip install -e '.[bench]'"),
 }
-"""The blocks marked ``not run``, by document and first line: each needs what a test cannot give (a Docker engine,
-a process that runs until stopped, a versioned deployment, minutes of benchmark) or runs or rewrites the suite."""
+"""The blocks marked ``not run``, by document and first line: each needs what a test cannot give (a Docker engine, a
+process that runs until stopped, packages from the network and half an hour of benchmark) or is the suite itself."""
 
 
 EXPECTED_OUTPUT = {
@@ -98,6 +98,7 @@ def blocks() -> list[Block]:
 
 
 def runnable() -> list[Block]:
+    """The blocks the test runs: every one not marked ``not run``."""
     return [block for block in blocks() if block.not_run is None]
 
 
@@ -116,7 +117,7 @@ def test_every_block_not_run_is_marked_with_its_reason_and_listed():
 
 @pytest.fixture(scope="module")
 async def docs_database(postgres_dsn: str) -> AsyncIterator[str]:
-    """A database of the docs' own, migrated, in the session's PostgreSQL; its DSN."""
+    """A fresh database of the docs' own in the session's PostgreSQL; its DSN."""
     connection = await asyncpg.connect(postgres_dsn)
     try:
         await connection.execute("DROP DATABASE IF EXISTS concordat_docs")
@@ -153,6 +154,8 @@ async def _delete_schedule(handle: ScheduleHandle) -> None:
 def checkout(docs_stack: Harness, docs_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A folder laid out like a checkout after ``scripts/demo.sh``: the project's files, ``.venv`` (this Python's
     environment) and ``.data/concordat.env`` naming the test's stack."""
+    activate = Path(sys.prefix) / "bin" / "activate"
+    assert activate.exists(), "the blocks source .venv/bin/activate: run the suite in a virtual environment"
     folder = tmp_path_factory.mktemp("checkout")
     for entry in ROOT.iterdir():
         if entry.name not in LEFT_OUT_OF_THE_CHECKOUT:
