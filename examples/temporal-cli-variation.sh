@@ -25,11 +25,12 @@ update() {  # update NAME JSON: prints the agreement's new status as JSON
 }
 
 temporal workflow start --address "$address" --type AgreementWorkflow --task-queue "$task_queue" \
-  --workflow-id "$workflow" --input "$(sed "s/@ID@/$id/" "$here/agreement-north-west.json")"
+  --workflow-id "$workflow" --input "$(jq --arg id "$id" '.agreement_id = $id' "$here/agreement-north-west.json")"
 
 # The lead body proposes the variation; every body that will be a partner after it signs,
 # the successors through the signatories the variation names. Cumbria does not sign.
-variation=$(sed "s/@EFFECTIVE@/$(date -u +%F)/" "$here/variation-cumbria.json")
+# The example's effective date is 1 April 2031; this one takes effect today, as soon as the last body signs.
+variation=$(jq --arg today "$(date -u +%F)" '.effective_on = $today' "$here/variation-cumbria.json")
 # Each signature names the version of the variation it approves: the status's "variation.version".
 version=$(update propose_variation "{\"actor\": $lancashire, \"variation\": $variation}" \
   | jq -r 'first(.. | objects | select(has("awaited")) | .version)')
