@@ -115,7 +115,7 @@ async def test_the_report_for_over_a_hundred_agreements_between_real_councils_is
 
 async def test_the_read_model_answers_the_documented_questions(ledger_pool, ledger_dsn, monkeypatch, tmp_path):
     await council_portfolio.write(ledger_pool, 12)
-    # Savings planned and realised per lead body (README, "The read model").
+    # Savings planned and realised per lead body (the integrators' guide, "The read model").
     rows = await ledger_pool.fetch("""
         SELECT a.lead_body_name, sum(s.cumulative_planned) AS planned, sum(s.cumulative_saving) AS realised
         FROM rm_agreements a

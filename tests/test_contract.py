@@ -112,9 +112,9 @@ def test_the_worker_environment_in_the_deployment_is_what_the_worker_reads():
     grace = float(environment["CONCORDAT_SHUTDOWN_GRACE_SECONDS"])
     assert int(services["worker"]["stop_grace_period"].removesuffix("s")) > grace, \
         "docker must wait longer than the worker's own grace period before killing it"
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operators.md").read_text()
     missing = [name for name in Settings.variables() if name not in readme]
-    assert not missing, f"README does not document {missing}"
+    assert not missing, f"the operators' guide does not document {missing}"
 
 
 def test_the_deployment_ships_no_default_password():
@@ -152,9 +152,9 @@ def test_the_dispatcher_in_the_deployment_reads_what_the_dispatcher_reads_and_ho
     assert int(dispatcher["stop_grace_period"].removesuffix("s")) > settings.shutdown_grace_seconds
     with pytest.raises(AssertionError, match="CONCORDAT_SMTP_HOST is required"):
         _interpolate(environment["CONCORDAT_SMTP_HOST"], {})
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operators.md").read_text()
     missing = [name for name in DispatcherSettings.variables() if name not in readme]
-    assert not missing, f"README does not document {missing}"
+    assert not missing, f"the operators' guide does not document {missing}"
 
 
 def test_the_api_in_the_deployment_reads_what_the_api_reads_and_holds_no_secret():
@@ -176,6 +176,6 @@ def test_the_api_in_the_deployment_reads_what_the_api_reads_and_holds_no_secret(
                 "CONCORDAT_API_SIGNING_KEY": key}
     settings = ApiSettings.from_environment({k: _interpolate(str(v), operator) for k, v in environment.items()})
     assert settings.identity_claim == "preferred_username" and settings.port == 8088
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operators.md").read_text()
     missing = [name for name in ApiSettings.variables() if name not in readme]
-    assert not missing, f"README does not document {missing}"
+    assert not missing, f"the operators' guide does not document {missing}"

@@ -28,7 +28,7 @@ from temporalio.client import ScheduleHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.database import create_pool, migrate
+from store.database import create_pool, migrate
 from demo.stack import EmbeddedStack
 from domain.delivery import Cadence
 from tests.harness import Harness

@@ -60,9 +60,9 @@ async def test_an_officer_filters_overdue_sign_offs_and_reads_what_one_waits_for
 
 
 AGREEMENT_COLUMNS = ["AgreementTitle", "AgreementStage", "AgreementRag", "LeadBody", "NextDeadline"]
-"""The columns the README has an officer add to the Workflows list (Configure Columns)."""
+"""The columns the officers' guide has an officer add to the Workflows list (Configure Columns)."""
 ONE_ROW_PER_AGREEMENT = "ExecutionStatus != 'ContinuedAsNew'"
-"""The README's clause that leaves out superseded runs (the demo's link, ``AGREEMENTS_QUERY``, has it too)."""
+"""The officers' guide's clause that leaves out superseded runs (the demo's link, ``AGREEMENTS_QUERY``, has it too)."""
 
 
 async def _through_one_review_cycle(portfolio: Portfolio, agreement_id: str) -> None:
