@@ -17,11 +17,10 @@ from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 import starter
-
 from activities.database import create_pool, migrate
 from config import CORE_LOGGER, core_telemetry
-from demo.stack import free_port
-from tests.harness import Harness, server_binary
+from tests.helpers import free_port
+from tests.helpers.harness import Harness, server_binary
 from workflows import search_attributes
 from workflows.converter import data_converter
 

@@ -23,17 +23,16 @@ import starter
 from activities import digests, outbox
 from activities.ledger import LedgerActivities
 from demo.mailbox import SmtpSink
-from demo.stack import free_port
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import InvalidSignature, signed_headers, verify_signature
 from domain.delivery import Cadence, Subscription
 from domain.drift import Alert, AlertKind, Waiting
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, eventually, version, walk_to_sign_off
-from tests.processes import ROOT, WorkerProcess
-from tests.receivers import WebhookReceiver
+from tests.helpers import assert_eventually, factories, free_port
+from tests.helpers.harness import Harness, version, walk_to_sign_off
+from tests.helpers.processes import ROOT, WorkerProcess
+from tests.helpers.receivers import WebhookReceiver
 from workflows.agreement import AgreementWorkflow
 from workflows.digest import schedule_id
 
@@ -144,11 +143,11 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
     await handle.execute_update(AgreementWorkflow.record_sign_off, {
         "version": await version(handle), "actor": factories.LEAD.model_dump(), "decision": "approve"})
     await harness.skip(timedelta(days=14, minutes=1))
-    await eventually(lambda: pool.fetchval("SELECT count(*) = 4 FROM alerts WHERE agreement_id = $1", agreement_id))
+    await assert_eventually(lambda: pool.fetchval("SELECT count(*) = 4 FROM alerts WHERE agreement_id = $1", agreement_id))
     levels = ["amber", "red", "escalation 1", "escalation 2"]
 
     async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
-        await eventually(lambda: pool.fetchval(
+        await assert_eventually(lambda: pool.fetchval(
             """SELECT count(*) = 13 FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
                WHERE a.agreement_id = $1 AND d.status = 'sent'""", agreement_id))
 
@@ -191,7 +190,7 @@ async def test_the_signature_verifies_and_a_replayed_or_altered_request_fails(
         return receiver.accepted("/hook")
 
     async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
-        [request] = await eventually(received)
+        [request] = await assert_eventually(received)
 
     payload = request.json()
     assert payload["type"] == "alert" and payload["delivery_id"] == request.delivery_id
@@ -224,7 +223,7 @@ async def test_a_receiver_failing_three_times_then_succeeding_gets_each_delivery
     alerts = [an_alert(body, level) for level in ("amber", "red", "escalation 1")]
     await LedgerActivities(pool).raise_alerts(alerts)
     async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
-        await eventually(lambda: _all_sent(pool, hook.id, 3))
+        await assert_eventually(lambda: _all_sent(pool, hook.id, 3))
 
     accepted = receiver.accepted("/flaky")
     assert len(accepted) == 3 and len({r.delivery_id for r in accepted}) == 3
@@ -257,13 +256,13 @@ async def test_a_dispatcher_killed_mid_delivery_loses_nothing(pool, postgres_dsn
 
     async def caught_mid_delivery() -> bool:
         return receiver.holding >= 1
-    await eventually(caught_mid_delivery)
+    await assert_eventually(caught_mid_delivery)
     assert await first.kill() == -9
     receiver.release()
 
     second = await WorkerProcess(env, ("-m", "dispatcher"), "dispatcher_started").start()
     try:
-        await eventually(lambda: delivered(pool, [hook.id, mail.id], 6), timeout=60)
+        await assert_eventually(lambda: delivered(pool, [hook.id, mail.id], 6), timeout=60)
     finally:
         assert await second.stop() == 0
     assert [e["event"] for e in second.events()][-2:] == ["dispatcher_stopping", "dispatcher_stopped"]
@@ -293,10 +292,10 @@ async def test_an_smtp_outage_delays_deliveries_and_loses_none(pool, postgres_ds
             mail.id)
 
     async with dispatching(pool, settings_for(postgres_dsn, port)):
-        await eventually(retried_while_down)
+        await assert_eventually(retried_while_down)
         sink = SmtpSink(port).start()
         try:
-            await eventually(lambda: delivered(pool, [mail.id], 2))
+            await assert_eventually(lambda: delivered(pool, [mail.id], 2))
         finally:
             sink.stop()
     assert len({r.delivery_id for r in sink.to(mail.address)}) == 2
@@ -327,7 +326,7 @@ async def test_a_delivery_failing_past_its_time_is_failed_and_the_cli_shows_and_
     hook = await subscribe("down", channel="webhook", address=receiver.url + "/down", secret=SECRET, bodies=[body])
     await LedgerActivities(pool).raise_alerts([an_alert(body)])
     async with dispatching(pool, settings_for(postgres_dsn, smtp.port, CONCORDAT_DELIVERY_GIVE_UP_SECONDS="1")):
-        await eventually(lambda: _has(pool, hook.id, "failed"))
+        await assert_eventually(lambda: _has(pool, hook.id, "failed"))
         code, out, _ = await cli("alerts", "deliveries", "--status", "failed", "--json")
         [row] = [r for r in json.loads(out) if r["subscription_id"] == hook.id]
         assert code == 0 and "HTTP 500" in row["last_error"] and row["attempts"] >= 2
@@ -337,7 +336,7 @@ async def test_a_delivery_failing_past_its_time_is_failed_and_the_cli_shows_and_
         receiver.fail_first = 0
         code, out, _ = await cli("alerts", "retry", row["id"])
         assert code == 0 and "same delivery id" in out
-        await eventually(lambda: _has(pool, hook.id, "sent"))
+        await assert_eventually(lambda: _has(pool, hook.id, "sent"))
     assert [r.delivery_id for r in receiver.accepted("/down")] == [row["id"]]
     code, _, err = await cli("alerts", "retry", row["id"])
     assert code == 1 and "not failed or cancelled" in err
@@ -416,7 +415,7 @@ async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_firs
     async def both_alerting_in_visibility() -> bool:
         found = [e.id async for e in dev_harness.client.list_workflows(digests.OPEN_AGREEMENTS_WITH_ALERTS)]
         return ids <= set(found)
-    await eventually(both_alerting_in_visibility, timeout=30)
+    await assert_eventually(both_alerting_in_visibility, timeout=30)
 
     monkeypatch.setenv("TEMPORAL_ADDRESS", dev_harness.client.service_client.config.target_host)
     monkeypatch.setenv("CONCORDAT_TASK_QUEUE", dev_harness.task_queue)
@@ -428,7 +427,7 @@ async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_firs
         [calendar] = described.schedule.spec.calendars
         assert (calendar.hour[0].start, calendar.minute[0].start) == (6, 15)
         async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
-            await eventually(lambda: _has(pool, digest.id, "sent"), timeout=30)
+            await assert_eventually(lambda: _has(pool, digest.id, "sent"), timeout=30)
         code, out, _ = await cli("alerts", "digest-schedule", "--cadence", "daily", "--at", "07:00")
         assert code == 0 and "updated" in out
     finally:

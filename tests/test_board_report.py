@@ -2,7 +2,7 @@
 
 Each test writes into its own database (the report covers a whole ledger), migrated to today's schema:
 the demo portfolio played by its officers on the time-skipping server, and 110 agreements between real
-councils from ../shared/data written by the domain's rules (``tests/council_portfolio.py``).
+councils from ../shared/data written by the domain's rules (``tests/helpers/council_portfolio.py``).
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
 import starter
-
 from activities.database import create_pool, migrate
 from activities.ledger import read_ledger, verify_ledger
 from demo.portfolio import PORTFOLIO, next_step
 from domain.model import Stage
 from report import data, render
 from report.__main__ import build
-from tests import council_portfolio
-from tests.harness import Harness
+from tests.helpers import council_portfolio
+from tests.helpers.harness import Harness
 from workflows.agreement import AgreementWorkflow
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

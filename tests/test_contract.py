@@ -10,12 +10,12 @@ import pytest
 import yaml
 from temporalio.workflow import _Definition
 
-from config import Settings
 from api.settings import ApiSettings, schema_settings
+from config import Settings
 from dispatcher.settings import DispatcherSettings
-from domain.status import AgreementStatus
 from domain.model import AgreementRequest
-from tests.harness import Harness
+from domain.status import AgreementStatus
+from tests.helpers.harness import Harness
 from workflows import contract
 from workflows.agreement import TASK_QUEUE, AgreementWorkflow, workflow_id
 

@@ -10,8 +10,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from activities.ledger import ALERT_CHANNEL
 from domain.drift import Alert
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
 TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
@@ -79,7 +79,7 @@ async def test_a_late_sign_off_is_alerted_to_listeners(dev_harness: Harness, pos
         assert levels == ["amber", "red", "escalation 1"]
 
         await approve_by_all_remaining(handle)
-        rows = await eventually(lambda: dev_harness.alerts(agreement_id))
+        rows = await assert_eventually(lambda: dev_harness.alerts(agreement_id))
         assert len({(r["condition"], r["level"]) for r in rows}) == len(rows)
         assert json.loads(rows[0]["details"])["stage"] == "sign_off"
     finally:

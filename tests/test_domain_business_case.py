@@ -14,8 +14,8 @@ from domain.errors import ActionRejected
 from domain.lifecycle import Agreement, evolve
 from domain.model import BusinessCase, Proposal, Rag, Stage
 from domain.status import details_markdown, status_of
-from tests import factories
-from tests.domain_helpers import (
+from tests.helpers import factories
+from tests.helpers.builders import (
     LEAD,
     STAFFORDSHIRE,
     TAMWORTH,

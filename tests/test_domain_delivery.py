@@ -16,8 +16,8 @@ from domain.delivery import (
     worst_first,
 )
 from domain.drift import AlertKind, conditions
-from tests import factories
-from tests.domain_helpers import (
+from tests.helpers import factories
+from tests.helpers.builders import (
     LEAD,
     after,
     apply,

@@ -6,13 +6,12 @@ Also the status an officer sees, which is built from the same drift rules.
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-
 from domain.drift import AlertKind, due_alerts, humanise, next_check, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.lifecycle import Agreement
 from domain.model import Rag, Stage
 from domain.status import details_markdown, rejection_summary, status_of
-from tests import factories
-from tests.domain_helpers import (
+from tests.helpers import factories
+from tests.helpers.builders import (
     LEAD,
     STAFFORDSHIRE,
     T0,

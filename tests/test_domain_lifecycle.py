@@ -11,8 +11,8 @@ from domain.actions import Action, Actor, RecordKpiReadings, ReportMilestone, Re
 from domain.errors import ActionRejected, explain
 from domain.lifecycle import Agreement, ClosedOutcome, evolve, open_agreement
 from domain.model import Rag, Stage
-from tests import factories
-from tests.domain_helpers import (
+from tests.helpers import factories
+from tests.helpers.builders import (
     LEAD,
     QUARTERLY_FOR_A_YEAR,
     SIGNATORIES,

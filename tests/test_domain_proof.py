@@ -10,12 +10,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from domain import attestation
 from domain.actions import Action, ChangeAttestorKeys, SignOff, SubmitProposal
 from domain.errors import ActionRejected
-from domain.lifecycle import Agreement, evolve, open_agreement
 from domain.ledger import ChainHead, chain
+from domain.lifecycle import Agreement, evolve, open_agreement
 from domain.model import AgreementRequest, Signatory
 from domain.proof import recorded_keys, verify_attestations
-from tests import factories
-from tests.domain_helpers import (
+from tests.helpers import factories
+from tests.helpers.builders import (
     LANCASHIRE,
     LEAD,
     STAFFORDSHIRE,

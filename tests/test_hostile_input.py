@@ -22,9 +22,9 @@ from domain import drift, lifecycle
 from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD, ActionRejected, explain
 from domain.model import AgreementRequest
 from domain.status import status_of
-from tests import domain_helpers as h
-from tests import factories
-from tests.harness import Harness, eventually
+from tests.helpers import assert_eventually, factories
+from tests.helpers import builders as h
+from tests.helpers.harness import Harness
 from workflows.contract import UPDATES
 
 HOSTILE_STRINGS = [
@@ -218,5 +218,5 @@ async def test_hostile_start_input_fails_fast_or_runs(harness: Harness, seed: in
         done = {"EVENT_TYPE_WORKFLOW_EXECUTION_FAILED", "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"}
         return kinds if done & set(kinds) else None
 
-    kinds = await eventually(settled)
+    kinds = await assert_eventually(settled)
     assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in kinds

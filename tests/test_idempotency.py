@@ -16,8 +16,8 @@ from activities.ledger import LedgerActivities
 from domain.errors import ACTION_REJECTED, UNKNOWN_ACTION
 from domain.ledger import LedgerEntry
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from tests.histories.record import go_live
 from workflows.agreement import AgreementWorkflow
 
@@ -52,7 +52,7 @@ async def test_a_retried_update_reaches_the_next_run_and_gets_the_original_outco
     async def continued() -> bool:
         return len(await harness.runs(handle.id)) == runs_before + 1
 
-    await eventually(continued)
+    await assert_eventually(continued)
     again = await handle.execute_update(AgreementWorkflow.decide_review, decide, id="decide-review-1")
 
     assert again.action is not None and again.action.repeat
@@ -145,7 +145,7 @@ async def race(harness: Harness, gated: GatedLedger, handle, payloads: list[dict
         trace = await harness.trace_of_updates(handle)
         return trace.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == before + len(payloads)
 
-    await eventually(all_accepted)
+    await assert_eventually(all_accepted)
     gated.gate.set()
     return await asyncio.gather(*sends, return_exceptions=True)
 

@@ -19,7 +19,7 @@ from domain.drift import Alert, AlertKind, Waiting
 from domain.errors import AGREEMENT_EXISTS, LEDGER_CONFLICT
 from domain.ledger import GENESIS, ChainHead, Decision, LedgerEntry, chain
 from domain.model import Stage
-from tests import factories
+from tests.helpers import factories
 
 T0 = datetime(2027, 4, 1, 9, 30, tzinfo=UTC)
 TITLE = "Joint waste and recycling service"

@@ -6,8 +6,8 @@ from temporalio.api.enums.v1 import EventType
 
 from domain.ledger import ChainHead
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, approve_by_all, version, walk_to_sign_off
+from tests.helpers import factories
+from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
 LEAD = factories.LEAD.model_dump()

@@ -11,8 +11,8 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 
 from domain.ledger import ChainHead
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, eventually, variation_version, version
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness, variation_version, version
 from tests.test_long_life import MAX_EVENTS_PER_RUN, until_review_opens
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
@@ -92,7 +92,7 @@ async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_veri
             async def reorganised():
                 current = await handle.query(AgreementWorkflow.status)
                 return factories.CUMBERLAND in current.partner_bodies
-            await eventually(reorganised)
+            await assert_eventually(reorganised)
             attributes = (await handle.describe()).typed_search_attributes
             assert factories.CUMBERLAND in attributes.get(search_attributes.PARTNER_BODIES)
         if review == LEAVING_AT:  # six months' notice: it leaves two reviews later
@@ -117,7 +117,7 @@ async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_veri
         run = (await current_run(harness, handle)).execution.run_id
         before = await update(AgreementWorkflow.decide_review, lead, outcome="continue",
                               reason="quarterly benefits review")
-        await eventually(partial(run_ended, harness, handle, run))
+        await assert_eventually(partial(run_ended, harness, handle, run))
         status = await handle.query(AgreementWorkflow.status)
         assert status == before.model_copy(update={"action": None}), "the status must read the same across the continue-as-new boundary"
         if review == LATE_AT:

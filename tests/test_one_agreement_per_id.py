@@ -16,8 +16,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.actions import Actor, Withdraw
 from domain.errors import AGREEMENT_EXISTS, AGREEMENT_ID_MISMATCH
-from tests import factories
-from tests.harness import Harness, eventually
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.client import AgreementClosed, StartRefused
 
@@ -63,7 +63,7 @@ async def test_a_second_start_of_a_closed_agreement_fails_and_the_original_stand
     async def listed_once():
         code, out, _ = await cli("list", "--all", "--stage", "closed", "--json")
         return [row for row in json.loads(out) if row["agreement_id"] == agreement_id]
-    rows = await eventually(listed_once, timeout=30)
+    rows = await assert_eventually(listed_once, timeout=30)
     assert len(rows) == 1 and rows[0]["status"] == "completed"
 
     code, _, err = await cli("start", str(_request_file(tmp_path, agreement_id)))
@@ -85,7 +85,7 @@ async def test_a_second_start_after_the_closed_run_was_deleted_fails_and_the_led
         except RPCError as error:
             return error.status is RPCStatusCode.NOT_FOUND
         return False
-    await eventually(deleted, timeout=120, interval=0.5)  # the dev server deletes in the background, in about 35 s
+    await assert_eventually(deleted, timeout=120, interval=0.5)  # the dev server deletes in the background, in about 35 s
 
     failure = await refusal(await raw_start(dev_harness, agreement_id))
 

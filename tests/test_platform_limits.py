@@ -12,9 +12,9 @@ from domain.actions import ReportMilestone
 from domain.errors import INVALID_PAYLOAD, ActionRejected
 from domain.lifecycle import MilestoneProgress, evolve, state_bytes
 from domain.model import AgreementRequest, PartnerBody
-from tests import domain_helpers as h
-from tests import factories
-from tests.harness import Harness, eventually
+from tests.helpers import assert_eventually, factories
+from tests.helpers import builders as h
+from tests.helpers.harness import Harness
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 
@@ -51,7 +51,7 @@ async def test_partner_codes_just_within_the_search_attribute_limit_are_publishe
     async def published() -> list[str] | None:
         return (await handle.describe()).typed_search_attributes.get(search_attributes.PARTNER_BODIES)
 
-    assert await eventually(published) == [p.code for p in request.proposal.partners]
+    assert await assert_eventually(published) == [p.code for p in request.proposal.partners]
     lead = {"body": request.proposal.lead_body, "signatory": "Officer 0"}
     status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": lead})
     assert status.stage == "objective_setting"

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 from demo.stack import EmbeddedStack
-from tests.harness import Harness
+from tests.helpers.harness import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.converter import PayloadConverter
 
 from domain.model import AgreementRequest
-from tests import factories
-from tests.harness import Harness, eventually
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow, workflow_id
 
@@ -73,7 +73,7 @@ async def test_each_custom_search_attribute_finds_exactly_the_expected_agreement
     async def expect(query: str, expected: set[str]) -> None:
         async def matches():
             return await portfolio.found(query) == expected
-        await eventually(matches, timeout=30)
+        await assert_eventually(matches, timeout=30)
 
     await expect("LeadBody IS NOT NULL", {drafting, late, planning})
     await expect(f"PartnerBodies = '{portfolio.partner}'", {drafting, late})
@@ -102,7 +102,7 @@ async def test_the_timeline_reads_as_the_agreements_story(dev_harness: Harness):
 
     async def escalated():
         return await dev_harness.activities_scheduled(handle, "raise_alerts") >= 2
-    await eventually(escalated, timeout=30)
+    await assert_eventually(escalated, timeout=30)
 
     named = {EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_TIMER_STARTED}
     story = [(EventType.Name(e.event_type), _summary(e)) for e in await dev_harness.history_events(handle)

@@ -9,8 +9,7 @@ from temporalio.service import RPCError
 
 from config import ConfigurationError, Settings
 from domain.model import Stage
-from tests import factories
-from tests.harness import eventually
+from tests.helpers import assert_eventually, factories
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow
 from workflows.client import AgreementClient
@@ -40,7 +39,7 @@ async def test_a_versioned_worker_runs_agreements_that_auto_upgrade(dev_server_e
                 return True
             except RPCError:  # the version appears once the worker has polled
                 return False
-        await eventually(made_current, timeout=30, interval=0.5)
+        await assert_eventually(made_current, timeout=30, interval=0.5)
 
         request = factories.request(f"versioned-{uuid.uuid4().hex[:8]}")
         handle = await AgreementClient(client, settings.task_queue).start_without_waiting(request)

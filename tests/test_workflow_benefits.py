@@ -8,8 +8,8 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, walk_to_sign_off
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness, approve_by_all, walk_to_sign_off
 from tests.histories.record import contributions, go_live
 from workflows.agreement import AgreementWorkflow
 
@@ -46,10 +46,10 @@ async def test_the_payback_forecast_alerts_once_per_level_and_the_figures_are_in
         return Counter(row["level"] for row in rows) if len(rows) >= count else None
 
     await record("3800000.00")  # £100,000 a year short: amber
-    assert await eventually(lambda: levels(1)) == {"amber": 1}
+    assert await assert_eventually(lambda: levels(1)) == {"amber": 1}
     await record("3810000.00")
     await record("4100000.00")  # £400,000 short: red
-    assert await eventually(lambda: levels(2)) == {"amber": 1, "red": 1}
+    assert await assert_eventually(lambda: levels(2)) == {"amber": 1, "red": 1}
     await record("4150000.00")
     await handle.execute_update(AgreementWorkflow.review_risks, {"actor": LEAD, "risks": [
         factories.risk_data(factories.TAMWORTH, "depot", 4, 5)]})

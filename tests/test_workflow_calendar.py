@@ -9,8 +9,8 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from domain.model import Rag, Stage
 from domain.status import details_markdown
-from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from tests.test_workflow_lifecycle import conclude_review, go_live
 from workflows.agreement import AgreementWorkflow
 
@@ -41,7 +41,7 @@ async def test_a_review_decided_two_periods_late_opens_the_next_review_and_every
     async def review_2_alerted() -> bool:
         return any("(review 2, for the period ending" in a["message"] for a in await harness.alerts(agreement_id))
 
-    await eventually(review_2_alerted)
+    await assert_eventually(review_2_alerted)
     assert "review 2 of 4, for the period ending" in details_markdown(status)
 
     for number in (3, 4):

@@ -11,12 +11,11 @@ from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities
 from domain.model import Rag, Stage
-from tests import factories
-from tests.harness import (
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import (
     AMBER_THEN_RED_HALF_A_SECOND_APART,
     Harness,
     approve_by_all,
-    eventually,
     slow_raise_alerts,
     version,
     walk_to_sign_off,
@@ -36,7 +35,7 @@ async def wait_for_alerts(harness: Harness, agreement_id: str, count: int) -> li
         rows = await harness.alerts(agreement_id)
         return rows if len(rows) >= count else None
 
-    return await eventually(enough)
+    return await assert_eventually(enough)
 
 
 async def test_a_late_stage_turns_amber_then_red_then_escalates(harness: Harness):

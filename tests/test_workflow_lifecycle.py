@@ -4,8 +4,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, approve_by_all, version, walk_to_sign_off
+from tests.helpers import factories
+from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
 LEAD = factories.LEAD.model_dump()

@@ -9,8 +9,8 @@ from temporalio.exceptions import ApplicationError
 from domain.errors import INVALID_PAYLOAD
 from domain.lifecycle import open_agreement
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, version, walk_to_sign_off
+from tests.helpers import factories
+from tests.helpers.harness import Harness, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
 LEAD = factories.LEAD.model_dump()

