@@ -404,23 +404,24 @@ async def test_the_dispatcher_process_exits_2_on_bad_configuration_and_3_without
     assert process.returncode == 3 and b"dispatcher_gave_up" in out
 
 
+@pytest.mark.dev_server
 async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_first(
-    dev_harness: Harness, pool, postgres_dsn, smtp, subscribe, cli, monkeypatch
+    harness: Harness, pool, postgres_dsn, smtp, subscribe, cli, monkeypatch
 ):
-    red = await dev_harness.start(settings={"stage_durations": {"proposal": "PT1S"}})
-    amber = await dev_harness.start(settings={"stage_durations": {"proposal": "PT1H"}, "amber_share": "0.0003"})
+    red = await harness.start(settings={"stage_durations": {"proposal": "PT1S"}})
+    amber = await harness.start(settings={"stage_durations": {"proposal": "PT1H"}, "amber_share": "0.0003"})
     ids = {handle.id for handle in (red, amber)}
     digest = await subscribe("lichfield-daily", bodies=[factories.LICHFIELD], relation="lead", cadence="daily")
 
     async def both_alerting_in_visibility() -> bool:
-        found = [e.id async for e in dev_harness.client.list_workflows(digests.OPEN_AGREEMENTS_WITH_ALERTS)]
+        found = [e.id async for e in harness.client.list_workflows(digests.OPEN_AGREEMENTS_WITH_ALERTS)]
         return ids <= set(found)
     await assert_eventually(both_alerting_in_visibility, timeout=30)
 
-    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_harness.client.service_client.config.target_host)
-    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", dev_harness.task_queue)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", harness.client.service_client.config.target_host)
+    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", harness.task_queue)
     code, out, _ = await cli("alerts", "digest-schedule", "--cadence", "daily", "--at", "06:15", "--trigger")
-    schedule = dev_harness.client.get_schedule_handle(schedule_id(Cadence.DAILY))
+    schedule = harness.client.get_schedule_handle(schedule_id(Cadence.DAILY))
     try:
         assert code == 0 and "created" in out and "06:15 Europe/London every day" in out
         described = await schedule.describe()

@@ -14,12 +14,14 @@ from tests.helpers import assert_eventually, factories
 from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
+pytestmark = pytest.mark.dev_server
+
 TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
 LEAD = factories.LEAD.model_dump()
 
 
-async def test_a_sign_off_round_records_every_decision_once(dev_harness: Harness):
-    handle = await dev_harness.start()
+async def test_a_sign_off_round_records_every_decision_once(harness: Harness):
+    handle = await harness.start()
     agreement_id = handle.id.removeprefix("agreement-")
     await walk_to_sign_off(handle)
     status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
@@ -35,7 +37,7 @@ async def test_a_sign_off_round_records_every_decision_once(dev_harness: Harness
     status = await approve_by_all(handle)
     assert status.stage is Stage.IMPLEMENTATION
 
-    entries = await dev_harness.ledger(agreement_id)
+    entries = await harness.ledger(agreement_id)
     assert [e.seq for e in entries] == list(range(1, status.decisions_recorded + 1))
     assert [(e.kind, e.actor_body) for e in entries if e.kind == "signed_off"] == [
         ("signed_off", factories.TAMWORTH),
@@ -50,17 +52,17 @@ async def test_a_sign_off_round_records_every_decision_once(dev_harness: Harness
     assert len(rejection.payload["version"]) == 64, "the ledger records the version signed"
     assert [e.payload["to"] for e in entries if e.kind == "stage_changed"] == [
         "objective_setting", "sign_off", "proposal", "objective_setting", "sign_off", "implementation"]
-    verification = await dev_harness.verify(agreement_id)
+    verification = await harness.verify(agreement_id)
     assert verification.valid and verification.entries == len(entries)
 
 
-async def test_a_late_sign_off_is_alerted_to_listeners(dev_harness: Harness, postgres_dsn: str):
+async def test_a_late_sign_off_is_alerted_to_listeners(harness: Harness, postgres_dsn: str):
     listener = await asyncpg.connect(postgres_dsn)
     received: asyncio.Queue[dict] = asyncio.Queue()
     await listener.add_listener(ALERT_CHANNEL, lambda *args: received.put_nowait(json.loads(args[3])))
     try:
         settings = {"stage_durations": {"sign_off": "PT6S"}, "amber_share": "0.5", "escalation_interval": "PT2S"}
-        handle = await dev_harness.start(settings=settings)
+        handle = await harness.start(settings=settings)
         agreement_id = handle.id.removeprefix("agreement-")
         await walk_to_sign_off(handle)
         await handle.execute_update(AgreementWorkflow.record_sign_off, {
@@ -71,7 +73,7 @@ async def test_a_late_sign_off_is_alerted_to_listeners(dev_harness: Harness, pos
             announced = await asyncio.wait_for(received.get(), timeout=30)
             if announced["agreement_id"] == agreement_id:
                 levels.append(announced["level"])
-                details = await dev_harness.pool.fetchval("SELECT details FROM alerts WHERE id = $1",
+                details = await harness.pool.fetchval("SELECT details FROM alerts WHERE id = $1",
                                                           announced["alert_id"])
                 alert = Alert.model_validate_json(details)
                 assert [w.body_name for w in alert.waiting_on] == [
@@ -79,7 +81,7 @@ async def test_a_late_sign_off_is_alerted_to_listeners(dev_harness: Harness, pos
         assert levels == ["amber", "red", "escalation 1"]
 
         await approve_by_all_remaining(handle)
-        rows = await assert_eventually(lambda: dev_harness.alerts(agreement_id))
+        rows = await assert_eventually(lambda: harness.alerts(agreement_id))
         assert len({(r["condition"], r["level"]) for r in rows}) == len(rows)
         assert json.loads(rows[0]["details"])["stage"] == "sign_off"
     finally:

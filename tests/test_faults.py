@@ -21,7 +21,8 @@ from activities.database import create_pool, migrate
 from activities.ledger import read_ledger, verify_ledger
 from domain.model import Stage
 from tests.helpers import assert_eventually, factories
-from tests.helpers.harness import server_binary, version
+from tests.helpers.environments import server_binary
+from tests.helpers.harness import version
 from tests.helpers.processes import DevServerProcess, WorkerProcess, worker_environment
 from workflows.agreement import AgreementWorkflow
 from workflows.client import AgreementClient
@@ -77,9 +78,10 @@ async def assert_recorded_exactly_once(pool: asyncpg.Pool, handle) -> None:
     assert verification.valid, verification.problem
 
 
-async def test_a_worker_killed_anywhere_loses_and_doubles_nothing(dev_server_env: WorkflowEnvironment, pool,
+@pytest.mark.dev_server
+async def test_a_worker_killed_anywhere_loses_and_doubles_nothing(env: WorkflowEnvironment, pool,
                                                                    postgres_dsn: str):
-    client = dev_server_env.client
+    client = env.client
     task_queue = f"sigkill-{uuid.uuid4()}"
     worker = await WorkerProcess(worker_environment(
         client.service_client.config.target_host, postgres_dsn, task_queue)).start()
@@ -106,9 +108,10 @@ async def test_a_worker_killed_anywhere_loses_and_doubles_nothing(dev_server_env
     await worker.stop()
 
 
-async def test_a_worker_killed_mid_write_records_the_decision_once(dev_server_env: WorkflowEnvironment, pool,
+@pytest.mark.dev_server
+async def test_a_worker_killed_mid_write_records_the_decision_once(env: WorkflowEnvironment, pool,
                                                                     postgres_dsn: str):
-    client = dev_server_env.client
+    client = env.client
     task_queue = f"midwrite-{uuid.uuid4()}"
     worker = await WorkerProcess(worker_environment(
         client.service_client.config.target_host, postgres_dsn, task_queue)).start()
@@ -153,9 +156,10 @@ async def own_postgres():
         server.cleanup()
 
 
-async def test_a_database_outage_delays_decisions_but_never_fakes_or_loses_them(dev_server_env, own_postgres):
+@pytest.mark.dev_server
+async def test_a_database_outage_delays_decisions_but_never_fakes_or_loses_them(env, own_postgres):
     server, pool = own_postgres
-    client = dev_server_env.client
+    client = env.client
     task_queue = f"pg-outage-{uuid.uuid4()}"
     worker = await WorkerProcess(worker_environment(
         client.service_client.config.target_host, server.get_uri(), task_queue)).start()
@@ -215,9 +219,10 @@ async def test_timers_due_while_temporal_was_down_fire_once(pool, postgres_dsn: 
     await server.stop()
 
 
-async def test_racing_signatories_on_many_agreements_never_double_sign(dev_server_env: WorkflowEnvironment, pool,
+@pytest.mark.dev_server
+async def test_racing_signatories_on_many_agreements_never_double_sign(env: WorkflowEnvironment, pool,
                                                                          postgres_dsn: str):
-    target = dev_server_env.client.service_client.config.target_host
+    target = env.client.service_client.config.target_host
     clients = [await Client.connect(target, data_converter=data_converter) for _ in range(3)]
     task_queue = f"race-{uuid.uuid4()}"
     worker = await WorkerProcess(worker_environment(target, postgres_dsn, task_queue)).start()

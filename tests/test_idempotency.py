@@ -150,9 +150,9 @@ async def race(harness: Harness, gated: GatedLedger, handle, payloads: list[dict
     return await asyncio.gather(*sends, return_exceptions=True)
 
 
-async def test_racing_duplicates_what_a_refusal_leaves_behind(time_skipping_env: WorkflowEnvironment, pool):
+async def test_racing_duplicates_what_a_refusal_leaves_behind(env: WorkflowEnvironment, pool):
     gated = GatedLedger(LedgerActivities(pool))
-    async with Harness.running(time_skipping_env, pool, [gated.record_decisions, gated.ledger.raise_alerts]) as harness:
+    async with Harness.running(env, pool, [gated.record_decisions, gated.ledger.raise_alerts]) as harness:
         handle = await harness.start()
         agreement_id = handle.id.removeprefix("agreement-")
         await walk_to_sign_off(handle)

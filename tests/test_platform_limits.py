@@ -44,9 +44,10 @@ def request_data(agreement_id: str, size: int) -> dict[str, Any]:
                                   risks=[factories.risk_data(codes[0])])
 
 
-async def test_partner_codes_just_within_the_search_attribute_limit_are_published(dev_harness: Harness):
-    request = AgreementRequest.model_validate(request_data(dev_harness.new_id("limit"), 2048))
-    handle = await dev_harness.start(request)
+@pytest.mark.dev_server
+async def test_partner_codes_just_within_the_search_attribute_limit_are_published(harness: Harness):
+    request = AgreementRequest.model_validate(request_data(harness.new_id("limit"), 2048))
+    handle = await harness.start(request)
 
     async def published() -> list[str] | None:
         return (await handle.describe()).typed_search_attributes.get(search_attributes.PARTNER_BODIES)
@@ -57,20 +58,22 @@ async def test_partner_codes_just_within_the_search_attribute_limit_are_publishe
     assert status.stage == "objective_setting"
 
 
-async def test_partner_codes_just_over_the_limit_are_refused_before_anything_is_written(dev_harness: Harness):
-    data = request_data(dev_harness.new_id("limit"), 2049)
-    handle = await dev_harness.start(data, wait_opened=False)
+@pytest.mark.dev_server
+async def test_partner_codes_just_over_the_limit_are_refused_before_anything_is_written(harness: Harness):
+    data = request_data(harness.new_id("limit"), 2049)
+    handle = await harness.start(data, wait_opened=False)
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == INVALID_PAYLOAD
     assert "limit.searchAttributes.sizeOfValue" in cause.message and "2049 bytes" in cause.message
     assert cause.details[0][0]["code"] == "search_attribute_too_large"
-    assert await dev_harness.ledger(data["agreement_id"]) == []
+    assert await harness.ledger(data["agreement_id"]) == []
 
 
-async def test_a_revision_over_the_limit_is_refused_and_the_agreement_runs_on(dev_harness: Harness):
-    handle = await dev_harness.start()
+@pytest.mark.dev_server
+async def test_a_revision_over_the_limit_is_refused_and_the_agreement_runs_on(harness: Harness):
+    handle = await harness.start()
     agreement_id = handle.id.removeprefix("agreement-")
     lichfield = factories.proposal_data()["partners"][0]
     proposal = factories.proposal_data(partners=partners_whose_codes_take(2049, lichfield))
@@ -78,7 +81,7 @@ async def test_a_revision_over_the_limit_is_refused_and_the_agreement_runs_on(de
         await handle.execute_update(AgreementWorkflow.revise_proposal,
                                     {"actor": factories.LEAD.model_dump(), "proposal": proposal})
     assert failure.value.cause.details[0][0]["code"] == "search_attribute_too_large"
-    assert len(await dev_harness.ledger(agreement_id)) == 1
+    assert len(await harness.ledger(agreement_id)) == 1
     status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": factories.LEAD.model_dump()})
     assert status.stage == "objective_setting"
 

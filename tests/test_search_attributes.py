@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.converter import PayloadConverter
@@ -62,8 +63,9 @@ class Portfolio:
         }
 
 
-async def test_each_custom_search_attribute_finds_exactly_the_expected_agreements(dev_harness: Harness):
-    portfolio = Portfolio(dev_harness)
+@pytest.mark.dev_server
+async def test_each_custom_search_attribute_finds_exactly_the_expected_agreements(harness: Harness):
+    portfolio = Portfolio(harness)
     drafting = await portfolio.start("drafting", partner=True)
     late = await portfolio.start("late", partner=True, settings=SIGN_OFF_SOON)
     planning = await portfolio.start("planning", partner=False, service_category="back_office")
@@ -94,18 +96,19 @@ def _summary(event) -> str:
     return PayloadConverter.default.from_payload(event.user_metadata.summary, str)
 
 
-async def test_the_timeline_reads_as_the_agreements_story(dev_harness: Harness):
-    portfolio = Portfolio(dev_harness)
+@pytest.mark.dev_server
+async def test_the_timeline_reads_as_the_agreements_story(harness: Harness):
+    portfolio = Portfolio(harness)
     late = await portfolio.start("story", partner=False, settings=SIGN_OFF_SOON)
     await portfolio.to_sign_off(late)
-    handle = dev_harness.client.get_workflow_handle(workflow_id(late))
+    handle = harness.client.get_workflow_handle(workflow_id(late))
 
     async def escalated():
-        return await dev_harness.activities_scheduled(handle, "raise_alerts") >= 2
+        return await harness.activities_scheduled(handle, "raise_alerts") >= 2
     await assert_eventually(escalated, timeout=30)
 
     named = {EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_TIMER_STARTED}
-    story = [(EventType.Name(e.event_type), _summary(e)) for e in await dev_harness.history_events(handle)
+    story = [(EventType.Name(e.event_type), _summary(e)) for e in await harness.history_events(handle)
              if e.event_type in named]
     assert story and all(summary for _, summary in story), f"unnamed steps: {story}"
     summaries = [summary for _, summary in story]

@@ -22,8 +22,9 @@ def test_deployment_name_and_build_id_go_together():
     assert (settings.deployment_name, settings.build_id) == ("concordat", "2027.03.1")
 
 
-async def test_a_versioned_worker_runs_agreements_that_auto_upgrade(dev_server_env, pool):
-    client = dev_server_env.client
+@pytest.mark.dev_server
+async def test_a_versioned_worker_runs_agreements_that_auto_upgrade(env, pool):
+    client = env.client
     deployment, build_id = f"concordat-{uuid.uuid4().hex[:8]}", "build-1"
     settings = Settings.from_environment({
         "CONCORDAT_TASK_QUEUE": f"versioned-{deployment}",

