@@ -138,7 +138,7 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
     await subscribe("daily-digest", cadence="daily")
 
     handle = await harness.start(settings={"stage_durations": {"sign_off": "P10D"}, "escalation_interval": "P2D"})
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await handle.execute_update(AgreementWorkflow.record_sign_off, {
         "version": await version(handle), "actor": factories.LEAD.model_dump(), "decision": "approve"})
@@ -437,6 +437,6 @@ async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_firs
     [sent] = smtp.to(digest.address)
     assert "Daily digest" in str(sent.message["Subject"])
     text = sent.text()
-    red_id, amber_id = (handle.id.removeprefix("agreement-") for handle in (red, amber))
+    red_id, amber_id = (handle.agreement_id for handle in (red, amber))
     assert text.index(f"({red_id})") < text.index(f"({amber_id})"), "worst first"
     assert "red (stage drift)" in text and "amber (stage drift)" in text

@@ -22,7 +22,7 @@ LEAD = factories.LEAD.model_dump()
 
 async def test_a_sign_off_round_records_every_decision_once(harness: Harness):
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
         "version": await version(handle),
@@ -63,7 +63,7 @@ async def test_a_late_sign_off_is_alerted_to_listeners(harness: Harness, postgre
     try:
         settings = {"stage_durations": {"sign_off": "PT6S"}, "amber_share": "0.5", "escalation_interval": "PT2S"}
         handle = await harness.start(settings=settings)
-        agreement_id = handle.id.removeprefix("agreement-")
+        agreement_id = handle.agreement_id
         await walk_to_sign_off(handle)
         await handle.execute_update(AgreementWorkflow.record_sign_off, {
             "version": await version(handle), "actor": TAMWORTH, "decision": "approve"})

@@ -22,7 +22,7 @@ from activities.ledger import read_ledger, verify_ledger
 from domain.model import Stage
 from tests.helpers import assert_eventually, factories
 from tests.helpers.environments import server_binary
-from tests.helpers.harness import version
+from tests.helpers.harness import AgreementHandle, version
 from tests.helpers.processes import DevServerProcess, WorkerProcess, worker_environment
 from workflows.agreement import AgreementWorkflow
 from workflows.client import AgreementClient
@@ -36,8 +36,8 @@ ONE_QUICK_REVIEW = {"review_period": "PT2S", "term": "PT2S"}
 
 async def start(client: Client, task_queue: str, prefix: str, settings: dict | None = None):
     request = factories.request(f"{prefix}-{uuid.uuid4().hex[:8]}", settings=settings)
-    started = await AgreementClient(client, task_queue).start_without_waiting(request)
-    return client.get_workflow_handle_for(AgreementWorkflow.run, started.id)
+    await AgreementClient(client, task_queue).start_without_waiting(request)
+    return AgreementHandle(client, request.agreement_id)
 
 
 async def update(handle, name, payload):
@@ -86,7 +86,7 @@ async def test_a_worker_killed_anywhere_loses_and_doubles_nothing(env: WorkflowE
     worker = await WorkerProcess(worker_environment(
         client.service_client.config.target_host, postgres_dsn, task_queue)).start()
     handles = [await start(client, task_queue, "sigkill", ONE_QUICK_REVIEW) for _ in range(6)]
-    ids = [h.id.removeprefix("agreement-") for h in handles]
+    ids = [h.agreement_id for h in handles]
     drivers = asyncio.gather(*(whole_lifecycle(h) for h in handles))
 
     kills: Counter[str] = Counter()

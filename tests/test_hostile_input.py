@@ -174,7 +174,7 @@ async def test_a_stream_of_hostile_updates_never_fails_a_workflow_task(harness: 
     rng = random.Random(2027)
     sendable = [v for v in HOSTILE_VALUES if v != "\ud800"]  # the client itself cannot encode a lone surrogate
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     accepted = refused = 0
     for _ in range(120):
         update = rng.choice(sorted(UPDATES))

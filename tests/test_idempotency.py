@@ -41,7 +41,7 @@ def kinds(entries: list[LedgerEntry]) -> Counter:
 
 async def test_a_retried_update_reaches_the_next_run_and_gets_the_original_outcome(harness: Harness):
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await open_first_review(harness, handle)
     await handle.execute_update(AgreementWorkflow.record_kpi_readings, {"actor": LEAD, "readings": READINGS})
     decide = {"actor": LEAD, "outcome": "continue", "reason": "quarterly benefits review"}
@@ -68,7 +68,7 @@ async def test_a_retried_update_reaches_the_next_run_and_gets_the_original_outco
 
 async def test_an_action_id_names_an_action_whatever_update_carries_it(harness: Harness):
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     action = {"actor": LEAD, "action_id": "submit-2027-01", "reason": "ignored"}
     with pytest.raises(WorkflowUpdateFailedError):  # an unknown field is still refused
         await handle.execute_update(AgreementWorkflow.submit_proposal, action)
@@ -154,7 +154,7 @@ async def test_racing_duplicates_what_a_refusal_leaves_behind(env: WorkflowEnvir
     gated = GatedLedger(LedgerActivities(pool))
     async with Harness.running(env, pool, [gated.record_decisions, gated.ledger.raise_alerts]) as harness:
         handle = await harness.start()
-        agreement_id = handle.id.removeprefix("agreement-")
+        agreement_id = handle.agreement_id
         await walk_to_sign_off(handle)
         accepted_before = (await harness.trace_of_updates(handle)).count(
             "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED")

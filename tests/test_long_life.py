@@ -25,7 +25,7 @@ async def until_review_opens(harness: Harness, handle) -> None:
 
 async def test_ten_years_of_reviews_in_bounded_runs_with_one_verified_chain(harness: Harness):
     handle = await harness.start(settings=TEN_YEARS)
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
     for actor, milestone in ((LEAD, "fleet"), (TAMWORTH, "rounds")):

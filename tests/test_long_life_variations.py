@@ -56,7 +56,7 @@ async def current_run(harness: Harness, handle) -> WorkflowExecutionInfo:
 async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_verified_chain(harness: Harness):
     handle = await harness.start(factories.north_west_request(harness.new_id("ten-years"),
                                                               settings=TEN_YEARS_OF_QUARTERS))
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
 
     async def update(handler, actor, **payload):
         return await handle.execute_update(handler, {"actor": actor, **payload})

@@ -74,7 +74,7 @@ async def test_partner_codes_just_over_the_limit_are_refused_before_anything_is_
 @pytest.mark.dev_server
 async def test_a_revision_over_the_limit_is_refused_and_the_agreement_runs_on(harness: Harness):
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     lichfield = factories.proposal_data()["partners"][0]
     proposal = factories.proposal_data(partners=partners_whose_codes_take(2049, lichfield))
     with pytest.raises(WorkflowUpdateFailedError) as failure:

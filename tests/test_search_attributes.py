@@ -15,7 +15,7 @@ from domain.model import AgreementRequest
 from tests.helpers import assert_eventually, factories
 from tests.helpers.harness import Harness
 from workflows import search_attributes
-from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.agreement import AgreementWorkflow, agreement_id_of, workflow_id
 
 SIGN_OFF_SOON = {"stage_durations": {"sign_off": "PT2S"}}
 
@@ -58,7 +58,7 @@ class Portfolio:
 
     async def found(self, query: str) -> set[str]:
         return {
-            execution.id.removeprefix("agreement-")
+            agreement_id_of(execution.id)
             async for execution in self.harness.client.list_workflows(f"LeadBody = '{self.lead}' AND {query}")
         }
 

@@ -25,12 +25,12 @@ async def test_a_proposal_without_a_business_case_is_refused_naming_the_field(ha
     assert cause.details[0] == [{"field": "proposal.business_case", "code": "business_case_missing",
                                  "message": cause.message}]
     assert "needs a business case" in cause.message
-    assert [e.kind for e in await harness.ledger(handle.id.removeprefix("agreement-"))] == ["agreement_opened"]
+    assert [e.kind for e in await harness.ledger(handle.agreement_id)] == ["agreement_opened"]
 
 
 async def test_the_payback_forecast_alerts_once_per_level_and_the_figures_are_in_the_ledger(harness: Harness):
     handle = await harness.start(settings={"term": "P364D"})
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
     await go_live(handle)

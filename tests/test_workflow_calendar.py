@@ -20,7 +20,7 @@ QUARTERLY_FOR_A_YEAR = {"review_period": "P3M", "term": "P1Y"}
 
 async def test_a_review_decided_two_periods_late_opens_the_next_review_and_every_period_is_reviewed(harness: Harness):
     handle = await harness.start(settings=QUARTERLY_FOR_A_YEAR)
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
     status = await go_live(handle)
@@ -65,7 +65,7 @@ async def test_a_net_cost_case_opens_and_is_shown_as_a_net_cost(harness: Harness
     status = await handle.query(AgreementWorkflow.status)
     assert (status.expected_annual_saving, status.payback_years) == (Decimal("-120000.00"), None)
     assert "**Case:** net annual cost £120,000.00 (no payback)." in details_markdown(status)
-    opened = (await harness.ledger(handle.id.removeprefix("agreement-")))[0]
+    opened = (await harness.ledger(handle.agreement_id))[0]
     assert opened.payload["proposal"]["expected_annual_saving"] == "-120000.00"
 
 
@@ -86,7 +86,7 @@ async def test_names_typed_in_nfd_match_a_named_signatory_and_count_as_the_same_
             "actor": {"body": factories.STAFFORDSHIRE, "signatory": nfd.upper()}, "decision": "approve"})
     assert "has already signed in round 1 for Tamworth Borough Council; nobody signs twice" in str(
         refused.value.cause)
-    assert len(await harness.ledger(handle.id.removeprefix("agreement-"))) == status.decisions_recorded
+    assert len(await harness.ledger(handle.agreement_id)) == status.decisions_recorded
 
 
 async def test_a_new_agreement_runs_under_the_calendar_and_never_skip_rules(harness: Harness):

@@ -41,7 +41,7 @@ async def wait_for_alerts(harness: Harness, agreement_id: str, count: int) -> li
 async def test_a_late_stage_turns_amber_then_red_then_escalates(harness: Harness):
     settings = {"stage_durations": {"proposal": "P10D"}, "escalation_interval": "P2D"}
     handle = await harness.start(settings=settings)
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
 
     await harness.skip(timedelta(days=8) - MINUTE)
     assert (await handle.query(AgreementWorkflow.status)).rag is Rag.GREEN
@@ -76,7 +76,7 @@ async def test_a_late_stage_turns_amber_then_red_then_escalates(harness: Harness
 
 async def test_a_sign_off_alert_names_the_partners_not_yet_signed(harness: Harness):
     handle = await harness.start(settings={"stage_durations": {"sign_off": "P20D"}})
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await handle.execute_update(AgreementWorkflow.record_sign_off, {
         "version": await version(handle), "actor": LEAD, "decision": "approve"})
@@ -91,7 +91,7 @@ async def test_a_sign_off_alert_names_the_partners_not_yet_signed(harness: Harne
 
 async def test_an_overdue_milestone_raises_one_alert(harness: Harness):
     handle = await harness.start(settings={"stage_durations": {"implementation": "P400D"}})
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     status = await approve_by_all(handle)
     assert status.stage is Stage.IMPLEMENTATION
@@ -115,7 +115,7 @@ async def test_an_overdue_milestone_raises_one_alert(harness: Harness):
 
 async def test_a_kpi_reading_outside_red_tolerance_raises_one_alert(harness: Harness):
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
     for actor, milestone in ((LEAD, "fleet"), (factories.TAMWORTH_SIGNATORY.model_dump(), "rounds")):
@@ -146,7 +146,7 @@ async def test_a_level_reached_while_the_last_alert_is_being_raised_is_raised_at
     async with Worker(env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
                       activities=[ledger.record_decisions, slow_raise_alerts(ledger)]):
         handle = await harness.start(settings=AMBER_THEN_RED_HALF_A_SECOND_APART)
-        agreement_id = handle.id.removeprefix("agreement-")
+        agreement_id = handle.agreement_id
         await harness.skip(timedelta(seconds=99.4))
         await harness.skip(timedelta(minutes=2))
         rows = await wait_for_alerts(harness, agreement_id, 2)

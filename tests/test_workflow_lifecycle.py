@@ -33,7 +33,7 @@ async def conclude_review(harness, handle, outcome="continue", cost="61", on_tim
 
 async def test_full_lifecycle_closes_after_its_reviews(harness: Harness):
     handle = await harness.start(settings={"term": "P364D"})
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     status = await walk_to_sign_off(handle)
     assert status.stage is Stage.SIGN_OFF
     status = await approve_by_all(handle)
@@ -71,7 +71,7 @@ async def test_a_rejection_returns_to_proposal_and_a_revised_case_is_approved(ha
     status = await approve_by_all(handle)
     assert status.stage is Stage.IMPLEMENTATION
 
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     kinds = [e.kind for e in await harness.ledger(agreement_id)]
     assert kinds.count("signed_off") == 4 and "proposal_revised" in kinds
 
@@ -117,7 +117,7 @@ async def test_an_amended_agreement_is_signed_off_again_and_resumes_reviews(harn
 
 async def test_five_years_of_quarterly_reviews_with_drift_and_an_amendment(harness: Harness):
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
     await go_live(handle)

@@ -18,7 +18,7 @@ TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
 
 
 async def assert_rejected(harness: Harness, handle, update, payload, *fragments: str) -> None:
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     trace_before = await harness.trace_of_updates(handle)
     ledger_before = await harness.ledger(agreement_id)
     with pytest.raises(WorkflowUpdateFailedError) as failure:

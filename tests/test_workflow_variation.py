@@ -60,7 +60,7 @@ async def test_an_agreed_variation_takes_effect_on_its_date_and_the_search_attri
     attributes = (await handle.describe()).typed_search_attributes
     assert attributes.get(search_attributes.PARTNER_BODIES) == status.partner_bodies
 
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     ledger = await harness.ledger(agreement_id)
     took_effect = [e for e in ledger if e.kind == "variation_took_effect"]
     assert len(took_effect) == 1 and took_effect[0].actor_body is None
@@ -83,7 +83,7 @@ async def test_the_lead_bodys_signatory_retires_and_an_interim_one_is_named_by_a
     status = await handle.execute_update(AgreementWorkflow.decide_review, {
         "actor": sam, "outcome": "terminate", "reason": "the partners are reorganising the service"})
     assert status.stage is Stage.CLOSED
-    ledger = await harness.ledger(handle.id.removeprefix("agreement-"))
+    ledger = await harness.ledger(handle.agreement_id)
     named = next(e for e in ledger if e.kind == "signatory_named")
     assert (named.actor_body, named.actor_signatory, named.payload["basis"]) == (
         factories.BLACKPOOL, "Nadia Rahman", "interim_by_partner")

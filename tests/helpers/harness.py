@@ -13,7 +13,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import SleepRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -26,7 +26,7 @@ from domain.model import AgreementRequest
 from domain.status import AgreementStatus
 from tests.helpers import factories
 from worker import build_worker
-from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.agreement import AgreementWorkflow, agreement_id_of, workflow_id
 from workflows.client import AgreementClient
 
 SKIP_DEADLINE = timedelta(seconds=90)
@@ -45,6 +45,15 @@ def slow_raise_alerts(ledger: LedgerActivities, seconds: float = 1.0) -> Callabl
         await ledger.raise_alerts(alerts)
 
     return raise_alerts
+
+
+class AgreementHandle(WorkflowHandle[AgreementWorkflow, AgreementStatus]):
+    """A handle to an agreement's workflow that knows its agreement id (``handle.agreement_id``, where ``handle.id``
+    is the workflow id ``agreement-<id>``) and, having no run id, follows the agreement across continue-as-new."""
+
+    def __init__(self, client: Client, agreement_id: str) -> None:
+        super().__init__(client, workflow_id(agreement_id), result_type=AgreementStatus)
+        self.agreement_id = agreement_id
 
 
 class Harness:
@@ -88,13 +97,12 @@ class Harness:
     def new_id(self, prefix: str = "agreement") -> str:
         return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
-    async def start(
-        self, request: Any = None, *, wait_opened: bool = True, **request_kwargs: Any
-    ) -> WorkflowHandle[AgreementWorkflow, AgreementStatus]:
-        """Start an agreement from a request (model or raw dict); by default the standard test agreement.
+    async def start(self, request: Any = None, *, wait_opened: bool = True, **request_kwargs: Any) -> AgreementHandle:
+        """Start an agreement from a request (model or raw dict); by default the standard test agreement, with
+        ``request_kwargs`` (``settings``, proposal fields) passed to ``factories.request``.
 
-        Waits until its opening decision is in the ledger, so tests start from a settled state
-        (``StartRefused`` if the engine refuses the start).
+        Returns its handle, whose ``agreement_id`` names it in the ledger. Waits until its opening decision is in
+        the ledger, so tests start from a settled state (``StartRefused`` if the engine refuses the start).
         """
         if request is None:
             request = factories.request(self.new_id(), **request_kwargs)
@@ -104,8 +112,7 @@ class Harness:
             started = await self.client.start_workflow(
                 AgreementWorkflow.run, request, id=workflow_id(request["agreement_id"]), task_queue=self.task_queue)
         self.first_run_ids[started.id] = started.result_run_id
-        # A handle without a run id follows the agreement across continue-as-new.
-        handle = self.client.get_workflow_handle_for(AgreementWorkflow.run, started.id)
+        handle = AgreementHandle(self.client, agreement_id_of(started.id))
         self.started.append(handle)
         if wait_opened:
             await self.agreements.until_opened(started)
