@@ -15,19 +15,8 @@ from domain.lifecycle import Agreement, evolve
 from domain.model import BusinessCase, Proposal, Rag, Stage
 from domain.status import details_markdown, status_of
 from tests.helpers import factories
-from tests.helpers.builders import (
-    LEAD,
-    STAFFORDSHIRE,
-    TAMWORTH,
-    apply,
-    benefits,
-    decide,
-    live,
-    opened,
-    readings,
-    review_due,
-    submit,
-)
+from tests.helpers.agreements import apply, live, opened, review_due
+from tests.helpers.builders import LEAD, STAFFORDSHIRE, TAMWORTH, benefits, decide, readings, submit
 
 D = Decimal
 

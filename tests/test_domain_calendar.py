@@ -18,7 +18,8 @@ from domain.lifecycle import Agreement, evolve
 from domain.model import GovernanceSettings, Signatory, name_key
 from domain.status import AgreementStatus, details_markdown, money_summary, schedule_summary, status_of
 from tests.helpers import factories
-from tests.helpers.builders import T0, after, apply, approve, decide, in_sign_off, live, opened, readings
+from tests.helpers.agreements import apply, in_sign_off, live, opened
+from tests.helpers.builders import T0, after, approve, decide, readings
 
 
 def settings_problem(**settings: str) -> str:

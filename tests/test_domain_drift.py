@@ -11,20 +11,22 @@ from domain.lifecycle import Agreement
 from domain.model import Rag, Stage
 from domain.status import details_markdown, rejection_summary, status_of
 from tests.helpers import factories
-from tests.helpers.builders import (
-    LEAD,
-    STAFFORDSHIRE,
-    T0,
-    TAMWORTH,
-    after,
+from tests.helpers.agreements import (
     apply,
-    approve,
     conclude_review,
     in_implementation,
     in_objective_setting,
     in_sign_off,
     live,
     opened,
+)
+from tests.helpers.builders import (
+    LEAD,
+    STAFFORDSHIRE,
+    T0,
+    TAMWORTH,
+    after,
+    approve,
     readings,
     reject,
     report,

@@ -12,6 +12,16 @@ from domain.errors import ActionRejected, explain
 from domain.lifecycle import Agreement, ClosedOutcome, evolve, open_agreement
 from domain.model import Rag, Stage
 from tests.helpers import factories
+from tests.helpers.agreements import (
+    apply,
+    conclude_review,
+    in_implementation,
+    in_objective_setting,
+    in_sign_off,
+    live,
+    opened,
+    review_due,
+)
 from tests.helpers.builders import (
     LEAD,
     QUARTERLY_FOR_A_YEAR,
@@ -20,19 +30,11 @@ from tests.helpers.builders import (
     T0,
     TAMWORTH,
     after,
-    apply,
     approve,
-    conclude_review,
     decide,
-    in_implementation,
-    in_objective_setting,
-    in_sign_off,
-    live,
-    opened,
     readings,
     reject,
     report,
-    review_due,
     send_for_sign_off,
     set_objectives,
     submit,

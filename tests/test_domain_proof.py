@@ -15,6 +15,7 @@ from domain.lifecycle import Agreement, evolve, open_agreement
 from domain.model import AgreementRequest, Signatory
 from domain.proof import recorded_keys, verify_attestations
 from tests.helpers import factories
+from tests.helpers.agreements import apply, in_sign_off, north_west_live
 from tests.helpers.builders import (
     LANCASHIRE,
     LEAD,
@@ -22,10 +23,7 @@ from tests.helpers.builders import (
     T0,
     TAMWORTH,
     after,
-    apply,
     approve,
-    in_sign_off,
-    north_west_live,
     propose,
     reject,
     send_for_sign_off,

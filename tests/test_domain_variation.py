@@ -14,23 +14,19 @@ from domain.model import Stage
 from domain.status import details_markdown, status_of, waiting_summary
 from domain.variation import Variation
 from tests.helpers import factories
+from tests.helpers.agreements import apply, north_west, north_west_in_sign_off, north_west_live, review_due
 from tests.helpers.builders import (
     BLACKPOOL,
     CUMBRIA,
     LANCASHIRE,
     T0,
     after,
-    apply,
     approve,
     decide,
     name_signatory,
-    north_west,
-    north_west_in_sign_off,
-    north_west_live,
     propose,
     readings,
     retire,
-    review_due,
     sign,
 )
 from tests.helpers.factories import (

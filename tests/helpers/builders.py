@@ -1,6 +1,9 @@
-"""Small builders for the pure domain tests: actions, and agreements walked to a given stage.
+"""Typed actions for tests, the same for the pure domain tests and the workflow tests.
 
-Every pre-live step happens at ``T0``; the standard plan's milestones fall due 30 and 90 days later.
+Each builder returns the action model an update takes (``submit()`` a ``SubmitProposal``, ``approve(actor)`` a
+``SignOff``): domain tests hand them to ``lifecycle.evolve``, workflow tests to
+``handle.execute_update(AgreementWorkflow.<update>, action)``. Defaults are the standard test agreement's (its
+lead, its plan's milestones and KPIs); ``T0`` is when every pre-live step of a domain test happens.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from domain.actions import (
-    Action,
     Actor,
     DecideReview,
     NameSignatory,
@@ -19,6 +21,7 @@ from domain.actions import (
     RecordKpiReadings,
     ReportMilestone,
     RetireSignatory,
+    ReviseProposal,
     SetObjectives,
     SignOff,
     SignVariation,
@@ -26,7 +29,6 @@ from domain.actions import (
     SubmitProposal,
     Withdraw,
 )
-from domain.lifecycle import Agreement, evolve, open_agreement
 from tests.helpers import factories
 
 T0 = datetime(2027, 4, 1, 9, 30, tzinfo=UTC)
@@ -34,36 +36,50 @@ LEAD = factories.LEAD
 TAMWORTH = factories.TAMWORTH_SIGNATORY
 STAFFORDSHIRE = factories.STAFFORDSHIRE_SIGNATORY
 SIGNATORIES = (LEAD, TAMWORTH, STAFFORDSHIRE)
+LANCASHIRE = factories.LANCASHIRE_SIGNATORY
+CUMBRIA = factories.CUMBRIA_SIGNATORY
+BLACKPOOL = factories.BLACKPOOL_SIGNATORY
 QUARTERLY_FOR_A_YEAR = {"review_period": "P91D", "term": "P364D"}
 """Four reviews, due 91, 182, 273 and 364 days after going live."""
 
 
-# Actions
+def after(days: float = 0, **kwargs: float) -> datetime:
+    """``T0`` plus ``days`` (and any other ``timedelta`` arguments)."""
+    return T0 + timedelta(days=days, **kwargs)
 
 
 def submit(actor: Actor = LEAD) -> SubmitProposal:
     return SubmitProposal(actor=actor)
 
 
-def set_objectives(actor: Actor = LEAD, **plan: Any) -> SetObjectives:
-    return SetObjectives.model_validate({"actor": actor, "plan": factories.plan_data(T0.date(), **plan)})
+def revise(actor: Actor = LEAD, **proposal: Any) -> ReviseProposal:
+    """The standard proposal with ``proposal``'s fields changed, e.g. ``revise(one_off_cost="550000.00")``."""
+    return ReviseProposal.model_validate({"actor": actor, "proposal": factories.proposal_data(**proposal)})
+
+
+def set_objectives(actor: Actor = LEAD, *, start: date | None = None, **plan: Any) -> SetObjectives:
+    """The standard plan, its milestones due 30 and 90 days after ``start`` (T0's day unless given: a workflow test
+    passes the day its objective-setting stage started), with ``plan``'s fields changed."""
+    return SetObjectives.model_validate({"actor": actor, "plan": factories.plan_data(start or T0.date(), **plan)})
 
 
 def send_for_sign_off(actor: Actor = LEAD) -> SubmitForSignOff:
     return SubmitForSignOff(actor=actor)
 
 
-def approve(actor: Actor) -> SignOff:
-    return SignOff.model_validate({"actor": actor, "decision": "approve"})
+def approve(actor: Actor, version: str | None = None) -> SignOff:
+    """An approval; a workflow test names the ``version`` signed (its status's ``version``)."""
+    return SignOff.model_validate({"actor": actor, "decision": "approve", "version": version})
 
 
-def reject(actor: Actor, reason: str = "the contributions are not agreed") -> SignOff:
-    return SignOff.model_validate({"actor": actor, "decision": "reject", "reason": reason})
+def reject(actor: Actor, reason: str = "the contributions are not agreed", version: str | None = None) -> SignOff:
+    return SignOff.model_validate({"actor": actor, "decision": "reject", "reason": reason, "version": version})
 
 
-def report(milestone_id: str, actor: Actor = LEAD, status: str = "complete", percent: int = 100) -> ReportMilestone:
+def report(milestone_id: str, actor: Actor = LEAD, status: str = "complete", percent: int = 100,
+           note: str = "") -> ReportMilestone:
     return ReportMilestone.model_validate(
-        {"actor": actor, "milestone_id": milestone_id, "status": status, "percent_complete": percent}
+        {"actor": actor, "milestone_id": milestone_id, "status": status, "percent_complete": percent, "note": note}
     )
 
 
@@ -94,86 +110,14 @@ def withdraw(actor: Actor = LEAD, reason: str = "the partners chose another prov
     return Withdraw.model_validate({"actor": actor, "reason": reason})
 
 
-# Agreements
-
-
-def apply(agreement: Agreement, *actions: Action, now: datetime = T0) -> Agreement:
-    for action in actions:
-        agreement = evolve(agreement, action, now).agreement
-    return agreement
-
-
-def opened(settings: dict[str, Any] | None = None, *, old_rules: bool = False, **proposal: Any) -> Agreement:
-    """Opened at T0 under today's rules (calendar periods, no review skipped, a business case required to
-    submit), as the workflow opens it;
-    ``old_rules`` for an agreement opened before the patches that brought them."""
-    agreement = open_agreement(factories.request(settings=settings, **proposal), T0).agreement
-    if old_rules:
-        return agreement
-    return agreement.model_copy(update={"calendar_periods": True, "reviews_never_skipped": True,
-                                          "business_case_required": True})
-
-
-def in_objective_setting(**kwargs: Any) -> Agreement:
-    return apply(opened(**kwargs), submit())
-
-
-def in_sign_off(**kwargs: Any) -> Agreement:
-    return apply(in_objective_setting(**kwargs), set_objectives(), send_for_sign_off())
-
-
-def in_implementation(**kwargs: Any) -> Agreement:
-    return apply(in_sign_off(**kwargs), *(approve(actor) for actor in SIGNATORIES))
-
-
-def live(**kwargs: Any) -> Agreement:
-    """Gone live at T0 and waiting for review 1; by default four quarterly reviews."""
-    kwargs.setdefault("settings", QUARTERLY_FOR_A_YEAR)
-    return apply(in_implementation(**kwargs), report("fleet"), report("rounds", TAMWORTH))
-
-
-def review_due(agreement: Agreement) -> datetime:
-    """When the review now open can be concluded: the end of its review period."""
-    return agreement.review_period_end(agreement.review_number)
-
-
-def conclude_review(agreement: Agreement, outcome: str = "continue") -> Agreement:
-    """Record on-target readings when the review period ends, and decide."""
-    return apply(agreement, readings(), decide(outcome), now=review_due(agreement))
-
-
-def after(days: float = 0, **kwargs: float) -> datetime:
-    return T0 + timedelta(days=days, **kwargs)
-
-
-# Variations and the signatory register, on the north-west partnership (Lancashire, Cumbria, Blackpool)
-
-LANCASHIRE = factories.LANCASHIRE_SIGNATORY
-CUMBRIA = factories.CUMBRIA_SIGNATORY
-BLACKPOOL = factories.BLACKPOOL_SIGNATORY
-
-
-def north_west(settings: dict[str, Any] | None = None) -> Agreement:
-    return open_agreement(factories.north_west_request(settings=settings), T0).agreement
-
-
-def north_west_in_sign_off() -> Agreement:
-    plan = SetObjectives.model_validate({"actor": LANCASHIRE, "plan": factories.north_west_plan_data(T0.date())})
-    return apply(north_west(), submit(LANCASHIRE), plan, send_for_sign_off(LANCASHIRE))
-
-
-def north_west_live() -> Agreement:
-    """Gone live at T0, in review 1 of four quarterly reviews."""
-    agreement = apply(north_west_in_sign_off(), *(approve(a) for a in factories.NORTH_WEST_SIGNATORIES))
-    return apply(agreement, report("system", LANCASHIRE), report("staff", CUMBRIA))
-
-
 def propose(variation: dict[str, Any], actor: Actor = LANCASHIRE) -> ProposeVariation:
+    """A variation (e.g. ``factories.cumbria_reorganisation(...)``) proposed by ``actor``."""
     return ProposeVariation.model_validate({"actor": actor, "variation": variation})
 
 
-def sign(actor: Actor, decision: str = "approve", reason: str = "") -> SignVariation:
-    return SignVariation.model_validate({"actor": actor, "decision": decision, "reason": reason})
+def sign(actor: Actor, decision: str = "approve", reason: str = "", version: str | None = None) -> SignVariation:
+    """A signature on the pending variation; a workflow test names the ``version`` signed."""
+    return SignVariation.model_validate({"actor": actor, "decision": decision, "reason": reason, "version": version})
 
 
 def name_signatory(actor: Actor, of_body: str, name: str, reason: str = "", role: str = "Chief Executive"
