@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from domain.actions import Action, SetObjectives
+from domain.actions import Action
 from domain.lifecycle import Agreement, evolve, open_agreement
 from tests.helpers import factories
 from tests.helpers.builders import (
@@ -23,6 +23,7 @@ from tests.helpers.builders import (
     readings,
     report,
     send_for_sign_off,
+    set_north_west_objectives,
     set_objectives,
     submit,
 )
@@ -82,8 +83,7 @@ def north_west(settings: dict[str, Any] | None = None) -> Agreement:
 
 
 def north_west_in_sign_off() -> Agreement:
-    plan = SetObjectives.model_validate({"actor": LANCASHIRE, "plan": factories.north_west_plan_data(T0.date())})
-    return apply(north_west(), submit(LANCASHIRE), plan, send_for_sign_off(LANCASHIRE))
+    return apply(north_west(), submit(LANCASHIRE), set_north_west_objectives(), send_for_sign_off(LANCASHIRE))
 
 
 def north_west_live() -> Agreement:

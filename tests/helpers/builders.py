@@ -19,8 +19,10 @@ from domain.actions import (
     ProposeVariation,
     RecordBenefits,
     RecordKpiReadings,
+    RecordLessons,
     ReportMilestone,
     RetireSignatory,
+    ReviewRisks,
     ReviseProposal,
     SetObjectives,
     SignOff,
@@ -61,6 +63,12 @@ def set_objectives(actor: Actor = LEAD, *, start: date | None = None, **plan: An
     """The standard plan, its milestones due 30 and 90 days after ``start`` (T0's day unless given: a workflow test
     passes the day its objective-setting stage started), with ``plan``'s fields changed."""
     return SetObjectives.model_validate({"actor": actor, "plan": factories.plan_data(start or T0.date(), **plan)})
+
+
+def set_north_west_objectives(actor: Actor = LANCASHIRE, *, start: date | None = None) -> SetObjectives:
+    """The north-west partnership's plan (``factories.north_west_plan_data``), from ``start`` (T0's day unless
+    given)."""
+    return SetObjectives.model_validate({"actor": actor, "plan": factories.north_west_plan_data(start or T0.date())})
 
 
 def send_for_sign_off(actor: Actor = LEAD) -> SubmitForSignOff:
@@ -104,6 +112,16 @@ def benefits(actual: str, lichfield: str | None = None, tamworth: str = "1200000
         {"body": factories.LICHFIELD, "annual_amount": lichfield},
         {"body": factories.TAMWORTH, "annual_amount": tamworth},
         {"body": factories.STAFFORDSHIRE, "annual_amount": staffordshire}]})
+
+
+def review_risks(*risks: dict[str, Any], actor: Actor = LEAD) -> ReviewRisks:
+    """The risk register as ``risks`` (e.g. ``factories.risk_data(...)``), reviewed by ``actor``."""
+    return ReviewRisks.model_validate({"actor": actor, "risks": list(risks)})
+
+
+def record_lessons(*lessons: dict[str, Any], actor: Actor = LEAD) -> RecordLessons:
+    """``lessons``, each ``{"what_worked": ..., "what_did_not": ..., "tags": [...]}``, recorded by ``actor``."""
+    return RecordLessons.model_validate({"actor": actor, "lessons": list(lessons)})
 
 
 def withdraw(actor: Actor = LEAD, reason: str = "the partners chose another provider") -> Withdraw:

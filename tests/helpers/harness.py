@@ -19,12 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities, read_ledger, verify_ledger
-from domain.actions import Actor
 from domain.drift import Alert
 from domain.ledger import ChainVerification, LedgerEntry
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
-from tests.helpers import factories
+from tests.helpers import builders, factories
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow, agreement_id_of, workflow_id
 from workflows.client import AgreementClient
@@ -173,14 +172,11 @@ class Harness:
 
 
 async def walk_to_sign_off(handle: WorkflowHandle[AgreementWorkflow, AgreementStatus]) -> AgreementStatus:
-    """Submit the proposal and a valid plan, and send it for sign-off."""
-    lead = factories.LEAD
-    status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": lead.model_dump()})
-    today = status.stage_started_at.date()
-    await handle.execute_update(
-        AgreementWorkflow.set_objectives, {"actor": lead.model_dump(), "plan": factories.plan_data(today)}
-    )
-    return await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": lead.model_dump()})
+    """Submit the proposal and the standard plan (its milestones due 30 and 90 days on), and send it for sign-off."""
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, builders.submit())
+    start = status.stage_started_at.date()
+    await handle.execute_update(AgreementWorkflow.set_objectives, builders.set_objectives(start=start))
+    return await handle.execute_update(AgreementWorkflow.submit_for_sign_off, builders.send_for_sign_off())
 
 
 async def version(handle: WorkflowHandle[Any, Any]) -> str:
@@ -197,15 +193,11 @@ async def variation_version(handle: WorkflowHandle[Any, Any]) -> str:
     return status.variation.version
 
 
-ALL_SIGNATORIES: list[Actor] = [factories.LEAD, factories.TAMWORTH_SIGNATORY, factories.STAFFORDSHIRE_SIGNATORY]
-
-
 async def approve_by_all(handle: WorkflowHandle[AgreementWorkflow, AgreementStatus]) -> AgreementStatus:
+    """Every signatory of the standard agreement approves the version now in sign-off; the last status."""
     status = None
     signed = await version(handle)
-    for actor in ALL_SIGNATORIES:
-        status = await handle.execute_update(
-            AgreementWorkflow.record_sign_off, {"actor": actor.model_dump(), "decision": "approve", "version": signed}
-        )
+    for actor in builders.SIGNATORIES:
+        status = await handle.execute_update(AgreementWorkflow.record_sign_off, builders.approve(actor, signed))
     assert status is not None
     return status
