@@ -11,7 +11,8 @@ from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities
 from domain.model import Rag, Stage
-from tests.helpers import assert_eventually, factories
+from tests.helpers import assert_eventually
+from tests.helpers.builders import LEAD, TAMWORTH, approve, readings, report
 from tests.helpers.harness import (
     AMBER_THEN_RED_HALF_A_SECOND_APART,
     Harness,
@@ -22,7 +23,6 @@ from tests.helpers.harness import (
 )
 from workflows.agreement import AgreementWorkflow
 
-LEAD = factories.LEAD.model_dump()
 MINUTE = timedelta(minutes=1)
 
 
@@ -78,8 +78,7 @@ async def test_a_sign_off_alert_names_the_partners_not_yet_signed(harness: Harne
     handle = await harness.start(settings={"stage_durations": {"sign_off": "P20D"}})
     agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {
-        "version": await version(handle), "actor": LEAD, "decision": "approve"})
+    await handle.execute_update(AgreementWorkflow.record_sign_off, approve(LEAD, await version(handle)))
 
     await harness.skip(timedelta(days=20, minutes=1))
     rows = await wait_for_alerts(harness, agreement_id, 2)
@@ -118,20 +117,19 @@ async def test_a_kpi_reading_outside_red_tolerance_raises_one_alert(harness: Har
     agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
-    for actor, milestone in ((LEAD, "fleet"), (factories.TAMWORTH_SIGNATORY.model_dump(), "rounds")):
-        status = await handle.execute_update(AgreementWorkflow.report_milestone, {
-            "actor": actor, "milestone_id": milestone, "status": "complete", "percent_complete": 100})
+    for actor, milestone in ((LEAD, "fleet"), (TAMWORTH, "rounds")):
+        status = await handle.execute_update(AgreementWorkflow.report_milestone, report(milestone, actor))
     assert status.stage is Stage.REVIEW
     await harness.skip(status.stage_started_at - await harness.env.get_current_time() + MINUTE)
 
-    readings = {"actor": LEAD, "readings": [{"kpi_id": "cost-per-household", "value": "66.5"}]}
-    status = await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings)
+    red_cost = readings(cost="66.5", on_time=None)
+    status = await handle.execute_update(AgreementWorkflow.record_kpi_readings, red_cost)
     assert status.rag is Rag.RED
     [row] = await wait_for_alerts(harness, agreement_id, 1)
     assert (row["kind"], row["level"]) == ("kpi_red", "red")
     assert "reads 66.5 GBP, 6.50 over its target 60.00 (red tolerance 5)" in row["message"]
 
-    await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings)
+    await handle.execute_update(AgreementWorkflow.record_kpi_readings, red_cost)
     await handle.query(AgreementWorkflow.status)
     assert await alert_levels(harness, agreement_id) == Counter({("kpi_red", "red"): 1})
     assert await harness.activities_scheduled(handle, "raise_alerts") == 1

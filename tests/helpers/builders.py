@@ -91,12 +91,16 @@ def report(milestone_id: str, actor: Actor = LEAD, status: str = "complete", per
     )
 
 
-def readings(actor: Actor = LEAD, **values: str) -> RecordKpiReadings:
-    """On-target readings for both KPIs unless given, e.g. ``readings(cost="70")``."""
+KPI_IDS = {"cost": "cost-per-household", "on_time": "missed-bins"}
+"""The standard plan's KPIs, by the names ``readings`` takes."""
+
+
+def readings(actor: Actor = LEAD, **values: str | None) -> RecordKpiReadings:
+    """On-target readings for both KPIs unless given, e.g. ``readings(cost="70")``; ``None`` leaves a KPI
+    unread, e.g. ``readings(cost="66.5", on_time=None)``."""
     values = {"cost": "61", "on_time": "99.1"} | values
     return RecordKpiReadings.model_validate({"actor": actor, "readings": [
-        {"kpi_id": "cost-per-household", "value": values["cost"]},
-        {"kpi_id": "missed-bins", "value": values["on_time"]},
+        {"kpi_id": KPI_IDS[name], "value": value} for name, value in values.items() if value is not None
     ]})
 
 
