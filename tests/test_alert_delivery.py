@@ -30,6 +30,7 @@ from domain.delivery import Cadence, Subscription
 from domain.drift import Alert, AlertKind, Waiting
 from domain.model import Stage
 from tests.helpers import assert_eventually, factories, free_port
+from tests.helpers.builders import approve
 from tests.helpers.harness import Harness, version, walk_to_sign_off
 from tests.helpers.processes import ROOT, WorkerProcess
 from tests.helpers.receivers import WebhookReceiver
@@ -140,8 +141,7 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
     handle = await harness.start(settings={"stage_durations": {"sign_off": "P10D"}, "escalation_interval": "P2D"})
     agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {
-        "version": await version(handle), "actor": factories.LEAD.model_dump(), "decision": "approve"})
+    await handle.execute_update(AgreementWorkflow.record_sign_off, approve(factories.LEAD, await version(handle)))
     await harness.skip(timedelta(days=14, minutes=1))
     await assert_eventually(lambda: pool.fetchval("SELECT count(*) = 4 FROM alerts WHERE agreement_id = $1", agreement_id))
     levels = ["amber", "red", "escalation 1", "escalation 2"]

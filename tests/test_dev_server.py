@@ -1,6 +1,5 @@
 """A sign-off round on the real Temporal dev server, with the ledger and alerts in a real PostgreSQL."""
 
-import asyncio
 import json
 
 import asyncpg
@@ -8,32 +7,29 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from activities.ledger import ALERT_CHANNEL
+from domain.actions import Actor
 from domain.drift import Alert
 from domain.model import Stage
 from tests.helpers import assert_eventually, factories
+from tests.helpers.builders import LEAD, STAFFORDSHIRE, TAMWORTH, approve, reject, send_for_sign_off, submit
 from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
 pytestmark = pytest.mark.dev_server
-
-TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
-LEAD = factories.LEAD.model_dump()
 
 
 async def test_a_sign_off_round_records_every_decision_once(harness: Harness):
     handle = await harness.start()
     agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
-    status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
-        "version": await version(handle),
-        "actor": TAMWORTH, "decision": "reject", "reason": "the fleet costs need a second look"})
+    status = await handle.execute_update(AgreementWorkflow.record_sign_off, reject(
+        TAMWORTH, "the fleet costs need a second look", await version(handle)))
     assert status.stage is Stage.PROPOSAL
-    await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": LEAD})
-    await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+    await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
+    await handle.execute_update(AgreementWorkflow.submit_for_sign_off, send_for_sign_off())
+    impostor = Actor(body=factories.TAMWORTH, signatory="Priya Shah")
     with pytest.raises(WorkflowUpdateFailedError):
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {
-            "version": await version(handle),
-            "actor": {"body": factories.TAMWORTH, "signatory": "Priya Shah"}, "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.record_sign_off, approve(impostor, await version(handle)))
     status = await approve_by_all(handle)
     assert status.stage is Stage.IMPLEMENTATION
 
@@ -58,27 +54,27 @@ async def test_a_sign_off_round_records_every_decision_once(harness: Harness):
 
 async def test_a_late_sign_off_is_alerted_to_listeners(harness: Harness, postgres_dsn: str):
     listener = await asyncpg.connect(postgres_dsn)
-    received: asyncio.Queue[dict] = asyncio.Queue()
-    await listener.add_listener(ALERT_CHANNEL, lambda *args: received.put_nowait(json.loads(args[3])))
+    announced: list[dict] = []
+    await listener.add_listener(ALERT_CHANNEL, lambda *args: announced.append(json.loads(args[3])))
     try:
         settings = {"stage_durations": {"sign_off": "PT6S"}, "amber_share": "0.5", "escalation_interval": "PT2S"}
         handle = await harness.start(settings=settings)
         agreement_id = handle.agreement_id
         await walk_to_sign_off(handle)
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {
-            "version": await version(handle), "actor": TAMWORTH, "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.record_sign_off, approve(TAMWORTH, await version(handle)))
 
-        levels = []
-        while len(levels) < 3:
-            announced = await asyncio.wait_for(received.get(), timeout=30)
-            if announced["agreement_id"] == agreement_id:
-                levels.append(announced["level"])
-                details = await harness.pool.fetchval("SELECT details FROM alerts WHERE id = $1",
-                                                          announced["alert_id"])
-                alert = Alert.model_validate_json(details)
-                assert [w.body_name for w in alert.waiting_on] == [
-                    "Lichfield District Council", "Staffordshire County Council"]
-        assert levels == ["amber", "red", "escalation 1"]
+        async def three_announced() -> list[dict] | None:
+            ours = [a for a in announced if a["agreement_id"] == agreement_id]
+            return ours[:3] if len(ours) >= 3 else None
+
+        first_three = await assert_eventually(three_announced, timeout=90)
+        assert [a["level"] for a in first_three] == ["amber", "red", "escalation 1"]
+        for alert_announced in first_three:
+            details = await harness.pool.fetchval("SELECT details FROM alerts WHERE id = $1",
+                                                  alert_announced["alert_id"])
+            alert = Alert.model_validate_json(details)
+            assert [w.body_name for w in alert.waiting_on] == [
+                "Lichfield District Council", "Staffordshire County Council"]
 
         await approve_by_all_remaining(handle)
         rows = await assert_eventually(lambda: harness.alerts(agreement_id))
@@ -89,6 +85,5 @@ async def test_a_late_sign_off_is_alerted_to_listeners(harness: Harness, postgre
 
 
 async def approve_by_all_remaining(handle) -> None:
-    for actor in (factories.LEAD, factories.STAFFORDSHIRE_SIGNATORY):
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {
-            "version": await version(handle), "actor": actor.model_dump(), "decision": "approve"})
+    for actor in (LEAD, STAFFORDSHIRE):
+        await handle.execute_update(AgreementWorkflow.record_sign_off, approve(actor, await version(handle)))

@@ -8,7 +8,7 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain import limits
-from domain.actions import ReportMilestone
+from domain.actions import Actor, ReportMilestone
 from domain.errors import INVALID_PAYLOAD, ActionRejected
 from domain.lifecycle import MilestoneProgress, evolve, state_bytes
 from domain.model import AgreementRequest, PartnerBody
@@ -52,8 +52,8 @@ async def test_partner_codes_just_within_the_search_attribute_limit_are_publishe
         return (await handle.describe()).typed_search_attributes.get(search_attributes.PARTNER_BODIES)
 
     assert await assert_eventually(published) == [p.code for p in request.proposal.partners]
-    lead = {"body": request.proposal.lead_body, "signatory": "Officer 0"}
-    status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": lead})
+    lead = Actor(body=request.proposal.lead_body, signatory="Officer 0")
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, builders.submit(lead))
     assert status.stage == "objective_setting"
 
 
@@ -81,7 +81,7 @@ async def test_a_revision_over_the_limit_is_refused_and_the_agreement_runs_on(ha
                                     {"actor": factories.LEAD.model_dump(), "proposal": proposal})
     assert failure.value.cause.details[0][0]["code"] == "search_attribute_too_large"
     assert len(await harness.ledger(agreement_id)) == 1
-    status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": factories.LEAD.model_dump()})
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, builders.submit())
     assert status.stage == "objective_setting"
 
 

@@ -11,8 +11,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.converter import PayloadConverter
 
+from domain.actions import Action, Actor, SetObjectives
 from domain.model import AgreementRequest
 from tests.helpers import assert_eventually, factories
+from tests.helpers.builders import send_for_sign_off, submit
 from tests.helpers.harness import Harness
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow, agreement_id_of, workflow_id
@@ -35,7 +37,7 @@ class Portfolio:
         self.harness = harness
         self.lead = f"L{uuid.uuid4().hex[:10]}"
         self.partner = f"P{uuid.uuid4().hex[:10]}"
-        self.actor = {"body": self.lead, "signatory": factories.LEAD.signatory}
+        self.actor = Actor(body=self.lead, signatory=factories.LEAD.signatory)
         self.partners: dict[str, str | None] = {}
 
     async def start(self, name: str, *, partner: bool, settings: dict | None = None, **proposal) -> str:
@@ -46,15 +48,17 @@ class Portfolio:
         await self.harness.start(AgreementRequest.model_validate(request))
         return agreement_id
 
-    async def update(self, agreement_id: str, update, payload: dict):
+    async def update(self, agreement_id: str, update, payload: Action | dict):
+        """Send ``payload`` (a typed action, or raw JSON) to ``update`` of the agreement ``agreement_id``."""
         handle = self.harness.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
         return await handle.execute_update(update, payload)
 
     async def to_sign_off(self, agreement_id: str) -> None:
-        status = await self.update(agreement_id, AgreementWorkflow.submit_proposal, {"actor": self.actor})
+        status = await self.update(agreement_id, AgreementWorkflow.submit_proposal, submit(self.actor))
         plan = rebadged(factories.plan_data(status.stage_started_at.date()), self.lead, self.partners[agreement_id])
-        await self.update(agreement_id, AgreementWorkflow.set_objectives, {"actor": self.actor, "plan": plan})
-        await self.update(agreement_id, AgreementWorkflow.submit_for_sign_off, {"actor": self.actor})
+        await self.update(agreement_id, AgreementWorkflow.set_objectives,
+                          SetObjectives.model_validate({"actor": self.actor, "plan": plan}))
+        await self.update(agreement_id, AgreementWorkflow.submit_for_sign_off, send_for_sign_off(self.actor))
 
     async def found(self, query: str) -> set[str]:
         return {
@@ -70,7 +74,7 @@ async def test_each_custom_search_attribute_finds_exactly_the_expected_agreement
     late = await portfolio.start("late", partner=True, settings=SIGN_OFF_SOON)
     planning = await portfolio.start("planning", partner=False, service_category="back_office")
     await portfolio.to_sign_off(late)
-    await portfolio.update(planning, AgreementWorkflow.submit_proposal, {"actor": portfolio.actor})
+    await portfolio.update(planning, AgreementWorkflow.submit_proposal, submit(portfolio.actor))
 
     async def expect(query: str, expected: set[str]) -> None:
         async def matches():

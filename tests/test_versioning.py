@@ -10,6 +10,7 @@ from temporalio.service import RPCError
 from config import ConfigurationError, Settings
 from domain.model import Stage
 from tests.helpers import assert_eventually, factories
+from tests.helpers.builders import submit
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow
 from workflows.client import AgreementClient
@@ -44,7 +45,7 @@ async def test_a_versioned_worker_runs_agreements_that_auto_upgrade(env, pool):
 
         request = factories.request(f"versioned-{uuid.uuid4().hex[:8]}")
         handle = await AgreementClient(client, settings.task_queue).start_without_waiting(request)
-        status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": factories.LEAD.model_dump()})
+        status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
         assert status.stage is Stage.OBJECTIVE_SETTING
         info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
         assert info.behavior == VersioningBehavior.AUTO_UPGRADE.value

@@ -14,7 +14,6 @@ from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign
 from tests.test_workflow_lifecycle import conclude_review, go_live
 from workflows.agreement import AgreementWorkflow
 
-LEAD = factories.LEAD.model_dump()
 QUARTERLY_FOR_A_YEAR = {"review_period": "P3M", "term": "P1Y"}
 
 
@@ -76,6 +75,7 @@ async def test_names_typed_in_nfd_match_a_named_signatory_and_count_as_the_same_
         body["signatories"] = [{"name": nfc, "role": "Director of Resources"}]
     handle = await harness.start(partners=partners)
     await walk_to_sign_off(handle)
+    # Raw JSON, not a typed action: the name must reach the workflow in NFD, as an officer's keyboard sent it.
     status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
         "version": await version(handle),
         "actor": {"body": factories.TAMWORTH, "signatory": nfd}, "decision": "approve"})
