@@ -143,7 +143,8 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
     await walk_to_sign_off(handle)
     await handle.execute_update(AgreementWorkflow.record_sign_off, approve(factories.LEAD, await version(handle)))
     await harness.skip(timedelta(days=14, minutes=1))
-    await assert_eventually(lambda: pool.fetchval("SELECT count(*) = 4 FROM alerts WHERE agreement_id = $1", agreement_id))
+    await assert_eventually(
+        lambda: pool.fetchval("SELECT count(*) = 4 FROM alerts WHERE agreement_id = $1", agreement_id))
     levels = ["amber", "red", "escalation 1", "escalation 2"]
 
     async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):

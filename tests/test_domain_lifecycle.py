@@ -306,7 +306,8 @@ def test_unknown_kpi_is_rejected():
 @pytest.mark.parametrize("outcome", ["continue", "amend"])
 def test_a_review_cannot_be_concluded_before_its_period_ends(outcome):
     message = rejected(live(), decide(outcome), after(91) - timedelta(seconds=1))
-    assert message.startswith("review 1 covers the period ending 2027-07-01 09:30 UTC; only after that it can be concluded")
+    assert message.startswith(
+        "review 1 covers the period ending 2027-07-01 09:30 UTC; only after that it can be concluded")
 
 
 def test_readings_cannot_be_recorded_before_the_review_period_ends():

@@ -87,7 +87,8 @@ async def test_a_second_start_after_the_closed_run_was_deleted_fails_and_the_led
         except RPCError as error:
             return error.status is RPCStatusCode.NOT_FOUND
         return False
-    await assert_eventually(deleted, timeout=120, interval=0.5)  # the dev server deletes in the background, in about 35 s
+    # The dev server deletes in the background, in about 35 s.
+    await assert_eventually(deleted, timeout=120, interval=0.5)
 
     failure = await refusal(await raw_start(harness, agreement_id))
 

@@ -12,7 +12,9 @@ from domain.actions import Actor, ReportMilestone
 from domain.errors import INVALID_PAYLOAD, ActionRejected
 from domain.lifecycle import MilestoneProgress, evolve, state_bytes
 from domain.model import AgreementRequest, PartnerBody
-from tests.helpers import agreements, assert_eventually, builders, factories
+from tests.helpers import assert_eventually, factories
+from tests.helpers.agreements import in_implementation, opened
+from tests.helpers.builders import LEAD, T0, submit
 from tests.helpers.harness import Harness
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
@@ -53,7 +55,7 @@ async def test_partner_codes_just_within_the_search_attribute_limit_are_publishe
 
     assert await assert_eventually(published) == [p.code for p in request.proposal.partners]
     lead = Actor(body=request.proposal.lead_body, signatory="Officer 0")
-    status = await handle.execute_update(AgreementWorkflow.submit_proposal, builders.submit(lead))
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit(lead))
     assert status.stage == "objective_setting"
 
 
@@ -81,7 +83,7 @@ async def test_a_revision_over_the_limit_is_refused_and_the_agreement_runs_on(ha
                                     {"actor": factories.LEAD.model_dump(), "proposal": proposal})
     assert failure.value.cause.details[0][0]["code"] == "search_attribute_too_large"
     assert len(await harness.ledger(agreement_id)) == 1
-    status = await handle.execute_update(AgreementWorkflow.submit_proposal, builders.submit())
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
     assert status.stage == "objective_setting"
 
 
@@ -89,31 +91,31 @@ def test_any_action_leaving_partner_codes_over_the_limit_is_refused():
     """However an action changes the partners (a variation need not go through Proposal's validation)."""
     # An agreement opened before the business case was required: today's submit rule would first refuse
     # the added partners for having no baseline.
-    agreement = agreements.opened().model_copy(update={"business_case_required": False})
+    agreement = opened().model_copy(update={"business_case_required": False})
     added = [PartnerBody.model_construct(code=f"P{i:02d}".ljust(64, "X"), name=f"Body {i}", signatories=[])
              for i in range(31)]
     crowded = agreement.proposal.model_copy(update={"partners": [*agreement.proposal.partners, *added]})
     agreement = agreement.model_copy(update={"proposal": crowded})
     with pytest.raises(ActionRejected) as refusal:
-        evolve(agreement, builders.submit(), builders.T0)
+        evolve(agreement, submit(), T0)
     assert refusal.value.code == "search_attribute_too_large"
 
 
 def test_an_action_that_would_grow_the_state_past_a_payload_is_refused():
-    agreement = agreements.in_implementation()
+    agreement = in_implementation()
     note = "🏛️" * 2000  # 4,000 characters, the most a note may have: 14,000 bytes
     for filler, below in ((note, limits.STATE_BYTES - 20_000), ("x" * 1000, limits.STATE_BYTES - 10_000)):
         while state_bytes(agreement) < below:
             key = f"old-{len(agreement.milestones)}"
             agreement = agreement.model_copy(update={"milestones": {**agreement.milestones,
                                                                     key: MilestoneProgress(note=filler)}})
-    report = ReportMilestone(actor=builders.LEAD, milestone_id="fleet", status="in_progress", percent_complete=50,
+    report = ReportMilestone(actor=LEAD, milestone_id="fleet", status="in_progress", percent_complete=50,
                              note=note)
     with pytest.raises(ActionRejected) as refusal:
-        evolve(agreement, report, builders.T0)
+        evolve(agreement, report, T0)
     assert refusal.value.code == "state_too_large"
     assert "limit.blobSize.error" in str(refusal.value)
-    assert evolve(agreement, report.model_copy(update={"note": "ordered"}), builders.T0).decisions
+    assert evolve(agreement, report.model_copy(update={"note": "ordered"}), T0).decisions
 
 
 def test_summaries_and_details_are_cut_to_fit_their_limits():

@@ -123,7 +123,8 @@ async def test_the_timeline_reads_as_the_agreements_story(harness: Harness):
 
     description = await handle.describe()
     assert await description.memo_value("title") == "Joint waste and recycling service"
-    assert await description.static_summary() == "Joint waste and recycling service: Domestic waste and recycling collection"
+    assert await description.static_summary() == (
+        "Joint waste and recycling service: Domestic waste and recycling collection")
     metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     assert "Waiting for sign-off from" in metadata.current_details
     assert "**Stage:** sign off" in metadata.current_details
