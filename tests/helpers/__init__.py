@@ -1,7 +1,8 @@
 """Helpers for Concordat's tests, after sdk-python's ``tests/helpers``: waiting for a condition, and a free port.
 
-The rest live in modules of their own: ``factories`` (realistic agreements), ``builders`` (typed actions and
-agreements walked through the domain's rules), ``environments`` (the Temporal servers tests run against),
+The rest live in modules of their own: ``factories`` (realistic agreements, as requests and JSON),
+``builders`` (typed actions, for domain and workflow tests alike), ``agreements`` (agreements walked to a stage by
+the domain's rules), ``environments`` (the Temporal servers tests run against, by ``--workflow-environment``),
 ``harness`` (a worker and the agreements a test drives), ``processes`` (the worker and dev server as processes),
 ``receivers`` (a webhook receiver), ``council_portfolio`` (a council portfolio for the board report) and
 ``nondeterministic`` (a workflow change replay must catch).

@@ -1,4 +1,9 @@
-"""Drive agreements in tests: start them, act on them, and read the ledger and alerts back."""
+"""Drive agreements in tests: start them, act on them, and read the ledger and alerts back.
+
+The ``harness`` fixture (tests/conftest.py) gives a test a ``Harness`` on its server (``env``);
+``handle = await harness.start(...)`` returns an ``AgreementHandle``, whose ``agreement_id`` names the agreement in
+the ledger and whose updates take the typed actions of ``tests.helpers.builders``.
+"""
 
 from __future__ import annotations
 
@@ -56,13 +61,16 @@ class AgreementHandle(WorkflowHandle[AgreementWorkflow, AgreementStatus]):
 
 
 class Harness:
+    """A worker of Concordat's own on a task queue of its own, the agreements a test starts there (terminated when
+    the test ends), and what they leave in PostgreSQL."""
+
     def __init__(self, env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str) -> None:
         self.env = env
         self.client = env.client
         self.pool = pool
         self.task_queue = task_queue
         self.agreements = AgreementClient(env.client, task_queue)
-        """The typed client, for new tests: ``await harness.agreements.act(agreement_id, update, action)``."""
+        """The typed client: ``await harness.agreements.act(agreement_id, AgreementWorkflow.<update>, action)``."""
         self.started: list[WorkflowHandle[Any, Any]] = []
         self.first_run_ids: dict[str, str | None] = {}
 
