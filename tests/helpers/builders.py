@@ -98,9 +98,10 @@ KPI_IDS = {"cost": "cost-per-household", "on_time": "missed-bins"}
 def readings(actor: Actor = LEAD, **values: str | None) -> RecordKpiReadings:
     """On-target readings for both KPIs unless given, e.g. ``readings(cost="70")``; ``None`` leaves a KPI
     unread, e.g. ``readings(cost="66.5", on_time=None)``."""
-    values = {"cost": "61", "on_time": "99.1"} | values
+    read: dict[str, str | None] = {"cost": "61", "on_time": "99.1"}
+    read |= values
     return RecordKpiReadings.model_validate({"actor": actor, "readings": [
-        {"kpi_id": KPI_IDS[name], "value": value} for name, value in values.items() if value is not None
+        {"kpi_id": KPI_IDS[name], "value": value} for name, value in read.items() if value is not None
     ]})
 
 
