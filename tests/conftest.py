@@ -1,5 +1,5 @@
-"""Real parts for every test: an embedded PostgreSQL, Temporal's time-skipping test
-server and its dev server, all from PyPI wheels, started once per session."""
+"""Real parts for every test: an embedded PostgreSQL, and Temporal's time-skipping test server or its dev server
+(or an existing server: ``--workflow-environment``), all from PyPI wheels."""
 
 import io
 import logging
@@ -17,12 +17,10 @@ from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 import starter
-from demo.stack import free_port
 from runtime.temporal import CORE_LOGGER, core_telemetry
 from store.database import create_pool, migrate
-from tests.harness import Harness, server_binary
-from workflows import search_attributes
-from workflows.converter import data_converter
+from tests.helpers.environments import DEV_SERVER_MARK, LOCAL, OPTION, TIME_SKIPPING, Environments
+from tests.helpers.harness import Harness
 
 
 class _TestServerCapabilities(logging.Filter):
@@ -54,57 +52,82 @@ async def pool(postgres_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-@pytest.fixture(scope="module")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server of each test module's own (about a second to start), so that whatever one
-    module leaves on its virtual clock (a run still waiting, a clock years ahead) cannot hold up another's."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        OPTION, default=TIME_SKIPPING,
+        help=f"where tests find Temporal: '{TIME_SKIPPING}' (the default: a time-skipping test server, and the "
+             f"embedded dev server for tests marked {DEV_SERVER_MARK}), '{LOCAL}' (the embedded dev server for every "
+             "test) or host:port of an existing server; tests the choice rules out skip, saying why",
     )
-    async with env:
-        await search_attributes.register(env.client, "default")
-        yield env
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{DEV_SERVER_MARK}: needs a full Temporal server (visibility, the Web UI, a real clock), not the "
+                   "time-skipping test server")
+
+
+FULL_SERVER_FIXTURES = {"cli", "dev_server_ui_port", "dev_harness", "dev_server_env"}
+"""Fixtures that make a test need a full server as its ``dev_server`` mark would: the CLI as officers run it and
+the Web UI; and the names ``dev_harness`` and ``dev_server_env`` that some test modules still use."""
 
 
 @pytest.fixture(scope="session")
-def dev_server_ui_port() -> int:
-    return free_port()
-
-
-@pytest.fixture(scope="session")
-async def dev_server_env(dev_server_ui_port: int) -> AsyncIterator[WorkflowEnvironment]:
-    """The dev server with its Web UI, the custom search attributes registered as an operator would."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=server_binary("temporal"),
-        data_converter=data_converter,
-        ui=True,
-        ui_port=dev_server_ui_port,
-    )
-    async with env:
-        await search_attributes.register(env.client, "default")
-        yield env
+async def environments(request: pytest.FixtureRequest) -> AsyncIterator[Environments]:
+    environments = Environments(request.config.getoption(OPTION))
+    yield environments
+    await environments.close()
 
 
 @pytest.fixture
-async def harness(time_skipping_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Harness]:
-    """A worker on its own task queue against the time-skipping server."""
-    async with Harness.running(time_skipping_env, pool) as harness:
+async def env(request: pytest.FixtureRequest, environments: Environments) -> WorkflowEnvironment:
+    """The Temporal server this test runs against: see ``tests/helpers/environments.py`` and
+    ``--workflow-environment``. A full server if the test is marked ``dev_server`` (or uses the CLI or Web UI),
+    else a time-skipping test server of its module's own."""
+    needs_full_server = (request.node.get_closest_marker(DEV_SERVER_MARK) is not None
+                         or not FULL_SERVER_FIXTURES.isdisjoint(request.fixturenames))
+    return await environments.for_test(needs_full_server=needs_full_server, module=request.module.__name__)
+
+
+@pytest.fixture
+async def harness(env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Harness]:
+    """A worker on its own task queue against this test's server (``env``)."""
+    async with Harness.running(env, pool) as harness:
         yield harness
 
 
 @pytest.fixture
-async def dev_harness(dev_server_env: WorkflowEnvironment, pool: asyncpg.Pool) -> AsyncIterator[Harness]:
-    """A worker on its own task queue against the real dev server."""
-    async with Harness.running(dev_server_env, pool) as harness:
-        yield harness
+def dev_server_ui_port(env: WorkflowEnvironment, environments: Environments) -> int:
+    """The embedded dev server's Web UI port (the test skips against an existing server, whose UI is its own)."""
+    if environments.ui_port is None:
+        pytest.skip("needs the embedded dev server's Web UI")
+    return environments.ui_port
 
 
 @pytest.fixture
-def cli(dev_harness: Harness, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def dev_harness(harness: Harness) -> Harness:
+    """``harness`` on a full server, by the name test_cli, test_web_ui and test_readme still use."""
+    return harness
+
+
+@pytest.fixture
+def dev_server_env(env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """``env`` on a full server, by the name test_worker_process and test_worker_logs still use."""
+    return env
+
+
+@pytest.fixture
+def time_skipping_env(env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """``env`` for a test not marked ``dev_server``, by the name test_worker_logs still uses."""
+    return env
+
+
+@pytest.fixture
+def cli(harness: Harness, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     """Run ``starter.py`` in-process against the dev server and PostgreSQL: ``code, out, err = await cli(*argv)``
     (``err`` with its whitespace collapsed to single spaces)."""
-    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_harness.client.service_client.config.target_host)
-    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", dev_harness.task_queue)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", harness.client.service_client.config.target_host)
+    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", harness.task_queue)
     monkeypatch.setenv("DATABASE_URL", postgres_dsn)
 
     async def run(*argv: str) -> tuple[int, str, str]:

@@ -23,7 +23,6 @@ import starter
 from activities import digests
 from activities.ledger import LedgerActivities
 from demo.mailbox import SmtpSink
-from demo.stack import free_port
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import InvalidSignature, signed_headers, verify_signature
@@ -31,10 +30,11 @@ from domain.delivery import Cadence, Subscription
 from domain.drift import Alert, AlertKind, Waiting
 from domain.model import Stage
 from store import outbox
-from tests import factories
-from tests.harness import Harness, eventually, version, walk_to_sign_off
-from tests.processes import ROOT, WorkerProcess
-from tests.receivers import WebhookReceiver
+from tests.helpers import assert_eventually, factories, free_port
+from tests.helpers.builders import approve
+from tests.helpers.harness import Harness, version, walk_to_sign_off
+from tests.helpers.processes import ROOT, WorkerProcess
+from tests.helpers.receivers import WebhookReceiver
 from workflows.agreement import AgreementWorkflow
 from workflows.digest import schedule_id
 
@@ -140,16 +140,16 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
     await subscribe("daily-digest", cadence="daily")
 
     handle = await harness.start(settings={"stage_durations": {"sign_off": "P10D"}, "escalation_interval": "P2D"})
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {
-        "version": await version(handle), "actor": factories.LEAD.model_dump(), "decision": "approve"})
+    await handle.execute_update(AgreementWorkflow.record_sign_off, approve(factories.LEAD, await version(handle)))
     await harness.skip(timedelta(days=14, minutes=1))
-    await eventually(lambda: pool.fetchval("SELECT count(*) = 4 FROM alerts WHERE agreement_id = $1", agreement_id))
+    await assert_eventually(
+        lambda: pool.fetchval("SELECT count(*) = 4 FROM alerts WHERE agreement_id = $1", agreement_id))
     levels = ["amber", "red", "escalation 1", "escalation 2"]
 
     async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
-        await eventually(lambda: pool.fetchval(
+        await assert_eventually(lambda: pool.fetchval(
             """SELECT count(*) = 13 FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
                WHERE a.agreement_id = $1 AND d.status = 'sent'""", agreement_id))
 
@@ -192,7 +192,7 @@ async def test_the_signature_verifies_and_a_replayed_or_altered_request_fails(
         return receiver.accepted("/hook")
 
     async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
-        [request] = await eventually(received)
+        [request] = await assert_eventually(received)
 
     payload = request.json()
     assert payload["type"] == "alert" and payload["delivery_id"] == request.delivery_id
@@ -225,7 +225,7 @@ async def test_a_receiver_failing_three_times_then_succeeding_gets_each_delivery
     alerts = [an_alert(body, level) for level in ("amber", "red", "escalation 1")]
     await LedgerActivities(pool).raise_alerts(alerts)
     async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
-        await eventually(lambda: _all_sent(pool, hook.id, 3))
+        await assert_eventually(lambda: _all_sent(pool, hook.id, 3))
 
     accepted = receiver.accepted("/flaky")
     assert len(accepted) == 3 and len({r.delivery_id for r in accepted}) == 3
@@ -258,13 +258,13 @@ async def test_a_dispatcher_killed_mid_delivery_loses_nothing(pool, postgres_dsn
 
     async def caught_mid_delivery() -> bool:
         return receiver.holding >= 1
-    await eventually(caught_mid_delivery)
+    await assert_eventually(caught_mid_delivery)
     assert await first.kill() == -9
     receiver.release()
 
     second = await WorkerProcess(env, ("-m", "dispatcher"), "dispatcher_started").start()
     try:
-        await eventually(lambda: delivered(pool, [hook.id, mail.id], 6), timeout=60)
+        await assert_eventually(lambda: delivered(pool, [hook.id, mail.id], 6), timeout=60)
     finally:
         assert await second.stop() == 0
     assert [e["event"] for e in second.events()][-2:] == ["dispatcher_stopping", "dispatcher_stopped"]
@@ -294,10 +294,10 @@ async def test_an_smtp_outage_delays_deliveries_and_loses_none(pool, postgres_ds
             mail.id)
 
     async with dispatching(pool, settings_for(postgres_dsn, port)):
-        await eventually(retried_while_down)
+        await assert_eventually(retried_while_down)
         sink = SmtpSink(port).start()
         try:
-            await eventually(lambda: delivered(pool, [mail.id], 2))
+            await assert_eventually(lambda: delivered(pool, [mail.id], 2))
         finally:
             sink.stop()
     assert len({r.delivery_id for r in sink.to(mail.address)}) == 2
@@ -328,7 +328,7 @@ async def test_a_delivery_failing_past_its_time_is_failed_and_the_cli_shows_and_
     hook = await subscribe("down", channel="webhook", address=receiver.url + "/down", secret=SECRET, bodies=[body])
     await LedgerActivities(pool).raise_alerts([an_alert(body)])
     async with dispatching(pool, settings_for(postgres_dsn, smtp.port, CONCORDAT_DELIVERY_GIVE_UP_SECONDS="1")):
-        await eventually(lambda: _has(pool, hook.id, "failed"))
+        await assert_eventually(lambda: _has(pool, hook.id, "failed"))
         code, out, _ = await cli("alerts", "deliveries", "--status", "failed", "--json")
         [row] = [r for r in json.loads(out) if r["subscription_id"] == hook.id]
         assert code == 0 and "HTTP 500" in row["last_error"] and row["attempts"] >= 2
@@ -338,7 +338,7 @@ async def test_a_delivery_failing_past_its_time_is_failed_and_the_cli_shows_and_
         receiver.fail_first = 0
         code, out, _ = await cli("alerts", "retry", row["id"])
         assert code == 0 and "same delivery id" in out
-        await eventually(lambda: _has(pool, hook.id, "sent"))
+        await assert_eventually(lambda: _has(pool, hook.id, "sent"))
     assert [r.delivery_id for r in receiver.accepted("/down")] == [row["id"]]
     code, _, err = await cli("alerts", "retry", row["id"])
     assert code == 1 and "not failed or cancelled" in err
@@ -406,30 +406,31 @@ async def test_the_dispatcher_process_exits_2_on_bad_configuration_and_3_without
     assert process.returncode == 3 and b"dispatcher_gave_up" in out
 
 
+@pytest.mark.dev_server
 async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_first(
-    dev_harness: Harness, pool, postgres_dsn, smtp, subscribe, cli, monkeypatch
+    harness: Harness, pool, postgres_dsn, smtp, subscribe, cli, monkeypatch
 ):
-    red = await dev_harness.start(settings={"stage_durations": {"proposal": "PT1S"}})
-    amber = await dev_harness.start(settings={"stage_durations": {"proposal": "PT1H"}, "amber_share": "0.0003"})
+    red = await harness.start(settings={"stage_durations": {"proposal": "PT1S"}})
+    amber = await harness.start(settings={"stage_durations": {"proposal": "PT1H"}, "amber_share": "0.0003"})
     ids = {handle.id for handle in (red, amber)}
     digest = await subscribe("lichfield-daily", bodies=[factories.LICHFIELD], relation="lead", cadence="daily")
 
     async def both_alerting_in_visibility() -> bool:
-        found = [e.id async for e in dev_harness.client.list_workflows(digests.OPEN_AGREEMENTS_WITH_ALERTS)]
+        found = [e.id async for e in harness.client.list_workflows(digests.OPEN_AGREEMENTS_WITH_ALERTS)]
         return ids <= set(found)
-    await eventually(both_alerting_in_visibility, timeout=30)
+    await assert_eventually(both_alerting_in_visibility, timeout=30)
 
-    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_harness.client.service_client.config.target_host)
-    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", dev_harness.task_queue)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", harness.client.service_client.config.target_host)
+    monkeypatch.setenv("CONCORDAT_TASK_QUEUE", harness.task_queue)
     code, out, _ = await cli("alerts", "digest-schedule", "--cadence", "daily", "--at", "06:15", "--trigger")
-    schedule = dev_harness.client.get_schedule_handle(schedule_id(Cadence.DAILY))
+    schedule = harness.client.get_schedule_handle(schedule_id(Cadence.DAILY))
     try:
         assert code == 0 and "created" in out and "06:15 Europe/London every day" in out
         described = await schedule.describe()
         [calendar] = described.schedule.spec.calendars
         assert (calendar.hour[0].start, calendar.minute[0].start) == (6, 15)
         async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
-            await eventually(lambda: _has(pool, digest.id, "sent"), timeout=30)
+            await assert_eventually(lambda: _has(pool, digest.id, "sent"), timeout=30)
         code, out, _ = await cli("alerts", "digest-schedule", "--cadence", "daily", "--at", "07:00")
         assert code == 0 and "updated" in out
     finally:
@@ -438,6 +439,6 @@ async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_firs
     [sent] = smtp.to(digest.address)
     assert "Daily digest" in str(sent.message["Subject"])
     text = sent.text()
-    red_id, amber_id = (handle.id.removeprefix("agreement-") for handle in (red, amber))
+    red_id, amber_id = (handle.agreement_id for handle in (red, amber))
     assert text.index(f"({red_id})") < text.index(f"({amber_id})"), "worst first"
     assert "red (stage drift)" in text and "amber (stage drift)" in text

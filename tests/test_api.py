@@ -33,8 +33,8 @@ from domain import attestation
 from domain.actions import Actor, SignOff
 from domain.errors import ACTION_REJECTED
 from domain.ledger import ChainHead, Decision, chain
-from tests import factories
-from tests.harness import Harness, eventually
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness
 from workflows.agreement import workflow_id
 from workflows.client import ActionRefused
 from workflows.contract import CONTRACT_DIR
@@ -134,7 +134,7 @@ async def serving(harness: Harness, provider: IdentityProvider, key: Ed25519Priv
     async def started() -> bool:
         return server.started
 
-    await eventually(started)
+    await assert_eventually(started)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:

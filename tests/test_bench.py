@@ -6,20 +6,23 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
+
+pytestmark = pytest.mark.dev_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_the_benchmark_runs_every_measure_at_a_tiny_size(
-    dev_server_env: WorkflowEnvironment, postgres_dsn: str, tmp_path: Path
+    env: WorkflowEnvironment, postgres_dsn: str, tmp_path: Path
 ):
     out = tmp_path / "bench.json"
-    env = {**os.environ, "TEMPORAL_ADDRESS": dev_server_env.client.service_client.config.target_host,
+    environ = {**os.environ, "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
            "DATABASE_URL": postgres_dsn}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench", "--quick", "--scale", "2", "--json", str(out),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        cwd=ROOT, env=environ, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     output, _ = await asyncio.wait_for(process.communicate(), timeout=300)
     text = output.decode()
     assert process.returncode == 0, text

@@ -2,7 +2,7 @@
 
 Each test writes into its own database (the report covers a whole ledger), migrated to today's schema:
 the demo portfolio played by its officers on the time-skipping server, and 110 agreements between real
-councils from ../shared/data written by the domain's rules (``tests/council_portfolio.py``).
+councils from ../shared/data written by the domain's rules (``tests/helpers/council_portfolio.py``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from report import data, render
 from report.__main__ import build
 from store.database import create_pool, migrate
 from store.ledger import read_ledger, verify_ledger
-from tests import council_portfolio
-from tests.harness import Harness
+from tests.helpers import council_portfolio
+from tests.helpers.harness import Harness
 from workflows.agreement import AgreementWorkflow
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -144,8 +144,8 @@ async def test_the_read_model_answers_the_documented_questions(ledger_pool, ledg
 
 
 async def test_the_report_renders_for_the_demo_portfolio_played_by_its_officers(
-        time_skipping_env: WorkflowEnvironment, ledger_pool, tmp_path):
-    async with Harness.running(time_skipping_env, ledger_pool) as harness:
+        env: WorkflowEnvironment, ledger_pool, tmp_path):
+    async with Harness.running(env, ledger_pool) as harness:
         for persona in PORTFOLIO:
             persona = replace(persona, agreement_id=harness.new_id(persona.agreement_id))
             handle = await harness.start(persona.request(speed=1))
@@ -153,13 +153,13 @@ async def test_the_report_renders_for_the_demo_portfolio_played_by_its_officers(
                 status = await handle.query(AgreementWorkflow.status)
                 if status.stage is Stage.CLOSED:
                     break
-                step = next_step(persona, status, await time_skipping_env.get_current_time())
+                step = next_step(persona, status, await env.get_current_time())
                 if step is None:
                     await harness.skip(timedelta(seconds=2))
                 else:
                     await handle.execute_update(step[0], step[1])
             assert status.stage is Stage.CLOSED, (persona.agreement_id, status.stage)
-    content = await data.read(ledger_pool, await time_skipping_env.get_current_time())
+    content = await data.read(ledger_pool, await env.get_current_time())
     assert len(content.agreements) == len(PORTFOLIO)
     assert all(a.cumulative_saving is not None for a in content.agreements)
     assert content.recent_lessons

@@ -18,8 +18,8 @@ from cli.output import print_table
 from domain.ledger import ChainHead, Decision, chain
 from domain.model import Stage
 from domain.status import AgreementStatus
-from tests import factories
-from tests.harness import eventually
+from tests.helpers import assert_eventually as eventually
+from tests.helpers import factories
 from workflows.agreement import workflow_id
 
 ROOT = Path(__file__).resolve().parent.parent

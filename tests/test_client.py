@@ -6,8 +6,8 @@ import pytest
 from domain.actions import SignOff, SignOffDecision, SubmitProposal
 from domain.errors import ACTION_REJECTED
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, approve_by_all, walk_to_sign_off
+from tests.helpers import factories
+from tests.helpers.harness import Harness, approve_by_all, walk_to_sign_off
 from tests.test_workflow_lifecycle import conclude_review, go_live
 from workflows.agreement import AgreementWorkflow, agreement_id_of, workflow_id
 from workflows.client import ActionRefused, AgreementNotFound

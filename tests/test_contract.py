@@ -15,7 +15,7 @@ from dispatcher.settings import DispatcherSettings
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
 from runtime.settings import Settings
-from tests.harness import Harness
+from tests.helpers.harness import Harness
 from workflows import contract
 from workflows.agreement import TASK_QUEUE, AgreementWorkflow, workflow_id
 
@@ -36,13 +36,13 @@ def test_the_contract_names_every_update_and_query_of_the_workflow():
     assert contract.summary()["task_queue"] == TASK_QUEUE
 
 
-async def run_example(dev_harness: Harness, script: str, agreement_id: str) -> AgreementStatus:
+async def run_example(harness: Harness, script: str, agreement_id: str) -> AgreementStatus:
     """Run an example script against the dev server; returns the agreement's final status."""
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "TEMPORAL_ADDRESS": dev_harness.client.service_client.config.target_host,
-        "CONCORDAT_TASK_QUEUE": dev_harness.task_queue,
+        "TEMPORAL_ADDRESS": harness.client.service_client.config.target_host,
+        "CONCORDAT_TASK_QUEUE": harness.task_queue,
     }
     process = await asyncio.create_subprocess_exec(
         "bash", str(ROOT / "examples" / script), agreement_id, env=env,
@@ -50,37 +50,39 @@ async def run_example(dev_harness: Harness, script: str, agreement_id: str) -> A
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode == 0, output.decode()
-    handle = dev_harness.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
-    dev_harness.started.append(handle)
+    handle = harness.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
+    harness.started.append(handle)
     result = await handle.result()
-    assert (await dev_harness.verify(agreement_id)).valid
+    assert (await harness.verify(agreement_id)).valid
     return result
 
 
-async def test_an_agreement_can_be_driven_with_the_temporal_cli_alone(dev_harness: Harness):
-    agreement_id = dev_harness.new_id("cli-example")
-    result = await run_example(dev_harness, "temporal-cli.sh", agreement_id)
+@pytest.mark.dev_server
+async def test_an_agreement_can_be_driven_with_the_temporal_cli_alone(harness: Harness):
+    agreement_id = harness.new_id("cli-example")
+    result = await run_example(harness, "temporal-cli.sh", agreement_id)
     assert result.closure is not None and result.closure.outcome == "completed"
-    handle = dev_harness.client.get_workflow_handle(workflow_id(agreement_id))
+    handle = harness.client.get_workflow_handle(workflow_id(agreement_id))
     request = AgreementRequest.model_validate_json((ROOT / "examples" / "agreement.json").read_text().replace(
         "@ID@", agreement_id))
     expected = contract.start_options(request)
-    first_run = await dev_harness.client.get_workflow_handle(
+    first_run = await harness.client.get_workflow_handle(
         handle.id, run_id=(await handle.describe()).raw_description.workflow_execution_info.first_run_id).describe()
     assert await first_run.static_summary() == expected["static_summary"]
     assert await first_run.static_details() == expected["static_details"]
     assert await first_run.memo() == expected["memo"]
 
 
+@pytest.mark.dev_server
 async def test_a_variation_and_the_signatory_register_can_be_driven_with_the_temporal_cli_alone(
-    dev_harness: Harness,
+    harness: Harness,
 ):
-    agreement_id = dev_harness.new_id("cli-variation")
-    result = await run_example(dev_harness, "temporal-cli-variation.sh", agreement_id)
+    agreement_id = harness.new_id("cli-variation")
+    result = await run_example(harness, "temporal-cli-variation.sh", agreement_id)
     assert result.closure is not None and result.closure.outcome == "withdrawn"
     assert result.partner_bodies == ["E10000017", "E06000063", "E06000064", "E06000009"]
     assert [s.name for s in result.signatories["E10000017"]] == ["Sam Clarke"]
-    kinds = [entry.kind for entry in await dev_harness.ledger(agreement_id)]
+    kinds = [entry.kind for entry in await harness.ledger(agreement_id)]
     assert kinds.count("variation_signed") == 4 and kinds.count("variation_took_effect") == 1
 
 

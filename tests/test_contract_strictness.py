@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
 from domain.agreement import AgreementInput
-from tests import factories
+from tests.helpers import factories
 from tests.test_hostile_input import VALID_ACTIONS, mutate, paths
 from workflows import contract
 

@@ -28,10 +28,10 @@ from temporalio.client import ScheduleHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from store.database import create_pool, migrate
 from demo.stack import EmbeddedStack
 from domain.delivery import Cadence
-from tests.harness import Harness
+from store.database import create_pool, migrate
+from tests.helpers.harness import Harness
 from workflows.digest import schedule_id
 
 ROOT = Path(__file__).resolve().parent.parent

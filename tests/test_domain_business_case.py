@@ -15,20 +15,9 @@ from domain.errors import ActionRejected
 from domain.lifecycle import evolve
 from domain.model import BusinessCase, Proposal, Rag, Stage
 from domain.status import status_of
-from tests import factories
-from tests.domain_helpers import (
-    LEAD,
-    STAFFORDSHIRE,
-    TAMWORTH,
-    apply,
-    benefits,
-    decide,
-    live,
-    opened,
-    readings,
-    review_due,
-    submit,
-)
+from tests.helpers import factories
+from tests.helpers.agreements import apply, live, opened, review_due
+from tests.helpers.builders import LEAD, STAFFORDSHIRE, TAMWORTH, benefits, decide, readings, submit
 from workflows.web_ui import details_markdown
 
 D = Decimal

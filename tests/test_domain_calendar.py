@@ -18,8 +18,9 @@ from domain.errors import ActionRejected, explain
 from domain.lifecycle import evolve
 from domain.model import GovernanceSettings, Signatory, name_key
 from domain.status import AgreementStatus, money_summary, schedule_summary, status_of
-from tests import factories
-from tests.domain_helpers import T0, after, apply, approve, decide, in_sign_off, live, opened, readings
+from tests.helpers import factories
+from tests.helpers.agreements import apply, in_sign_off, live, opened
+from tests.helpers.builders import T0, after, approve, decide, readings
 from workflows.web_ui import details_markdown
 
 

@@ -16,18 +16,9 @@ from domain.delivery import (
     worst_first,
 )
 from domain.drift import AlertKind, conditions
-from tests import factories
-from tests.domain_helpers import (
-    LEAD,
-    after,
-    apply,
-    approve,
-    benefits,
-    in_implementation,
-    in_sign_off,
-    live,
-    review_due,
-)
+from tests.helpers import factories
+from tests.helpers.agreements import apply, in_implementation, in_sign_off, live, review_due
+from tests.helpers.builders import LEAD, after, approve, benefits
 
 SECRET = "s" * 32
 GREENWICH = "E09000011"

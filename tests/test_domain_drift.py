@@ -10,21 +10,23 @@ from domain.agreement import Agreement
 from domain.drift import AlertKind, due_alerts, humanise, next_check, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.model import Rag, Stage
 from domain.status import rejection_summary, status_of
-from tests import factories
-from tests.domain_helpers import (
-    LEAD,
-    STAFFORDSHIRE,
-    T0,
-    TAMWORTH,
-    after,
+from tests.helpers import factories
+from tests.helpers.agreements import (
     apply,
-    approve,
     conclude_review,
     in_implementation,
     in_objective_setting,
     in_sign_off,
     live,
     opened,
+)
+from tests.helpers.builders import (
+    LEAD,
+    STAFFORDSHIRE,
+    T0,
+    TAMWORTH,
+    after,
+    approve,
     readings,
     reject,
     report,

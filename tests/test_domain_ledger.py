@@ -7,8 +7,8 @@ import pytest
 from domain.ledger import GENESIS, ChainHead, Decision, LedgerEntry, chain, entry_hash, verify
 from domain.lifecycle import evolve, open_agreement
 from domain.model import Stage
-from tests import factories
-from tests.domain_helpers import SIGNATORIES, T0, after, approve, send_for_sign_off, set_objectives, submit
+from tests.helpers import factories
+from tests.helpers.builders import SIGNATORIES, T0, after, approve, send_for_sign_off, set_objectives, submit
 
 AGREEMENT = "waste-2027"
 

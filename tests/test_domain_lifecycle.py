@@ -12,8 +12,18 @@ from domain.agreement import Agreement, ClosedOutcome
 from domain.errors import ActionRejected, explain
 from domain.lifecycle import evolve, open_agreement
 from domain.model import Rag, Stage
-from tests import factories
-from tests.domain_helpers import (
+from tests.helpers import factories
+from tests.helpers.agreements import (
+    apply,
+    conclude_review,
+    in_implementation,
+    in_objective_setting,
+    in_sign_off,
+    live,
+    opened,
+    review_due,
+)
+from tests.helpers.builders import (
     LEAD,
     QUARTERLY_FOR_A_YEAR,
     SIGNATORIES,
@@ -21,19 +31,11 @@ from tests.domain_helpers import (
     T0,
     TAMWORTH,
     after,
-    apply,
     approve,
-    conclude_review,
     decide,
-    in_implementation,
-    in_objective_setting,
-    in_sign_off,
-    live,
-    opened,
     readings,
     reject,
     report,
-    review_due,
     send_for_sign_off,
     set_objectives,
     submit,
@@ -305,7 +307,8 @@ def test_unknown_kpi_is_rejected():
 @pytest.mark.parametrize("outcome", ["continue", "amend"])
 def test_a_review_cannot_be_concluded_before_its_period_ends(outcome):
     message = rejected(live(), decide(outcome), after(91) - timedelta(seconds=1))
-    assert message.startswith("review 1 covers the period ending 2027-07-01 09:30 UTC; only after that it can be concluded")
+    assert message.startswith(
+        "review 1 covers the period ending 2027-07-01 09:30 UTC; only after that it can be concluded")
 
 
 def test_readings_cannot_be_recorded_before_the_review_period_ends():

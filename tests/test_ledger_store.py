@@ -22,7 +22,7 @@ from store import alerts
 from store import ledger as store_ledger
 from store.database import migrate
 from store.ledger import read_ledger, verify_ledger
-from tests import factories
+from tests.helpers import factories
 
 T0 = datetime(2027, 4, 1, 9, 30, tzinfo=UTC)
 TITLE = "Joint waste and recycling service"

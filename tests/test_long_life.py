@@ -6,12 +6,10 @@ from temporalio.api.enums.v1 import EventType
 
 from domain.ledger import ChainHead
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, approve_by_all, version, walk_to_sign_off
+from tests.helpers.builders import LEAD, TAMWORTH, decide, readings, reject, report, send_for_sign_off
+from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
-LEAD = factories.LEAD.model_dump()
-TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
 TEN_YEARS = {"term": "P3640D"}  # forty 91-day review periods
 MAX_EVENTS_PER_RUN = 250
 
@@ -25,12 +23,11 @@ async def until_review_opens(harness: Harness, handle) -> None:
 
 async def test_ten_years_of_reviews_in_bounded_runs_with_one_verified_chain(harness: Harness):
     handle = await harness.start(settings=TEN_YEARS)
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
     for actor, milestone in ((LEAD, "fleet"), (TAMWORTH, "rounds")):
-        status = await handle.execute_update(AgreementWorkflow.report_milestone, {
-            "actor": actor, "milestone_id": milestone, "status": "complete", "percent_complete": 100})
+        status = await handle.execute_update(AgreementWorkflow.report_milestone, report(milestone, actor))
 
     amendments = rejected_amendments = 0
     while status.stage is not Stage.CLOSED:
@@ -39,23 +36,21 @@ async def test_ten_years_of_reviews_in_bounded_runs_with_one_verified_chain(harn
         if review % 8 == 5:  # now and then the lead body is a month late, and the review turns red
             await harness.skip(timedelta(days=31))
         cost = "68" if review % 10 == 3 else "61"  # a bad quarter: the cost KPI reads red
-        await handle.execute_update(AgreementWorkflow.record_kpi_readings, {"actor": LEAD, "readings": [
-            {"kpi_id": "cost-per-household", "value": cost}, {"kpi_id": "missed-bins", "value": "99.2"}]})
+        await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings(cost=cost, on_time="99.2"))
         outcome = "amend" if review in (12, 27) else "continue"
-        before = await handle.execute_update(AgreementWorkflow.decide_review, {
-            "actor": LEAD, "outcome": outcome, "reason": "quarterly benefits review"})
+        before = await handle.execute_update(AgreementWorkflow.decide_review,
+                                             decide(outcome, reason="quarterly benefits review"))
         after = await handle.query(AgreementWorkflow.status)
         assert after == before.model_copy(update={"action": None}), \
             "the status must read the same across the continue-as-new boundary (an update's adds its action)"
         if outcome == "amend":
             amendments += 1
-            await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+            await handle.execute_update(AgreementWorkflow.submit_for_sign_off, send_for_sign_off())
             if review == 27:
-                await handle.execute_update(AgreementWorkflow.record_sign_off, {
-                    "version": await version(handle),
-                    "actor": TAMWORTH, "decision": "reject", "reason": "the new targets are too soft"})
+                await handle.execute_update(AgreementWorkflow.record_sign_off, reject(
+                    TAMWORTH, "the new targets are too soft", await version(handle)))
                 rejected_amendments += 1
-                await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": LEAD})
+                await handle.execute_update(AgreementWorkflow.submit_for_sign_off, send_for_sign_off())
             before = await approve_by_all(handle)
         status = await handle.query(AgreementWorkflow.status)
 

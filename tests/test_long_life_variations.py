@@ -9,10 +9,27 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 
+from domain.actions import Actor
 from domain.ledger import ChainHead
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, eventually, variation_version, version
+from tests.helpers import assert_eventually, factories
+from tests.helpers.builders import (
+    BLACKPOOL,
+    CUMBRIA,
+    LANCASHIRE,
+    approve,
+    decide,
+    name_signatory,
+    propose,
+    readings,
+    report,
+    retire,
+    send_for_sign_off,
+    set_north_west_objectives,
+    sign,
+    submit,
+)
+from tests.helpers.harness import Harness, variation_version, version
 from tests.test_long_life import MAX_EVENTS_PER_RUN, until_review_opens
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
@@ -22,13 +39,11 @@ TEN_YEARS_OF_QUARTERS = {"review_period": "P3M", "review_alignment": "financial_
 """Forty reviews, one for each financial quarter (ending 30 June, 30 September, 31 December, 31 March);
 an overdue review escalates monthly."""
 REVIEWS = 40
-HELEN = factories.LANCASHIRE_SIGNATORY.model_dump()
-SAM = {"body": factories.LANCASHIRE, "signatory": "Sam Clarke"}
-CUMBRIA = factories.CUMBRIA_SIGNATORY.model_dump()
-BLACKPOOL = factories.BLACKPOOL_SIGNATORY.model_dump()
-CUMBERLAND = factories.CUMBERLAND_SIGNATORY.model_dump()
-WESTMORLAND = factories.WESTMORLAND_SIGNATORY.model_dump()
-BLACKBURN = factories.BLACKBURN_SIGNATORY.model_dump()
+HELEN = LANCASHIRE
+SAM = Actor(body=factories.LANCASHIRE, signatory="Sam Clarke")
+CUMBERLAND = factories.CUMBERLAND_SIGNATORY
+WESTMORLAND = factories.WESTMORLAND_SIGNATORY
+BLACKBURN = factories.BLACKBURN_SIGNATORY
 
 SUCCESSION_AT, LEAVING_AT, JOINING_AT, RETIREMENT_AT, LATE_AT = 6, 12, 20, 25, 30
 """The review during which each event happens."""
@@ -56,31 +71,27 @@ async def current_run(harness: Harness, handle) -> WorkflowExecutionInfo:
 async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_verified_chain(harness: Harness):
     handle = await harness.start(factories.north_west_request(harness.new_id("ten-years"),
                                                               settings=TEN_YEARS_OF_QUARTERS))
-    agreement_id = handle.id.removeprefix("agreement-")
-
-    async def update(handler, actor, **payload):
-        return await handle.execute_update(handler, {"actor": actor, **payload})
+    agreement_id = handle.agreement_id
 
     async def today():
         return (await harness.env.get_current_time()).date()
 
     async def vary(variation, *signers):
-        await update(AgreementWorkflow.propose_variation, lead, variation=variation)
+        await handle.execute_update(AgreementWorkflow.propose_variation, propose(variation, lead))
         for signer in signers:
-            status = await update(AgreementWorkflow.sign_variation, signer, decision="approve",
-                                  version=await variation_version(handle))
+            status = await handle.execute_update(AgreementWorkflow.sign_variation,
+                                                 sign(signer, version=await variation_version(handle)))
         return status
 
     lead = HELEN
-    status = await update(AgreementWorkflow.submit_proposal, lead)
-    plan = factories.north_west_plan_data(status.stage_started_at.date())
-    await update(AgreementWorkflow.set_objectives, lead, plan=plan)
-    await update(AgreementWorkflow.submit_for_sign_off, lead)
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit(lead))
+    start = status.stage_started_at.date()
+    await handle.execute_update(AgreementWorkflow.set_objectives, set_north_west_objectives(lead, start=start))
+    await handle.execute_update(AgreementWorkflow.submit_for_sign_off, send_for_sign_off(lead))
     for actor in (HELEN, CUMBRIA, BLACKPOOL):
-        await update(AgreementWorkflow.record_sign_off, actor, decision="approve", version=await version(handle))
+        await handle.execute_update(AgreementWorkflow.record_sign_off, approve(actor, await version(handle)))
     for actor, milestone in ((HELEN, "system"), (CUMBRIA, "staff")):
-        status = await update(AgreementWorkflow.report_milestone, actor, milestone_id=milestone,
-                              status="complete", percent_complete=100)
+        status = await handle.execute_update(AgreementWorkflow.report_milestone, report(milestone, actor))
 
     while status.stage is not Stage.CLOSED:
         review = status.review_number
@@ -92,7 +103,7 @@ async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_veri
             async def reorganised():
                 current = await handle.query(AgreementWorkflow.status)
                 return factories.CUMBERLAND in current.partner_bodies
-            await eventually(reorganised)
+            await assert_eventually(reorganised)
             attributes = (await handle.describe()).typed_search_attributes
             assert factories.CUMBERLAND in attributes.get(search_attributes.PARTNER_BODIES)
         if review == LEAVING_AT:  # six months' notice: it leaves two reviews later
@@ -103,23 +114,23 @@ async def test_ten_years_of_a_changing_partnership_in_bounded_runs_with_one_veri
             status = await vary(factories.blackburn_joins(await today()), HELEN, CUMBERLAND, WESTMORLAND, BLACKBURN)
             assert factories.BLACKBURN_WITH_DARWEN in status.partner_bodies
         if review == RETIREMENT_AT:
-            await update(AgreementWorkflow.retire_signatory, HELEN, of_body=factories.LANCASHIRE,
-                         name="Helen Ashworth", retired_on=(await today()).isoformat())
-            await update(AgreementWorkflow.name_signatory, CUMBERLAND, of_body=factories.LANCASHIRE,
-                         name="Sam Clarke", role="Interim Chief Executive",
-                         reason="Helen Ashworth has retired; interim until Lancashire appoints")
+            await handle.execute_update(AgreementWorkflow.retire_signatory,
+                                        retire(HELEN, factories.LANCASHIRE, "Helen Ashworth", await today()))
+            await handle.execute_update(AgreementWorkflow.name_signatory, name_signatory(
+                CUMBERLAND, factories.LANCASHIRE, "Sam Clarke", role="Interim Chief Executive",
+                reason="Helen Ashworth has retired; interim until Lancashire appoints"))
             lead = SAM
         await until_review_opens(harness, handle)
         if review == LATE_AT:  # decided two review periods late
             await harness.skip(timedelta(days=190))
-        await update(AgreementWorkflow.record_kpi_readings, lead, readings=[
-            {"kpi_id": "cost-per-household", "value": "61"}, {"kpi_id": "missed-bins", "value": "99.2"}])
+        await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings(lead, on_time="99.2"))
         run = (await current_run(harness, handle)).execution.run_id
-        before = await update(AgreementWorkflow.decide_review, lead, outcome="continue",
-                              reason="quarterly benefits review")
-        await eventually(partial(run_ended, harness, handle, run))
+        before = await handle.execute_update(AgreementWorkflow.decide_review,
+                                             decide("continue", lead, "quarterly benefits review"))
+        await assert_eventually(partial(run_ended, harness, handle, run))
         status = await handle.query(AgreementWorkflow.status)
-        assert status == before.model_copy(update={"action": None}), "the status must read the same across the continue-as-new boundary"
+        assert status == before.model_copy(update={"action": None}), \
+            "the status must read the same across the continue-as-new boundary"
         if review == LATE_AT:
             assert (status.review_number, status.reviews_outstanding) == (LATE_AT + 1, 2), "two periods owed"
 

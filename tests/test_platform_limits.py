@@ -8,14 +8,15 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain import limits
-from domain.actions import ReportMilestone
+from domain.actions import Actor, ReportMilestone
 from domain.agreement import MilestoneProgress, state_bytes
 from domain.errors import INVALID_PAYLOAD, ActionRejected
 from domain.lifecycle import evolve
 from domain.model import AgreementRequest, PartnerBody
-from tests import domain_helpers as h
-from tests import factories
-from tests.harness import Harness, eventually
+from tests.helpers import assert_eventually, factories
+from tests.helpers.agreements import in_implementation, opened
+from tests.helpers.builders import LEAD, T0, submit
+from tests.helpers.harness import Harness
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 
@@ -45,42 +46,45 @@ def request_data(agreement_id: str, size: int) -> dict[str, Any]:
                                   risks=[factories.risk_data(codes[0])])
 
 
-async def test_partner_codes_just_within_the_search_attribute_limit_are_published(dev_harness: Harness):
-    request = AgreementRequest.model_validate(request_data(dev_harness.new_id("limit"), 2048))
-    handle = await dev_harness.start(request)
+@pytest.mark.dev_server
+async def test_partner_codes_just_within_the_search_attribute_limit_are_published(harness: Harness):
+    request = AgreementRequest.model_validate(request_data(harness.new_id("limit"), 2048))
+    handle = await harness.start(request)
 
     async def published() -> list[str] | None:
         return (await handle.describe()).typed_search_attributes.get(search_attributes.PARTNER_BODIES)
 
-    assert await eventually(published) == [p.code for p in request.proposal.partners]
-    lead = {"body": request.proposal.lead_body, "signatory": "Officer 0"}
-    status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": lead})
+    assert await assert_eventually(published) == [p.code for p in request.proposal.partners]
+    lead = Actor(body=request.proposal.lead_body, signatory="Officer 0")
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit(lead))
     assert status.stage == "objective_setting"
 
 
-async def test_partner_codes_just_over_the_limit_are_refused_before_anything_is_written(dev_harness: Harness):
-    data = request_data(dev_harness.new_id("limit"), 2049)
-    handle = await dev_harness.start(data, wait_opened=False)
+@pytest.mark.dev_server
+async def test_partner_codes_just_over_the_limit_are_refused_before_anything_is_written(harness: Harness):
+    data = request_data(harness.new_id("limit"), 2049)
+    handle = await harness.start(data, wait_opened=False)
     with pytest.raises(WorkflowFailureError) as failure:
         await handle.result()
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == INVALID_PAYLOAD
     assert "limit.searchAttributes.sizeOfValue" in cause.message and "2049 bytes" in cause.message
     assert cause.details[0][0]["code"] == "search_attribute_too_large"
-    assert await dev_harness.ledger(data["agreement_id"]) == []
+    assert await harness.ledger(data["agreement_id"]) == []
 
 
-async def test_a_revision_over_the_limit_is_refused_and_the_agreement_runs_on(dev_harness: Harness):
-    handle = await dev_harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+@pytest.mark.dev_server
+async def test_a_revision_over_the_limit_is_refused_and_the_agreement_runs_on(harness: Harness):
+    handle = await harness.start()
+    agreement_id = handle.agreement_id
     lichfield = factories.proposal_data()["partners"][0]
     proposal = factories.proposal_data(partners=partners_whose_codes_take(2049, lichfield))
     with pytest.raises(WorkflowUpdateFailedError) as failure:
         await handle.execute_update(AgreementWorkflow.revise_proposal,
                                     {"actor": factories.LEAD.model_dump(), "proposal": proposal})
     assert failure.value.cause.details[0][0]["code"] == "search_attribute_too_large"
-    assert len(await dev_harness.ledger(agreement_id)) == 1
-    status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": factories.LEAD.model_dump()})
+    assert len(await harness.ledger(agreement_id)) == 1
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
     assert status.stage == "objective_setting"
 
 
@@ -88,31 +92,31 @@ def test_any_action_leaving_partner_codes_over_the_limit_is_refused():
     """However an action changes the partners (a variation need not go through Proposal's validation)."""
     # An agreement opened before the business case was required: today's submit rule would first refuse
     # the added partners for having no baseline.
-    agreement = h.opened().model_copy(update={"business_case_required": False})
+    agreement = opened().model_copy(update={"business_case_required": False})
     added = [PartnerBody.model_construct(code=f"P{i:02d}".ljust(64, "X"), name=f"Body {i}", signatories=[])
              for i in range(31)]
     crowded = agreement.proposal.model_copy(update={"partners": [*agreement.proposal.partners, *added]})
     agreement = agreement.model_copy(update={"proposal": crowded})
     with pytest.raises(ActionRejected) as refusal:
-        evolve(agreement, h.submit(), h.T0)
+        evolve(agreement, submit(), T0)
     assert refusal.value.code == "search_attribute_too_large"
 
 
 def test_an_action_that_would_grow_the_state_past_a_payload_is_refused():
-    agreement = h.in_implementation()
+    agreement = in_implementation()
     note = "🏛️" * 2000  # 4,000 characters, the most a note may have: 14,000 bytes
     for filler, below in ((note, limits.STATE_BYTES - 20_000), ("x" * 1000, limits.STATE_BYTES - 10_000)):
         while state_bytes(agreement) < below:
             key = f"old-{len(agreement.milestones)}"
             agreement = agreement.model_copy(update={"milestones": {**agreement.milestones,
                                                                     key: MilestoneProgress(note=filler)}})
-    report = ReportMilestone(actor=h.LEAD, milestone_id="fleet", status="in_progress", percent_complete=50,
+    report = ReportMilestone(actor=LEAD, milestone_id="fleet", status="in_progress", percent_complete=50,
                              note=note)
     with pytest.raises(ActionRejected) as refusal:
-        evolve(agreement, report, h.T0)
+        evolve(agreement, report, T0)
     assert refusal.value.code == "state_too_large"
     assert "limit.blobSize.error" in str(refusal.value)
-    assert evolve(agreement, report.model_copy(update={"note": "ordered"}), h.T0).decisions
+    assert evolve(agreement, report.model_copy(update={"note": "ordered"}), T0).decisions
 
 
 def test_summaries_and_details_are_cut_to_fit_their_limits():

@@ -9,8 +9,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from tests.helpers.nondeterministic import PausingAgreementWorkflow
 from tests.histories.record import SCENARIOS
-from tests.nondeterministic import PausingAgreementWorkflow
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.converter import data_converter
 

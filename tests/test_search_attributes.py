@@ -6,15 +6,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.converter import PayloadConverter
 
+from domain.actions import Action, Actor, SetObjectives
 from domain.model import AgreementRequest
-from tests import factories
-from tests.harness import Harness, eventually
+from tests.helpers import assert_eventually, factories
+from tests.helpers.builders import send_for_sign_off, submit
+from tests.helpers.harness import Harness
 from workflows import search_attributes
-from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.agreement import AgreementWorkflow, agreement_id_of, workflow_id
 
 SIGN_OFF_SOON = {"stage_durations": {"sign_off": "PT2S"}}
 
@@ -34,7 +37,7 @@ class Portfolio:
         self.harness = harness
         self.lead = f"L{uuid.uuid4().hex[:10]}"
         self.partner = f"P{uuid.uuid4().hex[:10]}"
-        self.actor = {"body": self.lead, "signatory": factories.LEAD.signatory}
+        self.actor = Actor(body=self.lead, signatory=factories.LEAD.signatory)
         self.partners: dict[str, str | None] = {}
 
     async def start(self, name: str, *, partner: bool, settings: dict | None = None, **proposal) -> str:
@@ -45,35 +48,38 @@ class Portfolio:
         await self.harness.start(AgreementRequest.model_validate(request))
         return agreement_id
 
-    async def update(self, agreement_id: str, update, payload: dict):
+    async def update(self, agreement_id: str, update, payload: Action | dict):
+        """Send ``payload`` (a typed action, or raw JSON) to ``update`` of the agreement ``agreement_id``."""
         handle = self.harness.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
         return await handle.execute_update(update, payload)
 
     async def to_sign_off(self, agreement_id: str) -> None:
-        status = await self.update(agreement_id, AgreementWorkflow.submit_proposal, {"actor": self.actor})
+        status = await self.update(agreement_id, AgreementWorkflow.submit_proposal, submit(self.actor))
         plan = rebadged(factories.plan_data(status.stage_started_at.date()), self.lead, self.partners[agreement_id])
-        await self.update(agreement_id, AgreementWorkflow.set_objectives, {"actor": self.actor, "plan": plan})
-        await self.update(agreement_id, AgreementWorkflow.submit_for_sign_off, {"actor": self.actor})
+        await self.update(agreement_id, AgreementWorkflow.set_objectives,
+                          SetObjectives.model_validate({"actor": self.actor, "plan": plan}))
+        await self.update(agreement_id, AgreementWorkflow.submit_for_sign_off, send_for_sign_off(self.actor))
 
     async def found(self, query: str) -> set[str]:
         return {
-            execution.id.removeprefix("agreement-")
+            agreement_id_of(execution.id)
             async for execution in self.harness.client.list_workflows(f"LeadBody = '{self.lead}' AND {query}")
         }
 
 
-async def test_each_custom_search_attribute_finds_exactly_the_expected_agreements(dev_harness: Harness):
-    portfolio = Portfolio(dev_harness)
+@pytest.mark.dev_server
+async def test_each_custom_search_attribute_finds_exactly_the_expected_agreements(harness: Harness):
+    portfolio = Portfolio(harness)
     drafting = await portfolio.start("drafting", partner=True)
     late = await portfolio.start("late", partner=True, settings=SIGN_OFF_SOON)
     planning = await portfolio.start("planning", partner=False, service_category="back_office")
     await portfolio.to_sign_off(late)
-    await portfolio.update(planning, AgreementWorkflow.submit_proposal, {"actor": portfolio.actor})
+    await portfolio.update(planning, AgreementWorkflow.submit_proposal, submit(portfolio.actor))
 
     async def expect(query: str, expected: set[str]) -> None:
         async def matches():
             return await portfolio.found(query) == expected
-        await eventually(matches, timeout=30)
+        await assert_eventually(matches, timeout=30)
 
     await expect("LeadBody IS NOT NULL", {drafting, late, planning})
     await expect(f"PartnerBodies = '{portfolio.partner}'", {drafting, late})
@@ -94,18 +100,19 @@ def _summary(event) -> str:
     return PayloadConverter.default.from_payload(event.user_metadata.summary, str)
 
 
-async def test_the_timeline_reads_as_the_agreements_story(dev_harness: Harness):
-    portfolio = Portfolio(dev_harness)
+@pytest.mark.dev_server
+async def test_the_timeline_reads_as_the_agreements_story(harness: Harness):
+    portfolio = Portfolio(harness)
     late = await portfolio.start("story", partner=False, settings=SIGN_OFF_SOON)
     await portfolio.to_sign_off(late)
-    handle = dev_harness.client.get_workflow_handle(workflow_id(late))
+    handle = harness.client.get_workflow_handle(workflow_id(late))
 
     async def escalated():
-        return await dev_harness.activities_scheduled(handle, "raise_alerts") >= 2
-    await eventually(escalated, timeout=30)
+        return await harness.activities_scheduled(handle, "raise_alerts") >= 2
+    await assert_eventually(escalated, timeout=30)
 
     named = {EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, EventType.EVENT_TYPE_TIMER_STARTED}
-    story = [(EventType.Name(e.event_type), _summary(e)) for e in await dev_harness.history_events(handle)
+    story = [(EventType.Name(e.event_type), _summary(e)) for e in await harness.history_events(handle)
              if e.event_type in named]
     assert story and all(summary for _, summary in story), f"unnamed steps: {story}"
     summaries = [summary for _, summary in story]
@@ -116,7 +123,8 @@ async def test_the_timeline_reads_as_the_agreements_story(dev_harness: Harness):
 
     description = await handle.describe()
     assert await description.memo_value("title") == "Joint waste and recycling service"
-    assert await description.static_summary() == "Joint waste and recycling service: Domestic waste and recycling collection"
+    assert await description.static_summary() == (
+        "Joint waste and recycling service: Domestic waste and recycling collection")
     metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
     assert "Waiting for sign-off from" in metadata.current_details
     assert "**Stage:** sign off" in metadata.current_details

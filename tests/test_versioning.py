@@ -9,8 +9,8 @@ from temporalio.service import RPCError
 
 from domain.model import Stage
 from runtime.settings import ConfigurationError, Settings
-from tests import factories
-from tests.harness import eventually
+from tests.helpers import assert_eventually, factories
+from tests.helpers.builders import submit
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow
 from workflows.client import AgreementClient
@@ -23,8 +23,9 @@ def test_deployment_name_and_build_id_go_together():
     assert (settings.deployment_name, settings.build_id) == ("concordat", "2027.03.1")
 
 
-async def test_a_versioned_worker_runs_agreements_that_auto_upgrade(dev_server_env, pool):
-    client = dev_server_env.client
+@pytest.mark.dev_server
+async def test_a_versioned_worker_runs_agreements_that_auto_upgrade(env, pool):
+    client = env.client
     deployment, build_id = f"concordat-{uuid.uuid4().hex[:8]}", "build-1"
     settings = Settings.from_environment({
         "CONCORDAT_TASK_QUEUE": f"versioned-{deployment}",
@@ -40,11 +41,11 @@ async def test_a_versioned_worker_runs_agreements_that_auto_upgrade(dev_server_e
                 return True
             except RPCError:  # the version appears once the worker has polled
                 return False
-        await eventually(made_current, timeout=30, interval=0.5)
+        await assert_eventually(made_current, timeout=30, interval=0.5)
 
         request = factories.request(f"versioned-{uuid.uuid4().hex[:8]}")
         handle = await AgreementClient(client, settings.task_queue).start_without_waiting(request)
-        status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": factories.LEAD.model_dump()})
+        status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
         assert status.stage is Stage.OBJECTIVE_SETTING
         info = (await handle.describe()).raw_description.workflow_execution_info.versioning_info
         assert info.behavior == VersioningBehavior.AUTO_UPGRADE.value

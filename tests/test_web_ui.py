@@ -7,8 +7,9 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 from demo.webui import AGREEMENTS_QUERY, agreements_url
-from tests import factories
-from tests.harness import Harness, eventually
+from tests.helpers import assert_eventually as eventually
+from tests.helpers import factories
+from tests.helpers.harness import Harness
 from tests.test_search_attributes import SIGN_OFF_SOON, Portfolio
 from workflows.agreement import AgreementWorkflow, workflow_id
 

@@ -10,9 +10,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.errors import INVALID_PAYLOAD, UNKNOWN_ACTION
 from runtime.temporal import CORE_LOGGER, worker_runtime
-from tests import factories
-from tests.harness import eventually, version, walk_to_sign_off
-from tests.processes import WorkerProcess, worker_environment
+from tests.helpers import assert_eventually as eventually
+from tests.helpers import factories
+from tests.helpers.harness import version, walk_to_sign_off
+from tests.helpers.processes import WorkerProcess, worker_environment
 from worker import build_worker
 from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.converter import data_converter

@@ -7,12 +7,12 @@ import uuid
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from demo.stack import free_port
 from domain.model import Stage
 from store.ledger import read_ledger, verify_ledger
-from tests import factories
-from tests.harness import eventually, version
-from tests.processes import WorkerProcess, worker_environment
+from tests.helpers import assert_eventually as eventually
+from tests.helpers import factories, free_port
+from tests.helpers.harness import version
+from tests.helpers.processes import WorkerProcess, worker_environment
 from workflows.agreement import AgreementWorkflow, workflow_id
 
 LEAD = factories.LEAD.model_dump()

@@ -8,29 +8,28 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, walk_to_sign_off
-from tests.histories.record import contributions, go_live
+from tests.helpers import assert_eventually, factories
+from tests.helpers.builders import TAMWORTH, benefits, record_lessons, review_risks, submit
+from tests.helpers.harness import Harness, approve_by_all, walk_to_sign_off
+from tests.histories.record import go_live
 from workflows.agreement import AgreementWorkflow
-
-LEAD = factories.LEAD.model_dump()
 
 
 async def test_a_proposal_without_a_business_case_is_refused_naming_the_field(harness: Harness):
     handle = await harness.start(business_case=None)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": LEAD})
+        await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
     cause = refused.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "ActionRejected"
     assert cause.details[0] == [{"field": "proposal.business_case", "code": "business_case_missing",
                                  "message": cause.message}]
     assert "needs a business case" in cause.message
-    assert [e.kind for e in await harness.ledger(handle.id.removeprefix("agreement-"))] == ["agreement_opened"]
+    assert [e.kind for e in await harness.ledger(handle.agreement_id)] == ["agreement_opened"]
 
 
 async def test_the_payback_forecast_alerts_once_per_level_and_the_figures_are_in_the_ledger(harness: Harness):
     handle = await harness.start(settings={"term": "P364D"})
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
     await go_live(handle)
@@ -38,24 +37,22 @@ async def test_the_payback_forecast_alerts_once_per_level_and_the_figures_are_in
     await harness.skip(status.stage_started_at - await harness.env.get_current_time() + timedelta(hours=1))
 
     async def record(actual: str) -> None:
-        await handle.execute_update(AgreementWorkflow.record_benefits, {
-            "actor": LEAD, "actual_annual_cost": actual, "contributions": contributions(actual)})
+        await handle.execute_update(AgreementWorkflow.record_benefits, benefits(actual))
 
     async def levels(count: int) -> Counter[str] | None:
         rows = [row for row in await harness.alerts(agreement_id) if row["kind"] == "payback_forecast"]
         return Counter(row["level"] for row in rows) if len(rows) >= count else None
 
     await record("3800000.00")  # £100,000 a year short: amber
-    assert await eventually(lambda: levels(1)) == {"amber": 1}
+    assert await assert_eventually(lambda: levels(1)) == {"amber": 1}
     await record("3810000.00")
     await record("4100000.00")  # £400,000 short: red
-    assert await eventually(lambda: levels(2)) == {"amber": 1, "red": 1}
+    assert await assert_eventually(lambda: levels(2)) == {"amber": 1, "red": 1}
     await record("4150000.00")
-    await handle.execute_update(AgreementWorkflow.review_risks, {"actor": LEAD, "risks": [
-        factories.risk_data(factories.TAMWORTH, "depot", 4, 5)]})
-    await handle.execute_update(AgreementWorkflow.record_lessons, {
-        "actor": factories.TAMWORTH_SIGNATORY.model_dump(),
-        "lessons": [{"what_worked": "One depot", "what_did_not": "Two payrolls", "tags": ["fleet"]}]})
+    await handle.execute_update(AgreementWorkflow.review_risks,
+                                review_risks(factories.risk_data(factories.TAMWORTH, "depot", 4, 5)))
+    await handle.execute_update(AgreementWorkflow.record_lessons, record_lessons(
+        {"what_worked": "One depot", "what_did_not": "Two payrolls", "tags": ["fleet"]}, actor=TAMWORTH))
     status = await handle.query(AgreementWorkflow.status)
     assert status.benefits is not None and str(status.benefits.actual_annual_cost) == "4150000.00"
     assert [(r.id, r.score) for r in status.risks] == [("depot", 20)] and status.risks_reviewed_at == 1

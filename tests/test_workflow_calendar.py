@@ -8,19 +8,18 @@ from dateutil.relativedelta import relativedelta
 from temporalio.client import WorkflowUpdateFailedError
 
 from domain.model import Rag, Stage
-from tests import factories
-from tests.harness import Harness, approve_by_all, eventually, version, walk_to_sign_off
+from tests.helpers import assert_eventually, factories
+from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from tests.test_workflow_lifecycle import conclude_review, go_live
 from workflows.agreement import AgreementWorkflow
 from workflows.web_ui import details_markdown
 
-LEAD = factories.LEAD.model_dump()
 QUARTERLY_FOR_A_YEAR = {"review_period": "P3M", "term": "P1Y"}
 
 
 async def test_a_review_decided_two_periods_late_opens_the_next_review_and_every_period_is_reviewed(harness: Harness):
     handle = await harness.start(settings=QUARTERLY_FOR_A_YEAR)
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
     status = await go_live(handle)
@@ -41,7 +40,7 @@ async def test_a_review_decided_two_periods_late_opens_the_next_review_and_every
     async def review_2_alerted() -> bool:
         return any("(review 2, for the period ending" in a["message"] for a in await harness.alerts(agreement_id))
 
-    await eventually(review_2_alerted)
+    await assert_eventually(review_2_alerted)
     assert "review 2 of 4, for the period ending" in details_markdown(status)
 
     for number in (3, 4):
@@ -65,7 +64,7 @@ async def test_a_net_cost_case_opens_and_is_shown_as_a_net_cost(harness: Harness
     status = await handle.query(AgreementWorkflow.status)
     assert (status.expected_annual_saving, status.payback_years) == (Decimal("-120000.00"), None)
     assert "**Case:** net annual cost £120,000.00 (no payback)." in details_markdown(status)
-    opened = (await harness.ledger(handle.id.removeprefix("agreement-")))[0]
+    opened = (await harness.ledger(handle.agreement_id))[0]
     assert opened.payload["proposal"]["expected_annual_saving"] == "-120000.00"
 
 
@@ -76,6 +75,7 @@ async def test_names_typed_in_nfd_match_a_named_signatory_and_count_as_the_same_
         body["signatories"] = [{"name": nfc, "role": "Director of Resources"}]
     handle = await harness.start(partners=partners)
     await walk_to_sign_off(handle)
+    # Raw JSON, not a typed action: the name must reach the workflow in NFD, as an officer's keyboard sent it.
     status = await handle.execute_update(AgreementWorkflow.record_sign_off, {
         "version": await version(handle),
         "actor": {"body": factories.TAMWORTH, "signatory": nfd}, "decision": "approve"})
@@ -86,7 +86,7 @@ async def test_names_typed_in_nfd_match_a_named_signatory_and_count_as_the_same_
             "actor": {"body": factories.STAFFORDSHIRE, "signatory": nfd.upper()}, "decision": "approve"})
     assert "has already signed in round 1 for Tamworth Borough Council; nobody signs twice" in str(
         refused.value.cause)
-    assert len(await harness.ledger(handle.id.removeprefix("agreement-"))) == status.decisions_recorded
+    assert len(await harness.ledger(handle.agreement_id)) == status.decisions_recorded
 
 
 async def test_a_new_agreement_runs_under_the_calendar_and_never_skip_rules(harness: Harness):

@@ -11,19 +11,18 @@ from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities
 from domain.model import Rag, Stage
-from tests import factories
-from tests.harness import (
+from tests.helpers import assert_eventually
+from tests.helpers.builders import LEAD, TAMWORTH, approve, readings, report
+from tests.helpers.harness import (
     AMBER_THEN_RED_HALF_A_SECOND_APART,
     Harness,
     approve_by_all,
-    eventually,
     slow_raise_alerts,
     version,
     walk_to_sign_off,
 )
 from workflows.agreement import AgreementWorkflow
 
-LEAD = factories.LEAD.model_dump()
 MINUTE = timedelta(minutes=1)
 
 
@@ -36,13 +35,13 @@ async def wait_for_alerts(harness: Harness, agreement_id: str, count: int) -> li
         rows = await harness.alerts(agreement_id)
         return rows if len(rows) >= count else None
 
-    return await eventually(enough)
+    return await assert_eventually(enough)
 
 
 async def test_a_late_stage_turns_amber_then_red_then_escalates(harness: Harness):
     settings = {"stage_durations": {"proposal": "P10D"}, "escalation_interval": "P2D"}
     handle = await harness.start(settings=settings)
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
 
     await harness.skip(timedelta(days=8) - MINUTE)
     assert (await handle.query(AgreementWorkflow.status)).rag is Rag.GREEN
@@ -77,10 +76,9 @@ async def test_a_late_stage_turns_amber_then_red_then_escalates(harness: Harness
 
 async def test_a_sign_off_alert_names_the_partners_not_yet_signed(harness: Harness):
     handle = await harness.start(settings={"stage_durations": {"sign_off": "P20D"}})
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {
-        "version": await version(handle), "actor": LEAD, "decision": "approve"})
+    await handle.execute_update(AgreementWorkflow.record_sign_off, approve(LEAD, await version(handle)))
 
     await harness.skip(timedelta(days=20, minutes=1))
     rows = await wait_for_alerts(harness, agreement_id, 2)
@@ -92,7 +90,7 @@ async def test_a_sign_off_alert_names_the_partners_not_yet_signed(harness: Harne
 
 async def test_an_overdue_milestone_raises_one_alert(harness: Harness):
     handle = await harness.start(settings={"stage_durations": {"implementation": "P400D"}})
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     status = await approve_by_all(handle)
     assert status.stage is Stage.IMPLEMENTATION
@@ -116,38 +114,37 @@ async def test_an_overdue_milestone_raises_one_alert(harness: Harness):
 
 async def test_a_kpi_reading_outside_red_tolerance_raises_one_alert(harness: Harness):
     handle = await harness.start()
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
-    for actor, milestone in ((LEAD, "fleet"), (factories.TAMWORTH_SIGNATORY.model_dump(), "rounds")):
-        status = await handle.execute_update(AgreementWorkflow.report_milestone, {
-            "actor": actor, "milestone_id": milestone, "status": "complete", "percent_complete": 100})
+    for actor, milestone in ((LEAD, "fleet"), (TAMWORTH, "rounds")):
+        status = await handle.execute_update(AgreementWorkflow.report_milestone, report(milestone, actor))
     assert status.stage is Stage.REVIEW
     await harness.skip(status.stage_started_at - await harness.env.get_current_time() + MINUTE)
 
-    readings = {"actor": LEAD, "readings": [{"kpi_id": "cost-per-household", "value": "66.5"}]}
-    status = await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings)
+    red_cost = readings(cost="66.5", on_time=None)
+    status = await handle.execute_update(AgreementWorkflow.record_kpi_readings, red_cost)
     assert status.rag is Rag.RED
     [row] = await wait_for_alerts(harness, agreement_id, 1)
     assert (row["kind"], row["level"]) == ("kpi_red", "red")
     assert "reads 66.5 GBP, 6.50 over its target 60.00 (red tolerance 5)" in row["message"]
 
-    await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings)
+    await handle.execute_update(AgreementWorkflow.record_kpi_readings, red_cost)
     await handle.query(AgreementWorkflow.status)
     assert await alert_levels(harness, agreement_id) == Counter({("kpi_red", "red"): 1})
     assert await harness.activities_scheduled(handle, "raise_alerts") == 1
 
 
 async def test_a_level_reached_while_the_last_alert_is_being_raised_is_raised_at_once(
-    time_skipping_env: WorkflowEnvironment, pool: asyncpg.Pool
+    env: WorkflowEnvironment, pool: asyncpg.Pool
 ):
     """Amber and red fall half a second apart and raising amber takes a second: red must not wait a week."""
     ledger = LedgerActivities(pool)
-    harness = Harness(time_skipping_env, pool, f"test-{uuid.uuid4()}")
-    async with Worker(time_skipping_env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
+    harness = Harness(env, pool, f"test-{uuid.uuid4()}")
+    async with Worker(env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
                       activities=[ledger.record_decisions, slow_raise_alerts(ledger)]):
         handle = await harness.start(settings=AMBER_THEN_RED_HALF_A_SECOND_APART)
-        agreement_id = handle.id.removeprefix("agreement-")
+        agreement_id = handle.agreement_id
         await harness.skip(timedelta(seconds=99.4))
         await harness.skip(timedelta(minutes=2))
         rows = await wait_for_alerts(harness, agreement_id, 2)

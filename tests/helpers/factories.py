@@ -86,11 +86,13 @@ def proposal_data(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-def request_data(agreement_id: str = "waste-2027", settings: dict[str, Any] | None = None, **proposal: Any) -> dict[str, Any]:
+def request_data(agreement_id: str = "waste-2027", settings: dict[str, Any] | None = None,
+                 **proposal: Any) -> dict[str, Any]:
     return {"agreement_id": agreement_id, "proposal": proposal_data(**proposal), "settings": settings or {}}
 
 
-def request(agreement_id: str = "waste-2027", settings: dict[str, Any] | None = None, **proposal: Any) -> AgreementRequest:
+def request(agreement_id: str = "waste-2027", settings: dict[str, Any] | None = None,
+            **proposal: Any) -> AgreementRequest:
     return AgreementRequest.model_validate(request_data(agreement_id, settings, **proposal))
 
 

@@ -41,9 +41,9 @@ from domain.agreement import Agreement
 from domain.ledger import ChainHead, Decision, chain
 from domain.lifecycle import evolve, open_agreement
 from domain.model import AgreementRequest, Stage
-from tests import factories
+from tests.helpers import factories
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 NOW = datetime(2029, 4, 1, 9, 0, tzinfo=UTC)
 """The moment the portfolio has reached: no action is taken after it."""

