@@ -22,4 +22,9 @@ if ! command -v chromium >/dev/null; then
   fi
 fi
 
+# Lint and types before the tests: any finding fails the run (docs/contributors.md names the rules).
+echo "Checking lint (ruff) and types (mypy) ..."
+.venv/bin/python -m ruff check --quiet .
+.venv/bin/python -m mypy --no-error-summary
+
 exec .venv/bin/python -m pytest "$@"
