@@ -48,6 +48,7 @@ from workflows.client import (
     AgreementNotFound,
     AgreementNotOpened,
     AgreementRecordGone,
+    AgreementRow,
     StartRefused,
 )
 from workflows.contract import UPDATES
@@ -86,17 +87,6 @@ class LedgerView(BaseModel):
     entries: list[LedgerEntry]
     verification: ChainVerification
     attestations: AttestationReport
-
-
-class AgreementRowView(BaseModel):
-    agreement_id: str
-    title: str | None
-    stage: str | None
-    rag: str | None
-    lead_body: str | None
-    next_deadline: datetime | None
-    open_alerts: int | None
-    execution_status: str | None
 
 
 class ApiError(Exception):
@@ -191,10 +181,9 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
     async def list_agreements(
         who: Who, stage: str | None = None, rag: str | None = None, lead: str | None = None,
         include_closed: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> list[AgreementRowView]:
-        return [AgreementRowView(**{k: getattr(row, k) for k in AgreementRowView.model_fields})
-                async for row in client().list(stage=stage, rag=rag, lead=lead, include_closed=include_closed,
-                                               limit=limit)]
+    ) -> list[AgreementRow]:
+        return [row async for row in client().list(stage=stage, rag=rag, lead=lead, include_closed=include_closed,
+                                                   limit=limit)]
 
     @router.get("/agreements/{agreement_id}", summary="An agreement's status")
     async def status(agreement_id: AgreementId, who: Who) -> AgreementStatus:
