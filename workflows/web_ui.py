@@ -36,6 +36,7 @@ def details_markdown(status: AgreementStatus) -> str:
     deadline = f" · **Deadline:** {when_text(status.deadline)}" if status.deadline else ""
     blocks = [
         f"### {status.title}",
+        _partnership(status),
         f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}{deadline}",
         _sentence(waiting_summary(status)),
         *_summary_blocks(status),
@@ -47,6 +48,14 @@ def details_markdown(status: AgreementStatus) -> str:
         blocks.append("**Open alerts**")
         blocks.append("\n".join(f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts))
     return "\n\n".join(blocks)
+
+
+def _partnership(status: AgreementStatus) -> str:
+    """What the start's static details say, on every run (a continued run has no static summary or details):
+    'Service: Waste collection (waste) · Lead body: Tamworth · Partners: Tamworth, Lichfield'."""
+    names = [status.body_names.get(code, code) for code in status.partner_bodies]
+    return (f"**Service:** {status.service_name} ({status.service_category.value}) · **Lead body:** "
+            f"{status.body_names.get(status.lead_body, status.lead_body)} · **Partners:** {', '.join(names)}")
 
 
 def benefits_summary(benefits: BenefitPosition) -> str:
