@@ -67,9 +67,9 @@ def pytest_configure(config: pytest.Config) -> None:
                    "time-skipping test server")
 
 
-FULL_SERVER_FIXTURES = {"cli", "dev_server_ui_port", "dev_harness", "dev_server_env"}
+FULL_SERVER_FIXTURES = {"cli", "dev_server_ui_port"}
 """Fixtures that make a test need a full server as its ``dev_server`` mark would: the CLI as officers run it and
-the Web UI; and the names ``dev_harness`` and ``dev_server_env`` that some test modules still use."""
+the Web UI."""
 
 
 @pytest.fixture(scope="session")
@@ -102,24 +102,6 @@ def dev_server_ui_port(env: WorkflowEnvironment, environments: Environments) -> 
     if environments.ui_port is None:
         pytest.skip("needs the embedded dev server's Web UI")
     return environments.ui_port
-
-
-@pytest.fixture
-def dev_harness(harness: Harness) -> Harness:
-    """``harness`` on a full server, by the name test_cli, test_web_ui and test_readme still use."""
-    return harness
-
-
-@pytest.fixture
-def dev_server_env(env: WorkflowEnvironment) -> WorkflowEnvironment:
-    """``env`` on a full server, by the name test_worker_process and test_worker_logs still use."""
-    return env
-
-
-@pytest.fixture
-def time_skipping_env(env: WorkflowEnvironment) -> WorkflowEnvironment:
-    """``env`` for a test not marked ``dev_server``, by the name test_worker_logs still uses."""
-    return env
 
 
 @pytest.fixture

@@ -35,11 +35,12 @@ def request_file(tmp_path: Path, suffix: str = ".yaml", **proposal) -> tuple[str
     return agreement_id, path
 
 
-async def test_start_from_yaml_and_json_then_a_duplicate_is_refused(cli, tmp_path, dev_harness):
+@pytest.mark.dev_server
+async def test_start_from_yaml_and_json_then_a_duplicate_is_refused(cli, tmp_path, harness):
     for suffix in (".yaml", ".json"):
         agreement_id, path = request_file(tmp_path, suffix)
         assert (await cli("start", str(path)))[0] == 0
-        dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+        harness.started.append(harness.client.get_workflow_handle(workflow_id(agreement_id)))
     code, _, err = await cli("start", str(path))
     assert code == 1 and "already exists" in err
 
@@ -50,7 +51,8 @@ async def test_start_from_yaml_and_json_then_a_duplicate_is_refused(cli, tmp_pat
     ("one partner", "proposal.partners"),
     ("negative cost", "one_off_cost"),
 ])
-async def test_a_bad_request_file_starts_nothing(cli, tmp_path, dev_harness, content, expected):
+@pytest.mark.dev_server
+async def test_a_bad_request_file_starts_nothing(cli, tmp_path, harness, content, expected):
     agreement_id, path = request_file(tmp_path)
     if content is None:
         path = tmp_path / "missing.yaml"
@@ -64,15 +66,16 @@ async def test_a_bad_request_file_starts_nothing(cli, tmp_path, dev_harness, con
     code, _, err = await cli("start", str(path))
     assert code == 2 and expected in err
     with pytest.raises(RPCError):
-        await dev_harness.client.get_workflow_handle(workflow_id(agreement_id)).describe()
+        await harness.client.get_workflow_handle(workflow_id(agreement_id)).describe()
 
 
-async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
+@pytest.mark.dev_server
+async def test_a_lifecycle_through_the_command_line(cli, tmp_path, harness):
     agreement_id, path = request_file(tmp_path)
     path.write_text(yaml.safe_dump(factories.request_data(
         agreement_id, settings={"review_period": "PT2S", "term": "PT4S"})))
     assert (await cli("start", str(path)))[0] == 0
-    dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+    harness.started.append(harness.client.get_workflow_handle(workflow_id(agreement_id)))
     await eventually(lambda: cli("status", agreement_id))
 
     revised = tmp_path / "proposal.yaml"
@@ -148,15 +151,16 @@ async def test_a_lifecycle_through_the_command_line(cli, tmp_path, dev_harness):
     assert agreement_id in {row["agreement_id"] for row in json.loads(out)}
 
 
-async def test_a_variation_and_the_signatory_register_through_the_command_line(cli, tmp_path, dev_harness):
+@pytest.mark.dev_server
+async def test_a_variation_and_the_signatory_register_through_the_command_line(cli, tmp_path, harness):
     agreement_id = f"cli-{uuid.uuid4().hex[:8]}"
     path = tmp_path / "north-west.yaml"
     path.write_text(yaml.safe_dump(factories.north_west_request(agreement_id).model_dump(mode="json")))
     assert (await cli("start", str(path)))[0] == 0
-    dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+    harness.started.append(harness.client.get_workflow_handle(workflow_id(agreement_id)))
     await eventually(lambda: cli("status", agreement_id))
     lancashire = ["--body", factories.LANCASHIRE, "--signatory", "Helen Ashworth"]
-    today = (await dev_harness.env.get_current_time()).date()
+    today = (await harness.env.get_current_time()).date()
     variation = tmp_path / "variation.yaml"
     variation.write_text(yaml.safe_dump(factories.cumbria_reorganisation(today)))
     code, out, _ = await cli("propose-variation", agreement_id, *lancashire, "--variation", str(variation))
@@ -184,10 +188,11 @@ async def test_a_variation_and_the_signatory_register_through_the_command_line(c
     assert code == 2 and "retired_on" in err
 
 
-async def test_refusals_exit_1_with_the_engines_reason(cli, tmp_path, dev_harness):
+@pytest.mark.dev_server
+async def test_refusals_exit_1_with_the_engines_reason(cli, tmp_path, harness):
     agreement_id, path = request_file(tmp_path)
     await cli("start", str(path))
-    dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+    harness.started.append(harness.client.get_workflow_handle(workflow_id(agreement_id)))
     await eventually(lambda: cli("status", agreement_id))
     code, _, err = await cli("record-sign-off", agreement_id, *TAMWORTH, "--decision", "approve")
     assert code == 1 and "refused: cannot sign off while agreement" in err
@@ -212,10 +217,11 @@ async def test_bad_action_input_exits_2_before_anything_is_sent(cli, tmp_path):
         assert exit_.value.code == 2
 
 
-async def test_list_filters_through_visibility(cli, tmp_path, dev_harness):
+@pytest.mark.dev_server
+async def test_list_filters_through_visibility(cli, tmp_path, harness):
     agreement_id, path = request_file(tmp_path)
     await cli("start", str(path))
-    dev_harness.started.append(dev_harness.client.get_workflow_handle(workflow_id(agreement_id)))
+    harness.started.append(harness.client.get_workflow_handle(workflow_id(agreement_id)))
 
     async def listed():
         code, out, _ = await cli("list", "--stage", "proposal", "--lead", factories.LICHFIELD, "--json")

@@ -26,11 +26,11 @@ import asyncpg
 import pytest
 from temporalio.client import ScheduleHandle
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 
 from demo.stack import EmbeddedStack
 from domain.delivery import Cadence
 from store.database import create_pool, migrate
+from tests.helpers.environments import Environments
 from tests.helpers.harness import Harness
 from workflows.digest import schedule_id
 
@@ -128,12 +128,14 @@ async def docs_database(postgres_dsn: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def docs_stack(dev_server_env: WorkflowEnvironment, docs_database: str) -> AsyncIterator[Harness]:
-    """A worker on its own task queue, writing to the docs' database, for every block of this module."""
+async def docs_stack(environments: Environments, docs_database: str) -> AsyncIterator[Harness]:
+    """A worker on its own task queue, on the full server (the docs' commands list agreements and open the Web UI's
+    queries), writing to the docs' database, for every block of this module."""
+    server = await environments.full_server()
     pool = await create_pool(docs_database)
     await migrate(pool)
     try:
-        async with Harness.running(dev_server_env, pool) as harness:
+        async with Harness.running(server, pool) as harness:
             yield harness
             query = f"TaskQueue = '{harness.task_queue}' AND ExecutionStatus = 'Running'"
             async for execution in harness.client.list_workflows(query):

@@ -146,10 +146,11 @@ def test_a_bad_key_setting_is_refused_naming_the_variable_but_not_the_key(value:
     assert NEW_KEY not in str(caught.value) and OLD_KEY not in str(caught.value)
 
 
+@pytest.mark.dev_server
 async def test_connect_temporal_encrypts_only_when_keys_are_configured(
-    dev_server_env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+    env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_server_env.client.service_client.config.target_host)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", env.client.service_client.config.target_host)
     settings = Settings.from_environment({"CONCORDAT_ENCRYPTION_KEYS": f"k:{NEW_KEY}"})
     encrypted = await connect_temporal(settings=settings)
     assert isinstance(encrypted.data_converter.payload_codec, EncryptionCodec)
@@ -180,11 +181,12 @@ def payloads_in(message: Message, path: str = "") -> Iterator[tuple[str, Payload
             yield from payloads_in(child, child_path)
 
 
+@pytest.mark.dev_server
 async def test_with_encryption_on_the_servers_history_holds_no_official_or_body_name(
-    dev_server_env: WorkflowEnvironment, pool: asyncpg.Pool
+    env: WorkflowEnvironment, pool: asyncpg.Pool
 ):
     codec = EncryptionCodec.from_setting(f"k2:{NEW_KEY},k1:{OLD_KEY}")
-    plain_client = dev_server_env.client
+    plain_client = env.client
     client = Client(
         plain_client.service_client, namespace=plain_client.namespace, data_converter=encrypting(data_converter, codec)
     )

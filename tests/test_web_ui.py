@@ -23,12 +23,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.mark.dev_server
 async def test_an_officer_filters_overdue_sign_offs_and_reads_what_one_waits_for(
-    dev_harness: Harness, dev_server_ui_port: int
+    harness: Harness, dev_server_ui_port: int
 ):
     from playwright.async_api import async_playwright, expect
 
-    portfolio = Portfolio(dev_harness)
+    portfolio = Portfolio(harness)
     late = await portfolio.start("late", partner=True, settings=SIGN_OFF_SOON)
     drafting = await portfolio.start("drafting", partner=True)
     await portfolio.to_sign_off(late)
@@ -94,18 +95,19 @@ async def _through_one_review_cycle(portfolio: Portfolio, agreement_id: str) -> 
     await eventually(lambda: read("63.50"), interval=0.5)
 
 
+@pytest.mark.dev_server
 async def test_the_list_shows_one_row_per_agreement_and_the_details_a_kpi_table(
-    dev_harness: Harness, dev_server_ui_port: int, tmp_path
+    harness: Harness, dev_server_ui_port: int, tmp_path
 ):
     from playwright.async_api import async_playwright, expect
 
-    portfolio = Portfolio(dev_harness)
+    portfolio = Portfolio(harness)
     quick_reviews = {"review_period": "PT3S", "term": "PT10M"}
     waste = await portfolio.start("waste", partner=True, settings=quick_reviews)
     fleet = await portfolio.start("fleet", partner=True, settings=quick_reviews, title="Shared fleet maintenance")
     for agreement_id in (waste, fleet):
         await _through_one_review_cycle(portfolio, agreement_id)
-    assert len(await dev_harness.runs(workflow_id(waste))) >= 2, "a review cycle continues the agreement as new"
+    assert len(await harness.runs(workflow_id(waste))) >= 2, "a review cycle continues the agreement as new"
     query = f"LeadBody = '{portfolio.lead}' AND {ONE_ROW_PER_AGREEMENT}"
 
     async def current_runs_visible():
@@ -156,7 +158,7 @@ async def test_the_list_shows_one_row_per_agreement_and_the_details_a_kpi_table(
             assert kpi and target and target["x"] >= kpi["x"] + text_width, "the Target column starts after the KPI"
             await page.screenshot(path=tmp_path / "current-details.png", full_page=True)
 
-            await _the_demos_link_shows_one_row_per_agreement(page, dev_harness, dev_server_ui_port, [waste, fleet])
+            await _the_demos_link_shows_one_row_per_agreement(page, harness, dev_server_ui_port, [waste, fleet])
             await page.screenshot(path=tmp_path / "demo-link.png", full_page=True)
         finally:
             await browser.close()

@@ -21,8 +21,9 @@ from workflows.converter import data_converter
 TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
 
 
-async def test_every_line_the_worker_writes_is_json(dev_server_env: WorkflowEnvironment, pool, postgres_dsn: str):
-    client = dev_server_env.client
+@pytest.mark.dev_server
+async def test_every_line_the_worker_writes_is_json(env: WorkflowEnvironment, pool, postgres_dsn: str):
+    client = env.client
     task_queue = f"worker-logs-{uuid.uuid4()}"
     worker = WorkerProcess(worker_environment(client.service_client.config.target_host, postgres_dsn, task_queue))
     await worker.start()
@@ -70,7 +71,7 @@ async def test_every_line_the_worker_writes_is_json(dev_server_env: WorkflowEnvi
     assert refusals[2]["agreement_id"] == agreement_id and "cannot submit the proposal" in refusals[2]["reason"]
 
 
-async def test_the_sdk_core_logs_to_python_logging_not_to_stderr(time_skipping_env: WorkflowEnvironment, pool):
+async def test_the_sdk_core_logs_to_python_logging_not_to_stderr(env: WorkflowEnvironment, pool):
     """The core warns when an activity worker starts against the time-skipping server; the line reaches Python."""
     forwarded: list[logging.LogRecord] = []
 
@@ -85,7 +86,7 @@ async def test_the_sdk_core_logs_to_python_logging_not_to_stderr(time_skipping_e
         core.removeFilter(kept_out)
     core.addHandler(handler)
     try:
-        client = await Client.connect(time_skipping_env.client.service_client.config.target_host,
+        client = await Client.connect(env.client.service_client.config.target_host,
                                       runtime=worker_runtime(0), data_converter=data_converter)
         async with build_worker(client, pool, task_queue=f"core-logs-{uuid.uuid4()}"):
 

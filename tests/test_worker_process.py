@@ -1,9 +1,11 @@
+
 """The worker as operators run it: a real process, stopped with SIGTERM while busy, then restarted."""
 
 import asyncio
 import urllib.request
 import uuid
 
+import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -29,10 +31,11 @@ async def drive_to_implementation(client: Client, agreement_id: str) -> None:
             "version": await version(handle), "actor": actor.model_dump(), "decision": "approve"})
 
 
+@pytest.mark.dev_server
 async def test_sigterm_lets_a_busy_worker_finish_and_a_restart_loses_nothing(
-    dev_server_env: WorkflowEnvironment, pool, postgres_dsn: str
+    env: WorkflowEnvironment, pool, postgres_dsn: str
 ):
-    client = dev_server_env.client
+    client = env.client
     task_queue = f"worker-process-{uuid.uuid4()}"
     metrics_port = free_port()
     env = worker_environment(client.service_client.config.target_host, postgres_dsn, task_queue,
