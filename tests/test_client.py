@@ -2,7 +2,6 @@
 every run of a long-lived agreement shows in the Web UI."""
 
 import pytest
-from temporalio.api.sdk.v1 import WorkflowMetadata
 
 from domain.actions import SignOff, SignOffDecision, SubmitProposal
 from domain.errors import ACTION_REJECTED
@@ -57,24 +56,3 @@ async def test_every_run_of_a_long_lived_agreement_keeps_its_memo(harness: Harne
     assert await latest.memo() == start_options(request)["memo"]
     first = await harness.client.get_workflow_handle(handle.id, run_id=harness.first_run_ids[handle.id]).describe()
     assert await first.static_summary() == start_options(request)["static_summary"]
-
-
-async def test_the_run_the_web_ui_opens_names_the_agreement_its_service_and_partners(harness: Harness):
-    """A continued run has no static summary or details (SDK 1.35's continue-as-new carries none): the current
-    details every run sets, which the Web UI shows on the run's page, say what the start's static details say."""
-    request = factories.request(harness.new_id(), settings={"term": "P364D"})
-    handle = await harness.start(request)
-    await walk_to_sign_off(handle)
-    await approve_by_all(handle)
-    await go_live(handle)
-    await conclude_review(harness, handle)
-
-    latest = await handle.describe()
-    assert latest.run_id != harness.first_run_ids[handle.id]
-    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
-    proposal = request.proposal
-    partners = ", ".join(p.name for p in proposal.partners)
-    lead = next(p.name for p in proposal.partners if p.code == proposal.lead_body)
-    assert metadata.current_details.startswith(
-        f"### {proposal.title}\n\n**Service:** {proposal.service_name} ({proposal.service_category.value}) · "
-        f"**Lead body:** {lead} · **Partners:** {partners}")

@@ -313,3 +313,11 @@ def test_the_kpi_table_in_the_details_keeps_its_columns_apart():
     details = details_markdown(status_of(apply(live(), readings(cost="70"), now=after(91)), after(91)))
     assert "| KPI\u2003\u2003 | Target\u2003\u2003 | Reading\u2003\u2003 | RAG |" in details
     assert "| Cost per household\u2003\u2003 | 60.00 GBP\u2003\u2003 | 70 GBP\u2003\u2003 | red |" in details
+
+
+def test_the_details_name_the_service_lead_body_and_partners_on_every_run():
+    status = status_of(opened(), T0)
+    names = ", ".join(status.body_names[code] for code in status.partner_bodies)
+    assert details_markdown(status).split("\n\n")[1] == (
+        f"**Service:** {status.service_name} ({status.service_category.value}) · **Lead body:** "
+        f"{status.body_names[status.lead_body]} · **Partners:** {names}")

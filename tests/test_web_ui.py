@@ -156,6 +156,10 @@ async def test_the_list_shows_one_row_per_agreement_and_the_details_a_kpi_table(
                 "cell => { const r = document.createRange(); r.selectNodeContents(cell); "
                 "return r.getBoundingClientRect().width; }")
             assert kpi and target and target["x"] >= kpi["x"] + text_width, "the Target column starts after the KPI"
+            # A continued run has no static summary or details; its current details name what they would.
+            shown = await details.locator("body").inner_text()
+            assert all(words in shown for words in ("Joint waste and recycling service", "Service:", "Lead body:",
+                                                    "Partners:")), shown
             await page.screenshot(path=tmp_path / "current-details.png", full_page=True)
 
             await _the_demos_link_shows_one_row_per_agreement(page, harness, dev_server_ui_port, [waste, fleet])
