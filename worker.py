@@ -82,7 +82,7 @@ def build_worker(
         client,
         workflows=[AgreementWorkflow, AlertDigestWorkflow, *extra_workflows],
         activities=[ledger.record_decisions, ledger.raise_alerts, digests.enqueue_digests, *extra_activities],
-        **options,  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]  # options of several types in one dict; Worker checks them
     )
 
 

@@ -776,7 +776,7 @@ async def bench_worker(data_dir: Path, task_queue: str, cache: int) -> AsyncIter
     env = {**os.environ, "CONCORDAT_TASK_QUEUE": task_queue, "CONCORDAT_METRICS_PORT": "0",
            "CONCORDAT_MAX_CACHED_WORKFLOWS": str(cache)}
     log_path = data_dir / f"worker-{task_queue}.log"
-    with open(log_path, "wb") as log:  # noqa: ASYNC230 -- a file, not a pipe nobody drains
+    with open(log_path, "wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.worker", cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
@@ -814,7 +814,7 @@ async def main(argv: list[str]) -> int:
         async with temporal_and_postgres(data_dir) as stack, bench_worker(data_dir, task_queue, cache) as worker:
             where = ("embedded dev server" if stack.temporal_pid else "Temporal") + f" at {stack.temporal_address}"
             console.print(f"benchmarking on the {where}")
-            configure_logging("INFO", stream=open(data_dir / "bench.log", "w"))  # noqa: SIM115, ASYNC230
+            configure_logging("INFO", stream=open(data_dir / "bench.log", "w"))  # noqa: SIM115 - open until exit
             client = await connect_temporal(settings=Settings.from_environment())
             pool = await create_pool(os.environ["DATABASE_URL"], max_size=20)
             try:

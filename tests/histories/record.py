@@ -37,7 +37,8 @@ Handle = WorkflowHandle[AgreementWorkflow, object]
 
 
 async def act(handle: Handle, update: object, **payload: object) -> object:
-    return await handle.execute_update(update, {"actor": LEAD, **payload})  # type: ignore[arg-type]
+    # histories are recorded from dict payloads, as the saved ones were: the update takes its model
+    return await handle.execute_update(update, {"actor": LEAD, **payload})  # type: ignore[arg-type]  # dict payload
 
 
 async def go_live(handle: Handle) -> None:
