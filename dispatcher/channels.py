@@ -13,6 +13,7 @@ from email.utils import formatdate, parseaddr
 import aiosmtplib
 import httpx
 
+from dispatcher import escape
 from dispatcher.messages import Message
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import signed_headers
@@ -28,7 +29,7 @@ def email_message(message: Message, sender: str, recipient: str) -> EmailMessage
     after an unclear failure is recognisably the same message."""
     domain = parseaddr(sender)[1].rpartition("@")[2]
     email = EmailMessage()
-    email["Subject"] = message.subject
+    email["Subject"] = escape.email_header(message.subject)
     email["From"] = sender
     email["To"] = recipient
     email["Date"] = formatdate(usegmt=True)

@@ -1,0 +1,64 @@
+"""Words from an agreement made safe for the place they land: one function per channel.
+
+The text policy (``domain.text``) keeps control characters, separators and bidi controls out of new
+agreements; an agreement recorded before it may still hold them, and every word may hold markup. So each
+channel escapes what its own syntax gives meaning to, at the point where agreement words are put in:
+
+- ``email_header``: one line, no control characters, separators or bidi controls (``email.policy``
+  then encodes and folds it, so no header fails on its content);
+- ``html``: HTML's ``& < > " '``;
+- ``slack``: Slack's ``& < >``, so no ``<!channel>``, ``<@U123>`` or ``<http://…|label>`` is read as markup;
+- ``markdown``: every Markdown punctuation character backslash-escaped (Teams Adaptive Cards, the Temporal
+  Web UI), and ``://`` broken so that no bare address is turned into a link.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+import unicodedata
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~=:&\"'])")
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: each run of control characters, line or paragraph separators and bidi
+    controls becomes one space."""
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in _BIDI else c for c in text
+    )
+    return re.sub(r" {2,}", " ", cleaned).strip()
+
+
+def email_header(text: str) -> str:
+    """A header value from ``text``: one line (``one_line``); the email policy encodes it (RFC 2047) and folds
+    it to 78 columns."""
+    return one_line(text)
+
+
+def html(text: str) -> str:
+    """``text`` for HTML content or attribute values."""
+    return _html.escape(text, quote=True)
+
+
+def slack(text: str) -> str:
+    """``text`` for Slack ``mrkdwn`` or a message's ``text``: ``&``, ``<`` and ``>`` as entities, as Slack's
+    formatting reference requires, so that agreement words cannot mention, link or ping."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def markdown(text: str) -> str:
+    """``text`` shown as itself in Markdown (a Teams Adaptive Card, the Temporal Web UI): each Markdown
+    punctuation character backslash-escaped, so that no emphasis, heading, list, table or link is made from
+    agreement words. Line breaks are kept."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def spreadsheet_cell(text: str) -> str:
+    """``text`` for a tab-separated or CSV cell that a spreadsheet may open: a value starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so it is not read as a formula
+    (OWASP's CSV injection advice), unless it is a plain number such as ``-1250.50``."""
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not re.fullmatch(r"[+-]?[0-9][0-9,]*(\.[0-9]+)?%?", text):
+        return "'" + text
+    return text
