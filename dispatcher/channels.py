@@ -21,7 +21,16 @@ from domain.delivery import Channel, Subscription
 
 
 class DeliveryError(Exception):
-    """The receiver did not take the message; the text says what happened."""
+    """The receiver did not take the message; the text says what happened. ``permanent`` when sending it again
+    cannot help (a webhook's 4xx answer other than 408, 425 and 429, such as 413 for a message too large or
+    404 for a removed endpoint): the delivery is then marked failed at once."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+_TRANSIENT_4XX = frozenset({408, 425, 429})
 
 
 def email_message(message: Message, sender: str, recipient: str) -> EmailMessage:
@@ -63,11 +72,17 @@ async def post_webhook(client: httpx.AsyncClient, subscription: Subscription, me
     try:
         response = await client.post(subscription.address, content=body, headers=headers)
     except httpx.HTTPError as error:
-        raise DeliveryError(f"{subscription.channel.value} webhook: {type(error).__name__}: {error}") from error
+        raise DeliveryError(f"{_receiver(subscription.channel)}: {type(error).__name__}: {error}") from error
     if not response.is_success:
-        raise DeliveryError(
-            f"{subscription.channel.value} webhook answered HTTP {response.status_code}: {response.text[:300]}"
-        )
+        code = response.status_code
+        answer = escape.one_line(response.text[:300])
+        raise DeliveryError(f"{_receiver(subscription.channel)} answered HTTP {code}: {answer}",
+                            permanent=400 <= code < 500 and code not in _TRANSIENT_4XX)
+
+
+def _receiver(channel: Channel) -> str:
+    """'webhook', 'teams webhook', 'slack webhook': how an error names the receiver."""
+    return "webhook" if channel is Channel.WEBHOOK else f"{channel.value} webhook"
 
 
 async def deliver(

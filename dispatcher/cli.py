@@ -171,9 +171,14 @@ async def _retry(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     except ValueError:
         raise _Failed(f"{args.delivery_id!r} is not a delivery id (a UUID, as `alerts deliveries` shows)",
                       EXIT_BAD_INPUT) from None
-    if not await outbox.retry_delivery(pool, delivery_id):
-        raise _Failed(f"delivery {delivery_id} is not failed or cancelled (or does not exist); nothing to retry",
-                      EXIT_REFUSED)
+    status = await outbox.retry_delivery(pool, delivery_id)
+    if status is None:
+        raise _Failed(f"there is no delivery {delivery_id}; nothing to retry", EXIT_REFUSED)
+    if status == "cancelled":
+        raise _Failed(f"delivery {delivery_id} was cancelled when its subscription was removed; it is not sent "
+                      "again (subscribe again to reach that recipient)", EXIT_REFUSED)
+    if status != "failed":
+        raise _Failed(f"delivery {delivery_id} is {status}, not failed; nothing to retry", EXIT_REFUSED)
     console.print(f"delivery {delivery_id} will be sent again now, with the same delivery id")
     return 0
 

@@ -340,10 +340,41 @@ async def test_a_delivery_failing_past_its_time_is_failed_and_the_cli_shows_and_
         assert code == 0 and "same delivery id" in out
         await assert_eventually(lambda: _has(pool, hook.id, "sent"))
     assert [r.delivery_id for r in receiver.accepted("/down")] == [row["id"]]
+    code, out, _ = await cli("alerts", "deliveries", "--json")
+    [sent] = [r for r in json.loads(out) if r["id"] == row["id"]]
+    assert sent["status"] == "sent" and "HTTP 500" in sent["last_error"], "the attempts' errors stay visible"
     code, _, err = await cli("alerts", "retry", row["id"])
-    assert code == 1 and "not failed or cancelled" in err
+    assert code == 1 and "is sent, not failed" in err
+    code, _, err = await cli("alerts", "retry", str(uuid.uuid4()))
+    assert code == 1 and "there is no delivery" in err
     code, _, err = await cli("alerts", "retry", "not-a-uuid")
     assert code == 2 and "is not a delivery id" in err
+
+
+async def test_a_permanent_refusal_fails_at_once_and_a_cancelled_delivery_is_not_retried(
+    pool, postgres_dsn, smtp, receiver, subscribe, cli
+):
+    body = a_body()
+    receiver.fail_first, receiver.fail_status = 1000, 413
+    hook = await subscribe("too big", channel="teams", address=receiver.url + "/big", secret=SECRET, bodies=[body])
+    await LedgerActivities(pool).raise_alerts([an_alert(body)])
+    async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
+        await assert_eventually(lambda: _has(pool, hook.id, "failed"))
+    code, out, _ = await cli("alerts", "deliveries", "--status", "failed", "--json")
+    [row] = [r for r in json.loads(out) if r["subscription_id"] == hook.id]
+    assert row["attempts"] == 1 and row["last_error"].startswith("teams webhook answered HTTP 413")
+
+    removed = await subscribe("removed", channel="webhook", address=receiver.url + "/gone", secret=SECRET,
+                              bodies=[a_body()])
+    await LedgerActivities(pool).raise_alerts([an_alert(removed.bodies[0])])
+    assert (await cli("alerts", "unsubscribe", str(hook.id)))[0] == 0
+    assert (await cli("alerts", "unsubscribe", str(removed.id)))[0] == 0
+    [cancelled] = await pool.fetch("SELECT id, status FROM alert_deliveries WHERE subscription_id = $1", removed.id)
+    assert cancelled["status"] == "cancelled"
+    for refused in (row["id"], str(cancelled["id"])):  # failed before its subscription was removed; cancelled
+        code, _, err = await cli("alerts", "retry", refused)
+        assert code == 1 and "was cancelled" in err, err
+    assert await statuses(pool, [hook.id, removed.id]) == Counter({"failed": 1, "cancelled": 1})
 
 
 async def _has(pool: asyncpg.Pool, subscription_id: int, status: str) -> bool:
