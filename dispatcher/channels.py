@@ -17,7 +17,7 @@ from dispatcher import escape
 from dispatcher.messages import Message
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import signed_headers
-from domain.delivery import Channel, Subscription
+from domain.delivery import Channel, Subscription, email_address, webhook_url
 
 
 class DeliveryError(Exception):
@@ -88,7 +88,12 @@ def _receiver(channel: Channel) -> str:
 async def deliver(
     settings: DispatcherSettings, client: httpx.AsyncClient, subscription: Subscription, message: Message
 ) -> None:
-    """Send ``message`` to ``subscription``'s recipient by its channel."""
+    """Send ``message`` to ``subscription``'s recipient by its channel. An address stored under older, looser
+    rules that today's (``domain.delivery``) refuse fails the delivery at once, naming the rule."""
+    try:
+        (email_address if subscription.channel is Channel.EMAIL else webhook_url)(subscription.address)
+    except ValueError as error:
+        raise DeliveryError(f"subscription #{subscription.id}'s address is refused: {error}", permanent=True) from None
     if subscription.channel is Channel.EMAIL:
         await send_email(settings, message, subscription.address)
     else:

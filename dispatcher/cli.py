@@ -23,6 +23,7 @@ import secrets
 import uuid
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -40,7 +41,7 @@ from temporalio.client import (
 )
 
 from cli.output import print_json, print_table, when
-from domain.delivery import Cadence, Channel, LevelName, Relation, Subscription
+from domain.delivery import Cadence, Channel, LevelName, Relation, Subscription, masked_address
 from domain.drift import AlertKind
 from domain.errors import explain
 from store import outbox
@@ -106,17 +107,35 @@ async def _subscribe(pool: Pool, args: argparse.Namespace, console: Console) -> 
             levels=args.level or list(LevelName), escalation_from=args.escalation_from, cadence=args.cadence,
         )
     except ValidationError as error:
-        raise _Failed(explain(error), EXIT_BAD_INPUT) from None
+        raise _Failed(_name_options(explain(error), channel), EXIT_BAD_INPUT) from None
     stored = await outbox.add_subscription(pool, subscription)
     console.print(f"subscription #{stored.id} added: {_describe(stored)}", markup=False)
     return 0
+
+
+_OPTIONS = {"label": "--label", "bodies": "--body", "kinds": "--kind", "levels": "--level",
+            "escalation_from": "--escalation-from", "relation": "--relation", "cadence": "--cadence"}
+
+
+def _name_options(explained: str, channel: Channel) -> str:
+    """A refusal of ``Subscription`` in the words of the command line: each field named by its option
+    (``address`` by ``--email``, ``--webhook``, ``--teams`` or ``--slack``; ``input`` by the address's option)."""
+    options = {**_OPTIONS, "address": f"--{channel.value}", "input": f"--{channel.value}"}
+    problems = explained.removeprefix("Invalid Subscription: ").split("; ")
+    named = []
+    for problem in problems:
+        field, sep, message = problem.partition(": ")
+        head = field.split(".")[0]
+        named.append(f"{options[head]}: {message}" if sep and head in options else problem)
+    return "; ".join(named)
 
 
 def _describe(s: Subscription) -> str:
     bodies = ", ".join(s.bodies) or "every body"
     levels = ", ".join(level.value + (f" from {s.escalation_from}" if level is LevelName.ESCALATION else "")
                        for level in s.levels)
-    return (f"{s.label} <{s.channel.value}: {s.address}> told of {', '.join(s.kinds) or 'every kind'} "
+    address = masked_address(s.channel, s.address)
+    return (f"{s.label} <{s.channel.value}: {address}> told of {', '.join(s.kinds) or 'every kind'} "
             f"({levels}) where {bodies} is {'the ' if s.relation is not Relation.PARTNER else 'a '}"
             f"{s.relation.value}{'' if s.relation is not Relation.AWAITED else ' body'}, {s.cadence.value}")
 
@@ -124,7 +143,8 @@ def _describe(s: Subscription) -> str:
 async def _subscriptions(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     rows = await outbox.list_subscriptions(pool, include_removed=args.all)
     if args.json:
-        print_json(console, [dict(row) for row in rows])
+        print_json(console, [{**row, "address": masked_address(Channel(row["channel"]), row["address"])}
+                             for row in rows])
         return 0
     print_table(console, "Alert subscriptions",
                 ["#", "Label", "Channel", "Address", "Bodies", "Relation", "Kinds", "Levels", "Cadence", "Removed"],
@@ -135,7 +155,8 @@ async def _subscriptions(pool: Pool, args: argparse.Namespace, console: Console)
 def _subscription_cells(row: Any) -> list[str]:
     levels = ", ".join(level + (f" {row['escalation_from']}+" if level == "escalation" else "")
                        for level in row["levels"])
-    return [str(row["id"]), row["label"], row["channel"], row["address"], ", ".join(row["bodies"]) or "all",
+    address = masked_address(Channel(row["channel"]), row["address"])
+    return [str(row["id"]), row["label"], row["channel"], address, ", ".join(row["bodies"]) or "all",
             row["relation"], ", ".join(row["kinds"]) or "all", levels, row["cadence"], when(row["removed_at"])]
 
 
@@ -194,6 +215,15 @@ def _time_of_day(text: str) -> tuple[int, int]:
     return int(hour), int(minute)
 
 
+def _time_zone(text: str) -> str:
+    """An IANA time zone name, for ``--time-zone``; argparse names the option in its refusal."""
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone, such as Europe/London") from None
+    return text
+
+
 def digest_schedule(cadence: Cadence, at: tuple[int, int], day: str, time_zone: str, task_queue: str) -> Schedule:
     """The Temporal Schedule that runs a cadence's digest at ``at`` (hour, minute) in ``time_zone``,
     every day or every ``day`` of the week. A run missed while Temporal was down is caught up
@@ -205,7 +235,8 @@ def digest_schedule(cadence: Cadence, at: tuple[int, int], day: str, time_zone: 
     )
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            AlertDigestWorkflow.run, cadence, id=f"alert-digest-{cadence.value}", task_queue=task_queue
+            AlertDigestWorkflow.run, args=[cadence, time_zone], id=f"alert-digest-{cadence.value}",
+            task_queue=task_queue
         ),
         spec=ScheduleSpec(calendars=[calendar], time_zone_name=time_zone),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=12)),
@@ -283,5 +314,6 @@ def register(commands: Any) -> None:
     command.add_argument("--cadence", required=True, choices=[Cadence.DAILY.value, Cadence.WEEKLY.value])
     command.add_argument("--at", type=_time_of_day, default=(7, 30), metavar="HH:MM", help="time of day (07:30)")
     command.add_argument("--day", choices=DAYS, default="monday", help="weekly digests: the day (monday)")
-    command.add_argument("--time-zone", default="Europe/London", help="IANA time zone of --at (Europe/London)")
+    command.add_argument("--time-zone", type=_time_zone, default="Europe/London",
+                         help="IANA time zone of --at (Europe/London); digest periods are its days and weeks")
     command.add_argument("--trigger", action="store_true", help="also run the digest once now")

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.delivery import Subscription, recipients
 from domain.drift import Alert
+from domain.model import AS_RECORDED
 from store.database import Pool
 
 INTERRUPTED = "interrupted: the dispatcher stopped before the outcome was known; resent with the same delivery id"
@@ -28,7 +29,10 @@ _SUBSCRIPTION_COLUMNS = (
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
-    return Subscription.model_validate({key: value for key, value in row.items() if key in Subscription.model_fields})
+    """A stored subscription, read as it was stored (an address accepted under older rules still loads; the
+    dispatcher refuses to send to it, ``dispatcher.channels.deliver``)."""
+    return Subscription.model_validate({key: value for key, value in row.items() if key in Subscription.model_fields},
+                                       context={AS_RECORDED: True})
 
 
 async def active_subscriptions(conn: asyncpg.Connection | Pool) -> list[Subscription]:

@@ -398,6 +398,9 @@ async def test_subscriptions_from_the_command_line(cli, pool, monkeypatch):
     assert [(row["label"], row["channel"]) for row in ours] == [
         ("Chief executives", "email"), ("PMO channel", "teams"), ("Slack", "slack")]
     assert "secret" not in ours[0], "secrets are never listed"
+    assert [row["address"] for row in ours] == [
+        "ceo@tamworth.gov.uk", "https://example.webhook.office.com/…", "https://hooks.slack.com/…"], (
+        "a webhook URL is itself a credential: listings show its host only")
     assert await pool.fetchval("SELECT secret FROM alert_subscriptions WHERE id = $1", ours[2]["id"]) == (
         "from-the-environment-0123456789")
     code, out, _ = await cli("alerts", "subscriptions")
@@ -409,7 +412,18 @@ async def test_subscriptions_from_the_command_line(cli, pool, monkeypatch):
     assert code == 1 and "no active subscription" in err
 
     code, _, err = await cli("alerts", "subscribe", "--label", "x", "--email", "not-an-address")
-    assert code == 2 and "address" in err and "is not an email address" in err
+    assert code == 2 and "--email: 'not-an-address' is not one email address" in err
+    for option, address, refusal in (
+        ("--email", "a@x.gov.uk,b@evil.example", "not one email address"),
+        ("--email", "a@@x.gov.uk", "not one email address"),
+        ("--webhook", "http://localhost@evil.example/hook", "user name or password"),
+        ("--webhook", "http://localhost.evil.example/hook", "plain http only to a loopback host"),
+        ("--teams", "https://", "must name a host"),
+    ):
+        code, _, err = await cli("alerts", "subscribe", "--label", "x", option, address)
+        assert code == 2 and f"{option}: " in err and refusal in err and "input" not in err, err
+    code, _, err = await cli("alerts", "subscribe", "--label", "a\u202eb", "--email", "a@x.gov.uk")
+    assert code == 2 and "--label: must not contain bidirectional controls" in err
     code, _, err = await cli("alerts", "subscribe", "--label", "x", "--webhook", "https://x.test/h",
                              "--secret-env", "NO_SUCH_VARIABLE_SET")
     assert code == 2 and "NO_SUCH_VARIABLE_SET" in err
