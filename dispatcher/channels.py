@@ -13,10 +13,10 @@ from email.utils import formatdate, parseaddr
 import aiosmtplib
 import httpx
 
-from dispatcher import escape
 from dispatcher.messages import Message
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import signed_headers
+from domain import escape
 from domain.delivery import Channel, Subscription, email_address, webhook_url
 
 

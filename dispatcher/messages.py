@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dispatcher import escape
+from domain import escape
 from domain.delivery import Channel, web_ui_link
 from domain.drift import Alert
 from store.outbox import Claimed

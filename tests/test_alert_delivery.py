@@ -26,6 +26,7 @@ from demo.mailbox import SmtpSink
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import InvalidSignature, signed_headers, verify_signature
+from domain import escape
 from domain.delivery import Cadence, Subscription
 from domain.drift import Alert, AlertKind, Waiting
 from domain.model import Stage
@@ -175,10 +176,11 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
     card = cards[0].json()
     assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     facts = {f["title"]: f["value"] for f in card["attachments"][0]["content"]["body"][1]["facts"]}
-    assert facts["Agreement"] == f"Joint waste and recycling service ({agreement_id})"
+    assert facts["Agreement"] == escape.markdown(f"Joint waste and recycling service ({agreement_id})"), (
+        "Markdown-escaped: shown as written")
     assert verify_signature(teams.secret, cards[0].headers, cards[0].body) == cards[0].delivery_id
     sent = [json.loads(r.body)["attachments"][0]["content"]["body"][0]["text"] for r in cards]
-    assert sorted(level for level in levels if any(level.upper() + ":" in s for s in sent)) == sorted(levels)
+    assert sorted(level for level in levels if any(level.upper() + r"\:" in s for s in sent)) == sorted(levels)
 
 
 async def test_the_signature_verifies_and_a_replayed_or_altered_request_fails(

@@ -1,4 +1,6 @@
-"""Words from an agreement made safe for the place they land: one function per channel.
+"""Words from an agreement made safe for the place they land: one function per channel (email, HTML, Slack,
+Markdown for Teams and the Temporal Web UI, spreadsheets), used by the dispatcher, the Web UI's details, the CLI
+and the report.
 
 The text policy (``domain.text``) keeps control characters, separators and bidi controls out of new
 agreements; an agreement recorded before it may still hold them, and every word may hold markup. So each
@@ -58,7 +60,9 @@ def markdown(text: str) -> str:
 def spreadsheet_cell(text: str) -> str:
     """``text`` for a tab-separated or CSV cell that a spreadsheet may open: a value starting with ``=``,
     ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so it is not read as a formula
-    (OWASP's CSV injection advice), unless it is a plain number such as ``-1250.50``."""
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not re.fullmatch(r"[+-]?[0-9][0-9,]*(\.[0-9]+)?%?", text):
+    (OWASP's CSV injection advice), unless it is a plain number such as ``-1250.50`` or that one character alone
+    (``-`` for none)."""
+    if (len(text) > 1 and text[:1] in ("=", "+", "-", "@", "\t", "\r")
+            and not re.fullmatch(r"[+-]?[0-9][0-9,]*(\.[0-9]+)?%?", text)):
         return "'" + text
     return text
