@@ -10,8 +10,8 @@ channel escapes what its own syntax gives meaning to, at the point where agreeme
   then encodes and folds it, so no header fails on its content);
 - ``html``: HTML's ``& < > " '``;
 - ``slack``: Slack's ``& < >``, so no ``<!channel>``, ``<@U123>`` or ``<http://…|label>`` is read as markup;
-- ``markdown``: every Markdown punctuation character backslash-escaped (Teams Adaptive Cards, the Temporal
-  Web UI), and ``://`` broken so that no bare address is turned into a link.
+- ``markdown``: what Markdown would read backslash-escaped (Teams Adaptive Cards, the Temporal Web UI), and
+  ``://`` and ``www.`` broken so that no bare address is turned into a link.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import html as _html
 import re
 import unicodedata
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~=:&\"'])")
+_MARKDOWN_ANYWHERE = re.compile(r"([\\`*_~\[\]<>|&#!@])")
+_MARKDOWN_LINE_START = re.compile(r"^([ \t]*)([-+=])|^([ \t]*[0-9]{1,9})([.)])(?=\s|$)", re.MULTILINE)
+_MARKDOWN_AUTOLINK = re.compile(r":(?=//)|(?i:www)\.")
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -51,10 +53,14 @@ def slack(text: str) -> str:
 
 
 def markdown(text: str) -> str:
-    """``text`` shown as itself in Markdown (a Teams Adaptive Card, the Temporal Web UI): each Markdown
-    punctuation character backslash-escaped, so that no emphasis, heading, list, table or link is made from
-    agreement words. Line breaks are kept."""
-    return _MARKDOWN.sub(r"\\\1", text)
+    """``text`` shown as itself in Markdown (a Teams Adaptive Card, the Temporal Web UI), backslash-escaped
+    where Markdown would read it: everywhere the characters of emphasis, code, links, images, HTML, tables,
+    headings and entities (\\ ` * _ ~ [ ] < > | & # ! @); at the start of a line those of lists, quotes and
+    setext headings (``-``, ``+``, ``=``, ``1.``); and the ``:`` of ``://`` and the ``.`` of ``www.``, so that
+    no bare address becomes a link. Other text, line breaks included, is left as written."""
+    escaped = _MARKDOWN_ANYWHERE.sub(r"\\\1", text)
+    escaped = _MARKDOWN_LINE_START.sub(lambda m: f"{m[1] or m[3] or ''}\\{m[2] or m[4]}", escaped)
+    return _MARKDOWN_AUTOLINK.sub(lambda m: "\\:" if m.group(0) == ":" else m.group(0)[:3] + "\\.", escaped)
 
 
 def spreadsheet_cell(text: str) -> str:
