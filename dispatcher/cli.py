@@ -77,7 +77,7 @@ def _handler(work: Any) -> Any:
             finally:
                 await pool.close()
         except _Failed as failure:
-            Console(stderr=True).print(f"error: {failure}", markup=False)
+            Console(stderr=True, soft_wrap=True).print(f"error: {failure}", markup=False)  # one line in a pipe
             return failure.code
 
     return handle
