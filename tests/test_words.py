@@ -37,8 +37,13 @@ from store.outbox import Claimed
 from store.read_model import AgreementLine
 from tests.helpers import factories, free_port
 from tests.helpers.agreements import in_sign_off
+from tests.helpers.builders import reject
+from tests.helpers.harness import Harness, version
 from tests.helpers.hostile import CORPUS, LONG_TEXT, LONG_WORD, accepted_titles
 from tests.helpers.receivers import WebhookReceiver
+from tests.test_search_attributes import Portfolio
+from tests.test_web_ui import CHROMIUM_ARGS
+from workflows.agreement import AgreementWorkflow, workflow_id
 from workflows.contract import start_options
 from workflows.web_ui import details_markdown
 
@@ -280,3 +285,38 @@ def test_the_report_keeps_every_column_on_the_page_and_in_the_pdf(tmp_path: Path
     report_render.pdf(page, pdf)
     assert pdf.read_bytes().startswith(b"%PDF")
 
+
+
+# The Web UI in Chromium ------------------------------------------------------------------------------------------
+
+CHROMIUM = report_render.shutil.which("chromium") or report_render.shutil.which("chromium-browser")
+
+
+@pytest.mark.dev_server
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+async def test_the_web_ui_shows_an_agreements_words_as_words(harness: Harness, dev_server_ui_port: int):
+    from playwright.async_api import async_playwright, expect
+
+    portfolio = Portfolio(harness)
+    title = "[Open in Temporal](https://evil.example/phish) **now** www.evil.example"
+    agreement_id = await portfolio.start("words", partner=True, title=title,
+                                         service_name="<b>Waste</b> https://evil.example/service")
+    await portfolio.to_sign_off(agreement_id)
+    handle = harness.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
+    await portfolio.update(agreement_id, AgreementWorkflow.record_sign_off, reject(
+        portfolio.actor, reason="see [the terms](https://evil.example/terms)", version=await version(handle)))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1600, "height": 1000})
+            await page.goto(f"http://127.0.0.1:{dev_server_ui_port}/namespaces/default/workflows/"
+                            f"{workflow_id(agreement_id)}")
+            await page.get_by_role("tab", name="User Metadata").click()
+            frames = [page.frame_locator("iframe").nth(i) for i in range(3)]
+            await expect(frames[2].get_by_text("see [the terms](https://evil.example/terms)")).to_be_visible(
+                timeout=30_000)
+            await expect(frames[1].get_by_text(title)).to_be_visible()
+            for frame in frames:
+                await expect(frame.locator("a[href*='evil.example'], b, strong:text-is('now')")).to_have_count(0)
+        finally:
+            await browser.close()
