@@ -166,7 +166,8 @@ class Message:
         if (more := self._more(shown)) is not None:
             blocks.append({"type": "context", "elements": [
                 {"type": "mrkdwn", "text": f"{escape.slack(more)}: <{self.whole}|open every agreement>"}]})
-        return {"text": escape.slack(escape.one_line(self.subject)), "blocks": blocks}
+        return {"text": escape.slack(escape.one_line(self.subject)), "blocks": blocks,
+                "unfurl_links": False, "unfurl_media": False}
 
     def _more(self, shown: int) -> str | None:
         extra = len(self.alerts) - shown

@@ -9,7 +9,8 @@ channel escapes what its own syntax gives meaning to, at the point where agreeme
 - ``email_header``: one line, no control characters, separators or bidi controls (``email.policy``
   then encodes and folds it, so no header fails on its content);
 - ``html``: HTML's ``& < > " '``;
-- ``slack``: Slack's ``& < >``, so no ``<!channel>``, ``<@U123>`` or ``<http://…|label>`` is read as markup;
+- ``slack``: Slack's ``& < >``, so no ``<!channel>``, ``<@U123>`` or ``<http://…|label>`` is read as markup,
+  and bare addresses broken by an invisible word joiner, so Slack does not link them;
 - ``markdown``: what Markdown would read backslash-escaped (Teams Adaptive Cards, the Temporal Web UI), and
   ``://`` and ``www.`` broken so that no bare address is turned into a link.
 """
@@ -23,6 +24,7 @@ import unicodedata
 _MARKDOWN_ANYWHERE = re.compile(r"([\\`*_~\[\]<>|&#!@])")
 _MARKDOWN_LINE_START = re.compile(r"^([ \t]*)([-+=])|^([ \t]*[0-9]{1,9})([.)])(?=\s|$)", re.MULTILINE)
 _MARKDOWN_AUTOLINK = re.compile(r":(?=//)|(?i:www)\.")
+_BARE_ADDRESS = re.compile(r":/|(?i:www)\.")
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -48,8 +50,11 @@ def html(text: str) -> str:
 
 def slack(text: str) -> str:
     """``text`` for Slack ``mrkdwn`` or a message's ``text``: ``&``, ``<`` and ``>`` as entities, as Slack's
-    formatting reference requires, so that agreement words cannot mention, link or ping."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    formatting reference requires, so that agreement words cannot mention, link or ping; and a word joiner
+    (U+2060, invisible) after the ``:`` of ``://`` and the ``www`` of ``www.``, since Slack turns a bare
+    address into a link by itself."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BARE_ADDRESS.sub(lambda m: m.group(0)[:-1] + "\u2060" + m.group(0)[-1], escaped)
 
 
 def markdown(text: str) -> str:

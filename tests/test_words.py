@@ -149,6 +149,7 @@ def test_each_channel_shows_hostile_words_as_words(name, text):
     formatted = slack["text"] + "".join(b["text"]["text"] for b in slack["blocks"] if b["type"] == "section")
     markup = re.findall(r"<([^>]*)>", formatted)  # the header is plain_text, which Slack never formats
     assert all(OUR_LINKS.fullmatch(m.split("|")[0]) for m in markup), markup
+    assert not re.search(r"https?://|www\.", OUR_LINKS.sub("", formatted)), "no bare address for Slack to link"
 
     teams = message.webhook_json(Channel.TEAMS)
     content = teams["attachments"][0]["content"]
