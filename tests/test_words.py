@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 import unicodedata
 import uuid
@@ -33,6 +34,7 @@ from domain.model import AS_RECORDED, AgreementRequest, Name, Reason, Stage, nam
 from domain.status import status_of
 from report import render as report_render
 from report.data import BoardReport
+from runtime.logging import configure_logging
 from store.outbox import Claimed
 from store.read_model import AgreementLine
 from tests.helpers import factories, free_port
@@ -245,11 +247,29 @@ def test_tab_separated_output_never_starts_a_formula_and_keeps_one_row_a_line():
 
 def test_each_log_line_stays_one_json_object():
     out = io.StringIO()
-    logger = structlog.wrap_logger(structlog.PrintLogger(out), processors=[structlog.processors.JSONRenderer()])
-    for _, text in ALL_WORDS:
-        logger.info("alert_raised", title=text)
+    saved, handlers = structlog.get_config(), logging.getLogger().handlers[:]
+    configure_logging(stream=out)
+    try:
+        for _, text in ALL_WORDS:
+            structlog.get_logger("concordat.words").info("alert_raised", title=text)
+            logging.getLogger("temporalio.words").warning("refused %s", text)
+    finally:
+        structlog.configure(**saved)
+        logging.getLogger().handlers[:] = handlers
     lines = out.getvalue().splitlines()
-    assert len(lines) == len(ALL_WORDS) and all(json.loads(line)["event"] == "alert_raised" for line in lines)
+    assert len(lines) == 2 * len(ALL_WORDS)
+    assert all(json.loads(line)["event"] in ("alert_raised", f"refused {text}") for line, (_, text) in zip(
+        lines[::2] + lines[1::2], ALL_WORDS * 2, strict=True))
+
+
+def test_the_terminal_table_prints_words_as_written_within_its_width():
+    out = io.StringIO()
+    rows = [[text, "-1250.50"] for _, text in accepted_titles()]
+    print_table(Console(file=out, force_terminal=True, width=100, color_system=None), "Words", ["Title", "Saving"],
+                rows)
+    printed = out.getvalue()
+    assert all(len(line) <= 100 for line in printed.splitlines())
+    assert "<!channel>" in printed and "=HYPERLINK(" in printed, "a person at a terminal reads the words as written"
 
 
 def _report(titles: list[str]) -> BoardReport:
