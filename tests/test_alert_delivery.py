@@ -22,7 +22,9 @@ from rich.console import Console
 import starter
 from activities import digests
 from activities.ledger import LedgerActivities
+from cli.parser import build_parser
 from demo.mailbox import SmtpSink
+from dispatcher.cli import digest_schedule
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import InvalidSignature, signed_headers, verify_signature
@@ -489,3 +491,13 @@ async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_firs
     red_id, amber_id = (handle.agreement_id for handle in (red, amber))
     assert text.index(f"({red_id})") < text.index(f"({amber_id})"), "worst first"
     assert "red (stage drift)" in text and "amber (stage drift)" in text
+
+
+def test_a_digest_schedule_passes_its_time_zone_to_each_run_and_refuses_an_unknown_one(capsys):
+    schedule = digest_schedule(Cadence.DAILY, (0, 30), "monday", "Europe/London", "q")
+    assert schedule.action.args == [Cadence.DAILY, "Europe/London"]
+    assert schedule.spec.time_zone_name == "Europe/London"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["alerts", "digest-schedule", "--cadence", "daily",
+                                           "--time-zone", "Europe/Nowhere"])
+    assert "--time-zone: 'Europe/Nowhere' is not an IANA time zone" in capsys.readouterr().err
