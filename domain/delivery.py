@@ -77,11 +77,13 @@ def level_rank(level: str) -> int:
 
 def email_address(text: str) -> str:
     """One email address, checked by ``email-validator`` (syntax only: no DNS look-up), in its normalised form.
+    Addresses at the reserved ``.test`` domain are allowed, for local mail sinks (the demo's); other special-use
+    domains (``.local``, ``.invalid``, ``localhost``) are refused.
 
     Raises ``ValueError`` for anything else: a list (``a@x.gov.uk,b@evil.example``), ``a@@x``, a display name.
     """
     try:
-        return email_validator.validate_email(text, check_deliverability=False).normalized
+        return email_validator.validate_email(text, check_deliverability=False, test_environment=True).normalized
     except email_validator.EmailNotValidError as error:
         raise ValueError(f"{text!r} is not one email address: {error}") from None
 

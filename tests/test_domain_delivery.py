@@ -120,6 +120,7 @@ def test_loopback_webhooks_may_use_http_and_addresses_are_masked_in_listings():
     for address in ("http://localhost:9/x", "http://127.0.0.1:9/x", "http://[::1]:9/x", "https://x.example/h"):
         assert Subscription(label="x", channel="webhook", address=address, secret=SECRET).address == address
     assert Subscription(label="x", channel="email", address="Ann@Tamworth.GOV.UK").address == "Ann@tamworth.gov.uk"
+    assert Subscription(label="x", channel="email", address="pmo@demo.concordat.test"), "the demo's local sink"
     teams = "https://example.webhook.office.com/webhookb2/1@2/IncomingWebhook/3/4?sig=s3cr3t"
     assert masked_address(Channel.TEAMS, teams) == "https://example.webhook.office.com/…"
     assert masked_address(Channel.SLACK, "https://hooks.slack.com:8443/services/T/B/k") == (
