@@ -83,31 +83,33 @@ def _handler(work: Any) -> Any:
     return handle
 
 
-def _secret(args: argparse.Namespace, console: Console) -> str | None:
+def _secret(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The webhook's signing secret, and whether it was generated here (to be shown once, if it is kept)."""
     if args.email:
         if args.secret_env:
             raise _Failed("--secret-env is for webhooks; an email subscription takes no secret", EXIT_BAD_INPUT)
-        return None
+        return None, False
     if args.secret_env:
         value = os.environ.get(args.secret_env)
         if not value:
             raise _Failed(f"--secret-env {args.secret_env}: that environment variable is not set", EXIT_BAD_INPUT)
-        return value
-    generated = secrets.token_urlsafe(32)
-    console.print(f"signing secret (shown once; give it to the receiver): {generated}", markup=False)
-    return generated
+        return value, False
+    return secrets.token_urlsafe(32), True
 
 
 async def _subscribe(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     channel, address = next((c, getattr(args, c.value)) for c in Channel if getattr(args, c.value))
+    secret, generated = _secret(args)
     try:
         subscription = Subscription(
-            label=args.label, channel=channel, address=address, secret=_secret(args, console),
+            label=args.label, channel=channel, address=address, secret=secret,
             bodies=args.body or [], relation=args.relation, kinds=args.kind or [],
             levels=args.level or list(LevelName), escalation_from=args.escalation_from, cadence=args.cadence,
         )
     except ValidationError as error:
         raise _Failed(_name_options(explain(error), channel), EXIT_BAD_INPUT) from None
+    if generated:  # only once the subscription is valid: a refused one has no secret to give out
+        console.print(f"signing secret (shown once; give it to the receiver): {secret}", markup=False)
     stored = await outbox.add_subscription(pool, subscription)
     console.print(f"subscription #{stored.id} added: {_describe(stored)}", markup=False)
     return 0

@@ -424,8 +424,9 @@ async def test_subscriptions_from_the_command_line(cli, pool, monkeypatch):
         ("--webhook", "http://localhost.evil.example/hook", "plain http only to a loopback host"),
         ("--teams", "https://", "must name a host"),
     ):
-        code, _, err = await cli("alerts", "subscribe", "--label", "x", option, address)
+        code, out, err = await cli("alerts", "subscribe", "--label", "x", option, address)
         assert code == 2 and f"{option}: " in err and refusal in err and "input" not in err, err
+        assert "signing secret" not in out, "a refused subscription gives out no secret"
     code, _, err = await cli("alerts", "subscribe", "--label", "a\u202eb", "--email", "a@x.gov.uk")
     assert code == 2 and "--label: must not contain bidirectional controls" in err
     code, _, err = await cli("alerts", "subscribe", "--label", "x", "--webhook", "https://x.test/h",
