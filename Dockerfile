@@ -16,7 +16,11 @@ COPY runtime ./runtime
 COPY worker.py starter.py ./
 # Bytecode is compiled here because the worker cannot write /app: the workflow sandbox re-imports
 # workflows/agreement.py for every agreement it loads, and without a .pyc it compiles it each time.
-RUN pip install --no-cache-dir . && python -m compileall -q /app && useradd --system --uid 10001 concordat
+# PyICU (UTS #39 name skeletons, domain/text.py) builds against the system's ICU: libicu-dev stays (its
+# libraries), the compiler goes.
+RUN apt-get update && apt-get install -y --no-install-recommends g++ pkg-config libicu-dev \
+    && pip install --no-cache-dir . && python -m compileall -q /app && useradd --system --uid 10001 concordat \
+    && apt-get purge -y --auto-remove g++ pkg-config && rm -rf /var/lib/apt/lists/*
 USER concordat
 
 # Prometheus metrics of the SDK runtime; the HTTP API.

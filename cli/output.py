@@ -3,13 +3,15 @@
 In a terminal a table fits the terminal's width and wraps its values between words, never within one and never
 cut with an ellipsis; when even one word a column must show is too wide for that, each row is printed as lines of
 ``Column: value`` instead. In a pipe every table is plain tab-separated values under a header line, each value
-whole, for ``cut``, ``awk -F'\\t'`` or a spreadsheet. Used by ``starter.py``, ``dispatcher/cli.py`` and
+whole, for ``cut``, ``awk -F'\\t'`` or a spreadsheet (a value that a spreadsheet would read as a formula is
+prefixed with ``'``). Used by ``starter.py``, ``dispatcher/cli.py`` and
 ``report/cli.py``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,7 +21,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from domain.escape import spreadsheet_cell
 from domain.timestamps import utc_text
+
+_TAB_SEPARATED_SPACES = re.compile(r"[\t\n\r\v\f\x85\u2028\u2029]")
+"""What a tab-separated value may not hold: each becomes a space."""
 
 _CELL_FRAME = 3
 """Columns a table spends on each column besides its values: a space either side and a border."""
@@ -90,8 +96,10 @@ def _longest_word(text: str) -> int:
 
 
 def _print_tab_separated(console: Console, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Each value on one line, tabs and line breaks as spaces, and never read as a formula by a spreadsheet
+    (``domain.escape.spreadsheet_cell``)."""
     for line in (columns, *rows):
-        console.file.write("\t".join(cell.replace("\t", " ").replace("\n", " ") for cell in line) + "\n")
+        console.file.write("\t".join(spreadsheet_cell(_TAB_SEPARATED_SPACES.sub(" ", cell)) for cell in line) + "\n")
 
 
 def _print_records(console: Console, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

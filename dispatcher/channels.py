@@ -16,11 +16,21 @@ import httpx
 from dispatcher.messages import Message
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import signed_headers
-from domain.delivery import Channel, Subscription
+from domain import escape
+from domain.delivery import Channel, Subscription, email_address, webhook_url
 
 
 class DeliveryError(Exception):
-    """The receiver did not take the message; the text says what happened."""
+    """The receiver did not take the message; the text says what happened. ``permanent`` when sending it again
+    cannot help (a webhook's 4xx answer other than 408, 425 and 429, such as 413 for a message too large or
+    404 for a removed endpoint): the delivery is then marked failed at once."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+_TRANSIENT_4XX = frozenset({408, 425, 429})
 
 
 def email_message(message: Message, sender: str, recipient: str) -> EmailMessage:
@@ -28,7 +38,7 @@ def email_message(message: Message, sender: str, recipient: str) -> EmailMessage
     after an unclear failure is recognisably the same message."""
     domain = parseaddr(sender)[1].rpartition("@")[2]
     email = EmailMessage()
-    email["Subject"] = message.subject
+    email["Subject"] = escape.email_header(message.subject)
     email["From"] = sender
     email["To"] = recipient
     email["Date"] = formatdate(usegmt=True)
@@ -62,17 +72,28 @@ async def post_webhook(client: httpx.AsyncClient, subscription: Subscription, me
     try:
         response = await client.post(subscription.address, content=body, headers=headers)
     except httpx.HTTPError as error:
-        raise DeliveryError(f"{subscription.channel.value} webhook: {type(error).__name__}: {error}") from error
+        raise DeliveryError(f"{_receiver(subscription.channel)}: {type(error).__name__}: {error}") from error
     if not response.is_success:
-        raise DeliveryError(
-            f"{subscription.channel.value} webhook answered HTTP {response.status_code}: {response.text[:300]}"
-        )
+        code = response.status_code
+        answer = escape.one_line(response.text[:300])
+        raise DeliveryError(f"{_receiver(subscription.channel)} answered HTTP {code}: {answer}",
+                            permanent=400 <= code < 500 and code not in _TRANSIENT_4XX)
+
+
+def _receiver(channel: Channel) -> str:
+    """'webhook', 'teams webhook', 'slack webhook': how an error names the receiver."""
+    return "webhook" if channel is Channel.WEBHOOK else f"{channel.value} webhook"
 
 
 async def deliver(
     settings: DispatcherSettings, client: httpx.AsyncClient, subscription: Subscription, message: Message
 ) -> None:
-    """Send ``message`` to ``subscription``'s recipient by its channel."""
+    """Send ``message`` to ``subscription``'s recipient by its channel. An address stored under older, looser
+    rules that today's (``domain.delivery``) refuse fails the delivery at once, naming the rule."""
+    try:
+        (email_address if subscription.channel is Channel.EMAIL else webhook_url)(subscription.address)
+    except ValueError as error:
+        raise DeliveryError(f"subscription #{subscription.id}'s address is refused: {error}", permanent=True) from None
     if subscription.channel is Channel.EMAIL:
         await send_email(settings, message, subscription.address)
     else:

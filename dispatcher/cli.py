@@ -23,6 +23,7 @@ import secrets
 import uuid
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -40,7 +41,7 @@ from temporalio.client import (
 )
 
 from cli.output import print_json, print_table, when
-from domain.delivery import Cadence, Channel, LevelName, Relation, Subscription
+from domain.delivery import Cadence, Channel, LevelName, Relation, Subscription, masked_address
 from domain.drift import AlertKind
 from domain.errors import explain
 from store import outbox
@@ -76,47 +77,67 @@ def _handler(work: Any) -> Any:
             finally:
                 await pool.close()
         except _Failed as failure:
-            Console(stderr=True).print(f"error: {failure}", markup=False)
+            Console(stderr=True, soft_wrap=True).print(f"error: {failure}", markup=False)  # one line in a pipe
             return failure.code
 
     return handle
 
 
-def _secret(args: argparse.Namespace, console: Console) -> str | None:
+def _secret(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """The webhook's signing secret, and whether it was generated here (to be shown once, if it is kept)."""
     if args.email:
         if args.secret_env:
             raise _Failed("--secret-env is for webhooks; an email subscription takes no secret", EXIT_BAD_INPUT)
-        return None
+        return None, False
     if args.secret_env:
         value = os.environ.get(args.secret_env)
         if not value:
             raise _Failed(f"--secret-env {args.secret_env}: that environment variable is not set", EXIT_BAD_INPUT)
-        return value
-    generated = secrets.token_urlsafe(32)
-    console.print(f"signing secret (shown once; give it to the receiver): {generated}", markup=False)
-    return generated
+        return value, False
+    return secrets.token_urlsafe(32), True
 
 
 async def _subscribe(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     channel, address = next((c, getattr(args, c.value)) for c in Channel if getattr(args, c.value))
+    secret, generated = _secret(args)
     try:
         subscription = Subscription(
-            label=args.label, channel=channel, address=address, secret=_secret(args, console),
+            label=args.label, channel=channel, address=address, secret=secret,
             bodies=args.body or [], relation=args.relation, kinds=args.kind or [],
             levels=args.level or list(LevelName), escalation_from=args.escalation_from, cadence=args.cadence,
         )
     except ValidationError as error:
-        raise _Failed(explain(error), EXIT_BAD_INPUT) from None
+        raise _Failed(_name_options(explain(error), channel), EXIT_BAD_INPUT) from None
+    if generated:  # only once the subscription is valid: a refused one has no secret to give out
+        console.print(f"signing secret (shown once; give it to the receiver): {secret}", markup=False)
     stored = await outbox.add_subscription(pool, subscription)
     console.print(f"subscription #{stored.id} added: {_describe(stored)}", markup=False)
     return 0
+
+
+_OPTIONS = {"label": "--label", "bodies": "--body", "kinds": "--kind", "levels": "--level",
+            "escalation_from": "--escalation-from", "relation": "--relation", "cadence": "--cadence"}
+
+
+def _name_options(explained: str, channel: Channel) -> str:
+    """A refusal of ``Subscription`` in the words of the command line: each field named by its option
+    (``address`` by ``--email``, ``--webhook``, ``--teams`` or ``--slack``; ``input`` by the address's option)."""
+    options = {**_OPTIONS, "address": f"--{channel.value}", "input": f"--{channel.value}"}
+    problems = explained.removeprefix("Invalid Subscription: ").split("; ")
+    named = []
+    for problem in problems:
+        field, sep, message = problem.partition(": ")
+        head = field.split(".")[0]
+        named.append(f"{options[head]}: {message}" if sep and head in options else problem)
+    return "; ".join(named)
 
 
 def _describe(s: Subscription) -> str:
     bodies = ", ".join(s.bodies) or "every body"
     levels = ", ".join(level.value + (f" from {s.escalation_from}" if level is LevelName.ESCALATION else "")
                        for level in s.levels)
-    return (f"{s.label} <{s.channel.value}: {s.address}> told of {', '.join(s.kinds) or 'every kind'} "
+    address = masked_address(s.channel, s.address)
+    return (f"{s.label} <{s.channel.value}: {address}> told of {', '.join(s.kinds) or 'every kind'} "
             f"({levels}) where {bodies} is {'the ' if s.relation is not Relation.PARTNER else 'a '}"
             f"{s.relation.value}{'' if s.relation is not Relation.AWAITED else ' body'}, {s.cadence.value}")
 
@@ -124,7 +145,8 @@ def _describe(s: Subscription) -> str:
 async def _subscriptions(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     rows = await outbox.list_subscriptions(pool, include_removed=args.all)
     if args.json:
-        print_json(console, [dict(row) for row in rows])
+        print_json(console, [{**row, "address": masked_address(Channel(row["channel"]), row["address"])}
+                             for row in rows])
         return 0
     print_table(console, "Alert subscriptions",
                 ["#", "Label", "Channel", "Address", "Bodies", "Relation", "Kinds", "Levels", "Cadence", "Removed"],
@@ -135,7 +157,8 @@ async def _subscriptions(pool: Pool, args: argparse.Namespace, console: Console)
 def _subscription_cells(row: Any) -> list[str]:
     levels = ", ".join(level + (f" {row['escalation_from']}+" if level == "escalation" else "")
                        for level in row["levels"])
-    return [str(row["id"]), row["label"], row["channel"], row["address"], ", ".join(row["bodies"]) or "all",
+    address = masked_address(Channel(row["channel"]), row["address"])
+    return [str(row["id"]), row["label"], row["channel"], address, ", ".join(row["bodies"]) or "all",
             row["relation"], ", ".join(row["kinds"]) or "all", levels, row["cadence"], when(row["removed_at"])]
 
 
@@ -171,9 +194,14 @@ async def _retry(pool: Pool, args: argparse.Namespace, console: Console) -> int:
     except ValueError:
         raise _Failed(f"{args.delivery_id!r} is not a delivery id (a UUID, as `alerts deliveries` shows)",
                       EXIT_BAD_INPUT) from None
-    if not await outbox.retry_delivery(pool, delivery_id):
-        raise _Failed(f"delivery {delivery_id} is not failed or cancelled (or does not exist); nothing to retry",
-                      EXIT_REFUSED)
+    status = await outbox.retry_delivery(pool, delivery_id)
+    if status is None:
+        raise _Failed(f"there is no delivery {delivery_id}; nothing to retry", EXIT_REFUSED)
+    if status == "cancelled":
+        raise _Failed(f"delivery {delivery_id} was cancelled when its subscription was removed; it is not sent "
+                      "again (subscribe again to reach that recipient)", EXIT_REFUSED)
+    if status != "failed":
+        raise _Failed(f"delivery {delivery_id} is {status}, not failed; nothing to retry", EXIT_REFUSED)
     console.print(f"delivery {delivery_id} will be sent again now, with the same delivery id")
     return 0
 
@@ -189,6 +217,15 @@ def _time_of_day(text: str) -> tuple[int, int]:
     return int(hour), int(minute)
 
 
+def _time_zone(text: str) -> str:
+    """An IANA time zone name, for ``--time-zone``; argparse names the option in its refusal."""
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an IANA time zone, such as Europe/London") from None
+    return text
+
+
 def digest_schedule(cadence: Cadence, at: tuple[int, int], day: str, time_zone: str, task_queue: str) -> Schedule:
     """The Temporal Schedule that runs a cadence's digest at ``at`` (hour, minute) in ``time_zone``,
     every day or every ``day`` of the week. A run missed while Temporal was down is caught up
@@ -200,7 +237,8 @@ def digest_schedule(cadence: Cadence, at: tuple[int, int], day: str, time_zone: 
     )
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            AlertDigestWorkflow.run, cadence, id=f"alert-digest-{cadence.value}", task_queue=task_queue
+            AlertDigestWorkflow.run, args=[cadence, time_zone], id=f"alert-digest-{cadence.value}",
+            task_queue=task_queue
         ),
         spec=ScheduleSpec(calendars=[calendar], time_zone_name=time_zone),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=12)),
@@ -278,5 +316,6 @@ def register(commands: Any) -> None:
     command.add_argument("--cadence", required=True, choices=[Cadence.DAILY.value, Cadence.WEEKLY.value])
     command.add_argument("--at", type=_time_of_day, default=(7, 30), metavar="HH:MM", help="time of day (07:30)")
     command.add_argument("--day", choices=DAYS, default="monday", help="weekly digests: the day (monday)")
-    command.add_argument("--time-zone", default="Europe/London", help="IANA time zone of --at (Europe/London)")
+    command.add_argument("--time-zone", type=_time_zone, default="Europe/London",
+                         help="IANA time zone of --at (Europe/London); digest periods are its days and weeks")
     command.add_argument("--trigger", action="store_true", help="also run the digest once now")

@@ -7,17 +7,31 @@ how much, who is awaited and for what, the deadline, and links to the agreement 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 
+from domain import escape
 from domain.delivery import Channel, web_ui_link
 from domain.drift import Alert
 from store.outbox import Claimed
 
 DIGEST_LIMIT_IN_CHAT = 20
-"""A Teams or Slack digest lists this many alerts in full, then says how many more there are."""
+"""A Teams or Slack digest lists at most this many alerts in full, then says how many more there are."""
+TEAMS_BYTES = 27_000
+"""A Teams card's JSON is kept under this many bytes: Teams incoming webhooks refuse messages over about 28 KB
+(HTTP 413). Alerts that do not fit are counted in "… and N more" with a link to the whole list."""
+SLACK_SECTION_CHARACTERS = 3000
+"""Slack's limit on a section block's text."""
+SLACK_HEADER_CHARACTERS = 150
+"""Slack's limit on a header block's text."""
+VALUE_CHARACTERS = 600
+"""Each value of an alert (a title, who is awaited) is cut to this many characters, with "…", in every channel."""
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _when(moment: datetime | None) -> str:
@@ -29,11 +43,19 @@ def _awaited(alert: Alert) -> str:
 
 
 def _headline(alert: Alert) -> str:
-    return f"{alert.level.upper()}: {alert.title} ({alert.agreement_id}): {alert.subject} {alert.off_by}"
+    """One line naming the alert, not yet escaped for any channel."""
+    return _clip(escape.one_line(
+        f"{alert.level.upper()}: {alert.title} ({alert.agreement_id}): {alert.subject} {alert.off_by}"
+    ), VALUE_CHARACTERS)
 
 
 def facts(alert: Alert, link: str) -> list[tuple[str, str]]:
-    """The lines of one alert, as (label, value)."""
+    """The lines of one alert, as (label, value): each value on one line (``escape.one_line``) and at most
+    ``VALUE_CHARACTERS`` long, not yet escaped for any channel."""
+    return [(label, _clip(escape.one_line(value), VALUE_CHARACTERS)) for label, value in _facts(alert, link)]
+
+
+def _facts(alert: Alert, link: str) -> list[tuple[str, str]]:
     return [
         ("Agreement", f"{alert.title} ({alert.agreement_id})"),
         ("Level", f"{alert.level} ({alert.kind.value.replace('_', ' ')})"),
@@ -55,6 +77,8 @@ class Message:
     subject: str
     alerts: list[tuple[Alert, str]]
     footer: str
+    whole: str
+    """Where the whole list can be read (the Web UI's list of agreements), for a message cut to fit."""
 
     def text(self) -> str:
         blocks = []
@@ -67,14 +91,15 @@ class Message:
         tables = []
         for alert, link in self.alerts:
             cells = [
-                (label, f'<a href="{escape(value)}">Open the agreement in Temporal</a>' if label == "Open"
-                 else escape(value))
+                (label, f'<a href="{escape.html(value)}">Open the agreement in Temporal</a>' if label == "Open"
+                 else escape.html(value))
                 for label, value in facts(alert, link)
             ]
-            rows = "".join(f'<tr><th align="left">{escape(label)}</th><td>{cell}</td></tr>' for label, cell in cells)
-            tables.append(f"<h3>{escape(_headline(alert))}</h3><table>{rows}</table>")
-        return (f"<html><body><h2>{escape(self.subject)}</h2>{''.join(tables)}"
-                f"<p><small>{escape(self.footer)}</small></p></body></html>")
+            rows = "".join(f'<tr><th align="left">{escape.html(label)}</th><td>{cell}</td></tr>'
+                           for label, cell in cells)
+            tables.append(f"<h3>{escape.html(_headline(alert))}</h3><table>{rows}</table>")
+        return (f"<html><body><h2>{escape.html(self.subject)}</h2>{''.join(tables)}"
+                f"<p><small>{escape.html(self.footer)}</small></p></body></html>")
 
     def webhook_json(self, channel: Channel) -> dict[str, Any]:
         match channel:
@@ -91,19 +116,32 @@ class Message:
         }
 
     def _teams(self) -> dict[str, Any]:
-        body: list[dict[str, Any]] = [
-            {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "text": self.subject, "wrap": True}
-        ]
+        """An Adaptive Card with as many alerts as fit in ``TEAMS_BYTES`` (at most ``DIGEST_LIMIT_IN_CHAT``);
+        every word from an agreement is Markdown-escaped, so it shows as text."""
+        shown = min(len(self.alerts), DIGEST_LIMIT_IN_CHAT)
+        card = self._teams_card(shown)
+        while shown > 0 and len(json.dumps(card, ensure_ascii=False).encode()) > TEAMS_BYTES:
+            shown -= 1
+            card = self._teams_card(shown)
+        return card
+
+    def _teams_card(self, shown: int) -> dict[str, Any]:
+        body: list[dict[str, Any]] = [{"type": "TextBlock", "size": "Medium", "weight": "Bolder",
+                                       "text": escape.markdown(self.subject), "wrap": True}]
         actions = []
-        for alert, link in self.alerts[:DIGEST_LIMIT_IN_CHAT]:
+        for alert, link in self.alerts[:shown]:
             if len(self.alerts) > 1:
-                body.append({"type": "TextBlock", "weight": "Bolder", "text": _headline(alert), "wrap": True})
+                body.append({"type": "TextBlock", "weight": "Bolder", "text": escape.markdown(_headline(alert)),
+                             "wrap": True})
             body.append({"type": "FactSet", "facts": [
-                {"title": label, "value": value} for label, value in facts(alert, link) if label != "Open"
+                {"title": label, "value": escape.markdown(value)} for label, value in facts(alert, link)
+                if label != "Open"
             ]})
             if len(self.alerts) == 1:
                 actions.append({"type": "Action.OpenUrl", "title": "Open the agreement", "url": link})
-        body += self._more()
+        if (more := self._more(shown)) is not None:
+            body.append({"type": "TextBlock", "text": escape.markdown(more), "wrap": True})
+            actions.append({"type": "Action.OpenUrl", "title": "Open every agreement", "url": self.whole})
         return {"type": "message", "attachments": [{
             "contentType": "application/vnd.microsoft.card.adaptive",
             "contentUrl": None,
@@ -112,32 +150,45 @@ class Message:
         }]}
 
     def _slack(self) -> dict[str, Any]:
-        blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": self.subject[:150]}}]
-        for alert, link in self.alerts[:DIGEST_LIMIT_IN_CHAT]:
-            lines = [f"*{label}:* {value}" for label, value in facts(alert, link) if label != "Open"]
+        """A message with a header and one section per alert (at most ``DIGEST_LIMIT_IN_CHAT``), each within
+        Slack's block limits; every word from an agreement has ``& < >`` escaped, so none mentions or links."""
+        header = _clip(escape.one_line(self.subject), SLACK_HEADER_CHARACTERS)
+        blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header}}]
+        shown = min(len(self.alerts), DIGEST_LIMIT_IN_CHAT)
+        for alert, link in self.alerts[:shown]:
+            lines = [f"*{label}:* {escape.slack(value)}" for label, value in facts(alert, link) if label != "Open"]
             lines.append(f"<{link}|Open the agreement in Temporal>")
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000]}})
-        blocks += [{"type": "context", "elements": [{"type": "plain_text", "text": m["text"]}]} for m in self._more()]
-        return {"text": self.subject, "blocks": blocks}
+            text = "\n".join(lines)
+            while len(text) > SLACK_SECTION_CHARACTERS and len(lines) > 1:
+                lines.pop(-2)  # whole lines go, the link last, so no entity or link is cut in two
+                text = "\n".join(lines)
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        if (more := self._more(shown)) is not None:
+            blocks.append({"type": "context", "elements": [
+                {"type": "mrkdwn", "text": f"{escape.slack(more)}: <{self.whole}|open every agreement>"}]})
+        return {"text": escape.slack(escape.one_line(self.subject)), "blocks": blocks,
+                "unfurl_links": False, "unfurl_media": False}
 
-    def _more(self) -> list[dict[str, Any]]:
-        extra = len(self.alerts) - DIGEST_LIMIT_IN_CHAT
-        return [{"type": "TextBlock", "text": f"... and {extra} more", "wrap": True}] if extra > 0 else []
+    def _more(self, shown: int) -> str | None:
+        extra = len(self.alerts) - shown
+        return f"… and {extra} more" if extra > 0 else None
 
 
 def render(claimed: Claimed, web_ui_url: str, namespace: str) -> Message:
     """The message for a claimed delivery: one alert, or a digest of the open alerts, worst first."""
     subscription = claimed.subscription
-    footer = (f"Sent by Concordat to subscription #{subscription.id} '{subscription.label}'. "
+    footer = (f"Sent by Concordat to subscription #{subscription.id} '{escape.one_line(subscription.label)}'. "
               f"Delivery {claimed.id}: a repeat of this id is the same message.")
+
+    whole = f"{web_ui_url.rstrip('/')}/namespaces/{namespace}/workflows"
 
     def linked(alert: Alert) -> tuple[Alert, str]:
         return alert, web_ui_link(web_ui_url, namespace, alert.agreement_id)
 
     if claimed.alert is not None:
         return Message(str(claimed.id), "alert", "[Concordat] " + _headline(claimed.alert),
-                       [linked(claimed.alert)], footer)
+                       [linked(claimed.alert)], footer, whole)
     alerts = claimed.digest or []
     count = f"{len(alerts)} open alert{'s' * (len(alerts) != 1)}"
     return Message(str(claimed.id), "digest", f"[Concordat] {subscription.cadence.value.title()} digest "
-                   f"({claimed.digest_key}): {count}", [linked(a) for a in alerts], footer)
+                   f"({claimed.digest_key}): {count}", [linked(a) for a in alerts], footer, whole)

@@ -4,7 +4,8 @@ It wakes when an alert is announced on ``concordat_alerts``, when the next retry
 and at least every ``CONCORDAT_DELIVERY_POLL_SECONDS``. Each round it claims up to a batch of
 due deliveries (``FOR UPDATE SKIP LOCKED``: dispatchers share the work and never take the same
 row), records the attempt, sends them concurrently, and records each outcome. A failed attempt
-is retried after an exponential backoff kept in the row (``next_attempt_at``, ``attempts``);
+is retried after an exponential backoff kept in the row (``next_attempt_at``, ``attempts``), unless the receiver's
+answer says a retry cannot help (a permanent 4xx such as 413: ``DeliveryError.permanent``), when it is failed at once;
 a delivery still failing ``CONCORDAT_DELIVERY_GIVE_UP_SECONDS`` after it was first due is marked
 failed. A dispatcher that dies mid-send leaves the row claimed for ``CONCORDAT_DELIVERY_LEASE_SECONDS``;
 then any dispatcher sends it again under the same delivery id.
@@ -79,8 +80,9 @@ class Dispatcher:
                 log.exception("delivery_error_unexpected", **context)
             reason = str(error) if isinstance(error, DeliveryError) else f"{type(error).__name__}: {error}"
             retry_in = settings.backoff_seconds(delivery.attempt)
+            permanent = isinstance(error, DeliveryError) and error.permanent
             status = await outbox.record_failed(self._pool, delivery.id, delivery.attempt, reason, retry_in,
-                                                settings.give_up_seconds)
+                                                0.0 if permanent else settings.give_up_seconds)
             if status == "failed":
                 log.error("delivery_failed", **context, error=reason)
             else:

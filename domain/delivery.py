@@ -9,16 +9,20 @@ always give the same recipients, so the outbox written beside each alert is exac
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+import email_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from domain.drift import Alert, AlertKind
-from domain.model import Code, Name, ValueObject
+from domain.model import AS_RECORDED, Code, Name, ValueObject
 
 
 class Channel(StrEnum):
@@ -71,17 +75,63 @@ def level_rank(level: str) -> int:
     return 2 + int(match.group(1)) if match else 0
 
 
-def _email_address(text: str) -> str:
-    local, at, domain = text.rpartition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in text):
-        raise ValueError(f"{text!r} is not an email address")
+def email_address(text: str) -> str:
+    """One email address, checked by ``email-validator`` (syntax only: no DNS look-up), in its normalised form.
+    Addresses at the reserved ``.test`` domain are allowed, for local mail sinks (the demo's); other special-use
+    domains (``.local``, ``.invalid``, ``localhost``) are refused.
+
+    Raises ``ValueError`` for anything else: a list (``a@x.gov.uk,b@evil.example``), ``a@@x``, a display name.
+    """
+    try:
+        return email_validator.validate_email(text, check_deliverability=False, test_environment=True).normalized
+    except email_validator.EmailNotValidError as error:
+        raise ValueError(f"{text!r} is not one email address: {error}") from None
+
+
+def webhook_url(text: str) -> str:
+    """A webhook address, parsed as a URL (``urllib.parse``): https to any host, or plain http to a loopback
+    host only (``localhost``, 127.0.0.0/8, ``::1``); a host is required, and no user name or password.
+
+    Raises ``ValueError`` saying which of these the address breaks.
+    """
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError("a webhook address must not contain spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        if parts.port == 0:  # reading the port also checks it is a number up to 65535
+            raise ValueError("port 0 is no port")
+    except ValueError as error:
+        raise ValueError(f"{text!r} is not a URL: {error}") from None
+    if parts.scheme not in ("https", "http"):
+        raise ValueError("a webhook address must start with https:// (plain http only to a loopback host)")
+    if not parts.hostname:
+        raise ValueError("a webhook address must name a host, such as https://hooks.example.gov.uk/concordat")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("a webhook address must not carry a user name or password (before '@')")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise ValueError("a webhook address must start with https:// (plain http only to a loopback host, "
+                         f"not {parts.hostname})")
     return text
 
 
-def _https_or_local_url(text: str) -> str:
-    if not (text.startswith("https://") or text.startswith("http://localhost") or text.startswith("http://127.")):
-        raise ValueError("a webhook address must start with https:// (plain http only to localhost)")
-    return text
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def masked_address(channel: Channel, address: str) -> str:
+    """An address as listings show it: an email address whole; a webhook URL as its scheme, host and port with
+    the rest (the path of a Teams or Slack URL is itself a credential, as is a query's ``sig=``) as ``/…``."""
+    if channel is Channel.EMAIL:
+        return address
+    parts = urlsplit(address)
+    port = f":{parts.port}" if parts.port else ""
+    hidden = "/…" if parts.path.strip("/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{hidden}"
 
 
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
@@ -120,16 +170,26 @@ class Subscription(ValueObject):
             raise ValueError(f"unknown alert kind {', '.join(unknown)}; the kinds are {', '.join(known)}")
         return sorted(set(kinds))
 
+    @field_validator("address")
+    @classmethod
+    def _address_of_channel(cls, address: str, info: ValidationInfo) -> str:
+        """One email address (normalised) or a webhook URL, by ``email_address`` and ``webhook_url``; a
+        subscription read back from the database (context ``AS_RECORDED``) is taken as it was stored."""
+        if info.context and info.context.get(AS_RECORDED):
+            return address
+        match info.data.get("channel"):
+            case Channel.EMAIL:
+                return email_address(address)
+            case None:
+                return address  # the channel itself was refused
+        return webhook_url(address)
+
     @model_validator(mode="after")
     def _address_fits_channel(self) -> Subscription:
-        if self.channel is Channel.EMAIL:
-            _email_address(self.address)
-            if self.secret is not None:
-                raise ValueError("an email subscription takes no secret")
-        else:
-            _https_or_local_url(self.address)
-            if self.secret is None:
-                raise ValueError(f"a {self.channel.value} subscription needs a secret to sign its requests")
+        if self.channel is Channel.EMAIL and self.secret is not None:
+            raise ValueError("an email subscription takes no secret")
+        if self.channel is not Channel.EMAIL and self.secret is None:
+            raise ValueError(f"a {self.channel.value} subscription needs a secret to sign its requests")
         return self
 
     def wants_level(self, level: str) -> bool:
@@ -180,16 +240,23 @@ class DigestRun(ValueObject):
     period: str = Field(min_length=1, max_length=40)
 
 
-def digest_period(cadence: Cadence, moment: datetime) -> str:
-    """The period a digest sent at ``moment`` (UTC) covers: the day '2027-03-01' or the ISO week '2027-W09'.
+def digest_period(cadence: Cadence, moment: datetime, time_zone: str = "UTC") -> str:
+    """The period a digest sent at ``moment`` covers, as a calendar in ``time_zone`` (an IANA name: the digest
+    schedule's own) reads it: the day '2027-03-01' or the ISO week '2027-W09'. Keyed by the schedule's time zone,
+    a daily digest at 00:30 Europe/London has one key per day across both clock changes.
 
-    A digest is enqueued once per subscription and period, however often its run is retried.
+    A digest is enqueued once per subscription and period, however often its run is retried. Raises
+    ``ValueError`` for an immediate cadence or a time zone that is not known.
     """
     if cadence is Cadence.IMMEDIATE:
         raise ValueError("immediate subscriptions have no digest")
+    try:
+        local = moment.astimezone(ZoneInfo(time_zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{time_zone!r} is not an IANA time zone, such as Europe/London") from None
     if cadence is Cadence.DAILY:
-        return moment.astimezone(UTC).date().isoformat()
-    year, week, _ = moment.astimezone(UTC).isocalendar()
+        return local.date().isoformat()
+    year, week, _ = local.isocalendar()
     return f"{year}-W{week:02d}"
 
 

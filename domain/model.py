@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -38,6 +38,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from domain import limits
+from domain import text as text_policy
 from domain.calendar import FINANCIAL_YEAR_PERIODS, CalendarPeriod, ReviewAlignment
 
 
@@ -62,13 +63,7 @@ def repeats(values: Iterable[str]) -> list[str]:
     return sorted(value for value, times in Counter(values).items() if times > 1)
 
 
-def name_key(name: str) -> str:
-    """How names are compared, as people read them: Unicode NFC, without regard to case.
-
-    "Siân Llŷr" typed precomposed or decomposed (as macOS and copy-paste produce), in any case,
-    gives the same key.
-    """
-    return _nfc(_nfc(name.strip()).casefold())
+name_key = text_policy.name_key
 
 
 AS_RECORDED = "as_recorded"
@@ -143,42 +138,66 @@ class DecimalString:
         }
 
 
-_CONTROL = r"\u0000-\u0008\u000B-\u001F\u007F-\u009F"
+_BIDI_AND_SEPARATORS = r"\u2028\u2029\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069"
+_SINGLE_LINE_REFUSED = r"\u0000-\u001F\u007F-\u009F" + _BIDI_AND_SEPARATORS
+"""What a one-line text may not contain (``domain.text.single_line``), for the JSON Schema."""
+_MULTI_LINE_REFUSED = r"\u0000-\u0009\u000B\u000C\u000E-\u001F\u007F-\u009F" + _BIDI_AND_SEPARATORS
 
 
-def _text_pattern(min_length: int) -> str:
-    """The JSON Schema pattern of a text the engine strips: no control characters (bar tab and newline),
-    and at least ``min_length`` characters once leading and trailing white space is removed."""
+def _text_pattern(min_length: int, refused: str) -> str:
+    """The JSON Schema pattern of a text the engine strips: none of the characters ``refused``, and at
+    least ``min_length`` characters once leading and trailing white space is removed."""
     body = {0: r"[\s\S]*", 1: r"\s*\S[\s\S]*"}.get(min_length, rf"\s*\S[\s\S]{{{min_length - 2},}}\S\s*")
-    return rf"^(?![\s\S]*[{_CONTROL}]){body}$"
+    return rf"^(?![\s\S]*[{refused}]){body}$"
+
+
+def _policy(policy: Callable[[str], str], min_length: int, *, nfc_as_recorded: bool) -> Callable[..., str]:
+    """An after-validator applying ``policy`` (``domain.text``), then stripping and checking ``min_length``
+    again (a text of default-ignorables alone is empty). Text as recorded is read under the rules of its time:
+    NFC for names, no control characters other than tab and line feed."""
+
+    def validate(value: str, info: ValidationInfo) -> str:
+        if _as_recorded(info):
+            return _no_control_characters(_nfc(value) if nfc_as_recorded else value)
+        result = policy(value).strip()
+        if len(result) < min_length:
+            raise ValueError(f"must have at least {min_length} visible character{'s' * (min_length != 1)}")
+        return result
+
+    return validate
 
 
 Code = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
 ]
-"""An identifier such as a body's GSS code (E07000199) or a milestone id (m1)."""
+"""An identifier such as a body's GSS code (E07000199) or a milestone id (m1): ASCII letters, digits, ``.``,
+``_`` and ``-``, at most 64 characters."""
 
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_nfc),
-    AfterValidator(_no_control_characters),
-    Field(json_schema_extra={"pattern": _text_pattern(1)}),
+    AfterValidator(_policy(text_policy.single_line, 1, nfc_as_recorded=True)),
+    Field(json_schema_extra={"pattern": _text_pattern(1, _SINGLE_LINE_REFUSED)}),
 ]
+"""One line of at most 200 characters (a title, a person's or body's name, a label): no control characters,
+line or paragraph separators or bidirectional controls; stored in Unicode NFC without default-ignorable
+characters (``domain.text.single_line``). Compare names with ``name_key``."""
 Text = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=4000),
-    AfterValidator(_no_control_characters),
-    Field(json_schema_extra={"pattern": _text_pattern(0)}),
+    AfterValidator(_policy(text_policy.multi_line, 0, nfc_as_recorded=False)),
+    Field(json_schema_extra={"pattern": _text_pattern(0, _MULTI_LINE_REFUSED)}),
 ]
-"""A person's or body's name, normalised to Unicode NFC; compare names with ``name_key``."""
+"""Text of several lines, at most 4,000 characters, possibly empty (a note, a mitigation): as ``Name`` but
+line breaks are allowed, and stored as line feeds (``domain.text.multi_line``)."""
 Reason = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=3, max_length=4000),
-    AfterValidator(_no_control_characters),
-    Field(json_schema_extra={"pattern": _text_pattern(3)}),
+    AfterValidator(_policy(text_policy.multi_line, 3, nfc_as_recorded=False)),
+    Field(json_schema_extra={"pattern": _text_pattern(3, _MULTI_LINE_REFUSED)}),
 ]
+"""A reason or a lesson: ``Text`` of at least 3 visible characters."""
 
 
 Money = Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -309,12 +310,21 @@ def schedule_summary(status: AgreementStatus) -> str | None:
     return "; ".join(parts)
 
 
-def variation_markdown(status: AgreementStatus, variation: VariationView) -> str:
-    """The pending variation for the Web UI: its changes, signatures and effective date."""
-    lines = [f"**Variation {variation.number}**, to take effect {variation.effective_on}: {variation.reason}"]
-    lines += [f"- {change}" for change in variation.changes]
+def _as_written(text: str) -> str:
+    return text
+
+
+def variation_markdown(
+    status: AgreementStatus, variation: VariationView, shown: Callable[[str], str] = _as_written
+) -> str:
+    """The pending variation for the Web UI and the CLI: its changes, signatures and effective date, each word
+    from the agreement passed through ``shown`` (the Web UI passes its Markdown escape, so that only Concordat's
+    own markup is read as Markdown)."""
+    lines = [f"**Variation {variation.number}**, to take effect {variation.effective_on}: {shown(variation.reason)}"]
+    lines += [f"- {shown(change)}" for change in variation.changes]
     names = {**status.body_names, **{p.code: p.name for p in variation.variation.incoming}}
     signed = ", ".join(f"{names.get(s.body, s.body)} ({s.signatory})" for s in variation.signed) or "none yet"
     awaited = ", ".join(names.get(code, code) for code in variation.awaited)
-    lines.append(f"Signed: {signed}." + (f" Awaiting: {awaited}." if awaited else " Agreed by every body."))
+    lines.append(shown(f"Signed: {signed}.") + (" " + shown(f"Awaiting: {awaited}.") if awaited
+                                                 else " Agreed by every body."))
     return "\n".join(lines)

@@ -85,8 +85,10 @@ def _largest_with_figures(report: BoardReport, count: int) -> list[AgreementLine
 
 
 def _short(title: str) -> str:
-    """A title cut to fit a chart's axis: at most 46 characters, an ellipsis marking a cut."""
-    return title if len(title) <= 46 else title[:45].rstrip() + "…"
+    """A title cut to fit a chart's axis: at most 46 characters, an ellipsis marking a cut, on one line, with
+    ``$`` escaped so that matplotlib never reads it as mathematics."""
+    title = " ".join(title.split())
+    return (title if len(title) <= 46 else title[:45].rstrip() + "…").replace("$", r"\$")
 
 
 def savings_over_time(report: BoardReport) -> str:
@@ -163,7 +165,8 @@ h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 28
 .figure b { display: block; font-size: 22px; } .charts { display: flex; flex-wrap: wrap; gap: 8px; }
 .charts img { max-width: 100%; } .half img { width: 360px; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; } th, td { text-align: left; padding: 4px 6px;
-border-bottom: 1px solid #b1b4b6; vertical-align: top; } th { background: #f3f2f1; } td.n { text-align: right; }
+border-bottom: 1px solid #b1b4b6; vertical-align: top; overflow-wrap: anywhere; } th { background: #f3f2f1; }
+td.n { text-align: right; overflow-wrap: normal; white-space: nowrap; }
 .rag { padding: 1px 6px; color: white; border-radius: 3px; } .rag.green { background: #00703c; }
 .rag.amber { background: #f47738; } .rag.red { background: #d4351c; }
 @media print { h2 { break-after: avoid; } .charts, table { break-inside: auto; } }

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from domain.delivery import Subscription, recipients
 from domain.drift import Alert
+from domain.model import AS_RECORDED
 from store.database import Pool
 
 INTERRUPTED = "interrupted: the dispatcher stopped before the outcome was known; resent with the same delivery id"
@@ -28,7 +29,10 @@ _SUBSCRIPTION_COLUMNS = (
 
 
 def _subscription(row: asyncpg.Record) -> Subscription:
-    return Subscription.model_validate({key: value for key, value in row.items() if key in Subscription.model_fields})
+    """A stored subscription, read as it was stored (an address accepted under older rules still loads; the
+    dispatcher refuses to send to it, ``dispatcher.channels.deliver``)."""
+    return Subscription.model_validate({key: value for key, value in row.items() if key in Subscription.model_fields},
+                                       context={AS_RECORDED: True})
 
 
 async def active_subscriptions(conn: asyncpg.Connection | Pool) -> list[Subscription]:
@@ -196,10 +200,11 @@ async def claim_due(pool: Pool, limit: int, lease_seconds: float) -> list[Claime
 
 
 async def record_sent(pool: Pool, delivery_id: uuid.UUID, attempt: int) -> None:
-    """Mark the delivery sent (unless it was cancelled meanwhile) and its ``attempt`` as the one that sent it."""
+    """Mark the delivery sent (unless it was cancelled meanwhile) and its ``attempt`` as the one that sent it.
+    The last error of an earlier attempt stays, so that a delivery retried by hand still says what went wrong."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
-            """UPDATE alert_deliveries SET status = 'sent', sent_at = now(), last_error = NULL
+            """UPDATE alert_deliveries SET status = 'sent', sent_at = now()
                WHERE id = $1 AND status = 'pending'""",
             delivery_id,
         )
@@ -242,14 +247,22 @@ async def record_failed(
     return status or "cancelled"
 
 
-async def retry_delivery(pool: Pool, delivery_id: uuid.UUID) -> bool:
-    """Send a failed (or cancelled) delivery again now, with a fresh give-up window; False if none."""
-    found = await pool.fetchval(
-        """UPDATE alert_deliveries SET status = 'pending', next_attempt_at = now(), window_start = now()
-           WHERE id = $1 AND status IN ('failed', 'cancelled') RETURNING id""",
-        delivery_id,
-    )
-    return found is not None
+async def retry_delivery(pool: Pool, delivery_id: uuid.UUID) -> str | None:
+    """Send a failed delivery again now, with a fresh give-up window. Returns the delivery's status before
+    (``failed`` when it is now retried; ``pending``, ``sent`` or ``cancelled`` when it is left as it was: a
+    failed delivery whose subscription was removed since counts as ``cancelled``), or None when there is none."""
+    async with pool.acquire() as conn, conn.transaction():
+        status: str | None = await conn.fetchval(
+            """SELECT CASE WHEN s.removed_at IS NOT NULL THEN 'cancelled' ELSE d.status END
+               FROM alert_deliveries d JOIN alert_subscriptions s ON s.id = d.subscription_id
+               WHERE d.id = $1 FOR UPDATE OF d""", delivery_id)
+        if status == "failed":
+            await conn.execute(
+                """UPDATE alert_deliveries SET status = 'pending', next_attempt_at = now(), window_start = now()
+                   WHERE id = $1""",
+                delivery_id,
+            )
+    return status
 
 
 class DeliveryRow(TypedDict):

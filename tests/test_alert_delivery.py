@@ -22,10 +22,13 @@ from rich.console import Console
 import starter
 from activities import digests
 from activities.ledger import LedgerActivities
+from cli.parser import build_parser
 from demo.mailbox import SmtpSink
+from dispatcher.cli import digest_schedule
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from dispatcher.signature import InvalidSignature, signed_headers, verify_signature
+from domain import escape
 from domain.delivery import Cadence, Subscription
 from domain.drift import Alert, AlertKind, Waiting
 from domain.model import Stage
@@ -175,7 +178,8 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
     card = cards[0].json()
     assert card["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     facts = {f["title"]: f["value"] for f in card["attachments"][0]["content"]["body"][1]["facts"]}
-    assert facts["Agreement"] == f"Joint waste and recycling service ({agreement_id})"
+    assert facts["Agreement"] == escape.markdown(f"Joint waste and recycling service ({agreement_id})"), (
+        "Markdown-escaped: shown as written")
     assert verify_signature(teams.secret, cards[0].headers, cards[0].body) == cards[0].delivery_id
     sent = [json.loads(r.body)["attachments"][0]["content"]["body"][0]["text"] for r in cards]
     assert sorted(level for level in levels if any(level.upper() + ":" in s for s in sent)) == sorted(levels)
@@ -340,10 +344,41 @@ async def test_a_delivery_failing_past_its_time_is_failed_and_the_cli_shows_and_
         assert code == 0 and "same delivery id" in out
         await assert_eventually(lambda: _has(pool, hook.id, "sent"))
     assert [r.delivery_id for r in receiver.accepted("/down")] == [row["id"]]
+    code, out, _ = await cli("alerts", "deliveries", "--json")
+    [sent] = [r for r in json.loads(out) if r["id"] == row["id"]]
+    assert sent["status"] == "sent" and "HTTP 500" in sent["last_error"], "the attempts' errors stay visible"
     code, _, err = await cli("alerts", "retry", row["id"])
-    assert code == 1 and "not failed or cancelled" in err
+    assert code == 1 and "is sent, not failed" in err
+    code, _, err = await cli("alerts", "retry", str(uuid.uuid4()))
+    assert code == 1 and "there is no delivery" in err
     code, _, err = await cli("alerts", "retry", "not-a-uuid")
     assert code == 2 and "is not a delivery id" in err
+
+
+async def test_a_permanent_refusal_fails_at_once_and_a_cancelled_delivery_is_not_retried(
+    pool, postgres_dsn, smtp, receiver, subscribe, cli
+):
+    body = a_body()
+    receiver.fail_first, receiver.fail_status = 1000, 413
+    hook = await subscribe("too big", channel="teams", address=receiver.url + "/big", secret=SECRET, bodies=[body])
+    await LedgerActivities(pool).raise_alerts([an_alert(body)])
+    async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
+        await assert_eventually(lambda: _has(pool, hook.id, "failed"))
+    code, out, _ = await cli("alerts", "deliveries", "--status", "failed", "--json")
+    [row] = [r for r in json.loads(out) if r["subscription_id"] == hook.id]
+    assert row["attempts"] == 1 and row["last_error"].startswith("teams webhook answered HTTP 413")
+
+    removed = await subscribe("removed", channel="webhook", address=receiver.url + "/gone", secret=SECRET,
+                              bodies=[a_body()])
+    await LedgerActivities(pool).raise_alerts([an_alert(removed.bodies[0])])
+    assert (await cli("alerts", "unsubscribe", str(hook.id)))[0] == 0
+    assert (await cli("alerts", "unsubscribe", str(removed.id)))[0] == 0
+    [cancelled] = await pool.fetch("SELECT id, status FROM alert_deliveries WHERE subscription_id = $1", removed.id)
+    assert cancelled["status"] == "cancelled"
+    for refused in (row["id"], str(cancelled["id"])):  # failed before its subscription was removed; cancelled
+        code, _, err = await cli("alerts", "retry", refused)
+        assert code == 1 and "was cancelled" in err, err
+    assert await statuses(pool, [hook.id, removed.id]) == Counter({"failed": 1, "cancelled": 1})
 
 
 async def _has(pool: asyncpg.Pool, subscription_id: int, status: str) -> bool:
@@ -367,6 +402,9 @@ async def test_subscriptions_from_the_command_line(cli, pool, monkeypatch):
     assert [(row["label"], row["channel"]) for row in ours] == [
         ("Chief executives", "email"), ("PMO channel", "teams"), ("Slack", "slack")]
     assert "secret" not in ours[0], "secrets are never listed"
+    assert [row["address"] for row in ours] == [
+        "ceo@tamworth.gov.uk", "https://example.webhook.office.com/…", "https://hooks.slack.com/…"], (
+        "a webhook URL is itself a credential: listings show its host only")
     assert await pool.fetchval("SELECT secret FROM alert_subscriptions WHERE id = $1", ours[2]["id"]) == (
         "from-the-environment-0123456789")
     code, out, _ = await cli("alerts", "subscriptions")
@@ -378,7 +416,19 @@ async def test_subscriptions_from_the_command_line(cli, pool, monkeypatch):
     assert code == 1 and "no active subscription" in err
 
     code, _, err = await cli("alerts", "subscribe", "--label", "x", "--email", "not-an-address")
-    assert code == 2 and "address" in err and "is not an email address" in err
+    assert code == 2 and "--email: 'not-an-address' is not one email address" in err
+    for option, address, refusal in (
+        ("--email", "a@x.gov.uk,b@evil.example", "not one email address"),
+        ("--email", "a@@x.gov.uk", "not one email address"),
+        ("--webhook", "http://localhost@evil.example/hook", "user name or password"),
+        ("--webhook", "http://localhost.evil.example/hook", "plain http only to a loopback host"),
+        ("--teams", "https://", "must name a host"),
+    ):
+        code, out, err = await cli("alerts", "subscribe", "--label", "x", option, address)
+        assert code == 2 and f"{option}: " in err and refusal in err and "input" not in err, err
+        assert "signing secret" not in out, "a refused subscription gives out no secret"
+    code, _, err = await cli("alerts", "subscribe", "--label", "a\u202eb", "--email", "a@x.gov.uk")
+    assert code == 2 and "--label: must not contain bidirectional controls" in err
     code, _, err = await cli("alerts", "subscribe", "--label", "x", "--webhook", "https://x.test/h",
                              "--secret-env", "NO_SUCH_VARIABLE_SET")
     assert code == 2 and "NO_SUCH_VARIABLE_SET" in err
@@ -442,3 +492,13 @@ async def test_a_scheduled_digest_lists_the_open_alerts_of_its_bodies_worst_firs
     red_id, amber_id = (handle.agreement_id for handle in (red, amber))
     assert text.index(f"({red_id})") < text.index(f"({amber_id})"), "worst first"
     assert "red (stage drift)" in text and "amber (stage drift)" in text
+
+
+def test_a_digest_schedule_passes_its_time_zone_to_each_run_and_refuses_an_unknown_one(capsys):
+    schedule = digest_schedule(Cadence.DAILY, (0, 30), "monday", "Europe/London", "q")
+    assert schedule.action.args == [Cadence.DAILY, "Europe/London"]
+    assert schedule.spec.time_zone_name == "Europe/London"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["alerts", "digest-schedule", "--cadence", "daily",
+                                           "--time-zone", "Europe/Nowhere"])
+    assert "--time-zone: 'Europe/Nowhere' is not an IANA time zone" in capsys.readouterr().err

@@ -72,6 +72,10 @@ def test_a_long_digest_is_cut_in_chat_but_whole_by_email():
     assert message.subject == "[Concordat] Daily digest (2027-05-04): 25 open alerts"
     assert all(f"(agreement-{n})" in message.text() for n in range(25))
     slack = message.webhook_json(Channel.SLACK)["blocks"]
-    assert len(slack) == 1 + DIGEST_LIMIT_IN_CHAT + 1 and slack[-1]["elements"][0]["text"] == "... and 5 more"
-    teams = message.webhook_json(Channel.TEAMS)["attachments"][0]["content"]["body"]
-    assert teams[-1]["text"] == "... and 5 more"
+    assert len(slack) == 1 + DIGEST_LIMIT_IN_CHAT + 1
+    whole = "https://ui/namespaces/default/workflows"
+    assert slack[-1]["elements"][0]["text"] == f"… and 5 more: <{whole}|open every agreement>"
+    teams = message.webhook_json(Channel.TEAMS)["attachments"][0]["content"]
+    assert teams["body"][-1]["text"] == "… and 5 more"
+    assert teams["actions"] == [{"type": "Action.OpenUrl", "title": "Open every agreement",
+                                 "url": "https://ui/namespaces/default/workflows"}]

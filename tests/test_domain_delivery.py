@@ -1,16 +1,19 @@
 """Who an alert reaches: a subscription's bodies and relation, kinds, levels and cadence."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
 
 from domain.delivery import (
     Cadence,
+    Channel,
     Subscription,
     digest_for,
     digest_period,
     level_rank,
+    masked_address,
     recipients,
     web_ui_link,
     worst_first,
@@ -80,7 +83,7 @@ def test_kinds_filter_and_refuse_unknown_kinds():
 
 
 def test_addresses_and_secrets_fit_the_channel():
-    with pytest.raises(ValidationError, match="not an email address"):
+    with pytest.raises(ValidationError, match="not one email address"):
         Subscription(label="x", channel="email", address="nobody")
     with pytest.raises(ValidationError, match="needs a secret"):
         Subscription(label="x", channel="teams", address="https://example.webhook.office.com/x")
@@ -91,6 +94,39 @@ def test_addresses_and_secrets_fit_the_channel():
     with pytest.raises(ValidationError, match="escalation_from"):
         email(escalation_from=0)
     assert Subscription(label="x", channel="webhook", address="http://localhost:9/x", secret=SECRET)
+
+
+@pytest.mark.parametrize(("channel", "address", "refusal"), [
+    ("webhook", "http://localhost@evil.example/hook", "user name or password"),
+    ("webhook", "http://localhost.evil.example/hook", "plain http only to a loopback host, not localhost.evil"),
+    ("webhook", "http://127.0.0.1.evil.example/hook", "plain http only to a loopback host"),
+    ("teams", "https://", "must name a host"),
+    ("teams", "https://user:pw@example.webhook.office.com/x", "user name or password"),
+    ("slack", "https://hooks.slack.com:99999/x", "is not a URL"),
+    ("slack", "ftp://hooks.slack.com/x", "must start with https://"),
+    ("webhook", "https://hooks.example.gov.uk/a b", "spaces or control characters"),
+    ("email", "a@x.gov.uk,b@evil.example", "not one email address"),
+    ("email", "a@@x.gov.uk", "not one email address"),
+    ("email", "Ann <a@x.gov.uk>", "not one email address"),
+    ("email", "a@x", "not one email address"),
+])
+def test_addresses_are_parsed_by_libraries(channel, address, refusal):
+    secret = None if channel == "email" else SECRET
+    with pytest.raises(ValidationError, match=refusal):
+        Subscription(label="x", channel=channel, address=address, secret=secret)
+
+
+def test_loopback_webhooks_may_use_http_and_addresses_are_masked_in_listings():
+    for address in ("http://localhost:9/x", "http://127.0.0.1:9/x", "http://[::1]:9/x", "https://x.example/h"):
+        assert Subscription(label="x", channel="webhook", address=address, secret=SECRET).address == address
+    assert Subscription(label="x", channel="email", address="Ann@Tamworth.GOV.UK").address == "Ann@tamworth.gov.uk"
+    assert Subscription(label="x", channel="email", address="pmo@demo.concordat.test"), "the demo's local sink"
+    teams = "https://example.webhook.office.com/webhookb2/1@2/IncomingWebhook/3/4?sig=s3cr3t"
+    assert masked_address(Channel.TEAMS, teams) == "https://example.webhook.office.com/…"
+    assert masked_address(Channel.SLACK, "https://hooks.slack.com:8443/services/T/B/k") == (
+        "https://hooks.slack.com:8443/…")
+    assert masked_address(Channel.WEBHOOK, "https://hooks.example.gov.uk") == "https://hooks.example.gov.uk"
+    assert masked_address(Channel.EMAIL, "a@x.gov.uk") == "a@x.gov.uk"
 
 
 def test_recipients_are_immediate_subscriptions_and_digests_list_worst_first():
@@ -115,6 +151,26 @@ def test_digest_periods():
     assert digest_period(Cadence.WEEKLY, moment) == "2027-W09"
     with pytest.raises(ValueError, match="no digest"):
         digest_period(Cadence.IMMEDIATE, moment)
+    with pytest.raises(ValueError, match="not an IANA time zone"):
+        digest_period(Cadence.DAILY, moment, "Europe/Nowhere")
+
+
+def _local_runs(first: datetime, days: int, at: tuple[int, int], zone: str) -> list[datetime]:
+    """When a schedule at ``at`` in ``zone`` fires on ``days`` days from ``first``'s date, as UTC moments."""
+    return [datetime.combine(first.date() + timedelta(days=n), time(*at), ZoneInfo(zone)).astimezone(UTC)
+            for n in range(days)]
+
+
+@pytest.mark.parametrize("first", [datetime(2027, 3, 20), datetime(2027, 10, 24)])
+def test_a_daily_digest_at_half_past_midnight_in_london_has_one_period_a_day_across_the_clock_change(first):
+    runs = _local_runs(first, 14, (0, 30), "Europe/London")
+    daily = [digest_period(Cadence.DAILY, run, "Europe/London") for run in runs]
+    assert daily == [(first.date() + timedelta(days=n)).isoformat() for n in range(14)]
+    weekly = [digest_period(Cadence.WEEKLY, run, "Europe/London") for run in runs if run.astimezone(
+        ZoneInfo("Europe/London")).weekday() == 0]
+    assert len(weekly) == len(set(weekly)) == 2
+    utc_keys = [digest_period(Cadence.DAILY, run) for run in runs]
+    assert utc_keys != daily, "keyed by UTC date, a key repeats in spring and one is skipped in autumn"
 
 
 def test_a_payback_forecast_alert_reaches_those_who_subscribed_to_its_kind():

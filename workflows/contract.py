@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from domain import limits
+from domain import escape, limits
 from domain.actions import (
     Action,
     ChangeAttestorKeys,
@@ -136,13 +136,15 @@ def start_options(request: AgreementRequest, task_queue: str = TASK_QUEUE) -> di
         "lead_body_name": proposal.body_name(proposal.lead_body),
         "partner_names": ", ".join(p.name for p in proposal.partners),
     }
+    # The Web UI renders Markdown: words from the agreement are escaped (the category is Concordat's own).
+    shown = {key: value if key == "service_category" else escape.markdown(value) for key, value in fields.items()}
     return {
         "id": workflow_id(request.agreement_id),
         "task_queue": task_queue,
         "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
         "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
-        "static_summary": limits.clip(START_SUMMARY.format(**fields), limits.SUMMARY_BYTES),
-        "static_details": limits.clip(START_DETAILS.format(**fields), limits.DETAILS_BYTES),
+        "static_summary": limits.clip(START_SUMMARY.format(**shown), limits.SUMMARY_BYTES),
+        "static_details": limits.clip(START_DETAILS.format(**shown), limits.DETAILS_BYTES),
         "memo": {key: value.format(**fields) for key, value in START_MEMO.items()},
     }
 
@@ -174,7 +176,9 @@ def summary() -> dict[str, Any]:
             "static_details": START_DETAILS,
             "memo": START_MEMO,
             "placeholders": "fields of the start input's proposal; lead_body_name is the lead partner's name, "
-                            "partner_names every partner's name joined by ', '",
+                            "partner_names every partner's name joined by ', '; in the static summary and "
+                            "details each (the category aside) is Markdown-escaped, so that the Web UI shows it "
+                            "as written and links come only from Concordat; the memo holds the title as written",
             "after_continue_as_new": "the memo is carried to every run; the static summary and details stay "
                                      "on the first run; the workflow sets its current details on every run",
             "one_agreement_per_id": "enforced by the engine whatever these options say: see errors.refused_starts",

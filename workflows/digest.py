@@ -9,9 +9,15 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from workflows import rollout
 
 with workflow.unsafe.imports_passed_through():
     from domain.delivery import Cadence, DigestRun, digest_period
+
+DEFAULT_TIME_ZONE = "Europe/London"
+"""The time zone of a schedule made before schedules passed theirs (``alerts digest-schedule``'s default)."""
 
 DIGEST_ACTIVITY = "enqueue_digests"
 
@@ -24,9 +30,15 @@ def schedule_id(cadence: Cadence) -> str:
 @workflow.defn
 class AlertDigestWorkflow:
     @workflow.run
-    async def run(self, cadence: Cadence) -> int:
-        """Enqueue this period's digests; returns how many were enqueued."""
-        run = DigestRun(cadence=cadence, period=digest_period(cadence, workflow.now()))
+    async def run(self, cadence: Cadence, time_zone: str = DEFAULT_TIME_ZONE) -> int:
+        """Enqueue this period's digests, the period read in ``time_zone`` (the schedule's, an IANA name);
+        returns how many were enqueued. An unknown time zone fails the run, not its workflow task."""
+        zone = time_zone if workflow.patched(rollout.DIGEST_LOCAL_PERIODS) else "UTC"
+        try:
+            period = digest_period(cadence, workflow.now(), zone)
+        except ValueError as error:
+            raise ApplicationError(str(error), type="InvalidTimeZone", non_retryable=True) from None
+        run = DigestRun(cadence=cadence, period=period)
         return await workflow.execute_activity(
             DIGEST_ACTIVITY,
             run,

@@ -20,6 +20,9 @@ UPSERT_ONLY_CHANGED_ATTRIBUTES = "upsert-only-changed-search-attributes"
 NEVER_SKIP_REVIEWS = "never-skip-reviews"
 """Patch: before it, a review decided after later review periods had ended skipped them ("review 2 skipped").
 Since, every period gets its own review, in order (``Agreement.reviews_never_skipped``, set at each run's start)."""
+DIGEST_LOCAL_PERIODS = "digest-local-periods"
+"""Patch (the alert digest workflow): before it, a digest's period was the UTC date or week; since, the date or
+week in the digest schedule's time zone, so that a digest after local midnight in summer time keeps its own day."""
 CALENDAR_PERIODS = "calendar-periods"
 """Patch: before it, review periods and terms were plain durations (P1Y was 365 days, P1M 30). Agreements opened
 since count calendar months and years (``Agreement.calendar_periods``, set when the agreement opens)."""

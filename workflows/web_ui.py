@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from domain import escape
 from domain.business_case import BenefitPosition
 from domain.drift import humanise
 from domain.model import Stage
@@ -35,27 +36,27 @@ def details_markdown(status: AgreementStatus) -> str:
     alerts, as blocks separated by blank lines."""
     deadline = f" · **Deadline:** {when_text(status.deadline)}" if status.deadline else ""
     blocks = [
-        f"### {status.title}",
+        f"### {_md(status.title)}",
         _partnership(status),
         f"**Stage:** {status.stage.label} · **RAG:** {status.rag.value.upper()}{deadline}",
-        _sentence(waiting_summary(status)),
+        _md(_sentence(waiting_summary(status))),
         *_summary_blocks(status),
         *_stage_blocks(status),
     ]
     if status.variation is not None:
-        blocks.append(variation_markdown(status, status.variation))
+        blocks.append(variation_markdown(status, status.variation, _md))
     if status.open_alerts:
         blocks.append("**Open alerts**")
-        blocks.append("\n".join(f"- {a.level}: {a.subject} {a.off_by}" for a in status.open_alerts))
+        blocks.append("\n".join(f"- {a.level}: {_md(a.subject)} {_md(a.off_by)}" for a in status.open_alerts))
     return "\n\n".join(blocks)
 
 
 def _partnership(status: AgreementStatus) -> str:
     """What the start's static details say, on every run (a continued run has no static summary or details):
     'Service: Waste collection (waste) · Lead body: Tamworth · Partners: Tamworth, Lichfield'."""
-    names = [status.body_names.get(code, code) for code in status.partner_bodies]
-    return (f"**Service:** {status.service_name} ({status.service_category.value}) · **Lead body:** "
-            f"{status.body_names.get(status.lead_body, status.lead_body)} · **Partners:** {', '.join(names)}")
+    names = [_md(status.body_names.get(code, code)) for code in status.partner_bodies]
+    return (f"**Service:** {_md(status.service_name)} ({status.service_category.value}) · **Lead body:** "
+            f"{_md(status.body_names.get(status.lead_body, status.lead_body))} · **Partners:** {', '.join(names)}")
 
 
 def benefits_summary(benefits: BenefitPosition) -> str:
@@ -80,7 +81,7 @@ def _summary_blocks(status: AgreementStatus) -> list[str]:
     """The rejection, case, review schedule and benefits lines that apply, in that order."""
     blocks = []
     if rejection := rejection_summary(status):
-        blocks.append(f"**Rejected:** {_sentence(rejection)}")
+        blocks.append(f"**Rejected:** {_md(_sentence(rejection))}")
     labelled = [
         ("Case", money_summary(status)),
         ("Reviews", schedule_summary(status)),
@@ -97,7 +98,7 @@ def _stage_blocks(status: AgreementStatus) -> list[str]:
 
 def _sign_offs_block(status: AgreementStatus) -> str:
     signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({s.signatory})" for s in status.sign_offs)
-    return f"Signed in round {status.sign_off_round}: {signed or 'none yet'}."
+    return _md(f"Signed in round {status.sign_off_round}: {signed or 'none yet'}.")
 
 
 def _milestones_block(status: AgreementStatus) -> str:
@@ -127,14 +128,20 @@ _STAGE_BLOCK: dict[Stage, Callable[[AgreementStatus], str]] = {
 """The block each stage adds to the details; a stage not listed (or an empty block) adds none."""
 
 
+def _md(text: str) -> str:
+    """Words from an agreement, shown as written: Markdown-escaped (``domain.escape.markdown``), on one line."""
+    return escape.markdown(escape.one_line(text))
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
 def _table(columns: list[tuple[str, str]], rows: list[list[str]]) -> str:
-    """A markdown table; ``columns`` are (heading, 'left' or 'right'), cells are escaped for the pipe."""
+    """A markdown table; ``columns`` are (heading, 'left' or 'right'), cells are words shown as written (``_md``:
+    a pipe, a link or emphasis in a milestone's title is text)."""
     def line(cells: list[str]) -> str:
-        padded = [cell.replace("|", "\\|") + (_CELL_GAP if i < len(cells) - 1 else "") for i, cell in enumerate(cells)]
+        padded = [_md(cell) + (_CELL_GAP if i < len(cells) - 1 else "") for i, cell in enumerate(cells)]
         return "| " + " | ".join(padded) + " |"
 
     rule = "|" + "|".join(":---" if align == "left" else "---:" for _, align in columns) + "|"

@@ -30,12 +30,13 @@ class Request:
 
 @dataclass
 class WebhookReceiver:
-    """Answers 500 to the first ``fail_first`` tries of each delivery id, then 200.
+    """Answers ``fail_status`` (500 unless set) to the first ``fail_first`` tries of each delivery id, then 200.
 
     While ``hold`` is set, each request waits until ``release()`` (to be caught mid-delivery).
     """
 
     fail_first: int = 0
+    fail_status: int = 500
     hold: bool = False
     requests: list[Request] = field(default_factory=list)
     _released: threading.Event = field(default_factory=threading.Event)
@@ -57,11 +58,12 @@ class WebhookReceiver:
                     receiver._released.wait(timeout=60)
                 with receiver._lock:
                     receiver._tries[headers.get(DELIVERY_ID_HEADER, "")] += 1
-                    status = 500 if receiver._tries[headers.get(DELIVERY_ID_HEADER, "")] <= receiver.fail_first else 200
+                    failing = receiver._tries[headers.get(DELIVERY_ID_HEADER, "")] <= receiver.fail_first
+                    status = receiver.fail_status if failing else 200
                     receiver.requests.append(Request(self.path, headers, body, status))
                 self.send_response(status)
                 self.end_headers()
-                self.wfile.write(b"refused for the test" if status == 500 else b"ok")
+                self.wfile.write(b"refused for the test" if status != 200 else b"ok")
 
             def log_message(self, *args: Any) -> None:
                 pass

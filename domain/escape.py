@@ -1,0 +1,79 @@
+"""Words from an agreement made safe for the place they land: one function per channel (email, HTML, Slack,
+Markdown for Teams and the Temporal Web UI, spreadsheets), used by the dispatcher, the Web UI's details, the CLI
+and the report.
+
+The text policy (``domain.text``) keeps control characters, separators and bidi controls out of new
+agreements; an agreement recorded before it may still hold them, and every word may hold markup. So each
+channel escapes what its own syntax gives meaning to, at the point where agreement words are put in:
+
+- ``email_header``: one line, no control characters, separators or bidi controls (``email.policy``
+  then encodes and folds it, so no header fails on its content);
+- ``html``: HTML's ``& < > " '``;
+- ``slack``: Slack's ``& < >``, so no ``<!channel>``, ``<@U123>`` or ``<http://…|label>`` is read as markup,
+  and bare addresses broken by an invisible word joiner, so Slack does not link them;
+- ``markdown``: what Markdown would read backslash-escaped (Teams Adaptive Cards, the Temporal Web UI), and
+  ``://`` and ``www.`` broken so that no bare address is turned into a link.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+import unicodedata
+
+_MARKDOWN_ANYWHERE = re.compile(r"([\\`*_~\[\]<>|&#!@])")
+_MARKDOWN_LINE_START = re.compile(r"^([ \t]*)([-+=])|^([ \t]*[0-9]{1,9})([.)])(?=\s|$)", re.MULTILINE)
+_MARKDOWN_AUTOLINK = re.compile(r":(?=//)|(?i:www)\.")
+_BARE_ADDRESS = re.compile(r":/|(?i:www)\.")
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: each run of control characters, line or paragraph separators and bidi
+    controls becomes one space."""
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in _BIDI else c for c in text
+    )
+    return re.sub(r" {2,}", " ", cleaned).strip()
+
+
+def email_header(text: str) -> str:
+    """A header value from ``text``: one line (``one_line``); the email policy encodes it (RFC 2047) and folds
+    it to 78 columns."""
+    return one_line(text)
+
+
+def html(text: str) -> str:
+    """``text`` for HTML content or attribute values."""
+    return _html.escape(text, quote=True)
+
+
+def slack(text: str) -> str:
+    """``text`` for Slack ``mrkdwn`` or a message's ``text``: ``&``, ``<`` and ``>`` as entities, as Slack's
+    formatting reference requires, so that agreement words cannot mention, link or ping; and a word joiner
+    (U+2060, invisible) after the ``:`` of ``://`` and the ``www`` of ``www.``, since Slack turns a bare
+    address into a link by itself."""
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BARE_ADDRESS.sub(lambda m: m.group(0)[:-1] + "\u2060" + m.group(0)[-1], escaped)
+
+
+def markdown(text: str) -> str:
+    """``text`` shown as itself in Markdown (a Teams Adaptive Card, the Temporal Web UI), backslash-escaped
+    where Markdown would read it: everywhere the characters of emphasis, code, links, images, HTML, tables,
+    headings and entities (\\ ` * _ ~ [ ] < > | & # ! @); at the start of a line those of lists, quotes and
+    setext headings (``-``, ``+``, ``=``, ``1.``); and the ``:`` of ``://`` and the ``.`` of ``www.``, so that
+    no bare address becomes a link. Other text, line breaks included, is left as written."""
+    escaped = _MARKDOWN_ANYWHERE.sub(r"\\\1", text)
+    escaped = _MARKDOWN_LINE_START.sub(lambda m: f"{m[1] or m[3] or ''}\\{m[2] or m[4]}", escaped)
+    return _MARKDOWN_AUTOLINK.sub(lambda m: "\\:" if m.group(0) == ":" else m.group(0)[:3] + "\\.", escaped)
+
+
+def spreadsheet_cell(text: str) -> str:
+    """``text`` for a tab-separated or CSV cell that a spreadsheet may open: a value starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` so it is not read as a formula
+    (OWASP's CSV injection advice), unless it is a plain number such as ``-1250.50`` or that one character alone
+    (``-`` for none)."""
+    if (len(text) > 1 and text[:1] in ("=", "+", "-", "@", "\t", "\r")
+            and not re.fullmatch(r"[+-]?[0-9][0-9,]*(\.[0-9]+)?%?", text)):
+        return "'" + text
+    return text
