@@ -278,6 +278,14 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
+    async def bind_identity(self, action: actions.BindIdentity) -> AgreementStatus:
+        return await self._act(action)
+
+    @bind_identity.validator
+    def _check_bind_identity(self, action: actions.BindIdentity) -> None:
+        self._evolve(action)
+
+    @workflow.update
     async def change_attestor_keys(self, action: actions.ChangeAttestorKeys) -> AgreementStatus:
         return await self._act(action)
 

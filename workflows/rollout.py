@@ -43,6 +43,12 @@ carry them in the state (``Agreement.rules_version`` 1): a run continued from su
 all, and upserts only attributes that differ from those it started with. From rules version 1 on, every patch
 above is taken as applied without asking history; a later rule goes behind its own patch, asked only while the
 carried version is below the one that brings it."""
+IDENTITIES_BOUND_BY_OWN_BODY = "identities-bound-by-own-body"
+"""Patch: before it, the lead's opening proposal, its revisions and its naming of a signatory for a body with none
+could set (or change) any body's signatories' identities. Runs begun since carry rules version 2
+(``Agreement.identities_bound_by_own_body``): only a body's own current signatories, or the signatory accepting
+the role through their own body's issuer (``bind_identity``), set its identities; a continued run carrying
+version 2 asks history for no patch."""
 
 
 def applies(agreement: Agreement, patch: str) -> bool:
@@ -55,6 +61,15 @@ def adopt_rules(agreement: Agreement, *, opening: bool) -> bool:
     """Give ``agreement`` (changed in place) the rules of this code at a run's start: all at once behind
     ``rules-carried``, or patch by patch as runs begun before it did. ``opening`` is true for a fresh agreement,
     false for a continued run. Returns whether the run sets the ``AgreementTitle`` search attribute."""
+    title_searchable = _adopt_first_rules(agreement, opening=opening)
+    if agreement.rules_version == 1 and workflow.patched(IDENTITIES_BOUND_BY_OWN_BODY):
+        agreement.identities_bound_by_own_body = True
+        agreement.rules_version = 2
+    return title_searchable
+
+
+def _adopt_first_rules(agreement: Agreement, *, opening: bool) -> bool:
+    """The rules up to rules version 1 (see ``adopt_rules``)."""
     if agreement.rules_version >= 1:
         return True
     if workflow.patched(RULES_CARRIED):
