@@ -251,7 +251,8 @@ class BindIdentity(Action):
 
     name: Name = Field(description="The signatory whose identity is bound: the actor, or another current "
                        "signatory of the actor's body.")
-    identity: BoundIdentity
+    identity: BoundIdentity | None = Field(default=None, description="The issuer and subject bound. Through the "
+                                           "API, left out when the actor binds themselves: the API sets their own.")
     reason: Text = ""
 
 

@@ -127,7 +127,7 @@ def _check_attestation(agreement: Agreement, action: Action) -> None:
     issuer, subject, claim = attestation.attested_person(claims)
     actor = action.actor
     signatory = find_signatory(agreement.acting_signatories(actor.body) or [], actor.signatory)
-    if isinstance(action, BindIdentity) and name_key(action.name) == name_key(actor.signatory):
+    if isinstance(action, BindIdentity) and action.identity and name_key(action.name) == name_key(actor.signatory):
         if (action.identity.issuer, action.identity.subject) != (issuer, subject):
             raise ActionRejected(f"the attestation is of {subject} at {issuer}, not of {action.identity}: a "
                                  "signatory binds only their own identity", code="not_that_signatory",

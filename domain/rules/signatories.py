@@ -81,6 +81,10 @@ def bind_identity(draft: Draft, action: BindIdentity) -> None:
     issuer and subject of their tokens; no identity is bound to two signatories of one agreement."""
     agreement = draft.agreement
     body = action.actor.body
+    if action.identity is None:
+        raise ActionRejected("bind_identity needs the identity (issuer and subject) to bind; the API sets it from "
+                             "the token of a signatory binding themselves", code="identity_required",
+                             field="identity")
     current = agreement.signatories(body)
     signatory = find_signatory(current, action.name)
     if signatory is None:
