@@ -10,15 +10,20 @@ PostgreSQL real.
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
+import asyncpg
 import pytest
 import structlog.testing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from rich.console import Console
 
+import starter
 from domain.actions import BindIdentity, NameSignatory, ReviseProposal
 from domain.agreement import Agreement
 from domain.errors import ActionRejected
@@ -343,3 +348,39 @@ async def test_an_unverified_email_or_a_shared_username_does_not_act_as_a_record
         assert bound.status_code == 200, bound.text
         assert bound.json()["signatories"][factories.TAMWORTH][0]["identity"] == tamworth.identity("owen")
     await asyncio.wait_for(handle.describe(), 10)
+
+
+async def test_the_deployment_administrators_keep_the_directory_and_every_change_is_recorded(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch, postgres_dsn: str):
+    monkeypatch.setenv("DATABASE_URL", postgres_dsn)
+    tenant = f"tenant-{harness.new_id('t')}"
+    issuer = f"https://login.microsoftonline.com/{tenant}/v2.0"
+
+    async def cli(*argv: str) -> tuple[int, str]:
+        out = io.StringIO()
+        return await starter.run_cli(["directory", *argv], console=Console(file=out, width=300)), out.getvalue()
+
+    code, out = await cli("add-issuer", "--body", "E07000194", "--entra-tenant", tenant, "--audience",
+                          "api://concordat", "--by", "a.admin")
+    assert code == 0 and f"{issuer} now speaks for E07000194" in out, out
+    code, _ = await cli("add-issuer", "--body", "E07000194", "--entra-tenant", tenant, "--audience",
+                        "api://other", "--by", "a.admin")
+    assert code == 1, "one issuer has one audience"
+    code, _ = await cli("grant", "--issuer", issuer, "--subject", "pmo-oid", "--role", "programme_office",
+                        "--by", "a.admin")
+    assert code == 0
+    code, out = await cli("show", "--json")
+    shown = json.loads(out)
+    assert {"body": "E07000194", "issuer": issuer, "audience": "api://concordat", "tenant": tenant,
+            "jwks_url": f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"} in shown["issuers"]
+    assert {"issuer": issuer, "subject": "pmo-oid", "role": "programme_office", "body": "*"} in shown["grants"]
+    for argv in (("revoke", "--issuer", issuer, "--subject", "pmo-oid", "--role", "programme_office"),
+                 ("remove-issuer", "--body", "E07000194", "--issuer", issuer)):
+        code, _ = await cli(*argv, "--by", "b.admin")
+        assert code == 0
+    code, out = await cli("changes", "--limit", "4", "--json")
+    assert [(c["change"], c["changed_by"]) for c in json.loads(out)] == [
+        ("issuer_added", "a.admin"), ("read_granted", "a.admin"), ("read_revoked", "b.admin"),
+        ("issuer_removed", "b.admin")]
+    with pytest.raises(asyncpg.PostgresError, match="append-only"):
+        await harness.pool.execute("DELETE FROM directory_changes")
