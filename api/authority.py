@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from api.settings import ApiSettings
 from api.tokens import Caller
 from domain import authority
-from domain.actions import Action, BindIdentity, NameSignatory
+from domain.actions import Action, BindIdentity, NameSignatory, ReviseProposal
 from domain.model import AgreementRequest, BoundIdentity, Signatory, name_key
 from domain.rules.signatories import IDENTITY_BOUND_BY_OWN_BODY
 from domain.status import AgreementStatus
@@ -97,6 +97,8 @@ class Authority:
             self._bound_for(action.identity, body, "identity")
         if isinstance(action, NameSignatory) and action.identity is not None:
             self._bound_for(action.identity, action.of_body, "identity")
+        if isinstance(action, ReviseProposal):
+            self._own_identities_bound(action, status)
         if signatory is not None and not signatory.is_identified_by(caller.issuer, caller.subject, caller.claim):
             unbound = "" if signatory.identity else ": no identity is bound for them yet (they bind it: bind_identity)"
             raise Refused(403, NOT_THAT_SIGNATORY, f"{caller.name} ({caller.identity}) may not act as {name} of "
@@ -115,13 +117,28 @@ class Authority:
             if bound is not None and bound != own:
                 raise Refused(403, NOT_THAT_SIGNATORY, f"{signatory.name} is bound to another identity: a current "
                               "signatory of their body binds a new one", "actor.signatory", "not_that_signatory")
-            recorded = signatory.identity is not None and signatory.is_identified_by(
-                caller.issuer, caller.subject, caller.claim)
-            if bound is None and not recorded and name_key(caller.name) != name_key(signatory.name):
+            if bound is None and signatory.identity is not None and not signatory.is_identified_by(
+                    caller.issuer, caller.subject, caller.claim):
+                raise Refused(403, NOT_THAT_SIGNATORY, f"{caller.name} ({caller.identity}) is not the person "
+                              f"recorded for {signatory.name}: a current signatory of their body binds their "
+                              "identity instead", "actor.signatory", "not_that_signatory")
+            if signatory.identity is None and name_key(caller.name) != name_key(signatory.name):
                 raise Refused(403, NOT_THAT_SIGNATORY, f"{caller.name} ({caller.identity}) is not {signatory.name} "
                               "by the name their identity provider gives: a current signatory of their body binds "
                               "their identity instead", "actor.signatory", "not_that_signatory")
         return action.model_copy(update={"identity": own})
+
+    def _own_identities_bound(self, action: ReviseProposal, status: AgreementStatus) -> None:
+        """A revision sets its own body's signatories' identities only as bound identities of the body's issuers
+        (restating a current one is no change; other bodies' identities are the engine's to refuse)."""
+        body = action.actor.body
+        current = {name_key(s.name): s.identity for s in status.signatories.get(body, [])}
+        for partner in action.proposal.partners:
+            if partner.code != body:
+                continue
+            for signatory in partner.signatories:
+                if signatory.identity is not None and current.get(name_key(signatory.name)) != signatory.identity:
+                    self._bound_for(signatory.identity, body, "proposal.partners")
 
     def reading_basis(self, caller: Caller, bodies: Iterable[str]) -> str | None:
         """Why ``caller`` may read an agreement whose partners (present and former) are ``bodies``: the body

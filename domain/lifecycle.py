@@ -133,11 +133,14 @@ def _check_attestation(agreement: Agreement, action: Action) -> None:
                                  "signatory binds only their own identity", code="not_that_signatory",
                                  field="identity")
         if signatory is None or signatory.bound is None:
-            if name_key(str(claims.get("name", ""))) != name_key(actor.signatory) and not (
-                    signatory is not None and signatory.is_identified_by(issuer, subject, claim)):
+            if signatory is not None and signatory.identity is not None:
+                same = signatory.is_identified_by(issuer, subject, claim)
+            else:
+                same = name_key(str(claims.get("name", ""))) == name_key(actor.signatory)
+            if not same:
                 raise ActionRejected(
-                    f"the person signed in ({claims.get('name')}) is not {actor.signatory} by name: a current "
-                    f"signatory of {agreement.body_name(actor.body)} binds their identity instead",
+                    f"the person signed in ({claims.get('name')}) is not {actor.signatory} as the register records "
+                    f"them: a current signatory of {agreement.body_name(actor.body)} binds their identity instead",
                     code="not_that_signatory", field="actor.signatory")
             return
     if signatory is not None and signatory.identity is None:

@@ -9,7 +9,6 @@ PostgreSQL real.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -22,9 +21,12 @@ import pytest
 import structlog.testing
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 import starter
-from domain.actions import BindIdentity, NameSignatory, ReviseProposal
+from domain import attestation
+from domain.actions import BindIdentity, NameSignatory, RecordLessons, ReviseProposal
 from domain.agreement import Agreement
 from domain.errors import ActionRejected
 from domain.lifecycle import evolve, open_agreement
@@ -39,6 +41,7 @@ from workflows.agreement import workflow_id
 
 LICHFIELD_IDP = "https://login.example/lichfield/v2.0"
 TAMWORTH_IDP = "https://login.example/tamworth/v2.0"
+ATTESTOR = Ed25519PrivateKey.generate()
 LEAD = factories.LEAD.model_dump()
 TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
 STAFFORDSHIRE = factories.STAFFORDSHIRE_SIGNATORY.model_dump()
@@ -124,6 +127,32 @@ def test_one_identity_is_one_signatory():
     assert refusal(state, grace).code == "identity_taken"
     again = BindIdentity(actor=factories.TAMWORTH_SIGNATORY, name="Owen Hughes", identity=owen())
     assert refusal(state, again).code == "identity_already_bound"
+
+
+def attested(action: Any, state: Agreement, *, subject: str, name: str, issuer: str = TAMWORTH_IDP) -> Any:
+    action = action.model_copy(update={"action_id": f"api-{state.chain.seq}-{subject}-{name}".replace(" ", "-")})
+    claims = attestation.attestation_claims(issuer=issuer, subject=subject, name=name, claim=None,
+                                            agreement_id=state.agreement_id, update="bind_identity", action=action,
+                                            seq=state.chain.seq, at=T0)
+    return action.model_copy(update={"attestation": attestation.sign(claims, ATTESTOR, "api-1")})
+
+
+def test_on_an_attested_agreement_a_signatory_binds_only_the_identity_they_signed_in_with_and_then_acts():
+    state = agreement().model_copy(update={"settings": AgreementRequest.model_validate(factories.request_data(
+        settings={"require_attestation": True, "attestor_keys": {"api-1": factories.public_pem(ATTESTOR)}}
+    )).settings})
+    accept = BindIdentity(actor=factories.TAMWORTH_SIGNATORY, name="Owen Hughes", identity=owen())
+    assert refusal(state, attested(accept, state, subject="someone-else", name="Owen Hughes")).field == "identity"
+    wrong_person = attested(accept, state, subject="owen-oid", name="Olivia Hughes")
+    assert refusal(state, wrong_person).code == "not_that_signatory"
+    bound = evolve(state, attested(accept, state, subject="owen-oid", name="owen hughes"), T0).agreement
+    assert bound.signatories(factories.TAMWORTH)[0].identity == owen()
+    lessons = RecordLessons(actor=factories.TAMWORTH_SIGNATORY, lessons=[{"what_worked": "One depot"}])
+    impostor = attested(lessons, bound, subject="owen-oid", name="Owen Hughes", issuer=LICHFIELD_IDP)
+    assert refusal(bound, impostor).code == "not_that_signatory"
+    takeover = attested(accept.model_copy(update={"identity": owen("other")}), bound, subject="other",
+                        name="Owen Hughes")
+    assert refusal(bound, takeover).code == "not_that_signatory"
 
 
 # Through the API, with two councils' identity providers.
@@ -329,25 +358,45 @@ async def test_a_person_reads_only_their_bodies_agreements_or_what_they_are_gran
             stranger.close()
 
 
-async def test_an_unverified_email_or_a_shared_username_does_not_act_as_a_recorded_signatory(
+async def test_an_unverified_email_or_another_body_s_account_does_not_act_as_a_recorded_signatory(
         harness: Harness, lichfield: IdentityProvider, tamworth: IdentityProvider, staffordshire: IdentityProvider):
-    """An agreement recorded before identities were bound (display-claim identities, here emails) keeps working
-    for its signatories, but only through their own body's issuer and with an email the issuer verified."""
-    data = factories.request_data(harness.new_id("recorded"), partners=factories.identified_partners())
-    handle = await harness.start(AgreementRequest.model_validate(data))
+    """A register holding a display claim (as agreements recorded before identities were bound do; here the
+    lead's own signatory, an email) keeps working for its signatory, but only through their own body's issuer
+    and with an email the issuer verified; they then bind their identity."""
+    priya = factories.IDENTITIES["Priya Shah"]
+    partners = factories.proposal_data()["partners"]
+    partners[0]["signatories"][0]["identity"] = priya
+    data = factories.request_data(harness.new_id("recorded"), partners=partners)
+    await harness.start(AgreementRequest.model_validate(data))
     agreement_id = data["agreement_id"]
     async with councils(harness, lichfield, tamworth, staffordshire, CONCORDAT_API_IDENTITY_CLAIM="email") as api:
-        owen = factories.IDENTITIES["Owen Hughes"]
-        for idp, claims in ((tamworth, {"email": owen, "email_verified": False}), (tamworth, {"email": owen}),
-                            (lichfield, {"email": owen, "email_verified": True})):
-            refused = await act(api, idp, "someone", agreement_id, "bind_identity",
-                                {"actor": TAMWORTH, "name": "Owen Hughes"}, **claims)
+        bind = {"actor": LEAD, "name": "Priya Shah"}
+        for idp, claims in ((lichfield, {"email": priya, "email_verified": False}), (lichfield, {"email": priya}),
+                            (tamworth, {"email": priya, "email_verified": True})):
+            refused = await act(api, idp, "someone", agreement_id, "bind_identity", bind, **claims)
             assert refused.status_code == 403, (idp.tenant, claims, refused.text)
-        bound = await act(api, tamworth, "owen", agreement_id, "bind_identity",
-                          {"actor": TAMWORTH, "name": "Owen Hughes"}, email=owen.upper(), email_verified=True)
+            refused = await act(api, idp, "someone", agreement_id, "submit_proposal", {"actor": LEAD}, **claims)
+            assert refused.status_code == 403, (idp.tenant, claims, refused.text)
+        bound = await act(api, lichfield, "priya", agreement_id, "bind_identity", bind, email=priya.upper(),
+                          email_verified=True)
         assert bound.status_code == 200, bound.text
-        assert bound.json()["signatories"][factories.TAMWORTH][0]["identity"] == tamworth.identity("owen")
-    await asyncio.wait_for(handle.describe(), 10)
+        assert bound.json()["signatories"][factories.LICHFIELD][0]["identity"] == lichfield.identity("priya")
+        recorded_claim = await act(api, lichfield, "another", agreement_id, "submit_proposal", {"actor": LEAD},
+                                   email=priya, email_verified=True)
+        assert recorded_claim.status_code == 403, "once bound, the display claim no longer acts"
+
+
+async def test_the_engine_refuses_an_opening_that_binds_another_body_s_signatory(harness: Harness):
+    """A start sent to Temporal directly, not through the API, is refused too (rules version 2)."""
+    data = factories.request_data(harness.new_id("direct"), partners=factories.identified_partners())
+    handle = await harness.start(data, wait_opened=False)
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "ActionRejected"
+    assert "binds the identities of its signatories" in cause.message
+    assert cause.details[0][0]["code"] == "identity_bound_by_own_body"
+    assert await harness.ledger(data["agreement_id"]) == []
 
 
 async def test_the_deployment_administrators_keep_the_directory_and_every_change_is_recorded(

@@ -76,6 +76,20 @@ def refuse_identities_of_other_bodies(agreement: Agreement, proposal: Proposal, 
                     "(bind_identity)", code=IDENTITY_BOUND_BY_OWN_BODY, field="proposal.partners")
 
 
+def refuse_identities_at_opening(agreement: Agreement) -> None:
+    """Under rules version 2, refuse an opening proposal that gives a signatory of a body other than the lead an
+    identity: the lead names the partners' signatories by name and role only."""
+    if not agreement.identities_bound_by_own_body:
+        return
+    for partner in agreement.proposal.partners:
+        named = [s.name for s in partner.signatories if s.identity is not None]
+        if partner.code != agreement.proposal.lead_body and named:
+            raise ActionRejected(
+                f"only {partner.name} binds the identities of its signatories: name {', '.join(named)} by name and "
+                "role only, and they bind their identity through their own body's identity provider "
+                "(bind_identity)", code=IDENTITY_BOUND_BY_OWN_BODY, field="proposal.partners")
+
+
 def bind_identity(draft: Draft, action: BindIdentity) -> None:
     """A current signatory of the actor's body (the actor, accepting the role, or another) is bound to the
     issuer and subject of their tokens; no identity is bound to two signatories of one agreement."""
