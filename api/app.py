@@ -15,9 +15,9 @@ Refusals carry the contract's error types and problems::
      "message": "..."}]}
 
 400 UnknownAction; 401 no or bad token; 403 not that signatory, not of that body, or not a reader; 404 no such
-agreement; 409 ActionRejected,
-AgreementExists, LedgerConflict or a closed agreement (code ``closed``); 422 InvalidPayload (the request does not
-fit its schema); 503 the identity provider's keys or the ledger cannot be reached.
+agreement; 409 ActionRejected, AgreementExists, LedgerConflict or a closed agreement (code ``closed``); 422
+InvalidPayload (the request does not fit its schema); 503 the identity provider's keys, the directory or the ledger
+cannot be reached.
 """
 
 import inspect
@@ -160,12 +160,6 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         body = ErrorBody(type=error.type, message=error.message, problems=[ProblemModel(**p) for p in error.problems])
         return JSONResponse(body.model_dump(), status_code=error.status, headers=headers)
 
-    @app.exception_handler(Refused)
-    async def _not_allowed(_: Request, error: Refused) -> JSONResponse:
-        log().warning("request_refused", refusal=error.code, reason=error.message)
-        return await _refused(_, ApiError(error.status, error.type, error.message,
-                                          [Problem(field=error.field, code=error.code, message=error.message)]))
-
     @app.exception_handler(RPCError)
     async def _temporal_unreachable(_: Request, error: RPCError) -> JSONResponse:
         return await _refused(_, ApiError(503, UNAVAILABLE, f"Temporal did not answer: {error.message}"))
@@ -203,7 +197,8 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         who: Who, checks: Checks, stage: str | None = None, rag: str | None = None, lead: str | None = None,
         include_closed: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[AgreementRow]:
-        """The agreements the caller may read (see ``api.authority``) among those matching the filters."""
+        """The agreements the caller may read (see ``api.authority``) among the first ``limit`` matching the
+        filters."""
         everything = checks.reads_every_agreement(who)
         bodies = checks.named_bodies(who) | checks.granted_bodies(who)
         partnered = set() if everything or ledger is None else await _database(
