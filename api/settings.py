@@ -35,6 +35,10 @@ class ApiSettings(EnvironmentSettings):
     jwks_url: str = Field(alias="CONCORDAT_API_JWKS_URL", pattern=r"^https?://", description=(
         "Where the issuer publishes its signing keys (Entra ID: "
         "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys); https in production."))
+    subject_claim: Literal["sub", "oid"] = Field(
+        default="sub", alias="CONCORDAT_API_SUBJECT_CLAIM", description=(
+            "The claim of the API's own issuer's tokens that names a person for good, with the issuer their bound "
+            "identity: sub, or Entra ID's object id (oid)."))
     identity_claim: Literal["email", "preferred_username", "upn", "sub", "oid"] = Field(
         default="preferred_username", alias="CONCORDAT_API_IDENTITY_CLAIM",
         description="The token claim that signatories registered before identities were bound are named by (an "

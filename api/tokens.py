@@ -9,7 +9,8 @@ hold makes one refetch, so keys an issuer rotates in are picked up, at most once
 per issuer (a stream of tokens with made-up key ids cannot make the API hammer an issuer). Issuer, audience,
 expiry and not-before are checked.
 
-The person is the token's issuer and subject (``Caller``); the display name is kept beside them, for people. The
+The person is the token's issuer and subject (``Caller``: the ``sub`` claim, or for an issuer configured so,
+Entra ID's object id ``oid``); the display name is kept beside them, for people. The
 display claim agreements recorded before identities were bound name signatories by (``CONCORDAT_API_IDENTITY_
 CLAIM``) is read too, an email only when the token says ``email_verified`` is true.
 """
@@ -97,13 +98,13 @@ class TokenVerifier:
                 self._keys[jwks_url] = _IssuerKeys(jwks_url, self.settings)
             return self._keys[jwks_url]
 
-    def trusted(self, issuer: str, directory: Directory) -> tuple[str, str] | None:
-        """The JWKS URL and audience of ``issuer`` when the API trusts it (its own, or the directory's), else
-        None."""
+    def trusted(self, issuer: str, directory: Directory) -> tuple[str, str, str] | None:
+        """The JWKS URL, audience and subject claim of ``issuer`` when the API trusts it (its own, or the
+        directory's), else None."""
         if issuer == self.settings.issuer:
-            return self.settings.jwks_url, self.settings.audience
+            return self.settings.jwks_url, self.settings.audience, self.settings.subject_claim
         entry = directory.issuer(issuer)
-        return (entry.jwks_url, entry.audience) if entry else None
+        return (entry.jwks_url, entry.audience, entry.subject_claim) if entry else None
 
     async def caller(self, authorization: str | None, directory: Directory | None = None) -> Caller:
         """The person an ``Authorization: Bearer ...`` header proves, by a token of an issuer the API trusts
@@ -122,12 +123,12 @@ class TokenVerifier:
         if trusted is None:
             raise Unauthenticated(f"the token was issued by {claimed_issuer!r}, which is not an identity provider this "
                                   "deployment trusts (its own issuer or one in the directory)")
-        jwks_url, audience = trusted
+        jwks_url, audience, subject_claim = trusted
         key = await asyncio.to_thread(self._issuer_keys(jwks_url).key, kid)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, key.key, algorithms=[key.algorithm_name], audience=audience, issuer=claimed_issuer,
-                leeway=self.settings.clock_skew_seconds, options={"require": ["exp", "iss", "aud", "sub"]},
+                leeway=self.settings.clock_skew_seconds, options={"require": ["exp", "iss", "aud", subject_claim]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired: sign in again") from None
@@ -141,9 +142,9 @@ class TokenVerifier:
             raise Unauthenticated("the token's signature does not verify (it was altered or forged)") from None
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"the token is not acceptable: {error}") from None
-        subject = claims["sub"]
+        subject = claims[subject_claim]
         if not isinstance(subject, str) or not re.fullmatch(IDENTITY_PATTERN, subject):
-            raise Unauthenticated("the token's sub claim does not name anyone")
+            raise Unauthenticated(f"the token's {subject_claim} claim does not name anyone")
         return Caller(issuer=claims["iss"], subject=subject, name=_display_name(claims, subject),
                       claim=self._display_claim(claims))
 

@@ -41,6 +41,8 @@ def register(commands: Any) -> None:
     where.add_argument("--issuer", help="the issuer, exactly as its tokens' iss claim says")
     command.add_argument("--jwks-url", help="where the issuer publishes its keys (with --issuer)")
     command.add_argument("--audience", required=True, help="the aud claim its tokens carry for this API")
+    command.add_argument("--subject-claim", choices=directory.SUBJECT_CLAIMS,
+                         help="the claim naming a person for good (default: oid for an Entra ID tenant, else sub)")
     _by(command, _add_issuer)
 
     command = actions.add_parser("remove-issuer", help="stop an issuer speaking for a body")
@@ -106,8 +108,9 @@ async def _add_issuer(pool: Pool, args: argparse.Namespace, console: Console) ->
         issuer, jwks_url = args.issuer, args.jwks_url
     if not jwks_url.startswith(("https://", "http://")):
         raise CliError("--jwks-url must be an http(s) URL", EXIT_BAD_INPUT)
+    subject_claim = args.subject_claim or ("oid" if args.entra_tenant else "sub")
     entry = directory.IssuerEntry(body=args.body, issuer=issuer, jwks_url=jwks_url, audience=args.audience,
-                                  tenant=args.entra_tenant)
+                                  tenant=args.entra_tenant, subject_claim=subject_claim)
     await directory.add_issuer(pool, entry, by=args.by)
     console.print(f"{issuer} now speaks for {args.body} (keys {jwks_url}, audience {args.audience})", markup=False)
     return 0
@@ -141,8 +144,8 @@ async def _show(pool: Pool, args: argparse.Namespace, console: Console) -> int:
         print_json(console, {"issuers": [e.__dict__ for e in held.issuers],
                              "grants": [g.__dict__ for g in held.grants]})
         return 0
-    print_table(console, "Issuers", ["Body", "Issuer", "Keys", "Audience", "Tenant"],
-                [[e.body, e.issuer, e.jwks_url, e.audience, e.tenant or "-"] for e in held.issuers])
+    print_table(console, "Issuers", ["Body", "Issuer", "Keys", "Audience", "Tenant", "Subject"],
+                [[e.body, e.issuer, e.jwks_url, e.audience, e.tenant or "-", e.subject_claim] for e in held.issuers])
     print_table(console, "Read grants", ["Issuer", "Subject", "Role", "Body"],
                 [[g.issuer, g.subject, g.role, g.body] for g in held.grants])
     return 0

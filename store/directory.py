@@ -22,18 +22,22 @@ EVERY_BODY = "*"
 
 Role = Literal["programme_office", "auditor"]
 ROLES: tuple[Role, ...] = ("programme_office", "auditor")
+SUBJECT_CLAIMS = ("sub", "oid")
+"""The claims that may name a person for good: ``sub``, or Entra ID's object id ``oid``."""
 
 
 @dataclass(frozen=True)
 class IssuerEntry:
     """An issuer that speaks for ``body``: its tokens' ``iss``, where its keys are, the audience its tokens
-    carry for this API, and (Microsoft Entra ID) its tenant id."""
+    carry for this API, (Microsoft Entra ID) its tenant id, and the claim that names a person for good
+    (``sub``; Entra ID ``oid``, the object id)."""
 
     body: str
     issuer: str
     jwks_url: str
     audience: str
     tenant: str | None = None
+    subject_claim: str = "sub"
 
 
 @dataclass(frozen=True)
@@ -89,8 +93,8 @@ class DirectoryRefused(ValueError):
 async def load(pool: Pool) -> Directory:
     """The directory as it now stands."""
     async with pool.acquire() as conn:
-        issuers = await conn.fetch("SELECT body, issuer, jwks_url, audience, tenant FROM directory_issuers "
-                                   "ORDER BY body, issuer")
+        issuers = await conn.fetch("SELECT body, issuer, jwks_url, audience, tenant, subject_claim "
+                                   "FROM directory_issuers ORDER BY body, issuer")
         grants = await conn.fetch("SELECT issuer, subject, role, body FROM directory_grants "
                                   "ORDER BY issuer, subject, role, body")
     return Directory(issuers=tuple(IssuerEntry(**dict(row)) for row in issuers),
@@ -100,19 +104,23 @@ async def load(pool: Pool) -> Directory:
 async def add_issuer(pool: Pool, entry: IssuerEntry, *, by: str) -> None:
     """Let ``entry.issuer`` speak for ``entry.body``, recorded as changed ``by`` (the administrator).
 
-    Raises ``DirectoryRefused`` when the issuer already speaks for the body, or is in the directory with another
-    JWKS URL or audience (one issuer has one set of keys)."""
+    Raises ``DirectoryRefused`` for a subject claim not in ``SUBJECT_CLAIMS``, when the issuer already speaks for
+    the body, or when it is in the directory with another JWKS URL, audience or subject claim (one issuer has one
+    set of keys and names people one way)."""
+    if entry.subject_claim not in SUBJECT_CLAIMS:
+        raise DirectoryRefused(f"no subject claim {entry.subject_claim!r}: it is one of {', '.join(SUBJECT_CLAIMS)}")
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("LOCK TABLE directory_issuers IN SHARE ROW EXCLUSIVE MODE")
-        known = await conn.fetchrow("SELECT jwks_url, audience FROM directory_issuers WHERE issuer = $1 LIMIT 1",
-                                    entry.issuer)
-        if known is not None and (known["jwks_url"], known["audience"]) != (entry.jwks_url, entry.audience):
-            raise DirectoryRefused(f"{entry.issuer} is in the directory with JWKS {known['jwks_url']} and audience "
-                                   f"{known['audience']}; one issuer has one set of keys and one audience")
+        known = await conn.fetchrow("SELECT jwks_url, audience, subject_claim FROM directory_issuers "
+                                    "WHERE issuer = $1 LIMIT 1", entry.issuer)
+        if known is not None and tuple(known) != (entry.jwks_url, entry.audience, entry.subject_claim):
+            raise DirectoryRefused(f"{entry.issuer} is in the directory with JWKS {known['jwks_url']}, audience "
+                                   f"{known['audience']} and subject claim {known['subject_claim']}; one issuer has "
+                                   "one set of keys, one audience and one subject claim")
         added = await conn.fetchval(
-            "INSERT INTO directory_issuers (body, issuer, jwks_url, audience, tenant) VALUES ($1, $2, $3, $4, $5) "
-            "ON CONFLICT DO NOTHING RETURNING body", entry.body, entry.issuer, entry.jwks_url, entry.audience,
-            entry.tenant)
+            "INSERT INTO directory_issuers (body, issuer, jwks_url, audience, tenant, subject_claim) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING body", entry.body, entry.issuer,
+            entry.jwks_url, entry.audience, entry.tenant, entry.subject_claim)
         if added is None:
             raise DirectoryRefused(f"{entry.issuer} already speaks for {entry.body}")
         await _record(conn, by, "issuer_added", entry.__dict__)

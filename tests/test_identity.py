@@ -421,7 +421,8 @@ async def test_the_deployment_administrators_keep_the_directory_and_every_change
     code, out = await cli("show", "--json")
     shown = json.loads(out)
     assert {"body": "E07000194", "issuer": issuer, "audience": "api://concordat", "tenant": tenant,
-            "jwks_url": f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"} in shown["issuers"]
+            "jwks_url": f"https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys",
+            "subject_claim": "oid"} in shown["issuers"]
     assert {"issuer": issuer, "subject": "pmo-oid", "role": "programme_office", "body": "*"} in shown["grants"]
     for argv in (("revoke", "--issuer", issuer, "--subject", "pmo-oid", "--role", "programme_office"),
                  ("remove-issuer", "--body", "E07000194", "--issuer", issuer)):
@@ -433,3 +434,22 @@ async def test_the_deployment_administrators_keep_the_directory_and_every_change
         ("issuer_removed", "b.admin")]
     with pytest.raises(asyncpg.PostgresError, match="append-only"):
         await harness.pool.execute("DELETE FROM directory_changes")
+
+
+async def test_an_entra_id_tenant_names_a_person_by_their_object_id_not_the_per_application_subject(
+        harness: Harness, lichfield: IdentityProvider, tamworth: IdentityProvider, staffordshire: IdentityProvider):
+    entra = IdentityProvider("entra-tenant")
+    entry = directory.IssuerEntry(body="E07000192", issuer=entra.issuer, jwks_url=entra.jwks_url,
+                                  audience="api://concordat", tenant="entra-tenant", subject_claim="oid")
+    await directory.add_issuer(harness.pool, entry, by="deployment-admin@test")
+    try:
+        async with councils(harness, lichfield, tamworth, staffordshire) as api:
+            agreement_id = await opened(harness, api, lichfield)
+            response = await api.http.get(f"/agreements/{agreement_id}",
+                                          headers=entra.bearer("martin", subject="pairwise-1", oid="martin-oid"))
+            assert response.status_code == 403 and "martin-oid at " in response.json()["message"], response.text
+            response = await api.http.get(f"/agreements/{agreement_id}", headers=entra.bearer("martin"))
+            assert response.status_code == 401 and "oid" in response.json()["message"], response.text
+    finally:
+        await directory.remove_issuer(harness.pool, entry.body, entry.issuer, by="deployment-admin@test")
+        entra.close()

@@ -2,13 +2,15 @@
 -- change to either, kept by the deployment's administrators through `starter.py directory`.
 
 -- An issuer speaks for a body: its tokens (iss = issuer, aud = audience, signed with keys from jwks_url) prove
--- people of that body. One issuer may speak for several bodies (a shared tenant), a body may have several.
+-- people of that body, each named by the subject_claim (sub; Entra ID: oid, the object id). One issuer may speak
+-- for several bodies (a shared tenant), a body may have several.
 CREATE TABLE directory_issuers (
-    body     text NOT NULL,
-    issuer   text NOT NULL,
-    jwks_url text NOT NULL,
-    audience text NOT NULL,
-    tenant   text,
+    body          text NOT NULL,
+    issuer        text NOT NULL,
+    jwks_url      text NOT NULL,
+    audience      text NOT NULL,
+    tenant        text,
+    subject_claim text NOT NULL DEFAULT 'sub' CHECK (subject_claim IN ('sub', 'oid')),
     PRIMARY KEY (body, issuer)
 );
 
