@@ -286,9 +286,9 @@ IDENTITY_PATTERN = r"^[^\s]{1,320}$"
 
 Identity = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320,
                                             pattern=IDENTITY_PATTERN)]
-"""Who a person is to their council's identity provider: the claim of their token that names them (their email,
-``preferred_username`` or subject, as the API's ``CONCORDAT_API_IDENTITY_CLAIM`` says); compared without regard
-to case."""
+"""The recorded form of an identity from before identities were bound (``BoundIdentity``): a display claim of the
+person's token (their email or ``preferred_username``, as the API's ``CONCORDAT_API_IDENTITY_CLAIM`` says),
+compared without regard to case; also the shape of a subject."""
 
 
 class Stage(StrEnum):
