@@ -1,21 +1,27 @@
 """The HTTP API: start, act on, read and list agreements, as a person their council's OpenID provider vouches for.
 
-Every route but ``/attestor-keys`` and the OpenAPI document needs a bearer token (``api.tokens``). An action is
-sent as ``POST /agreements/{agreement_id}/actions/{action}``, one route per update of the contract
-(``workflows.contract.UPDATES``), with that update's JSON. Before anything reaches Temporal the API checks that
-the token's identity is the one the signatory register holds for the signatory the action names (else 403,
-logged); it then gives the action an action id if it has none, signs an attestation of it (``domain.attestation``)
-and forwards it through ``AgreementClient``. Refusals carry the contract's error types and problems::
+Every route but ``/attestor-keys`` and the OpenAPI document needs a bearer token (``api.tokens``) from an issuer
+the deployment trusts (its own, or the directory's: ``store.directory``). An action is sent as
+``POST /agreements/{agreement_id}/actions/{action}``, one route per update of the contract
+(``workflows.contract.UPDATES``), with that update's JSON. Before anything reaches Temporal the API checks
+(``api.authority``) that the token's issuer speaks for the actor's body and that its issuer and subject are the
+identity the signatory register holds for the signatory the action names (else 403, logged); it then gives the
+action an action id if it has none, signs an attestation of it (``domain.attestation``) and forwards it through
+``AgreementClient``. A person reads only the agreements a body of theirs is or was a partner of, or that the
+directory grants them; every read of a status or ledger is logged (``agreement_read``: who, what, on what basis).
+Refusals carry the contract's error types and problems::
 
     {"type": "ActionRejected", "message": "...", "problems": [{"field": "version", "code": "stale_version",
      "message": "..."}]}
 
-400 UnknownAction; 401 no or bad token; 403 not that signatory; 404 no such agreement; 409 ActionRejected,
-AgreementExists, LedgerConflict or a closed agreement (code ``closed``); 422 InvalidPayload (the request does not
-fit its schema); 503 the identity provider's keys or the ledger cannot be reached.
+400 UnknownAction; 401 no or bad token; 403 not that signatory, not of that body, or not a reader; 404 no such
+agreement; 409 ActionRejected, AgreementExists, LedgerConflict or a closed agreement (code ``closed``); 422
+InvalidPayload (the request does not fit its schema); 503 the identity provider's keys, the directory or the ledger
+cannot be reached.
 """
 
 import inspect
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -29,16 +35,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
+from api.authority import NOT_A_READER, Authority, Refused
 from api.settings import ApiSettings
 from api.tokens import Caller, KeysUnavailable, TokenVerifier, Unauthenticated
-from domain import attestation, authority
+from domain import attestation
 from domain.actions import Action
 from domain.errors import ACTION_REJECTED, AGREEMENT_EXISTS, INVALID_PAYLOAD, UNKNOWN_ACTION, Problem
 from domain.ledger import ChainVerification, LedgerEntry
-from domain.model import AgreementRequest, Signatory
+from domain.model import AgreementRequest
 from domain.proof import AttestationReport, recorded_keys, verify_attestations
 from domain.status import AgreementStatus
-from store.database import Pool
+from store import directory as directory_store
+from store.database import OUTAGE_ERRORS, Pool
 from store.ledger import read_ledger, verify_ledger
 from workflows.client import (
     ActionRefused,
@@ -99,7 +107,8 @@ class ApiError(Exception):
 REFUSALS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in {
         400: "UnknownAction", 401: "No token, or a token that does not prove who sent it",
-        403: "The token's identity is not the signatory the action names", 404: "No such agreement",
+        403: "NotThatSignatory, NotOfThatBody (the token's issuer does not speak for the body), NotAReader",
+        404: "No such agreement",
         409: "ActionRejected, AgreementExists, LedgerConflict, or the agreement is closed",
         422: "InvalidPayload: the request does not fit its schema", 503: "Keys or ledger unreachable",
     }.items()
@@ -118,12 +127,14 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         responses=REFUSALS,
     )
     private_key = settings.private_key()
+    read_directory = _DirectoryCache(settings, ledger)
 
     async def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
         if verifier is None:
             raise ApiError(503, UNAVAILABLE, "the API is not configured to check tokens")
         try:
-            return await verifier.caller(f"Bearer {credentials.credentials}" if credentials else None)
+            return await verifier.caller(f"Bearer {credentials.credentials}" if credentials else None,
+                                         await read_directory())
         except Unauthenticated as error:
             log().warning("token_refused", reason=str(error))
             raise ApiError(401, UNAUTHENTICATED, str(error)) from None
@@ -135,7 +146,11 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
             raise ApiError(503, UNAVAILABLE, "the API is not connected to Temporal")
         return agreements
 
+    async def checks() -> Authority:
+        return Authority(settings, await read_directory())
+
     Who = Annotated[Caller, Depends(caller)]
+    Checks = Annotated[Authority, Depends(checks)]
     AgreementId = Annotated[str, Path(min_length=1, max_length=200, description="The agreement id (or its "
                                                                                 "workflow id, agreement-...).")]
 
@@ -165,13 +180,13 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         return {settings.signing_key_id: settings.public_key_pem()}
 
     @router.post("/agreements", status_code=201, summary="Open an agreement")
-    async def start(request: AgreementRequest, who: Who) -> AgreementStatus:
-        """Open the agreement; the caller must be the identity of a signatory of the lead body in its proposal."""
-        lead = request.proposal.partner(request.proposal.lead_body)
-        signatories = lead.signatories if lead else []
-        if not any(s.is_identified_by(who.identity) for s in signatories):
-            _forbid(who, request.agreement_id, "start", request.proposal.lead_body, None,
-                    f"{who.identity} is not the identity of a signatory of the lead body in the proposal")
+    async def start(request: AgreementRequest, who: Who, checks: Checks) -> AgreementStatus:
+        """Open the agreement; the caller, signed in through an issuer of the lead body, must be the bound identity
+        of a signatory of the lead body in its proposal, which binds no other body's signatory."""
+        try:
+            checks.check_open(who, request)
+        except Refused as refusal:
+            _forbid(who, request.agreement_id, "start", request.proposal.lead_body, None, refusal)
         try:
             return await client().start(request)
         except AgreementError as error:
@@ -179,39 +194,56 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
 
     @router.get("/agreements", summary="List agreements")
     async def list_agreements(
-        who: Who, stage: str | None = None, rag: str | None = None, lead: str | None = None,
+        who: Who, checks: Checks, stage: str | None = None, rag: str | None = None, lead: str | None = None,
         include_closed: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[AgreementRow]:
-        return [row async for row in client().list(stage=stage, rag=rag, lead=lead, include_closed=include_closed,
+        """The agreements the caller may read (see ``api.authority``) among the first ``limit`` matching the
+        filters."""
+        everything = checks.reads_every_agreement(who)
+        bodies = checks.named_bodies(who) | checks.granted_bodies(who)
+        partnered = set() if everything or ledger is None else await _database(
+            directory_store.agreements_of_bodies(ledger, bodies))
+        rows = [row async for row in client().list(stage=stage, rag=rag, lead=lead, include_closed=include_closed,
                                                    limit=limit)]
+        shown = [row for row in rows if everything or row.agreement_id in partnered
+                 or (row.lead_body is not None and checks.reading_basis(who, [row.lead_body]) is not None)]
+        log().info("agreements_listed", reader=who.identity, name=who.name, shown=len(shown),
+                   agreements=[row.agreement_id for row in shown])
+        return shown
 
     @router.get("/agreements/{agreement_id}", summary="An agreement's status")
-    async def status(agreement_id: AgreementId, who: Who) -> AgreementStatus:
-        return await _read(client().status(agreement_id))
+    async def status(agreement_id: AgreementId, who: Who, checks: Checks) -> AgreementStatus:
+        """The agreement's status, to a person of a body that is or was a partner, or granted to read it."""
+        current = await _read(client().status(agreement_id))
+        _may_read(who, checks, current.agreement_id, "status", _bodies_of(current))
+        return current
 
     @router.get("/agreements/{agreement_id}/ledger", summary="An agreement's decisions, verified")
-    async def show_ledger(agreement_id: AgreementId, who: Who) -> LedgerView:
+    async def show_ledger(agreement_id: AgreementId, who: Who, checks: Checks) -> LedgerView:
         """The decisions, their hash chain checked (and anchored to the workflow's own record where Temporal still
         holds it), and their attestations checked with the keys the ledger itself records and this API's key."""
         if ledger is None:
             raise ApiError(503, UNAVAILABLE, "the API is not connected to the ledger database (DATABASE_URL)")
+        current: AgreementStatus | None = None
         try:
-            head = (await client().status(agreement_id)).ledger_head
+            current = await client().status(agreement_id)
         except AgreementRecordGone:
-            head = None
+            pass
         except AgreementError as error:
             raise _api_error(error) from None
+        head = current.ledger_head if current else None
         entries = await read_ledger(ledger, agreement_id)
         if not entries:
             raise ApiError(404, NOT_FOUND, f"the ledger holds no decisions for agreement {agreement_id}")
+        _may_read(who, checks, agreement_id, "ledger", _bodies_of(current) if current else _bodies_in(entries))
         keys = {**recorded_keys(entries), settings.signing_key_id: settings.public_key_pem()}
         return LedgerView(entries=entries, verification=await verify_ledger(ledger, agreement_id, head),
                           attestations=verify_attestations(agreement_id, entries, keys))
 
     for name, model in UPDATES.items():
         router.add_api_route(
-            f"/agreements/{{agreement_id}}/actions/{name}", _action_route(name, model, client, caller, settings,
-                                                                          private_key),
+            f"/agreements/{{agreement_id}}/actions/{name}", _action_route(name, model, client, caller, checks,
+                                                                          settings, private_key),
             methods=["POST"], summary=f"Act: {name.replace('_', ' ')}", description=model.__doc__ or "",
             response_model=AgreementStatus, name=name, operation_id=name,
         )
@@ -219,35 +251,34 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
     return app
 
 
-def _action_route(name: str, model: type[Action], client: Any, caller: Any, settings: ApiSettings,
+def _action_route(name: str, model: type[Action], client: Any, caller: Any, checks: Any, settings: ApiSettings,
                   private_key: Any) -> Callable[..., Awaitable[AgreementStatus]]:
     async def act(agreement_id: Annotated[str, Path(min_length=1, max_length=200)],
                   action: Action,
-                  who: Annotated[Caller, Depends(caller)]) -> AgreementStatus:
+                  who: Annotated[Caller, Depends(caller)],
+                  authority: Annotated[Authority, Depends(checks)]) -> AgreementStatus:
         if action.attestation is not None:
             raise ApiError(422, INVALID_PAYLOAD, "attestation: set by the API, never by the caller",
                            [Problem(field="attestation", code="set_by_the_api",
                                     message="set by the API, never by the caller")])
         agreements: AgreementClient = client()
         current = await _read(agreements.status(agreement_id))
-        signatory = _signatory(current, action.actor.body, action.actor.signatory)
-        if signatory is not None and not signatory.is_identified_by(who.identity):
-            _forbid(who, current.agreement_id, name, action.actor.body, action.actor.signatory,
-                    f"{who.identity} may not act as {action.actor.signatory} of "
-                    f"{current.body_names.get(action.actor.body, action.actor.body)}"
-                    + ("" if signatory.identity else ": no identity is registered for them"))
+        try:
+            action = authority.check_act(who, current, action)
+        except Refused as refusal:
+            _forbid(who, current.agreement_id, name, action.actor.body, action.actor.signatory, refusal)
         if action.action_id is None:
             action = action.model_copy(update={"action_id": f"api-{uuid.uuid4()}"})
-        claims = attestation.attestation_claims(identity=who.identity, issuer=who.issuer,
-                                                agreement_id=current.agreement_id, update=name, action=action,
-                                                seq=current.decisions_recorded, at=datetime.now(UTC))
+        claims = attestation.attestation_claims(issuer=who.issuer, subject=who.subject, name=who.name,
+                                                claim=who.claim, agreement_id=current.agreement_id, update=name,
+                                                action=action, seq=current.decisions_recorded, at=datetime.now(UTC))
         attested = action.model_copy(update={"attestation": attestation.sign(claims, private_key,
                                                                              settings.signing_key_id)})
         try:
             result = await agreements.act(current.agreement_id, name, attested)
         except AgreementError as error:
             raise _api_error(error) from None
-        log().info("action_forwarded", identity=who.identity, issuer=who.issuer, agreement_id=current.agreement_id,
+        log().info("action_forwarded", identity=who.identity, name=who.name, agreement_id=current.agreement_id,
                  action=name, actor_body=action.actor.body, actor_signatory=action.actor.signatory,
                  action_id=attested.action_id)
         return result
@@ -268,19 +299,67 @@ def _body_read_as(route: Callable[..., Awaitable[AgreementStatus]],
     return route
 
 
-def _signatory(status: AgreementStatus, body: str, name: str) -> Signatory | None:
-    """The signatory ``name`` of ``body`` as the engine looks them up (``domain.authority``)."""
-    pending = status.variation.variation if status.variation else None
-    return authority.acting_signatory(body, name, status.signatories, pending)
-
-
 def _forbid(who: Caller, agreement_id: str, action: str, body: str | None, signatory: str | None,
-            message: str) -> None:
-    log().warning("action_refused_not_that_signatory", identity=who.identity, issuer=who.issuer,
-                agreement_id=agreement_id, action=action, actor_body=body, actor_signatory=signatory)
-    field = "actor.signatory" if signatory else "proposal.lead_body"
-    raise ApiError(403, FORBIDDEN, message + "; nothing was sent",
-                   [Problem(field=field, code="not_that_signatory", message=message + "; nothing was sent")])
+            refusal: Refused) -> None:
+    log().warning("action_refused", identity=who.identity, name=who.name, agreement_id=agreement_id,
+                  action=action, actor_body=body, actor_signatory=signatory, refusal=refusal.code)
+    message = refusal.message + "; nothing was sent"
+    raise ApiError(refusal.status, refusal.type, message,
+                   [Problem(field=refusal.field, code=refusal.code, message=message)])
+
+
+def _may_read(who: Caller, checks: Authority, agreement_id: str, what: str, bodies: set[str]) -> None:
+    """Log the read of ``what`` (status or ledger) of ``agreement_id`` by ``who``, or refuse it (403, logged)
+    when no body of theirs is or was a partner of it and no grant covers it."""
+    basis = checks.reading_basis(who, bodies)
+    if basis is None:
+        log().warning("agreement_read_refused", reader=who.identity, name=who.name, agreement_id=agreement_id,
+                      what=what)
+        message = (f"{who.name} ({who.identity}) may not read agreement {agreement_id}: no body their identity "
+                   "provider speaks for is or was a partner of it, and no read grant covers it")
+        raise ApiError(403, NOT_A_READER, message, [Problem(field="", code="not_a_reader", message=message)])
+    log().info("agreement_read", reader=who.identity, name=who.name, agreement_id=agreement_id, what=what,
+               basis=basis)
+
+
+def _bodies_of(status: AgreementStatus) -> set[str]:
+    """The bodies that are or were partners of the agreement ``status`` describes, or are joining it."""
+    joining = {p.code for p in status.variation.variation.incoming} if status.variation else set()
+    return {*status.body_names, *status.former_partners, *joining}
+
+
+def _bodies_in(entries: list[LedgerEntry]) -> set[str]:
+    """The bodies the ledger ``entries`` name as partners or actors (for an agreement whose history is gone)."""
+    bodies = {entry.actor_body for entry in entries if entry.actor_body}
+    for entry in entries:
+        proposal = entry.payload.get("proposal")
+        if isinstance(proposal, dict):
+            bodies |= {p["code"] for p in proposal.get("partners", []) if isinstance(p, dict) and "code" in p}
+    return bodies
+
+
+class _DirectoryCache:
+    """The directory read from the ledger database, read again once ``settings.directory_seconds`` have passed;
+    empty without a database."""
+
+    def __init__(self, settings: ApiSettings, pool: Pool | None) -> None:
+        self.settings, self.pool = settings, pool
+        self.read_at = -float("inf")
+        self.directory = directory_store.Directory()
+
+    async def __call__(self) -> directory_store.Directory:
+        now = time.monotonic()
+        if self.pool is not None and now - self.read_at >= self.settings.directory_seconds:
+            self.directory = await _database(directory_store.load(self.pool))
+            self.read_at = now
+        return self.directory
+
+
+async def _database(pending: Awaitable[Any]) -> Any:
+    try:
+        return await pending
+    except OUTAGE_ERRORS as error:
+        raise ApiError(503, UNAVAILABLE, f"the directory could not be read from the database: {error}") from None
 
 
 async def _read(pending: Any) -> Any:

@@ -19,16 +19,30 @@ class ApiSettings(EnvironmentSettings):
     model_config = SettingsConfigDict(title="API configuration")
 
     issuer: str = Field(alias="CONCORDAT_API_ISSUER", min_length=1, description=(
-        "The OpenID issuer whose tokens are accepted, exactly as its tokens' iss claim says (Entra ID: "
-        "https://login.microsoftonline.com/{tenant}/v2.0)."))
+        "The API's own OpenID issuer, exactly as its tokens' iss claim says (Entra ID: "
+        "https://login.microsoftonline.com/{tenant}/v2.0); the directory adds each body's own issuers."))
+    issuer_bodies: str = Field(
+        default="*", alias="CONCORDAT_API_ISSUER_BODIES", pattern=r"^(\*|[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*)?$",
+        description=(
+        "The bodies the API's own issuer speaks for: body codes separated by commas, * for every body with no "
+        "issuer of its own in the directory, or empty for none (its people then only read what they are "
+        "granted)."))
+    directory_seconds: float = Field(default=30, alias="CONCORDAT_API_DIRECTORY_SECONDS", ge=0, le=3600, description=(
+        "How long the API uses the directory (issuers and read grants) it read from the database before reading "
+        "it again."))
     audience: str = Field(alias="CONCORDAT_API_AUDIENCE", min_length=1,
                           description="The aud claim tokens must carry: the API's application id or URI.")
     jwks_url: str = Field(alias="CONCORDAT_API_JWKS_URL", pattern=r"^https?://", description=(
         "Where the issuer publishes its signing keys (Entra ID: "
         "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys); https in production."))
+    subject_claim: Literal["sub", "oid"] = Field(
+        default="sub", alias="CONCORDAT_API_SUBJECT_CLAIM", description=(
+            "The claim of the API's own issuer's tokens that names a person for good, with the issuer their bound "
+            "identity: sub, or Entra ID's object id (oid)."))
     identity_claim: Literal["email", "preferred_username", "upn", "sub", "oid"] = Field(
         default="preferred_username", alias="CONCORDAT_API_IDENTITY_CLAIM",
-        description="The token claim that names the person: what signatories' identity fields hold.")
+        description="The token claim that signatories registered before identities were bound are named by (an "
+        "email only when the token says it is verified); bound identities are the issuer and subject.")
     signing_key: str = Field(alias="CONCORDAT_API_SIGNING_KEY", min_length=1, repr=False, description=(
         "The API's Ed25519 private key (PEM, PKCS#8) for attestations: from a secret, never committed."))
     signing_key_id: Code = Field(alias="CONCORDAT_API_SIGNING_KEY_ID",
@@ -52,6 +66,12 @@ class ApiSettings(EnvironmentSettings):
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError("must be an Ed25519 private key (openssl genpkey -algorithm ed25519)")
         return value
+
+    def own_issuer_bodies(self) -> frozenset[str] | None:
+        """The bodies the API's own issuer speaks for; None for every body with no issuer in the directory."""
+        if self.issuer_bodies == "*":
+            return None
+        return frozenset(code for code in self.issuer_bodies.split(",") if code)
 
     def private_key(self) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key(self.signing_key.encode(), password=None)

@@ -1,14 +1,24 @@
-"""Who is calling: OpenID Connect bearer tokens, as Microsoft Entra ID (or any OpenID provider) issues them.
+"""Who is calling: OpenID Connect bearer tokens, as Microsoft Entra ID (or any OpenID provider) issues them, from
+any of the issuers the deployment trusts.
 
-The token's signature is checked with PyJWT against the issuer's published keys (its JWKS, fetched over
-HTTP(S) by ``PyJWKClient`` and cached); a token naming a key the cache does not hold makes one refetch, so
-keys the issuer rotates in are picked up, at most once every ``jwks_refetch_seconds`` (a stream of tokens with
-made-up key ids cannot make the API hammer the issuer). Issuer, audience, expiry and not-before are checked.
+A token is accepted only from a configured issuer: the API's own (``CONCORDAT_API_ISSUER``) or one the directory
+lists (``store.directory``: for Entra ID each council's tenant). The token's unverified ``iss`` picks the issuer;
+its signature is then checked with PyJWT against that issuer's published keys (its JWKS, fetched over HTTP(S) by
+one ``PyJWKClient`` per issuer and cached), with that issuer's audience. A token naming a key the cache does not
+hold makes one refetch, so keys an issuer rotates in are picked up, at most once every ``jwks_refetch_seconds``
+per issuer (a stream of tokens with made-up key ids cannot make the API hammer an issuer). Issuer, audience,
+expiry and not-before are checked.
+
+The person is the token's issuer and subject (``Caller``: the ``sub`` claim, or for an issuer configured so,
+Entra ID's object id ``oid``); the display name is kept beside them, for people. The
+display claim agreements recorded before identities were bound name signatories by (``CONCORDAT_API_IDENTITY_
+CLAIM``) is read too, an email only when the token says ``email_verified`` is true.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +27,8 @@ from typing import Any
 import jwt
 
 from api.settings import ApiSettings
+from domain.model import IDENTITY_PATTERN
+from store.directory import Directory
 
 
 class Unauthenticated(Exception):
@@ -29,31 +41,39 @@ class KeysUnavailable(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated person: their identity (the configured claim), the token's issuer and subject."""
+    """An authenticated person: the token's issuer and subject (who they are), their display name (for people),
+    and the display claim recorded identities are compared with (None when absent or, for an email, unverified)."""
 
-    identity: str
     issuer: str
     subject: str
+    name: str
+    claim: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """Who they are, for logs and messages: "subject at issuer"."""
+        return f"{self.subject} at {self.issuer}"
 
 
-class TokenVerifier:
-    """Checks bearer tokens against ``settings``: the issuer's JWKS, issuer, audience, exp and nbf."""
+class _IssuerKeys:
+    """One issuer's published keys, fetched and cached, refetched at most once per ``refetch_seconds`` for an
+    unknown key id."""
 
-    def __init__(self, settings: ApiSettings) -> None:
-        self.settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=False, cache_jwk_set=True,
-                                     lifespan=int(settings.jwks_cache_seconds), timeout=10)
-        self._refetched_at = -float("inf")
-        self._lock = threading.Lock()
+    def __init__(self, jwks_url: str, settings: ApiSettings) -> None:
+        self.client = jwt.PyJWKClient(jwks_url, cache_keys=False, cache_jwk_set=True,
+                                      lifespan=int(settings.jwks_cache_seconds), timeout=10)
+        self.refetch_seconds = settings.jwks_refetch_seconds
+        self.refetched_at = -float("inf")
+        self.lock = threading.Lock()
 
-    def _key(self, kid: str | None) -> jwt.PyJWK:
+    def key(self, kid: str | None) -> jwt.PyJWK:
         """The issuer's key ``kid``: from the cache, else from one refetch if none was made lately."""
         try:
-            with self._lock:
-                found = _match(self._jwks.get_signing_keys(), kid)
-                if found is None and time.monotonic() - self._refetched_at >= self.settings.jwks_refetch_seconds:
-                    self._refetched_at = time.monotonic()
-                    found = _match(self._jwks.get_signing_keys(refresh=True), kid)
+            with self.lock:
+                found = _match(self.client.get_signing_keys(), kid)
+                if found is None and time.monotonic() - self.refetched_at >= self.refetch_seconds:
+                    self.refetched_at = time.monotonic()
+                    found = _match(self.client.get_signing_keys(refresh=True), kid)
         except jwt.PyJWKClientConnectionError as error:
             raise KeysUnavailable(f"the identity provider's keys could not be fetched: {error}") from None
         except jwt.PyJWKClientError as error:
@@ -62,9 +82,33 @@ class TokenVerifier:
             raise Unauthenticated(f"the token is signed with key {kid!r}, which the identity provider does not publish")
         return found
 
-    async def caller(self, authorization: str | None) -> Caller:
-        """The person an ``Authorization: Bearer ...`` header proves; raises ``Unauthenticated`` or
-        ``KeysUnavailable``."""
+
+class TokenVerifier:
+    """Checks bearer tokens against the issuers of ``settings`` and the directory: JWKS, issuer, audience, exp
+    and nbf."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+        self._keys: dict[str, _IssuerKeys] = {}
+        self._lock = threading.Lock()
+
+    def _issuer_keys(self, jwks_url: str) -> _IssuerKeys:
+        with self._lock:
+            if jwks_url not in self._keys:
+                self._keys[jwks_url] = _IssuerKeys(jwks_url, self.settings)
+            return self._keys[jwks_url]
+
+    def trusted(self, issuer: str, directory: Directory) -> tuple[str, str, str] | None:
+        """The JWKS URL, audience and subject claim of ``issuer`` when the API trusts it (its own, or the
+        directory's), else None."""
+        if issuer == self.settings.issuer:
+            return self.settings.jwks_url, self.settings.audience, self.settings.subject_claim
+        entry = directory.issuer(issuer)
+        return (entry.jwks_url, entry.audience, entry.subject_claim) if entry else None
+
+    async def caller(self, authorization: str | None, directory: Directory | None = None) -> Caller:
+        """The person an ``Authorization: Bearer ...`` header proves, by a token of an issuer the API trusts
+        (its own or ``directory``'s); raises ``Unauthenticated`` or ``KeysUnavailable``."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("send an OpenID access token from your council's identity provider "
@@ -72,33 +116,57 @@ class TokenVerifier:
         token = token.strip()
         try:
             kid = jwt.get_unverified_header(token).get("kid")
+            claimed_issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"the token is not a signed token ({error})") from None
-        key = await asyncio.to_thread(self._key, kid)
-        claim = self.settings.identity_claim
+        trusted = self.trusted(claimed_issuer, directory or Directory()) if isinstance(claimed_issuer, str) else None
+        if trusted is None:
+            raise Unauthenticated(f"the token was issued by {claimed_issuer!r}, which is not an identity provider this "
+                                  "deployment trusts (its own issuer or one in the directory)")
+        jwks_url, audience, subject_claim = trusted
+        key = await asyncio.to_thread(self._issuer_keys(jwks_url).key, kid)
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key.key, algorithms=[key.algorithm_name], audience=self.settings.audience,
-                issuer=self.settings.issuer, leeway=self.settings.clock_skew_seconds,
-                options={"require": ["exp", "iss", "aud", "sub", claim]},
+                token, key.key, algorithms=[key.algorithm_name], audience=audience, issuer=claimed_issuer,
+                leeway=self.settings.clock_skew_seconds, options={"require": ["exp", "iss", "aud", subject_claim]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired: sign in again") from None
         except jwt.ImmatureSignatureError:
             raise Unauthenticated("the token is not valid yet (nbf is in the future)") from None
         except jwt.InvalidAudienceError:
-            raise Unauthenticated(f"the token is not for this API (its audience is not {self.settings.audience})"
-                                  ) from None
+            raise Unauthenticated(f"the token is not for this API (its audience is not {audience})") from None
         except jwt.InvalidIssuerError:
-            raise Unauthenticated(f"the token was not issued by {self.settings.issuer}") from None
+            raise Unauthenticated(f"the token was not issued by {claimed_issuer}") from None
         except jwt.InvalidSignatureError:
             raise Unauthenticated("the token's signature does not verify (it was altered or forged)") from None
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"the token is not acceptable: {error}") from None
-        identity = claims[claim]
-        if not isinstance(identity, str) or not identity.strip():
-            raise Unauthenticated(f"the token's {claim} claim does not name anyone")
-        return Caller(identity=identity.strip(), issuer=claims["iss"], subject=claims["sub"])
+        subject = claims[subject_claim]
+        if not isinstance(subject, str) or not re.fullmatch(IDENTITY_PATTERN, subject):
+            raise Unauthenticated(f"the token's {subject_claim} claim does not name anyone")
+        return Caller(issuer=claims["iss"], subject=subject, name=_display_name(claims, subject),
+                      claim=self._display_claim(claims))
+
+    def _display_claim(self, claims: dict[str, Any]) -> str | None:
+        """The token's value of the claim recorded identities name people by, or None (absent, blank, or an
+        email the issuer does not say it verified)."""
+        name = self.settings.identity_claim
+        value = claims.get(name)
+        if not isinstance(value, str) or not value.strip():
+            return None
+        if name == "email" and claims.get("email_verified") is not True:
+            return None
+        return value.strip()
+
+
+def _display_name(claims: dict[str, Any], subject: str) -> str:
+    """The person's name as the token shows it (``name``, else ``preferred_username``), else the subject."""
+    for claim in ("name", "preferred_username"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return subject
 
 
 def _match(keys: list[jwt.PyJWK], kid: str | None) -> jwt.PyJWK | None:

@@ -71,6 +71,7 @@ COMMANDS: list[ActionCommand[Any]] = [
     ActionCommand(AgreementWorkflow.withdraw_variation),
     ActionCommand(AgreementWorkflow.name_signatory),
     ActionCommand(AgreementWorkflow.retire_signatory),
+    ActionCommand(AgreementWorkflow.bind_identity),
     ActionCommand(AgreementWorkflow.change_attestor_keys),
 ]
 """Every update of the agreement workflow, in the contract's order (tests/test_cli.py checks it is all of them)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import cli
+from cli import directory as directory_cli
 from cli.actions import add_action_commands
 from cli.commands import list_agreements, show_status, start
 from cli.ledger import show_ledger, show_story, verify
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ledger_commands(commands)
     alerts_cli.register(commands)
     portfolio_cli.register(commands)
+    directory_cli.register(commands)
     return parser
 
 

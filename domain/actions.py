@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from domain.business_case import Lesson
 from domain.model import (
+    BoundIdentity,
     Code,
     Contribution,
     Date,
@@ -232,9 +233,27 @@ class NameSignatory(Action):
     name: Name
     role: Name
     reason: Text = ""
-    identity: Identity | None = Field(
-        default=None, description="The identity allowed to act as the new signatory through the API (their email "
-        "or token subject).")
+    identity: BoundIdentity | Identity | None = Field(
+        default=None, description="Who may act as the new signatory: the issuer and subject of their tokens. Only "
+        "the signatory's own body sets it (another body names a signatory by name and role, and they bind their "
+        "identity themselves with bind_identity). A plain string is the form recorded before identities were "
+        "bound.")
+
+
+class BindIdentity(Action):
+    """A current signatory of a body is bound to who they are at their body's identity provider: by themselves,
+    signed in through one of their own body's issuers and accepting the role (``name`` is the actor's own), or
+    by another current signatory of the same body. The body is the actor's: no body binds another's signatories.
+
+    Through the API, ``identity`` is the token's issuer and subject when the actor binds themselves (the API
+    sets it); when another signatory binds them, its issuer must be one of the body's.
+    """
+
+    name: Name = Field(description="The signatory whose identity is bound: the actor, or another current "
+                       "signatory of the actor's body.")
+    identity: BoundIdentity | None = Field(default=None, description="The issuer and subject bound. Through the "
+                                           "API, left out when the actor binds themselves: the API sets their own.")
+    reason: Text = ""
 
 
 class RetireSignatory(Action):

@@ -183,10 +183,16 @@ class Agreement(BaseModel):
         description="Every sign-off names the version it approves (since the sign-what-you-saw patch, set at each "
         "run's start); before it, the version was optional.",
     )
+    identities_bound_by_own_body: bool = Field(
+        default=False,
+        description="Only a body sets its own signatories' identities (since the identities-bound-by-own-body "
+        "patch, rules version 2); before it, the lead's proposal and naming could set any body's.",
+    )
     rules_version: int = Field(
         default=0,
         description="Which rules the engine gave this agreement, carried from run to run: 0, the flags above "
-        "adopted patch by patch at each run's start; 1 (the rules-carried patch), all of them set at once. A "
+        "adopted patch by patch at each run's start; 1 (the rules-carried patch), all of them set at once; 2, "
+        "identities bound by each body's own (identities-bound-by-own-body). A "
         "continued run whose carried version is current asks history for no patch; a later rule raises it.",
     )
 

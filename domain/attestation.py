@@ -3,8 +3,12 @@
 An attestation is a compact JWS (RFC 7515) signed with the API's Ed25519 key (algorithm ``EdDSA``), whose
 header names the key (``kid``) and whose claims are:
 
-- ``sub``: the person's identity, as their identity provider's token named them (an email or a subject);
-- ``idp``: the issuer of that token (the council's OpenID provider);
+- ``sub``: the person's subject, as their identity provider's token named them; ``idp``: the issuer of that token
+  (their council's OpenID provider): together, who the person is (``domain.model.BoundIdentity``);
+- ``name``: the person's display name, for people reading the record (never compared as an identity);
+- ``claim`` (only when the API vouches for it): the token's display claim that signatories recorded before
+  identities were bound are registered by (``Signatory.identity`` as a plain string); attestations from before
+  ``name`` existed carry that claim as ``sub`` (see ``attested_person``);
 - ``agreement``: the agreement id; ``action``: the update's name (``record_sign_off``);
 - ``content``: the SHA-256 (hex) of the action's canonical JSON without its attestation (``content_hash``);
 - ``seq``: how many decisions the agreement had recorded when the API read it, before signing; the workflow
@@ -40,19 +44,40 @@ def content_hash(action: BaseModel) -> str:
 
 
 def attestation_claims(
-    *, identity: str, issuer: str, agreement_id: str, update: str, action: BaseModel, seq: int, at: datetime
+    *, issuer: str, subject: str, name: str, claim: str | None, agreement_id: str, update: str, action: BaseModel,
+    seq: int, at: datetime
 ) -> dict[str, Any]:
-    """The claims the API signs for ``action`` sent as ``update`` by ``identity`` (authenticated by ``issuer``),
-    having read the agreement when it had recorded ``seq`` decisions."""
+    """The claims the API signs for ``action`` sent as ``update`` by the person ``issuer`` authenticated as
+    ``subject`` (display ``name``; ``claim`` the display claim the API vouches for, or None), having read the
+    agreement when it had recorded ``seq`` decisions."""
     return {
-        "sub": identity,
+        "sub": subject,
         "idp": issuer,
+        "name": name,
+        **({"claim": claim} if claim is not None else {}),
         "agreement": agreement_id,
         "action": update,
         "content": content_hash(action),
         "seq": seq,
         "iat": int(at.astimezone(UTC).timestamp()),
     }
+
+
+def attested_person(claims: dict[str, Any]) -> tuple[str, str, str | None]:
+    """Who verified attestation ``claims`` say acted: (issuer, subject, display claim or None). An attestation
+    from before identities were bound (no ``name`` claim) named the person by the display claim in ``sub``."""
+    if "name" not in claims:
+        return str(claims["idp"]), str(claims["sub"]), str(claims["sub"])
+    claim = claims.get("claim")
+    return str(claims["idp"]), str(claims["sub"]), claim if isinstance(claim, str) else None
+
+
+def describe(claims: dict[str, Any]) -> str:
+    """Who verified attestation ``claims`` say acted, for people: "Name (subject at issuer)", or the display claim
+    alone for an attestation from before identities were bound."""
+    if "name" not in claims:
+        return str(claims["sub"])
+    return f"{claims['name']} ({claims['sub']} at {claims['idp']})"
 
 
 def sign(claims: dict[str, Any], private_key: Any, kid: str) -> str:

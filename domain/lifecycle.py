@@ -14,11 +14,11 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from domain import attestation, limits
-from domain.actions import Action
+from domain.actions import Action, BindIdentity
 from domain.agreement import RECENT_ACTIONS_BYTES, RECENT_ACTIONS_KEPT, Agreement, RecentAction, state_bytes
 from domain.errors import ActionRejected
 from domain.ledger import Decision, digest
-from domain.model import AgreementRequest, Stage, find_signatory, partner_codes_problem
+from domain.model import AgreementRequest, Stage, find_signatory, name_key, partner_codes_problem
 from domain.rules import RULES, Draft, Rule, either
 from domain.rules.variation import take_effect as _take_effect
 
@@ -119,21 +119,41 @@ def _check_open_in(agreement: Agreement, rule: Rule) -> None:
 
 def _check_attestation(agreement: Agreement, action: Action) -> None:
     """Refuse an action without a valid attestation from one of the agreement's attestor keys, or whose
-    attested identity is not the signatory it names (see ``domain.attestation``)."""
+    attested person is not the signatory it names (see ``domain.attestation``). A signatory binding their own
+    identity (``BindIdentity`` naming themselves) is attested as the identity they bind, under a display name
+    that reads as theirs."""
     claims = attestation.check(action.attestation, agreement.settings.attestor_keys, agreement.agreement_id, action,
                                agreement.chain.seq)
+    issuer, subject, claim = attestation.attested_person(claims)
     actor = action.actor
     signatory = find_signatory(agreement.acting_signatories(actor.body) or [], actor.signatory)
+    if isinstance(action, BindIdentity) and action.identity and name_key(action.name) == name_key(actor.signatory):
+        if (action.identity.issuer, action.identity.subject) != (issuer, subject):
+            raise ActionRejected(f"the attestation is of {subject} at {issuer}, not of {action.identity}: a "
+                                 "signatory binds only their own identity", code="not_that_signatory",
+                                 field="identity")
+        if signatory is None or signatory.bound is None:
+            if signatory is not None and signatory.identity is not None:
+                same = signatory.is_identified_by(issuer, subject, claim)
+            else:
+                same = name_key(str(claims.get("name", ""))) == name_key(actor.signatory)
+            if not same:
+                raise ActionRejected(
+                    f"the person signed in ({claims.get('name')}) is not {actor.signatory} as the register records "
+                    f"them: a current signatory of {agreement.body_name(actor.body)} binds their identity instead",
+                    code="not_that_signatory", field="actor.signatory")
+            return
     if signatory is not None and signatory.identity is None:
         raise ActionRejected(
-            f"no identity is registered for {actor.signatory} of {agreement.body_name(actor.body)}, so nobody can "
-            "act as them on this agreement: name them again with their identity (name_signatory)",
+            f"no identity is bound for {actor.signatory} of {agreement.body_name(actor.body)}, so nobody can "
+            "act as them on this agreement: they bind it by signing in through their own body's identity provider "
+            "(bind_identity), or a current signatory of their body does",
             code="identity_not_registered", field="actor.signatory",
         )
-    if signatory is not None and not signatory.is_identified_by(claims["sub"]):
+    if signatory is not None and not signatory.is_identified_by(issuer, subject, claim):
         raise ActionRejected(
-            f"{claims['sub']} is not the identity registered for {actor.signatory} of "
-            f"{agreement.body_name(actor.body)}: only they may act as them",
+            f"{claims.get('name') or subject} ({subject} at {issuer}) is not the identity bound for "
+            f"{actor.signatory} of {agreement.body_name(actor.body)}: only they may act as them",
             code="not_that_signatory", field="actor.signatory",
         )
 

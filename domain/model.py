@@ -305,9 +305,9 @@ IDENTITY_PATTERN = r"^[^\s]{1,320}$"
 
 Identity = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320,
                                             pattern=IDENTITY_PATTERN)]
-"""Who a person is to their council's identity provider: the claim of their token that names them (their email,
-``preferred_username`` or subject, as the API's ``CONCORDAT_API_IDENTITY_CLAIM`` says); compared without regard
-to case."""
+"""The recorded form of an identity from before identities were bound (``BoundIdentity``): a display claim of the
+person's token (their email or ``preferred_username``, as the API's ``CONCORDAT_API_IDENTITY_CLAIM`` says),
+compared without regard to case; also the shape of a subject."""
 
 
 class Stage(StrEnum):
@@ -329,23 +329,60 @@ class ServiceCategory(StrEnum):
     COMBINED = "combined"
 
 
+ISSUER_PATTERN = r"^https://[^\s]{1,490}$|^http://(127\.0\.0\.1|localhost)(:[0-9]+)?/[^\s]{0,480}$"
+"""An OpenID issuer as its tokens' ``iss`` claim names it: an https URL (plain http on this machine only, for tests
+and a developer's own provider)."""
+
+
+class BoundIdentity(ValueObject):
+    """A person as their body's identity provider knows them: the issuer of their tokens and their subject there
+    (Microsoft Entra ID: the tenant's issuer and the person's object id, ``oid``, or ``sub``). Neither changes
+    when the person's name, username or email does, and no other provider can issue a token with both."""
+
+    issuer: str = Field(pattern=ISSUER_PATTERN, description="The issuer (``iss``) of the person's tokens, such as "
+                        "https://login.microsoftonline.com/{tenant}/v2.0.")
+    subject: str = Field(min_length=1, max_length=320, pattern=IDENTITY_PATTERN,
+                         description="The person's subject (``sub``) at that issuer; compared exactly.")
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
 class Signatory(Extended):
-    """A named officer authorised to sign for their body, and who they are to the API (``identity``)."""
+    """A named officer authorised to sign for their body, and who they are to the API (``identity``).
+
+    ``identity`` is bound by the signatory's own body: by the person signing in through one of their body's
+    identity providers and accepting the role (``bind_identity``), or by a current signatory of the same body.
+    Agreements recorded before identities were bound hold a plain string instead (the display claim their
+    deployment named people by); it still loads, replays and, through the API, matches only a token from an
+    issuer of the signatory's body (see ``is_identified_by``) until the signatory binds their identity.
+    """
 
     LATER_FIELDS = frozenset({"identity"})
 
     name: Name
     role: Name
-    identity: Identity | None = Field(
+    identity: BoundIdentity | Identity | None = Field(
         default=None,
-        description="The identity allowed to act as this signatory through the API: the claim of their OpenID "
-        "token that names them (an email or a subject). Required for actions on an agreement that requires "
-        "attestation.",
+        description="Who may act as this signatory: the issuer and subject of their identity provider's tokens, "
+        "bound by their own body (``bind_identity``). A plain string is the recorded form of agreements from "
+        "before identities were bound: a display claim (an email or a username), compared without case. "
+        "Required for actions on an agreement that requires attestation.",
     )
 
-    def is_identified_by(self, identity: str) -> bool:
-        """Whether ``identity`` (an authenticated token's claim) is this signatory's, compared without case."""
-        return self.identity is not None and self.identity.casefold() == identity.strip().casefold()
+    @property
+    def bound(self) -> BoundIdentity | None:
+        """The signatory's bound identity (issuer and subject), or None for none or a recorded display claim."""
+        return self.identity if isinstance(self.identity, BoundIdentity) else None
+
+    def is_identified_by(self, issuer: str, subject: str, claim: str | None = None) -> bool:
+        """Whether the person whose token ``issuer`` issued for ``subject`` is this signatory: the bound identity,
+        compared exactly; for a recorded display-claim identity, ``claim`` (the token's value of that claim,
+        given only when the caller vouches for it) compared without case."""
+        if isinstance(self.identity, BoundIdentity):
+            return self.identity.issuer == issuer and self.identity.subject == subject
+        return (self.identity is not None and claim is not None
+                and self.identity.casefold() == claim.strip().casefold())
 
 
 class PartnerBody(ValueObject):

@@ -58,7 +58,7 @@ def _check_row(agreement_id: str, entry: LedgerEntry, keys: dict[str, str]) -> A
     model = ACTION_KINDS.get(entry.kind)
     identity = None
     try:
-        identity = attestation.read(token, keys)["sub"]
+        identity = attestation.describe(attestation.read(token, keys))
         if model is None:
             raise ActionRejected(f"a {entry.kind} decision is not an action that can be attested")
         fields = {name: entry.payload[name] for name in model.model_fields if name in entry.payload}

@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 import structlog
 import structlog.testing
@@ -35,63 +32,13 @@ from domain.errors import ACTION_REJECTED
 from domain.ledger import ChainHead, Decision, chain
 from tests.helpers import assert_eventually, factories
 from tests.helpers.harness import Harness
+from tests.helpers.identity import AUDIENCE, IdentityProvider
 from workflows.agreement import workflow_id
 from workflows.client import ActionRefused
 from workflows.contract import CONTRACT_DIR
 
-AUDIENCE = "api://concordat"
 PRIYA, OWEN, GRACE = (factories.IDENTITIES[name] for name in ("Priya Shah", "Owen Hughes", "Grace Adeyemi"))
-
-
-class IdentityProvider:
-    """An OpenID provider as Entra ID is one: RSA keys by key id, published as a JWKS over HTTP (counting the
-    fetches), and the RS256 tokens it issues."""
-
-    def __init__(self) -> None:
-        self.keys = {"idp-1": rsa.generate_private_key(public_exponent=65537, key_size=2048)}
-        self.fetches = 0
-        provider = self
-
-        class Jwks(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                provider.fetches += 1
-                body = json.dumps({"keys": [
-                    {**jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": kid, "use": "sig",
-                     "alg": "RS256"} for kid, key in provider.keys.items()]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.issuer = f"{base}/tenant/v2.0"
-        self.jwks_url = f"{base}/tenant/discovery/v2.0/keys"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-    def rotate(self, kid: str) -> None:
-        """Publish a new signing key ``kid`` in place of the old ones, as a provider rotates its keys."""
-        self.keys = {kid: rsa.generate_private_key(public_exponent=65537, key_size=2048)}
-
-    def token(self, identity: str, *, kid: str | None = None, key: Any = None, audience: str = AUDIENCE,
-              issuer: str | None = None, lifetime: int = 600, not_before: int | None = None) -> str:
-        kid = kid or next(iter(self.keys))
-        now = int(time.time())
-        claims = {"iss": issuer or self.issuer, "aud": audience, "sub": f"subject-of-{identity}",
-                  "preferred_username": identity, "iat": now, "exp": now + lifetime}
-        if not_before is not None:
-            claims["nbf"] = not_before
-        return jwt.encode(claims, key or self.keys[kid], algorithm="RS256", headers={"kid": kid})
+NAMES = {identity: name for name, identity in factories.IDENTITIES.items()}
 
 
 def signing_key_pem(key: Ed25519PrivateKey) -> str:
@@ -113,7 +60,8 @@ class Api:
         self.http, self.provider, self.settings = http, provider, settings
 
     def bearer(self, identity: str, **token: Any) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.provider.token(identity, **token)}"}
+        """A token of the account ``identity``, named as the register names them."""
+        return self.provider.bearer(identity, **{"name": NAMES.get(identity), **token})
 
     async def act(self, identity: str | None, agreement_id: str, action: str, body: dict[str, Any],
                   **token: Any) -> httpx.Response:
@@ -123,11 +71,13 @@ class Api:
 
 @asynccontextmanager
 async def serving(harness: Harness, provider: IdentityProvider, key: Ed25519PrivateKey,
-                  kid: str = "api-1") -> AsyncIterator[Api]:
+                  kid: str = "api-1", **variables: str) -> AsyncIterator[Api]:
+    """The API on ``harness`` trusting ``provider`` as its own issuer (for every body unless ``variables`` say
+    otherwise), signing attestations with ``key`` as ``kid``; other settings from ``variables``."""
     settings = ApiSettings.model_validate({
         "CONCORDAT_API_ISSUER": provider.issuer, "CONCORDAT_API_AUDIENCE": AUDIENCE,
         "CONCORDAT_API_JWKS_URL": provider.jwks_url, "CONCORDAT_API_SIGNING_KEY": signing_key_pem(key),
-        "CONCORDAT_API_SIGNING_KEY_ID": kid})
+        "CONCORDAT_API_SIGNING_KEY_ID": kid, "CONCORDAT_API_DIRECTORY_SECONDS": "0", **variables})
     app = create_app(settings, harness.agreements, TokenVerifier(settings), harness.pool)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
     task = asyncio.create_task(server.serve())
@@ -144,10 +94,16 @@ async def serving(harness: Harness, provider: IdentityProvider, key: Ed25519Priv
         await task
 
 
-def attested_request(agreement_id: str, keys: dict[str, str]) -> dict[str, Any]:
-    """The test agreement, each signatory carrying their identity, requiring attestation by ``keys``."""
+def attested_request(agreement_id: str, keys: dict[str, str], provider: IdentityProvider) -> dict[str, Any]:
+    """The test agreement requiring attestation by ``keys``, the lead's signatory bound to their account at
+    ``provider`` (the partners' signatories bind themselves)."""
+    partners = factories.proposal_data()["partners"]
+    for partner in partners:
+        for signatory in partner["signatories"]:
+            if signatory["name"] == "Priya Shah":
+                signatory["identity"] = provider.identity(PRIYA)
     return factories.request_data(agreement_id, settings={"require_attestation": True, "attestor_keys": keys},
-                                  partners=factories.identified_partners())
+                                  partners=partners)
 
 
 LEAD = factories.LEAD.model_dump()
@@ -158,12 +114,15 @@ STAFFORDSHIRE = factories.STAFFORDSHIRE_SIGNATORY.model_dump()
 async def open_to_sign_off(harness: Harness, api: Api, key: Ed25519PrivateKey, kid: str = "api-1") -> dict:
     """Open an attested agreement through the API and take it to sign-off; returns its status (JSON)."""
     agreement_id = harness.new_id("api")
-    response = await api.http.post("/agreements", json=attested_request(agreement_id, {kid: factories.public_pem(key)}),
-                                   headers=api.bearer(PRIYA))
+    response = await api.http.post("/agreements", json=attested_request(agreement_id, {kid: factories.public_pem(key)},
+                                                                        api.provider), headers=api.bearer(PRIYA))
     assert response.status_code == 201, response.text
     harness.started.append(harness.client.get_workflow_handle(workflow_id(agreement_id)))
     status = response.json()
     assert status["require_attestation"] and status["attestor_keys"] == [kid]
+    for identity, actor in ((OWEN, TAMWORTH), (GRACE, STAFFORDSHIRE)):
+        response = await api.act(identity, agreement_id, "bind_identity", {"actor": actor, "name": actor["signatory"]})
+        assert response.status_code == 200, response.text
     for action, body in (("submit_proposal", {}),
                          ("set_objectives", {"plan": factories.plan_data(date.fromisoformat(
                              status["stage_started_at"][:10]))}),
@@ -202,9 +161,13 @@ async def test_the_named_signatory_signs_the_version_they_read_and_the_ledger_ke
 
         ledger = (await api.http.get(f"/agreements/{agreement_id}/ledger", headers=api.bearer(GRACE))).json()
         assert ledger["verification"]["valid"] and ledger["attestations"]["valid"]
+        def attested(identity: str) -> str:
+            return f"{NAMES[identity]} ({provider.subject(identity)} at {provider.issuer})"
+
         assert [(row["kind"], row["identity"]) for row in ledger["attestations"]["rows"]] == [
-            ("proposal_submitted", PRIYA), ("objectives_set", PRIYA), ("submitted_for_sign_off", PRIYA),
-            ("signed_off", OWEN)]
+            ("identity_bound", attested(OWEN)), ("identity_bound", attested(GRACE)),
+            ("proposal_submitted", attested(PRIYA)), ("objectives_set", attested(PRIYA)),
+            ("submitted_for_sign_off", attested(PRIYA)), ("signed_off", attested(OWEN))]
         shown = (await api.http.get(f"/agreements/{agreement_id}", headers=api.bearer(GRACE))).json()
         assert shown["version"] == version
 
@@ -239,10 +202,12 @@ async def test_anyone_but_the_named_signatory_is_refused_and_leaves_nothing(
         with structlog.testing.capture_logs() as logs:
             response = await api.act(PRIYA, agreement_id, "record_sign_off", sign_off)
         assert response.json()["problems"][0]["code"] == "not_that_signatory"
-        assert {"event": "action_refused_not_that_signatory", "identity": PRIYA, "issuer": provider.issuer,
-                "agreement_id": agreement_id, "action": "record_sign_off", "actor_body": factories.TAMWORTH,
-                "actor_signatory": "Owen Hughes", "log_level": "warning"} in logs
-        assert "priya.shah@lichfield.gov.uk may not act as Owen Hughes" in response.json()["message"]
+        assert {"event": "action_refused", "identity": f"{provider.subject(PRIYA)} at {provider.issuer}",
+                "name": "Priya Shah", "agreement_id": agreement_id, "action": "record_sign_off",
+                "actor_body": factories.TAMWORTH, "actor_signatory": "Owen Hughes", "refusal": "not_that_signatory",
+                "log_level": "warning"} in logs
+        assert "Priya Shah" in response.json()["message"]
+        assert "may not act as Owen Hughes" in response.json()["message"]
 
 
 async def test_a_direct_temporal_update_cannot_act_on_an_attested_agreement(
@@ -255,7 +220,8 @@ async def test_a_direct_temporal_update_cannot_act_on_an_attested_agreement(
     sign_off = SignOff(actor=Actor(**TAMWORTH), decision="approve", version=status["version"], action_id="direct-1")
 
     def attested(identity: str, signing_key: Ed25519PrivateKey) -> SignOff:
-        claims = attestation.attestation_claims(identity=identity, issuer=provider.issuer, agreement_id=agreement_id,
+        claims = attestation.attestation_claims(issuer=provider.issuer, subject=provider.subject(identity),
+                                                name=NAMES[identity], claim=None, agreement_id=agreement_id,
                                                 update="record_sign_off", action=sign_off,
                                                 seq=status["decisions_recorded"], at=datetime.now(UTC))
         return sign_off.model_copy(update={"attestation": attestation.sign(claims, signing_key, "api-1")})
@@ -325,7 +291,7 @@ async def test_the_attestor_key_is_rotated_by_a_decision_and_verify_checks_every
     keys = {"api-1": factories.public_pem(old), "api-2": factories.public_pem(new)}
     code, out = await run_verify(harness, monkeypatch, postgres_dsn, agreement_id, keys)
     assert code == 0, out
-    assert "attestations verified" in out and "6 attested actions" in out
+    assert "attestations verified" in out and "8 attested actions" in out
 
 
 async def test_verify_names_the_row_whose_attestation_a_database_administrator_altered(

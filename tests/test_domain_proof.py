@@ -106,7 +106,8 @@ def attested_agreement(**identities: str) -> Agreement:
 def attest(action: Action, identity: str, agreement_id: str = "waste-2027", key: Any = KEY, seq: int = 0
            ) -> Action:
     action = action.model_copy(update={"action_id": action.action_id or "api-1"})
-    claims = attestation.attestation_claims(identity=identity, issuer="https://login.example/tenant/v2.0",
+    claims = attestation.attestation_claims(issuer="https://login.example/tenant/v2.0",
+                                            subject=f"subject-of-{identity}", name=identity, claim=identity,
                                             agreement_id=agreement_id, update="submit_proposal", action=action,
                                             seq=seq, at=T0)
     return action.model_copy(update={"attestation": attestation.sign(claims, key, "api-1")})
@@ -142,7 +143,7 @@ def test_the_ledger_proves_each_attested_action_offline_and_names_an_altered_row
     keys = recorded_keys(entries)
     assert keys == {"api-1": factories.public_pem(KEY)}
     report = verify_attestations("waste-2027", entries, keys)
-    assert report.valid and report.attested == 1 and report.rows[0].identity == PRIYA
+    assert report.valid and report.attested == 1 and report.rows[0].identity == f"{PRIYA} (subject-of-{PRIYA} at https://login.example/tenant/v2.0)"
 
     altered = entries[1].model_copy(update={"actor_signatory": "Tom Barker"})
     report = verify_attestations("waste-2027", [entries[0], altered, *entries[2:]], keys)

@@ -11,6 +11,7 @@ from domain.model import Rag, Stage
 from tests.helpers import assert_eventually, factories
 from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
 from tests.test_workflow_lifecycle import conclude_review, go_live
+from workflows import rollout
 from workflows.agreement import AgreementWorkflow
 from workflows.web_ui import details_markdown
 
@@ -94,4 +95,4 @@ async def test_a_new_agreement_runs_under_the_calendar_and_never_skip_rules(harn
     events = await harness.history_events(handle)
     markers = " ".join(str(e.marker_recorded_event_attributes) for e in events
                        if e.HasField("marker_recorded_event_attributes"))
-    assert "rules-carried" in markers, "a new agreement takes the current rules, calendar periods among them"
+    assert rollout.CURRENT_RULES in markers, "a new agreement takes the current rules, calendar periods among them"

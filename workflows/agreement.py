@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.ledger import ChainHead, Decision, chain
     from domain.model import Stage
+    from domain.rules import signatories
     from domain.status import ActionReceipt, AgreementStatus, status_of, waiting_summary
     from workflows import rollout, search_attributes
     from workflows.converter import actor_in, log_refusal
@@ -82,6 +83,8 @@ class AgreementWorkflow:
         else:
             self._agreement, self._unrecorded = start.carried, []
         self._title_searchable = rollout.adopt_rules(self._agreement, opening=start.carried is None)
+        if start.carried is None:
+            self._refuse_identities_of_other_bodies()
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
         self._published: tuple[AgreementStatus, list[SearchAttributeUpdate], str] | None = None
@@ -105,6 +108,17 @@ class AgreementWorkflow:
         head and the raised alerts, which only grow within a run) and the workflow's time."""
         state = self._state
         return self._state_version, state.chain.seq, len(state.raised_alerts), workflow.now()
+
+    def _refuse_identities_of_other_bodies(self) -> None:
+        """Under rules version 2, fail a start whose proposal binds another body's signatories (nothing is
+        recorded): the lead names them by name and role, and each binds their own identity."""
+        try:
+            signatories.refuse_identities_at_opening(self._agreement)
+        except ActionRejected as rejection:
+            agreement = self._agreement
+            log_refusal(agreement.agreement_id, "start", agreement.proposal.lead_body, None, str(rejection))
+            raise ApplicationError(str(rejection), rejection.problems(), type=ACTION_REJECTED,
+                                   non_retryable=True) from None
 
     @workflow.run
     async def run(self, start: AgreementInput) -> AgreementStatus:
@@ -275,6 +289,14 @@ class AgreementWorkflow:
 
     @retire_signatory.validator
     def _check_retire_signatory(self, action: actions.RetireSignatory) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def bind_identity(self, action: actions.BindIdentity) -> AgreementStatus:
+        return await self._act(action)
+
+    @bind_identity.validator
+    def _check_bind_identity(self, action: actions.BindIdentity) -> None:
         self._evolve(action)
 
     @workflow.update

@@ -17,6 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from domain import escape, limits
 from domain.actions import (
     Action,
+    BindIdentity,
     ChangeAttestorKeys,
     DecideReview,
     NameSignatory,
@@ -62,6 +63,7 @@ UPDATES: dict[str, type[Action]] = {
     "withdraw_variation": WithdrawVariation,
     "name_signatory": NameSignatory,
     "retire_signatory": RetireSignatory,
+    "bind_identity": BindIdentity,
     "change_attestor_keys": ChangeAttestorKeys,
 }
 """Each update takes one argument of this model and returns the agreement's ``AgreementStatus``."""

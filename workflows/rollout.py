@@ -46,6 +46,16 @@ carry them in the state (``Agreement.rules_version`` 1): a run continued from su
 all, and upserts only attributes that differ from those it started with. From rules version 1 on, every patch
 above is taken as applied without asking history; a later rule goes behind its own patch, asked only while the
 carried version is below the one that brings it."""
+IDENTITIES_BOUND_BY_OWN_BODY = "identities-bound-by-own-body"
+"""Patch: before it, the lead's opening proposal, its revisions and its naming of a signatory for a body with none
+could set (or change) any body's signatories' identities. Runs begun since carry rules version 2
+(``Agreement.identities_bound_by_own_body``): only a body's own current signatories, or the signatory accepting
+the role through their own body's issuer (``bind_identity``), set its identities. Asked first, it brings every
+rule of ``rules-carried`` too, so a new agreement asks history for this one patch; a run continued from one
+carrying version 2 asks for none."""
+
+CURRENT_RULES = IDENTITIES_BOUND_BY_OWN_BODY
+"""The patch a new agreement asks history for, as it opens: the one that brings the current rules."""
 
 
 def applies(agreement: Agreement, patch: str) -> bool:
@@ -56,16 +66,35 @@ def applies(agreement: Agreement, patch: str) -> bool:
 
 def adopt_rules(agreement: Agreement, *, opening: bool) -> bool:
     """Give ``agreement`` (changed in place) the rules of this code at a run's start: all at once behind
-    ``rules-carried``, or patch by patch as runs begun before it did. ``opening`` is true for a fresh agreement,
-    false for a continued run. Returns whether the run sets the ``AgreementTitle`` search attribute."""
+    ``identities-bound-by-own-body`` (``CURRENT_RULES``); for a run begun before it, as it did (behind
+    ``rules-carried``, or patch by patch). ``opening`` is true for a fresh agreement, false for a continued run.
+    Returns whether the run sets the ``AgreementTitle`` search attribute."""
+    if agreement.rules_version >= 2:
+        return True
+    if workflow.patched(IDENTITIES_BOUND_BY_OWN_BODY):
+        if agreement.rules_version == 0:
+            _take_rules_carried(agreement, opening=opening)
+        agreement.identities_bound_by_own_body = True
+        agreement.rules_version = 2
+        return True
+    return _adopt_first_rules(agreement, opening=opening)
+
+
+def _take_rules_carried(agreement: Agreement, *, opening: bool) -> None:
+    """The rules ``rules-carried`` brings at once (rules version 1)."""
+    if opening:
+        agreement.calendar_periods = True
+    agreement.reviews_never_skipped = agreement.versions_signed = True
+    agreement.business_case_required = True
+    agreement.rules_version = 1
+
+
+def _adopt_first_rules(agreement: Agreement, *, opening: bool) -> bool:
+    """The rules of a run begun before ``identities-bound-by-own-body``: up to rules version 1."""
     if agreement.rules_version >= 1:
         return True
     if workflow.patched(RULES_CARRIED):
-        if opening:
-            agreement.calendar_periods = True
-        agreement.reviews_never_skipped = agreement.versions_signed = True
-        agreement.business_case_required = True
-        agreement.rules_version = 1
+        _take_rules_carried(agreement, opening=opening)
         return True
     if opening and workflow.patched(CALENDAR_PERIODS):
         agreement.calendar_periods = True

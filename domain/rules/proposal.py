@@ -15,6 +15,7 @@ from domain.business_case import appraise
 from domain.errors import ActionRejected
 from domain.model import Plan, Proposal, Risk, Stage, repeats
 from domain.rules.draft import UNTIL_CLOSED, Draft, Rule, each_partner_once
+from domain.rules.signatories import refuse_identities_of_other_bodies
 
 
 def revise_proposal(draft: Draft, action: ReviseProposal) -> None:
@@ -31,6 +32,7 @@ def revise_proposal(draft: Draft, action: ReviseProposal) -> None:
         raise ActionRejected(f"variation {draft.agreement.variation.number} is pending: the partners cannot change "
                              "in a revision until it takes effect or is withdrawn",
                              code="variation_pending", field="proposal.partners")
+    refuse_identities_of_other_bodies(draft.agreement, action.proposal, action.actor.body)
     draft.agreement.proposal = action.proposal
 
 

@@ -1,17 +1,20 @@
-"""Rules of the signatory register and of the agreement's attestor keys.
+"""Rules of the signatory register, of who each signatory is, and of the agreement's attestor keys.
 
 Each body names and retires its own signatories; a body left with none has one named by the lead body (and a
 lead left with none an interim one named by another partner). Past decisions stay in their signers' names.
+Under rules version 2 (``Agreement.identities_bound_by_own_body``) only a body sets its own signatories'
+identities: another body names them by name and role, and each binds their identity (``bind_identity``) as
+their own identity provider knows them, or a current signatory of the same body binds it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC
 
-from domain.actions import ChangeAttestorKeys, NameSignatory, RetireSignatory
+from domain.actions import BindIdentity, ChangeAttestorKeys, NameSignatory, RetireSignatory
 from domain.agreement import Agreement, RetiredSignatory
 from domain.errors import ActionRejected
-from domain.model import Signatory, find_signatory
+from domain.model import BoundIdentity, Proposal, Signatory, find_signatory
 from domain.rules.draft import UNTIL_CLOSED_AND_IN_SERVICE, Draft, Rule
 
 
@@ -35,11 +38,85 @@ def name_signatory(draft: Draft, action: NameSignatory) -> None:
                              "(at least 3 characters)")
     if find_signatory(current, action.name) is not None:
         raise ActionRejected(f"{action.name} is already a signatory of {partner.name}")
+    if agreement.identities_bound_by_own_body and action.identity is not None:
+        if by != body:
+            raise ActionRejected(
+                f"only {partner.name} binds its signatories' identities: name {action.name} by name and role, and "
+                "they bind their identity by signing in through their own body's identity provider (bind_identity)",
+                code=IDENTITY_BOUND_BY_OWN_BODY, field="identity")
+        if not isinstance(action.identity, BoundIdentity):
+            raise ActionRejected("an identity is the issuer and subject of the person's tokens, not a name, email "
+                                 "or username", code="identity_not_issuer_and_subject", field="identity")
     if len(current) >= 50:
         raise ActionRejected(f"{partner.name} already has 50 signatories; retire one first")
     agreement.signatory_register[body] = [*current, Signatory(name=action.name, role=action.role,
                                                               identity=action.identity)]
     draft.note(basis=basis)
+
+
+IDENTITY_BOUND_BY_OWN_BODY = "identity_bound_by_own_body"
+"""The refusal code of an action by which one body would set or change another body's signatories' identities."""
+
+
+def refuse_identities_of_other_bodies(agreement: Agreement, proposal: Proposal, by: str) -> None:
+    """Under rules version 2, refuse a ``proposal`` sent by body ``by`` that gives a signatory of another body an
+    identity other than the one that signatory now has (restating the current one is no change)."""
+    if not agreement.identities_bound_by_own_body:
+        return
+    for partner in proposal.partners:
+        if partner.code == by:
+            continue
+        current = agreement.signatories(partner.code)
+        for signatory in partner.signatories:
+            now = find_signatory(current, signatory.name)
+            if signatory.identity is not None and (now is None or now.identity != signatory.identity):
+                raise ActionRejected(
+                    f"only {partner.name} binds the identities of its signatories: name {signatory.name} by name "
+                    "and role only, and they bind their identity through their own body's identity provider "
+                    "(bind_identity)", code=IDENTITY_BOUND_BY_OWN_BODY, field="proposal.partners")
+
+
+def refuse_identities_at_opening(agreement: Agreement) -> None:
+    """Under rules version 2, refuse an opening proposal that gives a signatory of a body other than the lead an
+    identity: the lead names the partners' signatories by name and role only."""
+    if not agreement.identities_bound_by_own_body:
+        return
+    for partner in agreement.proposal.partners:
+        named = [s.name for s in partner.signatories if s.identity is not None]
+        if partner.code != agreement.proposal.lead_body and named:
+            raise ActionRejected(
+                f"only {partner.name} binds the identities of its signatories: name {', '.join(named)} by name and "
+                "role only, and they bind their identity through their own body's identity provider "
+                "(bind_identity)", code=IDENTITY_BOUND_BY_OWN_BODY, field="proposal.partners")
+
+
+def bind_identity(draft: Draft, action: BindIdentity) -> None:
+    """A current signatory of the actor's body (the actor, accepting the role, or another) is bound to the
+    issuer and subject of their tokens; no identity is bound to two signatories of one agreement."""
+    agreement = draft.agreement
+    body = action.actor.body
+    if action.identity is None:
+        raise ActionRejected("bind_identity needs the identity (issuer and subject) to bind; the API sets it from "
+                             "the token of a signatory binding themselves", code="identity_required",
+                             field="identity")
+    current = agreement.signatories(body)
+    signatory = find_signatory(current, action.name)
+    if signatory is None:
+        raise ActionRejected(f"{action.name} is not a current signatory of {agreement.body_name(body)} (named: "
+                             f"{_named(current)}); a body binds only its own signatories", field="name")
+    if signatory.identity == action.identity:
+        raise ActionRejected(f"{signatory.name} of {agreement.body_name(body)} is already bound to {action.identity}",
+                             code="identity_already_bound", field="identity")
+    for code, others in agreement.current_signatories.items():
+        for other in others:
+            if other is not signatory and other.identity == action.identity:
+                raise ActionRejected(f"{action.identity} is already the identity of {other.name} of "
+                                     f"{agreement.body_name(code)}: one person is one signatory",
+                                     code="identity_taken", field="identity")
+    bound = signatory.model_copy(update={"identity": action.identity})
+    agreement.signatory_register[body] = [bound if s is signatory else s for s in current]
+    draft.note(basis="accepted_by_themself" if action.name == action.actor.signatory else "by_own_body",
+               previously=str(signatory.identity) if signatory.identity is not None else None)
 
 
 def _naming_basis(agreement: Agreement, body: str, by: str, current: list[Signatory]) -> str:
@@ -111,6 +188,8 @@ RULES: list[Rule] = [
          apply=name_signatory),
     Rule(action=RetireSignatory, kind="signatory_retired", verb="record a signatory's retirement",
          stages=UNTIL_CLOSED_AND_IN_SERVICE, apply=retire_signatory),
+    Rule(action=BindIdentity, kind="identity_bound", verb="bind a signatory's identity",
+         stages=UNTIL_CLOSED_AND_IN_SERVICE, apply=bind_identity),
     Rule(action=ChangeAttestorKeys, kind="attestor_keys_changed", verb="change the attestor keys",
          stages=UNTIL_CLOSED_AND_IN_SERVICE, lead_only=True, apply=change_attestor_keys),
 ]

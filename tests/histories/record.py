@@ -197,7 +197,8 @@ async def attested_act(handle: Handle, update: str, actor: dict, kid: str, **pay
     action = UPDATES[update].model_validate({"actor": actor, "action_id": f"{update}-{kid}-{actor['body']}", **payload})
     identity = factories.IDENTITIES[actor["signatory"]]
     recorded = (await handle.query(AgreementWorkflow.status)).decisions_recorded
-    claims = attestation.attestation_claims(identity=identity, issuer="https://login.microsoftonline.com/t/v2.0",
+    claims = attestation.attestation_claims(issuer="https://login.microsoftonline.com/t/v2.0", subject=identity,
+                                            name=actor["signatory"], claim=identity,
                                             agreement_id="history-attested", update=update, action=action,
                                             seq=recorded, at=datetime.now(UTC))
     signed = action.model_copy(update={"attestation": attestation.sign(claims, RECORDER_KEYS[kid], kid)})
