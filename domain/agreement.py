@@ -15,6 +15,7 @@ from itertools import count
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import authority
+from domain import text as text_policy
 from domain.actions import MilestoneStatus, SignOffDecision
 from domain.business_case import BenefitPosition, BenefitTrack
 from domain.calendar import ReviewAlignment, describe_end, financial_year_start
@@ -188,6 +189,11 @@ class Agreement(BaseModel):
         description="Only a body sets its own signatories' identities (since the identities-bound-by-own-body "
         "patch, rules version 2); before it, the lead's proposal and naming could set any body's.",
     )
+    names_compared_by_skeleton: bool = Field(
+        default=False,
+        description="Names are compared by their UTS #39 confusable skeletons, so look-alike names are one person "
+        "(rules version 2); before it, by NFC without case.",
+    )
     rules_version: int = Field(
         default=0,
         description="Which rules the engine gave this agreement, carried from run to run: 0, the flags above "
@@ -300,6 +306,11 @@ class Agreement(BaseModel):
             return self.signatory_register[body]
         partner = self.proposal.partner(body)
         return partner.signatories if partner else []
+
+    def name_key(self, name: str) -> str:
+        """How this agreement's rules compare names: ``domain.text.name_key`` from rules version 2,
+        ``domain.text.recorded_name_key`` before."""
+        return text_policy.name_key(name) if self.names_compared_by_skeleton else text_policy.recorded_name_key(name)
 
     @property
     def current_signatories(self) -> dict[str, list[Signatory]]:

@@ -10,15 +10,16 @@ each part of the lifecycle are in ``domain.rules``.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
 from domain import attestation, limits
-from domain.actions import Action, BindIdentity
+from domain.actions import Action, Actor, BindIdentity
 from domain.agreement import RECENT_ACTIONS_BYTES, RECENT_ACTIONS_KEPT, Agreement, RecentAction, state_bytes
 from domain.errors import ActionRejected
 from domain.ledger import Decision, digest
-from domain.model import AgreementRequest, Stage, find_signatory, name_key, partner_codes_problem
+from domain.model import AgreementRequest, BoundIdentity, Signatory, Stage, find_signatory, partner_codes_problem
 from domain.rules import RULES, Draft, Rule, either
 from domain.rules.variation import take_effect as _take_effect
 
@@ -126,22 +127,11 @@ def _check_attestation(agreement: Agreement, action: Action) -> None:
                                agreement.chain.seq)
     issuer, subject, claim = attestation.attested_person(claims)
     actor = action.actor
-    signatory = find_signatory(agreement.acting_signatories(actor.body) or [], actor.signatory)
-    if isinstance(action, BindIdentity) and action.identity and name_key(action.name) == name_key(actor.signatory):
-        if (action.identity.issuer, action.identity.subject) != (issuer, subject):
-            raise ActionRejected(f"the attestation is of {subject} at {issuer}, not of {action.identity}: a "
-                                 "signatory binds only their own identity", code="not_that_signatory",
-                                 field="identity")
+    signatory = find_signatory(agreement.acting_signatories(actor.body) or [], actor.signatory, agreement.name_key)
+    key = agreement.name_key
+    if isinstance(action, BindIdentity) and action.identity and key(action.name) == key(actor.signatory):
+        _check_self_binding(agreement, action.identity, claims, action.actor, signatory)
         if signatory is None or signatory.bound is None:
-            if signatory is not None and signatory.identity is not None:
-                same = signatory.is_identified_by(issuer, subject, claim)
-            else:
-                same = name_key(str(claims.get("name", ""))) == name_key(actor.signatory)
-            if not same:
-                raise ActionRejected(
-                    f"the person signed in ({claims.get('name')}) is not {actor.signatory} as the register records "
-                    f"them: a current signatory of {agreement.body_name(actor.body)} binds their identity instead",
-                    code="not_that_signatory", field="actor.signatory")
             return
     if signatory is not None and signatory.identity is None:
         raise ActionRejected(
@@ -158,6 +148,27 @@ def _check_attestation(agreement: Agreement, action: Action) -> None:
         )
 
 
+def _check_self_binding(agreement: Agreement, identity: BoundIdentity, claims: dict[str, Any], actor: Actor,
+                        signatory: Signatory | None) -> None:
+    """A signatory binding their own identity is attested as that identity, and, while nothing is bound for them
+    yet, as the person the register records: their recorded claim if they have one, else their name."""
+    issuer, subject, claim = attestation.attested_person(claims)
+    if (identity.issuer, identity.subject) != (issuer, subject):
+        raise ActionRejected(f"the attestation is of {subject} at {issuer}, not of {identity}: a "
+                             "signatory binds only their own identity", code="not_that_signatory", field="identity")
+    if signatory is not None and signatory.bound is not None:
+        return
+    if signatory is not None and signatory.identity is not None:
+        same = signatory.is_identified_by(issuer, subject, claim)
+    else:
+        same = agreement.name_key(str(claims.get("name", ""))) == agreement.name_key(actor.signatory)
+    if not same:
+        raise ActionRejected(
+            f"the person signed in ({claims.get('name')}) is not {actor.signatory} as the register records "
+            f"them: a current signatory of {agreement.body_name(actor.body)} binds their identity instead",
+            code="not_that_signatory", field="actor.signatory")
+
+
 def _authorise(agreement: Agreement, action: Action, rule: Rule) -> None:
     """Only a current signatory of a partner acts; a body joining or succeeding in the pending variation
     acts only where its rule allows (signing that variation), through a signatory the variation names."""
@@ -170,7 +181,7 @@ def _authorise(agreement: Agreement, action: Action, rule: Rule) -> None:
             code="not_a_partner", field="actor.body",
         )
     name = agreement.body_name(actor.body)
-    if find_signatory(signatories, actor.signatory) is None:
+    if find_signatory(signatories, actor.signatory, agreement.name_key) is None:
         named = ", ".join(s.name for s in signatories) or "nobody: it has no current signatory"
         raise ActionRejected(
             f"{actor.signatory} is not a named signatory of {name} (named: {named})",

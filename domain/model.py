@@ -391,8 +391,9 @@ class PartnerBody(ValueObject):
     signatories: list[Signatory] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
-    def _signatories_are_distinct(self) -> PartnerBody:
-        names = [name_key(s.name) for s in self.signatories]
+    def _signatories_are_distinct(self, info: ValidationInfo) -> PartnerBody:
+        key = text_policy.recorded_name_key if _as_recorded(info) else text_policy.name_key
+        names = [key(s.name) for s in self.signatories]
         if len(names) != len(set(names)):
             raise ValueError(f"{self.name} names the same signatory twice")
         return self
@@ -402,10 +403,13 @@ class PartnerBody(ValueObject):
         return find_signatory(self.signatories, name)
 
 
-def find_signatory(signatories: list[Signatory], name: str) -> Signatory | None:
-    """The signatory called ``name``, compared as people read names (``name_key``), or None."""
-    key = name_key(name)
-    return next((s for s in signatories if name_key(s.name) == key), None)
+def find_signatory(
+    signatories: list[Signatory], name: str, key: Callable[[str], str] = text_policy.name_key
+) -> Signatory | None:
+    """The signatory called ``name`` among ``signatories``, names compared by ``key`` (as people read them:
+    ``domain.text.name_key``; an agreement under older rules passes its own, ``Agreement.name_key``), or None."""
+    wanted = key(name)
+    return next((s for s in signatories if key(s.name) == wanted), None)
 
 
 GREEN_BOOK_DISCOUNT_RATE = Decimal("3.5")

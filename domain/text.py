@@ -77,6 +77,12 @@ def skeleton(text: str) -> str:
     return str(_SPOOF_CHECKER.getSkeleton(0, text))
 
 
+def recorded_name_key(name: str) -> str:
+    """How names were compared before rules version 2 (and still are for agreements run under older rules):
+    Unicode NFC, without regard to case or surrounding white space."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name.strip()).casefold())
+
+
 def name_key(name: str) -> str:
     """How names are compared, as people read them: without default-ignorables, surrounding white space,
     case, or the difference between characters that look alike (UTS #39 skeletons).

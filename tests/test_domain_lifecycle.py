@@ -449,3 +449,12 @@ def test_before_the_never_skip_patch_skipped_reviews_were_named_in_the_stage_cha
     agreement = apply(live(old_rules=True), readings(), now=after(91))
     decisions = evolve(agreement, decide("continue"), after(200)).decisions
     assert "review 2 skipped" in decisions[-1].payload["reason"]
+
+
+def test_look_alike_names_are_one_person_only_under_rules_version_2():
+    agreement = opened()
+    older = agreement.model_copy(update={"names_compared_by_skeleton": False})
+    newer = agreement.model_copy(update={"names_compared_by_skeleton": True})
+    latin, cyrillic, invisible = "Anna Price", "\u0410nna Price", "Anna\u200b Price"
+    assert older.name_key(latin) != older.name_key(cyrillic), "recorded agreements compare names as they did"
+    assert newer.name_key(latin) == newer.name_key(cyrillic) == newer.name_key(invisible)

@@ -50,7 +50,9 @@ IDENTITIES_BOUND_BY_OWN_BODY = "identities-bound-by-own-body"
 """Patch: before it, the lead's opening proposal, its revisions and its naming of a signatory for a body with none
 could set (or change) any body's signatories' identities. Runs begun since carry rules version 2
 (``Agreement.identities_bound_by_own_body``): only a body's own current signatories, or the signatory accepting
-the role through their own body's issuer (``bind_identity``), set its identities. Asked first, it brings every
+the role through their own body's issuer (``bind_identity``), set its identities; and names are compared by their
+UTS #39 confusable skeletons (``Agreement.names_compared_by_skeleton``), so look-alike names are one person in
+one-person-one-body and in the register. Asked first, it brings every
 rule of ``rules-carried`` too, so a new agreement asks history for this one patch; a run continued from one
 carrying version 2 asks for none."""
 
@@ -74,7 +76,7 @@ def adopt_rules(agreement: Agreement, *, opening: bool) -> bool:
     if workflow.patched(IDENTITIES_BOUND_BY_OWN_BODY):
         if agreement.rules_version == 0:
             _take_rules_carried(agreement, opening=opening)
-        agreement.identities_bound_by_own_body = True
+        agreement.identities_bound_by_own_body = agreement.names_compared_by_skeleton = True
         agreement.rules_version = 2
         return True
     return _adopt_first_rules(agreement, opening=opening)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from domain.actions import SignOff, SignOffDecision
 from domain.agreement import Agreement, ClosedOutcome, SignOffRecord
 from domain.errors import ActionRejected
-from domain.model import Stage, name_key
+from domain.model import Stage
 from domain.rules.delivery import start_delivery
 from domain.rules.draft import Draft, Rule
 from domain.rules.review import enter_review
@@ -37,9 +37,9 @@ def sign_off(draft: Draft, action: SignOff) -> None:
             f"({earlier.signatory}, {earlier.at:%Y-%m-%d %H:%M} UTC)",
             code="already_signed", field="actor.body",
         )
-    signer = name_key(action.actor.signatory)
+    signer = agreement.name_key(action.actor.signatory)
     for other in agreement.sign_offs.values():
-        if name_key(other.signatory) == signer:
+        if agreement.name_key(other.signatory) == signer:
             raise ActionRejected(
                 f"{action.actor.signatory} has already signed in round {agreement.sign_off_round} "
                 f"for {agreement.proposal.body_name(other.body)}; nobody signs twice",

@@ -36,7 +36,7 @@ def name_signatory(draft: Draft, action: NameSignatory) -> None:
     if basis != "by_own_body" and len(action.reason) < 3:
         raise ActionRejected(f"naming a signatory for {partner.name}, another body, needs a reason "
                              "(at least 3 characters)")
-    if find_signatory(current, action.name) is not None:
+    if find_signatory(current, action.name, agreement.name_key) is not None:
         raise ActionRejected(f"{action.name} is already a signatory of {partner.name}")
     if agreement.identities_bound_by_own_body and action.identity is not None:
         if by != body:
@@ -68,7 +68,7 @@ def refuse_identities_of_other_bodies(agreement: Agreement, proposal: Proposal, 
             continue
         current = agreement.signatories(partner.code)
         for signatory in partner.signatories:
-            now = find_signatory(current, signatory.name)
+            now = find_signatory(current, signatory.name, agreement.name_key)
             if signatory.identity is not None and (now is None or now.identity != signatory.identity):
                 raise ActionRejected(
                     f"only {partner.name} binds the identities of its signatories: name {signatory.name} by name "
@@ -100,7 +100,7 @@ def bind_identity(draft: Draft, action: BindIdentity) -> None:
                              "the token of a signatory binding themselves", code="identity_required",
                              field="identity")
     current = agreement.signatories(body)
-    signatory = find_signatory(current, action.name)
+    signatory = find_signatory(current, action.name, agreement.name_key)
     if signatory is None:
         raise ActionRejected(f"{action.name} is not a current signatory of {agreement.body_name(body)} (named: "
                              f"{_named(current)}); a body binds only its own signatories", field="name")
@@ -143,7 +143,7 @@ def retire_signatory(draft: Draft, action: RetireSignatory) -> None:
         raise ActionRejected(f"only a current signatory of {agreement.body_name(body)} records the retirement "
                              "of its signatories")
     current = agreement.signatories(body)
-    retiring = find_signatory(current, action.name)
+    retiring = find_signatory(current, action.name, agreement.name_key)
     if retiring is None:
         raise ActionRejected(f"{action.name} is not a current signatory of {agreement.body_name(body)} "
                              f"(named: {_named(current)})")

@@ -8,7 +8,7 @@ from datetime import UTC, timedelta
 from domain.actions import ProposeVariation, SignOffDecision, SignVariation, WithdrawVariation
 from domain.agreement import Agreement, version_of_variation
 from domain.errors import ActionRejected
-from domain.model import Stage, name_key
+from domain.model import Stage
 from domain.rules.delivery import start_delivery
 from domain.rules.draft import UNTIL_CLOSED_AND_IN_SERVICE, Draft, Rule
 from domain.rules.sign_off import check_version
@@ -67,7 +67,7 @@ def sign_variation(draft: Draft, action: SignVariation) -> None:
         raise ActionRejected(f"{name} does not sign variation {pending.number}: it is signed by the bodies that will "
                              f"be partners after it ({', '.join(signers)})")
     for other in pending.signatures.values():
-        if name_key(other.signatory) == name_key(signer):
+        if agreement.name_key(other.signatory) == agreement.name_key(signer):
             raise ActionRejected(f"{signer} has already signed variation {pending.number} for "
                                  f"{agreement.body_name(other.body)}; one person signs for one body")
     check_version(agreement, action.version, version_of_variation(pending),
