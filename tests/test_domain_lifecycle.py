@@ -11,7 +11,7 @@ from domain.actions import Action, Actor, RecordKpiReadings, ReportMilestone, Re
 from domain.agreement import Agreement, ClosedOutcome
 from domain.errors import ActionRejected, explain
 from domain.lifecycle import evolve, open_agreement
-from domain.model import Rag, Stage
+from domain.model import Rag, Signatory, Stage
 from tests.helpers import factories
 from tests.helpers.agreements import (
     apply,
@@ -458,3 +458,18 @@ def test_look_alike_names_are_one_person_only_under_rules_version_2():
     latin, cyrillic, invisible = "Anna Price", "\u0410nna Price", "Anna\u200b Price"
     assert older.name_key(latin) != older.name_key(cyrillic), "recorded agreements compare names as they did"
     assert newer.name_key(latin) == newer.name_key(cyrillic) == newer.name_key(invisible)
+
+
+@pytest.mark.parametrize("under_rules_version_2", [True, False])
+def test_a_look_alike_of_a_signer_cannot_sign_for_a_second_body_in_the_round(under_rules_version_2):
+    look_alike = "\u0420riya Shah"  # a Cyrillic Er for the lead signatory's Latin P
+    agreement = in_sign_off().model_copy(update={"names_compared_by_skeleton": under_rules_version_2}, deep=True)
+    tamworth = factories.TAMWORTH
+    agreement.signatory_register[tamworth] = [*agreement.signatories(tamworth),
+                                              Signatory(name=look_alike, role="Interim Chief Executive")]
+    agreement = apply(agreement, approve(LEAD))
+    second = approve(Actor(body=tamworth, signatory=look_alike))
+    if under_rules_version_2:
+        assert "has already signed in round 1 for Lichfield" in rejected(agreement, second)
+    else:
+        assert evolve(agreement, second, T0).decisions, "older agreements compare names as they did"
