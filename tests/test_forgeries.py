@@ -29,8 +29,8 @@ from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD
 from tests.helpers import assert_eventually, factories
 from tests.helpers.harness import Harness
 from tests.helpers.processes import WorkerProcess, worker_environment
-from tests.test_api import AUDIENCE, IdentityProvider, serving
-from workflows.agreement import AgreementWorkflow, workflow_id
+from tests.test_api import IdentityProvider, serving
+from workflows.agreement import workflow_id
 from workflows.contract import UPDATES
 
 KID = "api-1"
@@ -213,7 +213,17 @@ async def test_the_api_forwards_no_attestation_but_its_own_and_the_worker_keeps_
     try:
         async with serving(harness, provider, key, kid=KID) as api:
             agreement_id = harness.new_id("forgery-api")
-            request = factories.request_data(agreement_id, settings={"require_attestation": True},
+            own_key = factories.public_pem(Ed25519PrivateKey.generate())
+            for keys in ({KID: own_key}, {"mine": own_key}):
+                request = factories.request_data(agreement_id, settings={"require_attestation": True,
+                                                                         "attestor_keys": keys},
+                                                 partners=factories.identified_partners())
+                response = await api.http.post("/agreements", json=request, headers=api.bearer(PRIYA))
+                assert response.status_code == 422, response.text
+                assert response.json()["problems"][0]["code"] == "not_the_deployments_keys"
+            deployment = (await api.http.get("/attestor-keys")).json()
+            request = factories.request_data(agreement_id, settings={"require_attestation": True,
+                                                                     "attestor_keys": deployment},
                                              partners=factories.identified_partners())
             response = await api.http.post("/agreements", json=request, headers=api.bearer(PRIYA))
             assert response.status_code == 201, response.text
@@ -235,6 +245,5 @@ async def test_the_api_forwards_no_attestation_but_its_own_and_the_worker_keeps_
             assert response.status_code == 200, response.text
             handle = harness.client.get_workflow_handle(workflow_id(agreement_id))
             assert await failed_tasks(handle) == []
-            assert provider.issuer and AUDIENCE
     finally:
         provider.close()
