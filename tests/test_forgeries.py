@@ -214,13 +214,15 @@ async def test_the_api_forwards_no_attestation_but_its_own_and_the_worker_keeps_
         async with serving(harness, provider, key, kid=KID) as api:
             agreement_id = harness.new_id("forgery-api")
             own_key = factories.public_pem(Ed25519PrivateKey.generate())
-            for keys in ({KID: own_key}, {"mine": own_key}):
+            garbage = "-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n"
+            for keys, code in (({KID: own_key}, "not_the_deployments_keys"), ({"mine": own_key},
+                               "not_the_deployments_keys"), ({KID: garbage}, "string_pattern_mismatch")):
                 request = factories.request_data(agreement_id, settings={"require_attestation": True,
                                                                          "attestor_keys": keys},
                                                  partners=factories.identified_partners())
                 response = await api.http.post("/agreements", json=request, headers=api.bearer(PRIYA))
                 assert response.status_code == 422, response.text
-                assert response.json()["problems"][0]["code"] == "not_the_deployments_keys"
+                assert response.json()["problems"][0]["code"] == code, response.text
             deployment = (await api.http.get("/attestor-keys")).json()
             request = factories.request_data(agreement_id, settings={"require_attestation": True,
                                                                      "attestor_keys": deployment},
