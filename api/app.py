@@ -10,9 +10,11 @@ and forwards it through ``AgreementClient``. Refusals carry the contract's error
     {"type": "ActionRejected", "message": "...", "problems": [{"field": "version", "code": "stale_version",
      "message": "..."}]}
 
-400 UnknownAction; 401 no or bad token; 403 not that signatory; 404 no such agreement; 409 ActionRejected,
-AgreementExists, LedgerConflict or a closed agreement (code ``closed``); 422 InvalidPayload (the request does not
-fit its schema); 503 the identity provider's keys or the ledger cannot be reached.
+400 UnknownAction; 401 no or bad token; 403 not that signatory; 404 no such agreement; 405 no such method;
+409 ActionRejected, AgreementExists, LedgerConflict or a closed agreement (code ``closed``); 413 a body over 1 MB;
+415 a body that is not JSON; 422 InvalidPayload (the request does not fit its schema); 500 an unexpected error
+(logged); 503 the identity provider's keys or the ledger cannot be reached. The token and the body's size are
+checked before the body is read (``api.limits``); every error has the shape above (``api.errors``).
 """
 
 import inspect
