@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.limits import MAX_BODY_BYTES
 from tests.helpers import assert_eventually, free_port
-from tests.helpers.processes import ROOT, WorkerProcess
+from tests.helpers.processes import WorkerProcess
 from tests.test_api import AUDIENCE, IdentityProvider, signing_key_pem
 from workflows.contract import CONTRACT_DIR
 
@@ -160,7 +161,7 @@ async def test_every_error_has_the_documented_shape(api: ApiProcess, provider: I
 
 @pytest.mark.dev_server
 async def test_a_schemathesis_run_of_the_committed_document_finds_no_server_error_and_nothing_undocumented(
-        api: ApiProcess, provider: IdentityProvider):
+        api: ApiProcess, provider: IdentityProvider, tmp_path: Path):
     command = [
         sys.executable, "-m", "schemathesis.cli", "run", str(CONTRACT_DIR / "openapi.json"), "--url", api.url,
         "--header", f"Authorization: Bearer {provider.token(PRIYA, lifetime=3600)}",
@@ -169,7 +170,8 @@ async def test_a_schemathesis_run_of_the_committed_document_finds_no_server_erro
         "--phases", "examples,fuzzing", "--max-examples", "4", "--workers", "1",
         "--generation-deterministic", "--no-color", "--suppress-health-check", "filter_too_much",
     ]
-    process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+    # in a directory of its own: schemathesis keeps a cache in its working directory
+    process = await asyncio.create_subprocess_exec(*command, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
                                                    stderr=asyncio.subprocess.STDOUT)
     output, _ = await process.communicate()
     assert process.returncode == 0, output.decode()[-6000:]
