@@ -45,13 +45,24 @@ def deployment_config(deployment_name: str, build_id: str) -> WorkerDeploymentCo
     )
 
 
+PASSED_THROUGH = ("workflows.agreement", "jwt", "cryptography")
+"""Modules the sandbox takes from the worker's own imports rather than executing afresh in each workflow run.
+
+``workflows.agreement``: the sandbox otherwise executes the agreement workflow's module afresh for every workflow
+run it creates (every start, every continue-as-new, every run taken back into the cache), which cost a fifth of a
+start's worker time and about a third of each open agreement's memory (issue 17). Its code is still held to
+determinism by the replay tests; what the module imports from the domain was passed through already.
+
+``jwt`` and ``cryptography``: attestations are verified in update validators (``domain.attestation``), and
+cryptography's Rust bindings import some of its modules only when first needed (``cryptography.exceptions``
+when a signature first fails to verify). Executed afresh inside the sandbox, such a module cannot load the
+bindings a second time: the import fails with ``SystemError`` inside the bindings, which abort the process, so
+one forged attestation stopped the worker and every worker that took the update after it (issue 22). Passed
+through, every such import finds the module the worker loaded at start."""
+
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows.agreement"))
-"""The SDK's sandbox, with the agreement workflow's own module passed through: the sandbox otherwise executes
-that module afresh for every workflow run it creates (every start, every continue-as-new, every run taken back
-into the cache), which cost a fifth of a start's worker time and about a third of each open agreement's memory
-(issue 17). Its code is still held to determinism by the replay tests; what the module imports from the domain
-was passed through already."""
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
+"""The SDK's sandbox, with ``PASSED_THROUGH`` passed through."""
 
 
 def build_worker(

@@ -14,10 +14,12 @@ Refusals carry the contract's error types and problems::
     {"type": "ActionRejected", "message": "...", "problems": [{"field": "version", "code": "stale_version",
      "message": "..."}]}
 
-400 UnknownAction; 401 no or bad token; 403 not that signatory, not of that body, or not a reader; 404 no such
-agreement; 409 ActionRejected, AgreementExists, LedgerConflict or a closed agreement (code ``closed``); 422
-InvalidPayload (the request does not fit its schema); 503 the identity provider's keys, the directory or the ledger
-cannot be reached.
+400 UnknownAction, or a body that cannot be read; 401 no or bad token; 403 not that signatory, not of that body,
+or not a reader; 404 no such agreement; 405 no such method; 409 ActionRejected, AgreementExists, LedgerConflict or a
+closed agreement (code ``closed``); 413 a body over 1 MB; 415 a body that is not JSON; 422 InvalidPayload (the
+request does not fit its schema); 500 an unexpected error (logged); 503 the identity provider's keys, the directory
+or the ledger cannot be reached. The token and the body's size are checked before the body is read
+(``api.limits``); every error has the shape above (``api.errors``).
 """
 
 import inspect
@@ -35,20 +37,23 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
+from api import errors
 from api.authority import NOT_A_READER, Authority, Refused
+from api.limits import ChecksFirst
 from api.settings import ApiSettings
 from api.tokens import Caller, KeysUnavailable, TokenVerifier, Unauthenticated
 from domain import attestation
 from domain.actions import Action
 from domain.errors import ACTION_REJECTED, AGREEMENT_EXISTS, INVALID_PAYLOAD, UNKNOWN_ACTION, Problem
 from domain.ledger import ChainVerification, LedgerEntry
-from domain.model import AgreementRequest
+from domain.model import AgreementRequest, Rag, Stage
 from domain.proof import AttestationReport, recorded_keys, verify_attestations
 from domain.status import AgreementStatus
 from store import directory as directory_store
 from store.database import OUTAGE_ERRORS, Pool
 from store.ledger import read_ledger, verify_ledger
 from workflows.client import (
+    CODE_PATTERN,
     ActionRefused,
     AgreementClient,
     AgreementClosed,
@@ -106,11 +111,15 @@ class ApiError(Exception):
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text} for code, text in {
-        400: "UnknownAction", 401: "No token, or a token that does not prove who sent it",
+        400: "UnknownAction, or a body that cannot be read",
+        401: "No token, or a token that does not prove who sent it",
         403: "NotThatSignatory, NotOfThatBody (the token's issuer does not speak for the body), NotAReader",
-        404: "No such agreement",
+        404: "No such agreement (NotFound: no such route)", 405: "MethodNotAllowed",
         409: "ActionRejected, AgreementExists, LedgerConflict, or the agreement is closed",
-        422: "InvalidPayload: the request does not fit its schema", 503: "Keys or ledger unreachable",
+        413: "PayloadTooLarge: the body is over 1 MB, the engine's input limit",
+        415: "UnsupportedMediaType: a body that is not JSON",
+        422: "InvalidPayload: the request does not fit its schema", 500: "InternalError (logged)",
+        503: "Keys or ledger unreachable",
     }.items()
 }
 
@@ -128,6 +137,23 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
     )
     private_key = settings.private_key()
     read_directory = _DirectoryCache(settings, ledger)
+    errors.install(app)
+
+    async def authenticated_first(authorization: str | None) -> tuple[int, str, str] | None:
+        """The refusal of a request whose token does not prove who sent it, before its body is read."""
+        if verifier is None:
+            return 503, UNAVAILABLE, "the API is not configured to check tokens"
+        try:
+            await verifier.caller(authorization, await read_directory())
+        except Unauthenticated as error:
+            log().warning("token_refused", reason=str(error))
+            return 401, UNAUTHENTICATED, str(error)
+        except KeysUnavailable as error:
+            return 503, UNAVAILABLE, str(error)
+        return None
+
+    app.add_middleware(ChecksFirst, authenticate=authenticated_first)
+    attestor_keys_of_the_deployment = {settings.signing_key_id: settings.public_key_pem()}
 
     async def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
         if verifier is None:
@@ -182,7 +208,20 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
     @router.post("/agreements", status_code=201, summary="Open an agreement")
     async def start(request: AgreementRequest, who: Who, checks: Checks) -> AgreementStatus:
         """Open the agreement; the caller, signed in through an issuer of the lead body, must be the bound identity
-        of a signatory of the lead body in its proposal, which binds no other body's signatory."""
+        of a signatory of the lead body in its proposal, which binds no other body's signatory.
+
+        The attestor keys the agreement trusts are this deployment's (``GET /attestor-keys``), set by the API:
+        ``settings.attestor_keys`` may be left out or name those keys only (else 422)."""
+        named = request.settings.attestor_keys
+        foreign = sorted(kid for kid, pem in named.items() if attestor_keys_of_the_deployment.get(kid) != pem)
+        if foreign:
+            message = (f"settings.attestor_keys: {', '.join(foreign)} are not this deployment's attestor keys; "
+                       "leave attestor_keys out and the API sets its own (GET /attestor-keys)")
+            raise ApiError(422, INVALID_PAYLOAD, message, [Problem(field="settings.attestor_keys",
+                                                                   code="not_the_deployments_keys",
+                                                                   message=message)])
+        request = request.model_copy(update={"settings": request.settings.model_copy(
+            update={"attestor_keys": attestor_keys_of_the_deployment})})
         try:
             checks.check_open(who, request)
         except Refused as refusal:
@@ -194,11 +233,12 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
 
     @router.get("/agreements", summary="List agreements")
     async def list_agreements(
-        who: Who, checks: Checks, stage: str | None = None, rag: str | None = None, lead: str | None = None,
+        who: Who, checks: Checks, stage: Stage | None = None, rag: Rag | None = None,
+        lead: Annotated[str | None, Query(pattern=CODE_PATTERN, description="A body's code.")] = None,
         include_closed: bool = False, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[AgreementRow]:
         """The agreements the caller may read (see ``api.authority``) among the first ``limit`` matching the
-        filters."""
+        filters, each a validated value (a filter that is not one is 422)."""
         everything = checks.reads_every_agreement(who)
         bodies = checks.named_bodies(who) | checks.granted_bodies(who)
         partnered = set() if everything or ledger is None else await _database(
@@ -248,7 +288,29 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
             response_model=AgreementStatus, name=name, operation_id=name,
         )
     app.include_router(router)
+    app.openapi = _without_what_the_api_sets(app)  # type: ignore[method-assign]  # FastAPI's documented override
     return app
+
+
+def _without_what_the_api_sets(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app``'s OpenAPI document with ``attestation`` left out of the actions' request bodies: the API signs it
+    itself and refuses one a caller sends."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        schemas = document.get("components", {}).get("schemas", {})
+        for path, operations in document["paths"].items():
+            if "/actions/" not in path:
+                continue
+            ref = operations["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            schema = schemas[ref.rpartition("/")[2]]
+            schema.get("properties", {}).pop("attestation", None)
+            if "attestation" in schema.get("required", []):
+                schema["required"].remove("attestation")
+        return document
+
+    return openapi
 
 
 def _action_route(name: str, model: type[Action], client: Any, caller: Any, checks: Any, settings: ApiSettings,

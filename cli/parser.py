@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 import cli
 from cli import directory as directory_cli
@@ -13,6 +14,7 @@ from cli.seams import add_api_options
 from dispatcher import cli as alerts_cli
 from domain.model import Rag, Stage
 from report import cli as portfolio_cli
+from workflows.client import CODE_PATTERN
 from workflows.seam import OPENING_TIMEOUT
 
 
@@ -54,7 +56,7 @@ def _add_status_and_list(commands: argparse._SubParsersAction[argparse.ArgumentP
     command = commands.add_parser("list", help="list agreements by stage, RAG or lead body (Temporal visibility)")
     command.add_argument("--stage", choices=[s.value for s in Stage])
     command.add_argument("--rag", choices=[r.value for r in Rag])
-    command.add_argument("--lead", metavar="BODY", help="code of the lead body")
+    command.add_argument("--lead", metavar="BODY", type=_body_code, help="code of the lead body")
     command.add_argument("--all", action="store_true", help="include closed agreements (left out by default)")
     command.add_argument("--limit", type=int, default=200)
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -79,3 +81,10 @@ def _add_ledger_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     command.add_argument("--all", action="store_true", help="every agreement in the ledger")
     command.add_argument("--json", action="store_true", help="print JSON for scripts")
     command.set_defaults(handler=verify, needs_temporal=False)
+
+
+def _body_code(value: str) -> str:
+    """``--lead``: a body's code, as list filters take it (``workflows.client.visibility_query``)."""
+    if not re.fullmatch(CODE_PATTERN, value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a body's code (letters, digits, '.', '-', '_')")
+    return value

@@ -92,23 +92,49 @@ class AttestationInvalid(ValueError):
 def read(token: str, keys: dict[str, str]) -> dict[str, Any]:
     """The claims of ``token`` once its signature is checked against ``keys`` (key id to public key PEM).
 
-    Raises ``AttestationInvalid`` for a token that is malformed, names a key not in ``keys``, or whose
-    signature does not verify. Times are not checked: an attestation proves a past act.
+    Raises ``AttestationInvalid`` for a token that is malformed (not a string, not three base64url parts, a
+    header or payload that is not a JSON object), names a key not in ``keys``, whose key is not an Ed25519
+    public key, whose algorithm is not ``EdDSA`` (``none``, ``HS256``), or whose signature does not verify;
+    never anything else, whatever the token and keys hold. Times are not checked: an attestation proves a past
+    act.
     """
+    try:
+        return _read(token, keys)
+    except AttestationInvalid:
+        raise
+    except Exception as error:  # any other failure of the JWS library on hostile input is a refusal, not a crash
+        raise AttestationInvalid(f"the attestation cannot be read ({type(error).__name__}: {error})") from None
+
+
+def _read(token: str, keys: dict[str, str]) -> dict[str, Any]:
+    """``read`` without its last line of defence."""
+    if not isinstance(token, str):
+        raise AttestationInvalid("the attestation is not a signed token (not a string)")
     try:
         kid = jwt.get_unverified_header(token).get("kid")
     except jwt.PyJWTError as error:
         raise AttestationInvalid(f"the attestation is not a signed token ({error})") from None
-    if kid not in keys:
+    if not isinstance(kid, str) or kid not in keys:
         known = ", ".join(sorted(keys)) or "none"
         raise AttestationInvalid(f"the attestation is signed with key {kid!r}, not a configured attestor key "
                                  f"(configured: {known})")
     try:
-        return jwt.decode(token, keys[kid], algorithms=[ALGORITHM],
-                          options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
-                                   "require": ["sub", "idp", "agreement", "action", "content", "seq", "iat"]})
+        claims: dict[str, Any] = jwt.decode(
+            token, keys[kid], algorithms=[ALGORITHM],
+            options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                     "require": ["sub", "idp", "agreement", "action", "content", "seq", "iat"]})
     except jwt.PyJWTError as error:
         raise AttestationInvalid(f"the attestation does not verify with key {kid!r} ({error})") from None
+    wrong = sorted(name for name, kind in _CLAIM_TYPES.items() if name in claims and not isinstance(claims[name], kind)
+                   or isinstance(claims.get(name), bool))
+    if wrong:
+        raise AttestationInvalid(f"the attestation's claims {', '.join(wrong)} are not of the types the API signs")
+    return claims
+
+
+_CLAIM_TYPES: dict[str, type] = {"sub": str, "idp": str, "agreement": str, "action": str, "content": str,
+                                 "seq": int, "iat": int}
+"""The type of each claim the API signs: a signed token whose claims have other types was not made by the API."""
 
 
 def check(token: str | None, keys: dict[str, str], agreement_id: str, action: BaseModel,

@@ -337,14 +337,25 @@ class AgreementWorkflow:
             return kept[1]
         if action.action_id is None and update is not None:
             action = action.model_copy(update={"action_id": action_id_of(update.id)})
+        name = update.name if update else type(action).__name__
         try:
             transition = lifecycle.evolve(self._agreement, action, workflow.now())
         except ActionRejected as rejection:
-            name = update.name if update else type(action).__name__
             log_refusal(self._agreement.agreement_id, name, action.actor.body, action.actor.signatory, str(rejection))
             raise ApplicationError(
                 str(rejection), rejection.problems(), type=ACTION_REJECTED, non_retryable=True
             ) from None
+        except workflow.NondeterminismError:
+            raise
+        except Exception as error:  # a rule that breaks on some input refuses it: nothing a caller sends may fail
+            # the workflow task (which would retry it for ever, holding the agreement) or stop the worker
+            workflow.logger.exception("action_check_failed", extra={"agreement_id": self._agreement.agreement_id,
+                                                                   "action": name})
+            message = (f"the engine could not check this {name.replace('_', ' ')} ({type(error).__name__}); "
+                       "nothing was recorded")
+            log_refusal(self._agreement.agreement_id, name, action.actor.body, action.actor.signatory, message)
+            problem = {"field": "", "code": "unchecked", "message": message}
+            raise ApplicationError(message, [problem], type=ACTION_REJECTED, non_retryable=True) from None
         if update is not None:
             self._validated[update.id] = (key, transition)
         return transition

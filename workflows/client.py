@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,7 +42,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import AGREEMENT_EXISTS
 from domain.ledger import ChainHead
-from domain.model import AgreementRequest
+from domain.model import AgreementRequest, Rag, Stage
 from domain.status import AgreementStatus
 from domain.timestamps import utc_text
 from workflows import search_attributes as sa
@@ -141,13 +142,26 @@ class AgreementRow:
     """The workflow's status, lowercased: ``running``, ``completed``, ``terminated``, ..."""
 
 
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""What a body's code in a list filter may be (``domain.model.Code``): letters, digits, dot, dash, underscore."""
+
+
 def visibility_query(
-    stage: str | None = None, rag: str | None = None, lead: str | None = None, include_closed: bool = False
+    stage: Stage | str | None = None, rag: Rag | str | None = None, lead: str | None = None,
+    include_closed: bool = False,
 ) -> str:
-    """The Temporal visibility query for agreements at ``stage`` with ``rag`` led by ``lead`` (each optional)."""
+    """The Temporal visibility query for agreements at ``stage`` with ``rag`` led by ``lead`` (each optional).
+
+    The query is built from validated values only: ``stage`` and ``rag`` are taken as their enums' values and
+    ``lead`` must match ``CODE_PATTERN`` (no quote or space can reach the query text); raises ``ValueError``
+    naming the filter otherwise.
+    """
     clauses = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
     clauses.append("ExecutionStatus != 'ContinuedAsNew'" if include_closed else "ExecutionStatus = 'Running'")
-    for key, value in ((sa.STAGE, stage), (sa.RAG, rag), (sa.LEAD_BODY, lead)):
+    if lead and not re.fullmatch(CODE_PATTERN, lead):
+        raise ValueError(f"lead: {lead!r} is not a body's code (letters, digits, '.', '-', '_'; at most 64)")
+    values = (Stage(stage).value if stage else None, Rag(rag).value if rag else None, lead or None)
+    for key, value in zip((sa.STAGE, sa.RAG, sa.LEAD_BODY), values, strict=True):
         if value:
             clauses.append(f"{key.name} = '{value}'")
     return " AND ".join(clauses)
@@ -373,7 +387,7 @@ class AgreementClient:
         raise refusal
 
     async def list(
-        self, *, stage: str | None = None, rag: str | None = None, lead: str | None = None,
+        self, *, stage: Stage | str | None = None, rag: Rag | str | None = None, lead: str | None = None,
         include_closed: bool = False, query: str | None = None, limit: int | None = None,
     ) -> AsyncIterator[AgreementRow]:
         """One row per agreement matching the filters (or a raw visibility ``query``), newest first, at most
