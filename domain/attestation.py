@@ -132,8 +132,8 @@ def _read(token: str, keys: dict[str, str]) -> dict[str, Any]:
     return claims
 
 
-_CLAIM_TYPES: dict[str, type] = {"sub": str, "idp": str, "agreement": str, "action": str, "content": str,
-                                 "seq": int, "iat": int}
+_CLAIM_TYPES: dict[str, type] = {"sub": str, "idp": str, "name": str, "claim": str, "agreement": str, "action": str,
+                                 "content": str, "seq": int, "iat": int}
 """The type of each claim the API signs: a signed token whose claims have other types was not made by the API."""
 
 

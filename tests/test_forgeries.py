@@ -29,15 +29,16 @@ from domain.errors import ACTION_REJECTED, INVALID_PAYLOAD
 from tests.helpers import assert_eventually, factories
 from tests.helpers.harness import Harness
 from tests.helpers.processes import WorkerProcess, worker_environment
-from tests.test_api import IdentityProvider, serving
+from tests.test_api import IdentityProvider, attested_request, serving
 from workflows.agreement import workflow_id
 from workflows.contract import UPDATES
 
 KID = "api-1"
 ISSUER = "https://login.example.invalid/lichfield/v2.0"
 LEAD = factories.LEAD.model_dump()
-TAMWORTH = factories.TAMWORTH_SIGNATORY.model_dump()
-PRIYA, OWEN = factories.IDENTITIES["Priya Shah"], factories.IDENTITIES["Owen Hughes"]
+PRIYA = factories.IDENTITIES["Priya Shah"]
+PRIYA_SUBJECT = "priya-object-id"
+"""The lead signatory's subject at ``ISSUER``: the identity the raw agreements bind for her."""
 
 
 def b64(value: Any) -> str:
@@ -74,18 +75,34 @@ def forgeries(claims: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, str]:
                                                                       headers={"kid": KID}),
         "a payload that is not JSON": jwt.api_jws.PyJWS().encode(b"\xff\xfe", key, algorithm="EdDSA",
                                                                  headers={"kid": KID}),
-        "claims of the wrong types": attestation.sign({**claims, "sub": {"name": OWEN}, "seq": str(claims["seq"])},
-                                                      key, KID),
-        "claims missing": attestation.sign({"sub": OWEN}, key, KID),
+        "claims of the wrong types": attestation.sign(
+            {**claims, "sub": {"name": PRIYA_SUBJECT}, "seq": str(claims["seq"]), "name": ["Priya"]}, key, KID),
+        "claims missing": attestation.sign({"sub": PRIYA_SUBJECT}, key, KID),
     }
 
 
-def attested(update: str, data: dict[str, Any], agreement_id: str, seq: int, key: Ed25519PrivateKey,
-             identity: str) -> BaseModel:
-    """The action ``update`` of ``data`` with an action id, attested as the API would sign it."""
+def lead_claims(agreement_id: str, update: str, action: BaseModel, seq: int) -> dict[str, Any]:
+    """The claims the API signs for the lead signatory, signed in at ``ISSUER``, sending ``action``."""
+    return attestation.attestation_claims(issuer=ISSUER, subject=PRIYA_SUBJECT, name="Priya Shah", claim=None,
+                                          agreement_id=agreement_id, update=update, action=action, seq=seq,
+                                          at=datetime.now(UTC))
+
+
+def lead_bound_partners() -> list[dict[str, Any]]:
+    """The test proposal's partners, the lead's signatory bound to ``PRIYA_SUBJECT`` at ``ISSUER`` (the others
+    bind themselves)."""
+    partners = factories.proposal_data()["partners"]
+    for partner in partners:
+        for signatory in partner["signatories"]:
+            if signatory["name"] == "Priya Shah":
+                signatory["identity"] = {"issuer": ISSUER, "subject": PRIYA_SUBJECT}
+    return partners
+
+
+def attested(update: str, data: dict[str, Any], agreement_id: str, seq: int, key: Ed25519PrivateKey) -> BaseModel:
+    """The lead's action ``update`` of ``data`` with an action id, attested as the API would sign it."""
     action = UPDATES[update].model_validate({"action_id": f"forgery-test-{uuid.uuid4().hex[:8]}", **data})
-    claims = attestation.attestation_claims(identity=identity, issuer=ISSUER, agreement_id=agreement_id,
-                                            update=update, action=action, seq=seq, at=datetime.now(UTC))
+    claims = lead_claims(agreement_id, update, action, seq)
     return action.model_copy(update={"attestation": attestation.sign(claims, key, KID)})
 
 
@@ -100,7 +117,7 @@ async def to_sign_off(client: Client, task_queue: str, key: Ed25519PrivateKey) -
     agreement_id = f"forgery-{uuid.uuid4().hex[:10]}"
     request = factories.request_data(agreement_id, settings={"require_attestation": True,
                                                              "attestor_keys": {KID: factories.public_pem(key)}},
-                                     partners=factories.identified_partners())
+                                     partners=lead_bound_partners())
     handle = await client.start_workflow("AgreementWorkflow", request, id=workflow_id(agreement_id),
                                          task_queue=task_queue)
     status: dict[str, Any] = await assert_eventually(lambda: _opened(handle))
@@ -109,7 +126,7 @@ async def to_sign_off(client: Client, task_queue: str, key: Ed25519PrivateKey) -
                              status["stage_started_at"][:10]))}),
                          ("submit_for_sign_off", {})):
         status = await act(handle, update, attested(update, {"actor": LEAD, **body}, agreement_id,
-                                                    status["decisions_recorded"], key, PRIYA))
+                                                    status["decisions_recorded"], key))
     return handle, status
 
 
@@ -161,10 +178,8 @@ async def test_a_worker_refuses_every_forged_attestation_sent_raw_and_keeps_serv
     handle, status = await to_sign_off(env.client, task_queue, key)
     agreement_id = handle.id.removeprefix("agreement-")
     sign_off = UPDATES["record_sign_off"].model_validate(
-        {"actor": TAMWORTH, "decision": "approve", "version": status["version"], "action_id": "forged-sign-off"})
-    claims = attestation.attestation_claims(identity=OWEN, issuer=ISSUER, agreement_id=agreement_id,
-                                            update="record_sign_off", action=sign_off,
-                                            seq=status["decisions_recorded"], at=datetime.now(UTC))
+        {"actor": LEAD, "decision": "approve", "version": status["version"], "action_id": "forged-sign-off"})
+    claims = lead_claims(agreement_id, "record_sign_off", sign_off, status["decisions_recorded"])
     for case, token in forgeries(claims, key).items():
         cause = await refused_while_serving(process, act(handle, "record_sign_off",
                                                          sign_off.model_copy(update={"attestation": token})))
@@ -191,9 +206,9 @@ async def test_a_worker_refuses_every_forged_attestation_sent_raw_and_keeps_serv
         assert await failed_tasks(started) == []
 
     signed = await act(handle, "record_sign_off", attested(
-        "record_sign_off", {"actor": TAMWORTH, "decision": "approve", "version": status["version"]}, agreement_id,
-        status["decisions_recorded"], key, OWEN))
-    assert [s["signatory"] for s in signed["sign_offs"]] == ["Owen Hughes"]
+        "record_sign_off", {"actor": LEAD, "decision": "approve", "version": status["version"]}, agreement_id,
+        status["decisions_recorded"], key))
+    assert [s["signatory"] for s in signed["sign_offs"]] == ["Priya Shah"]
     another = await env.client.start_workflow("AgreementWorkflow", factories.request_data(f"after-{agreement_id}"),
                                               id=workflow_id(f"after-{agreement_id}"), task_queue=task_queue)
     await assert_eventually(lambda: _opened(another))
@@ -219,24 +234,23 @@ async def test_the_api_forwards_no_attestation_but_its_own_and_the_worker_keeps_
                                "not_the_deployments_keys"), ({KID: garbage}, "string_pattern_mismatch")):
                 request = factories.request_data(agreement_id, settings={"require_attestation": True,
                                                                          "attestor_keys": keys},
-                                                 partners=factories.identified_partners())
+                                                 partners=attested_request(agreement_id, keys, provider)[
+                                                     "proposal"]["partners"])
                 response = await api.http.post("/agreements", json=request, headers=api.bearer(PRIYA))
                 assert response.status_code == 422, response.text
                 assert response.json()["problems"][0]["code"] == code, response.text
             deployment = (await api.http.get("/attestor-keys")).json()
-            request = factories.request_data(agreement_id, settings={"require_attestation": True,
-                                                                     "attestor_keys": deployment},
-                                             partners=factories.identified_partners())
+            request = attested_request(agreement_id, deployment, provider)
             response = await api.http.post("/agreements", json=request, headers=api.bearer(PRIYA))
             assert response.status_code == 201, response.text
             harness.started.append(harness.client.get_workflow_handle(workflow_id(agreement_id)))
             status = response.json()
             assert status["attestor_keys"] == [KID]
             sign_off = UPDATES["submit_proposal"].model_validate({"actor": LEAD, "action_id": "forged-by-api"})
-            claims = attestation.attestation_claims(identity=PRIYA, issuer=provider.issuer,
-                                                    agreement_id=agreement_id, update="submit_proposal",
-                                                    action=sign_off, seq=status["decisions_recorded"],
-                                                    at=datetime.now(UTC))
+            claims = attestation.attestation_claims(issuer=provider.issuer, subject=provider.subject(PRIYA),
+                                                    name="Priya Shah", claim=None, agreement_id=agreement_id,
+                                                    update="submit_proposal", action=sign_off,
+                                                    seq=status["decisions_recorded"], at=datetime.now(UTC))
             for case, token in forgeries(claims, key).items():
                 response = await api.act(PRIYA, agreement_id, "submit_proposal",
                                          {"actor": LEAD, "attestation": token})
