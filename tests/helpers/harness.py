@@ -30,7 +30,7 @@ from domain.model import AgreementRequest
 from domain.status import AgreementStatus
 from store.ledger import read_ledger, verify_ledger
 from tests.helpers import builders, factories
-from worker import build_worker
+from worker import WORKFLOW_RUNNER, build_worker
 from workflows.agreement import AgreementWorkflow, agreement_id_of, workflow_id
 from workflows.client import AgreementClient
 
@@ -84,7 +84,7 @@ class Harness:
         harness = cls(env, pool, f"test-{uuid.uuid4()}")
         if activities:
             worker = Worker(env.client, task_queue=harness.task_queue, workflows=[AgreementWorkflow],
-                            activities=list(activities))
+                            activities=list(activities), workflow_runner=WORKFLOW_RUNNER)
         else:
             worker = build_worker(env.client, pool, task_queue=harness.task_queue)
         async with worker:
