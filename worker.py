@@ -81,7 +81,8 @@ def build_worker(
     return Worker(
         client,
         workflows=[AgreementWorkflow, AlertDigestWorkflow, *extra_workflows],
-        activities=[ledger.record_decisions, ledger.raise_alerts, digests.enqueue_digests, *extra_activities],
+        activities=[ledger.record_decisions, ledger.record_at_ledger_head, ledger.raise_alerts, digests.enqueue_digests,
+                    *extra_activities],
         **options,  # type: ignore[arg-type]
     )
 

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.model import Stage
 
 GENESIS = "0" * 64
+RESET_RECORDED = "reset_recorded"
+"""The kind of the engine's decision that a Temporal reset undid ledger decisions: its payload names them
+(``undone``: first and last sequence numbers) and the decision the agreement resumed from (``resumed_from``)."""
 
 
 class Decision(BaseModel):

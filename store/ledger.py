@@ -10,7 +10,16 @@ import asyncpg
 from pydantic import ValidationError
 
 from domain.errors import explain
-from domain.ledger import ChainHead, ChainVerification, LedgerEntry, canonical_json, verify
+from domain.ledger import (
+    RESET_RECORDED,
+    ChainHead,
+    ChainVerification,
+    Decision,
+    LedgerEntry,
+    canonical_json,
+    chain,
+    verify,
+)
 from store.database import Pool
 
 _INSERT_DECISION = """
@@ -76,6 +85,56 @@ async def _append(conn: asyncpg.Connection, entry: LedgerEntry) -> None:
         )
         if stored["hash"] != entry.hash:
             raise DecisionConflict(entry, stored["decided_at"])
+
+
+_SELECT_DECISIONS_AFTER = """
+    SELECT agreement_id, seq, stage, kind, actor_body, actor_signatory, payload::text AS payload,
+           decided_at, prev_hash, hash
+    FROM decisions WHERE agreement_id = $1 AND seq > $2 ORDER BY seq
+"""
+
+
+async def append_at_ledger_head(pool: Pool, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+    """Record ``entries`` (chained after the workflow's head: ``entries[0].seq - 1``) where the ledger has moved
+    past that head, as it has after a Temporal reset; returns the entries as the ledger holds them.
+
+    The ledger is the record: when the decisions it holds right after the head are the same decisions (kind,
+    stage, actor and payload; the time aside), they are a repeat and are returned as stored, nothing written.
+    Otherwise a ``reset_recorded`` decision is appended at the ledger's head, naming the decisions the workflow
+    no longer holds (``undone``: first and last sequence numbers) and the head it resumed from, and ``entries``
+    are chained after it. A retry finds that done and returns it. Runs in one transaction under an advisory lock
+    of the agreement. ``entries`` must follow an opening (a head at #1 or later).
+    """
+    agreement_id, head_seq = entries[0].agreement_id, entries[0].seq - 1
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", agreement_id)
+        after = [_entry(row) for row in await conn.fetch(_SELECT_DECISIONS_AFTER, agreement_id, head_seq)]
+        if _same(after[:len(entries)], entries):
+            return after[:len(entries)]
+        tail = after[-len(entries) - 1:]
+        if (len(tail) == len(entries) + 1 and tail[0].kind == RESET_RECORDED
+                and tail[0].payload.get("resumed_from") == head_seq and _same(tail[1:], entries)):
+            return tail[1:]
+        if not after:
+            written = entries
+        else:
+            undone = Decision(
+                kind=RESET_RECORDED, stage=entries[0].stage, decided_at=entries[0].decided_at,
+                payload={"undone": [after[0].seq, after[-1].seq], "resumed_from": head_seq},
+            )
+            ledger_head = ChainHead(seq=after[-1].seq, hash=after[-1].hash)
+            decisions = [Decision.model_validate(e.model_dump(include=set(Decision.model_fields))) for e in entries]
+            written = chain(agreement_id, ledger_head, [undone, *decisions])
+        for entry in written:
+            await _append(conn, entry)
+        return written[-len(entries):]
+
+
+def _same(stored: list[LedgerEntry], entries: list[LedgerEntry]) -> bool:
+    """Whether ``stored`` holds the very decisions of ``entries`` in order, whenever each was decided."""
+    fields = {"kind", "stage", "actor_body", "actor_signatory", "payload"}
+    return len(stored) == len(entries) and all(
+        s.model_dump(include=fields) == e.model_dump(include=fields) for s, e in zip(stored, entries, strict=True))
 
 
 def _entry(row: asyncpg.Record) -> LedgerEntry:

@@ -346,7 +346,8 @@ class AgreementWorkflow:
         status = self.status()
         if transition.remembered is None:
             return status
-        remembered = transition.remembered
+        remembered = next((r for r in reversed(self._agreement.recent_actions)
+                           if r.action_id == transition.remembered.action_id), transition.remembered)
         receipt = ActionReceipt(action_id=remembered.action_id, first_seq=remembered.first_seq,
                                 last_seq=remembered.last_seq, repeat=transition.repeat)
         return status.model_copy(update={"action": receipt})
@@ -376,14 +377,34 @@ class AgreementWorkflow:
             raise
 
     async def _record(self, agreement: Agreement, decisions: list[Decision]) -> None:
+        """Write ``decisions`` after ``agreement``'s chain head and move the head (in place) to the last written.
+
+        The ledger is the record: when it already holds another decision at the next number (only a Temporal
+        reset across an accepted action brings that), since ``ledger-is-the-record`` the decisions are recorded
+        at the ledger's head instead (a repeat found as such, a divergence after a ``reset_recorded`` decision)
+        and the agreement adopts the ledger's head, its remembered action renumbered to match."""
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
-        await workflow.execute_activity_method(
-            LedgerActivities.record_decisions,
-            entries,
-            summary=limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions),
-                                limits.SUMMARY_BYTES),
-            start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
-        )
+        summary = limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions), limits.SUMMARY_BYTES)
+        try:
+            await workflow.execute_activity_method(
+                LedgerActivities.record_decisions, entries, summary=summary,
+                start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
+            )
+        except ActivityError as error:
+            conflict = isinstance(error.cause, ApplicationError) and error.cause.type == LEDGER_CONFLICT
+            if not conflict or not workflow.patched(rollout.LEDGER_IS_THE_RECORD):
+                raise
+            recorded = await workflow.execute_activity_method(
+                LedgerActivities.record_at_ledger_head, entries, summary=summary,
+                start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
+            )
+            shift = recorded[0].seq - entries[0].seq
+            agreement.recent_actions = [
+                action.model_copy(update={"first_seq": action.first_seq + shift, "last_seq": action.last_seq + shift})
+                if action.first_seq == entries[0].seq else action
+                for action in agreement.recent_actions
+            ]
+            entries = recorded
         agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
         if agreement is self._agreement:
             self._unrecorded = []

@@ -43,6 +43,11 @@ carry them in the state (``Agreement.rules_version`` 1): a run continued from su
 all, and upserts only attributes that differ from those it started with. From rules version 1 on, every patch
 above is taken as applied without asking history; a later rule goes behind its own patch, asked only while the
 carried version is below the one that brings it."""
+LEDGER_IS_THE_RECORD = "ledger-is-the-record"
+"""Patch, asked only on the rare path (a ledger write refused as ``LedgerConflict``, which only a Temporal reset
+across an accepted action brings): before it, the conflict failed the action and every later one. Since, the
+workflow records at the ledger's head (a repeat is found, a divergence recorded as ``reset_recorded``) and adopts
+the ledger's head."""
 
 
 def applies(agreement: Agreement, patch: str) -> bool:

@@ -1,0 +1,106 @@
+"""What Temporal's operators do to a running agreement, on a real dev server: the ledger stays the record.
+
+A reset across an accepted action re-executes it (default reapply): the decision the ledger already holds is a
+repeat. A reset that leaves the action out (updates excluded from reapply; or a re-executed action refused, as a
+second one reapplied at once is: its validator sees the state before the first) lets the agreement decide
+differently: the ledger says so in a ``reset_recorded`` decision, the chain carries on from its head, and
+``verify`` passes.
+"""
+
+import uuid
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+
+from domain.ledger import RESET_RECORDED
+from domain.model import Stage
+from domain.story import story
+from tests.helpers import assert_eventually, builders
+from tests.helpers.harness import AgreementHandle, Harness, approve_by_all
+from workflows.agreement import AgreementWorkflow
+
+pytestmark = pytest.mark.dev_server
+
+
+async def accept(handle: AgreementHandle) -> None:
+    """Submit the proposal, set the objectives and send the agreement for sign-off: three accepted actions."""
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, builders.submit())
+    start = status.stage_started_at.date()
+    await handle.execute_update(AgreementWorkflow.set_objectives, builders.set_objectives(start=start))
+    await handle.execute_update(AgreementWorkflow.submit_for_sign_off, builders.send_for_sign_off())
+
+
+async def reset_before(harness: Harness, handle: AgreementHandle, update: str, *exclude: Any) -> None:
+    """Reset the agreement's current run to the workflow task before the first accepted ``update``, as
+    ``temporal workflow reset --event-id`` does; ``exclude`` are reapply types left out (none: default reapply)."""
+    described = await handle.describe()
+    events = await harness.history_events(harness.client.get_workflow_handle(handle.id, run_id=described.run_id))
+    accepted = next(e for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+                    and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name == update)
+    task = max(e.event_id for e in events
+               if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and e.event_id < accepted.event_id)
+    await harness.client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
+        namespace=harness.client.namespace,
+        workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=described.run_id),
+        reason="operator test: reset across an accepted action", workflow_task_finish_event_id=task,
+        request_id=str(uuid.uuid4()), reset_reapply_exclude_types=list(exclude),
+    ))
+
+
+async def test_a_reset_across_an_accepted_action_reapplies_it_as_a_repeat_and_the_agreement_carries_on(harness, cli):
+    handle = await harness.start()
+    await accept(handle)
+    before = await harness.ledger(handle.agreement_id)
+
+    await reset_before(harness, handle, "submit_for_sign_off")
+
+    async def caught_up() -> bool:
+        status = await handle.query(AgreementWorkflow.status)
+        return status.stage is Stage.SIGN_OFF and status.decisions_recorded == len(before)
+    await assert_eventually(caught_up, timeout=30)
+    assert await harness.ledger(handle.agreement_id) == before
+    status = await approve_by_all(handle)
+
+    assert status.stage is Stage.IMPLEMENTATION
+    entries = await harness.ledger(handle.agreement_id)
+    assert entries[:len(before)] == before
+    counts = Counter(entry.kind for entry in entries)
+    assert counts["objectives_set"] == counts["submitted_for_sign_off"] == 1 and RESET_RECORDED not in counts
+    code, out, err = await cli("verify", handle.agreement_id)
+    assert code == 0, out + err
+
+
+async def test_a_reset_that_drops_accepted_actions_is_recorded_and_the_chain_carries_on(harness, cli):
+    handle = await harness.start()
+    await accept(handle)
+    before = await harness.ledger(handle.agreement_id)
+    undone = [e.seq for e in before if e.kind in ("objectives_set",)][0]
+
+    await reset_before(harness, handle, "set_objectives", ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE)
+
+    async def back_in_objective_setting() -> bool:
+        return (await handle.query(AgreementWorkflow.status)).stage is Stage.OBJECTIVE_SETTING
+    await assert_eventually(back_in_objective_setting, timeout=30)
+    started = (await handle.query(AgreementWorkflow.status)).stage_started_at.date()
+    later_plan = builders.set_objectives(start=started + timedelta(days=7))
+    status = await handle.execute_update(AgreementWorkflow.set_objectives, later_plan)
+    assert status.action is not None and status.action.first_seq == len(before) + 2
+    await handle.execute_update(AgreementWorkflow.submit_for_sign_off, builders.send_for_sign_off())
+    status = await approve_by_all(handle)
+
+    assert status.stage is Stage.IMPLEMENTATION
+    entries = await harness.ledger(handle.agreement_id)
+    assert entries[:len(before)] == before
+    note = entries[len(before)]
+    assert (note.kind, note.payload) == (RESET_RECORDED, {"undone": [undone, len(before)],
+                                                          "resumed_from": undone - 1})
+    assert status.decisions_recorded == len(entries)
+    code, out, err = await cli("verify", handle.agreement_id)
+    assert code == 0, out + err
+    told = [line.what for line in story(entries)]
+    assert f"recorded that a Temporal reset undid decisions #{undone} to #{len(before)}" in "\n".join(told)
