@@ -27,7 +27,8 @@ Anchors = dict[str, ChainHead | str]
 """Where each agreement's workflow says its chain ends or, where Temporal cannot say, why not."""
 
 
-async def _ledger_pool(settings: Settings) -> Any:
+async def ledger_pool(settings: Settings) -> Any:
+    """A small pool on the ledger's database; ``CliError`` when it is not configured (2) or unreachable (3)."""
     if not settings.database_url:
         raise CliError("DATABASE_URL is not set: the ledger lives in PostgreSQL", EXIT_BAD_INPUT)
     try:
@@ -49,7 +50,7 @@ async def _ledger_ids(pool: Any, names: list[str]) -> list[str]:
 async def _verified_entries(settings: Settings, name: str) -> tuple[list[LedgerEntry], ChainVerification, Anchors]:
     """The agreement's ledger entries (none if its chain is broken), the chain's verification, and where the
     agreement's workflow says the chain ends (or why it cannot say). ``name`` is an agreement or workflow id."""
-    pool = await _ledger_pool(settings)
+    pool = await ledger_pool(settings)
     try:
         [agreement_id] = await _ledger_ids(pool, [name])
         anchors = await _anchors(settings, [agreement_id])
@@ -151,7 +152,7 @@ async def _verified_ledgers(
 ) -> tuple[list[ChainVerification], list[list[LedgerEntry]], Anchors]:
     """Each named agreement's chain verification and entries (every agreement in the ledger when ``names`` is
     empty), and the anchors they were checked against."""
-    pool = await _ledger_pool(settings)
+    pool = await ledger_pool(settings)
     try:
         ids = await _ledger_ids(pool, names) if names else await agreement_ids(pool)
         anchors = await _anchors(settings, ids)

@@ -56,15 +56,15 @@ async def append(pool: Pool, entries: list[LedgerEntry]) -> None:
     """
     async with pool.acquire() as conn:
         if len(entries) == 1:
-            await _append(conn, entries[0])
+            await insert_entry(conn, entries[0])
         else:
             async with conn.transaction():
                 for entry in entries:
-                    await _append(conn, entry)
+                    await insert_entry(conn, entry)
 
 
-async def _append(conn: asyncpg.Connection, entry: LedgerEntry) -> None:
-    """Insert ``entry``, or find the very same decision already there (a retry); raise ``DecisionConflict``
+async def insert_entry(conn: asyncpg.Connection, entry: LedgerEntry) -> None:
+    """On ``conn``: insert ``entry``, or find the very same decision already there (a retry); raise ``DecisionConflict``
     otherwise."""
     inserted = await conn.fetchval(
         _INSERT_DECISION,
@@ -108,7 +108,7 @@ async def append_at_ledger_head(pool: Pool, entries: list[LedgerEntry]) -> list[
     agreement_id, head_seq = entries[0].agreement_id, entries[0].seq - 1
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", agreement_id)
-        after = [_entry(row) for row in await conn.fetch(_SELECT_DECISIONS_AFTER, agreement_id, head_seq)]
+        after = [entry_from_row(row) for row in await conn.fetch(_SELECT_DECISIONS_AFTER, agreement_id, head_seq)]
         if _same(after[:len(entries)], entries):
             return after[:len(entries)]
         tail = after[-len(entries) - 1:]
@@ -126,7 +126,7 @@ async def append_at_ledger_head(pool: Pool, entries: list[LedgerEntry]) -> list[
             decisions = [Decision.model_validate(e.model_dump(include=set(Decision.model_fields))) for e in entries]
             written = chain(agreement_id, ledger_head, [undone, *decisions])
         for entry in written:
-            await _append(conn, entry)
+            await insert_entry(conn, entry)
         return written[-len(entries):]
 
 
@@ -137,7 +137,8 @@ def _same(stored: list[LedgerEntry], entries: list[LedgerEntry]) -> bool:
         s.model_dump(include=fields) == e.model_dump(include=fields) for s, e in zip(stored, entries, strict=True))
 
 
-def _entry(row: asyncpg.Record) -> LedgerEntry:
+def entry_from_row(row: asyncpg.Record) -> LedgerEntry:
+    """The ledger entry a ``decisions`` row holds; pydantic's ``ValidationError`` if it no longer is one."""
     return LedgerEntry.model_validate({**row, "payload": json.loads(row["payload"])})
 
 
@@ -146,7 +147,7 @@ async def read_ledger(pool: Pool, agreement_id: str) -> list[LedgerEntry]:
 
     Raises pydantic's ``ValidationError`` if a row was tampered with so that it is no longer a decision;
     ``verify_ledger`` reports that instead."""
-    return [_entry(row) for row in await pool.fetch(_SELECT_DECISIONS, agreement_id)]
+    return [entry_from_row(row) for row in await pool.fetch(_SELECT_DECISIONS, agreement_id)]
 
 
 async def verify_ledger(pool: Pool, agreement_id: str, expected_head: ChainHead | None = None) -> ChainVerification:
@@ -158,7 +159,7 @@ async def verify_ledger(pool: Pool, agreement_id: str, expected_head: ChainHead 
     entries = []
     for row in await pool.fetch(_SELECT_DECISIONS, agreement_id):
         try:
-            entries.append(_entry(row))
+            entries.append(entry_from_row(row))
         except ValidationError as error:
             so_far = verify(agreement_id, entries)
             if not so_far.valid:

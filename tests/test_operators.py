@@ -16,10 +16,13 @@ import pytest
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import WorkflowExecutionStatus
 
 from domain.ledger import RESET_RECORDED
 from domain.model import Stage
+from domain.status import AgreementStatus
 from domain.story import story
+from store import read_model
 from tests.helpers import assert_eventually, builders
 from tests.helpers.harness import AgreementHandle, Harness, approve_by_all
 from workflows.agreement import AgreementWorkflow
@@ -104,3 +107,54 @@ async def test_a_reset_that_drops_accepted_actions_is_recorded_and_the_chain_car
     assert code == 0, out + err
     told = [line.what for line in story(entries)]
     assert f"recorded that a Temporal reset undid decisions #{undone} to #{len(before)}" in "\n".join(told)
+
+
+async def shown_closed(harness: Harness, cli: Any, agreement_id: str, outcome: str) -> None:
+    """``status`` (text and JSON), the read model and ``verify`` all show the agreement closed."""
+    code, out, _ = await cli("status", agreement_id, "--json")
+    status = AgreementStatus.model_validate_json(out)
+    assert code == 0 and status.stage is Stage.CLOSED and status.closure is not None
+    assert status.closure.outcome.value == outcome and status.waiting_on == []
+    code, out, _ = await cli("status", agreement_id)
+    assert code == 0 and "closed" in out.lower() and "waiting for sign-off" not in out
+    lines = {line.agreement_id: line for line in await read_model.agreement_lines(harness.pool, None)}
+    assert lines[agreement_id].stage == "closed"
+    code, out, err = await cli("verify", agreement_id)
+    assert code == 0, out + err
+
+
+async def test_a_cancelled_agreement_records_its_closing_and_is_shown_closed(harness, cli):
+    handle = await harness.start()
+    await accept(handle)
+
+    await handle.cancel()
+
+    async def cancelled() -> bool:
+        return (await handle.describe()).status is WorkflowExecutionStatus.CANCELED
+    await assert_eventually(cancelled, timeout=30)
+    entries = await harness.ledger(handle.agreement_id)
+    assert [e.kind for e in entries[-2:]] == ["cancelled", "stage_changed"]
+    assert entries[-2].payload["requested_by"] == "Temporal operator (workflow cancellation)"
+    assert entries[-1].payload["to"] == "closed"
+    await shown_closed(harness, cli, handle.agreement_id, "terminated")
+
+
+async def test_a_terminated_agreement_is_recorded_closed_by_the_reconciler(harness, cli):
+    handle = await harness.start()
+    await accept(handle)
+    before = await harness.ledger(handle.agreement_id)
+
+    await handle.terminate(reason="bad deploy")
+
+    async def recorded() -> bool:  # visibility lists the termination a moment later
+        code, out, err = await cli("reconcile")
+        assert code == 0, out + err
+        return len(await harness.ledger(handle.agreement_id)) > len(before)
+    await assert_eventually(recorded, timeout=30, interval=0.5)
+    again = await cli("reconcile")
+
+    entries = await harness.ledger(handle.agreement_id)
+    assert [e.kind for e in entries[len(before):]] == ["terminated", "stage_changed"]
+    assert "bad deploy" in entries[-2].payload["reason"] and entries[-2].payload["requested_by"]
+    assert again[0] == 0 and await harness.ledger(handle.agreement_id) == entries
+    await shown_closed(harness, cli, handle.agreement_id, "terminated")

@@ -113,17 +113,38 @@ class AgreementWorkflow:
         if self._unrecorded:
             async with self._lock:
                 await self._open()
-        while self._agreement.stage is not Stage.CLOSED:
-            await self._raise_due_alerts()
-            await self._vary_when_due()
-            status = self._publish()
-            if self._time_to_continue_as_new():
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
-                self._agreement.raised_alerts = drift.alerts_still_relevant(self._agreement)
-                workflow.continue_as_new(start.model_copy(update={"carried": self._agreement}))
-            await self._sleep_until_changed_or(self._next_wake(), status)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        try:
+            while self._agreement.stage is not Stage.CLOSED:
+                await self._raise_due_alerts()
+                await self._vary_when_due()
+                status = self._publish()
+                if self._time_to_continue_as_new():
+                    await workflow.wait_condition(
+                        lambda: workflow.all_handlers_finished() and not self._lock.locked())
+                    self._agreement.raised_alerts = drift.alerts_still_relevant(self._agreement)
+                    workflow.continue_as_new(start.model_copy(update={"carried": self._agreement}))
+                await self._sleep_until_changed_or(self._next_wake(), status)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        except asyncio.CancelledError:
+            if not workflow.patched(rollout.RECORD_CANCELLATION):
+                raise
+            await self._record_cancellation()
+            raise
         return self._publish()
+
+    async def _record_cancellation(self) -> None:
+        """Close the agreement because an operator cancelled its workflow, recorded as a withdrawal is (a
+        ``cancelled`` decision by nobody, then the move to closed), once any action under way is recorded; the
+        run then ends cancelled. Nothing is recorded for an agreement already closed."""
+        async with self._lock:
+            if self._agreement.closure is not None:
+                return
+            transition = lifecycle.stop_by_operator(
+                self._agreement, workflow.now(), "cancelled", "an operator cancelled the agreement's workflow",
+                requested_by="Temporal operator (workflow cancellation)")
+            await self._record(transition.agreement, transition.decisions)
+            self._agreement = transition.agreement
+        self._publish()
 
     @workflow.query
     def status(self) -> AgreementStatus:

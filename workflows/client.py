@@ -39,9 +39,10 @@ from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.agreement import ClosedOutcome, Closure
 from domain.errors import AGREEMENT_EXISTS
 from domain.ledger import ChainHead
-from domain.model import AgreementRequest
+from domain.model import AgreementRequest, Stage
 from domain.status import AgreementStatus
 from domain.timestamps import utc_text
 from workflows import search_attributes as sa
@@ -156,6 +157,21 @@ def visibility_query(
 def _opened(attributes: Any) -> bool:
     """A run that published its stage has recorded its opening decision (it publishes only after that)."""
     return attributes.get(sa.STAGE) is not None
+
+
+async def _as_stopped(handle: AgreementHandle, status: AgreementStatus) -> AgreementStatus:
+    """``status`` as it stands: for a run an operator terminated (which no workflow code sees, so its own state
+    still looks open), closed (terminated) at the termination, waiting on nobody."""
+    if status.closure is not None:
+        return status
+    description = await handle.describe()
+    if description.status is not WorkflowExecutionStatus.TERMINATED:
+        return status
+    at = description.close_time or status.stage_started_at
+    closure = Closure(outcome=ClosedOutcome.TERMINATED, reason="an operator terminated the agreement's workflow",
+                      at=at)
+    return status.model_copy(update={"stage": Stage.CLOSED, "closure": closure, "stage_started_at": at,
+                                     "deadline": None, "waiting_on": [], "open_alerts": []})
 
 
 def candidate_ids(name: str) -> builtins.list[str]:
@@ -320,14 +336,14 @@ class AgreementClient:
         Raises ``AgreementNotFound``, ``StartRefused`` (its only start was refused), or ``AgreementRecordGone``.
         """
         try:
-            status = await self.client.get_workflow_handle_for(
-                AgreementWorkflow.run, workflow_id(agreement_id)).query(AgreementWorkflow.status)
+            latest = self.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
+            status = await latest.query(AgreementWorkflow.status)
             if status.decisions_recorded >= 1:  # a refused start records nothing
-                return status
+                return await _as_stopped(latest, status)
         except (RPCError, WorkflowQueryFailedError):
             pass
         _, handle, _ = await self._resolve(agreement_id)
-        return await handle.query(AgreementWorkflow.status)
+        return await _as_stopped(handle, await handle.query(AgreementWorkflow.status))
 
     async def ledger_head(self, agreement_id: str) -> ChainHead:
         """Where the agreement's workflow says its hash chain ends (sequence number and hash); the same errors

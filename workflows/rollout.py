@@ -48,6 +48,10 @@ LEDGER_IS_THE_RECORD = "ledger-is-the-record"
 across an accepted action brings): before it, the conflict failed the action and every later one. Since, the
 workflow records at the ledger's head (a repeat is found, a divergence recorded as ``reset_recorded``) and adopts
 the ledger's head."""
+RECORD_CANCELLATION = "record-cancellation"
+"""Patch, asked only when an operator cancels an agreement's workflow: before it, the run ended cancelled with
+nothing in the ledger, the agreement looking alive. Since, the cancellation is recorded as a closing decision
+(``cancelled``, then the move to closed) before the run ends cancelled."""
 
 
 def applies(agreement: Agreement, patch: str) -> bool:
