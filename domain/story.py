@@ -102,6 +102,8 @@ _DONE = {
     "proposal_submitted": "submitted the proposal",
     "submitted_for_sign_off": "submitted it for sign-off",
     "withdrawn": "withdrew the agreement",
+    "cancelled": "closed the agreement: an operator cancelled its workflow in Temporal",
+    "terminated": "closed the agreement: an operator terminated its workflow in Temporal",
 }
 """What each kind of decision told the same every time did."""
 
@@ -115,7 +117,7 @@ def story(entries: Iterable[LedgerEntry]) -> list[StoryLine]:
         if isinstance(proposal, dict):
             names |= {p["code"]: p["name"] for p in proposal.get("partners", [])}
         body = names.get(entry.actor_body or "", entry.actor_body or "")
-        if entry.kind in ("stage_changed", "reset_recorded"):
+        if entry.kind in ("stage_changed", "reset_recorded", "cancelled", "terminated"):
             who = ""
         elif entry.actor_signatory:
             who = f"{entry.actor_signatory} ({body})"

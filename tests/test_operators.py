@@ -7,6 +7,7 @@ differently: the ledger says so in a ``reset_recorded`` decision, the chain carr
 ``verify`` passes.
 """
 
+import json
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -18,12 +19,14 @@ from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus
 
-from domain.ledger import RESET_RECORDED
+from activities.ledger import LedgerActivities
+from domain import lifecycle
+from domain.ledger import RESET_RECORDED, ChainHead, chain
 from domain.model import Stage
 from domain.status import AgreementStatus
 from domain.story import story
 from store import read_model
-from tests.helpers import assert_eventually, builders
+from tests.helpers import assert_eventually, builders, factories
 from tests.helpers.harness import AgreementHandle, Harness, approve_by_all
 from workflows.agreement import AgreementWorkflow
 
@@ -147,9 +150,7 @@ async def test_a_terminated_agreement_is_recorded_closed_by_the_reconciler(harne
     await handle.terminate(reason="bad deploy")
 
     async def recorded() -> bool:  # visibility lists the termination a moment later
-        code, out, err = await cli("reconcile")
-        assert code == 0, out + err
-        return len(await harness.ledger(handle.agreement_id)) > len(before)
+        return (await cli("reconcile"))[0] == 0 and len(await harness.ledger(handle.agreement_id)) > len(before)
     await assert_eventually(recorded, timeout=30, interval=0.5)
     again = await cli("reconcile")
 
@@ -158,3 +159,23 @@ async def test_a_terminated_agreement_is_recorded_closed_by_the_reconciler(harne
     assert "bad deploy" in entries[-2].payload["reason"] and entries[-2].payload["requested_by"]
     assert again[0] == 0 and await harness.ledger(handle.agreement_id) == entries
     await shown_closed(harness, cli, handle.agreement_id, "terminated")
+
+
+async def test_a_deleted_history_is_answered_from_the_ledger(harness, cli):
+    """A history deleted (``temporal workflow delete``, or retention) leaves Temporal answering NOT_FOUND, as it
+    does for a ledger written here that Temporal never held (the dev server deletes a history only later)."""
+    agreement_id = harness.new_id("deleted")
+    opened = lifecycle.open_agreement(factories.request(agreement_id), builders.T0)
+    withdrawn = lifecycle.evolve(opened.agreement, builders.withdraw(), builders.T0)
+    entries = chain(agreement_id, ChainHead(), [*opened.decisions, *withdrawn.decisions])
+    await LedgerActivities(harness.pool).record_decisions(entries)
+
+    code, out, err = await cli("status", agreement_id)
+
+    assert code == 0, out + err
+    assert "Temporal no longer holds its history" in out
+    assert f"its {len(entries)} decisions" in out and "stage closed" in out
+    code, out, _ = await cli("status", f"agreement-{agreement_id}", "--json")
+    assert code == 0 and json.loads(out)["temporal_record"] == "deleted"
+    code, _, err = await cli("status", harness.new_id("never"))
+    assert code == 1 and "no such agreement" in err
