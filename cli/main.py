@@ -15,6 +15,7 @@ from cli.errors import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_UNREACHABLE, CliError
 from cli.parser import build_parser
 from runtime.settings import ConfigurationError, Settings
 from runtime.temporal import connect_temporal
+from store.database import OUTAGE_ERRORS
 from workflows.client import AgreementError
 
 
@@ -26,8 +27,10 @@ async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
         return await _run(args, console or Console(soft_wrap=True))
     except (ConfigurationError, CliError, AgreementError, RPCError) as error:
         message, code = _explained(error)
-        Console(stderr=True, soft_wrap=True).print(f"error: {message}", markup=False)
-        return code
+    except OUTAGE_ERRORS as error:  # the database down, or a statement timed out: one line, never a traceback
+        message, code = _explained(error)
+    Console(stderr=True, soft_wrap=True).print(f"error: {message}", markup=False)
+    return code
 
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
@@ -42,7 +45,7 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
     return code
 
 
-def _explained(error: Exception) -> tuple[str, int]:
+def _explained(error: BaseException) -> tuple[str, int]:
     """The line and exit code for a failure."""
     if isinstance(error, ConfigurationError):
         return f"bad configuration: {error}", EXIT_BAD_INPUT
@@ -53,6 +56,10 @@ def _explained(error: Exception) -> tuple[str, int]:
             return f"no such agreement ({error.message})", EXIT_REFUSED
         return (f"Temporal refused the request: {error.message}",
                 EXIT_UNREACHABLE if error.status == RPCStatusCode.UNAVAILABLE else EXIT_REFUSED)
+    if isinstance(error, OUTAGE_ERRORS):  # never a tampering verdict (1): the ledger could not be read
+        what = " ".join(str(error).split()) or type(error).__name__
+        return f"the ledger database could not be read ({type(error).__name__}: {what}); nothing was decided", \
+            EXIT_UNREACHABLE
     return str(error), EXIT_REFUSED
 
 
