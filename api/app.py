@@ -49,6 +49,7 @@ from workflows.client import (
     AgreementNotOpened,
     AgreementRecordGone,
     AgreementRow,
+    OutcomeUnknown,
     StartRefused,
 )
 from workflows.contract import UPDATES
@@ -63,6 +64,7 @@ UNAUTHENTICATED = "Unauthenticated"
 NOT_FOUND = "AgreementNotFound"
 CLOSED = "AgreementClosed"
 UNAVAILABLE = "Unavailable"
+OUTCOME_UNKNOWN = "OutcomeUnknown"
 
 _STATUS_OF_TYPE = {INVALID_PAYLOAD: 422, ACTION_REJECTED: 409, UNKNOWN_ACTION: 400, AGREEMENT_EXISTS: 409}
 
@@ -305,6 +307,10 @@ def _api_error(error: AgreementError) -> ApiError:
         return ApiError(404, NOT_FOUND, str(error))
     if isinstance(error, AgreementNotOpened):
         return ApiError(503, UNAVAILABLE, str(error))
+    if isinstance(error, OutcomeUnknown):
+        return ApiError(504, OUTCOME_UNKNOWN, str(error), [Problem(field="action_id", code="outcome_unknown",
+                                                                   message=f"send it again with action_id "
+                                                                           f"{error.action_id}")])
     return ApiError(409, type(error).__name__, str(error))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,11 +35,13 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.actions import action_id_of
 from domain.agreement import ClosedOutcome, Closure
 from domain.errors import AGREEMENT_EXISTS
 from domain.ledger import ChainHead
@@ -112,6 +115,27 @@ class AgreementRecordGone(AgreementError):
             "retention period); its decisions are in the ledger: see `starter.py ledger`"
         )
         self.agreement_id = agreement_id
+
+
+class OutcomeUnknown(AgreementError):
+    """The client could not learn whether the agreement accepted an action (the connection was lost, or the call
+    ran out of time, even after sending it again): it may or may not be recorded. Sending it again with the same
+    ``action_id`` is safe: if it was recorded, the answer is a repeat."""
+
+    def __init__(self, agreement_id: str, action_id: str, cause: str) -> None:
+        super().__init__(
+            f"the outcome is unknown; check status: Temporal could not be asked whether agreement {agreement_id} "
+            f"accepted action {action_id} ({cause}). Send it again with action id {action_id}: if it was "
+            "recorded, the answer is a repeat")
+        self.agreement_id = agreement_id
+        self.action_id = action_id
+
+
+UNKNOWN_OUTCOME_STATUSES = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED,
+                            RPCStatusCode.UNKNOWN)
+"""The RPC failures after which an update may or may not have been accepted."""
+_RESEND_AFTER = 2.0
+"""Seconds before an action whose outcome is unknown is sent once more, under the same id."""
 
 
 class AgreementNotOpened(AgreementError):
@@ -303,18 +327,40 @@ class AgreementClient:
         method = getattr(AgreementWorkflow, name)
         handle = self.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
         try:
-            return await self._send(handle, method, action)
+            return await self._send_knowing(agreement_id, handle, method, action)
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
         resolved_id, handle, description = await self._resolve(agreement_id)
         if description.status is not WorkflowExecutionStatus.RUNNING:
             raise await self._closed(resolved_id, handle, description)
-        return await self._send(handle, method, action)
+        return await self._send_knowing(agreement_id, handle, method, action)
 
-    async def _send(self, handle: AgreementHandle, method: Any, action: BaseModel) -> AgreementStatus:
+    async def _send_knowing(self, agreement_id: str, handle: AgreementHandle, method: Any,
+                            action: BaseModel) -> AgreementStatus:
+        """``_send``, and when the outcome cannot be learnt (``UNKNOWN_OUTCOME_STATUSES``, or the update's call
+        timed out) once more, safely: an action that names its id goes again under it (the agreement answers a
+        repeat if the first was recorded), one that does not under the same update id (Temporal answers with
+        the first's outcome). ``OutcomeUnknown`` if it still cannot be learnt."""
+        action_id = getattr(action, "action_id", None)
+        update_id = str(uuid.uuid4())
+        for attempt in range(2):
+            try:
+                return await self._send(handle, method, action, update_id)
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                cause = "the call ran out of time"
+            except RPCError as error:
+                if error.status not in UNKNOWN_OUTCOME_STATUSES:
+                    raise
+                cause = f"the connection failed: {' '.join(error.message.split())[:200]}"
+            if attempt == 0:
+                await asyncio.sleep(_RESEND_AFTER)
+                update_id = str(uuid.uuid4()) if action_id else update_id
+        raise OutcomeUnknown(agreement_id, str(action_id or action_id_of(update_id)), cause)
+
+    async def _send(self, handle: AgreementHandle, method: Any, action: BaseModel, update_id: str) -> AgreementStatus:
         try:
-            return await handle.execute_update(method, action)
+            return await handle.execute_update(method, action, id=update_id)
         except WorkflowUpdateFailedError as failure:
             cause = failure.cause
             if isinstance(cause, ApplicationError):
