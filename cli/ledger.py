@@ -193,7 +193,10 @@ def _attestations(results: list[ChainVerification], ledgers: list[list[LedgerEnt
 
 
 def _print_attestations(console: Console, proof: AttestationReport, *, trusted: bool) -> None:
-    if not proof.attested:
+    if not proof.checked or (not proof.attested and proof.valid and not proof.required):
+        unchecked = (f"; {proof.attested} attested actions not checked (no attestor keys: set "
+                     "CONCORDAT_ATTESTOR_KEYS)") if proof.attested else ""
+        console.print(f"attestations: not required by {proof.agreement_id}{unchecked}", markup=False)
         return
     if not proof.valid:
         console.print(f"[bold red]attestation FAILS[/]: {proof.agreement_id} at decision #{proof.first_bad_seq}: "

@@ -14,15 +14,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.ledger import LedgerActivities
-from domain import lifecycle
-from domain.ledger import RESET_RECORDED, ChainHead, chain
-from domain.model import Stage
+from domain import attestation, lifecycle
+from domain.actions import Action, SignOff
+from domain.agreement import Agreement
+from domain.ledger import RESET_RECORDED, ChainHead, Decision, chain
+from domain.model import AgreementRequest, Stage
 from domain.status import AgreementStatus
 from domain.story import story
 from store import read_model
@@ -179,3 +182,59 @@ async def test_a_deleted_history_is_answered_from_the_ledger(harness, cli):
     assert code == 0 and json.loads(out)["temporal_record"] == "deleted"
     code, _, err = await cli("status", harness.new_id("never"))
     assert code == 1 and "no such agreement" in err
+
+
+ATTESTOR = Ed25519PrivateKey.generate()
+
+
+def attested(action: Action, agreement: Agreement) -> Action:
+    """``action`` as the API forwards it: named, and attested by ATTESTOR for the signatory it names."""
+    action = action.model_copy(update={"action_id": f"api-{uuid.uuid4()}"})
+    claims = attestation.attestation_claims(
+        identity=f"{action.actor.signatory.lower().replace(' ', '.')}@council.example", issuer="https://login.example",
+        agreement_id=agreement.agreement_id, update="act", action=action, seq=agreement.chain.seq, at=builders.T0)
+    return action.model_copy(update={"attestation": attestation.sign(claims, ATTESTOR, "api-1")})
+
+
+async def test_verify_from_the_ledger_alone_fails_an_unattested_action_a_dba_rechained(harness, cli):
+    agreement_id = harness.new_id("attested")
+    data = factories.request_data(agreement_id, settings={
+        "require_attestation": True, "attestor_keys": {"api-1": factories.public_pem(ATTESTOR)}})
+    for partner in data["proposal"]["partners"]:
+        for signatory in partner["signatories"]:
+            signatory["identity"] = f"{signatory['name'].lower().replace(' ', '.')}@council.example"
+    opening = lifecycle.open_agreement(AgreementRequest.model_validate(data), builders.T0)
+    agreement, entries = opening.agreement, chain(agreement_id, ChainHead(), opening.decisions)
+    agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
+    for action in [builders.submit(), builders.set_objectives(), builders.send_for_sign_off(),
+                   *(builders.approve(actor) for actor in builders.SIGNATORIES)]:
+        if isinstance(action, SignOff):
+            action = action.model_copy(update={"version": agreement.version})
+        transition = lifecycle.evolve(agreement, attested(action, agreement), builders.T0)
+        entries += chain(agreement_id, agreement.chain, transition.decisions)
+        agreement = transition.agreement
+        agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
+    await LedgerActivities(harness.pool).record_decisions(entries)  # no workflow: its history is gone
+    code, out, err = await cli("verify", agreement_id)
+    assert code == 0 and "attestations verified" in out, out + err
+
+    tamworth = next(e for e in entries if e.kind == "signed_off" and e.actor_body == factories.TAMWORTH)
+    payload = {k: v for k, v in tamworth.payload.items() if k != "attestation"} | {"decision": "reject"}
+    later = [e for e in entries if e.seq >= tamworth.seq]
+    fields = set(Decision.model_fields)
+    rechained = chain(agreement_id, ChainHead(seq=tamworth.seq - 1, hash=tamworth.prev_hash),
+                      [Decision(**(e.model_dump(include=fields) | ({"payload": payload} if e is tamworth else {})))
+                       for e in later])
+    async with harness.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")  # as a DBA gets past the trigger
+        for entry in rechained:
+            await conn.execute("UPDATE decisions SET payload = $3::jsonb, prev_hash = $4, hash = $5 "
+                               "WHERE agreement_id = $1 AND seq = $2", agreement_id, entry.seq,
+                               json.dumps(entry.payload), entry.prev_hash, entry.hash)
+
+    code, out, err = await cli("verify", agreement_id)
+
+    assert code == 1, out + err
+    assert "hash chain verified" in out, "the chain itself was made whole again"
+    assert (f"attestation FAILS: {agreement_id} at decision #{tamworth.seq}" in out
+            and "carries no attestation, but the agreement has required attestation since decision #1" in out)
