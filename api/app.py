@@ -104,6 +104,8 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
         403: "The token's identity is not the signatory the action names", 404: "No such agreement",
         409: "ActionRejected, AgreementExists, LedgerConflict, or the agreement is closed",
         422: "InvalidPayload: the request does not fit its schema", 503: "Keys or ledger unreachable",
+        504: "OutcomeUnknown: Temporal could not say whether the action was accepted; check status, send it "
+             "again with the same action_id (a repeat is answered as such)",
     }.items()
 }
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import ScheduleActionStartWorkflow, WorkflowExecutionStatus
 
 from activities.ledger import LedgerActivities
 from domain import attestation, lifecycle
@@ -32,6 +32,7 @@ from store import read_model
 from tests.helpers import assert_eventually, builders, factories
 from tests.helpers.harness import AgreementHandle, Harness, approve_by_all
 from workflows.agreement import AgreementWorkflow
+from workflows.reconciler import SCHEDULE_ID, TerminationReconcilerWorkflow
 
 pytestmark = pytest.mark.dev_server
 
@@ -152,8 +153,10 @@ async def test_a_terminated_agreement_is_recorded_closed_by_the_reconciler(harne
 
     await handle.terminate(reason="bad deploy")
 
-    async def recorded() -> bool:  # visibility lists the termination a moment later
-        return (await cli("reconcile"))[0] == 0 and len(await harness.ledger(handle.agreement_id)) > len(before)
+    async def recorded() -> bool:  # visibility lists the termination a moment later; the schedule's workflow runs
+        await harness.client.execute_workflow(TerminationReconcilerWorkflow.run, id=f"reconcile-{uuid.uuid4()}",
+                                              task_queue=harness.task_queue)
+        return len(await harness.ledger(handle.agreement_id)) > len(before)
     await assert_eventually(recorded, timeout=30, interval=0.5)
     again = await cli("reconcile")
 
@@ -238,3 +241,17 @@ async def test_verify_from_the_ledger_alone_fails_an_unattested_action_a_dba_rec
     assert "hash chain verified" in out, "the chain itself was made whole again"
     assert (f"attestation FAILS: {agreement_id} at decision #{tamworth.seq}" in out
             and "carries no attestation, but the agreement has required attestation since decision #1" in out)
+
+
+async def test_the_reconciler_runs_on_a_temporal_schedule(harness, cli):
+    code, out, err = await cli("reconcile", "--every", "5")
+    try:
+        assert code == 0 and f"schedule {SCHEDULE_ID} created" in out, out + err
+        described = await harness.client.get_schedule_handle(SCHEDULE_ID).describe()
+        action = described.schedule.action
+        assert isinstance(action, ScheduleActionStartWorkflow) and action.workflow == "TerminationReconcilerWorkflow"
+        assert [spec.every for spec in described.schedule.spec.intervals] == [timedelta(minutes=5)]
+        code, out, _ = await cli("reconcile", "--every", "10")
+        assert code == 0 and "updated" in out
+    finally:
+        await harness.client.get_schedule_handle(SCHEDULE_ID).delete()
