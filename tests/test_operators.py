@@ -8,9 +8,11 @@ differently: the ledger says so in a ``reset_recorded`` decision, the chain carr
 """
 
 import json
+import re
 import uuid
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +37,7 @@ from workflows.agreement import AgreementWorkflow
 from workflows.reconciler import SCHEDULE_ID, TerminationReconcilerWorkflow
 
 pytestmark = pytest.mark.dev_server
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def accept(handle: AgreementHandle) -> None:
@@ -116,8 +119,17 @@ async def test_a_reset_that_drops_accepted_actions_is_recorded_and_the_chain_car
     assert f"recorded that a Temporal reset undid decisions #{undone} to #{len(before)}" in "\n".join(told)
 
 
+def documented_query(question: str) -> str:
+    """The Web UI query the officers' guide gives for ``question``."""
+    table = (ROOT / "docs" / "officers.md").read_text()
+    found = re.search(rf"^\| {re.escape(question)} \| `(.+?)`", table, re.MULTILINE)
+    assert found, f"the officers' guide has no query for {question!r}"
+    return found.group(1)
+
+
 async def shown_closed(harness: Harness, cli: Any, agreement_id: str, outcome: str) -> None:
-    """``status`` (text and JSON), the read model and ``verify`` all show the agreement closed."""
+    """``status`` (text and JSON), the read model, the officers' documented Web UI queries and ``verify`` all
+    show the agreement closed."""
     code, out, _ = await cli("status", agreement_id, "--json")
     status = AgreementStatus.model_validate_json(out)
     assert code == 0 and status.stage is Stage.CLOSED and status.closure is not None
@@ -126,6 +138,14 @@ async def shown_closed(harness: Harness, cli: Any, agreement_id: str, outcome: s
     assert code == 0 and "closed" in out.lower() and "waiting for sign-off" not in out
     lines = {line.agreement_id: line for line in await read_model.agreement_lines(harness.pool, None)}
     assert lines[agreement_id].stage == "closed"
+    this = f" AND WorkflowId = 'agreement-{agreement_id}'"
+
+    async def listed_closed() -> bool:  # visibility follows a moment later
+        closed = await harness.client.count_workflows(documented_query("Agreements that closed") + this)
+        return closed.count == 1
+    await assert_eventually(listed_closed, timeout=30, interval=0.5)
+    overdue = documented_query("What is overdue in sign-off?").replace("2027-03-01", "2999-01-01")
+    assert (await harness.client.count_workflows(overdue + this)).count == 0
     code, out, err = await cli("verify", agreement_id)
     assert code == 0, out + err
 
