@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+import asyncpg
 from rich.console import Console
 from temporalio.client import Client
 from temporalio.runtime import Runtime
@@ -74,8 +75,9 @@ def _explained(error: BaseException) -> tuple[str, int]:
                 EXIT_UNREACHABLE if error.status == RPCStatusCode.UNAVAILABLE else EXIT_REFUSED)
     if isinstance(error, OUTAGE_ERRORS):  # never a tampering verdict (1): the ledger could not be read
         what = " ".join(str(error).split()) or type(error).__name__
-        return f"the ledger database could not be read ({type(error).__name__}: {what}); nothing was decided", \
-            EXIT_UNREACHABLE
+        source = ("the ledger database" if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError)
+                  else "Temporal or the ledger database")
+        return f"{source} could not be read ({type(error).__name__}: {what}); nothing was decided", EXIT_UNREACHABLE
     return str(error), EXIT_REFUSED
 
 
