@@ -23,8 +23,9 @@ from store.database import create_pool
 from store.ledger import agreement_ids, has_decisions, read_ledger, verify_ledger
 from workflows.client import AgreementClient, AgreementError, AgreementRecordGone, candidate_ids
 
-Anchors = dict[str, ChainHead | str]
-"""Where each agreement's workflow says its chain ends or, where Temporal cannot say, why not."""
+Anchors = dict[str, tuple[ChainHead, bool] | str]
+"""Where each agreement's workflow says its chain ends (and whether an operator terminated it) or, where Temporal
+cannot say, why not."""
 
 
 async def ledger_pool(settings: Settings) -> Any:
@@ -54,7 +55,7 @@ async def _verified_entries(settings: Settings, name: str) -> tuple[list[LedgerE
     try:
         [agreement_id] = await _ledger_ids(pool, [name])
         anchors = await _anchors(settings, [agreement_id])
-        verification = await verify_ledger(pool, agreement_id, _head(anchors, agreement_id))
+        verification = await _verify_anchored(pool, anchors, agreement_id)
         entries = await read_ledger(pool, agreement_id) if verification.valid else []
     finally:
         await pool.close()
@@ -119,9 +120,9 @@ async def _anchors(settings: Settings, agreement_ids: list[str]) -> Anchors:
     return {agreement_id: await _anchor(agreements, agreement_id) for agreement_id in agreement_ids}
 
 
-async def _anchor(agreements: AgreementClient, agreement_id: str) -> ChainHead | str:
+async def _anchor(agreements: AgreementClient, agreement_id: str) -> tuple[ChainHead, bool] | str:
     try:
-        return await agreements.ledger_head(agreement_id)
+        return await agreements.ledger_anchor(agreement_id)
     except AgreementRecordGone:
         return "Temporal no longer holds the agreement's record (past its retention period)"
     except AgreementError as error:
@@ -130,15 +131,18 @@ async def _anchor(agreements: AgreementClient, agreement_id: str) -> ChainHead |
         return f"Temporal did not answer: {error.message}"
 
 
-def _head(anchors: Anchors, agreement_id: str) -> ChainHead | None:
+async def _verify_anchored(pool: Any, anchors: Anchors, agreement_id: str) -> ChainVerification:
+    """The agreement's chain verified against its workflow's head where Temporal knows it (the reconciler's
+    closing rows allowed past it when the workflow was terminated), else from the ledger alone."""
     anchor = anchors.get(agreement_id)
-    return anchor if isinstance(anchor, ChainHead) else None
+    head, terminated = anchor if isinstance(anchor, tuple) else (None, False)
+    return await verify_ledger(pool, agreement_id, head, terminated=terminated)
 
 
 def _print_verification(console: Console, verification: ChainVerification, anchors: Anchors) -> None:
     if verification.valid:
         anchor = anchors.get(verification.agreement_id)
-        note = (" and matches the agreement's workflow" if isinstance(anchor, ChainHead)
+        note = (" and matches the agreement's workflow" if isinstance(anchor, tuple)
                 else f"; the ledger alone was checked, it could not be anchored to the workflow: {anchor}")
         console.print(f"[green]hash chain verified[/]: {verification.agreement_id}, "
                       f"{verification.entries} decisions{note}")
@@ -156,7 +160,7 @@ async def _verified_ledgers(
     try:
         ids = await _ledger_ids(pool, names) if names else await agreement_ids(pool)
         anchors = await _anchors(settings, ids)
-        results = [await verify_ledger(pool, agreement_id, _head(anchors, agreement_id)) for agreement_id in ids]
+        results = [await _verify_anchored(pool, anchors, agreement_id) for agreement_id in ids]
         ledgers = [await read_ledger(pool, agreement_id) for agreement_id in ids]
     finally:
         await pool.close()

@@ -112,12 +112,14 @@ class ChainVerification(BaseModel):
 
 
 def verify(
-    agreement_id: str, entries: Iterable[LedgerEntry], expected_head: ChainHead | None = None
+    agreement_id: str, entries: Iterable[LedgerEntry], expected_head: ChainHead | None = None, *,
+    terminated: bool = False,
 ) -> ChainVerification:
     """Recompute the chain from the stored rows and name the first row that does not fit.
 
     The chain alone cannot show that rows were cut off its end; ``expected_head``, kept
-    outside the database (by the agreement's workflow), can.
+    outside the database (by the agreement's workflow), can. When the workflow was ``terminated`` (Temporal
+    says so), the rows the reconciler records past its head afterwards are expected.
     """
     head = ChainHead()
     count = 0
@@ -141,7 +143,7 @@ def verify(
             )
         head = ChainHead(seq=entry.seq, hash=entry.hash)
     if expected_head is not None and head != expected_head:
-        problem, first_bad = _off_anchor(seen, head, expected_head)
+        problem, first_bad = _off_anchor(seen, head, expected_head, terminated)
         if problem is not None:
             return ChainVerification(agreement_id=agreement_id, entries=count, valid=False, first_bad_seq=first_bad,
                                      problem=problem)
@@ -153,9 +155,11 @@ RECORDED_AFTER_THE_WORKFLOW = ("terminated", "stage_changed")
 reconciler, ``store.reconcile``): the only rows a ledger may hold past the head its workflow records."""
 
 
-def _off_anchor(entries: list[LedgerEntry], head: ChainHead, expected: ChainHead) -> tuple[str | None, int]:
+def _off_anchor(entries: list[LedgerEntry], head: ChainHead, expected: ChainHead,
+                terminated: bool) -> tuple[str | None, int]:
     """What is wrong when a sound chain ends at ``head`` but the workflow records ``expected`` (None when the
-    difference is a termination recorded after the workflow stopped), and the first sequence number at fault."""
+    difference is the termination of a ``terminated`` workflow, recorded after it stopped), and the first
+    sequence number at fault."""
     if head.seq < expected.seq:
         return (f"decisions #{head.seq + 1} to #{expected.seq} are missing: the ledger ends at decision "
                 f"#{head.seq}, but the agreement's workflow recorded its chain up to #{expected.seq} (rows were "
@@ -165,7 +169,8 @@ def _off_anchor(entries: list[LedgerEntry], head: ChainHead, expected: ChainHead
         return (f"the tail was rewritten: decision #{expected.seq} is not the one the agreement's workflow "
                 "recorded, and the rows from there on were chained again"), expected.seq
     after = [e for e in entries if e.seq > expected.seq]
-    if [e.kind for e in after] == list(RECORDED_AFTER_THE_WORKFLOW) and after[-1].payload.get("to") == "closed":
+    if (terminated and [e.kind for e in after] == list(RECORDED_AFTER_THE_WORKFLOW)
+            and after[-1].payload.get("to") == "closed"):
         return None, 0
     return (f"the agreement's workflow is behind its ledger: it recorded the chain up to #{expected.seq}, the "
             f"ledger holds #{expected.seq + 1} to #{head.seq} besides (written outside the workflow, or the "

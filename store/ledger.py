@@ -150,11 +150,13 @@ async def read_ledger(pool: Pool, agreement_id: str) -> list[LedgerEntry]:
     return [entry_from_row(row) for row in await pool.fetch(_SELECT_DECISIONS, agreement_id)]
 
 
-async def verify_ledger(pool: Pool, agreement_id: str, expected_head: ChainHead | None = None) -> ChainVerification:
+async def verify_ledger(pool: Pool, agreement_id: str, expected_head: ChainHead | None = None, *,
+                        terminated: bool = False) -> ChainVerification:
     """Recompute an agreement's hash chain from the stored rows.
 
     With ``expected_head`` (the head the agreement's workflow holds), rows cut off the
-    end of the chain are detected too. A row that no longer parses is reported, not raised.
+    end of the chain are detected too; ``terminated`` (the workflow was) lets the reconciler's closing rows
+    follow it. A row that no longer parses is reported, not raised.
     """
     entries = []
     for row in await pool.fetch(_SELECT_DECISIONS, agreement_id):
@@ -168,7 +170,7 @@ async def verify_ledger(pool: Pool, agreement_id: str, expected_head: ChainHead 
                 agreement_id=agreement_id, entries=len(entries) + 1, valid=False, first_bad_seq=row["seq"],
                 problem=f"the row is no longer a readable decision ({explain(error)})",
             )
-    return verify(agreement_id, entries, expected_head)
+    return verify(agreement_id, entries, expected_head, terminated=terminated)
 
 
 async def has_decisions(pool: Pool, agreement_id: str) -> bool:

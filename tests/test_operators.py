@@ -32,6 +32,7 @@ from domain.model import AgreementRequest, Stage
 from domain.status import AgreementStatus
 from domain.story import story
 from store import read_model
+from store.ledger import verify_ledger
 from tests.helpers import assert_eventually, builders, factories
 from tests.helpers.harness import AgreementHandle, Harness, approve_by_all
 from workflows.agreement import AgreementWorkflow
@@ -194,6 +195,12 @@ async def test_a_terminated_agreement_is_recorded_closed_by_the_reconciler(harne
     assert [e.kind for e in entries[len(before):]] == ["terminated", "stage_changed"]
     assert "bad deploy" in entries[-2].payload["reason"] and entries[-2].payload["requested_by"]
     assert again[0] == 0 and await harness.ledger(handle.agreement_id) == entries
+    head = before[-1]
+    anchor = ChainHead(seq=head.seq, hash=head.hash)
+    assert (await verify_ledger(harness.pool, handle.agreement_id, anchor, terminated=True)).valid
+    unexplained = await verify_ledger(harness.pool, handle.agreement_id, anchor)
+    assert not unexplained.valid and "the agreement's workflow is behind its ledger" in str(unexplained.problem), \
+        "closing rows past a workflow that was not terminated are not the reconciler's"
     await shown_closed(harness, cli, handle.agreement_id, "terminated")
 
 

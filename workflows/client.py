@@ -183,6 +183,10 @@ def _opened(attributes: Any) -> bool:
     return attributes.get(sa.STAGE) is not None
 
 
+TERMINATED_BY_AN_OPERATOR = "an operator terminated the agreement's workflow"
+"""The closure reason of a status whose run was terminated (``_as_stopped``)."""
+
+
 async def _as_stopped(handle: AgreementHandle, status: AgreementStatus) -> AgreementStatus:
     """``status`` as it stands: for a run an operator terminated (which no workflow code sees, so its own state
     still looks open), closed (terminated) at the termination, waiting on nobody."""
@@ -192,8 +196,7 @@ async def _as_stopped(handle: AgreementHandle, status: AgreementStatus) -> Agree
     if description.status is not WorkflowExecutionStatus.TERMINATED:
         return status
     at = description.close_time or status.stage_started_at
-    closure = Closure(outcome=ClosedOutcome.TERMINATED, reason="an operator terminated the agreement's workflow",
-                      at=at)
+    closure = Closure(outcome=ClosedOutcome.TERMINATED, reason=TERMINATED_BY_AN_OPERATOR, at=at)
     return status.model_copy(update={"stage": Stage.CLOSED, "closure": closure, "stage_started_at": at,
                                      "deadline": None, "waiting_on": [], "open_alerts": []})
 
@@ -395,6 +398,13 @@ class AgreementClient:
         """Where the agreement's workflow says its hash chain ends (sequence number and hash); the same errors
         as ``status``."""
         return (await self.status(agreement_id)).ledger_head
+
+    async def ledger_anchor(self, agreement_id: str) -> tuple[ChainHead, bool]:
+        """``ledger_head``, and whether an operator terminated the workflow (so that the reconciler's closing
+        decisions may follow that head); the same errors as ``status``."""
+        status = await self.status(agreement_id)
+        terminated = status.closure is not None and status.closure.reason == TERMINATED_BY_AN_OPERATOR
+        return status.ledger_head, terminated
 
     async def handle(self, agreement_id: str) -> AgreementHandle:
         """A handle on the agreement's newest run that opened, for anything this client does not cover (its
