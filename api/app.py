@@ -200,16 +200,17 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         if ledger is None:
             raise ApiError(503, UNAVAILABLE, "the API is not connected to the ledger database (DATABASE_URL)")
         try:
-            head = (await client().status(agreement_id)).ledger_head
+            head, terminated = await client().ledger_anchor(agreement_id)
         except AgreementRecordGone:
-            head = None
+            head, terminated = None, False
         except AgreementError as error:
             raise _api_error(error) from None
         entries = await read_ledger(ledger, agreement_id)
         if not entries:
             raise ApiError(404, NOT_FOUND, f"the ledger holds no decisions for agreement {agreement_id}")
         keys = {**recorded_keys(entries), settings.signing_key_id: settings.public_key_pem()}
-        return LedgerView(entries=entries, verification=await verify_ledger(ledger, agreement_id, head),
+        verification = await verify_ledger(ledger, agreement_id, head, terminated=terminated)
+        return LedgerView(entries=entries, verification=verification,
                           attestations=verify_attestations(agreement_id, entries, keys))
 
     for name, model in UPDATES.items():
