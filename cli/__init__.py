@@ -8,6 +8,7 @@
     python starter.py ledger waste-2027
     python starter.py story waste-2027
     python starter.py verify --all
+    python starter.py reconcile --every 5    # record terminated agreements in the ledger, on a schedule
     python starter.py lessons --tag procurement
     python starter.py report --lead-body E07000194
     python starter.py alerts subscribe --label "Tamworth waste lead" --email waste@tamworth.gov.uk --body E07000199
