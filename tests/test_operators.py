@@ -27,7 +27,7 @@ from activities.ledger import LedgerActivities
 from domain import attestation, lifecycle
 from domain.actions import Action, SignOff
 from domain.agreement import Agreement
-from domain.ledger import RESET_RECORDED, ChainHead, Decision, chain
+from domain.ledger import RESET_RECORDED, ChainHead, Decision, chain, verify
 from domain.model import AgreementRequest, Stage
 from domain.status import AgreementStatus
 from domain.story import story
@@ -292,3 +292,21 @@ async def test_the_reconciler_runs_on_a_temporal_schedule(harness, cli):
         assert code == 0 and "updated" in out
     finally:
         await harness.client.get_schedule_handle(SCHEDULE_ID).delete()
+
+
+def test_verify_names_missing_rows_a_rewritten_tail_and_a_workflow_behind_its_ledger():
+    decisions = [Decision(kind="milestone_reported", stage=Stage.IMPLEMENTATION, actor_body=factories.LICHFIELD,
+                          actor_signatory="Priya Shah", payload={"n": n}, decided_at=builders.T0) for n in range(5)]
+    entries = chain("messages", ChainHead(), decisions)
+    anchor = ChainHead(seq=entries[3].seq, hash=entries[3].hash)
+
+    cut = verify("messages", entries[:2], anchor)
+    assert (cut.valid, cut.first_bad_seq) == (False, 3) and cut.problem is not None
+    assert cut.problem.startswith("decisions #3 to #4 are missing")
+    rewritten = chain("messages", ChainHead(), [*decisions[:3], decisions[3].model_copy(update={"payload": {}})])
+    tail = verify("messages", rewritten, anchor)
+    assert (tail.valid, tail.first_bad_seq) == (False, 4) and "the tail was rewritten" in str(tail.problem)
+    behind = verify("messages", entries, anchor)
+    assert (behind.valid, behind.first_bad_seq) == (False, 5)
+    assert "the agreement's workflow is behind its ledger" in str(behind.problem)
+    assert verify("messages", entries[:4], anchor).valid
