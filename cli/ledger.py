@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 
 from cli.errors import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_UNREACHABLE, CliError
 from cli.output import print_json, print_table, when
+from cli.sdk import cli_runtime
 from domain.ledger import ChainHead, ChainVerification, LedgerEntry
 from domain.proof import AttestationReport
 from domain.story import StoryLine, story
@@ -22,6 +23,12 @@ from runtime.temporal import connect_temporal
 from store.database import create_pool
 from store.ledger import agreement_ids, has_decisions, read_ledger, verify_ledger
 from workflows.client import AgreementClient, AgreementError, AgreementRecordGone, candidate_ids
+
+
+class TemporalUnreadable(str):
+    """Why an agreement's chain could not be anchored when the cause is an outage (Temporal unreachable or not
+    answering), not a history that is gone: ``verify`` then exits 3, the chain unproven against its workflow."""
+
 
 Anchors = dict[str, tuple[ChainHead, bool] | str]
 """Where each agreement's workflow says its chain ends (and whether an operator terminated it) or, where Temporal
@@ -113,9 +120,9 @@ async def _anchors(settings: Settings, agreement_ids: list[str]) -> Anchors:
     The database alone cannot show rows cut off the end of a chain; the workflow's own record can.
     """
     try:
-        client = await asyncio.wait_for(connect_temporal(settings=settings), timeout=10)
+        client = await asyncio.wait_for(connect_temporal(runtime=cli_runtime(), settings=settings), timeout=10)
     except (RuntimeError, TimeoutError):
-        return dict.fromkeys(agreement_ids, "Temporal could not be reached")
+        return dict.fromkeys(agreement_ids, TemporalUnreadable("Temporal could not be reached"))
     agreements = AgreementClient(client, settings.task_queue)
     return {agreement_id: await _anchor(agreements, agreement_id) for agreement_id in agreement_ids}
 
@@ -128,7 +135,7 @@ async def _anchor(agreements: AgreementClient, agreement_id: str) -> tuple[Chain
     except AgreementError as error:
         return str(error)
     except RPCError as error:
-        return f"Temporal did not answer: {error.message}"
+        return TemporalUnreadable(f"Temporal did not answer: {error.message}")
 
 
 async def _verify_anchored(pool: Any, anchors: Anchors, agreement_id: str) -> ChainVerification:
@@ -184,7 +191,14 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
         for result, proof in zip(results, proofs, strict=True):
             _print_verification(console, result, anchors)
             _print_attestations(console, proof, trusted=keys is not None)
-    return 0 if all(r.valid for r in results) and all(p.valid for p in proofs) else EXIT_REFUSED
+    if not (all(r.valid for r in results) and all(p.valid for p in proofs)):
+        return EXIT_REFUSED
+    if any(isinstance(anchors.get(r.agreement_id), TemporalUnreadable) for r in results):
+        Console(stderr=True, soft_wrap=True).print(
+            "error: the ledger's chains hold, but Temporal could not be read to anchor them to their workflows "
+            "(rows cut off a chain's end would not show): run verify again once Temporal answers", markup=False)
+        return EXIT_UNREACHABLE
+    return 0
 
 
 def _attestations(results: list[ChainVerification], ledgers: list[list[LedgerEntry]],

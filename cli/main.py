@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
-import logging
 import sys
 from collections.abc import Sequence
 
 import asyncpg
 from rich.console import Console
 from temporalio.client import Client
-from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.errors import EXIT_BAD_INPUT, EXIT_OUTCOME_UNKNOWN, EXIT_REFUSED, EXIT_UNREACHABLE, CliError
 from cli.parser import build_parser
+from cli.sdk import cli_runtime
 from runtime.settings import ConfigurationError, Settings
-from runtime.temporal import CORE_LOGGER, connect_temporal, core_telemetry
+from runtime.temporal import connect_temporal
 from store.database import OUTAGE_ERRORS
 from workflows.client import AgreementError, OutcomeUnknown
 
@@ -47,17 +45,6 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
             raise CliError(f"cannot connect to Temporal: {error}", EXIT_UNREACHABLE) from None
     code: int = await args.handler(client, settings, args, console)
     return code
-
-
-@functools.cache
-def cli_runtime() -> Runtime:
-    """The SDK runtime of the command line, one per process: the SDK core's own log lines (its retry warnings,
-    in terminal colours) go to the ``temporalio.core`` logger, which the command line keeps silent, never to an
-    officer's terminal; what went wrong is said in the command's one line."""
-    core = logging.getLogger(CORE_LOGGER)
-    core.addHandler(logging.NullHandler())
-    core.propagate = False
-    return Runtime(telemetry=core_telemetry())
 
 
 def _explained(error: BaseException) -> tuple[str, int]:

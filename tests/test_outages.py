@@ -21,7 +21,7 @@ from cli.errors import EXIT_OUTCOME_UNKNOWN, EXIT_UNREACHABLE
 from domain import lifecycle
 from domain.ledger import ChainHead, LedgerEntry, chain
 from store.ledger import read_ledger
-from tests.helpers import builders, factories
+from tests.helpers import builders, factories, free_port
 from tests.helpers.environments import server_binary
 from tests.helpers.harness import AgreementHandle, version, walk_to_sign_off
 from tests.helpers.processes import DevServerProcess
@@ -125,3 +125,17 @@ def test_the_api_answers_an_unknown_outcome_504_with_the_documented_error_shape(
     assert (error.status, error.type) == (504, "OutcomeUnknown")
     assert error.message.startswith("the outcome is unknown; check status")
     assert [problem["code"] for problem in error.problems or []] == ["outcome_unknown"]
+
+
+@pytest.mark.dev_server
+async def test_verify_says_could_not_read_when_temporal_cannot_anchor_a_sound_chain(cli, pool, monkeypatch):
+    agreement_id = f"outage-{uuid.uuid4().hex[:8]}"
+    opened = lifecycle.open_agreement(factories.request(agreement_id), builders.T0)
+    await LedgerActivities(pool).record_decisions(chain(agreement_id, ChainHead(), opened.decisions))
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{free_port()}")  # nothing listens there
+
+    code, out, err = await cli("verify", agreement_id)
+
+    assert code == EXIT_UNREACHABLE, out + err
+    assert "hash chain verified" in out and "Temporal could not be reached" in out
+    assert err.startswith("error: the ledger's chains hold, but Temporal could not be read to anchor them")
