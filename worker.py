@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.digests import DigestActivities
 from activities.ledger import LedgerActivities
+from activities.reconcile import ReconcileActivities
 from runtime.service import exit_now, run_service, with_retry
 from runtime.settings import ConfigurationError, Settings
 from runtime.temporal import connect_temporal, worker_runtime
@@ -31,6 +32,7 @@ from store.database import Pool, create_pool, migrate
 from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
 from workflows.digest import AlertDigestWorkflow
+from workflows.reconciler import TerminationReconcilerWorkflow
 
 log = structlog.get_logger("concordat.worker")
 
@@ -79,6 +81,7 @@ def build_worker(
     settings = settings or Settings()
     ledger = LedgerActivities(pool)
     digests = DigestActivities(client, pool)
+    reconciler = ReconcileActivities(client, pool)
     options: dict[str, object] = {
         "task_queue": settings.task_queue,
         "max_cached_workflows": settings.max_cached_workflows,
@@ -91,8 +94,9 @@ def build_worker(
     options.update(overrides)
     return Worker(
         client,
-        workflows=[AgreementWorkflow, AlertDigestWorkflow, *extra_workflows],
-        activities=[ledger.record_decisions, ledger.raise_alerts, digests.enqueue_digests, *extra_activities],
+        workflows=[AgreementWorkflow, AlertDigestWorkflow, TerminationReconcilerWorkflow, *extra_workflows],
+        activities=[ledger.record_decisions, ledger.record_at_ledger_head, ledger.raise_alerts, digests.enqueue_digests,
+                    reconciler.record_terminations, *extra_activities],
         **options,  # type: ignore[arg-type]  # options of several types in one dict; Worker checks them
     )
 

@@ -43,6 +43,18 @@ class LedgerActivities:
                 actor_signatory=entry.actor_signatory,
             )
 
+    @activity.defn(name="record_at_ledger_head")
+    async def record_at_ledger_head(self, entries: list[LedgerEntry]) -> list[LedgerEntry]:
+        """Record ``entries`` where the ledger has moved past the workflow's head (after a Temporal reset), as
+        ``store.ledger.append_at_ledger_head`` says: a repeat is found, a divergence recorded with a
+        ``reset_recorded`` decision; returns the entries as the ledger holds them, to adopt."""
+        recorded = await ledger.append_at_ledger_head(self._pool, entries)
+        if recorded[0].seq != entries[0].seq or recorded[0].hash != entries[0].hash:
+            log.warning("ledger_ahead_of_workflow", agreement_id=entries[0].agreement_id,
+                        workflow_head=entries[0].seq - 1, recorded_from=recorded[0].seq,
+                        repeat=recorded[0].seq == entries[0].seq)
+        return recorded
+
     @activity.defn(name="raise_alerts")
     async def raise_alerts(self, raised: list[Alert]) -> None:
         """Store each alert once with its deliveries (the outbox, in the same transaction),

@@ -1,7 +1,8 @@
 """Run the HTTP API: ``concordat-api`` or ``python -m api`` (settings from the environment: see ``api.settings``
 and README).
 
-It waits (with backoff) for Temporal, then serves until SIGTERM or SIGINT. Exit 2: bad configuration;
+It waits (with backoff) for Temporal and, with DATABASE_URL, for PostgreSQL (applying the migrations as the
+worker does), then serves until SIGTERM or SIGINT. Exit 2: bad configuration;
 exit 3: Temporal stayed unreachable. Logs are JSON lines.
 """
 
@@ -14,7 +15,7 @@ from api.tokens import TokenVerifier
 from runtime.service import exit_now, run_service, with_retry
 from runtime.settings import Settings
 from runtime.temporal import connect_temporal
-from store.database import create_pool
+from store.database import create_pool, migrate
 from workflows.client import AgreementClient
 
 log = structlog.get_logger("concordat.api")
@@ -24,7 +25,10 @@ async def serve(settings: Settings) -> None:
     api = ApiSettings.from_environment()
     client = await with_retry("Temporal", lambda: connect_temporal(settings=settings),
                               timeout=settings.connect_timeout_seconds, log=log)
-    pool = await create_pool(settings.database_url, max_size=4) if settings.database_url else None
+    pool = await with_retry("PostgreSQL", lambda: create_pool(settings.database_url or "", max_size=4),
+                            timeout=settings.connect_timeout_seconds, log=log) if settings.database_url else None
+    if pool is not None:
+        await migrate(pool)  # as the worker and the dispatcher do: whichever starts first brings the schema
     app = create_app(api, AgreementClient(client, settings.task_queue), TokenVerifier(api), pool)
     server = uvicorn.Server(uvicorn.Config(app, host=api.host, port=api.port, log_config=None))
     try:

@@ -62,6 +62,7 @@ from workflows.client import (
     AgreementNotOpened,
     AgreementRecordGone,
     AgreementRow,
+    OutcomeUnknown,
     StartRefused,
 )
 from workflows.contract import UPDATES
@@ -76,6 +77,7 @@ UNAUTHENTICATED = "Unauthenticated"
 NOT_FOUND = "AgreementNotFound"
 CLOSED = "AgreementClosed"
 UNAVAILABLE = "Unavailable"
+OUTCOME_UNKNOWN = "OutcomeUnknown"
 
 _STATUS_OF_TYPE = {INVALID_PAYLOAD: 422, ACTION_REJECTED: 409, UNKNOWN_ACTION: 400, AGREEMENT_EXISTS: 409}
 
@@ -120,6 +122,8 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
         415: "UnsupportedMediaType: a body that is not JSON",
         422: "InvalidPayload: the request does not fit its schema", 500: "InternalError (logged)",
         503: "Keys or ledger unreachable",
+        504: "OutcomeUnknown: Temporal could not say whether the action was accepted; check status, send it "
+             "again with the same action_id (a repeat is answered as such)",
     }.items()
 }
 
@@ -267,17 +271,18 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         current: AgreementStatus | None = None
         try:
             current = await client().status(agreement_id)
+            head, terminated = await client().ledger_anchor(agreement_id)
         except AgreementRecordGone:
-            pass
+            head, terminated = None, False
         except AgreementError as error:
             raise _api_error(error) from None
-        head = current.ledger_head if current else None
         entries = await read_ledger(ledger, agreement_id)
         if not entries:
             raise ApiError(404, NOT_FOUND, f"the ledger holds no decisions for agreement {agreement_id}")
         _may_read(who, checks, agreement_id, "ledger", _bodies_of(current) if current else _bodies_in(entries))
         keys = {**recorded_keys(entries), settings.signing_key_id: settings.public_key_pem()}
-        return LedgerView(entries=entries, verification=await verify_ledger(ledger, agreement_id, head),
+        verification = await verify_ledger(ledger, agreement_id, head, terminated=terminated)
+        return LedgerView(entries=entries, verification=verification,
                           attestations=verify_attestations(agreement_id, entries, keys))
 
     for name, model in UPDATES.items():
@@ -446,6 +451,10 @@ def _api_error(error: AgreementError) -> ApiError:
         return ApiError(404, NOT_FOUND, str(error))
     if isinstance(error, AgreementNotOpened):
         return ApiError(503, UNAVAILABLE, str(error))
+    if isinstance(error, OutcomeUnknown):
+        return ApiError(504, OUTCOME_UNKNOWN, str(error), [Problem(field="action_id", code="outcome_unknown",
+                                                                   message=f"send it again with action_id "
+                                                                           f"{error.action_id}")])
     return ApiError(409, type(error).__name__, str(error))
 
 

@@ -12,7 +12,7 @@ import httpx
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
-from workflows.client import ActionRefused, AgreementError, AgreementNotFound, StartRefused
+from workflows.client import ActionRefused, AgreementError, AgreementNotFound, OutcomeUnknown, StartRefused
 from workflows.seam import OPENING_TIMEOUT, ActionT, Update, update_name
 
 
@@ -28,6 +28,11 @@ class ApiClient:
             try:
                 response = await http.request(method, path, json=body,
                                               headers={"Authorization": f"Bearer {self.token}"})
+            except httpx.TimeoutException as error:
+                if method == "POST" and "/actions/" in path:  # sent: whether it was accepted cannot be known
+                    raise OutcomeUnknown(path.split("/")[2], str((body or {}).get("action_id", "")),
+                                         f"the API did not answer in time: {error}") from None
+                raise AgreementError(f"cannot reach the Concordat API at {self.base_url}: {error}") from None
             except httpx.HTTPError as error:
                 raise AgreementError(f"cannot reach the Concordat API at {self.base_url}: {error}") from None
         if response.is_success:
@@ -39,6 +44,9 @@ class ApiClient:
             raise AgreementError(f"the Concordat API answered {response.status_code}: {response.text[:300]}") from None
         if response.status_code == 404:
             raise AgreementNotFound(path.split("/")[2])
+        if response.status_code == 504 and kind == "OutcomeUnknown":
+            raise OutcomeUnknown(path.split("/")[2], str((body or {}).get("action_id", "")),
+                                 "the API could not learn it from Temporal")
         raise ActionRefused(f"{message} (HTTP {response.status_code})", kind, [problems])
 
     async def start(self, request: AgreementRequest, *, timeout: timedelta = OPENING_TIMEOUT) -> AgreementStatus:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import typing
+import uuid
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Generic, cast
@@ -147,9 +148,16 @@ async def act(client: Client | None, settings: Settings, args: argparse.Namespac
     """Send the action the flags describe; print the agreement's new status."""
     command: ActionCommand[Any] = args.command
     action = command.parse(payload_of(command, args))
+    if action.action_id is None:  # named here, so that an unknown outcome can be resolved by sending it again
+        action = action.model_copy(update={"action_id": f"cli-{uuid.uuid4()}"})
     status = await command.send(agreements_for(client, settings, args), args.agreement_id, action)
     if args.json:
         print_json(console, status.model_dump(mode="json"))
+    elif status.action is not None and status.action.repeat:
+        console.print(f"repeat: {command.name.replace('_', ' ')} {status.action.action_id} was already recorded "
+                      f"(decisions #{status.action.first_seq} to #{status.action.last_seq}); nothing more was done",
+                      markup=False)
+        print_status(console, status)
     else:
         console.print(f"accepted: {command.name.replace('_', ' ')}")
         print_status(console, status)

@@ -14,10 +14,18 @@ from cli.inputs import load_file, validated
 from cli.output import print_json, print_table, when
 from cli.seams import agreements_for
 from cli.status import print_status
-from domain.model import AgreementRequest
+from domain.model import AgreementRequest, Stage
 from runtime.settings import Settings
+from store.ledger import read_ledger
 from workflows.agreement import workflow_id
-from workflows.client import AgreementClient, AgreementRecordGone, AgreementRow, visibility_query
+from workflows.client import (
+    AgreementClient,
+    AgreementNotFound,
+    AgreementRecordGone,
+    AgreementRow,
+    candidate_ids,
+    visibility_query,
+)
 
 
 async def start(client: Client | None, settings: Settings, args: argparse.Namespace, console: Console) -> int:
@@ -40,11 +48,47 @@ async def show_status(client: Client | None, settings: Settings, args: argparse.
         else:
             console.print(str(gone), markup=False)
         return 0
+    except AgreementNotFound:
+        gone_from = await _from_the_ledger(settings, args.agreement_id)
+        if gone_from is None:
+            raise
+        if args.json:
+            print_json(console, gone_from)
+        else:
+            console.print(gone_from["message"], markup=False)
+        return 0
     if args.json:
         print_json(console, status.model_dump(mode="json"))
     else:
         print_status(console, status)
     return 0
+
+
+async def _from_the_ledger(settings: Settings, name: str) -> dict[str, Any] | None:
+    """What the ledger says of an agreement Temporal no longer holds (its history deleted, or past retention),
+    as JSON with a ``message`` for officers; None when the ledger holds nothing of it either (or is not set)."""
+    if not settings.database_url:
+        return None
+    from cli.ledger import ledger_pool
+
+    pool = await ledger_pool(settings)
+    try:
+        for agreement_id in candidate_ids(name):
+            if entries := await read_ledger(pool, agreement_id):
+                break
+        else:
+            return None
+    finally:
+        await pool.close()
+    last = entries[-1]
+    moves = [e for e in entries if e.kind == "stage_changed"]
+    stage = Stage(moves[-1].payload["to"]) if moves else last.stage
+    message = (f"agreement {agreement_id}: Temporal no longer holds its history (deleted, or past its retention "
+               f"period); the ledger holds its {len(entries)} decisions, the last #{last.seq} "
+               f"({last.kind.replace('_', ' ')}) at {when(last.decided_at)}, stage {stage.label}; "
+               f"`starter.py story {agreement_id}` tells them")
+    return {"agreement_id": agreement_id, "temporal_record": "deleted", "stage": stage.value,
+            "decisions_recorded": len(entries), "last_decided_at": last.decided_at.isoformat(), "message": message}
 
 
 LIST_COLUMNS = ["Agreement", "Title", "Stage", "RAG", "Lead", "Next deadline", "Alerts", "Workflow"]

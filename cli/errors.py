@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
-"""1: refused or failed; 2: bad input or configuration; 3: Temporal or the database cannot be reached."""
+EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_OUTCOME_UNKNOWN = 1, 2, 3, 4
+"""1: refused or failed (for ``verify``: tampering or a broken chain); 2: bad input or configuration; 3: Temporal
+or the database cannot be reached or read; 4: an action's outcome is unknown (check status, send it again with
+the same action id)."""
 
 
 class CliError(Exception):

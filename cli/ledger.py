@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 
 from cli.errors import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_UNREACHABLE, CliError
 from cli.output import print_json, print_table, when
+from cli.sdk import cli_runtime
 from domain.ledger import ChainHead, ChainVerification, LedgerEntry
 from domain.proof import AttestationReport
 from domain.story import StoryLine, story
@@ -23,11 +24,19 @@ from store.database import create_pool
 from store.ledger import agreement_ids, has_decisions, read_ledger, verify_ledger
 from workflows.client import AgreementClient, AgreementError, AgreementRecordGone, candidate_ids
 
-Anchors = dict[str, ChainHead | str]
-"""Where each agreement's workflow says its chain ends or, where Temporal cannot say, why not."""
+
+class TemporalUnreadable(str):
+    """Why an agreement's chain could not be anchored when the cause is an outage (Temporal unreachable or not
+    answering), not a history that is gone: ``verify`` then exits 3, the chain unproven against its workflow."""
 
 
-async def _ledger_pool(settings: Settings) -> Any:
+Anchors = dict[str, tuple[ChainHead, bool] | str]
+"""Where each agreement's workflow says its chain ends (and whether an operator terminated it) or, where Temporal
+cannot say, why not."""
+
+
+async def ledger_pool(settings: Settings) -> Any:
+    """A small pool on the ledger's database; ``CliError`` when it is not configured (2) or unreachable (3)."""
     if not settings.database_url:
         raise CliError("DATABASE_URL is not set: the ledger lives in PostgreSQL", EXIT_BAD_INPUT)
     try:
@@ -49,11 +58,11 @@ async def _ledger_ids(pool: Any, names: list[str]) -> list[str]:
 async def _verified_entries(settings: Settings, name: str) -> tuple[list[LedgerEntry], ChainVerification, Anchors]:
     """The agreement's ledger entries (none if its chain is broken), the chain's verification, and where the
     agreement's workflow says the chain ends (or why it cannot say). ``name`` is an agreement or workflow id."""
-    pool = await _ledger_pool(settings)
+    pool = await ledger_pool(settings)
     try:
         [agreement_id] = await _ledger_ids(pool, [name])
         anchors = await _anchors(settings, [agreement_id])
-        verification = await verify_ledger(pool, agreement_id, _head(anchors, agreement_id))
+        verification = await _verify_anchored(pool, anchors, agreement_id)
         entries = await read_ledger(pool, agreement_id) if verification.valid else []
     finally:
         await pool.close()
@@ -111,33 +120,36 @@ async def _anchors(settings: Settings, agreement_ids: list[str]) -> Anchors:
     The database alone cannot show rows cut off the end of a chain; the workflow's own record can.
     """
     try:
-        client = await asyncio.wait_for(connect_temporal(settings=settings), timeout=10)
+        client = await asyncio.wait_for(connect_temporal(runtime=cli_runtime(), settings=settings), timeout=10)
     except (RuntimeError, TimeoutError):
-        return dict.fromkeys(agreement_ids, "Temporal could not be reached")
+        return dict.fromkeys(agreement_ids, TemporalUnreadable("Temporal could not be reached"))
     agreements = AgreementClient(client, settings.task_queue)
     return {agreement_id: await _anchor(agreements, agreement_id) for agreement_id in agreement_ids}
 
 
-async def _anchor(agreements: AgreementClient, agreement_id: str) -> ChainHead | str:
+async def _anchor(agreements: AgreementClient, agreement_id: str) -> tuple[ChainHead, bool] | str:
     try:
-        return await agreements.ledger_head(agreement_id)
+        return await agreements.ledger_anchor(agreement_id)
     except AgreementRecordGone:
         return "Temporal no longer holds the agreement's record (past its retention period)"
     except AgreementError as error:
         return str(error)
     except RPCError as error:
-        return f"Temporal did not answer: {error.message}"
+        return TemporalUnreadable(f"Temporal did not answer: {error.message}")
 
 
-def _head(anchors: Anchors, agreement_id: str) -> ChainHead | None:
+async def _verify_anchored(pool: Any, anchors: Anchors, agreement_id: str) -> ChainVerification:
+    """The agreement's chain verified against its workflow's head where Temporal knows it (the reconciler's
+    closing rows allowed past it when the workflow was terminated), else from the ledger alone."""
     anchor = anchors.get(agreement_id)
-    return anchor if isinstance(anchor, ChainHead) else None
+    head, terminated = anchor if isinstance(anchor, tuple) else (None, False)
+    return await verify_ledger(pool, agreement_id, head, terminated=terminated)
 
 
 def _print_verification(console: Console, verification: ChainVerification, anchors: Anchors) -> None:
     if verification.valid:
         anchor = anchors.get(verification.agreement_id)
-        note = (" and matches the agreement's workflow" if isinstance(anchor, ChainHead)
+        note = (" and matches the agreement's workflow" if isinstance(anchor, tuple)
                 else f"; the ledger alone was checked, it could not be anchored to the workflow: {anchor}")
         console.print(f"[green]hash chain verified[/]: {verification.agreement_id}, "
                       f"{verification.entries} decisions{note}")
@@ -151,11 +163,11 @@ async def _verified_ledgers(
 ) -> tuple[list[ChainVerification], list[list[LedgerEntry]], Anchors]:
     """Each named agreement's chain verification and entries (every agreement in the ledger when ``names`` is
     empty), and the anchors they were checked against."""
-    pool = await _ledger_pool(settings)
+    pool = await ledger_pool(settings)
     try:
         ids = await _ledger_ids(pool, names) if names else await agreement_ids(pool)
         anchors = await _anchors(settings, ids)
-        results = [await verify_ledger(pool, agreement_id, _head(anchors, agreement_id)) for agreement_id in ids]
+        results = [await _verify_anchored(pool, anchors, agreement_id) for agreement_id in ids]
         ledgers = [await read_ledger(pool, agreement_id) for agreement_id in ids]
     finally:
         await pool.close()
@@ -179,7 +191,14 @@ async def verify(client: Client | None, settings: Settings, args: argparse.Names
         for result, proof in zip(results, proofs, strict=True):
             _print_verification(console, result, anchors)
             _print_attestations(console, proof, trusted=keys is not None)
-    return 0 if all(r.valid for r in results) and all(p.valid for p in proofs) else EXIT_REFUSED
+    if not (all(r.valid for r in results) and all(p.valid for p in proofs)):
+        return EXIT_REFUSED
+    if any(isinstance(anchors.get(r.agreement_id), TemporalUnreadable) for r in results):
+        Console(stderr=True, soft_wrap=True).print(
+            "error: the ledger's chains hold, but Temporal could not be read to anchor them to their workflows "
+            "(rows cut off a chain's end would not show): run verify again once Temporal answers", markup=False)
+        return EXIT_UNREACHABLE
+    return 0
 
 
 def _attestations(results: list[ChainVerification], ledgers: list[list[LedgerEntry]],
@@ -192,7 +211,10 @@ def _attestations(results: list[ChainVerification], ledgers: list[list[LedgerEnt
 
 
 def _print_attestations(console: Console, proof: AttestationReport, *, trusted: bool) -> None:
-    if not proof.attested:
+    if not proof.checked or (not proof.attested and proof.valid and not proof.required):
+        unchecked = (f"; {proof.attested} attested actions not checked (no attestor keys: set "
+                     "CONCORDAT_ATTESTOR_KEYS)") if proof.attested else ""
+        console.print(f"attestations: not required by {proof.agreement_id}{unchecked}", markup=False)
         return
     if not proof.valid:
         console.print(f"[bold red]attestation FAILS[/]: {proof.agreement_id} at decision #{proof.first_bad_seq}: "

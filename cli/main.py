@@ -7,15 +7,18 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+import asyncpg
 from rich.console import Console
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from cli.errors import EXIT_BAD_INPUT, EXIT_REFUSED, EXIT_UNREACHABLE, CliError
+from cli.errors import EXIT_BAD_INPUT, EXIT_OUTCOME_UNKNOWN, EXIT_REFUSED, EXIT_UNREACHABLE, CliError
 from cli.parser import build_parser
+from cli.sdk import cli_runtime
 from runtime.settings import ConfigurationError, Settings
 from runtime.temporal import connect_temporal
-from workflows.client import AgreementError
+from store.database import OUTAGE_ERRORS
+from workflows.client import AgreementError, OutcomeUnknown
 
 
 async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
@@ -26,8 +29,10 @@ async def run_cli(argv: Sequence[str], console: Console | None = None) -> int:
         return await _run(args, console or Console(soft_wrap=True))
     except (ConfigurationError, CliError, AgreementError, RPCError) as error:
         message, code = _explained(error)
-        Console(stderr=True, soft_wrap=True).print(f"error: {message}", markup=False)
-        return code
+    except OUTAGE_ERRORS as error:  # the database down, or a statement timed out: one line, never a traceback
+        message, code = _explained(error)
+    Console(stderr=True, soft_wrap=True).print(f"error: {message}", markup=False)
+    return code
 
 
 async def _run(args: argparse.Namespace, console: Console) -> int:
@@ -35,24 +40,31 @@ async def _run(args: argparse.Namespace, console: Console) -> int:
     client: Client | None = None
     if args.needs_temporal and not getattr(args, "api", None):
         try:
-            client = await connect_temporal(settings=settings)
+            client = await connect_temporal(runtime=cli_runtime(), settings=settings)
         except RuntimeError as error:
             raise CliError(f"cannot connect to Temporal: {error}", EXIT_UNREACHABLE) from None
     code: int = await args.handler(client, settings, args, console)
     return code
 
 
-def _explained(error: Exception) -> tuple[str, int]:
+def _explained(error: BaseException) -> tuple[str, int]:
     """The line and exit code for a failure."""
     if isinstance(error, ConfigurationError):
         return f"bad configuration: {error}", EXIT_BAD_INPUT
     if isinstance(error, CliError):
         return str(error), error.code
+    if isinstance(error, OutcomeUnknown):
+        return str(error), EXIT_OUTCOME_UNKNOWN
     if isinstance(error, RPCError):
         if error.status == RPCStatusCode.NOT_FOUND:
             return f"no such agreement ({error.message})", EXIT_REFUSED
         return (f"Temporal refused the request: {error.message}",
                 EXIT_UNREACHABLE if error.status == RPCStatusCode.UNAVAILABLE else EXIT_REFUSED)
+    if isinstance(error, OUTAGE_ERRORS):  # never a tampering verdict (1): the ledger could not be read
+        what = " ".join(str(error).split()) or type(error).__name__
+        source = ("the ledger database" if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError)
+                  else "Temporal or the ledger database")
+        return f"{source} could not be read ({type(error).__name__}: {what}); nothing was decided", EXIT_UNREACHABLE
     return str(error), EXIT_REFUSED
 
 

@@ -10,6 +10,7 @@ from cli import directory as directory_cli
 from cli.actions import add_action_commands
 from cli.commands import list_agreements, show_status, start
 from cli.ledger import show_ledger, show_story, verify
+from cli.reconcile import add_reconcile_command
 from cli.seams import add_api_options
 from dispatcher import cli as alerts_cli
 from domain.model import Rag, Stage
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_action_commands(commands)
     _add_status_and_list(commands)
     _add_ledger_commands(commands)
+    add_reconcile_command(commands)
     alerts_cli.register(commands)
     portfolio_cli.register(commands)
     directory_cli.register(commands)

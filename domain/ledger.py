@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.model import Stage
 
 GENESIS = "0" * 64
+RESET_RECORDED = "reset_recorded"
+"""The kind of the engine's decision that a Temporal reset undid ledger decisions: its payload names them
+(``undone``: first and last sequence numbers) and the decision the agreement resumed from (``resumed_from``)."""
 
 
 class Decision(BaseModel):
@@ -109,17 +112,21 @@ class ChainVerification(BaseModel):
 
 
 def verify(
-    agreement_id: str, entries: Iterable[LedgerEntry], expected_head: ChainHead | None = None
+    agreement_id: str, entries: Iterable[LedgerEntry], expected_head: ChainHead | None = None, *,
+    terminated: bool = False,
 ) -> ChainVerification:
     """Recompute the chain from the stored rows and name the first row that does not fit.
 
     The chain alone cannot show that rows were cut off its end; ``expected_head``, kept
-    outside the database (by the agreement's workflow), can.
+    outside the database (by the agreement's workflow), can. When the workflow was ``terminated`` (Temporal
+    says so), the rows the reconciler records past its head afterwards are expected.
     """
     head = ChainHead()
     count = 0
+    seen: list[LedgerEntry] = []
     for entry in entries:
         count += 1
+        seen.append(entry)
         problem = None
         if entry.seq != head.seq + 1:
             problem = f"expected sequence number {head.seq + 1}, found {entry.seq} (a row is missing)"
@@ -136,9 +143,35 @@ def verify(
             )
         head = ChainHead(seq=entry.seq, hash=entry.hash)
     if expected_head is not None and head != expected_head:
-        return ChainVerification(
-            agreement_id=agreement_id, entries=count, valid=False, first_bad_seq=head.seq + 1,
-            problem=f"the ledger ends at decision #{head.seq}, but the agreement's own record of its chain "
-                    f"ends at #{expected_head.seq} (rows were removed or never written)",
-        )
+        problem, first_bad = _off_anchor(seen, head, expected_head, terminated)
+        if problem is not None:
+            return ChainVerification(agreement_id=agreement_id, entries=count, valid=False, first_bad_seq=first_bad,
+                                     problem=problem)
     return ChainVerification(agreement_id=agreement_id, entries=count, valid=True)
+
+
+RECORDED_AFTER_THE_WORKFLOW = ("terminated", "stage_changed")
+"""The kinds of decision written after an agreement's workflow stopped for good (a termination, recorded by the
+reconciler, ``store.reconcile``): the only rows a ledger may hold past the head its workflow records."""
+
+
+def _off_anchor(entries: list[LedgerEntry], head: ChainHead, expected: ChainHead,
+                terminated: bool) -> tuple[str | None, int]:
+    """What is wrong when a sound chain ends at ``head`` but the workflow records ``expected`` (None when the
+    difference is the termination of a ``terminated`` workflow, recorded after it stopped), and the first
+    sequence number at fault."""
+    if head.seq < expected.seq:
+        return (f"decisions #{head.seq + 1} to #{expected.seq} are missing: the ledger ends at decision "
+                f"#{head.seq}, but the agreement's workflow recorded its chain up to #{expected.seq} (rows were "
+                "removed from the end)"), head.seq + 1
+    at_anchor = next((e for e in entries if e.seq == expected.seq), None)
+    if expected.seq > 0 and (at_anchor is None or at_anchor.hash != expected.hash):
+        return (f"the tail was rewritten: decision #{expected.seq} is not the one the agreement's workflow "
+                "recorded, and the rows from there on were chained again"), expected.seq
+    after = [e for e in entries if e.seq > expected.seq]
+    if (terminated and [e.kind for e in after] == list(RECORDED_AFTER_THE_WORKFLOW)
+            and after[-1].payload.get("to") == "closed"):
+        return None, 0
+    return (f"the agreement's workflow is behind its ledger: it recorded the chain up to #{expected.seq}, the "
+            f"ledger holds #{expected.seq + 1} to #{head.seq} besides (written outside the workflow, or the "
+            "workflow has not yet caught up after a reset)"), expected.seq + 1

@@ -16,7 +16,14 @@ from pydantic import BaseModel
 
 from domain import attestation, limits
 from domain.actions import Action, Actor, BindIdentity
-from domain.agreement import RECENT_ACTIONS_BYTES, RECENT_ACTIONS_KEPT, Agreement, RecentAction, state_bytes
+from domain.agreement import (
+    RECENT_ACTIONS_BYTES,
+    RECENT_ACTIONS_KEPT,
+    Agreement,
+    ClosedOutcome,
+    RecentAction,
+    state_bytes,
+)
 from domain.errors import ActionRejected
 from domain.ledger import Decision, digest
 from domain.model import AgreementRequest, BoundIdentity, Signatory, Stage, find_signatory, partner_codes_problem
@@ -99,6 +106,19 @@ def take_effect(agreement: Agreement, now: datetime) -> Transition:
         raise ActionRejected(f"agreement {agreement.agreement_id} has no agreed variation due to take effect")
     draft = Draft(agreement.model_copy(deep=True), now)
     _take_effect(draft)
+    return Transition(agreement=draft.agreement, decisions=draft.decisions)
+
+
+def stop_by_operator(agreement: Agreement, now: datetime, kind: str, reason: str, **details: str) -> Transition:
+    """Close ``agreement`` because a Temporal operator stopped its workflow (``kind`` ``cancelled``: a cancellation
+    the workflow saw; ``terminated``: a termination found afterwards), recorded as a withdrawal is, by nobody:
+    the ``kind`` decision with ``reason`` and ``details`` (who asked, when), then the move to closed with outcome
+    terminated. Raises ``ActionRejected`` if the agreement is already closed."""
+    if agreement.closure is not None:
+        raise ActionRejected(f"agreement {agreement.agreement_id} is already closed", code="closed")
+    draft = Draft(agreement.model_copy(deep=True), now)
+    draft.record(kind, {"reason": reason, **details})
+    draft.close(ClosedOutcome.TERMINATED, reason)
     return Transition(agreement=draft.agreement, decisions=draft.decisions)
 
 

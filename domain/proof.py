@@ -36,6 +36,10 @@ class AttestationReport(ValueObject):
     attested: int
     unattested_actions: int
     valid: bool
+    required: bool = False
+    """Whether the agreement required attestation at any time, as its recorded settings say."""
+    checked: bool = True
+    """False when nothing was required and no key could check the attestations there are."""
     first_bad_seq: int | None = None
     problem: str | None = None
     rows: list[AttestedRow]
@@ -75,19 +79,50 @@ def _check_row(agreement_id: str, entry: LedgerEntry, keys: dict[str, str]) -> A
     return AttestedRow(seq=entry.seq, kind=entry.kind, identity=identity, valid=True)
 
 
+def _required_since(entry: LedgerEntry, since: int | None) -> int | None:
+    """Since which decision the agreement requires attestation once ``entry`` is decided (None: it does not),
+    from its recorded settings: the opening's, then each ``attestor_keys_changed`` that turns it on or off."""
+    if entry.kind == "agreement_opened":
+        return entry.seq if entry.payload.get("settings", {}).get("require_attestation") else None
+    if entry.kind == "attestor_keys_changed" and (required := entry.payload.get("require_attestation")) is not None:
+        return (since or entry.seq) if required else None
+    return since
+
+
 def verify_attestations(agreement_id: str, entries: Iterable[LedgerEntry], keys: dict[str, str]) -> AttestationReport:
-    """Check every attestation in ``entries`` with ``keys`` (key id to Ed25519 public key PEM)."""
-    rows = []
+    """Check every attestation in ``entries`` with ``keys`` (key id to Ed25519 public key PEM), and that every
+    action decided while the agreement required attestation (its recorded settings say when) carries one: a
+    row without is named, whatever the workflow's history still says.
+
+    On an agreement that never required attestation and with no keys to check them by, attestations are not
+    checked (``checked`` false): they were not required, and nothing can prove them."""
+    rows: list[AttestedRow] = []
     unattested = 0
+    since: int | None = None
+    required = False
+    tokens = 0
+    entries = list(entries)
     for entry in entries:
+        required = required or since is not None
         if isinstance(entry.payload.get("attestation"), str):
+            tokens += 1
             rows.append(_check_row(agreement_id, entry, keys))
         elif entry.kind in ACTION_KINDS and entry.actor_signatory is not None:
             unattested += 1
+            if since is not None:
+                rows.append(AttestedRow(
+                    seq=entry.seq, kind=entry.kind, identity=None, valid=False,
+                    problem=f"it carries no attestation, but the agreement has required attestation since decision "
+                            f"#{since}"))
+        since = _required_since(entry, since)
+    required = required or since is not None
+    if not keys and not required:
+        return AttestationReport(agreement_id=agreement_id, attested=tokens, unattested_actions=unattested,
+                                 valid=True, required=False, checked=False, rows=[])
     bad = next((row for row in rows if not row.valid), None)
     return AttestationReport(
-        agreement_id=agreement_id, attested=len(rows), unattested_actions=unattested, valid=bad is None,
-        first_bad_seq=bad.seq if bad else None,
+        agreement_id=agreement_id, attested=tokens, unattested_actions=unattested, valid=bad is None,
+        required=required, first_bad_seq=bad.seq if bad else None,
         problem=f"the attestation of decision #{bad.seq} ({bad.kind}) fails: {bad.problem}" if bad else None,
         rows=rows,
     )

@@ -78,6 +78,13 @@ def _stage_changed(payload: dict[str, Any]) -> str:
     return f"moved from {_label(payload['from'])} to {_label(payload['to'])}"
 
 
+def _reset_recorded(payload: dict[str, Any]) -> str:
+    first, last = payload["undone"]
+    undone = f"decision #{first}" if first == last else f"decisions #{first} to #{last}"
+    return (f"recorded that a Temporal reset undid {undone}: the agreement carried on from "
+            f"decision #{payload['resumed_from']}, and those decisions no longer count")
+
+
 _DESCRIBED: dict[str, Callable[[dict[str, Any]], str]] = {
     "agreement_opened": _opened,
     "objectives_set": _objectives_set,
@@ -86,6 +93,7 @@ _DESCRIBED: dict[str, Callable[[dict[str, Any]], str]] = {
     "kpi_readings_recorded": _kpi_readings_recorded,
     "review_decided": _review_decided,
     "stage_changed": _stage_changed,
+    "reset_recorded": _reset_recorded,
 }
 """How each kind of decision whose description draws on its payload is told."""
 
@@ -94,6 +102,8 @@ _DONE = {
     "proposal_submitted": "submitted the proposal",
     "submitted_for_sign_off": "submitted it for sign-off",
     "withdrawn": "withdrew the agreement",
+    "cancelled": "closed the agreement: an operator cancelled its workflow in Temporal",
+    "terminated": "closed the agreement: an operator terminated its workflow in Temporal",
 }
 """What each kind of decision told the same every time did."""
 
@@ -107,7 +117,7 @@ def story(entries: Iterable[LedgerEntry]) -> list[StoryLine]:
         if isinstance(proposal, dict):
             names |= {p["code"]: p["name"] for p in proposal.get("partners", [])}
         body = names.get(entry.actor_body or "", entry.actor_body or "")
-        if entry.kind == "stage_changed":
+        if entry.kind in ("stage_changed", "reset_recorded", "cancelled", "terminated"):
             who = ""
         elif entry.actor_signatory:
             who = f"{entry.actor_signatory} ({body})"

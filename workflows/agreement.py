@@ -127,17 +127,38 @@ class AgreementWorkflow:
         if self._unrecorded:
             async with self._lock:
                 await self._open()
-        while self._agreement.stage is not Stage.CLOSED:
-            await self._raise_due_alerts()
-            await self._vary_when_due()
-            status = self._publish()
-            if self._time_to_continue_as_new():
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._lock.locked())
-                self._agreement.raised_alerts = drift.alerts_still_relevant(self._agreement)
-                workflow.continue_as_new(start.model_copy(update={"carried": self._agreement}))
-            await self._sleep_until_changed_or(self._next_wake(), status)
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        try:
+            while self._agreement.stage is not Stage.CLOSED:
+                await self._raise_due_alerts()
+                await self._vary_when_due()
+                status = self._publish()
+                if self._time_to_continue_as_new():
+                    await workflow.wait_condition(
+                        lambda: workflow.all_handlers_finished() and not self._lock.locked())
+                    self._agreement.raised_alerts = drift.alerts_still_relevant(self._agreement)
+                    workflow.continue_as_new(start.model_copy(update={"carried": self._agreement}))
+                await self._sleep_until_changed_or(self._next_wake(), status)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+        except asyncio.CancelledError:
+            if not workflow.patched(rollout.RECORD_CANCELLATION):
+                raise
+            await self._record_cancellation()
+            raise
         return self._publish()
+
+    async def _record_cancellation(self) -> None:
+        """Close the agreement because an operator cancelled its workflow, recorded as a withdrawal is (a
+        ``cancelled`` decision by nobody, then the move to closed), once any action under way is recorded; the
+        run then ends cancelled. Nothing is recorded for an agreement already closed."""
+        async with self._lock:
+            if self._agreement.closure is not None:
+                return
+            transition = lifecycle.stop_by_operator(
+                self._agreement, workflow.now(), "cancelled", "an operator cancelled the agreement's workflow",
+                requested_by="Temporal operator (workflow cancellation)")
+            await self._record(transition.agreement, transition.decisions)
+            self._agreement = transition.agreement
+        self._publish()
 
     @workflow.query
     def status(self) -> AgreementStatus:
@@ -379,7 +400,8 @@ class AgreementWorkflow:
         status = self.status()
         if transition.remembered is None:
             return status
-        remembered = transition.remembered
+        remembered = next((r for r in reversed(self._agreement.recent_actions)
+                           if r.action_id == transition.remembered.action_id), transition.remembered)
         receipt = ActionReceipt(action_id=remembered.action_id, first_seq=remembered.first_seq,
                                 last_seq=remembered.last_seq, repeat=transition.repeat)
         return status.model_copy(update={"action": receipt})
@@ -409,14 +431,34 @@ class AgreementWorkflow:
             raise
 
     async def _record(self, agreement: Agreement, decisions: list[Decision]) -> None:
+        """Write ``decisions`` after ``agreement``'s chain head and move the head (in place) to the last written.
+
+        The ledger is the record: when it already holds another decision at the next number (only a Temporal
+        reset across an accepted action brings that), since ``ledger-is-the-record`` the decisions are recorded
+        at the ledger's head instead (a repeat found as such, a divergence after a ``reset_recorded`` decision)
+        and the agreement adopts the ledger's head, its remembered action renumbered to match."""
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
-        await workflow.execute_activity_method(
-            LedgerActivities.record_decisions,
-            entries,
-            summary=limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions),
-                                limits.SUMMARY_BYTES),
-            start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
-        )
+        summary = limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions), limits.SUMMARY_BYTES)
+        try:
+            await workflow.execute_activity_method(
+                LedgerActivities.record_decisions, entries, summary=summary,
+                start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
+            )
+        except ActivityError as error:
+            conflict = isinstance(error.cause, ApplicationError) and error.cause.type == LEDGER_CONFLICT
+            if not conflict or not workflow.patched(rollout.LEDGER_IS_THE_RECORD):
+                raise
+            recorded = await workflow.execute_activity_method(
+                LedgerActivities.record_at_ledger_head, entries, summary=summary,
+                start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
+            )
+            shift = recorded[0].seq - entries[0].seq
+            agreement.recent_actions = [
+                action.model_copy(update={"first_seq": action.first_seq + shift, "last_seq": action.last_seq + shift})
+                if action.first_seq == entries[0].seq else action
+                for action in agreement.recent_actions
+            ]
+            entries = recorded
         agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
         if agreement is self._agreement:
             self._unrecorded = []

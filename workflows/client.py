@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,11 +36,14 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.actions import action_id_of
+from domain.agreement import ClosedOutcome, Closure
 from domain.errors import AGREEMENT_EXISTS
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
@@ -114,6 +118,27 @@ class AgreementRecordGone(AgreementError):
         self.agreement_id = agreement_id
 
 
+class OutcomeUnknown(AgreementError):
+    """The client could not learn whether the agreement accepted an action (the connection was lost, or the call
+    ran out of time, even after sending it again): it may or may not be recorded. Sending it again with the same
+    ``action_id`` is safe: if it was recorded, the answer is a repeat."""
+
+    def __init__(self, agreement_id: str, action_id: str, cause: str) -> None:
+        super().__init__(
+            f"the outcome is unknown; check status: Temporal could not be asked whether agreement {agreement_id} "
+            f"accepted action {action_id} ({cause}). Send it again with action id {action_id}: if it was "
+            "recorded, the answer is a repeat")
+        self.agreement_id = agreement_id
+        self.action_id = action_id
+
+
+UNKNOWN_OUTCOME_STATUSES = (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED,
+                            RPCStatusCode.UNKNOWN)
+"""The RPC failures after which an update may or may not have been accepted."""
+_RESEND_AFTER = 2.0
+"""Seconds before an action whose outcome is unknown is sent once more, under the same id."""
+
+
 class AgreementNotOpened(AgreementError):
     """The agreement was started but its opening decision was not recorded in time (is a worker running?)."""
 
@@ -172,6 +197,24 @@ def _opened(attributes: Any) -> bool:
     return attributes.get(sa.STAGE) is not None
 
 
+TERMINATED_BY_AN_OPERATOR = "an operator terminated the agreement's workflow"
+"""The closure reason of a status whose run was terminated (``_as_stopped``)."""
+
+
+async def _as_stopped(handle: AgreementHandle, status: AgreementStatus) -> AgreementStatus:
+    """``status`` as it stands: for a run an operator terminated (which no workflow code sees, so its own state
+    still looks open), closed (terminated) at the termination, waiting on nobody."""
+    if status.closure is not None:
+        return status
+    description = await handle.describe()
+    if description.status is not WorkflowExecutionStatus.TERMINATED:
+        return status
+    at = description.close_time or status.stage_started_at
+    closure = Closure(outcome=ClosedOutcome.TERMINATED, reason=TERMINATED_BY_AN_OPERATOR, at=at)
+    return status.model_copy(update={"stage": Stage.CLOSED, "closure": closure, "stage_started_at": at,
+                                     "deadline": None, "waiting_on": [], "open_alerts": []})
+
+
 def candidate_ids(name: str) -> builtins.list[str]:
     """The agreement ids ``name`` may mean, to try in turn: ``name`` itself, then, when it is the Web UI's
     workflow id of an agreement (``agreement-waste-2027``), the agreement id within it."""
@@ -183,7 +226,7 @@ def candidate_ids(name: str) -> builtins.list[str]:
 class AgreementClient:
     """``Agreements`` (``workflows.seam``) directly on Temporal: start, act on, read and list agreements, on the
     Temporal ``client`` given (whose data converter must be Concordat's, ``workflows.converter.data_converter``,
-    as ``config.connect_temporal`` sets).
+    as ``runtime.temporal.connect_temporal`` sets).
 
     ``task_queue`` is where new agreements are started (the workers' ``CONCORDAT_TASK_QUEUE``).
     """
@@ -191,6 +234,10 @@ class AgreementClient:
     def __init__(self, client: Client, task_queue: str = TASK_QUEUE) -> None:
         self.client = client
         self.task_queue = task_queue
+
+    def _handle(self, agreement_workflow_id: str, run_id: str | None = None) -> AgreementHandle:
+        """The handle of an agreement's workflow (its latest run, or ``run_id``), typed as the agreement's."""
+        return self.client.get_workflow_handle(agreement_workflow_id, run_id=run_id, result_type=AgreementStatus)
 
     # --- starting ---------------------------------------------------------------------------------
 
@@ -229,8 +276,7 @@ class AgreementClient:
         ``AgreementIdMismatch``, ``InvalidPayload``), ``AgreementNotOpened`` after ``timeout``.
         """
         agreement_id = agreement_id_of(handle.id)
-        run = self.client.get_workflow_handle_for(
-            AgreementWorkflow.run, handle.id, run_id=handle.result_run_id or handle.run_id)
+        run = self._handle(handle.id, handle.result_run_id or handle.run_id)
         clock = asyncio.get_running_loop()
         deadline = clock.time() + timeout.total_seconds()
         interval = 0.02
@@ -299,20 +345,42 @@ class AgreementClient:
         if not isinstance(action, model):
             raise TypeError(f"{name} takes a {model.__name__}, not a {type(action).__name__}")
         method = getattr(AgreementWorkflow, name)
-        handle = self.client.get_workflow_handle_for(AgreementWorkflow.run, workflow_id(agreement_id))
+        handle = self._handle(workflow_id(agreement_id))
         try:
-            return await self._send(handle, method, action)
+            return await self._send_knowing(agreement_id, handle, method, action)
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
         resolved_id, handle, description = await self._resolve(agreement_id)
         if description.status is not WorkflowExecutionStatus.RUNNING:
             raise await self._closed(resolved_id, handle, description)
-        return await self._send(handle, method, action)
+        return await self._send_knowing(agreement_id, handle, method, action)
 
-    async def _send(self, handle: AgreementHandle, method: Any, action: BaseModel) -> AgreementStatus:
+    async def _send_knowing(self, agreement_id: str, handle: AgreementHandle, method: Any,
+                            action: BaseModel) -> AgreementStatus:
+        """``_send``, and when the outcome cannot be learnt (``UNKNOWN_OUTCOME_STATUSES``, or the update's call
+        timed out) once more, safely: an action that names its id goes again under it (the agreement answers a
+        repeat if the first was recorded), one that does not under the same update id (Temporal answers with
+        the first's outcome). ``OutcomeUnknown`` if it still cannot be learnt."""
+        action_id = getattr(action, "action_id", None)
+        update_id = str(uuid.uuid4())
+        for attempt in range(2):
+            try:
+                return await self._send(handle, method, action, update_id)
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                cause = "the call ran out of time"
+            except RPCError as error:
+                if error.status not in UNKNOWN_OUTCOME_STATUSES:
+                    raise
+                cause = f"the connection failed: {' '.join(error.message.split())[:200]}"
+            if attempt == 0:
+                await asyncio.sleep(_RESEND_AFTER)
+                update_id = str(uuid.uuid4()) if action_id else update_id
+        raise OutcomeUnknown(agreement_id, str(action_id or action_id_of(update_id)), cause)
+
+    async def _send(self, handle: AgreementHandle, method: Any, action: BaseModel, update_id: str) -> AgreementStatus:
         try:
-            return await handle.execute_update(method, action)
+            return await handle.execute_update(method, action, id=update_id)
         except WorkflowUpdateFailedError as failure:
             cause = failure.cause
             if isinstance(cause, ApplicationError):
@@ -334,19 +402,26 @@ class AgreementClient:
         Raises ``AgreementNotFound``, ``StartRefused`` (its only start was refused), or ``AgreementRecordGone``.
         """
         try:
-            status = await self.client.get_workflow_handle_for(
-                AgreementWorkflow.run, workflow_id(agreement_id)).query(AgreementWorkflow.status)
+            latest = self._handle(workflow_id(agreement_id))
+            status = await latest.query(AgreementWorkflow.status)
             if status.decisions_recorded >= 1:  # a refused start records nothing
-                return status
+                return await _as_stopped(latest, status)
         except (RPCError, WorkflowQueryFailedError):
             pass
         _, handle, _ = await self._resolve(agreement_id)
-        return await handle.query(AgreementWorkflow.status)
+        return await _as_stopped(handle, await handle.query(AgreementWorkflow.status))
 
     async def ledger_head(self, agreement_id: str) -> ChainHead:
         """Where the agreement's workflow says its hash chain ends (sequence number and hash); the same errors
         as ``status``."""
         return (await self.status(agreement_id)).ledger_head
+
+    async def ledger_anchor(self, agreement_id: str) -> tuple[ChainHead, bool]:
+        """``ledger_head``, and whether an operator terminated the workflow (so that the reconciler's closing
+        decisions may follow that head); the same errors as ``status``."""
+        status = await self.status(agreement_id)
+        terminated = status.closure is not None and status.closure.reason == TERMINATED_BY_AN_OPERATOR
+        return status.ledger_head, terminated
 
     async def handle(self, agreement_id: str) -> AgreementHandle:
         """A handle on the agreement's newest run that opened, for anything this client does not cover (its
@@ -366,7 +441,7 @@ class AgreementClient:
 
     async def _find_run(self, agreement_id: str) -> tuple[AgreementHandle, Any] | None:
         wid = workflow_id(agreement_id)
-        latest = self.client.get_workflow_handle_for(AgreementWorkflow.run, wid)
+        latest = self._handle(wid)
         try:
             description = await latest.describe()
         except RPCError as error:
@@ -379,9 +454,8 @@ class AgreementClient:
                   if _opened(run.typed_search_attributes)]
         if opened:
             newest = max(opened, key=lambda run: run.start_time)
-            return self.client.get_workflow_handle_for(AgreementWorkflow.run, wid, run_id=newest.run_id), newest
-        refusal = await self._refusal(agreement_id, self.client.get_workflow_handle_for(
-            AgreementWorkflow.run, wid, run_id=description.run_id))
+            return self._handle(wid, newest.run_id), newest
+        refusal = await self._refusal(agreement_id, self._handle(wid, description.run_id))
         if refusal.type == AGREEMENT_EXISTS:
             raise AgreementRecordGone(agreement_id)
         raise refusal

@@ -58,6 +58,15 @@ carrying version 2 asks for none."""
 
 CURRENT_RULES = IDENTITIES_BOUND_BY_OWN_BODY
 """The patch a new agreement asks history for, as it opens: the one that brings the current rules."""
+LEDGER_IS_THE_RECORD = "ledger-is-the-record"
+"""Patch, asked only on the rare path (a ledger write refused as ``LedgerConflict``, which only a Temporal reset
+across an accepted action brings): before it, the conflict failed the action and every later one. Since, the
+workflow records at the ledger's head (a repeat is found, a divergence recorded as ``reset_recorded``) and adopts
+the ledger's head."""
+RECORD_CANCELLATION = "record-cancellation"
+"""Patch, asked only when an operator cancels an agreement's workflow: before it, the run ended cancelled with
+nothing in the ledger, the agreement looking alive. Since, the cancellation is recorded as a closing decision
+(``cancelled``, then the move to closed) before the run ends cancelled."""
 
 
 def applies(agreement: Agreement, patch: str) -> bool:

