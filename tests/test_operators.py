@@ -230,8 +230,9 @@ ATTESTOR = Ed25519PrivateKey.generate()
 def attested(action: Action, agreement: Agreement) -> Action:
     """``action`` as the API forwards it: named, and attested by ATTESTOR for the signatory it names."""
     action = action.model_copy(update={"action_id": f"api-{uuid.uuid4()}"})
+    email = f"{action.actor.signatory.lower().replace(' ', '.')}@council.example"
     claims = attestation.attestation_claims(
-        identity=f"{action.actor.signatory.lower().replace(' ', '.')}@council.example", issuer="https://login.example",
+        issuer="https://login.example", subject=f"subject-of-{email}", name=action.actor.signatory, claim=email,
         agreement_id=agreement.agreement_id, update="act", action=action, seq=agreement.chain.seq, at=builders.T0)
     return action.model_copy(update={"attestation": attestation.sign(claims, ATTESTOR, "api-1")})
 
