@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,17 @@ import httpx
 import psutil
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from api.limits import MAX_BODY_BYTES
 from tests.helpers import assert_eventually, free_port
 from tests.helpers.processes import WorkerProcess
 from tests.test_api import AUDIENCE, IdentityProvider, signing_key_pem
+from workflows import search_attributes
 from workflows.contract import CONTRACT_DIR
 
 PRIYA = "priya.shah@lichfield.gov.uk"
@@ -48,11 +54,37 @@ class ApiProcess:
         return int(psutil.Process(self.process.process.pid).memory_info().rss)
 
 
+async def namespace_of_its_own(env: WorkflowEnvironment) -> str:
+    """A fresh namespace on the test's server, with the agreements' search attributes: the API under test sees no
+    other test's agreements (a closed one whose worker has gone would make each of its reads wait for a worker)."""
+    name = f"api-hardening-{uuid.uuid4().hex[:8]}"
+    service = env.client.workflow_service
+    await service.register_namespace(RegisterNamespaceRequest(
+        namespace=name, workflow_execution_retention_period=Duration(seconds=86_400)))
+
+    async def ready() -> bool:
+        try:
+            await service.describe_namespace(DescribeNamespaceRequest(namespace=name))
+        except RPCError:
+            return False
+        return True
+
+    await assert_eventually(ready, timeout=30, interval=0.2)
+    await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
+        namespace=name, search_attributes={key.name: key.indexed_value_type.value for key in search_attributes.ALL}))
+    return name
+
+
 @pytest.fixture
-async def api(env: WorkflowEnvironment, provider: IdentityProvider, postgres_dsn: str) -> AsyncIterator[ApiProcess]:
+async def api(env: WorkflowEnvironment, provider: IdentityProvider, postgres_dsn: str,
+              request: pytest.FixtureRequest) -> AsyncIterator[ApiProcess]:
+    """The API as a process on a free port; on a full server (tests marked ``dev_server``), in a namespace of its
+    own (the time-skipping server has only its default namespace, and no other test's agreements)."""
     port = free_port()
+    namespace = await namespace_of_its_own(env) if request.node.get_closest_marker("dev_server") else "default"
     process = WorkerProcess({
         **os.environ, "TEMPORAL_ADDRESS": env.client.service_client.config.target_host, "DATABASE_URL": postgres_dsn,
+        "TEMPORAL_NAMESPACE": namespace,
         "CONCORDAT_API_ISSUER": provider.issuer, "CONCORDAT_API_AUDIENCE": AUDIENCE,
         "CONCORDAT_API_JWKS_URL": provider.jwks_url, "CONCORDAT_API_SIGNING_KEY": signing_key_pem(
             Ed25519PrivateKey.generate()), "CONCORDAT_API_SIGNING_KEY_ID": "api-1",

@@ -167,6 +167,11 @@ class AgreementRow:
     """The workflow's status, lowercased: ``running``, ``completed``, ``terminated``, ..."""
 
 
+QUERY_TIMEOUT = timedelta(seconds=15)
+"""How long a status query may wait for a worker to answer. A closed agreement's status is computed by replaying
+its history on a worker: with none polling (workers down), the query fails with ``RPCError`` (DEADLINE_EXCEEDED:
+the API answers 503, the CLI exits 3) instead of waiting for ever."""
+
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """What a body's code in a list filter may be (``domain.model.Code``): letters, digits, dot, dash, underscore."""
 
@@ -303,7 +308,7 @@ class AgreementClient:
         """The last status of a run that has closed, when it had opened first; else raises ``StartRefused``
         saying why it did not open."""
         try:
-            status = await run.query(AgreementWorkflow.status)
+            status = await run.query(AgreementWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
         except (WorkflowQueryFailedError, RPCError):
             raise await self._refusal(agreement_id, run) from None
         if status.decisions_recorded < 1:
@@ -388,7 +393,7 @@ class AgreementClient:
             raise ActionRefused(str(cause), type(cause).__name__, []) from None
 
     async def _closed(self, agreement_id: str, handle: AgreementHandle, description: Any) -> AgreementClosed:
-        status = await handle.query(AgreementWorkflow.status)
+        status = await handle.query(AgreementWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
         if status.closure is not None:
             return AgreementClosed(agreement_id, status.closure.outcome.value, status.closure.reason, status.closure.at)
         how = description.status.name.lower() if description.status else "closed"
@@ -403,13 +408,13 @@ class AgreementClient:
         """
         try:
             latest = self._handle(workflow_id(agreement_id))
-            status = await latest.query(AgreementWorkflow.status)
+            status = await latest.query(AgreementWorkflow.status, rpc_timeout=QUERY_TIMEOUT)
             if status.decisions_recorded >= 1:  # a refused start records nothing
                 return await _as_stopped(latest, status)
         except (RPCError, WorkflowQueryFailedError):
             pass
         _, handle, _ = await self._resolve(agreement_id)
-        return await _as_stopped(handle, await handle.query(AgreementWorkflow.status))
+        return await _as_stopped(handle, await handle.query(AgreementWorkflow.status, rpc_timeout=QUERY_TIMEOUT))
 
     async def ledger_head(self, agreement_id: str) -> ChainHead:
         """Where the agreement's workflow says its hash chain ends (sequence number and hash); the same errors
