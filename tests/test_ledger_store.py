@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,6 +27,9 @@ from tests.helpers import factories
 
 T0 = datetime(2027, 4, 1, 9, 30, tzinfo=UTC)
 TITLE = "Joint waste and recycling service"
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "store" / "migrations"
+"""The versioned migrations the store ships."""
 
 
 def new_id() -> str:
@@ -416,6 +420,8 @@ async def test_rows_cut_off_the_end_are_detected_against_the_workflows_head(pool
 
 async def test_migrate_is_idempotent(pool):
     assert await migrate(pool) == []
-    assert [tuple(row) for row in await pool.fetch("SELECT version, name FROM schema_migrations ORDER BY version")] == [
-        (1, "decision_ledger"), (2, "alert_delivery"), (3, "read_model")
-    ]
+    shipped = sorted((int(path.stem.split("_", 1)[0]), path.stem.split("_", 1)[1])
+                     for path in MIGRATIONS.glob("*.sql"))
+    assert shipped[:4] == [(1, "decision_ledger"), (2, "alert_delivery"), (3, "read_model"), (4, "directory")]
+    assert [tuple(row) for row in await pool.fetch("SELECT version, name FROM schema_migrations ORDER BY version")] == (
+        shipped)
