@@ -1,21 +1,44 @@
 """The business case, the risk register and the benefits realised: is sharing paying off?
 
 Pure rules, exact to the penny. Amounts are pounds (``Decimal``), rates and uplifts are percentages,
-years are 365 days.
+years are 365 days. Sources are HM Treasury's *The Green Book* (2022) and its *Supplementary Green Book
+Guidance: Optimism Bias* (2003).
 
-**Discounting** follows HM Treasury's *Green Book* (2022, section 6 and annex A6): each option's costs
-are discounted to present value at the social time preference rate, 3.5% a year for the first 30 years
-(``domain.model.GREEN_BOOK_DISCOUNT_RATE``), configurable per business case. The convention here: one-off costs fall
-in year 0 and are not discounted; the annual cost falls at the end of each year ``t`` = 1 .. ``years``
-and is discounted by the factor 1 / (1 + r)^t. The factors are exact (not the four-place table); the
-present value is rounded to the penny once, half up, at the end.
+**Discounting** (Green Book 2022, section 5, "discounting", and annex A6, table 8): costs and benefits are
+discounted to present value at the social time preference rate, 3.5% a year for years 0 to 30 and 3.0% for
+years 31 to 75 (the declining long-term rate; ``discount_rate`` and ``long_term_discount_rate``, configurable
+per business case). A year ``t`` after 30 is discounted by
+1 / ((1 + r)^30 (1 + r')^(t - 30)). The convention here: one-off costs fall in year 0 and are not discounted;
+annual costs and benefits fall at the end of each year ``t`` = 1 .. ``years``. The factors are exact (not the
+four-place table); each figure is rounded to the penny once, half up, at the end.
 
-**Optimism bias** (Green Book, section 4 and the *Supplementary Green Book Guidance: Optimism Bias*):
-appraisers' costs are systematically too low, so every cost of every option (one-off and annual) is
-uplifted by the business case's ``optimism_bias`` percentage before discounting.
+**Real prices** (Green Book 2022, annex A6 and section 5, "real prices": appraisal is in real base-year prices,
+general inflation removed with the GDP deflator): when the case gives ``deflators`` (an index for years
+0 .. ``years``) its amounts are cash (nominal) and an amount in year ``t`` counts index(0) / index(t) of itself.
 
-An option's net present value is minus its present cost (these options are costed, their benefits are
-the savings between them): the option with the highest net present value costs least over the term.
+**Optimism bias** (Green Book 2022, section 5, "optimism bias", and the supplementary guidance, table 1: upper
+bounds up to 200% for equipment and development capital expenditure): each option's own uncertain costs are
+uplifted by category, one-off (capital) costs by ``capital_optimism_bias`` and annual (operating) costs by
+``operating_optimism_bias`` (each ``optimism_bias`` when absent), before discounting. The known running costs
+of carrying on alone (the annual cost of a ``carry_on_alone`` option) are not uplifted.
+
+**Net present social value** (Green Book 2022, section 5 and annex A1): each option's present value of benefits
+(non-cashable benefits valued in pounds) less its present value of costs, against business as usual (the first
+``carry_on_alone`` option, each partner carrying on alone), whose NPSV is 0 by definition. Cashable savings are
+the costs an option saves against business as usual, so they are in its NPSV already; benefits described but
+not valued are listed beside it. The preferred option, if another has a higher NPSV, needs a recorded
+justification (Green Book 2022, section 5, "selecting the preferred option").
+
+**Switching values and sensitivity** (Green Book 2022, section 5, "sensitivity analysis" and "switching
+values"): for each option but business as usual, the annual saving (against carrying on alone's annual cost)
+below which, and the one-off cost above which, its NPSV falls to zero; and for the preferred option a table of
+its NPSV with the annual saving at 50%, 75% and 90% and the one-off cost at 110%, 125% and 150% of the case's.
+
+**Each partner's share** of the preferred option's NPSV is in proportion to its baseline (its current annual cost
+of the service), to the penny, the pennies left by rounding down going to the largest remainders.
+
+An option's ``net_present_value`` stays minus its present cost, as recorded before NPSV was (the read model and
+older ledgers read it).
 
 **Benefits realised**: at each review the lead body records the shared service's actual annual cost and
 each partner's contribution. The annual saving realised is the proposal's baseline (the partners'
@@ -29,23 +52,34 @@ realised, from the end of the latest period.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from pydantic import Field, model_validator
 
-from domain.model import BusinessCase, Code, OptionKind, Rag, Text, ValueObject
+from domain.model import BusinessCase, Code, Option, OptionKind, Rag, Text, ValueObject
 
 YEAR = timedelta(days=365)
 """A year in savings pro rata and payback forecasts."""
 PENNY = Decimal("0.01")
+SHARE_PLACES = Decimal("0.000001")
+LONG_TERM_FROM = 31
+"""The first year discounted at the long-term rate (Green Book 2022, annex A6, table 8: 3.0% for years 31-75)."""
+SAVING_SENSITIVITY = (Decimal(50), Decimal(75), Decimal(90))
+"""The annual saving, as percentages of the case's, in the sensitivity table."""
+ONE_OFF_SENSITIVITY = (Decimal(110), Decimal(125), Decimal(150))
+"""The one-off cost, as percentages of the case's, in the sensitivity table."""
+
 
 def to_pence(amount: Decimal) -> Decimal:
     return amount.quantize(PENNY, ROUND_HALF_UP)
 
 
 class OptionAppraisal(ValueObject):
-    """An option's present cost and net present value (pounds, to the penny) and whether it is preferred."""
+    """An option's present cost, present benefit and net present value (minus its present cost), its net present
+    social value against business as usual, its switching values (None for business as usual) and its described
+    benefits, pounds to the penny, and whether it is preferred."""
 
     id: str
     name: str
@@ -53,11 +87,49 @@ class OptionAppraisal(ValueObject):
     present_cost: Decimal
     net_present_value: Decimal
     preferred: bool
+    present_benefit: Decimal = Decimal(0)
+    net_present_social_value: Decimal = Decimal(0)
+    switching_annual_saving: Decimal | None = None
+    switching_one_off_cost: Decimal | None = None
+    described_benefits: list[str] = Field(default_factory=list)
 
 
-def discount_factor(rate_percent: Decimal, year: int) -> Decimal:
-    """The Green Book discount factor 1 / (1 + r)^t for year ``year`` at ``rate_percent`` a year (exact)."""
-    return 1 / (1 + rate_percent / 100) ** year
+class Sensitivity(ValueObject):
+    """The preferred option's NPSV with ``variable`` (``annual_saving`` or ``one_off_cost``) at ``percent`` of
+    the case's figure."""
+
+    variable: str
+    percent: Decimal
+    net_present_social_value: Decimal
+
+
+class PartnerShare(ValueObject):
+    """A partner's share of the preferred option's NPSV, in proportion to its baseline."""
+
+    body: str
+    baseline_share: Decimal
+    net_present_social_value: Decimal
+
+
+class Appraisal(ValueObject):
+    """The whole appraisal of a business case, as recorded with its submission."""
+
+    options: list[OptionAppraisal]
+    business_as_usual: str
+    highest_value_option: str
+    justification_required: bool
+    sensitivity: list[Sensitivity]
+    partner_shares: list[PartnerShare]
+    basis: dict[str, str]
+
+
+def discount_factor(rate_percent: Decimal, year: int, long_term_rate_percent: Decimal | None = None) -> Decimal:
+    """The Green Book discount factor for year ``year`` (exact): 1 / (1 + r)^t at ``rate_percent``, and from year
+    31 at ``long_term_rate_percent`` when given, 1 / ((1 + r)^30 (1 + r')^(t - 30)) (annex A6, table 8)."""
+    if long_term_rate_percent is None or year < LONG_TERM_FROM:
+        return 1 / (1 + rate_percent / 100) ** year
+    return 1 / ((1 + rate_percent / 100) ** (LONG_TERM_FROM - 1)
+                * (1 + long_term_rate_percent / 100) ** (year - LONG_TERM_FROM + 1))
 
 
 def present_cost(one_off: Decimal, annual: Decimal, years: int, rate_percent: Decimal,
@@ -70,15 +142,134 @@ def present_cost(one_off: Decimal, annual: Decimal, years: int, rate_percent: De
     return to_pence(total)
 
 
+@dataclass(frozen=True)
+class _Terms:
+    """A case's terms for discounting: the weight of year ``t`` (discount factor times real-price factor)."""
+
+    weights: tuple[Decimal, ...]
+    capital_uplift: Decimal
+    operating_uplift: Decimal
+
+    @property
+    def annuity(self) -> Decimal:
+        """The sum of years 1 .. n's weights: the present value of a pound a year."""
+        return sum(self.weights[1:], Decimal(0))
+
+    @classmethod
+    def of(cls, case: BusinessCase) -> _Terms:
+        deflators = case.deflators
+        weights = tuple(
+            discount_factor(case.discount_rate, t, case.long_term_discount_rate)
+            * (deflators[0] / deflators[t] if deflators else Decimal(1))
+            for t in range(case.appraisal_years + 1))
+        capital, operating = optimism_biases(case)
+        return cls(weights=weights, capital_uplift=1 + capital / 100, operating_uplift=1 + operating / 100)
+
+    def operating(self, option: Option) -> Decimal:
+        """The operating uplift of ``option``: none on the known running costs of carrying on alone."""
+        return Decimal(1) if option.kind is OptionKind.CARRY_ON_ALONE else self.operating_uplift
+
+    def cost(self, option: Option, one_off: Decimal | None = None, annual: Decimal | None = None) -> Decimal:
+        """``option``'s present cost, exact, with its one-off or annual cost replaced when given."""
+        one_off = option.one_off_cost if one_off is None else one_off
+        annual = option.annual_cost if annual is None else annual
+        return (one_off * self.capital_uplift * self.weights[0]
+                + annual * self.operating(option) * self.annuity)
+
+    def benefit(self, option: Option) -> Decimal:
+        return option.non_cashable_benefit * self.annuity
+
+
+def optimism_biases(case: BusinessCase) -> tuple[Decimal, Decimal]:
+    """The case's capital and operating optimism bias (percent), each ``optimism_bias`` when not given."""
+    capital = case.optimism_bias if case.capital_optimism_bias is None else case.capital_optimism_bias
+    operating = case.optimism_bias if case.operating_optimism_bias is None else case.operating_optimism_bias
+    return capital, operating
+
+
+def business_as_usual(case: BusinessCase) -> Option:
+    """The counterfactual: the first option of each partner carrying on alone (the case always has one)."""
+    return next(o for o in case.options if o.kind is OptionKind.CARRY_ON_ALONE)
+
+
+def appraisal(case: BusinessCase) -> Appraisal:
+    """The Green Book appraisal of ``case`` (see the module's docstring for each rule and its source)."""
+    terms = _Terms.of(case)
+    bau = business_as_usual(case)
+    bau_value = terms.benefit(bau) - terms.cost(bau)
+    options = [_appraise_option(case, terms, option, bau, bau_value) for option in case.options]
+    best = max(options, key=lambda a: a.net_present_social_value)
+    preferred = next(a for a in options if a.preferred)
+    preferred_option = next(o for o in case.options if o.id == case.preferred_option)
+    return Appraisal(
+        options=options, business_as_usual=bau.id, highest_value_option=best.id,
+        justification_required=preferred.net_present_social_value < best.net_present_social_value,
+        sensitivity=[] if preferred_option is bau else _sensitivity(terms, preferred_option, bau, bau_value),
+        partner_shares=_shares(case, preferred.net_present_social_value),
+        basis={
+            "discount_rate": str(case.discount_rate), "long_term_discount_rate": str(case.long_term_discount_rate),
+            "appraisal_years": str(case.appraisal_years),
+            "capital_optimism_bias": str(optimism_biases(case)[0]),
+            "operating_optimism_bias": str(optimism_biases(case)[1]),
+            "prices": "real (deflated to year 0)" if case.deflators else "real (as given)",
+        },
+    )
+
+
 def appraise(case: BusinessCase) -> list[OptionAppraisal]:
-    """Each option's present cost and net present value over the case's ``appraisal_years`` (see above)."""
-    appraised = []
-    for option in case.options:
-        cost = present_cost(option.one_off_cost, option.annual_cost, case.appraisal_years, case.discount_rate,
-                            case.optimism_bias)
-        appraised.append(OptionAppraisal(id=option.id, name=option.name, kind=option.kind, present_cost=cost,
-                                         net_present_value=-cost, preferred=option.id == case.preferred_option))
-    return appraised
+    """Each option's appraisal over the case's ``appraisal_years`` (see ``appraisal``)."""
+    return appraisal(case).options
+
+
+def _appraise_option(case: BusinessCase, terms: _Terms, option: Option, bau: Option,
+                     bau_value: Decimal) -> OptionAppraisal:
+    cost = terms.cost(option)
+    benefit = terms.benefit(option)
+    switching_saving = switching_one_off = None
+    if option is not bau:
+        # NPSV = rest - one_off x capital uplift - annual x operating uplift x annuity, solved for zero.
+        rest = benefit - bau_value
+        annual_at_zero = (rest - option.one_off_cost * terms.capital_uplift * terms.weights[0]) / (
+            terms.operating(option) * terms.annuity)
+        switching_saving = to_pence(bau.annual_cost - annual_at_zero)
+        switching_one_off = to_pence((rest - option.annual_cost * terms.operating(option) * terms.annuity)
+                                     / (terms.capital_uplift * terms.weights[0]))
+    return OptionAppraisal(
+        id=option.id, name=option.name, kind=option.kind, present_cost=to_pence(cost),
+        net_present_value=-to_pence(cost), preferred=option.id == case.preferred_option,
+        present_benefit=to_pence(benefit), net_present_social_value=to_pence(benefit - cost - bau_value),
+        switching_annual_saving=switching_saving, switching_one_off_cost=switching_one_off,
+        described_benefits=list(option.described_benefits))
+
+
+def _sensitivity(terms: _Terms, option: Option, bau: Option, bau_value: Decimal) -> list[Sensitivity]:
+    """The preferred option's NPSV as its annual saving falls and its one-off cost rises."""
+    saving = bau.annual_cost - option.annual_cost
+    rows = [Sensitivity(variable="annual_saving", percent=percent, net_present_social_value=to_pence(
+        terms.benefit(option) - terms.cost(option, annual=bau.annual_cost - saving * percent / 100) - bau_value))
+        for percent in SAVING_SENSITIVITY]
+    rows += [Sensitivity(variable="one_off_cost", percent=percent, net_present_social_value=to_pence(
+        terms.benefit(option) - terms.cost(option, one_off=option.one_off_cost * percent / 100) - bau_value))
+        for percent in ONE_OFF_SENSITIVITY]
+    return rows
+
+
+def _shares(case: BusinessCase, value: Decimal) -> list[PartnerShare]:
+    """``value`` split in proportion to the baselines, to the penny: each rounded towards zero, the pennies
+    left going one each to the largest remainders (first listed first on a tie)."""
+    total = case.baseline_total
+    if total == 0:
+        return []
+    exact = [value * b.annual_cost / total for b in case.baselines]
+    shares = [amount.quantize(PENNY, ROUND_DOWN) for amount in exact]
+    left = int((value - sum(shares, Decimal(0))) / PENNY)
+    step = PENNY if left >= 0 else -PENNY
+    order = sorted(range(len(exact)), key=lambda i: -abs(exact[i] - shares[i]))
+    for i in order[:abs(left)]:
+        shares[i] += step
+    return [PartnerShare(body=b.body, baseline_share=(b.annual_cost / total).quantize(SHARE_PLACES, ROUND_HALF_UP),
+                         net_present_social_value=share)
+            for b, share in zip(case.baselines, shares, strict=True)]
 
 
 class Lesson(ValueObject):

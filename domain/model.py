@@ -91,13 +91,24 @@ class DecimalString:
     signed: bool = False
     share: bool = False
     """A share strictly between 0 and 1: ``"0."`` and at least one non-zero digit (``integer_digits`` unused)."""
+    at_most: int | None = None
+    """An upper bound in whole hundreds (100, 200), stated in the pattern so that the JSON Schema refuses what
+    the field's ``le`` refuses (``"200"`` for a percentage of at most 100)."""
+    positive: bool = False
+    """At least one non-zero digit: the pattern refuses ``"0"`` and ``"0.00"`` as the field's ``gt=0`` does."""
 
     @property
     def pattern(self) -> str:
         if self.share:
             return rf"^0\.(?=[0-9]*[1-9])[0-9]{{1,{self.places}}}$"
         sign = "-?" if self.signed else ""
-        return rf"^{sign}[0-9]{{1,{self.integer_digits}}}(\.[0-9]{{1,{self.places}}})?$"
+        nonzero = "(?=[0-9.]*[1-9])" if self.positive else ""
+        fraction = rf"(\.[0-9]{{1,{self.places}}})?"
+        if self.at_most is not None:
+            hundreds = self.at_most // 100
+            below = rf"[0-{hundreds - 1}]?[0-9]{{1,2}}{fraction}"
+            return rf"^{sign}{nonzero}({below}|{self.at_most}(\.0{{1,{self.places}}})?)$"
+        return rf"^{sign}{nonzero}[0-9]{{1,{self.integer_digits}}}{fraction}$"
 
     def _check(self, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, Decimal) or (isinstance(value, str) and re.fullmatch(self.pattern, value)):
@@ -110,6 +121,13 @@ class DecimalString:
                 "must be a share of more than 0 and less than 1 written as a string, such as \"0.8\", with at "
                 "most {places} decimal places",
                 {"places": self.places},
+            )
+        if self.at_most is not None:
+            raise PydanticCustomError(
+                "decimal_string",
+                "must be a decimal number written as a string from 0 to {at_most}, such as \"3.5\", with at most "
+                "{places} decimal places",
+                {"at_most": self.at_most, "places": self.places},
             )
         raise PydanticCustomError(
             "decimal_string",
@@ -414,12 +432,29 @@ def find_signatory(
 
 GREEN_BOOK_DISCOUNT_RATE = Decimal("3.5")
 """HM Treasury Green Book social time preference rate, percent a year (years 0 to 30)."""
+GREEN_BOOK_LONG_TERM_DISCOUNT_RATE = Decimal("3.0")
+"""The Green Book's (2022, annex A6, table 8) declining long-term rate, percent a year (years 31 to 75)."""
+MAX_APPRAISAL_YEARS = 75
+"""The longest appraisal: the end of the Green Book's 3.0% band (a case beyond it would need the 2.5% band)."""
 Percent = Annotated[
     Decimal,
     Field(ge=0, le=100, max_digits=5, decimal_places=2, allow_inf_nan=False),
-    DecimalString(places=2, integer_digits=3),
+    DecimalString(places=2, integer_digits=3, at_most=100),
 ]
 """A percentage from 0 to 100 as a decimal string (``"3.5"``), at most 2 decimal places."""
+OptimismBias = Annotated[
+    Decimal,
+    Field(ge=0, le=200, max_digits=5, decimal_places=2, allow_inf_nan=False),
+    DecimalString(places=2, integer_digits=3, at_most=200),
+]
+"""An optimism bias uplift from 0 to 200 percent: the upper bound of the *Supplementary Green Book Guidance:
+Optimism Bias* (2003, table 1; equipment and development capital expenditure, 200%)."""
+DeflatorIndex = Annotated[
+    Decimal,
+    Field(gt=0, max_digits=9, decimal_places=4, allow_inf_nan=False),
+    DecimalString(places=4, integer_digits=5, positive=True),
+]
+"""A GDP deflator index value (base year any, ``"100"`` or ``"102.3456"``), more than 0."""
 PaybackTolerance = Duration
 """How much later than planned a payback forecast may fall before it is amber or red."""
 
@@ -433,14 +468,23 @@ class OptionKind(StrEnum):
     """Any other option considered (outsourcing, a different partnership ...)."""
 
 
-class Option(ValueObject):
-    """One option considered, with its costs over the appraisal: one-off (year 0) and annual (years 1 ..)."""
+class Option(Extended):
+    """One option considered, with its costs over the appraisal: one-off (year 0, capital) and annual
+    (years 1 .., operating); its non-cashable benefits valued in pounds a year, and those described but not
+    valued (Green Book 2022, section 5 and annex A1: monetise where possible, describe where not)."""
+
+    LATER_FIELDS = frozenset({"non_cashable_benefit", "described_benefits"})
 
     id: Code
     name: Name
     kind: OptionKind
     one_off_cost: Money
     annual_cost: Money
+    non_cashable_benefit: Money = Field(
+        default=Decimal(0), description="Non-cashable benefits valued in pounds a year (years 1 ..), such as "
+        "officers' time released; 0 when none is valued.")
+    described_benefits: list[Text] = Field(
+        default_factory=list, max_length=20, description="Benefits described but not valued in pounds.")
 
 
 class Baseline(ValueObject):
@@ -450,7 +494,7 @@ class Baseline(ValueObject):
     annual_cost: Money
 
 
-class BusinessCase(ValueObject):
+class BusinessCase(Extended):
     """The options considered, the partners' baseline, the appraisal's terms and the tolerances of the benefits.
 
     At least one option is each partner carrying on alone and one is the proposed sharing; the preferred
@@ -460,12 +504,34 @@ class BusinessCase(ValueObject):
     is amber, by more than ``payback_red_tolerance`` red (ISO 8601 durations, ``"P90D"``).
     """
 
+    LATER_FIELDS = frozenset({"long_term_discount_rate", "capital_optimism_bias", "operating_optimism_bias",
+                              "deflators", "preferred_justification"})
+
     options: list[Option] = Field(min_length=2, max_length=20)
     preferred_option: Code
-    appraisal_years: WholeNumber = Field(ge=1, le=30, description="The term appraised, in whole years.")
+    appraisal_years: WholeNumber = Field(
+        ge=1, le=MAX_APPRAISAL_YEARS,
+        description="The term appraised, in whole years: at most 75, the last year of the Green Book's 3.0% band.")
     discount_rate: Percent = Field(default=GREEN_BOOK_DISCOUNT_RATE,
-                                   description="Percent a year; the Green Book's 3.5 by default.")
-    optimism_bias: Percent = Field(default=Decimal(0), description="Percent uplift on every cost.")
+                                   description="Percent a year for years 0 to 30; the Green Book's 3.5 by default.")
+    long_term_discount_rate: Percent = Field(
+        default=GREEN_BOOK_LONG_TERM_DISCOUNT_RATE,
+        description="Percent a year for years 31 to 75; the Green Book's 3.0 by default.")
+    optimism_bias: Percent = Field(
+        default=Decimal(0), description="Percent uplift on each option's uncertain costs, for a category with no "
+        "uplift of its own (capital_optimism_bias, operating_optimism_bias).")
+    capital_optimism_bias: OptimismBias | None = Field(
+        default=None, description="Percent uplift on one-off (capital) costs, 0 to 200; optimism_bias if absent.")
+    operating_optimism_bias: OptimismBias | None = Field(
+        default=None, description="Percent uplift on the annual (operating) costs of every option but carrying "
+        "on alone, 0 to 200; optimism_bias if absent.")
+    deflators: list[DeflatorIndex] | None = Field(
+        default=None, min_length=2, max_length=MAX_APPRAISAL_YEARS + 1,
+        description="A GDP deflator index for years 0 .. appraisal_years: the costs and benefits are then in cash "
+        "(nominal) terms and appraised in year 0's real prices; absent, they are in real prices already.")
+    preferred_justification: Text | None = Field(
+        default=None, description="Why the preferred option is preferred though another has a higher net present "
+        "social value; required to submit such a case.")
     baselines: list[Baseline] = Field(min_length=1, max_length=50,
                                       description="Each partner's current annual cost of the service.")
     saving_amber_tolerance: Money
@@ -495,6 +561,9 @@ class BusinessCase(ValueObject):
              f"tolerance (£{self.saving_amber_tolerance})"),
             (self.payback_red_tolerance >= self.payback_amber_tolerance,
              "the payback's red tolerance must not be shorter than its amber tolerance"),
+            (self.deflators is None or len(self.deflators) == self.appraisal_years + 1,
+             f"the deflators must give one index for each year 0 .. {self.appraisal_years} "
+             f"({self.appraisal_years + 1} values), not {len(self.deflators or [])}"),
         ]
         for holds, message in rules:
             if not holds:

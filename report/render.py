@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from report.data import AgreementLine, BoardReport
+from report.data import AgreementLine, BoardReport, money
 
 STAGES = ["proposal", "objective_setting", "sign_off", "implementation", "review", "closed"]
 RAG_COLOURS = {"green": "#00703c", "amber": "#f47738", "red": "#d4351c"}
@@ -26,7 +27,8 @@ PLANNED, REALISED = "#1d70b8", "#00703c"
 
 
 def pounds(amount: Decimal | None) -> str:
-    return "-" if amount is None else f"£{amount:,.2f}"
+    """Pounds as a finance officer writes them (``report.data.money``): −£1,234.56, never £-1,234.56."""
+    return money(amount)
 
 
 def _png(figure: Figure) -> str:
@@ -36,13 +38,14 @@ def _png(figure: Figure) -> str:
 
 
 def _money_tick(value: float, _: object = None) -> str:
-    """An axis label in pounds: £1.2m, £250k or £6.30, as the scale needs."""
+    """An axis label in pounds: £1.2m, £250k or £6.30, as the scale needs; −£1.2m below zero."""
     size = abs(value)
+    sign = "−" if value < 0 else ""
     if size >= 1_000_000:
-        return f"£{value / 1_000_000:,.1f}m"
+        return f"{sign}£{size / 1_000_000:,.1f}m"
     if size >= 10_000:
-        return f"£{value / 1000:,.0f}k"
-    return f"£{value:,.2f}" if size < 100 else f"£{value:,.0f}"
+        return f"{sign}£{size / 1000:,.0f}k"
+    return f"{sign}£{size:,.2f}" if size < 100 else f"{sign}£{size:,.0f}"
 
 
 def _duration_unit(days: Iterable[float]) -> tuple[str, float]:
@@ -114,7 +117,9 @@ def rag_by_stage(report: BoardReport) -> str:
     red = [report.rag_by_stage[s]["red"] for s in stages]
     axes.bar([_label(s) for s in stages], amber, color=RAG_COLOURS["amber"], label="amber")
     axes.bar([_label(s) for s in stages], red, bottom=amber, color=RAG_COLOURS["red"], label="red")
-    axes.set_title("Amber and red by stage (alerts and benefit reviews)")
+    axes.set_title("Agreements amber or red in each stage (alerts and benefit reviews)")
+    axes.set_ylabel("agreements (each counted once, at its worst)")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.tick_params(axis="x", labelrotation=20, labelsize=8)
     axes.legend()
     return _png(figure)
@@ -157,7 +162,16 @@ def _rows(rows: Iterable[Iterable[str]]) -> str:
     return "\n".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
 
 
+def _table(headings: Iterable[str], body: str) -> str:
+    """A table whose headings repeat on every printed page (``thead``) and whose rows never split across pages."""
+    head = "".join(f"<th>{heading}</th>" for heading in headings)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 _STYLE = """
+@page { size: A4; margin: 14mm 12mm 16mm 12mm;
+        @bottom-right { content: "Page " counter(page) " of " counter(pages); font: 9px Arial, sans-serif; }
+        @bottom-left { content: "Is sharing paying off? Board report"; font: 9px Arial, sans-serif; } }
 body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; margin: 24px 32px; max-width: 1100px; }
 h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 28px; border-bottom: 2px solid #1d70b8; }
 .meta { color: #505a5f; } .figures { display: flex; gap: 16px; flex-wrap: wrap; }
@@ -168,13 +182,22 @@ table { border-collapse: collapse; width: 100%; font-size: 12px; } th, td { text
 border-bottom: 1px solid #b1b4b6; vertical-align: top; overflow-wrap: anywhere; } th { background: #f3f2f1; }
 td.n { text-align: right; overflow-wrap: normal; white-space: nowrap; }
 .rag { padding: 1px 6px; color: white; border-radius: 3px; } .rag.green { background: #00703c; }
-.rag.amber { background: #f47738; } .rag.red { background: #d4351c; }
-@media print { h2 { break-after: avoid; } .charts, table { break-inside: auto; } }
+.rag.amber { background: #f47738; } .rag.red { background: #d4351c; } .rag.unreported { background: #505a5f; }
+ul.exceptions { padding-left: 18px; } ul.exceptions li { margin: 3px 0; break-inside: avoid; }
+@media print {
+  body { margin: 0; max-width: none; }
+  h2 { break-after: avoid; } .charts, table { break-inside: auto; }
+  thead { display: table-header-group; } tr, img, .figure { break-inside: avoid; }
+}
 """
+
+SHOWN_ON_TRACK = 100
+"""The agreements table lists every exception and at most this many other agreements (the PDF's length bounded)."""
 
 
 def html(report: BoardReport) -> str:
-    """The whole report as one self-contained HTML page."""
+    """The whole report as one self-contained HTML page (A4 when printed): the executive summary first, then
+    the exceptions-first tables and the charts."""
     return f"""<!DOCTYPE html>
 <html lang="en-GB"><head><meta charset="utf-8"><title>Is sharing paying off? Board report</title>
 <style>{_STYLE}</style></head>
@@ -182,21 +205,22 @@ def html(report: BoardReport) -> str:
 <h1>Is sharing paying off?</h1>
 <p class="meta">The programme board's report for {_scope(report)}, from the decision ledger at
 {report.generated_at:%Y-%m-%d %H:%M} UTC. Savings are pounds, against each agreement's baseline and business case.</p>
+<h2>Executive summary</h2>
 <div class="figures">{_figures(report)}</div>
+{_exceptions(report)}
+<h2>Agreements, exceptions first</h2>
+{_table(["Id", "Agreement", "Lead body", "Stage", "Expected saving a year", "Planned to date", "Realised to date",
+         "Benefit", "Payback forecast", "Forecast payback", "Planned payback",
+         "Preferred option's value against carrying on alone (NPSV)"], _agreement_rows(report))}
 <h2>Savings planned and realised</h2>
 <div class="charts">{_savings_charts(report) or "<p>No benefits have been recorded at a review yet.</p>"}</div>
 <h2>Governance: RAG, time in stage, sign-off</h2>
 <div class="charts half">{_governance_charts(report) or "<p>No stage has been completed yet.</p>"}</div>
-<h2>Top risks</h2>
-<table><tr><th>Score</th><th>Risk</th><th>Agreement</th><th>Owner</th><th>Likelihood x impact</th>
-<th>Mitigation</th></tr>{_risk_rows(report)}</table>
+<h2>Risks scored {report.risk_threshold} or more (of 25)</h2>
+{_table(["Score", "Risk", "Agreement", "Owner", "Likelihood x impact", "Mitigation"], _risk_rows(report))}
+{_more_risks(report)}
 <h2>Recent lessons learned</h2>
-<table><tr><th>Recorded</th><th>Agreement</th><th>Review</th><th>What worked</th><th>What did not</th><th>Tags</th></tr>
-{_lesson_rows(report)}</table>
-<h2>Agreements</h2>
-<table><tr><th>Agreement</th><th>Lead body</th><th>Stage</th><th>Expected saving a year</th><th>Planned to date</th>
-<th>Realised to date</th><th>Benefit</th><th>Payback forecast</th><th>Forecast payback</th><th>Planned payback</th>
-<th>NPV of the preferred option</th></tr>{_agreement_rows(report)}</table>
+{_table(["Recorded", "Agreement", "Review", "What worked", "What did not", "Tags"], _lesson_rows(report))}
 </body></html>
 """
 
@@ -207,17 +231,34 @@ def _scope(report: BoardReport) -> str:
     return f"{escape(report.lead_body_name or report.lead_body)} ({escape(report.lead_body)}), as lead body"
 
 
+def _share(part: Decimal, whole: Decimal) -> str:
+    return f"{part / whole:.0%}" if whole > 0 else "-"
+
+
 def _figures(report: BoardReport) -> str:
-    """The headline figures, each in a box."""
+    """The headline figures, each in a box: savings to date against plan, RAG now and a quarter ago."""
+    planned, realised = report.planned_to_date_total, report.realised_total
+    now, before = report.rag_counts(), report.rag_counts(last_quarter=True)
     live = sum(n for stage, n in report.by_stage.items() if stage == "review")
     figures = [
-        ("Agreements", f"{len(report.agreements)}"),
-        ("In service", f"{live}"),
-        ("Savings planned to date", pounds(report.planned_total)),
-        ("Savings realised to date", pounds(report.realised_total)),
-        ("Stages", ", ".join(f"{_label(s)} {report.by_stage[s]}" for s in STAGES if s in report.by_stage)),
+        ("Savings planned to date (every agreement in service, reported or not)", pounds(planned)),
+        ("Savings realised to date", f"{pounds(realised)} ({_share(realised, planned)} of plan)"),
+        ("Red agreements now (a quarter ago)", f"{now['red']} ({before['red']})"),
+        ("Amber agreements now (a quarter ago)", f"{now['amber']} ({before['amber']})"),
+        ("Agreements (in service)", f"{len(report.agreements)} ({live})"),
     ]
     return "".join(f'<div class="figure">{escape(k)}<b>{v}</b></div>' for k, v in figures)
+
+
+def _exceptions(report: BoardReport) -> str:
+    """The exceptions, one line each: what is wrong and who owns it."""
+    found = report.exceptions
+    if not found:
+        return "<p>No agreement is red, amber or overdue with its benefits.</p>"
+    items = "".join(
+        f"<li>{_rag(e.level)} <b>{escape(e.agreement_id)}</b> {escape(e.title)}: {escape(e.what)}. "
+        f"Owner: {escape(e.owner)}.</li>" for e in found)
+    return f'<p>Exceptions ({len(found)}):</p><ul class="exceptions">{items}</ul>'
 
 
 def _img(alt: str, png: str) -> str:
@@ -246,25 +287,53 @@ def _date(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d") if moment else "-"
 
 
+def _payback(a: AgreementLine) -> str:
+    """The forecast payback: a date, "paid back", "no payback" (none in sight at the saving realised) or "not yet
+    reported" (no benefits recorded)."""
+    if a.cumulative_saving is None:
+        return "not yet reported"
+    if a.paid_back:
+        return "paid back"
+    return _date(a.forecast_payback_at) if a.forecast_payback_at else "no payback"
+
+
 def _agreement_rows(report: BoardReport) -> str:
-    return _rows((
-        escape(a.title), escape(a.lead_body_name or ""), _label(a.stage), pounds(a.expected_annual_saving),
-        pounds(a.cumulative_planned), pounds(a.cumulative_saving), _rag(a.benefit_rag), _rag(a.forecast_rag),
-        _date(a.forecast_payback_at), _date(a.planned_payback_at), pounds(a.preferred_npv),
-    ) for a in report.agreements)
+    """Every exception (red, amber, unreported), then at most ``SHOWN_ON_TRACK`` other agreements by id, and a
+    line counting the rest."""
+    first = {e.agreement_id: n for n, e in enumerate(report.exceptions)}
+    others = [a for a in report.agreements if a.agreement_id not in first]
+    listed = sorted((a for a in report.agreements if a.agreement_id in first), key=lambda a: first[a.agreement_id])
+    rows = _rows((
+        escape(a.agreement_id), escape(a.title), escape(a.lead_body_name or ""), _label(a.stage),
+        pounds(a.expected_annual_saving), pounds(a.cumulative_planned), pounds(a.cumulative_saving),
+        _rag(a.benefit_rag), _rag(a.forecast_rag), _payback(a), _date(a.planned_payback_at), pounds(a.preferred_npsv),
+    ) for a in [*listed, *others[:SHOWN_ON_TRACK]])
+    rest = len(others) - SHOWN_ON_TRACK
+    if rest > 0:
+        rows += (f'<tr><td colspan="12">and {rest} more agreements with no exception (the read model lists them '
+                 "all: rm_agreements)</td></tr>")
+    return rows
 
 
 def _risk_rows(report: BoardReport) -> str:
     return _rows((
-        f'<b>{r["score"]}</b>', escape(r["risk"]), escape(r["title"]), escape(r["owner_name"] or r["owner_body"]),
-        f'{r["likelihood"]} x {r["impact"]}', escape(r["mitigation"] or ""),
-    ) for r in report.top_risks) or '<tr><td colspan="6">No open agreement has a risk on its register.</td></tr>'
+        f'<b>{r["score"]}</b>', escape(r["risk"]), f'{escape(r["agreement_id"])} {escape(r["title"])}',
+        escape(r["owner_name"] or r["owner_body"]), f'{r["likelihood"]} x {r["impact"]}',
+        escape(r["mitigation"] or ""),
+    ) for r in report.top_risks) or (f'<tr><td colspan="6">No open agreement has a risk scored '
+                                     f'{report.risk_threshold} or more.</td></tr>')
+
+
+def _more_risks(report: BoardReport) -> str:
+    more = report.risks_at_threshold - len(report.top_risks)
+    return f"<p>and {more} more risks scored {report.risk_threshold} or more.</p>" if more > 0 else ""
 
 
 def _lesson_rows(report: BoardReport) -> str:
     return _rows((
-        r["recorded_at"].strftime("%Y-%m-%d"), escape(r["title"]), str(r["review_number"]),
-        escape(r["what_worked"] or ""), escape(r["what_did_not"] or ""), escape(", ".join(r["tags"])),
+        r["recorded_at"].strftime("%Y-%m-%d"), f'{escape(r["agreement_id"])} {escape(r["title"])}',
+        str(r["review_number"]), escape(r["what_worked"] or ""), escape(r["what_did_not"] or ""),
+        escape(", ".join(r["tags"])),
     ) for r in report.recent_lessons) or '<tr><td colspan="6">No lessons have been recorded yet.</td></tr>'
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -29,6 +30,7 @@ from report import data, render
 from report.__main__ import build
 from store.database import create_pool, migrate
 from store.ledger import read_ledger, verify_ledger
+from store.read_model import AgreementLine
 from tests.helpers import council_portfolio
 from tests.helpers.harness import Harness
 from workflows.agreement import AgreementWorkflow
@@ -78,13 +80,60 @@ async def check_against_the_ledger(pool: asyncpg.Pool, content: data.BoardReport
         preferred = [a for a in submitted[-1].payload["appraisal"] if a["preferred"]] if submitted else []
         assert line.preferred_npv == (Decimal(preferred[0]["net_present_value"]) if preferred else None)
     assert content.realised_total == realised
-    assert [r["score"] for r in content.top_risks] == sorted(top_scores, reverse=True)[:10]
+    at_threshold = sorted((score for score in top_scores if score >= content.risk_threshold), reverse=True)
+    assert [r["score"] for r in content.top_risks] == at_threshold[:50]
+    assert content.risks_at_threshold == len(at_threshold)
     ids = [a.agreement_id for a in content.agreements]
-    alerts = await pool.fetchval("SELECT count(*) FROM alerts WHERE agreement_id = ANY($1::text[])", ids)
-    benefit_rags = await pool.fetchval("""SELECT count(*) FROM decisions WHERE kind = 'benefits_recorded' AND
-        payload->'position'->>'rag' IN ('amber', 'red') AND agreement_id = ANY($1::text[])""", ids)
-    assert sum(sum(levels.values()) for levels in content.rag_by_stage.values()) == alerts + benefit_rags
+    # Amber and red by stage counts agreements: each (agreement, stage) once, from its alerts and each review's
+    # last benefit RAG.
+    pairs = await pool.fetchval("""SELECT count(*) FROM (
+        SELECT agreement_id, stage FROM alerts WHERE agreement_id = ANY($1::text[])
+        UNION
+        SELECT agreement_id, stage FROM (
+            SELECT DISTINCT ON (agreement_id, payload->>'review_number') agreement_id, stage,
+                   payload->'position'->>'rag' AS rag
+            FROM decisions WHERE kind = 'benefits_recorded' AND agreement_id = ANY($1::text[])
+            ORDER BY agreement_id, payload->>'review_number', seq DESC) latest
+        WHERE rag IN ('amber', 'red')) pairs""", ids)
+    assert sum(sum(levels.values()) for levels in content.rag_by_stage.values()) == pairs
     assert sum(content.by_stage.values()) == len(ids)
+    await check_the_summary_against_the_ledger(pool, content)
+
+
+async def check_the_summary_against_the_ledger(pool: asyncpg.Pool, content: data.BoardReport) -> None:
+    """The executive summary's figures worked again from each agreement's decisions: savings planned to the
+    report's date (its latest review's cumulative plan, plus the expected saving pro rata, days / 365, since that
+    review's period ended, or since going live for an agreement that never reported), realised, and the red and
+    amber agreements now and a quarter before."""
+    planned = realised = Decimal(0)
+    now: dict[str, int] = {"red": 0, "amber": 0}
+    before: dict[str, int] = {"red": 0, "amber": 0}
+    quarter_ago = content.generated_at - timedelta(days=91)
+    for line in content.agreements:
+        entries = await read_ledger(pool, line.agreement_id)
+        proposals = [e.payload["proposal"] for e in entries if e.kind in ("agreement_opened", "proposal_revised")]
+        expected = Decimal(proposals[-1]["expected_annual_saving"])
+        live = [e.decided_at for e in entries if e.kind == "stage_changed" and e.payload["to"] == "review"]
+        closed = [e.decided_at for e in entries if e.kind == "stage_changed" and e.payload["to"] == "closed"]
+        benefits = [e for e in entries if e.kind == "benefits_recorded"]
+        if live:
+            end = min([content.generated_at, *closed])
+            start = datetime.fromisoformat(benefits[-1].payload["position"]["period_end"]) if benefits else live[0]
+            seconds = Decimal(int(max(end - start, timedelta(0)).total_seconds()))
+            extra = (expected * seconds / Decimal(365 * 86400)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            planned += extra + (Decimal(benefits[-1].payload["position"]["cumulative_planned"]) if benefits else 0)
+        for counts, recorded in ((now, benefits), (before, [b for b in benefits if b.decided_at <= quarter_ago])):
+            if recorded:
+                rags = {recorded[-1].payload["position"]["rag"], recorded[-1].payload["position"]["forecast_rag"]}
+                worst = "red" if "red" in rags else "amber" if "amber" in rags else None
+                if worst:
+                    counts[worst] += 1
+        realised += Decimal(benefits[-1].payload["position"]["cumulative_saving"]) if benefits else Decimal(0)
+    assert (content.planned_to_date_total, content.realised_total) == (planned, realised)
+    assert content.rag_counts() == now and content.rag_counts(last_quarter=True) == before
+    assert {e.agreement_id for e in content.exceptions if e.level in ("red", "amber")} == {
+        a.agreement_id for a in content.agreements if "red" in (a.benefit_rag, a.forecast_rag)
+        or "amber" in (a.benefit_rag, a.forecast_rag)}
 
 
 async def test_the_report_for_over_a_hundred_agreements_between_real_councils_is_the_ledgers(ledger_pool, tmp_path):
@@ -94,8 +143,15 @@ async def test_the_report_for_over_a_hundred_agreements_between_real_councils_is
     assert {"proposal", "sign_off", "review"} <= set(content.by_stage)
     assert content.savings_over_time and content.sign_off_cycles and content.recent_lessons
     await check_against_the_ledger(ledger_pool, content)
-    # The last point of the cumulative chart is the portfolio's total to date.
+    # The last point of the cumulative chart is the portfolio's total to date, and every point is what the
+    # agreements' latest reviews up to it add up to (read again, one period end at a time).
     assert content.savings_over_time[-1][2] == content.realised_total
+    for period_end, planned, realised in content.savings_over_time:
+        latest = await ledger_pool.fetchrow("""SELECT coalesce(sum(cumulative_planned), 0) AS planned,
+                                                      coalesce(sum(cumulative_saving), 0) AS realised
+            FROM (SELECT DISTINCT ON (agreement_id) * FROM rm_savings WHERE period_end <= $1
+                  ORDER BY agreement_id, review_number DESC) latest""", period_end)
+        assert (planned, realised) == (latest["planned"], latest["realised"])
     page = render.html(content)
     assert page.count('src="data:image/png;base64,') == 5
     assert all(line.title.split(":")[0] in page for line in content.agreements)
@@ -119,8 +175,7 @@ async def test_the_read_model_answers_the_documented_questions(ledger_pool, ledg
     rows = await ledger_pool.fetch("""
         SELECT a.lead_body_name, sum(s.cumulative_planned) AS planned, sum(s.cumulative_saving) AS realised
         FROM rm_agreements a
-        JOIN (SELECT DISTINCT ON (agreement_id) * FROM rm_savings ORDER BY agreement_id, review_number DESC) s
-          USING (agreement_id)
+        JOIN rm_latest_savings s USING (agreement_id)
         GROUP BY a.lead_body_name ORDER BY realised DESC""")
     assert rows and all(row["planned"] > 0 for row in rows)
     risks = await ledger_pool.fetch("SELECT score, likelihood, impact FROM rm_risks ORDER BY score DESC LIMIT 5")
@@ -169,3 +224,59 @@ async def test_the_report_renders_for_the_demo_portfolio_played_by_its_officers(
     assert forecasts["H3 Hampshire business centre"] == "red"   # 30% of the expected saving realised
     written = await build(ledger_pool, tmp_path, with_pdf=CHROMIUM is not None)
     assert "H3 Hampshire business centre" in written[0].read_text()
+
+
+def _line(agreement_id: str, **figures: object) -> AgreementLine:
+    base: dict[str, object] = dict(
+        agreement_id=agreement_id, title=f"Title of {agreement_id}", lead_body_name="Lichfield District Council",
+        stage="review", expected_annual_saving=Decimal("500000.00"), cumulative_planned=Decimal("125000.00"),
+        cumulative_saving=Decimal("125000.00"), benefit_rag="green", forecast_rag="green",
+        forecast_payback_at=None, planned_payback_at=None, preferred_npv=Decimal("-19091263.17"),
+        lead_body="E07000194", went_live_at=datetime(2027, 1, 1, tzinfo=UTC), period_end=None,
+        annual_saving_realised=Decimal("500000.00"), paid_back=False, preferred_npsv=Decimal("-128043.19"))
+    return AgreementLine(**(base | figures))  # type: ignore[arg-type]  # the test's own figures, typed above
+
+
+def test_the_report_leads_with_the_exceptions_and_writes_money_as_a_finance_officer_does():
+    at = datetime(2028, 1, 1, tzinfo=UTC)
+    lines = [
+        _line("a-on-track", paid_back=True),
+        _line("b-red", benefit_rag="red", annual_saving_realised=Decimal("100000.00"), forecast_rag="red"),
+        _line("c-silent", cumulative_planned=None, cumulative_saving=None, benefit_rag=None, forecast_rag=None,
+              annual_saving_realised=None, paid_back=None),
+        _line("d-amber", forecast_rag="amber", forecast_payback_at=datetime(2028, 6, 1, tzinfo=UTC),
+              planned_payback_at=datetime(2028, 3, 1, tzinfo=UTC)),
+    ]
+    content = data.BoardReport(lead_body=None, lead_body_name=None, generated_at=at, agreements=lines,
+                               by_stage={"review": 4}, risk_threshold=15, risks_at_threshold=3, top_risks=[])
+    assert [(e.agreement_id, e.level) for e in content.exceptions] == [
+        ("b-red", "red"), ("d-amber", "amber"), ("c-silent", "unreported")]
+    red = content.exceptions[0]
+    assert red.what == "saving £400,000.00 a year short of plan (red); no payback in sight (red)"
+    assert red.owner == "Lichfield District Council"
+    assert content.exceptions[1].what == "payback forecast 92 days after plan (amber)"
+    page = render.html(content)
+    summary, agreements = page.index("Executive summary"), page.index("Agreements, exceptions first")
+    assert summary < page.index("b-red") < agreements
+    table = page[agreements:]
+    assert table.index("b-red") < table.index("d-amber") < table.index("c-silent") < table.index("a-on-track")
+    assert "−£128,043.19" in page and "£-" not in page
+    assert "paid back" in table and "no payback" in table and "not yet reported" in table
+    assert "and 3 more risks scored 15 or more" in page
+    assert page.count("<thead>") == 3
+    # Plan to date counts the silent agreement too: 500,000 x 365 / 365 from 1 January 2027.
+    assert data.planned_to_date(lines[2], at) == Decimal("500000.00")
+    assert data.money(Decimal("-1234.56")) == "−£1,234.56" and data.money(Decimal("0")) == "£0.00"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_the_pdf_is_a4(tmp_path):
+    lines = [_line(f"agreement-{n:03d}", benefit_rag="red") for n in range(60)]
+    content = data.BoardReport(lead_body=None, lead_body_name=None, generated_at=datetime(2028, 1, 1, tzinfo=UTC),
+                               agreements=lines, by_stage={"review": 60})
+    page = tmp_path / "report.html"
+    page.write_text(render.html(content), encoding="utf-8")
+    render.pdf(page, tmp_path / "report.pdf")
+    printed = (tmp_path / "report.pdf").read_bytes()
+    sizes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]", printed)
+    assert len(sizes) > 1 and all(abs(float(w) - 595.92) < 1 and abs(float(h) - 842.88) < 1 for w, h in sizes)

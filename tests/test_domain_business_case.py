@@ -1,15 +1,16 @@
 """The business case (Green Book NPV, optimism bias), the risk register, the benefits realised against the
 baseline, the payback forecast and its alert, and lessons: worked by hand, to the penny."""
 
+import re
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from pydantic import ValidationError
 
 from domain.actions import RecordLessons, ReviewRisks
 from domain.agreement import Agreement
-from domain.business_case import appraise, discount_factor, present_cost, saving_rag
+from domain.business_case import OptionAppraisal, appraisal, appraise, discount_factor, present_cost, saving_rag
 from domain.drift import AlertKind, due_alerts, overall_rag
 from domain.errors import ActionRejected
 from domain.lifecycle import evolve
@@ -45,10 +46,11 @@ def test_present_cost_discounts_annual_costs_from_year_one_and_leaves_year_zero_
 def test_each_option_has_a_net_present_value_and_the_cheapest_over_the_term_is_highest():
     case = factories.request().proposal.business_case
     assert case is not None
-    # Five-year annuity factor at 3.5%: 4.515052375. Alone: 4,200,000 x 1.1 x 4.515052375 = 20,859,541.97.
-    # Shared: 650,000 x 1.1 + 3,700,000 x 1.1 x 4.515052375 = 715,000 + 18,376,263.17 = 19,091,263.17.
+    # Five-year annuity factor at 3.5%: 4.515052375. Alone (its known running costs carry no optimism bias):
+    # 4,200,000 x 4.515052375 = 18,963,219.98. Shared (10% on its own costs):
+    # 650,000 x 1.1 + 3,700,000 x 1.1 x 4.515052375 = 715,000 + 18,376,263.17 = 19,091,263.17.
     appraised = {a.id: a for a in appraise(case)}
-    assert appraised["alone"].net_present_value == D("-20859541.97")
+    assert appraised["alone"].net_present_value == D("-18963219.98")
     assert appraised["shared"].net_present_value == D("-19091263.17")
     assert appraised["shared"].preferred and not appraised["alone"].preferred
 
@@ -57,6 +59,148 @@ def test_the_discount_rate_is_configurable_per_business_case():
     data = factories.proposal_data()["business_case"] | {"discount_rate": "0", "optimism_bias": "0"}
     shared = {a.id: a for a in appraise(BusinessCase.model_validate(data))}["shared"]
     assert shared.present_cost == D("650000.00") + 5 * D("3700000.00")
+
+
+# The Green Book appraisal: net present social value against business as usual, worked in plain decimal
+
+
+def penny(amount: Decimal) -> Decimal:
+    return amount.quantize(D("0.01"), ROUND_HALF_UP)
+
+
+def annuity(years: int, rate: str = "3.5", long_term: str = "3.0") -> Decimal:
+    """Green Book (2022) annex A6, table 8: 3.5% for years 1-30, 3.0% for 31-75 (the factor compounds)."""
+    r, long_r = 1 + D(rate) / 100, 1 + D(long_term) / 100
+    return sum((1 / (r ** min(t, 30) * long_r ** max(t - 30, 0)) for t in range(1, years + 1)), D(0))
+
+
+def case_of(**changes: object) -> BusinessCase:
+    return BusinessCase.model_validate(factories.proposal_data()["business_case"] | changes)
+
+
+def by_id(case: BusinessCase) -> dict[str, OptionAppraisal]:
+    return {a.id: a for a in appraise(case)}
+
+
+def test_net_present_social_value_is_against_carrying_on_alone_with_optimism_bias_only_on_sharings_costs():
+    # Green Book (2022) section 5: NPSV of each option against business as usual (whose NPSV is 0).
+    # Alone: 4,200,000 a year, known, not uplifted. Shared: 650,000 and 3,700,000 a year, each uplifted 10%.
+    a5 = annuity(5)
+    expected = penny(4200000 * a5 - (650000 * D("1.1") + 3700000 * D("1.1") * a5))
+    appraised = by_id(case_of())
+    assert expected == D("-128043.19")
+    assert appraised["shared"].net_present_social_value == expected
+    assert appraised["alone"].net_present_social_value == D("0.00")
+    # With no optimism bias sharing pays: 500,000 a year saved x 4.515052375 - 650,000 = 1,607,526.19.
+    assert by_id(case_of(optimism_bias="0"))["shared"].net_present_social_value == penny(500000 * a5 - 650000)
+    assert penny(500000 * a5 - 650000) == D("1607526.19")
+
+
+def test_optimism_bias_by_category_reaches_the_supplementary_guidances_two_hundred_percent():
+    # Supplementary Green Book Guidance: Optimism Bias, table 1: up to 200% on equipment/development capex.
+    a5 = annuity(5)
+    case = case_of(capital_optimism_bias="200", operating_optimism_bias="0")
+    assert by_id(case)["shared"].net_present_social_value == penny(500000 * a5 - 650000 * 3) == D("307526.19")
+    # Operating bias uplifts sharing's running costs, never the known running costs of carrying on alone.
+    case = case_of(capital_optimism_bias="0", operating_optimism_bias="5")
+    assert by_id(case)["alone"].present_cost == penny(4200000 * a5)
+    assert by_id(case)["shared"].present_cost == penny(650000 + 3700000 * D("1.05") * a5)
+    with pytest.raises(ValidationError, match="from 0 to 200"):
+        case_of(capital_optimism_bias="200.01")
+    with pytest.raises(ValidationError, match="from 0 to 100"):
+        case_of(optimism_bias="200")  # the one uplift for every category stays within 0-100
+
+
+def test_the_discount_rate_declines_to_three_percent_after_year_thirty():
+    # Green Book (2022) annex A6, table 8. Year 31: 1 / (1.035^30 x 1.03).
+    assert discount_factor(D("3.5"), 31, D("3.0")) == 1 / (D("1.035") ** 30 * D("1.03"))
+    assert discount_factor(D("3.5"), 30, D("3.0")) == discount_factor(D("3.5"), 30)
+    case = case_of(appraisal_years=40, optimism_bias="0",
+                   options=[{"id": "alone", "name": "Alone", "kind": "carry_on_alone", "one_off_cost": "0.00",
+                             "annual_cost": "1000000.00"},
+                            {"id": "shared", "name": "Shared", "kind": "shared", "one_off_cost": "0.00",
+                             "annual_cost": "0.00"}])
+    # £1m a year for 40 years: 21,431,172.52 at the declining rate, against 21,355,072.34 at a flat 3.5%.
+    assert by_id(case)["alone"].present_cost == penny(1000000 * annuity(40)) == D("21431172.52")
+    assert penny(1000000 * annuity(40, long_term="3.5")) == D("21355072.34")
+    with pytest.raises(ValidationError, match="less than or equal to 75"):
+        case_of(appraisal_years=76)
+
+
+def test_real_prices_deflate_cash_amounts_to_year_zero():
+    # Green Book (2022) section 5 and annex A6: appraise in real base-year prices, inflation removed with the
+    # GDP deflator. Index 100, 102, 104.04 (2% a year): year t counts 100 / index(t).
+    case = case_of(appraisal_years=2, optimism_bias="0", deflators=["100", "102", "104.04"])
+    weights = [1 / D("1.035") * 100 / D(102), 1 / D("1.035") ** 2 * 100 / D("104.04")]
+    expected = penny(500000 * sum(weights, D(0)) - 650000)
+    assert by_id(case)["shared"].net_present_social_value == expected == D("272250.07")
+    with pytest.raises(ValidationError, match="one index for each year 0 .. 2"):
+        case_of(appraisal_years=2, deflators=["100", "102"])
+
+
+def test_switching_values_are_where_sharing_stops_paying_and_the_sensitivity_table_follows_the_same_sums():
+    # Green Book (2022) section 5, "switching values": NPSV = 4,200,000 A - 1.1 x one-off - 1.1 x annual x A.
+    a5 = annuity(5)
+    shared = by_id(case_of())["shared"]
+    at_zero_one_off = (4200000 * a5 - D("1.1") * 3700000 * a5) / D("1.1")
+    at_zero_annual = (4200000 * a5 - D("1.1") * 650000) / (D("1.1") * a5)
+    assert shared.switching_one_off_cost == penny(at_zero_one_off) == D("533597.10")
+    assert shared.switching_annual_saving == penny(4200000 - at_zero_annual) == D("525781.07")
+    # At the switching one-off cost the NPSV is nothing, to within the penny's rounding.
+    again = by_id(case_of(options=[
+        {"id": "alone", "name": "Alone", "kind": "carry_on_alone", "one_off_cost": "0.00",
+         "annual_cost": "4200000.00"},
+        {"id": "shared", "name": "Shared", "kind": "shared", "one_off_cost": "533597.10",
+         "annual_cost": "3700000.00"}]))["shared"]
+    assert abs(again.net_present_social_value) <= D("0.01")
+    table = {(row.variable, row.percent): row.net_present_social_value for row in appraisal(case_of()).sensitivity}
+    for percent in (50, 75, 90):
+        annual = 4200000 - 500000 * D(percent) / 100
+        assert table["annual_saving", D(percent)] == penny(4200000 * a5 - D("1.1") * (650000 + annual * a5))
+    for percent in (110, 125, 150):
+        one_off = 650000 * D(percent) / 100
+        assert table["one_off_cost", D(percent)] == penny(4200000 * a5 - D("1.1") * (one_off + 3700000 * a5))
+
+
+def test_benefits_valued_and_described_and_each_partners_share_of_the_value():
+    # Green Book (2022) annex A1: value benefits in pounds where possible, describe the rest.
+    a5 = annuity(5)
+    options = factories.proposal_data()["business_case"]["options"]
+    options = [options[0], options[1] | {"non_cashable_benefit": "100000.00",
+                                         "described_benefits": ["Resilience in a flood"]}]
+    result = appraisal(case_of(options=options, optimism_bias="0"))
+    shared = next(a for a in result.options if a.id == "shared")
+    value = penny(600000 * a5 - 650000)
+    assert shared.present_benefit == penny(100000 * a5)
+    assert shared.net_present_social_value == value == D("2059031.43")
+    assert shared.described_benefits == ["Resilience in a flood"]
+    # Shares by baseline (1.9m, 1.5m, 0.8m of 4.2m), to the penny, adding up to the whole.
+    shares = [s.net_present_social_value for s in result.partner_shares]
+    assert sum(shares) == value
+    for share, baseline in zip(shares, (1900000, 1500000, 800000), strict=True):
+        assert abs(share - value * baseline / 4200000) < D("0.01")
+    assert not result.justification_required
+
+
+def test_a_preferred_option_that_is_not_the_highest_value_is_flagged_for_justification():
+    result = appraisal(case_of())
+    assert (result.highest_value_option, result.justification_required) == ("alone", True)
+
+
+def test_a_case_recorded_before_the_green_book_fields_dumps_and_hashes_as_it_did():
+    data = factories.proposal_data()["business_case"]
+    dumped = BusinessCase.model_validate(data).model_dump(mode="json")
+    assert set(dumped) == set(data) | {"discount_rate", "payback_amber_tolerance", "payback_red_tolerance"}
+    assert all(set(option) == {"id", "name", "kind", "one_off_cost", "annual_cost"} for option in dumped["options"])
+
+
+def test_the_schema_bounds_are_the_engines():
+    from domain.model import DecimalString
+    percent = DecimalString(places=2, integer_digits=3, at_most=100).pattern
+    assert re.fullmatch(percent, "100") and not re.fullmatch(percent, "150")
+    assert not re.fullmatch(percent, "200") and not re.fullmatch(percent, "100.01")
+    bias = DecimalString(places=2, integer_digits=3, at_most=200).pattern
+    assert re.fullmatch(bias, "200") and re.fullmatch(bias, "199.99") and not re.fullmatch(bias, "200.5")
 
 
 @pytest.mark.parametrize(("change", "words"), [
@@ -100,11 +244,21 @@ def test_agreements_opened_before_the_rule_still_submit_without_a_business_case(
     assert agreement.stage is Stage.OBJECTIVE_SETTING
 
 
-def test_the_submission_records_each_options_net_present_value():
+def test_the_submission_records_every_figure_of_the_appraisal():
     agreement = opened()
     decisions = evolve(agreement, submit(), agreement.opened_at).decisions
     assert [(a["id"], a["net_present_value"]) for a in decisions[0].payload["appraisal"]] == [
-        ("alone", "-20859541.97"), ("shared", "-19091263.17")]
+        ("alone", "-18963219.98"), ("shared", "-19091263.17")]
+    assert [(a["id"], a["net_present_social_value"], a["switching_one_off_cost"])
+            for a in decisions[0].payload["appraisal"]] == [("alone", "0.00", None),
+                                                            ("shared", "-128043.19", "533597.10")]
+    summary = decisions[0].payload["appraisal_summary"]
+    assert (summary["business_as_usual"], summary["highest_value_option"], summary["justification_required"],
+            summary["justification"]) == ("alone", "alone", True, None)
+    assert len(summary["sensitivity"]) == 6 and len(summary["partner_shares"]) == 3
+    assert summary["basis"] | {} == {"discount_rate": "3.5", "long_term_discount_rate": "3.0",
+                                     "appraisal_years": "5", "capital_optimism_bias": "10",
+                                     "operating_optimism_bias": "10", "prices": "real (as given)"}
 
 
 # Benefits realised, worked by hand

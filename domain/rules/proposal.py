@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from domain.actions import MilestoneStatus, ReviseProposal, SetObjectives, SubmitForSignOff, SubmitProposal, Withdraw
 from domain.agreement import Agreement, ClosedOutcome
-from domain.business_case import appraise
+from domain.business_case import appraisal
 from domain.errors import ActionRejected
 from domain.model import Plan, Proposal, Risk, Stage, repeats
 from domain.rules.draft import UNTIL_CLOSED, Draft, Rule, each_partner_once
@@ -38,12 +38,18 @@ def revise_proposal(draft: Draft, action: ReviseProposal) -> None:
 
 def submit_proposal(draft: Draft, action: SubmitProposal) -> None:
     """The lead submits its proposal: with a business case and a risk register where the agreement's rules ask
-    for them, the appraisal of its options noted in the decision; objective-setting begins."""
+    for them; the appraisal noted in the decision, every figure the partners saw (``appraisal``: each option's
+    present cost, NPV, NPSV, switching values; ``appraisal_summary``: business as usual, the highest-value option,
+    whether the preferred one needs a justification and the one given, the sensitivity table, each partner's
+    share and the basis: rates, optimism bias, prices); objective-setting begins."""
     proposal = draft.agreement.proposal
     if draft.agreement.business_case_required:
         _require_business_case(proposal)
     if proposal.business_case is not None:
-        draft.note(appraisal=[a.model_dump(mode="json") for a in appraise(proposal.business_case)])
+        result = appraisal(proposal.business_case)
+        draft.note(appraisal=[a.model_dump(mode="json") for a in result.options],
+                   appraisal_summary={**result.model_dump(mode="json", exclude={"options"}),
+                                      "justification": proposal.business_case.preferred_justification})
     draft.move_to(Stage.OBJECTIVE_SETTING, "proposal submitted by the lead body")
 
 
