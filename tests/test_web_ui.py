@@ -187,4 +187,4 @@ async def _the_demos_link_shows_one_row_per_agreement(
             has=page.get_by_role("link", name=workflow_id(agreement_id), exact=True))).to_have_count(1)
     links = page.locator("tbody tr a[href*='/workflows/agreement-']")
     listed = [name.strip() for name in await links.all_inner_texts()]
-    assert listed and len(listed) == len(set(listed)), "an agreement appears on two rows"
+    assert all(listed.count(workflow_id(agreement_id)) <= 1 for agreement_id in continued), listed
