@@ -328,6 +328,22 @@ class AgreementWorkflow:
     def _check_change_attestor_keys(self, action: actions.ChangeAttestorKeys) -> None:
         self._evolve(action)
 
+    @workflow.update
+    async def delegate_signature(self, action: actions.DelegateSignature) -> AgreementStatus:
+        return await self._act(action)
+
+    @delegate_signature.validator
+    def _check_delegate_signature(self, action: actions.DelegateSignature) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def withdraw_delegation(self, action: actions.WithdrawDelegation) -> AgreementStatus:
+        return await self._act(action)
+
+    @withdraw_delegation.validator
+    def _check_withdraw_delegation(self, action: actions.WithdrawDelegation) -> None:
+        self._evolve(action)
+
     @workflow.update(dynamic=True)
     async def unknown_action(self, name: str, args: Sequence[RawValue]) -> AgreementStatus:
         raise self._unknown_action(name, args)
@@ -458,6 +474,9 @@ class AgreementWorkflow:
                 if action.first_seq == entries[0].seq else action
                 for action in agreement.recent_actions
             ]
+            agreement.delegations = [delegation.model_copy(update={"decision": delegation.decision + shift})
+                                     if delegation.decision == entries[0].seq else delegation
+                                     for delegation in agreement.delegations]
             entries = recorded
         agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
         if agreement is self._agreement:
