@@ -15,7 +15,7 @@ from domain.calendar import describe_end
 from domain.delegation import Delegation
 from domain.drift import Alert, Waiting, conditions, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
-from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject
+from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject, find_signatory
 from domain.variation import SignatureRecord, Variation
 
 
@@ -174,7 +174,7 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
         closure=agreement.closure,
         signatories={p.code: agreement.signatories(p.code) for p in proposal.partners},
         retired_signatories=agreement.retired_signatories,
-        delegations=[d for d in agreement.delegations if d.standing(now.astimezone(UTC).date())],
+        delegations=_standing_delegations(agreement, now),
         variation=_variation_view(agreement),
         former_partners=agreement.former_partners,
         benefits=agreement.benefits,
@@ -187,6 +187,14 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
         require_attestation=agreement.settings.require_attestation,
         attestor_keys=sorted(agreement.settings.attestor_keys),
     )
+
+
+def _standing_delegations(agreement: Agreement, now: datetime) -> list[Delegation]:
+    """The delegations that stand at ``now`` (not withdrawn, not ended by its UTC date) of signatories who are still
+    current signatories of their bodies (a delegate cannot sign for one who has retired, or whose body left)."""
+    day = now.astimezone(UTC).date()
+    return [d for d in agreement.delegations if d.standing(day)
+            and find_signatory(agreement.signatories(d.body), d.signatory, agreement.name_key) is not None]
 
 
 def _milestone_views(agreement: Agreement) -> list[MilestoneView]:

@@ -22,7 +22,19 @@ from domain.status import status_of
 from domain.story import story
 from tests.helpers import factories
 from tests.helpers.agreements import apply, in_sign_off, north_west_live
-from tests.helpers.builders import LEAD, STAFFORDSHIRE, T0, TAMWORTH, after, approve, propose, report, sign
+from tests.helpers.builders import (
+    LEAD,
+    STAFFORDSHIRE,
+    T0,
+    TAMWORTH,
+    after,
+    approve,
+    name_signatory,
+    propose,
+    report,
+    retire,
+    sign,
+)
 
 TAMWORTH_IDP = "https://login.example/tamworth/v2.0"
 SAM = BoundIdentity(issuer=TAMWORTH_IDP, subject="sam-oid")
@@ -114,6 +126,11 @@ def test_the_status_lists_the_delegations_that_stand():
     assert status_of(state, after(14)).delegations == []
     withdrawn = apply(state, WithdrawDelegation(actor=TAMWORTH))
     assert status_of(withdrawn, after(1)).delegations == []
+    alice = name_signatory(TAMWORTH, factories.TAMWORTH, "Alice Grant")
+    retired = apply(state, alice, retire(TAMWORTH, factories.TAMWORTH, "Owen Hughes", T0.date()))
+    assert status_of(retired, after(1)).delegations == [], "nobody signs for a signatory who has retired"
+    refused = refusal(retired, approve(FOR_OWEN, version=retired.version), days=1)
+    assert refused.code == "not_a_signatory"
 
 
 def test_an_actor_without_a_delegate_and_a_signature_record_serialise_as_they_always_did():
