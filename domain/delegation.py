@@ -10,6 +10,7 @@ sign-offs and variations in their own name "for" the signatory: the actor names 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from pydantic import Field
@@ -40,3 +41,13 @@ class Delegation(Extended):
     def standing(self, day: date) -> bool:
         """Whether the delegation still counts on ``day``: not withdrawn and not yet ended (perhaps not yet begun)."""
         return self.withdrawn is None and day <= self.ends
+
+
+def renumbered(delegations: Iterable[Delegation], seq: int, shift: int) -> list[Delegation]:
+    """``delegations`` with the decision number ``seq`` (of a delegation made, or withdrawn, by the action just
+    recorded) moved on by ``shift``: the action's decisions were recorded ``shift`` places later than expected (at
+    the ledger's head, after a Temporal reset)."""
+    def moved(number: int | None) -> int | None:
+        return number + shift if number == seq else number
+
+    return [d.model_copy(update={"decision": moved(d.decision), "withdrawn": moved(d.withdrawn)}) for d in delegations]

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from domain import attestation
 from domain.actions import Actor, DelegateSignature, WithdrawDelegation
 from domain.agreement import Agreement
+from domain.delegation import renumbered
 from domain.errors import ActionRejected
 from domain.ledger import GENESIS, ChainHead, chain
 from domain.lifecycle import evolve
@@ -174,3 +175,12 @@ def test_a_delegate_signs_a_variation_for_the_signatory():
     assert signed.agreement.variation is not None
     assert signed.agreement.variation.signatures[factories.CUMBRIA].signer == "Sam Okafor"
     assert refusal(agreement, sign(for_cumbria), days=14).code == "delegation_ended"
+
+
+def test_a_delegation_recorded_later_in_the_ledger_than_expected_is_renumbered_to_match():
+    made = apply(in_sign_off(), delegate()).delegations
+    first = made[0].decision
+    withdrawn = apply(in_sign_off(), delegate(), WithdrawDelegation(actor=TAMWORTH)).delegations
+    assert [(d.decision, d.withdrawn) for d in renumbered(made, first, 3)] == [(first + 3, None)]
+    assert [(d.decision, d.withdrawn) for d in renumbered(withdrawn, first, 3)] == [(first + 3, first + 3)]
+    assert renumbered(made, first + 1, 3) == made
