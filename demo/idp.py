@@ -4,10 +4,15 @@ officers (``demo_councils``); the tests for the seed's councils (``tests/helpers
 
 Signing in there is password-less (the person picks their account on the provider's page): it is for
 demonstrations and tests only.
+
+``python -m demo.idp`` prints the demo councils' file for pages served at http://localhost:8088, without the
+client secret (the provider reads it from IDP_CLIENT_SECRET): ``idp/demo-councils.json``, which the provider's
+image (``idp/Dockerfile``, docker compose's ``demo`` profile) runs with.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -71,12 +76,14 @@ def demo_councils() -> list[Council]:
     return list(found.values())
 
 
-def provider_config(councils: Iterable[Council], client_secret: str, pages_url: str) -> dict:
+def provider_config(councils: Iterable[Council], client_secret: str | None, pages_url: str) -> dict:
     """The JSON ``idp/server.mjs`` reads: the councils and their people, and the pages' client (``CLIENT_ID``,
-    ``client_secret``) with each council's redirect URI ``{pages_url}/pages/signed-in/{code}``."""
+    ``client_secret``: None leaves it to the provider's environment, IDP_CLIENT_SECRET) with each council's
+    redirect URI ``{pages_url}/pages/signed-in/{code}``."""
     councils = list(councils)
+    secret = {"client_secret": client_secret} if client_secret is not None else {}
     return {
-        "client": {"client_id": CLIENT_ID, "client_secret": client_secret,
+        "client": {"client_id": CLIENT_ID, **secret,
                    "redirect_uris": [f"{pages_url}/pages/signed-in/{c.code}" for c in councils]},
         "councils": {c.code: {"name": c.name, "people": [
             {"sub": p.sub, "name": p.name, "email": p.email, "email_verified": True} for p in c.people]}
@@ -144,3 +151,19 @@ class OpenIdProvider:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+
+COMPOSE_PAGES_URL = "http://localhost:8088"
+"""Where docker compose publishes the API, and so the pages (``docker-compose.yml``)."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the demo councils' file (``idp/demo-councils.json``) for the pages at ``--pages-url``."""
+    parser = argparse.ArgumentParser(prog="python -m demo.idp", description=main.__doc__)
+    parser.add_argument("--pages-url", default=COMPOSE_PAGES_URL, help="the pages' public URL, without /pages")
+    args = parser.parse_args(argv)
+    print(json.dumps(provider_config(demo_councils(), None, args.pages_url.rstrip("/")), indent=2))
+
+
+if __name__ == "__main__":
+    main()
