@@ -32,7 +32,7 @@ from temporalio.runtime import Runtime
 
 from cli.output import print_table
 from demo import live
-from demo.idp import OpenIdProvider
+from demo.idp import ProviderProcess
 from demo.mailbox import Received, SmtpSink
 from demo.pages import DemoPages
 from demo.portfolio import PORTFOLIO, Persona, compressed_settings, next_step
@@ -240,7 +240,7 @@ async def serve_pages(console: Console, args: argparse.Namespace, pool: asyncpg.
                       agreements: AgreementClient) -> DemoPages | None:
     """Start the demo's OpenID provider and the pages, and print their address and who signs in; None (and why,
     printed) where they cannot run."""
-    missing = OpenIdProvider.missing()
+    missing = ProviderProcess.missing()
     if missing is not None:
         console.print(f"No pages for people: {missing}.", highlight=False)
         return None

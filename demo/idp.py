@@ -35,13 +35,13 @@ READY = re.compile(r"concordat-idp ready (\{.*\})$")
 
 @dataclass(frozen=True)
 class Person:
-    """A person of the council ``body``: their name, role and email (verified); their subject at the council's
+    """A person of the council ``body``: their name, email (verified) and role; their subject at the council's
     issuer is derived from the email, so it is the same on every run."""
 
     body: str
     name: str
-    role: str
     email: str
+    role: str = ""
 
     @property
     def sub(self) -> str:
@@ -60,8 +60,9 @@ class Council:
 def council(partner: dict, domain: str, emails: dict[str, str] | None = None) -> Council:
     """The council of a proposal's ``partner``, its signatories as people (email from ``emails`` by name, else
     first.last@``domain``)."""
-    people = tuple(Person(partner["code"], s["name"], s.get("role", ""), (emails or {}).get(
-        s["name"], f"{'.'.join(s['name'].lower().split())}@{domain}")) for s in partner["signatories"])
+    people = tuple(Person(partner["code"], s["name"], (emails or {}).get(
+        s["name"], f"{'.'.join(s['name'].lower().split())}@{domain}"), s.get("role", ""))
+        for s in partner["signatories"])
     return Council(partner["code"], partner["name"], people)
 
 
@@ -91,7 +92,7 @@ def provider_config(councils: Iterable[Council], client_secret: str | None, page
     }
 
 
-class OpenIdProvider:
+class ProviderProcess:
     """``node idp/server.mjs --config CONFIG``: started by ``start``, which waits for its ready line and reads
     each council's issuer from it; its output is kept (and written to ``log`` when given)."""
 
@@ -110,7 +111,7 @@ class OpenIdProvider:
             return "the OpenID provider's packages are not installed (npm ci --prefix idp; scripts/install.sh does)"
         return None
 
-    def start(self, timeout: float = 60) -> OpenIdProvider:
+    def start(self, timeout: float = 60) -> ProviderProcess:
         """Start the server and wait for its ready line; raises ``RuntimeError`` with its output otherwise."""
         why = self.missing()
         if why is not None:

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from api.app import create_app
 from api.settings import ApiSettings
 from api.tokens import TokenVerifier
-from demo.idp import CLIENT_ID, Council, OpenIdProvider, demo_councils, provider_config
+from demo.idp import CLIENT_ID, Council, ProviderProcess, demo_councils, provider_config
 from store import directory
 from store.database import Pool
 from web.settings import PagesSettings
@@ -54,7 +54,7 @@ class DemoPages:
     pages_port: int = 8088
     idp_port: int = 9090
     councils: list[Council] = field(default_factory=demo_councils)
-    idp: OpenIdProvider | None = None
+    idp: ProviderProcess | None = None
     listed: list[directory.IssuerEntry] = field(default_factory=list)
     _server: uvicorn.Server | None = None
     _serving: asyncio.Task[None] | None = None
@@ -66,13 +66,13 @@ class DemoPages:
 
     async def start(self) -> DemoPages:
         """Start the provider, list its issuers, and serve the pages; raises ``RuntimeError`` when the provider
-        cannot start (``OpenIdProvider.missing`` says why beforehand)."""
+        cannot start (``ProviderProcess.missing`` says why beforehand)."""
         client_secret = secrets.token_urlsafe(32)
         pages_url = f"http://127.0.0.1:{self.pages_port}"
         config = self.data_dir / "idp-councils.json"
         config.touch(mode=0o600)
         config.write_text(json.dumps(provider_config(self.councils, client_secret, pages_url), indent=2))
-        self.idp = OpenIdProvider(config, port=self.idp_port, log=self.data_dir / "idp.log").start()
+        self.idp = ProviderProcess(config, port=self.idp_port, log=self.data_dir / "idp.log").start()
         issuers = self.idp.issuers
         known = await directory.load(self.pool)
         for council in self.councils:

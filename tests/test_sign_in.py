@@ -18,14 +18,14 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import schema_settings
-from demo.idp import OpenIdProvider
+from demo.idp import ProviderProcess
 from demo.pages import DemoPages
 from store import directory
 from tests.helpers import free_port
 from tests.helpers.factories import LICHFIELD, STAFFORDSHIRE, TAMWORTH
 from tests.helpers.harness import Harness
 from tests.helpers.identity import IdentityProvider
-from tests.helpers.oidc import SeedProvider, pages_serving, sign_in
+from tests.helpers.oidc import OpenIdProvider, pages_serving, sign_in
 from tests.test_web_ui import CHROMIUM, CHROMIUM_ARGS
 from web.session import COOKIE
 
@@ -48,7 +48,7 @@ async def browser_page() -> AsyncIterator[Any]:
 
 
 @asynccontextmanager
-async def councils_pages(harness: Harness, idp: SeedProvider, **pages: Any) -> AsyncIterator[None]:
+async def councils_pages(harness: Harness, idp: OpenIdProvider, **pages: Any) -> AsyncIterator[None]:
     """The API with the pages, the directory listing Lichfield's and Tamworth's issuers (not Staffordshire's)."""
     own = IdentityProvider()
     try:
@@ -63,7 +63,7 @@ async def session_cookie(page: Any) -> dict[str, Any] | None:
 
 
 def test_the_session_cookie_is_secure_by_default_and_the_issuer_is_asked_for_a_code_with_pkce(
-        openid_provider: SeedProvider):
+        openid_provider: OpenIdProvider):
     pages = openid_provider.pages_settings(CONCORDAT_PAGES_COOKIE_SECURE=True)
     with TestClient(create_app(schema_settings(), pages=pages), base_url=openid_provider.pages_url) as client:
         response = client.get(f"/pages/sign-in/{LICHFIELD}", follow_redirects=False)
@@ -81,7 +81,7 @@ def test_the_session_cookie_is_secure_by_default_and_the_issuer_is_asked_for_a_c
 
 @needs_chromium
 async def test_a_chief_executive_signs_in_through_their_councils_provider_and_signs_out(
-        harness: Harness, openid_provider: SeedProvider):
+        harness: Harness, openid_provider: OpenIdProvider):
     from playwright.async_api import expect
 
     idp = openid_provider
@@ -122,7 +122,7 @@ async def test_a_chief_executive_signs_in_through_their_councils_provider_and_si
 
 @needs_chromium
 async def test_a_person_of_an_issuer_the_directory_does_not_list_for_the_body_is_refused(
-        harness: Harness, openid_provider: SeedProvider):
+        harness: Harness, openid_provider: OpenIdProvider):
     from playwright.async_api import expect
 
     idp = openid_provider
@@ -139,7 +139,7 @@ async def test_a_person_of_an_issuer_the_directory_does_not_list_for_the_body_is
 
 @needs_chromium
 async def test_an_expired_session_sends_the_person_to_sign_in_again(
-        harness: Harness, openid_provider: SeedProvider):
+        harness: Harness, openid_provider: OpenIdProvider):
     idp = openid_provider
     account = f"{idp.pages_url}/pages/account"
     async with councils_pages(harness, idp, CONCORDAT_PAGES_SESSION_SECONDS=2), browser_page() as page:
@@ -161,7 +161,7 @@ async def test_the_demo_serves_the_pages_and_its_officers_sign_in_through_their_
         harness: Harness, tmp_path: Path):
     from playwright.async_api import expect
 
-    missing = OpenIdProvider.missing()
+    missing = ProviderProcess.missing()
     if missing is not None:
         pytest.skip(missing)
     pages = await DemoPages(tmp_path, harness.pool, harness.agreements, pages_port=free_port(),

@@ -1,8 +1,8 @@
 """A real OpenID provider for the pages' tests: ``idp/server.mjs`` (npm ``oidc-provider``) run by Node, one issuer
 per council, and a real browser signing in through it (authorization code with PKCE, as a person does).
 
-``SeedProvider.start`` writes the councils and their people to a JSON file, starts the server on a free port
-and waits for its ready line (``demo.idp.OpenIdProvider``); the pages' client is registered at every issuer with
+``OpenIdProvider.start`` writes the councils and their people to a JSON file, starts the server on a free port
+and waits for its ready line (the process is ``demo.idp``'s); the pages' client is registered at every issuer with
 the redirect URIs of the API the test serves on ``pages_port``. ``seed_councils`` are the seed's councils
 (Lichfield, Tamworth, Staffordshire) with their signatories as people. ``pages_serving`` serves the API with the
 pages, the directory listing each given body's issuer (entries removed afterwards), and ``sign_in`` drives the
@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from demo.idp import CLIENT_ID, Council, OpenIdProvider, Person, council, provider_config
+from demo.idp import CLIENT_ID, Council, Person, ProviderProcess, council, provider_config
 from store import directory
 from tests.helpers import factories
 from tests.helpers.harness import Harness
@@ -37,14 +37,15 @@ def seed_councils() -> list[Council]:
     for partner in factories.proposal_data()["partners"]:
         domain = partner["name"].split()[0].lower() + ".gov.uk"
         found = council(partner, domain, factories.IDENTITIES)
-        officer = Person(partner["code"], "Sam Officer", "Officer", f"sam.officer@{domain}")
+        officer = Person(partner["code"], "Sam Officer", f"sam.officer@{domain}", "Officer")
         councils.append(Council(found.code, found.name, (*found.people, officer)))
     return councils
 
 
-class SeedProvider:
-    """The demonstration provider (``demo.idp.OpenIdProvider``) with ``councils``, one issuer each, the pages'
-    client registered at each with the redirect URIs of the pages served at ``http://127.0.0.1:{pages_port}``."""
+class OpenIdProvider:
+    """The demonstration provider (its process a ``demo.idp.ProviderProcess``) with ``councils``, one issuer each,
+    the pages' client registered at each with the redirect URIs of the pages served at
+    ``http://127.0.0.1:{pages_port}``."""
 
     def __init__(self, councils: Iterable[Council], pages_port: int) -> None:
         self.councils = {c.code: c for c in councils}
@@ -53,7 +54,7 @@ class SeedProvider:
         self._folder = tempfile.TemporaryDirectory(prefix="concordat-idp-")
         config = Path(self._folder.name) / "councils.json"
         config.write_text(json.dumps(provider_config(self.councils.values(), self.client_secret, self.pages_url)))
-        self.server = OpenIdProvider(config)
+        self.server = ProviderProcess(config)
 
     @property
     def pages_url(self) -> str:
@@ -64,7 +65,7 @@ class SeedProvider:
         """Each council's issuer, by body code."""
         return self.server.issuers
 
-    def start(self) -> SeedProvider:
+    def start(self) -> OpenIdProvider:
         self.server.start()
         return self
 
@@ -91,7 +92,7 @@ class SeedProvider:
 
 
 @asynccontextmanager
-async def pages_serving(harness: Harness, idp: SeedProvider, pages: PagesSettings, listed: Iterable[str],
+async def pages_serving(harness: Harness, idp: OpenIdProvider, pages: PagesSettings, listed: Iterable[str],
                         own: IdentityProvider, **variables: str) -> AsyncIterator[Any]:
     """The API with ``pages`` on ``idp.pages_port``, the directory listing the issuer of each body of ``listed``
     for it (removed afterwards), its own issuer ``own`` for no body; yields the ``tests.test_api.Api``."""
@@ -112,9 +113,9 @@ async def pages_serving(harness: Harness, idp: SeedProvider, pages: PagesSetting
             await directory.remove_issuer(harness.pool, entry.body, entry.issuer, by=ADMIN)
 
 
-async def sign_in(page: Any, idp: SeedProvider, body: str, name: str, next_path: str = "/pages/") -> None:
+async def sign_in(page: Any, idp: OpenIdProvider, body: str, name: str, next_path: str = "/pages/") -> None:
     """In the Playwright ``page``: start signing in for ``body``, choose ``name``'s account on the provider's own
-    page, and wait to be back on the pages (or on the page that refuses them)."""
+    page, and wait to be back on the pages at ``next_path`` (or on the page of the callback that refuses them)."""
     await page.goto(f"{idp.pages_url}/pages/sign-in/{body}?next={next_path}")
     await page.get_by_role("button", name=re.compile(re.escape(name))).click()
-    await page.wait_for_url(re.compile(re.escape(f"{idp.pages_url}/pages/")))
+    await page.wait_for_url(lambda url: url == f"{idp.pages_url}{next_path}" or "/pages/signed-in/" in url)
