@@ -2,9 +2,12 @@
 and README).
 
 It waits (with backoff) for Temporal and, with DATABASE_URL, for PostgreSQL (applying the migrations as the
-worker does), then serves until SIGTERM or SIGINT. Exit 2: bad configuration;
+worker does), then serves until SIGTERM or SIGINT. With ``CONCORDAT_PAGES_URL`` set it also serves the pages for
+people (``web.settings``). Exit 2: bad configuration;
 exit 3: Temporal stayed unreachable. Logs are JSON lines.
 """
+
+import os
 
 import structlog
 import uvicorn
@@ -16,6 +19,7 @@ from runtime.service import exit_now, run_service, with_retry
 from runtime.settings import Settings
 from runtime.temporal import connect_temporal
 from store.database import create_pool, migrate
+from web.settings import PagesSettings
 from workflows.client import AgreementClient
 
 log = structlog.get_logger("concordat.api")
@@ -29,7 +33,8 @@ async def serve(settings: Settings) -> None:
                             timeout=settings.connect_timeout_seconds, log=log) if settings.database_url else None
     if pool is not None:
         await migrate(pool)  # as the worker and the dispatcher do: whichever starts first brings the schema
-    app = create_app(api, AgreementClient(client, settings.task_queue), TokenVerifier(api), pool)
+    pages = PagesSettings.from_environment() if os.environ.get("CONCORDAT_PAGES_URL") else None
+    app = create_app(api, AgreementClient(client, settings.task_queue), TokenVerifier(api), pool, pages)
     server = uvicorn.Server(uvicorn.Config(app, host=api.host, port=api.port, log_config=None))
     try:
         await server.serve()

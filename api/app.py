@@ -50,6 +50,8 @@ from domain.status import AgreementStatus
 from store import directory as directory_store
 from store.database import OUTAGE_ERRORS, Pool
 from store.ledger import read_ledger, verify_ledger
+from web import session, signin
+from web.settings import PagesSettings
 from workflows.client import (
     CODE_PATTERN,
     AgreementClient,
@@ -110,10 +112,11 @@ _bearer = HTTPBearer(auto_error=False, description="An OpenID access token from 
 
 
 def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
-               verifier: TokenVerifier | None = None, ledger: Pool | None = None) -> FastAPI:
+               verifier: TokenVerifier | None = None, ledger: Pool | None = None,
+               pages: PagesSettings | None = None) -> FastAPI:
     """The API on ``agreements`` (a Temporal client), checking tokens with ``verifier`` and reading the ledger
     from ``ledger``; without them the app serves only its OpenAPI document (as ``python -m workflows.contract``
-    renders it)."""
+    renders it). With ``pages``, it also serves the pages for people under ``/pages`` (``web``)."""
     app = FastAPI(
         title="Concordat", version="1", description=__doc__,
         responses=REFUSALS,
@@ -135,7 +138,7 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
             return 503, UNAVAILABLE, str(error)
         return None
 
-    app.add_middleware(ChecksFirst, authenticate=authenticated_first)
+    app.add_middleware(ChecksFirst, authenticate=authenticated_first, pages_prefix=session.PREFIX if pages else None)
     attestor_keys_of_the_deployment = {settings.signing_key_id: settings.public_key_pem()}
 
     async def caller(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
@@ -159,6 +162,10 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         return Authority(settings, await read_directory())
 
     acting = Acting(client, private_key, settings.signing_key_id)
+    if pages is not None:
+        session.install(app, pages)
+        app.include_router(signin.router(pages, checks), prefix=session.PREFIX)
+
     Who = Annotated[Caller, Depends(caller)]
     Checks = Annotated[Authority, Depends(checks)]
     AgreementId = Annotated[str, Path(min_length=1, max_length=200, description="The agreement id (or its "

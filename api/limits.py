@@ -3,9 +3,11 @@
 For each HTTP request, before the application reads a byte of its body:
 
 1. a declared ``Content-Length`` over ``MAX_BODY_BYTES`` is refused with 413;
-2. a request with a body whose ``Content-Type`` is not JSON is refused with 415;
-3. on every route but the public ones (``PUBLIC_PATHS``), the bearer token is checked (``authenticate``); a
-   refusal (401, or 503 when the identity provider's keys cannot be fetched) is sent without reading the body;
+2. a request with a body whose ``Content-Type`` is not JSON is refused with 415 (but see 3);
+3. on every route but the public ones (``PUBLIC_PATHS``) and the pages (paths under ``pages_prefix``, which
+   sign people in with a session cookie and take HTML forms: ``web.session``), the bearer token is checked
+   (``authenticate``) and a body must be JSON; a refusal (401, or 503 when the identity provider's keys cannot
+   be fetched) is sent without reading the body;
 4. the body is then passed on as it streams, its bytes counted: once past ``MAX_BODY_BYTES`` (a body sent in
    chunks, with no length declared) reading stops with 413. Nothing is buffered here, so a large body costs
    the API no memory beyond the chunk in hand.
@@ -42,11 +44,13 @@ class BodyTooLarge(HTTPException):
 
 
 class ChecksFirst:
-    """The middleware: ``app`` behind the checks above, tokens checked by ``authenticate``."""
+    """The middleware: ``app`` behind the checks above, tokens checked by ``authenticate``, paths under
+    ``pages_prefix`` (when given) left to the pages' own session."""
 
-    def __init__(self, app: ASGIApp, authenticate: Authenticate) -> None:
+    def __init__(self, app: ASGIApp, authenticate: Authenticate, pages_prefix: str | None = None) -> None:
         self.app = app
         self.authenticate = authenticate
+        self.pages_prefix = pages_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,11 +68,14 @@ class ChecksFirst:
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return 413, "PayloadTooLarge", BodyTooLarge().detail
+        path: str = scope["path"]
+        if self.pages_prefix and (path == self.pages_prefix or path.startswith(f"{self.pages_prefix}/")):
+            return None
         has_body = (declared.isdigit() and int(declared) > 0) or "transfer-encoding" in headers
         media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if has_body and media_type != "application/json":
             return 415, "UnsupportedMediaType", "send the request body as JSON (Content-Type: application/json)"
-        if scope["path"] in PUBLIC_PATHS:
+        if path in PUBLIC_PATHS:
             return None
         return await self.authenticate(headers.get("authorization"))
 

@@ -101,10 +101,7 @@ class TokenVerifier:
     def trusted(self, issuer: str, directory: Directory) -> tuple[str, str, str] | None:
         """The JWKS URL, audience and subject claim of ``issuer`` when the API trusts it (its own, or the
         directory's), else None."""
-        if issuer == self.settings.issuer:
-            return self.settings.jwks_url, self.settings.audience, self.settings.subject_claim
-        entry = directory.issuer(issuer)
-        return (entry.jwks_url, entry.audience, entry.subject_claim) if entry else None
+        return trusted_issuer(self.settings, issuer, directory)
 
     async def caller(self, authorization: str | None, directory: Directory | None = None) -> Caller:
         """The person an ``Authorization: Bearer ...`` header proves, by a token of an issuer the API trusts
@@ -142,22 +139,38 @@ class TokenVerifier:
             raise Unauthenticated("the token's signature does not verify (it was altered or forged)") from None
         except jwt.PyJWTError as error:
             raise Unauthenticated(f"the token is not acceptable: {error}") from None
-        subject = claims[subject_claim]
-        if not isinstance(subject, str) or not re.fullmatch(IDENTITY_PATTERN, subject):
-            raise Unauthenticated(f"the token's {subject_claim} claim does not name anyone")
-        return Caller(issuer=claims["iss"], subject=subject, name=_display_name(claims, subject),
-                      claim=self._display_claim(claims))
+        return caller_of(claims, subject_claim, self.settings.identity_claim)
 
-    def _display_claim(self, claims: dict[str, Any]) -> str | None:
-        """The token's value of the claim recorded identities name people by, or None (absent, blank, or an
-        email the issuer does not say it verified)."""
-        name = self.settings.identity_claim
-        value = claims.get(name)
-        if not isinstance(value, str) or not value.strip():
-            return None
-        if name == "email" and claims.get("email_verified") is not True:
-            return None
-        return value.strip()
+
+def trusted_issuer(settings: ApiSettings, issuer: str, directory: Directory) -> tuple[str, str, str] | None:
+    """The JWKS URL, audience and subject claim (``sub`` or ``oid``) of ``issuer`` when the deployment trusts it
+    (the API's own issuer in ``settings``, or one ``directory`` lists), else None."""
+    if issuer == settings.issuer:
+        return settings.jwks_url, settings.audience, settings.subject_claim
+    entry = directory.issuer(issuer)
+    return (entry.jwks_url, entry.audience, entry.subject_claim) if entry else None
+
+
+def caller_of(claims: dict[str, Any], subject_claim: str, identity_claim: str) -> Caller:
+    """The person verified ``claims`` (an access or ID token's, ``iss`` among them) name: their ``subject_claim``
+    as subject, their display name, and their ``identity_claim`` (an email only when ``email_verified`` is true);
+    raises ``Unauthenticated`` when the subject claim does not name anyone."""
+    subject = claims.get(subject_claim)
+    if not isinstance(subject, str) or not re.fullmatch(IDENTITY_PATTERN, subject):
+        raise Unauthenticated(f"the token's {subject_claim} claim does not name anyone")
+    return Caller(issuer=claims["iss"], subject=subject, name=_display_name(claims, subject),
+                  claim=_display_claim(claims, identity_claim))
+
+
+def _display_claim(claims: dict[str, Any], name: str) -> str | None:
+    """The token's value of the claim ``name`` recorded identities name people by, or None (absent, blank, or an
+    email the issuer does not say it verified)."""
+    value = claims.get(name)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if name == "email" and claims.get("email_verified") is not True:
+        return None
+    return value.strip()
 
 
 def _display_name(claims: dict[str, Any], subject: str) -> str:
