@@ -37,7 +37,7 @@ from temporalio.service import RPCError
 
 from api import errors
 from api.acting import NOT_FOUND, UNAVAILABLE, Acting, ApiError, api_error, forbid, read
-from api.authority import NOT_A_READER, Authority, Refused
+from api.authority import NOT_A_READER, Authority, Refused, bodies_of
 from api.limits import ChecksFirst
 from api.settings import ApiSettings
 from api.tokens import Caller, KeysUnavailable, TokenVerifier, Unauthenticated
@@ -50,6 +50,7 @@ from domain.status import AgreementStatus
 from store import directory as directory_store
 from store.database import OUTAGE_ERRORS, Pool
 from store.ledger import read_ledger, verify_ledger
+from web import pages as web_pages
 from web import session, signin
 from web.settings import PagesSettings
 from workflows.client import (
@@ -165,6 +166,7 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
     if pages is not None:
         session.install(app, pages)
         app.include_router(signin.router(pages, checks), prefix=session.PREFIX)
+        web_pages.install(app, acting, checks, ledger)
 
     Who = Annotated[Caller, Depends(caller)]
     Checks = Annotated[Authority, Depends(checks)]
@@ -246,7 +248,7 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
     async def status(agreement_id: AgreementId, who: Who, checks: Checks) -> AgreementStatus:
         """The agreement's status, to a person of a body that is or was a partner, or granted to read it."""
         current = await read(client().status(agreement_id))
-        _may_read(who, checks, current.agreement_id, "status", _bodies_of(current))
+        _may_read(who, checks, current.agreement_id, "status", bodies_of(current))
         return current
 
     @router.get("/agreements/{agreement_id}/ledger", summary="An agreement's decisions, verified")
@@ -266,7 +268,7 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         entries = await read_ledger(ledger, agreement_id)
         if not entries:
             raise ApiError(404, NOT_FOUND, f"the ledger holds no decisions for agreement {agreement_id}")
-        _may_read(who, checks, agreement_id, "ledger", _bodies_of(current) if current else _bodies_in(entries))
+        _may_read(who, checks, agreement_id, "ledger", bodies_of(current) if current else _bodies_in(entries))
         keys = {**recorded_keys(entries), settings.signing_key_id: settings.public_key_pem()}
         verification = await verify_ledger(ledger, agreement_id, head, terminated=terminated)
         return LedgerView(entries=entries, verification=verification,
@@ -340,12 +342,6 @@ def _may_read(who: Caller, checks: Authority, agreement_id: str, what: str, bodi
         raise ApiError(403, NOT_A_READER, message, [Problem(field="", code="not_a_reader", message=message)])
     log().info("agreement_read", reader=who.identity, name=who.name, agreement_id=agreement_id, what=what,
                basis=basis)
-
-
-def _bodies_of(status: AgreementStatus) -> set[str]:
-    """The bodies that are or were partners of the agreement ``status`` describes, or are joining it."""
-    joining = {p.code for p in status.variation.variation.incoming} if status.variation else set()
-    return {*status.body_names, *status.former_partners, *joining}
 
 
 def _bodies_in(entries: list[LedgerEntry]) -> set[str]:
