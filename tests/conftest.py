@@ -19,8 +19,10 @@ from temporalio.testing import WorkflowEnvironment
 import starter
 from runtime.temporal import CORE_LOGGER, core_telemetry
 from store.database import create_pool, migrate
+from tests.helpers import free_port
 from tests.helpers.environments import DEV_SERVER_MARK, LOCAL, OPTION, TIME_SKIPPING, Environments
 from tests.helpers.harness import Harness
+from tests.helpers.oidc import NODE, OpenIdProvider, seed_councils
 
 
 class _TestServerCapabilities(logging.Filter):
@@ -136,3 +138,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(_exit_status)
+
+
+@pytest.fixture(scope="module")
+def openid_provider() -> Iterator[OpenIdProvider]:
+    """The real OpenID provider (``idp/server.mjs``) with the seed's councils, one issuer each, for the pages
+    served on its ``pages_port``; skipped, saying why, where Node.js is not installed."""
+    if NODE is None:
+        pytest.skip("Node.js is not installed (apt-get install nodejs npm; scripts/test.sh does as root)")
+    idp = OpenIdProvider(seed_councils(), free_port()).start()
+    yield idp
+    idp.stop()

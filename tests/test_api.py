@@ -33,6 +33,7 @@ from domain.ledger import ChainHead, Decision, chain
 from tests.helpers import assert_eventually, factories
 from tests.helpers.harness import Harness
 from tests.helpers.identity import AUDIENCE, IdentityProvider
+from web.settings import PagesSettings
 from workflows.agreement import workflow_id
 from workflows.client import ActionRefused
 from workflows.contract import CONTRACT_DIR
@@ -71,15 +72,17 @@ class Api:
 
 @asynccontextmanager
 async def serving(harness: Harness, provider: IdentityProvider, key: Ed25519PrivateKey,
-                  kid: str = "api-1", **variables: str) -> AsyncIterator[Api]:
+                  kid: str = "api-1", *, pages: PagesSettings | None = None, port: int = 0,
+                  **variables: str) -> AsyncIterator[Api]:
     """The API on ``harness`` trusting ``provider`` as its own issuer (for every body unless ``variables`` say
-    otherwise), signing attestations with ``key`` as ``kid``; other settings from ``variables``."""
+    otherwise), signing attestations with ``key`` as ``kid``; other settings from ``variables``; with ``pages``,
+    serving the pages too; on ``port`` (0: any free port)."""
     settings = ApiSettings.model_validate({
         "CONCORDAT_API_ISSUER": provider.issuer, "CONCORDAT_API_AUDIENCE": AUDIENCE,
         "CONCORDAT_API_JWKS_URL": provider.jwks_url, "CONCORDAT_API_SIGNING_KEY": signing_key_pem(key),
         "CONCORDAT_API_SIGNING_KEY_ID": kid, "CONCORDAT_API_DIRECTORY_SECONDS": "0", **variables})
-    app = create_app(settings, harness.agreements, TokenVerifier(settings), harness.pool)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
+    app = create_app(settings, harness.agreements, TokenVerifier(settings), harness.pool, pages)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
     task = asyncio.create_task(server.serve())
     async def started() -> bool:
         return server.started

@@ -8,7 +8,8 @@ token (signature from the issuer's JWKS, issuer, audience, nonce, expiry). The p
 token as ``api.tokens`` reads an access token (``caller_of``: ``sub``, or ``oid`` for an issuer the directory
 configures so) and signed in only when the directory lists that issuer for the body
 (``api.authority.Authority.speaks_for``); otherwise a 403 page says why, and no session is made.
-``POST /pages/sign-out`` (with the form's CSRF token) ends the session.
+``GET /pages/account`` shows the person signed in (their issuer and subject: the identity a signatory binds) with
+the sign-out button; ``POST /pages/sign-out`` (with the form's CSRF token) ends the session.
 """
 
 from __future__ import annotations
@@ -110,6 +111,21 @@ def router(settings: PagesSettings, authority: Callable[[], Awaitable[Authority]
         session.sign_in(request, caller, body)
         log().info("signed_in", body=body, issuer=caller.issuer, subject=caller.subject, name=caller.name)
         return RedirectResponse(target, status_code=303)
+
+    @routes.get("/account")
+    async def account(request: Request, person: session.Person) -> HTMLResponse:
+        body = session.signed_in_body(request) or ""
+        rows = (("Name", person.name), ("Council", _name(settings, body) if body in settings.clients else body),
+                ("Identity provider (issuer)", person.issuer), ("Subject", person.subject))
+        summary = "".join(f'<div class="govuk-summary-list__row"><dt class="govuk-summary-list__key">{key}</dt>'
+                          f'<dd class="govuk-summary-list__value">{html.escape(value)}</dd></div>'
+                          for key, value in rows)
+        return session.page("Your sign-in", f'<dl class="govuk-summary-list">{summary}</dl>'
+                            f'<form method="post" action="{session.PREFIX}/sign-out" novalidate>'
+                            f'<input type="hidden" name="{session.CSRF_FIELD}" value="'
+                            f'{html.escape(session.csrf_token(request), quote=True)}">'
+                            '<button type="submit" class="govuk-button govuk-button--secondary" '
+                            'data-module="govuk-button">Sign out</button></form>')
 
     @routes.post("/sign-out")
     async def sign_out(request: Request) -> Response:
