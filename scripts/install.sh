@@ -8,3 +8,10 @@ install() {
   .venv/bin/python -m pip install --disable-pip-version-check -e ".[$1]" \
     2> >(grep -v "^WARNING: Location '.*' is ignored" >&2) | sed -u -n 's/^\(Collecting\|Successfully installed\) /  \1 /p'
 }
+
+# `install_test_tools` puts the browser tests' tools (package.json: axe-core) into node_modules, where npm is installed.
+install_test_tools() {
+  if command -v npm >/dev/null; then
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null || { echo "npm ci failed" >&2; exit 1; }
+  fi
+}

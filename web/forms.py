@@ -54,7 +54,7 @@ class Filled:
         "" when none does."""
         path = tuple(location.split(".")) if isinstance(location, str) else tuple(location)
         path = tuple(int(part) if isinstance(part, str) and part.isdigit() else part for part in path)
-        for length in range(len(path), 0, -1):
+        for length in range(len(path), -1, -1):
             if path[:length] in self.fields:
                 return self.fields[path[:length]]
         return ""

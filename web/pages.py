@@ -74,9 +74,14 @@ def _day(value: date | datetime | None) -> str:
     return "" if value is None else f"{value.day} {value:%B %Y}"
 
 
+def _sentence(text: str) -> str:
+    """``text`` with its first letter a capital, the rest as written (names keep theirs)."""
+    return text[:1].upper() + text[1:]
+
+
 TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                         trim_blocks=True, lstrip_blocks=True)
-TEMPLATES.filters.update(money=_money, day=_day)
+TEMPLATES.filters.update(money=_money, day=_day, sentence=_sentence)
 TEMPLATES.globals.update(prefix=session.PREFIX, assets=ASSETS)
 
 
@@ -141,8 +146,6 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
         ids: set[str] = set()
         if ledger is not None:
             ids |= await directory_store.agreements_of_bodies(ledger, bodies)
-        for body in sorted(bodies):
-            ids |= {row.agreement_id async for row in acting.agreements().list(lead=body, limit=1000)}
         statuses = await asyncio.gather(*(acting.agreements().status(i) for i in sorted(ids)), return_exceptions=True)
         readable_now = [s for s in statuses if isinstance(s, AgreementStatus) and s.closure is None
                         and authority.reading_basis(who, bodies_of(s)) is not None]
