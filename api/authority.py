@@ -5,7 +5,9 @@ the body; the API's own issuer for the bodies ``CONCORDAT_API_ISSUER_BODIES`` na
 no issuer in the directory), and only as the signatory whose identity is theirs (``Signatory.is_identified_by``).
 Only such a signatory of the lead body opens an agreement in its name, and the proposal they send gives no other
 body's signatory an identity. A signatory binds their own identity (``bind_identity``) through their own body's
-issuer, as the person the register names. A person reads the agreements a body their issuer speaks for is or was
+issuer, as the person the register names. A colleague signs for a signatory as the identity the signatory's
+delegation to them records (``delegate_signature``, whose delegate's issuer speaks for the same body), while it
+covers today. A person reads the agreements a body their issuer speaks for is or was
 a partner of, and those the directory grants them (a programme office, an auditor).
 """
 
@@ -13,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from api.settings import ApiSettings
 from api.tokens import Caller
 from domain import authority
-from domain.actions import Action, BindIdentity, NameSignatory, ReviseProposal
+from domain.actions import Action, BindIdentity, DelegateSignature, NameSignatory, ReviseProposal
 from domain.model import AgreementRequest, BoundIdentity, Signatory, name_key
 from domain.rules.signatories import IDENTITY_BOUND_BY_OWN_BODY
 from domain.status import AgreementStatus
@@ -85,10 +88,16 @@ class Authority:
 
     def check_act(self, caller: Caller, status: AgreementStatus, action: Action) -> Action:
         """``action`` as the API forwards it from ``caller`` (a signatory binding themselves gets their own
-        identity); refuses an actor body ``caller``'s issuer does not speak for, a signatory who is not them,
-        and an identity of an issuer that does not speak for the body it is bound in."""
+        identity); refuses an actor body ``caller``'s issuer does not speak for, a signatory who is not them (or,
+        for an actor naming a ``delegate``, a caller who is not the delegate the signatory's delegation records,
+        or no delegation covering today), and an identity of an issuer that does not speak for the body it is
+        bound in or delegated to."""
         body, name = action.actor.body, action.actor.signatory
         self._of_body(caller, body, "actor.body")
+        if action.actor.delegate is not None:
+            return self._delegate(caller, status, action, action.actor.delegate)
+        if isinstance(action, DelegateSignature):
+            self._bound_for(action.delegate_identity, body, "delegate_identity")
         pending = status.variation.variation if status.variation else None
         signatory = authority.acting_signatory(body, name, status.signatories, pending)
         if isinstance(action, BindIdentity) and name_key(action.name) == name_key(name):
@@ -103,6 +112,23 @@ class Authority:
             unbound = "" if signatory.identity else ": no identity is bound for them yet (they bind it: bind_identity)"
             raise Refused(403, NOT_THAT_SIGNATORY, f"{caller.name} ({caller.identity}) may not act as {name} of "
                           f"{status.body_names.get(body, body)}{unbound}", "actor.signatory", "not_that_signatory")
+        return action
+
+    def _delegate(self, caller: Caller, status: AgreementStatus, action: Action, delegate: str) -> Action:
+        """A colleague signing for a signatory: the caller is the identity the signatory's delegation to ``delegate``
+        records, and the delegation covers today (UTC; the engine checks the dates again by the workflow's time)."""
+        body, name = action.actor.body, action.actor.signatory
+        today = datetime.now(UTC).date()
+        delegation = authority.acting_delegation(status.delegations, body, name, delegate, today)
+        if delegation is None:
+            raise Refused(403, NOT_THAT_SIGNATORY, f"{caller.name} ({caller.identity}) may not sign for {name} of "
+                          f"{status.body_names.get(body, body)}: no delegation of theirs to {delegate} covers today "
+                          f"({today})", "actor.delegate", "not_delegated")
+        if not (delegation.delegate_identity.issuer == caller.issuer
+                and delegation.delegate_identity.subject == caller.subject):
+            raise Refused(403, NOT_THAT_SIGNATORY, f"{caller.name} ({caller.identity}) is not {delegation.delegate} "
+                          f"as {name}'s delegation records them: only they sign for {name}", "actor.delegate",
+                          "not_that_delegate")
         return action
 
     def _accepting(self, caller: Caller, action: BindIdentity, signatory: Signatory | None) -> Action:

@@ -74,8 +74,13 @@ COMMANDS: list[ActionCommand[Any]] = [
     ActionCommand(AgreementWorkflow.retire_signatory),
     ActionCommand(AgreementWorkflow.bind_identity),
     ActionCommand(AgreementWorkflow.change_attestor_keys),
+    ActionCommand(AgreementWorkflow.delegate_signature),
+    ActionCommand(AgreementWorkflow.withdraw_delegation),
 ]
 """Every update of the agreement workflow, in the contract's order (tests/test_cli.py checks it is all of them)."""
+
+_DELEGABLE = (AgreementWorkflow.record_sign_off, AgreementWorkflow.sign_variation)
+"""The updates a delegate may send for a signatory (``--as-delegate``)."""
 
 
 def is_structured(annotation: Any) -> bool:
@@ -108,6 +113,9 @@ def _add_action_command(commands: Any, command: ActionCommand[Any]) -> None:
     parser.add_argument("agreement_id", help="the agreement's id")
     parser.add_argument("--body", required=True, help="code of the body acting (e.g. its GSS code)")
     parser.add_argument("--signatory", required=True, help="the named signatory acting for that body")
+    if command.update in _DELEGABLE:
+        parser.add_argument("--as-delegate", dest="actor_delegate", metavar="NAME",
+                            help="your name, signing for the signatory under their delegation to you")
     readings = command.update is AgreementWorkflow.record_kpi_readings
     for field_name, field in model.model_fields.items():
         if field_name not in _SET_ELSEWHERE:
@@ -135,6 +143,8 @@ def _add_field_flag(parser: argparse.ArgumentParser, field_name: str, field: Any
 def payload_of(command: ActionCommand[Any], args: argparse.Namespace) -> dict[str, Any]:
     """The action's fields from the flags: the actor, each value given, each file read, each --reading."""
     payload: dict[str, Any] = {"actor": {"body": args.body, "signatory": args.signatory}}
+    if getattr(args, "actor_delegate", None):
+        payload["actor"]["delegate"] = args.actor_delegate
     for name, field in command.model.model_fields.items():
         value = getattr(args, name, None)
         if name != "actor" and value is not None:

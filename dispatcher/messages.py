@@ -2,7 +2,9 @@
 (Concordat's own format, a Microsoft Teams Adaptive Card, a Slack message).
 
 Every message names the agreement and its title, the stage, what is late or off target and by
-how much, who is awaited and for what, the deadline, and links to the agreement in the Web UI.
+how much, who is awaited and for what, the deadline, and links to the agreement: to its page in Concordat's pages
+for people, where an officer signs in and acts (when the dispatcher knows their address, ``CONCORDAT_PAGES_URL``),
+and to the Temporal Web UI.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain import escape
-from domain.delivery import Channel, web_ui_link
+from domain.delivery import Channel, page_link, web_ui_link
 from domain.drift import Alert
 from store.outbox import Claimed
 
@@ -49,13 +51,22 @@ def _headline(alert: Alert) -> str:
     ), VALUE_CHARACTERS)
 
 
-def facts(alert: Alert, link: str) -> list[tuple[str, str]]:
+PAGE = "Page"
+"""The label of the link to the agreement's page for people."""
+OPEN = "Open"
+"""The label of the link to the agreement in the Temporal Web UI."""
+LINKS = (PAGE, OPEN)
+
+
+def facts(alert: Alert, link: str, page: str | None = None) -> list[tuple[str, str]]:
     """The lines of one alert, as (label, value): each value on one line (``escape.one_line``) and at most
-    ``VALUE_CHARACTERS`` long, not yet escaped for any channel."""
-    return [(label, _clip(escape.one_line(value), VALUE_CHARACTERS)) for label, value in _facts(alert, link)]
+    ``VALUE_CHARACTERS`` long, not yet escaped for any channel; the last are the links, to the agreement's
+    ``page`` for people (when there is one) and to the Web UI (``link``), which are not cut."""
+    lines = [(label, _clip(escape.one_line(value), VALUE_CHARACTERS)) for label, value in _facts(alert)]
+    return [*lines, *([(PAGE, page)] if page else []), (OPEN, link)]
 
 
-def _facts(alert: Alert, link: str) -> list[tuple[str, str]]:
+def _facts(alert: Alert) -> list[tuple[str, str]]:
     return [
         ("Agreement", f"{alert.title} ({alert.agreement_id})"),
         ("Level", f"{alert.level} ({alert.kind.value.replace('_', ' ')})"),
@@ -64,7 +75,6 @@ def _facts(alert: Alert, link: str) -> list[tuple[str, str]]:
         ("Waiting on", _awaited(alert)),
         ("Deadline", _when(alert.deadline)),
         ("Reached", _when(alert.reached_at)),
-        ("Open", link),
     ]
 
 
@@ -79,22 +89,31 @@ class Message:
     footer: str
     whole: str
     """Where the whole list can be read (the Web UI's list of agreements), for a message cut to fit."""
+    pages_url: str | None = None
+    """The public address of Concordat's pages for people (``CONCORDAT_PAGES_URL``): each alert then links to its
+    agreement's page there too. None: no page link (the pages are not served, or the dispatcher was not told)."""
+
+    def page(self, alert: Alert) -> str | None:
+        """The link to ``alert``'s agreement's page for people, or None without ``pages_url``."""
+        return page_link(self.pages_url, alert.agreement_id) if self.pages_url else None
+
+    def facts(self, alert: Alert, link: str) -> list[tuple[str, str]]:
+        """``facts`` of one alert of this message, with its page link."""
+        return facts(alert, link, self.page(alert))
 
     def text(self) -> str:
         blocks = []
         for alert, link in self.alerts:
-            width = max(len(label) for label, _ in facts(alert, link))
-            blocks.append("\n".join(f"{label + ':':<{width + 1}} {value}" for label, value in facts(alert, link)))
+            lines = self.facts(alert, link)
+            width = max(len(label) for label, _ in lines)
+            blocks.append("\n".join(f"{label + ':':<{width + 1}} {value}" for label, value in lines))
         return f"{self.subject}\n\n" + "\n\n".join(blocks) + f"\n\n-- \n{self.footer}\n"
 
     def html(self) -> str:
         tables = []
         for alert, link in self.alerts:
-            cells = [
-                (label, f'<a href="{escape.html(value)}">Open the agreement in Temporal</a>' if label == "Open"
-                 else escape.html(value))
-                for label, value in facts(alert, link)
-            ]
+            cells = [(label, f'<a href="{escape.html(value)}">{escape.html(_LINK_WORDS[label])}</a>' if label in LINKS
+                      else escape.html(value)) for label, value in self.facts(alert, link)]
             rows = "".join(f'<tr><th align="left">{escape.html(label)}</th><td>{cell}</td></tr>'
                            for label, cell in cells)
             tables.append(f"<h3>{escape.html(_headline(alert))}</h3><table>{rows}</table>")
@@ -112,7 +131,8 @@ class Message:
             "type": self.kind,
             "subject": self.subject,
             "text": self.text(),
-            "alerts": [{**alert.model_dump(mode="json"), "link": link} for alert, link in self.alerts],
+            "alerts": [{**alert.model_dump(mode="json"), "link": link,
+                        **({"page": page} if (page := self.page(alert)) else {})} for alert, link in self.alerts],
         }
 
     def _teams(self) -> dict[str, Any]:
@@ -133,11 +153,15 @@ class Message:
             if len(self.alerts) > 1:
                 body.append({"type": "TextBlock", "weight": "Bolder", "text": escape.markdown(_headline(alert)),
                              "wrap": True})
+            page = self.page(alert)
             body.append({"type": "FactSet", "facts": [
                 {"title": label, "value": escape.markdown(value)} for label, value in facts(alert, link)
-                if label != "Open"
-            ]})
+                if label not in LINKS
+            ] + ([{"title": PAGE, "value": f"[{_LINK_WORDS[PAGE]}]({page})"}] if page and len(self.alerts) > 1
+                 else [])})
             if len(self.alerts) == 1:
+                if page:
+                    actions.append({"type": "Action.OpenUrl", "title": "Open the agreement's page", "url": page})
                 actions.append({"type": "Action.OpenUrl", "title": "Open the agreement", "url": link})
         if (more := self._more(shown)) is not None:
             body.append({"type": "TextBlock", "text": escape.markdown(more), "wrap": True})
@@ -156,8 +180,9 @@ class Message:
         blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": header}}]
         shown = min(len(self.alerts), DIGEST_LIMIT_IN_CHAT)
         for alert, link in self.alerts[:shown]:
-            lines = [f"*{label}:* {escape.slack(value)}" for label, value in facts(alert, link) if label != "Open"]
-            lines.append(f"<{link}|Open the agreement in Temporal>")
+            lines = [f"*{label}:* {escape.slack(value)}" for label, value in facts(alert, link) if label not in LINKS]
+            links = [f"<{page}|{_LINK_WORDS[PAGE]}>"] if (page := self.page(alert)) else []
+            lines.append(" · ".join([*links, f"<{link}|{_LINK_WORDS[OPEN]}>"]))
             text = "\n".join(lines)
             while len(text) > SLACK_SECTION_CHARACTERS and len(lines) > 1:
                 lines.pop(-2)  # whole lines go, the link last, so no entity or link is cut in two
@@ -174,8 +199,14 @@ class Message:
         return f"… and {extra} more" if extra > 0 else None
 
 
-def render(claimed: Claimed, web_ui_url: str, namespace: str) -> Message:
-    """The message for a claimed delivery: one alert, or a digest of the open alerts, worst first."""
+_LINK_WORDS = {PAGE: "Open the agreement's page", OPEN: "Open the agreement in Temporal"}
+"""What each link says where a channel shows words rather than the address."""
+
+
+def render(claimed: Claimed, web_ui_url: str, namespace: str, pages_url: str | None = None) -> Message:
+    """The message for a claimed delivery: one alert, or a digest of the open alerts, worst first; each alert
+    links to its agreement in the Web UI, and to its page for people when ``pages_url`` (the pages' public
+    address) is given."""
     subscription = claimed.subscription
     footer = (f"Sent by Concordat to subscription #{subscription.id} '{escape.one_line(subscription.label)}'. "
               f"Delivery {claimed.id}: a repeat of this id is the same message.")
@@ -187,8 +218,8 @@ def render(claimed: Claimed, web_ui_url: str, namespace: str) -> Message:
 
     if claimed.alert is not None:
         return Message(str(claimed.id), "alert", "[Concordat] " + _headline(claimed.alert),
-                       [linked(claimed.alert)], footer, whole)
+                       [linked(claimed.alert)], footer, whole, pages_url)
     alerts = claimed.digest or []
     count = f"{len(alerts)} open alert{'s' * (len(alerts) != 1)}"
     return Message(str(claimed.id), "digest", f"[Concordat] {subscription.cadence.value.title()} digest "
-                   f"({claimed.digest_key}): {count}", [linked(a) for a in alerts], footer, whole)
+                   f"({claimed.digest_key}): {count}", [linked(a) for a in alerts], footer, whole, pages_url)

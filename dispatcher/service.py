@@ -71,7 +71,7 @@ class Dispatcher:
         context = {"delivery_id": str(delivery.id), "subscription_id": subscription.id,
                    "channel": subscription.channel.value, "attempt": delivery.attempt}
         try:
-            message = render(delivery, settings.web_ui_url, settings.namespace)
+            message = render(delivery, settings.web_ui_url, settings.namespace, settings.pages_url)
             await deliver(settings, client, subscription, message)
         except Exception as error:
             # A receiver's refusal (DeliveryError) or anything unforeseen in this one delivery: recorded

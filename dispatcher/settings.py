@@ -22,6 +22,10 @@ class DispatcherSettings(ProcessSettings):
     smtp_password: str | None = Field(default=None, alias="CONCORDAT_SMTP_PASSWORD", min_length=1, repr=False)
     smtp_sender: str = Field(default="Concordat <concordat@localhost>", alias="CONCORDAT_SMTP_SENDER")
     web_ui_url: str = Field(default="http://localhost:8233", alias="CONCORDAT_WEB_UI_URL", pattern=r"^https?://")
+    pages_url: str | None = Field(
+        default=None, alias="CONCORDAT_PAGES_URL", pattern=r"^https?://[^\s]+$",
+        description="The public address of Concordat's pages for people (the API's, where /pages is served): each "
+        "alert then links to its agreement's page there. Unset: alerts link to the Web UI alone.")
     namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE", min_length=1)
     poll_seconds: float = Field(default=30, alias="CONCORDAT_DELIVERY_POLL_SECONDS", gt=0, le=3600)
     first_retry_seconds: float = Field(default=30, alias="CONCORDAT_DELIVERY_FIRST_RETRY_SECONDS", gt=0)
@@ -31,10 +35,10 @@ class DispatcherSettings(ProcessSettings):
     send_timeout_seconds: float = Field(default=30, alias="CONCORDAT_DELIVERY_SEND_TIMEOUT_SECONDS", gt=0)
     batch_size: int = Field(default=20, alias="CONCORDAT_DELIVERY_BATCH_SIZE", ge=1, le=1000)
 
-    @field_validator("smtp_username", "smtp_password", mode="before")
+    @field_validator("smtp_username", "smtp_password", "pages_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
-        """Compose passes an unset ``${VARIABLE:-}`` as an empty string: no credentials."""
+        """Compose passes an unset ``${VARIABLE:-}`` as an empty string: no credentials, no page link."""
         return None if value == "" else value
 
     @field_validator("smtp_sender")

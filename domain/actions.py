@@ -33,11 +33,18 @@ from domain.model import (
 from domain.variation import Variation
 
 
-class Actor(ValueObject):
-    """Who acts: a body, through one of its named signatories."""
+class Actor(Extended):
+    """Who acts: a body, through one of its named signatories, or through a colleague (``delegate``) to whom that
+    signatory delegated their signature (``delegate_signature``) for a period covering today."""
+
+    LATER_FIELDS = frozenset({"delegate"})
 
     body: Code
     signatory: Name
+    delegate: Name | None = Field(
+        default=None, description="The name of the colleague signing for the signatory, under a delegation to them "
+        "that covers today (UTC): accepted only on record_sign_off and sign_variation. Left out when the signatory "
+        "acts themselves.")
 
 
 ACTION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
@@ -262,6 +269,41 @@ class RetireSignatory(Action):
     of_body: Code = Field(description="The body the retiring signatory signed for.")
     name: Name
     retired_on: Date = Field(description="The day they stopped signing for the body; not in the future.")
+    reason: Text = ""
+
+
+MAX_DELEGATION_DAYS = 366
+"""The longest delegation, in days counted inclusively: a year (a leap year's included)."""
+
+
+class DelegateSignature(Action):
+    """A signatory (the actor) delegates their signature, from ``starts`` to ``ends`` (UTC calendar dates,
+    inclusive), to a named colleague of the same body, who then signs sign-offs and variations in their own name
+    "for" the signatory (``actor.delegate``). A signatory has at most one delegation that has not yet ended."""
+
+    delegate: Name = Field(description="The colleague's name, as they will give it when signing for the signatory.")
+    delegate_identity: BoundIdentity = Field(
+        description="Who the colleague is: the issuer and subject of their tokens, at an identity provider of the "
+        "signatory's own body.")
+    starts: Date = Field(description="The first day of the delegation (UTC); not before today.")
+    ends: Date = Field(description=f"The last day of the delegation (UTC), inclusive; at most "
+                       f"{MAX_DELEGATION_DAYS} days from starts, counted inclusively.")
+    reason: Text = ""
+
+    @model_validator(mode="after")
+    def _a_bounded_period(self) -> DelegateSignature:
+        if self.ends < self.starts:
+            raise ValueError(f"the delegation ends ({self.ends}) before it starts ({self.starts})")
+        if (self.ends - self.starts).days + 1 > MAX_DELEGATION_DAYS:
+            raise ValueError(f"a delegation lasts at most {MAX_DELEGATION_DAYS} days; {self.starts} to {self.ends} "
+                             f"is {(self.ends - self.starts).days + 1}")
+        return self
+
+
+class WithdrawDelegation(Action):
+    """A signatory (the actor) withdraws their delegation, current or yet to start: from now on their delegate
+    no longer signs for them."""
+
     reason: Text = ""
 
 

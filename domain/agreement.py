@@ -19,9 +19,11 @@ from domain import text as text_policy
 from domain.actions import MilestoneStatus, SignOffDecision
 from domain.business_case import BenefitPosition, BenefitTrack
 from domain.calendar import ReviewAlignment, describe_end, financial_year_start
+from domain.delegation import Delegation
 from domain.ledger import ChainHead, digest
 from domain.model import (
     AgreementRequest,
+    Extended,
     GovernanceSettings,
     Plan,
     Proposal,
@@ -48,12 +50,23 @@ class ClosedOutcome(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-class SignOffRecord(ValueObject):
+class SignOffRecord(Extended):
+    """A body's approval or rejection in the current round, through a named signatory (or a colleague signing for
+    them under a delegation, ``delegate``)."""
+
+    LATER_FIELDS = frozenset({"delegate"})
+
     body: str
     signatory: str
     decision: SignOffDecision
     reason: str
     at: datetime
+    delegate: str | None = None
+
+    @property
+    def signer(self) -> str:
+        """Who signed: the delegate for a signature under a delegation, else the signatory."""
+        return self.delegate or self.signatory
 
 
 class MilestoneProgress(ValueObject):
@@ -143,6 +156,9 @@ class Agreement(BaseModel):
         "them, its current signatories (perhaps none). Other bodies' signatories are those in the proposal.",
     )
     retired_signatories: list[RetiredSignatory] = Field(default_factory=list)
+    delegations: list[Delegation] = Field(
+        default_factory=list, description="Each signatory's latest delegation of their signature (at most one each; "
+        "a new one replaces one that ended or was withdrawn).")
     variation: PendingVariation | None = Field(default=None, description="The variation awaiting signature or "
                                                                          "its effective date, if any.")
     variations_proposed: int = 0

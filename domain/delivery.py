@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import email_validator
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
+from domain import escape
 from domain.drift import Alert, AlertKind
 from domain.model import AS_RECORDED, Code, Name, ValueObject
 
@@ -263,4 +264,11 @@ def digest_period(cadence: Cadence, moment: datetime, time_zone: str = "UTC") ->
 def web_ui_link(base_url: str, namespace: str, agreement_id: str) -> str:
     """The agreement's page in the Temporal Web UI."""
     return f"{base_url.rstrip('/')}/namespaces/{namespace}/workflows/agreement-{agreement_id}"
+
+
+def page_link(pages_url: str, agreement_id: str) -> str:
+    """The agreement's page for people in Concordat's own pages (``{pages_url}/pages/agreements/{agreement_id}``),
+    where a signed-in officer reads it and acts; as ``escape.link_target`` leaves it, so it may stand in any
+    channel's link."""
+    return escape.link_target(f"{pages_url.rstrip('/')}/pages/agreements/{agreement_id}")
 

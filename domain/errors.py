@@ -36,7 +36,9 @@ ERROR_TYPES: dict[str, str] = {
         "readings_missing, business_case_missing, baseline_incomplete, risks_missing, risk_not_allowed, "
         "no_business_case, contributions_mismatch, action_id_reused, search_attribute_too_large, state_too_large, "
         "version_required, stale_version, attestation_required, attestation_invalid, identity_not_registered, "
-        "not_that_signatory, not_allowed."
+        "not_that_signatory, not_allowed; of delegations: not_delegable, not_delegated, delegation_ended, "
+        "delegation_not_started, delegation_withdrawn, not_that_delegate, starts_in_the_past, delegate_is_signatory, "
+        "delegate_of_another_body, already_delegated, no_delegation."
     ),
     UNKNOWN_ACTION: "An update name the agreement workflow does not have. Code: unknown_action.",
     LEDGER_CONFLICT: (

@@ -11,6 +11,7 @@ channel escapes what its own syntax gives meaning to, at the point where agreeme
 - ``html``: HTML's ``& < > " '``;
 - ``slack``: Slack's ``& < >``, so no ``<!channel>``, ``<@U123>`` or ``<http://…|label>`` is read as markup,
   and bare addresses broken by an invisible word joiner, so Slack does not link them;
+- ``link_target``: an address percent-encoded where any channel's link syntax would end it;
 - ``markdown``: what Markdown would read backslash-escaped (Teams Adaptive Cards, the Temporal Web UI), and
   ``://`` and ``www.`` broken so that no bare address is turned into a link.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import html as _html
 import re
 import unicodedata
+from urllib.parse import quote
 
 _MARKDOWN_ANYWHERE = re.compile(r"([\\`*_~\[\]<>|&#!@])")
 _MARKDOWN_LINE_START = re.compile(r"^([ \t]*)([-+=])|^([ \t]*[0-9]{1,9})([.)])(?=\s|$)", re.MULTILINE)
@@ -66,6 +68,19 @@ def markdown(text: str) -> str:
     escaped = _MARKDOWN_ANYWHERE.sub(r"\\\1", text)
     escaped = _MARKDOWN_LINE_START.sub(lambda m: f"{m[1] or m[3] or ''}\\{m[2] or m[4]}", escaped)
     return _MARKDOWN_AUTOLINK.sub(lambda m: "\\:" if m.group(0) == ":" else m.group(0)[:3] + "\\.", escaped)
+
+
+_LINK_TARGET_SAFE = ":/?#@$+,;=%-._~"
+"""What ``link_target`` leaves as written: the URL syntax of a plain address (RFC 3986), without the characters a
+channel's link syntax gives meaning to."""
+
+
+def link_target(url: str) -> str:
+    """``url`` as the target of a link in any channel: every character but ASCII letters, digits and
+    ``: / ? # @ $ + , ; = % - . _ ~`` percent-encoded (UTF-8), so that no ``( ) [ ] < > | " ' * ! &``, space or
+    line break ends a Markdown link, a Slack ``<url|label>`` or an HTML attribute early. Callers still escape it
+    for HTML (``html``)."""
+    return quote(url, safe=_LINK_TARGET_SAFE)
 
 
 def spreadsheet_cell(text: str) -> str:

@@ -27,7 +27,7 @@ from domain.agreement import (
 from domain.errors import ActionRejected
 from domain.ledger import Decision, digest
 from domain.model import AgreementRequest, BoundIdentity, Signatory, Stage, find_signatory, partner_codes_problem
-from domain.rules import RULES, Draft, Rule, either
+from domain.rules import RULES, Draft, Rule, delegation, either
 from domain.rules.variation import take_effect as _take_effect
 
 
@@ -74,12 +74,18 @@ def evolve(agreement: Agreement, action: Action, now: datetime) -> Transition:
     rule = RULES.get(type(action))
     if rule is None:
         raise ActionRejected(f"unknown action {type(action).__name__}", code="unknown_action")
+    if action.actor.delegate is not None and not rule.delegable:
+        raise ActionRejected(f"a delegate signs sign-offs and variations for a signatory, and does nothing else: "
+                             f"only {action.actor.signatory} may {rule.verb}", code=delegation.NOT_DELEGABLE,
+                             field="actor.delegate")
     if agreement.settings.require_attestation:
         _check_attestation(agreement, action)
     if action.action_id is not None and (repeated := _repeat_of(agreement, action, rule)):
         return Transition(agreement=agreement, decisions=[], remembered=repeated, repeat=True)
     _check_open_in(agreement, rule)
     _authorise(agreement, action, rule)
+    if action.actor.delegate is not None:
+        delegation.acting_delegation(agreement, action.actor, now)
     draft = Draft(_copy(agreement), now, action.actor)
     attested = action.attestation is not None
     draft.record(rule.kind, action.model_dump(mode="json", exclude={"actor"} if attested else {"actor", "action_id"}))
@@ -140,13 +146,17 @@ def _check_open_in(agreement: Agreement, rule: Rule) -> None:
 
 def _check_attestation(agreement: Agreement, action: Action) -> None:
     """Refuse an action without a valid attestation from one of the agreement's attestor keys, or whose
-    attested person is not the signatory it names (see ``domain.attestation``). A signatory binding their own
+    attested person is not the signatory it names, or for a delegate, not the delegate the signatory's delegation
+    names (see ``domain.attestation``). A signatory binding their own
     identity (``BindIdentity`` naming themselves) is attested as the identity they bind, under a display name
     that reads as theirs."""
     claims = attestation.check(action.attestation, agreement.settings.attestor_keys, agreement.agreement_id, action,
                                agreement.chain.seq)
     issuer, subject, claim = attestation.attested_person(claims)
     actor = action.actor
+    if actor.delegate is not None:
+        _check_delegate_attested(agreement, actor, issuer, subject, claims)
+        return
     signatory = find_signatory(agreement.acting_signatories(actor.body) or [], actor.signatory, agreement.name_key)
     key = agreement.name_key
     if isinstance(action, BindIdentity) and action.identity and key(action.name) == key(actor.signatory):
@@ -166,6 +176,18 @@ def _check_attestation(agreement: Agreement, action: Action) -> None:
             f"{actor.signatory} of {agreement.body_name(actor.body)}: only they may act as them",
             code="not_that_signatory", field="actor.signatory",
         )
+
+
+def _check_delegate_attested(agreement: Agreement, actor: Actor, issuer: str, subject: str,
+                             claims: dict[str, Any]) -> None:
+    """A delegate signing for a signatory is attested as the colleague the signatory delegated to: the delegation's
+    ``delegate_identity``, compared exactly (its dates are checked with the signatory's authority)."""
+    named = delegation.delegation_named(agreement, actor)
+    if (named.delegate_identity.issuer, named.delegate_identity.subject) != (issuer, subject):
+        raise ActionRejected(
+            f"{claims.get('name') or subject} ({subject} at {issuer}) is not {named.delegate} as "
+            f"{actor.signatory}'s delegation records them ({named.delegate_identity}): only they sign for "
+            f"{actor.signatory}", code="not_that_delegate", field="actor.delegate")
 
 
 def _check_self_binding(agreement: Agreement, identity: BoundIdentity, claims: dict[str, Any], actor: Actor,

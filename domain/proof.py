@@ -2,8 +2,9 @@
 database or the Temporal cluster, only the attestor public keys.
 
 Each action recorded through the API carries, in its decision's payload, the attestation the API signed for it
-(``domain.attestation``) and its action id; the action is rebuilt from the decision (its actor, and the payload's
-fields of the action's model), hashed again, and the attestation's signature and content hash checked.
+(``domain.attestation``) and its action id; the action is rebuilt from the decision (its actor, with the delegate
+the payload's ``actor`` names for a delegate's signature, and the payload's fields of the action's model), hashed
+again, and the attestation's signature and content hash checked.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def _check_row(agreement_id: str, entry: LedgerEntry, keys: dict[str, str]) -> A
             raise ActionRejected(f"a {entry.kind} decision is not an action that can be attested")
         fields = {name: entry.payload[name] for name in model.model_fields if name in entry.payload}
         fields["actor"] = {"body": entry.actor_body, "signatory": entry.actor_signatory}
+        recorded = entry.payload.get("actor")
+        if isinstance(recorded, dict) and "delegate" in recorded:
+            fields["actor"]["delegate"] = recorded["delegate"]
         action = model.model_validate(fields, context={AS_RECORDED: True})
         attestation.check(token, keys, agreement_id, action)
     except attestation.AttestationInvalid as error:

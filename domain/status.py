@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from pydantic import Field
@@ -12,9 +12,10 @@ from domain.actions import MilestoneStatus, SignOffDecision
 from domain.agreement import Agreement, Closure, KpiTrend, RetiredSignatory, SignOffRecord
 from domain.business_case import BenefitPosition
 from domain.calendar import describe_end
+from domain.delegation import Delegation
 from domain.drift import Alert, Waiting, conditions, open_alerts, overall_rag, stage_rag, waiting_on
 from domain.ledger import ChainHead
-from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject
+from domain.model import Direction, Rag, Risk, ServiceCategory, Signatory, Stage, ValueObject, find_signatory
 from domain.variation import SignatureRecord, Variation
 
 
@@ -107,6 +108,9 @@ class AgreementStatus(ValueObject):
         default_factory=dict, description="Each partner's current signatories. Empty in a status from an older worker."
     )
     retired_signatories: list[RetiredSignatory] = Field(default_factory=list)
+    delegations: list[Delegation] = Field(
+        default_factory=list, description="The delegations of signature that stand: not withdrawn and not yet ended "
+        "(current, or to start later), by the day (UTC) of the status. Empty in a status from an older worker.")
     variation: VariationView | None = Field(None, description="The pending variation, if any.")
     former_partners: dict[str, str] = Field(
         default_factory=dict, description="Names of bodies that have left or been succeeded, by code."
@@ -170,6 +174,7 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
         closure=agreement.closure,
         signatories={p.code: agreement.signatories(p.code) for p in proposal.partners},
         retired_signatories=agreement.retired_signatories,
+        delegations=_standing_delegations(agreement, now),
         variation=_variation_view(agreement),
         former_partners=agreement.former_partners,
         benefits=agreement.benefits,
@@ -182,6 +187,14 @@ def status_of(agreement: Agreement, now: datetime, reached: list[Alert] | None =
         require_attestation=agreement.settings.require_attestation,
         attestor_keys=sorted(agreement.settings.attestor_keys),
     )
+
+
+def _standing_delegations(agreement: Agreement, now: datetime) -> list[Delegation]:
+    """The delegations that stand at ``now`` (not withdrawn, not ended by its UTC date) of signatories who are still
+    current signatories of their bodies (a delegate cannot sign for one who has retired, or whose body left)."""
+    day = now.astimezone(UTC).date()
+    return [d for d in agreement.delegations if d.standing(day)
+            and find_signatory(agreement.signatories(d.body), d.signatory, agreement.name_key) is not None]
 
 
 def _milestone_views(agreement: Agreement) -> list[MilestoneView]:
@@ -288,8 +301,14 @@ def rejection_summary(status: AgreementStatus) -> str | None:
     for sign_off in status.sign_offs:
         if sign_off.decision is SignOffDecision.REJECT:
             body = status.body_names.get(sign_off.body, sign_off.body)
-            return f"sign-off rejected by {body} ({sign_off.signatory}) on {when_text(sign_off.at)}: {sign_off.reason}"
+            return (f"sign-off rejected by {body} ({_signed_by(sign_off)}) on {when_text(sign_off.at)}: "
+                    f"{sign_off.reason}")
     return None
+
+
+def _signed_by(record: SignOffRecord | SignatureRecord) -> str:
+    """'Priya Shah', or 'Sam Okafor for Priya Shah' for a signature under a delegation."""
+    return record.signatory if record.delegate is None else f"{record.delegate} for {record.signatory}"
 
 
 def schedule_summary(status: AgreementStatus) -> str | None:
@@ -323,7 +342,7 @@ def variation_markdown(
     lines = [f"**Variation {variation.number}**, to take effect {variation.effective_on}: {shown(variation.reason)}"]
     lines += [f"- {shown(change)}" for change in variation.changes]
     names = {**status.body_names, **{p.code: p.name for p in variation.variation.incoming}}
-    signed = ", ".join(f"{names.get(s.body, s.body)} ({s.signatory})" for s in variation.signed) or "none yet"
+    signed = ", ".join(f"{names.get(s.body, s.body)} ({_signed_by(s)})" for s in variation.signed) or "none yet"
     awaited = ", ".join(names.get(code, code) for code in variation.awaited)
     lines.append(shown(f"Signed: {signed}.") + (" " + shown(f"Awaiting: {awaited}.") if awaited
                                                  else " Agreed by every body."))

@@ -85,6 +85,10 @@ def _reset_recorded(payload: dict[str, Any]) -> str:
             f"decision #{payload['resumed_from']}, and those decisions no longer count")
 
 
+def _signature_delegated(payload: dict[str, Any]) -> str:
+    return f"delegated their signature to {payload['delegate']} from {payload['starts']} to {payload['ends']}"
+
+
 _DESCRIBED: dict[str, Callable[[dict[str, Any]], str]] = {
     "agreement_opened": _opened,
     "objectives_set": _objectives_set,
@@ -94,6 +98,7 @@ _DESCRIBED: dict[str, Callable[[dict[str, Any]], str]] = {
     "review_decided": _review_decided,
     "stage_changed": _stage_changed,
     "reset_recorded": _reset_recorded,
+    "signature_delegated": _signature_delegated,
 }
 """How each kind of decision whose description draws on its payload is told."""
 
@@ -102,10 +107,19 @@ _DONE = {
     "proposal_submitted": "submitted the proposal",
     "submitted_for_sign_off": "submitted it for sign-off",
     "withdrawn": "withdrew the agreement",
+    "delegation_withdrawn": "withdrew their delegation of signature",
     "cancelled": "closed the agreement: an operator cancelled its workflow in Temporal",
     "terminated": "closed the agreement: an operator terminated its workflow in Temporal",
 }
 """What each kind of decision told the same every time did."""
+
+
+def _signer(entry: LedgerEntry) -> str:
+    """Who acted: the signatory, or 'Sam Okafor for Priya Shah' for a delegate signing for them (the payload's
+    ``actor`` names the delegate)."""
+    actor = entry.payload.get("actor")
+    delegate = actor.get("delegate") if isinstance(actor, dict) else None
+    return f"{delegate} for {entry.actor_signatory}" if isinstance(delegate, str) else str(entry.actor_signatory)
 
 
 def story(entries: Iterable[LedgerEntry]) -> list[StoryLine]:
@@ -120,7 +134,7 @@ def story(entries: Iterable[LedgerEntry]) -> list[StoryLine]:
         if entry.kind in ("stage_changed", "reset_recorded", "cancelled", "terminated"):
             who = ""
         elif entry.actor_signatory:
-            who = f"{entry.actor_signatory} ({body})"
+            who = f"{_signer(entry)} ({body})"
         else:
             who = body
         what, why = _what(entry.kind, entry.payload)

@@ -22,6 +22,7 @@ from domain.model import (
     Contribution,
     Date,
     Duration,
+    Extended,
     Money,
     PartnerBody,
     Plan,
@@ -170,12 +171,21 @@ class Variation(ValueObject):
         return lines
 
 
-class SignatureRecord(ValueObject):
-    """A body's approval of a pending variation, through a named signatory."""
+class SignatureRecord(Extended):
+    """A body's approval of a pending variation, through a named signatory (or a colleague signing for them under
+    a delegation, ``delegate``)."""
+
+    LATER_FIELDS = frozenset({"delegate"})
 
     body: str
     signatory: str
     at: datetime
+    delegate: str | None = None
+
+    @property
+    def signer(self) -> str:
+        """Who signed: the delegate for a signature under a delegation, else the signatory."""
+        return self.delegate or self.signatory
 
 
 class PendingVariation(ValueObject):

@@ -151,7 +151,7 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
         lambda: pool.fetchval("SELECT count(*) = 4 FROM alerts WHERE agreement_id = $1", agreement_id))
     levels = ["amber", "red", "escalation 1", "escalation 2"]
 
-    async with dispatching(pool, settings_for(postgres_dsn, smtp.port)):
+    async with dispatching(pool, settings_for(postgres_dsn, smtp.port, CONCORDAT_PAGES_URL="https://concordat.test")):
         await assert_eventually(lambda: pool.fetchval(
             """SELECT count(*) = 13 FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
                WHERE a.agreement_id = $1 AND d.status = 'sent'""", agreement_id))
@@ -167,10 +167,12 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
     for expected in (f"Joint waste and recycling service ({agreement_id})", "Stage:", "sign off",
                      "the sign off stage is overdue by 4 days", "Tamworth Borough Council (sign-off)",
                      "Staffordshire County Council (sign-off)", "Deadline:",
-                     f"https://ui.test/namespaces/default/workflows/agreement-{agreement_id}"):
+                     f"https://ui.test/namespaces/default/workflows/agreement-{agreement_id}",
+                     f"Page:       https://concordat.test/pages/agreements/{agreement_id}"):
         assert expected in text, expected
     html = to_ceo.message.get_body(preferencelist=("html",)).get_content()
     assert f'href="https://ui.test/namespaces/default/workflows/agreement-{agreement_id}"' in html
+    assert f'href="https://concordat.test/pages/agreements/{agreement_id}"' in html
 
     cards = [r for r in receiver.accepted() if agreement_id in r.body.decode()]
     assert Counter(r.path for r in cards) == {"/teams": 4}
@@ -181,6 +183,8 @@ async def test_every_alert_of_a_drifting_agreement_reaches_exactly_its_subscribe
     assert facts["Agreement"] == escape.markdown(f"Joint waste and recycling service ({agreement_id})"), (
         "Markdown-escaped: shown as written")
     assert verify_signature(teams.secret, cards[0].headers, cards[0].body) == cards[0].delivery_id
+    assert card["attachments"][0]["content"]["actions"][0]["url"] == (
+        f"https://concordat.test/pages/agreements/{agreement_id}")
     sent = [json.loads(r.body)["attachments"][0]["content"]["body"][0]["text"] for r in cards]
     assert sorted(level for level in levels if any(level.upper() + ":" in s for s in sent)) == sorted(levels)
 
@@ -441,7 +445,7 @@ async def test_subscriptions_from_the_command_line(cli, pool, monkeypatch):
 
 async def test_the_dispatcher_process_exits_2_on_bad_configuration_and_3_without_its_database(postgres_dsn):
     for variable, value in (("CONCORDAT_SMTP_PORT", "abc"), ("CONCORDAT_SMTP_USERNAME", "only-a-user"),
-                            ("CONCORDAT_DELIVERY_LEASE_SECONDS", "1")):
+                            ("CONCORDAT_DELIVERY_LEASE_SECONDS", "1"), ("CONCORDAT_PAGES_URL", "pages.example")):
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "dispatcher", cwd=ROOT,
             env={**os.environ, "DATABASE_URL": postgres_dsn, variable: value},

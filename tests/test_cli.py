@@ -282,6 +282,21 @@ def test_each_update_of_the_workflow_has_one_command_sent_by_its_method():
     assert [command.model for command in COMMANDS] == list(starter.UPDATES.values())
 
 
+def test_a_delegate_signs_for_the_signatory_from_the_command_line_with_as_delegate():
+    from cli.actions import payload_of
+
+    args = starter.build_parser().parse_args(["record-sign-off", "waste", "--body", "E07000199", "--signatory",
+                                              "Owen Hughes", "--as-delegate", "Sam Okafor", "--decision", "approve"])
+    assert payload_of(args.command, args)["actor"] == {"body": "E07000199", "signatory": "Owen Hughes",
+                                                       "delegate": "Sam Okafor"}
+    args = starter.build_parser().parse_args(["record-sign-off", "waste", "--body", "E07000199", "--signatory",
+                                              "Owen Hughes", "--decision", "approve"])
+    assert payload_of(args.command, args)["actor"] == {"body": "E07000199", "signatory": "Owen Hughes"}
+    with pytest.raises(SystemExit):
+        starter.build_parser().parse_args(["report-milestone", "waste", "--body", "E07000199", "--signatory",
+                                           "Owen Hughes", "--as-delegate", "Sam Okafor"])
+
+
 LESSON = ["Lichfield and Tamworth joint waste service (demo-lichfield-tamworth-waste)",
           "Merging rounds before procuring the fleet", "procurement, workforce"]
 

@@ -79,3 +79,46 @@ def test_a_long_digest_is_cut_in_chat_but_whole_by_email():
     assert teams["body"][-1]["text"] == "… and 5 more"
     assert teams["actions"] == [{"type": "Action.OpenUrl", "title": "Open every agreement",
                                  "url": "https://ui/namespaces/default/workflows"}]
+
+
+PAGES = "https://concordat.example.gov.uk"
+PAGE = f"{PAGES}/pages/agreements/demo-south-london-nrpf"
+
+
+def test_with_the_pages_address_every_channel_links_to_the_agreement_s_page_as_well_as_the_web_ui():
+    message = render(claimed(alert=alert()), "https://ui.example.gov.uk/", "concordat", PAGES + "/")
+    text = message.text()
+    assert f"Page:       {PAGE}\nOpen:       {LINK}" in text
+    email = email_message(message, "Concordat <alerts@council.gov.uk>", "officer@royalgreenwich.gov.uk")
+    html = email.get_body(preferencelist=("html",)).get_content()
+    assert f'<a href="{PAGE}">Open the agreement&#x27;s page</a>' in html and f'<a href="{LINK}">' in html
+    assert message.webhook_json(Channel.WEBHOOK)["alerts"][0]["page"] == PAGE
+    teams = message.webhook_json(Channel.TEAMS)["attachments"][0]["content"]
+    assert [action["url"] for action in teams["actions"]] == [PAGE, LINK]
+    slack = message.webhook_json(Channel.SLACK)["blocks"][1]["text"]["text"]
+    assert slack.endswith(f"<{PAGE}|Open the agreement's page> · <{LINK}|Open the agreement in Temporal>")
+
+    digest = render(claimed(digest=[alert("amber", "a-1"), alert("red", "a-2")], digest_key="2027-05-04"),
+                    "https://ui", "default", PAGES)
+    assert f"Page:       {PAGES}/pages/agreements/a-2" in digest.text()
+    facts = [fact for block in digest.webhook_json(Channel.TEAMS)["attachments"][0]["content"]["body"]
+             if block["type"] == "FactSet" for fact in block["facts"] if fact["title"] == "Page"]
+    assert [fact["value"] for fact in facts] == [f"[Open the agreement's page]({PAGES}/pages/agreements/a-{n})"
+                                                 for n in (1, 2)]
+
+
+def test_without_the_pages_address_no_channel_names_a_page():
+    message = render(claimed(alert=alert()), "https://ui.example.gov.uk/", "concordat")
+    assert "/pages/" not in message.text() and "/pages/" not in message.html()
+    for channel in (Channel.WEBHOOK, Channel.TEAMS, Channel.SLACK):
+        assert "/pages/" not in str(message.webhook_json(channel))
+
+
+def test_a_page_link_is_escaped_so_no_channel_s_link_syntax_ends_it_early():
+    hostile = "https://pages.example/a b(c)[d]<e>|f\"g'h*!&"
+    message = render(claimed(alert=alert()), "https://ui", "default", hostile)
+    page = message.page(alert())
+    assert page == ("https://pages.example/a%20b%28c%29%5Bd%5D%3Ce%3E%7Cf%22g%27h%2A%21%26"
+                    "/pages/agreements/demo-south-london-nrpf")
+    assert f'href="{page}"' in message.html()
+    assert f"<{page}|" in message.webhook_json(Channel.SLACK)["blocks"][1]["text"]["text"]

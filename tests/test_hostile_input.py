@@ -71,6 +71,10 @@ VALID_ACTIONS: dict[str, dict[str, Any]] = {
                       "identity": {"issuer": "https://login.example/tamworth/v2.0", "subject": "owen-oid"}},
     "change_attestor_keys": {"actor": LEAD.model_dump(), "reason": "the API's signing key is rotated",
                              "add": {"api-2": factories.public_pem(factories.ATTESTOR_KEY)}},
+    "delegate_signature": {"actor": TAMWORTH.model_dump(), "delegate": "Sam Okafor", "delegate_identity": {
+        "issuer": "https://login.example/tamworth/v2.0", "subject": "sam-oid"}, "starts": T0.date().isoformat(),
+        "ends": after(14).date().isoformat(), "reason": "annual leave"},
+    "withdraw_delegation": {"actor": TAMWORTH.model_dump(), "reason": "back early"},
 }
 
 

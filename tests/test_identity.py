@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -277,6 +277,56 @@ async def test_each_council_binds_its_own_signatories_through_its_own_identity_p
         rows = [(row["kind"], row["identity"]) for row in ledger["attestations"]["rows"]]
         assert ("signed_off", f"owen ({tamworth.subject('owen')} at {tamworth.issuer})") in rows
         assert ("identity_bound", f"Owen Hughes ({tamworth.subject('owen')} at {tamworth.issuer})") in rows
+
+
+async def test_a_delegate_s_token_signs_for_the_signatory_and_another_colleague_s_does_not(
+        harness: Harness, lichfield: IdentityProvider, tamworth: IdentityProvider, staffordshire: IdentityProvider):
+    async with councils(harness, lichfield, tamworth, staffordshire) as api:
+        agreement_id = await opened(harness, api, lichfield)
+        bound = await act(api, tamworth, "owen", agreement_id, "bind_identity",
+                          {"actor": TAMWORTH, "name": "Owen Hughes"}, name="Owen Hughes")
+        assert bound.status_code == 200, bound.text
+        today = date.today()
+        delegation = {"actor": TAMWORTH, "delegate": "Sam Okafor", "delegate_identity": lichfield.identity("sam"),
+                      "starts": today.isoformat(), "ends": (today + timedelta(days=13)).isoformat(),
+                      "reason": "annual leave"}
+        elsewhere = await act(api, tamworth, "owen", agreement_id, "delegate_signature", delegation)
+        assert elsewhere.status_code == 409, elsewhere.text
+        assert elsewhere.json()["problems"][0]["code"] == "issuer_not_of_that_body"
+        by_sam = await act(api, tamworth, "sam", agreement_id, "delegate_signature",
+                           {**delegation, "delegate_identity": tamworth.identity("sam")})
+        assert by_sam.status_code == 403, "only Owen delegates Owen's signature"
+        delegated = await act(api, tamworth, "owen", agreement_id, "delegate_signature",
+                              {**delegation, "delegate_identity": tamworth.identity("sam")})
+        assert delegated.status_code == 200, delegated.text
+        assert [(d["delegate"], d["delegate_identity"]) for d in delegated.json()["delegations"]] == [
+            ("Sam Okafor", tamworth.identity("sam"))]
+
+        for action, body in (("submit_proposal", {}),
+                             ("set_objectives", {"plan": factories.plan_data(today)}),
+                             ("submit_for_sign_off", {})):
+            response = await act(api, lichfield, "priya", agreement_id, action, {"actor": LEAD, **body})
+            assert response.status_code == 200, response.text
+        for_owen = {"actor": {**TAMWORTH, "delegate": "Sam Okafor"}, "decision": "approve",
+                    "version": response.json()["version"]}
+        ledger_length = len(await harness.ledger(agreement_id))
+        for idp, username in ((tamworth, "ann"), (lichfield, "sam"), (tamworth, "owen")):
+            refused = await act(api, idp, username, agreement_id, "record_sign_off", for_owen, name="Sam Okafor")
+            assert refused.status_code == 403, (idp.tenant, username, refused.text)
+        not_delegated = await act(api, tamworth, "ann", agreement_id, "record_sign_off",
+                                  {**for_owen, "actor": {**TAMWORTH, "delegate": "Ann Lee"}}, name="Ann Lee")
+        assert not_delegated.json()["problems"][0]["code"] == "not_delegated", not_delegated.text
+        assert len(await harness.ledger(agreement_id)) == ledger_length, "a refused colleague recorded nothing"
+
+        signed = await act(api, tamworth, "sam", agreement_id, "record_sign_off", for_owen, name="Sam Okafor")
+        assert signed.status_code == 200, signed.text
+        ledger = (await api.http.get(f"/agreements/{agreement_id}/ledger", headers=tamworth.bearer("sam"))).json()
+        assert ledger["attestations"]["valid"]
+        signed_off = ledger["entries"][-1]
+        assert (signed_off["kind"], signed_off["actor_signatory"]) == ("signed_off", "Owen Hughes")
+        assert signed_off["payload"]["actor"]["delegate"] == "Sam Okafor"
+        rows = [(row["kind"], row["identity"]) for row in ledger["attestations"]["rows"]]
+        assert ("signed_off", f"Sam Okafor ({tamworth.subject('sam')} at {tamworth.issuer})") in rows
 
 
 async def test_no_one_opens_in_a_body_s_name_but_its_own_signatory_and_no_partner_sets_another_s_identity(

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import actions, drift, lifecycle, limits
     from domain.actions import Action, action_id_of
     from domain.agreement import Agreement, AgreementInput
+    from domain.delegation import renumbered
     from domain.errors import (
         ACTION_REJECTED,
         AGREEMENT_EXISTS,
@@ -328,6 +329,22 @@ class AgreementWorkflow:
     def _check_change_attestor_keys(self, action: actions.ChangeAttestorKeys) -> None:
         self._evolve(action)
 
+    @workflow.update
+    async def delegate_signature(self, action: actions.DelegateSignature) -> AgreementStatus:
+        return await self._act(action)
+
+    @delegate_signature.validator
+    def _check_delegate_signature(self, action: actions.DelegateSignature) -> None:
+        self._evolve(action)
+
+    @workflow.update
+    async def withdraw_delegation(self, action: actions.WithdrawDelegation) -> AgreementStatus:
+        return await self._act(action)
+
+    @withdraw_delegation.validator
+    def _check_withdraw_delegation(self, action: actions.WithdrawDelegation) -> None:
+        self._evolve(action)
+
     @workflow.update(dynamic=True)
     async def unknown_action(self, name: str, args: Sequence[RawValue]) -> AgreementStatus:
         raise self._unknown_action(name, args)
@@ -436,7 +453,8 @@ class AgreementWorkflow:
         The ledger is the record: when it already holds another decision at the next number (only a Temporal
         reset across an accepted action brings that), since ``ledger-is-the-record`` the decisions are recorded
         at the ledger's head instead (a repeat found as such, a divergence after a ``reset_recorded`` decision)
-        and the agreement adopts the ledger's head, its remembered action renumbered to match."""
+        and the agreement adopts the ledger's head, its remembered action (and a delegation it made or withdrew)
+        renumbered to match."""
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
         summary = limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions), limits.SUMMARY_BYTES)
         try:
@@ -458,6 +476,7 @@ class AgreementWorkflow:
                 if action.first_seq == entries[0].seq else action
                 for action in agreement.recent_actions
             ]
+            agreement.delegations = renumbered(agreement.delegations, entries[0].seq, shift)
             entries = recorded
         agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
         if agreement is self._agreement:

@@ -20,6 +20,7 @@ from domain.actions import (
     BindIdentity,
     ChangeAttestorKeys,
     DecideReview,
+    DelegateSignature,
     NameSignatory,
     ProposeVariation,
     RecordBenefits,
@@ -35,6 +36,7 @@ from domain.actions import (
     SubmitForSignOff,
     SubmitProposal,
     Withdraw,
+    WithdrawDelegation,
     WithdrawVariation,
 )
 from domain.agreement import RECENT_ACTIONS_KEPT
@@ -65,6 +67,8 @@ UPDATES: dict[str, type[Action]] = {
     "retire_signatory": RetireSignatory,
     "bind_identity": BindIdentity,
     "change_attestor_keys": ChangeAttestorKeys,
+    "delegate_signature": DelegateSignature,
+    "withdraw_delegation": WithdrawDelegation,
 }
 """Each update takes one argument of this model and returns the agreement's ``AgreementStatus``."""
 
@@ -84,6 +88,9 @@ ENGINE_ONLY_RULES = [
     "Platform limits: the partners' codes fit one search attribute value (2,048 bytes as a JSON list), and the "
     "start input and the agreement's state after any action take at most 1 MB of JSON.",
     "Everything that depends on the agreement's state: stage, partners, signatories, milestones, KPIs, dates.",
+    "An actor's delegate is accepted on record_sign_off and sign_variation only, while the signatory's delegation "
+    "to that delegate (delegate_signature) covers the day (UTC) and stands; a delegation starts no earlier than "
+    "today and a signatory has at most one that has not yet ended.",
 ]
 """What the JSON Schemas cannot say and the engine checks (refusing with InvalidPayload or ActionRejected)."""
 

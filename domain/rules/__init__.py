@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from domain.actions import Action
-from domain.rules import delivery, proposal, review, sign_off, signatories, variation
+from domain.rules import delegation, delivery, proposal, review, sign_off, signatories, variation
 from domain.rules.draft import Draft, Rule, either
 
 RULES: dict[type[Action], Rule[Any]] = {
     rule.action: rule
-    for module in (proposal, sign_off, delivery, review, variation, signatories)
+    for module in (proposal, sign_off, delivery, review, variation, signatories, delegation)
     for rule in module.RULES
 }
 """Every action the engine accepts, and its rule."""

@@ -36,6 +36,8 @@ class Rule(Generic[A]):
     """Only a signatory of the lead body may send it."""
     joining_bodies_act: bool = False
     """A body the pending variation brings in may send it, through a signatory the variation names."""
+    delegable: bool = False
+    """A colleague may send it for a signatory, under a delegation covering the day (``Actor.delegate``)."""
     apply: Callable[[Draft, A], None]
     """The rule itself: changes the draft, or raises ``ActionRejected``."""
 
@@ -59,8 +61,12 @@ class Draft:
         self.decisions: list[Decision] = []
 
     def record(self, kind: str, payload: dict[str, Any]) -> None:
-        """A decision by the action's actor; by nobody when time alone made it."""
+        """A decision by the action's actor; by nobody when time alone made it. A decision by a delegate signing
+        for a signatory names both: the entry's signatory is the signatory, and its payload holds the ``actor``
+        (body, signatory and delegate)."""
         actor = self.actor
+        if actor is not None and actor.delegate is not None:
+            payload = {**payload, "actor": actor.model_dump(mode="json")}
         self.decisions.append(
             Decision(
                 kind=kind,

@@ -37,11 +37,12 @@ def sign_off(draft: Draft, action: SignOff) -> None:
             f"({earlier.signatory}, {earlier.at:%Y-%m-%d %H:%M} UTC)",
             code="already_signed", field="actor.body",
         )
-    signer = agreement.name_key(action.actor.signatory)
+    person = action.actor.delegate or action.actor.signatory
+    signer = agreement.name_key(person)
     for other in agreement.sign_offs.values():
-        if agreement.name_key(other.signatory) == signer:
+        if agreement.name_key(other.signer) == signer:
             raise ActionRejected(
-                f"{action.actor.signatory} has already signed in round {agreement.sign_off_round} "
+                f"{person} has already signed in round {agreement.sign_off_round} "
                 f"for {agreement.proposal.body_name(other.body)}; nobody signs twice",
                 code="signed_twice", field="actor.signatory",
             )
@@ -52,6 +53,7 @@ def sign_off(draft: Draft, action: SignOff) -> None:
         decision=action.decision,
         reason=action.reason,
         at=draft.now,
+        delegate=action.actor.delegate,
     )
     if action.decision is SignOffDecision.REJECT:
         rounds = agreement.sign_off_round
@@ -81,5 +83,6 @@ def _reject_amendment(draft: Draft, body: str, reason: str) -> None:
 
 
 RULES: list[Rule] = [
-    Rule(action=SignOff, kind="signed_off", verb="sign off", stages=(Stage.SIGN_OFF,), apply=sign_off),
+    Rule(action=SignOff, kind="signed_off", verb="sign off", stages=(Stage.SIGN_OFF,), delegable=True,
+         apply=sign_off),
 ]

@@ -55,7 +55,7 @@ def sign_variation(draft: Draft, action: SignVariation) -> None:
     approval makes it take effect at once if its date has come."""
     agreement = draft.agreement
     pending = _pending(agreement)
-    body, signer = action.actor.body, action.actor.signatory
+    body, signer = action.actor.body, action.actor.delegate or action.actor.signatory
     awaited = dict(agreement.variation_awaits)
     name = agreement.body_name(body)
     earlier = pending.signatures.get(body)
@@ -67,7 +67,7 @@ def sign_variation(draft: Draft, action: SignVariation) -> None:
         raise ActionRejected(f"{name} does not sign variation {pending.number}: it is signed by the bodies that will "
                              f"be partners after it ({', '.join(signers)})")
     for other in pending.signatures.values():
-        if agreement.name_key(other.signatory) == agreement.name_key(signer):
+        if agreement.name_key(other.signer) == agreement.name_key(signer):
             raise ActionRejected(f"{signer} has already signed variation {pending.number} for "
                                  f"{agreement.body_name(other.body)}; one person signs for one body")
     check_version(agreement, action.version, version_of_variation(pending),
@@ -77,7 +77,8 @@ def sign_variation(draft: Draft, action: SignVariation) -> None:
         agreement.variation = None
         draft.record("variation_rejected", {"variation_number": pending.number, "by": body, "reason": action.reason})
         return
-    signature = SignatureRecord(body=body, signatory=signer, at=draft.now)
+    signature = SignatureRecord(body=body, signatory=action.actor.signatory, at=draft.now,
+                                delegate=action.actor.delegate)
     agreement.variation = pending.model_copy(update={"signatures": {**pending.signatures, body: signature}})
     if not agreement.variation_awaits and pending.variation.takes_effect_at <= draft.now:
         take_effect(draft)
@@ -119,7 +120,7 @@ RULES: list[Rule] = [
     Rule(action=ProposeVariation, kind="variation_proposed", verb="propose a variation",
          stages=UNTIL_CLOSED_AND_IN_SERVICE, lead_only=True, apply=propose_variation),
     Rule(action=SignVariation, kind="variation_signed", verb="sign a variation", stages=UNTIL_CLOSED_AND_IN_SERVICE,
-         joining_bodies_act=True, apply=sign_variation),
+         joining_bodies_act=True, delegable=True, apply=sign_variation),
     Rule(action=WithdrawVariation, kind="variation_withdrawn", verb="withdraw a variation",
          stages=UNTIL_CLOSED_AND_IN_SERVICE, lead_only=True, apply=withdraw_variation),
 ]

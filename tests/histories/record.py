@@ -220,6 +220,26 @@ async def attested(harness: Harness, handle: Handle) -> None:
     await attested_act(handle, "withdraw", LEAD, "recorder-2", reason="the partners chose another provider")
 
 
+async def delegated(harness: Harness, handle: Handle) -> None:
+    """Owen Hughes delegates his signature for a week and, a day later, Sam Okafor signs for him; Grace Adeyemi
+    delegates and withdraws; then the others sign and the lead withdraws the agreement."""
+    await walk_to_sign_off(handle)
+    today = (await harness.env.get_current_time()).date()
+    for actor, delegate in ((TAMWORTH, "Sam Okafor"), (factories.STAFFORDSHIRE_SIGNATORY.model_dump(), "Femi Ade")):
+        await handle.execute_update(AgreementWorkflow.delegate_signature, {
+            "actor": actor, "delegate": delegate, "starts": today.isoformat(),
+            "ends": (today + timedelta(days=6)).isoformat(), "reason": "annual leave",
+            "delegate_identity": {"issuer": "https://login.example/council/v2.0",
+                                  "subject": delegate.lower().replace(" ", ".")}})
+    await handle.execute_update(AgreementWorkflow.withdraw_delegation, {
+        "actor": factories.STAFFORDSHIRE_SIGNATORY.model_dump(), "reason": "back early"})
+    await harness.skip(timedelta(days=1))
+    signed = await version(handle)
+    await handle.execute_update(AgreementWorkflow.record_sign_off, {
+        "actor": {**TAMWORTH, "delegate": "Sam Okafor"}, "decision": "approve", "version": signed})
+    await act(handle, AgreementWorkflow.withdraw, reason="the partners chose another provider")
+
+
 SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[str, object]]] = {
     "completed": (completed, {"term": "P182D"}),
     "rejected-then-revised": (rejected_then_revised, {}),
@@ -229,6 +249,7 @@ SCENARIOS: dict[str, tuple[Callable[[Harness, Handle], Awaitable[None]], dict[st
     "drifting": (drifting, {"stage_durations": {"proposal": "P30D"}, "escalation_interval": "P14D"}),
     "varied": (varied, {}),
     "benefits-realised": (benefits_realised, {"term": "P364D"}),
+    "delegated": (delegated, {}),
     "attested": (attested, {"require_attestation": True,
                             "attestor_keys": {"recorder-1": factories.public_pem(RECORDER_KEYS["recorder-1"])}}),
 }
