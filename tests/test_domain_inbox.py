@@ -2,8 +2,8 @@
 
 from datetime import date, timedelta
 
-from domain.actions import BindIdentity
-from domain.inbox import Person, inbox, tasks
+from domain.actions import BindIdentity, DelegateSignature
+from domain.inbox import Person, inbox, offers, tasks
 from domain.model import BoundIdentity, Rag
 from domain.status import status_of
 from tests.helpers import factories
@@ -94,3 +94,22 @@ def test_the_inbox_orders_every_agreements_tasks_by_deadline():
     assert [task.deadline for task in found] == sorted(task.deadline or date.max for task in found)
     assert all(task.signatory == "Owen Hughes" for task in found)
     assert STAFFORDSHIRE.body not in {task.body for task in found}
+
+
+def test_a_delegate_is_asked_to_sign_for_the_absent_signatory_within_the_dates_and_may_not_after():
+    owen = bound(in_sign_off())
+    deputy = Person(bodies=frozenset({factories.TAMWORTH}), issuer=TAMWORTH_ISSUER, subject="deputy",
+                    name="Dee Puty")
+    delegation = DelegateSignature(actor=TAMWORTH, delegate="Dee Puty",
+                                   delegate_identity=BoundIdentity(issuer=TAMWORTH_ISSUER, subject="deputy"),
+                                   starts=T0.date(), ends=T0.date() + timedelta(days=6))
+    agreement = apply(owen, delegation)
+    now = after(1)
+    [task] = tasks(status_of(agreement, now), deputy, now)
+    assert (task.update, task.signatory, task.delegate) == ("record_sign_off", "Owen Hughes", "Dee Puty")
+    assert "for Owen Hughes" in task.what
+    assert [t.update for t in offers(status_of(agreement, now), OWEN, now)] == ["withdraw_delegation"]
+    later = after(8)
+    [waiting] = tasks(status_of(agreement, later), deputy, later)  # the body's sign-off, for its signatory
+    assert (waiting.signatory, waiting.delegate) == (None, None)
+    assert [t.update for t in offers(status_of(agreement, later), OWEN, later)] == ["delegate_signature"]

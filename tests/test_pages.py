@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,30 @@ async def revised_and_sent_again(harness: Harness, agreement_id: str) -> None:
     await harness.agreements.act(agreement_id, "submit_for_sign_off", SubmitForSignOff(actor=factories.LEAD))
 
 
+async def delegated(owen: Any, base: str, agreement_id: str, subject: str, bad_day: bool = False) -> None:
+    """Owen delegates his signature to Sam Officer from today for three days through the form; with ``bad_day``
+    a first day that does not exist, which the form refuses beside the field."""
+    from playwright.async_api import expect
+
+    await owen.goto(f"{base}/agreements/{agreement_id}")
+    await owen.get_by_role("link", name="Delegate your signature while you are away").click()
+    today = datetime.now(UTC).date()
+    ends = today + timedelta(days=3)
+    await owen.get_by_label("Your colleague's name").fill("Sam Officer")
+    await owen.get_by_label("Your colleague's account identifier").fill(subject)
+    for name, day in (("starts", today), ("ends", ends)):
+        group = owen.get_by_role("group", name="First day" if name == "starts" else "Last day")
+        await group.get_by_label("Day").fill("31" if bad_day and name == "starts" else str(day.day))
+        await group.get_by_label("Month").fill("2" if bad_day and name == "starts" else str(day.month))
+        await group.get_by_label("Year").fill(str(day.year))
+    await owen.get_by_role("button", name="Send").click()
+    if bad_day:
+        await expect(owen.locator("#starts-error")).to_be_visible()
+        await expect(owen.get_by_label("Your colleague's name")).to_have_value("Sam Officer")
+        return
+    await expect(owen.get_by_role("heading", name="Decision recorded")).to_be_visible()
+
+
 async def test_people_sign_in_read_what_they_sign_and_act_only_where_they_may(
         harness: Harness, openid_provider: OpenIdProvider):
     from playwright.async_api import expect
@@ -223,5 +248,40 @@ async def test_people_sign_in_read_what_they_sign_and_act_only_where_they_may(
             await expect(grace.get_by_role("heading", name="Decision recorded")).to_be_visible()
             signed = (await harness.agreements.status(agreement_id)).sign_offs
             assert [(s.body, s.signatory) for s in signed] == [(STAFFORDSHIRE, "Grace Adeyemi")]
+
+            # Away on leave, Owen delegates his signature to a colleague at Tamworth, who signs for him while the
+            # delegation stands and cannot once it is withdrawn; the ledger names both.
+            sam = next(p for p in idp.councils[TAMWORTH].people if p.name == "Sam Officer")
+            await delegated(owen, base, agreement_id, sam.sub, bad_day=True)
+            await no_violations(chromium, owen, f"{base}/agreements/{agreement_id}/act/delegate_signature",
+                                "pages-delegate.png")
+            await delegated(owen, base, agreement_id, sam.sub)
+            colleague = await person_page(chromium, idp, TAMWORTH, "Sam Officer")
+            await expect(colleague.get_by_role("link", name=re.compile("Sign off round 2 for Owen Hughes"))
+                         ).to_be_visible()
+            await colleague.goto(f"{base}/agreements/{agreement_id}")
+            await owen.goto(f"{base}/agreements/{agreement_id}")
+            await owen.get_by_role("link", name="Withdraw your delegation to Sam Officer").click()
+            await owen.get_by_role("button", name="Send").click()
+            await expect(owen.get_by_role("heading", name="Decision recorded")).to_be_visible()
+            recorded = len(await harness.ledger(agreement_id))
+            await colleague.get_by_label("Approve").check()  # the tab opened while the delegation stood
+            await colleague.get_by_role("button", name="Send your decision").click()
+            await expect(colleague.get_by_role("heading", name="You cannot do this")).to_be_visible()
+            assert len(await harness.ledger(agreement_id)) == recorded
+
+            await delegated(owen, base, agreement_id, sam.sub)
+            await colleague.goto(f"{base}/")
+            await colleague.get_by_role("link", name=re.compile("Sign off round 2 for Owen Hughes")).click()
+            await expect(colleague.get_by_text("You sign as Sam Officer for Owen Hughes")).to_be_visible()
+            await colleague.get_by_label("Approve").check()
+            await colleague.get_by_role("button", name="Send your decision").click()
+            await expect(colleague.get_by_role("heading", name="Decision recorded")).to_be_visible()
+            number = int(await colleague.locator("#decision-number").inner_text())
+            entry = next(e for e in await harness.ledger(agreement_id) if e.seq == number)
+            assert (entry.kind, entry.actor_signatory, entry.payload["actor"]["delegate"]) == (
+                "signed_off", "Owen Hughes", "Sam Officer")
+            claims = attestation.read(entry.payload["attestation"], keys)
+            assert (claims["idp"], claims["sub"]) == (idp.issuers[TAMWORTH], sam.sub)
     finally:
         own.close()

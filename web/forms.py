@@ -23,14 +23,17 @@ TITLES = {
     "record_lessons": "Record lessons learned",
     "decide_review": "Decide the review",
     "bind_identity": "Accept your identity",
+    "delegate_signature": "Delegate your signature",
+    "withdraw_delegation": "Withdraw your delegation",
 }
 """The updates a person does through a form, with the form's heading."""
 
 
 @dataclass
 class Field:
-    """One input: its ``name`` in the form, ``label``, ``kind`` (text, number, textarea, radios, select, hidden),
-    hint, choices (value, label), the value shown and the error beside it."""
+    """One input: its ``name`` in the form, ``label``, ``kind`` (text, number, textarea, radios, select, hidden,
+    date: three inputs ``{name}-day``, ``-month``, ``-year``), hint, choices (value, label), the value shown (for a
+    date, its parts) and the error beside it."""
 
     name: str
     label: str
@@ -40,6 +43,7 @@ class Field:
     value: str = ""
     error: str = ""
     width: str = ""
+    parts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +91,16 @@ def fields(update: str, status: AgreementStatus, body: str) -> list[Field]:
         return [Field("what_worked", "What worked", "textarea"),
                 Field("what_did_not", "What did not work", "textarea"),
                 Field("tags", "Tags", hint="Optional, separated by commas, such as procurement, staff.")]
+    if update == "delegate_signature":
+        return [Field("delegate", "Your colleague's name", hint="As they will give it when they sign for you."),
+                Field("delegate_subject", "Your colleague's account identifier",
+                      hint="Their identifier (subject) at your council's sign-in service, such as their Microsoft "
+                           "Entra object ID. Ask your council's Concordat administrator if you do not know it."),
+                Field("starts", "First day", "date", hint="For example, 27 3 2027."),
+                Field("ends", "Last day", "date", hint="Your colleague signs for you up to and including this day."),
+                Field("reason", "Reason", "textarea", hint="Optional, for example annual leave.")]
+    if update == "withdraw_delegation":
+        return [Field("reason", "Reason", "textarea", hint="Optional.")]
     if update == "decide_review":
         return [Field("outcome", "Outcome", "radios", choices=[(o.value, o.value.capitalize()) for o in ReviewOutcome]),
                 Field("reason", "Reason", "textarea")]
@@ -94,9 +108,10 @@ def fields(update: str, status: AgreementStatus, body: str) -> list[Field]:
 
 
 def read(update: str, form: Mapping[str, Any], status: AgreementStatus, version: str | None,
-         accepting: str | None) -> Filled:
+         accepting: str | None, issuer: str) -> Filled:
     """``form`` read as ``update``'s JSON: ``version`` is the version the page showed (signatures); ``accepting``
-    the signatory name a person accepts their identity as (``bind_identity``)."""
+    the signatory name a person accepts their identity as (``bind_identity``); ``issuer`` the signed-in person's
+    (a colleague a signatory delegates to is of the same issuer)."""
     text = {key: str(value).strip() for key, value in form.items() if isinstance(value, str)}
     if update in ("record_sign_off", "sign_variation"):
         data: dict[str, Any] = {"decision": text.get("decision", ""), "reason": text.get("reason", "")}
@@ -139,4 +154,23 @@ def read(update: str, form: Mapping[str, Any], status: AgreementStatus, version:
                       {("outcome",): "outcome", ("reason",): "reason", (): "reason"})
     if update == "bind_identity":
         return Filled({"name": accepting or ""}, {})
+    if update == "delegate_signature":
+        data = {"delegate": text.get("delegate", ""), "delegate_identity": {
+                    "issuer": issuer, "subject": text.get("delegate_subject", "")},
+                "starts": _date(text, "starts"), "ends": _date(text, "ends"), "reason": text.get("reason", "")}
+        return Filled(data, {("delegate",): "delegate", ("delegate_identity",): "delegate_subject",
+                             ("starts",): "starts", ("ends",): "ends", ("reason",): "reason", (): "starts"})
+    if update == "withdraw_delegation":
+        return Filled({"reason": text.get("reason", "")}, {("reason",): "reason", (): "reason"})
     raise KeyError(update)
+
+
+def _date(text: Mapping[str, str], name: str) -> str:
+    """The date of the inputs ``{name}-day``, ``-month`` and ``-year`` as ISO 8601 (zero-padded when they are
+    numbers, as typed otherwise: the model then says what is wrong); empty when all three are."""
+    day, month, year = (text.get(f"{name}-{part}", "") for part in ("day", "month", "year"))
+    if not (day or month or year):
+        return ""
+    if day.isdigit() and month.isdigit() and year.isdigit():
+        return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+    return f"{year}-{month}-{day}"

@@ -38,7 +38,7 @@ from api.acting import Acting, ApiError
 from api.authority import Authority, bodies_of
 from api.tokens import Caller
 from domain.business_case import appraise
-from domain.inbox import Person, inbox, tasks
+from domain.inbox import Person, Task, inbox, offers, tasks
 from domain.ledger import LedgerEntry
 from domain.model import Signatory, Stage
 from domain.status import AgreementStatus, money_summary, waiting_summary
@@ -175,14 +175,16 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
         if shown_version:  # a stale page: what changed since the version it showed
             previous = next((v for v in found if v.version == shown_version), previous)
         person = person_of(who, authority, bodies_of(status))
-        signing = [t for t in tasks(status, person, datetime.now(UTC)) if t.update == "record_sign_off"]
+        now = datetime.now(UTC)
+        signing = [t for t in tasks(status, person, now) if t.update == "record_sign_off" and t.signatory]
         case = current.proposal.business_case if current else None
         return render(request, "agreement.html", status_code, title=status.title, status=status, current=current,
                       previous=previous, changed=changes(previous, current) if previous and current else [],
                       options=appraise(case) if case else [], preferred=case.preferred_option if case else "",
                       signing=signing[0] if signing else None, waiting=waiting_summary(status),
                       money=money_summary(status), story=story(entries), refused=refused,
-                      errors=errors or {}, values=values or {}, stale=bool(shown_version))
+                      errors=errors or {}, values=values or {}, stale=bool(shown_version),
+                      offers=offers(status, person, now))
 
     @routes.get("/agreements/{agreement_id}/act/{update}")
     async def form(request: Request, agreement_id: str, update: str, who: session.Person) -> HTMLResponse:
@@ -194,11 +196,11 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
                   values: dict[str, str] | None = None, errors: dict[str, str] | None = None, refused: str = "",
                   status_code: int = 200) -> HTMLResponse:
         person = person_of(who, authority, bodies_of(status))
-        waiting_tasks = [t for t in tasks(status, person, datetime.now(UTC)) if t.update == update]
-        task = waiting_tasks[0] if waiting_tasks else None
+        task = _task(status, person, update, (values or {}).get("body"), (values or {}).get("signatory"))
         inputs = forms.fields(update, status, task.body) if task else []
         for field in inputs:
             field.value = (values or {}).get(field.name, "")
+            field.parts = {part: (values or {}).get(f"{field.name}-{part}", "") for part in ("day", "month", "year")}
             field.error = (errors or {}).get(field.name, "")
         return render(request, "form.html", status_code, title=forms.TITLES[update], status=status, update=update,
                       task=task, fields=inputs, errors=errors or {}, refused=refused)
@@ -212,13 +214,13 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
         status = await readable(who, authority, _form_update(update, agreement_id))
         person = person_of(who, authority, bodies_of(status))
         body = values.get("body", "")
-        task = next((t for t in tasks(status, person, datetime.now(UTC))
-                     if t.update == update and t.body == body), None)
+        task = _task(status, person, update, body, values.get("signatory"))
         if task is None or task.signatory is None:
             raise PageError(403, "You cannot do this", _why_not(update, status, person.bodies, body))
         shown_version = values.get("version", "")
-        filled = forms.read(update, values, status, shown_version or None, task.signatory)
-        data = {**filled.data, "actor": {"body": task.body, "signatory": task.signatory}}
+        filled = forms.read(update, values, status, shown_version or None, task.signatory, who.issuer)
+        actor = {"body": task.body, "signatory": task.signatory}
+        data = {**filled.data, "actor": actor | ({"delegate": task.delegate} if task.delegate else {})}
         model = UPDATES[update]
         try:
             action = model.model_validate(data)
@@ -269,6 +271,17 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
                       line=told[number], following=[told[s] for s in sorted(told) if s > number])
 
     return routes
+
+
+def _task(status: AgreementStatus, person: Person, update: str, body: str | None,
+          signatory: str | None) -> Task | None:
+    """What ``person`` does by ``update`` on the agreement now (a task waiting on them, or what a signatory may do
+    at any time), for ``body`` and as (or for) ``signatory`` when the form names them; their own before one
+    delegated to them."""
+    found = [t for t in [*tasks(status, person, datetime.now(UTC)), *offers(status, person, datetime.now(UTC))]
+             if t.update == update and (not body or t.body == body) and (not signatory or t.signatory == signatory)]
+    found.sort(key=lambda t: (t.signatory is None, t.delegate is not None))
+    return found[0] if found else None
 
 
 def _form_update(update: str, agreement_id: str) -> str:
