@@ -1,7 +1,8 @@
 # The Concordat image: the worker (default command), the alert dispatcher (python -m dispatcher, also
 # concordat-dispatcher), the HTTP API (python -m api, also concordat-api) and the codec server
-# (concordat-codec-server); see docker-compose.yml and docs/operators.md ("Deployment"). Every package
-# pyproject.toml lists is copied: tests/test_image.py installs exactly this file set and imports every entry point.
+# (concordat-codec-server), the API serving the pages for people (web/) when configured; see docker-compose.yml
+# and docs/operators.md ("Deployment"). Every package pyproject.toml lists is copied: tests/test_image.py installs
+# exactly this file set and imports every entry point.
 FROM python:3.12-slim
 
 WORKDIR /app
@@ -15,6 +16,7 @@ COPY api ./api
 COPY report ./report
 COPY runtime ./runtime
 COPY cli ./cli
+COPY web ./web
 COPY worker.py starter.py ./
 # Bytecode is compiled here because the worker cannot write /app: the workflow sandbox re-imports
 # workflows/agreement.py for every agreement it loads, and without a .pyc it compiles it each time.

@@ -4,7 +4,9 @@ Starts the Temporal dev server (Web UI included) and PostgreSQL from their wheel
 runs the worker, starts the demo agreements (once: a second run resumes them) and
 plays their officers in compressed time, showing progress live. A local SMTP sink
 receives the alert emails the dispatcher sends to the demo's subscriptions; each is
-shown as it arrives and all are listed at the end. Ctrl-C stops all.
+shown as it arrives and all are listed at the end. Where Node.js is installed it also starts a local OpenID
+provider, one issuer per council holding the councils' signatories, and serves the pages for people
+(``demo.pages``): it prints their address and who can sign in. Ctrl-C stops all.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from temporalio.runtime import Runtime
 
 from cli.output import print_table
 from demo import live
+from demo.idp import ProviderProcess
 from demo.mailbox import Received, SmtpSink
+from demo.pages import DemoPages
 from demo.portfolio import PORTFOLIO, Persona, compressed_settings, next_step
 from demo.stack import EmbeddedStack
 from demo.webui import agreements_url
@@ -168,6 +172,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--temporal-port", type=int, default=7233)
     parser.add_argument("--ui-port", type=int, default=8233)
     parser.add_argument("--smtp-port", type=int, default=8025, help="port of the local SMTP sink (default 8025)")
+    parser.add_argument("--pages-port", type=int, default=8088, help="port of the pages for people (default 8088)")
+    parser.add_argument("--idp-port", type=int, default=9090,
+                        help="port of the demo's OpenID provider, one issuer per council (default 9090)")
     parser.add_argument("--exit-when-done", action="store_true", help="stop once every agreement has closed")
     return parser.parse_args(argv)
 
@@ -229,6 +236,26 @@ def print_mailbox(console: Console, sink: SmtpSink) -> None:
                 [[", ".join(r.recipients), str(r.message["Subject"]), r.delivery_id] for r in sink.received])
 
 
+async def serve_pages(console: Console, args: argparse.Namespace, pool: asyncpg.Pool,
+                      agreements: AgreementClient) -> DemoPages | None:
+    """Start the demo's OpenID provider and the pages, and print their address and who signs in; None (and why,
+    printed) where they cannot run."""
+    missing = ProviderProcess.missing()
+    if missing is not None:
+        console.print(f"No pages for people: {missing}.", highlight=False)
+        return None
+    pages = DemoPages(args.data_dir, pool, agreements, pages_port=args.pages_port, idp_port=args.idp_port)
+    try:
+        await pages.start()
+    except RuntimeError as error:
+        await pages.stop()
+        console.print(f"No pages for people: {error}", highlight=False, markup=False)
+        return None
+    print_table(console, f"Pages for people: {pages.url} (sign in: choose your council, then your name)",
+                ["Council", "Signs in as", "Role", "Account"], pages.sign_ins())
+    return pages
+
+
 def compressed_time(speed: float) -> str:
     """What the demo's compressed time means for what it shows, at ``speed``."""
     review = compressed_settings(speed)["review_period"].removeprefix("PT").removesuffix("S")
@@ -288,6 +315,7 @@ async def main(argv: list[str]) -> int:
         await search_attributes.register(client, client.namespace)
         print_where_things_are(console, stack, args.data_dir, worker_log)
         demo = Demo(client, settings, args.speed, console)
+        pages = await serve_pages(console, args, pool, demo.agreements)
         listener = await listen_for_alerts(stack.database_url, demo)
 
         def mailed(received: Received) -> None:
@@ -308,10 +336,12 @@ async def main(argv: list[str]) -> int:
             if demo.done:
                 await write_board_report(pool, args.data_dir / "reports", console)
             if demo.done and not args.exit_when_done and not stop.is_set():
-                console.print("Every agreement has closed. The Web UI stays up until Ctrl-C.")
+                console.print("Every agreement has closed. The Web UI and the pages stay up until Ctrl-C.")
                 await stop.wait()
         stop_dispatching.set()
         await dispatcher
+        if pages is not None:
+            await pages.stop()
         sink.stop()
         await listener.close()
         await pool.close()

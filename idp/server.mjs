@@ -8,6 +8,8 @@
 //                       "people": [{"sub": "...", "name": "...", "email": "...", "email_verified": true}]}},
 //    "host": "127.0.0.1", "port": 9090, "public_url": "http://127.0.0.1:9090"}   (the last three optional)
 //
+// The client secret may be left out of FILE and given in the environment as IDP_CLIENT_SECRET (as docker compose
+// does: no secret is committed); IDP_PUBLIC_URL likewise gives the public URL.
 // Council B's issuer is {public_url}/B (its discovery document {public_url}/B/.well-known/openid-configuration).
 // The one client is registered at every issuer: confidential (client_secret_basic), authorization code only,
 // PKCE with S256 required. Signing in is password-less: the provider's own page lists the council's people and
@@ -36,6 +38,7 @@ if (!args.config) {
 }
 
 const config = JSON.parse(readFileSync(args.config, 'utf8'));
+if (process.env.IDP_CLIENT_SECRET && config.client) config.client.client_secret = process.env.IDP_CLIENT_SECRET;
 const problems = check(config);
 if (problems.length) {
   console.error(`concordat-idp: ${args.config} is not usable:\n  ${problems.join('\n  ')}`);
@@ -47,9 +50,9 @@ const port = Number(args.port ?? config.port ?? 9090);
 function check(value) {
   const found = [];
   const client = value?.client;
-  if (!client || typeof client.client_id !== 'string' || typeof client.client_secret !== 'string'
+  if (!client || typeof client.client_id !== 'string' || typeof client.client_secret !== 'string' || !client.client_secret
       || !Array.isArray(client.redirect_uris) || client.redirect_uris.length === 0) {
-    found.push('client: needs client_id, client_secret and redirect_uris (a non-empty list)');
+    found.push('client: needs client_id, client_secret (or IDP_CLIENT_SECRET) and redirect_uris (a non-empty list)');
   }
   const councils = value?.councils;
   if (!councils || typeof councils !== 'object' || Object.keys(councils).length === 0) {
@@ -214,7 +217,8 @@ const server = createServer(async (req, res) => {
 });
 
 server.listen(port, host, () => {
-  const base = (args['public-url'] ?? config.public_url ?? `http://${host}:${server.address().port}`).replace(/\/$/, '');
+  const base = (args['public-url'] ?? process.env.IDP_PUBLIC_URL ?? config.public_url
+    ?? `http://${host}:${server.address().port}`).replace(/\/$/, '');
   const issuers = {};
   for (const [code, council] of Object.entries(config.councils)) {
     const oidc = provider(code, council, `${base}/${code}`);

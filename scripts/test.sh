@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The sign-in tests run the demonstration OpenID provider on Node.js (idp/; install.sh installs its packages).
+if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing Node.js for the OpenID provider ..."
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+
 source scripts/install.sh
 install test
 install_test_tools

@@ -17,12 +17,13 @@ from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 import starter
+from demo.idp import ProviderProcess
 from runtime.temporal import CORE_LOGGER, core_telemetry
 from store.database import create_pool, migrate
 from tests.helpers import free_port
 from tests.helpers.environments import DEV_SERVER_MARK, LOCAL, OPTION, TIME_SKIPPING, Environments
 from tests.helpers.harness import Harness
-from tests.helpers.oidc import NODE, OpenIdProvider, seed_councils
+from tests.helpers.oidc import OpenIdProvider, seed_councils
 
 
 class _TestServerCapabilities(logging.Filter):
@@ -144,8 +145,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def openid_provider() -> Iterator[OpenIdProvider]:
     """The real OpenID provider (``idp/server.mjs``) with the seed's councils, one issuer each, for the pages
     served on its ``pages_port``; skipped, saying why, where Node.js is not installed."""
-    if NODE is None:
-        pytest.skip("Node.js is not installed (apt-get install nodejs npm; scripts/test.sh does as root)")
+    missing = ProviderProcess.missing()
+    if missing is not None:
+        pytest.skip(f"{missing}; scripts/test.sh installs both as root")
     idp = OpenIdProvider(seed_councils(), free_port()).start()
     yield idp
     idp.stop()

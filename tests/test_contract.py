@@ -14,8 +14,9 @@ from api.settings import ApiSettings, schema_settings
 from dispatcher.settings import DispatcherSettings
 from domain.model import AgreementRequest
 from domain.status import AgreementStatus
-from runtime.settings import Settings
+from runtime.settings import ConfigurationError, Settings
 from tests.helpers.harness import Harness
+from web.settings import PagesSettings
 from workflows import contract
 from workflows.agreement import TASK_QUEUE, AgreementWorkflow, workflow_id
 
@@ -165,7 +166,8 @@ def test_the_api_in_the_deployment_reads_what_the_api_reads_and_holds_no_secret(
     assert api["build"] == "." and api["command"] == ["python", "-m", "api"]
     environment = api["environment"]
     sdk_variables = {"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE"}
-    assert set(environment) <= set(ApiSettings.variables()) | set(Settings.variables()) | sdk_variables
+    assert set(environment) <= (set(ApiSettings.variables()) | set(Settings.variables()) | sdk_variables
+                                | set(PagesSettings.variables()))
     for required in ("CONCORDAT_API_ISSUER", "CONCORDAT_API_AUDIENCE", "CONCORDAT_API_JWKS_URL",
                      "CONCORDAT_API_SIGNING_KEY", "CONCORDAT_API_SIGNING_KEY_ID"):
         assert environment[required].startswith("${" + required + ":?"), f"{required} has no default"
@@ -179,5 +181,23 @@ def test_the_api_in_the_deployment_reads_what_the_api_reads_and_holds_no_secret(
     settings = ApiSettings.from_environment({k: _interpolate(str(v), operator) for k, v in environment.items()})
     assert settings.identity_claim == "preferred_username" and settings.port == 8088
     readme = (ROOT / "docs" / "operators.md").read_text()
-    missing = [name for name in ApiSettings.variables() if name not in readme]
+    missing = [name for name in (*ApiSettings.variables(), *PagesSettings.variables()) if name not in readme]
     assert not missing, f"the operators' guide does not document {missing}"
+
+
+def test_the_pages_in_the_deployment_are_off_until_configured_and_hold_no_secret():
+    environment = _compose()["services"]["api"]["environment"]
+    pages = {name: value for name, value in environment.items() if name in PagesSettings.variables()}
+    assert set(pages) == set(PagesSettings.variables())
+    assert _interpolate(str(pages["CONCORDAT_PAGES_URL"]), {}) == ""  # no pages unless the operator sets it
+    for secret in ("CONCORDAT_PAGES_SESSION_SECRET", "CONCORDAT_PAGES_CLIENTS"):
+        assert _interpolate(str(pages[secret]), {}) == "", f"{secret} has a default"
+    operator = {"CONCORDAT_PAGES_URL": "https://concordat.example.gov.uk"}
+    with pytest.raises(ConfigurationError, match="CONCORDAT_PAGES_SESSION_SECRET"):
+        PagesSettings.from_environment({k: _interpolate(str(v), operator) for k, v in pages.items()})
+    operator |= {"CONCORDAT_PAGES_SESSION_SECRET": "s" * 40, "CONCORDAT_PAGES_CLIENTS": (
+        '{"E07000194": {"issuer": "https://login.microsoftonline.com/t/v2.0", "client_id": "c", '
+        '"client_secret": "s"}}')}
+    settings = PagesSettings.from_environment({k: _interpolate(str(v), operator) for k, v in pages.items()})
+    assert settings.cookie_secure and settings.session_seconds == 8 * 3600
+    assert settings.redirect_uri("E07000194") == "https://concordat.example.gov.uk/pages/signed-in/E07000194"

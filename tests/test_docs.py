@@ -46,6 +46,8 @@ NOT_RUN = {
     ("README.md", "scripts/demo.sh     # the engine and a demo portfolio on an embedded Temporal + PostgreSQL"),
     ("docs/contributors.md", "scripts/test.sh                          # the whole suite, about 8 minutes"),
     ("docs/operators.md", "docker compose up -d --scale worker=3"),
+    ("docs/operators.md",
+     'CONCORDAT_DEMO_CLIENT_SECRET="$(openssl rand -base64 32)" docker compose --profile demo up -d idp'),
     ("docs/operators.md", "python worker.py"),
     ("docs/operators.md", "CONCORDAT_ENCRYPTION_KEYS=... CONCORDAT_CODEC_TOKEN=<long random secret> \\"),
     ("bench/README.md", "pip install -e '.[bench]'"),

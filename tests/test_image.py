@@ -2,12 +2,16 @@
 every entry point imports from it; the compose file's services start after what they need, each has a health
 check, and its versions are those the docs describe. ``docker compose config`` runs where an engine is."""
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -104,3 +108,47 @@ def test_docker_compose_validates_the_file():
            "PATH": "/usr/bin:/bin"}
     result = subprocess.run(["docker", "compose", "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+IDP = ROOT / "idp"
+
+
+def test_the_demo_providers_file_is_the_demo_portfolios_councils_for_the_composed_pages():
+    from demo.idp import COMPOSE_PAGES_URL, demo_councils, provider_config
+
+    written = json.loads((IDP / "demo-councils.json").read_text())
+    assert written == provider_config(demo_councils(), None, COMPOSE_PAGES_URL), "run: python -m demo.idp > " \
+        "idp/demo-councils.json"
+    assert "client_secret" not in written["client"]
+    assert COMPOSE["services"]["api"]["ports"] == [f"{urlsplit(COMPOSE_PAGES_URL).port}:8088"]
+    assert COMPOSE["services"]["idp"]["profiles"] == ["demo"]
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="Node.js is not installed (apt-get install nodejs npm)")
+def test_the_demo_providers_image_file_set_installs_and_serves_each_council(tmp_path):
+    dockerfile = (IDP / "Dockerfile").read_text()
+    sources = [path for line in dockerfile.splitlines() if line.startswith("COPY ") for path in line.split()[1:-1]]
+    assert {"package.json", "package-lock.json", "server.mjs", "demo-councils.json"} <= set(sources)
+    for path in sources:
+        shutil.copy(IDP / path, tmp_path / path)
+    installed = subprocess.run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    command = re.search(r'^CMD (\[.*\])$', dockerfile, re.MULTILINE)
+    assert command is not None
+    argv = [arg if arg != "9090" else "0" for arg in json.loads(command.group(1))]
+    argv[argv.index("0.0.0.0")] = "127.0.0.1"
+    with subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env={"PATH": os.environ["PATH"], "IDP_CLIENT_SECRET": "a secret for this test"}) as server:
+        try:
+            assert server.stdout is not None
+            ready = server.stdout.readline()
+            while ready and "concordat-idp ready" not in ready:
+                ready = server.stdout.readline()
+            issuers = json.loads(ready.partition("concordat-idp ready ")[2])["issuers"]
+            assert set(issuers) == set(json.loads((IDP / "demo-councils.json").read_text())["councils"])
+            for issuer in issuers.values():
+                with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=10) as response:
+                    assert json.load(response)["issuer"] == issuer
+        finally:
+            server.terminate()

@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,10 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import schema_settings
+from demo.idp import ProviderProcess
+from demo.pages import DemoPages
+from store import directory
+from tests.helpers import free_port
 from tests.helpers.factories import LICHFIELD, STAFFORDSHIRE, TAMWORTH
 from tests.helpers.harness import Harness
 from tests.helpers.identity import IdentityProvider
@@ -149,3 +154,30 @@ async def test_an_expired_session_sends_the_person_to_sign_in_again(
         await page.context.add_cookies([{**kept, "expires": time.time() + 3600}])
         await page.goto(account)
         assert page.url == f"{idp.pages_url}/pages/sign-in?next=/pages/account"
+
+
+@needs_chromium
+async def test_the_demo_serves_the_pages_and_its_officers_sign_in_through_their_own_councils_issuer(
+        harness: Harness, tmp_path: Path):
+    from playwright.async_api import expect
+
+    missing = ProviderProcess.missing()
+    if missing is not None:
+        pytest.skip(missing)
+    pages = await DemoPages(tmp_path, harness.pool, harness.agreements, pages_port=free_port(),
+                            idp_port=free_port()).start()
+    try:
+        assert pages.idp is not None
+        southwark = pages.idp.issuers["E09000028"]
+        assert ["London Borough of Southwark", "Amara Okafor", "Strategic Director",
+                "amara.okafor@e09000028.demo.concordat.test"] in pages.sign_ins()
+        async with browser_page() as page:
+            await page.goto(f"{pages.url}sign-in?next=/pages/account")
+            await page.get_by_role("link", name="London Borough of Southwark").click()
+            await page.get_by_role("button", name=re.compile("Amara Okafor")).click()
+            await page.wait_for_url(f"{pages.url}account")
+            await expect(page.get_by_text(southwark, exact=True)).to_be_visible()
+        assert southwark in (await directory.load(harness.pool)).issuers_of_body("E09000028")
+    finally:
+        await pages.stop()
+    assert southwark not in (await directory.load(harness.pool)).issuers_of_body("E09000028")

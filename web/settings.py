@@ -6,8 +6,11 @@ default, and each body whose people sign in has its OpenID client registered at 
 
 from __future__ import annotations
 
+import json
+from typing import Annotated, Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from domain.model import Code
 from runtime.settings import EnvironmentSettings
@@ -45,12 +48,25 @@ class PagesSettings(EnvironmentSettings):
         "python -c 'import secrets; print(secrets.token_urlsafe(48))'). Changing it signs everyone out."))
     session_seconds: int = Field(default=8 * 3600, alias="CONCORDAT_PAGES_SESSION_SECONDS", ge=1, le=7 * 24 * 3600,
                                  description="How long a sign-in lasts, from signing in (the cookie's expiry too).")
-    clients: dict[Code, BodyClient] = Field(alias="CONCORDAT_PAGES_CLIENTS", min_length=1, repr=False, description=(
+    clients: Annotated[dict[Code, BodyClient], NoDecode] = Field(
+        alias="CONCORDAT_PAGES_CLIENTS", min_length=1, repr=False, description=(
         'Each body\'s OpenID client, as JSON: {"body code": {"issuer": ..., "client_id": ..., '
         '"client_secret": ..., "name": ...}, ...} (name optional); the issuer must be one the directory lists '
         "for the body."))
     cookie_secure: bool = Field(default=True, alias="CONCORDAT_PAGES_COOKIE_SECURE", description=(
         "Send the session cookie over HTTPS only; false only for a http://127.0.0.1 test or demo."))
+
+    @field_validator("clients", mode="before")
+    @classmethod
+    def _from_json(cls, value: Any) -> Any:
+        """The variable's JSON, read here so that a blank or malformed value is reported against it."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f'must be JSON, {{"body code": {{"issuer": ..., "client_id": ..., "client_secret": '
+                             f'...}}}} ({error.msg} at character {error.pos})') from None
 
     @field_validator("url")
     @classmethod
