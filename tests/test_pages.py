@@ -17,8 +17,11 @@ from typing import Any
 
 import pytest
 
+from demo.waiting import WAITING_ID, open_for_people
 from domain import attestation
 from domain.actions import ReviseProposal, SetObjectives, SignOff, SubmitForSignOff, SubmitProposal
+from domain.inbox import Person, tasks
+from domain.model import Stage
 from tests.helpers import factories, free_port
 from tests.helpers.factories import LICHFIELD, STAFFORDSHIRE, TAMWORTH
 from tests.helpers.harness import Harness
@@ -26,6 +29,7 @@ from tests.helpers.identity import IdentityProvider
 from tests.helpers.oidc import Council, OpenIdProvider, pages_serving, seed_councils, sign_in
 from tests.helpers.oidc import Person as Account
 from tests.test_web_ui import CHROMIUM, CHROMIUM_ARGS
+from workflows.client import workflow_id
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium); "
                                 "scripts/test.sh installs it as root")
@@ -285,3 +289,14 @@ async def test_people_sign_in_read_what_they_sign_and_act_only_where_they_may(
             assert (claims["idp"], claims["sub"]) == (idp.issuers[TAMWORTH], sam.sub)
     finally:
         own.close()
+
+
+async def test_the_demo_leaves_one_agreement_waiting_on_its_partners_signatories_for_the_pages(harness: Harness):
+    status = await open_for_people(harness.agreements)
+    harness.started.append(harness.client.get_workflow_handle(workflow_id(WAITING_ID)))
+    assert status.stage is Stage.SIGN_OFF and status.agreement_id == WAITING_ID
+    assert (await open_for_people(harness.agreements)).decisions_recorded == status.decisions_recorded  # resumed
+    for body, signatories in status.signatories.items():
+        person = Person(bodies=frozenset({body}), issuer=f"https://id.{body}.example", subject="s",
+                        name=signatories[0].name)
+        assert [t.update for t in tasks(status, person, datetime.now(UTC))] == ["bind_identity", "record_sign_off"]
