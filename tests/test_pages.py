@@ -287,6 +287,28 @@ async def test_people_sign_in_read_what_they_sign_and_act_only_where_they_may(
                 "signed_off", "Owen Hughes", "Sam Officer")
             claims = attestation.read(entry.payload["attestation"], keys)
             assert (claims["idp"], claims["sub"]) == (idp.issuers[TAMWORTH], sam.sub)
+
+            # The lead's chief executive approves last; the service goes live, and she reports on a milestone her
+            # council owns through its form: a percentage over 100 is shown beside its field, then a good one kept.
+            priya = await person_page(chromium, idp, LICHFIELD, "Priya Shah")
+            await priya.get_by_role("link", name="Sign off round 2").click()
+            await priya.get_by_label("Approve").check()
+            await priya.get_by_role("button", name="Send your decision").click()
+            await expect(priya.get_by_role("heading", name="Decision recorded")).to_be_visible()
+            await priya.goto(f"{base}/")
+            await priya.get_by_role("link", name=re.compile("Report on milestone fleet")).click()
+            await no_violations(chromium, priya, priya.url)
+            recorded = len(await harness.ledger(agreement_id))
+            await priya.get_by_label("In progress").check()
+            await priya.get_by_label("Percentage complete").fill("150")
+            await priya.get_by_role("button", name="Send").click()
+            await expect(priya.locator("#percent_complete-error")).to_contain_text("less than or equal to 100")
+            assert len(await harness.ledger(agreement_id)) == recorded
+            await priya.get_by_label("Percentage complete").fill("40")
+            await priya.get_by_role("button", name="Send").click()
+            await expect(priya.get_by_role("heading", name="Decision recorded")).to_be_visible()
+            milestone = next(m for m in (await harness.agreements.status(agreement_id)).milestones if m.id == "fleet")
+            assert milestone.percent_complete == 40
     finally:
         own.close()
 

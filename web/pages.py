@@ -216,7 +216,7 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
         body = values.get("body", "")
         task = _task(status, person, update, body, values.get("signatory"))
         if task is None or task.signatory is None:
-            raise PageError(403, "You cannot do this", _why_not(update, status, person.bodies, body))
+            raise PageError(403, "You cannot do this", _why_not(status, person.bodies, body))
         shown_version = values.get("version", "")
         filled = forms.read(update, values, status, shown_version or None, task.signatory, who.issuer)
         actor = {"body": task.body, "signatory": task.signatory}
@@ -236,6 +236,8 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
             problems = refusal.problems
             if update in SIGNATURES and any(p["code"] == "stale_version" for p in problems):
                 fresh = await readable(who, authority, status.agreement_id)
+                if update == "sign_variation":  # the form lists the variation's changes as they now stand
+                    return form_page(request, who, authority, fresh, update, None, {}, _stale(update), 409)
                 return await agreement_page(request, who, authority, fresh, 409, _stale(update), shown_version)
             errors = {}
             for problem in problems:
@@ -305,8 +307,8 @@ def _stale(update: str) -> str:
             "Read what changed, then decide on the version below.")
 
 
-def _why_not(update: str, status: AgreementStatus, bodies: frozenset[str], body: str) -> str:
-    """Why a person cannot do ``update`` for ``body`` now: nothing waits on their body, or they are not its
+def _why_not(status: AgreementStatus, bodies: frozenset[str], body: str) -> str:
+    """Why a person cannot do an action for ``body`` now: nothing waits on their body, or they are not its
     signatory."""
     if body not in bodies:
         return "Your council is not one this agreement waits on for this."
