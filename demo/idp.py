@@ -47,6 +47,12 @@ class Person:
     def sub(self) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{self.email}"))
 
+    @property
+    def oid(self) -> str:
+        """Their object id, which the provider's tokens carry beside ``sub`` as Entra ID's do (``oid``: the same
+        person in every application; an issuer the directory names so is read by it)."""
+        return str(uuid.uuid5(uuid.NAMESPACE_OID, self.email))
+
 
 @dataclass(frozen=True)
 class Council:
@@ -87,7 +93,8 @@ def provider_config(councils: Iterable[Council], client_secret: str | None, page
         "client": {"client_id": CLIENT_ID, **secret,
                    "redirect_uris": [f"{pages_url}/pages/signed-in/{c.code}" for c in councils]},
         "councils": {c.code: {"name": c.name, "people": [
-            {"sub": p.sub, "name": p.name, "email": p.email, "email_verified": True} for p in c.people]}
+            {"sub": p.sub, "oid": p.oid, "name": p.name, "email": p.email, "email_verified": True}
+            for p in c.people]}
             for c in councils},
     }
 

@@ -5,7 +5,8 @@
 // FILE is JSON:
 //   {"client": {"client_id": "...", "client_secret": "...", "redirect_uris": ["http://.../pages/signed-in/B"]},
 //    "councils": {"B": {"name": "Body's name",
-//                       "people": [{"sub": "...", "name": "...", "email": "...", "email_verified": true}]}},
+//                       "people": [{"sub": "...", "name": "...", "email": "...", "email_verified": true,
+//                                   "oid": "..."}]}},   (oid optional: an object id, as Entra ID's tokens carry)
 //    "host": "127.0.0.1", "port": 9090, "public_url": "http://127.0.0.1:9090"}   (the last three optional)
 //
 // The client secret may be left out of FILE and given in the environment as IDP_CLIENT_SECRET (as docker compose
@@ -120,7 +121,7 @@ function provider(code, council, issuer) {
     pkce: { methods: ['S256'], required: () => true },
     claims: {
       openid: ['sub'],
-      profile: ['name', 'preferred_username'],
+      profile: ['name', 'preferred_username', 'oid'],
       email: ['email', 'email_verified'],
     },
     conformIdTokenClaims: false,
@@ -139,6 +140,7 @@ function provider(code, council, issuer) {
             sub,
             name: person.name,
             preferred_username: person.email ?? sub,
+            ...(person.oid ? { oid: person.oid } : {}),
             ...(person.email ? { email: person.email, email_verified: person.email_verified === true } : {}),
           };
         },

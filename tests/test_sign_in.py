@@ -48,11 +48,14 @@ async def browser_page() -> AsyncIterator[Any]:
 
 
 @asynccontextmanager
-async def councils_pages(harness: Harness, idp: OpenIdProvider, **pages: Any) -> AsyncIterator[None]:
-    """The API with the pages, the directory listing Lichfield's and Tamworth's issuers (not Staffordshire's)."""
+async def councils_pages(harness: Harness, idp: OpenIdProvider, by_oid: tuple[str, ...] = (),
+                         **pages: Any) -> AsyncIterator[None]:
+    """The API with the pages, the directory listing Lichfield's and Tamworth's issuers (not Staffordshire's);
+    those of ``by_oid`` name people by ``oid``."""
     own = IdentityProvider()
     try:
-        async with pages_serving(harness, idp, idp.pages_settings(**pages), [LICHFIELD, TAMWORTH], own):
+        async with pages_serving(harness, idp, idp.pages_settings(**pages), [LICHFIELD, TAMWORTH], own,
+                                 by_oid=by_oid):
             yield
     finally:
         own.close()
@@ -135,6 +138,19 @@ async def test_a_person_of_an_issuer_the_directory_does_not_list_for_the_body_is
             await expect(page.get_by_role("heading", name="You cannot sign in for this council")).to_be_visible()
             await page.goto(f"{idp.pages_url}/pages/account")
             assert page.url == f"{idp.pages_url}/pages/sign-in?next=/pages/account"
+
+
+@needs_chromium
+async def test_a_council_whose_issuer_names_people_by_object_id_signs_them_in_by_it(
+        harness: Harness, openid_provider: OpenIdProvider):
+    from playwright.async_api import expect
+
+    idp = openid_provider
+    owen = idp.person("Owen Hughes")
+    async with councils_pages(harness, idp, by_oid=(TAMWORTH,)), browser_page() as page:
+        await sign_in(page, idp, TAMWORTH, "Owen Hughes", "/pages/account")
+        await expect(page.get_by_text(owen.oid, exact=True)).to_be_visible()
+        await expect(page.get_by_text(owen.sub, exact=True)).to_have_count(0)
 
 
 @needs_chromium

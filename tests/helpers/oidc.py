@@ -93,15 +93,17 @@ class OpenIdProvider:
 
 @asynccontextmanager
 async def pages_serving(harness: Harness, idp: OpenIdProvider, pages: PagesSettings, listed: Iterable[str],
-                        own: IdentityProvider, **variables: str) -> AsyncIterator[Any]:
+                        own: IdentityProvider, *, by_oid: Iterable[str] = (), **variables: str) -> AsyncIterator[Any]:
     """The API with ``pages`` on ``idp.pages_port``, the directory listing the issuer of each body of ``listed``
-    for it (removed afterwards), its own issuer ``own`` for no body; yields the ``tests.test_api.Api``."""
+    for it (removed afterwards; the issuers of ``by_oid``'s bodies naming people by ``oid``, as Entra ID's),
+    its own issuer ``own`` for no body; yields the ``tests.test_api.Api``."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from tests.test_api import serving
 
     entries = [directory.IssuerEntry(body=body, issuer=idp.issuers[body], jwks_url=f"{idp.issuers[body]}/jwks",
-                                     audience=CLIENT_ID) for body in listed]
+                                     audience=CLIENT_ID, subject_claim="oid" if body in set(by_oid) else "sub")
+               for body in listed]
     for entry in entries:
         await directory.add_issuer(harness.pool, entry, by=ADMIN)
     try:
