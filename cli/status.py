@@ -26,8 +26,8 @@ def named(status: AgreementStatus, code: str) -> str:
 
 
 def print_status(console: Console, status: AgreementStatus) -> None:
-    """The agreement's heading, what it waits for, its sign-offs, milestones, KPIs, variation, signatories,
-    open alerts and closure, each only where it has any."""
+    """The agreement's heading, what it waits for, its sign-offs, milestones, KPIs, variation, signatories and
+    their delegations, open alerts and closure, each only where it has any."""
     _print_heading(console, status)
     _print_summaries(console, status)
     _print_sign_offs(console, status)
@@ -65,7 +65,8 @@ def _print_sign_offs(console: Console, status: AgreementStatus) -> None:
     if status.sign_offs:
         print_table(console, f"Sign-off round {status.sign_off_round}",
                     ["Body", "Signatory", "Decision", "Reason", "At"],
-                    [[named(status, s.body), s.signatory, s.decision.value, s.reason or "-", when(s.at)]
+                    [[named(status, s.body), s.signatory if s.delegate is None else f"{s.delegate} for {s.signatory}",
+                      s.decision.value, s.reason or "-", when(s.at)]
                      for s in status.sign_offs])
 
 
@@ -97,6 +98,10 @@ def _print_signatories(console: Console, status: AgreementStatus) -> None:
     print_table(console, "Signatory register", ["Body", "Signatories", "Retired"],
                 [[status.body_names.get(code, code), ", ".join(s.name for s in signatories) or "none", retired(code)]
                  for code, signatories in status.signatories.items()])
+    if status.delegations:
+        print_table(console, "Delegations of signature", ["Body", "Signatory", "Delegate", "From", "To", "Decision"],
+                    [[named(status, d.body), d.signatory, d.delegate, str(d.starts), str(d.ends), f"#{d.decision}"]
+                     for d in status.delegations])
 
 
 def _print_alerts_and_closure(console: Console, status: AgreementStatus) -> None:

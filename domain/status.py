@@ -301,12 +301,12 @@ def rejection_summary(status: AgreementStatus) -> str | None:
     for sign_off in status.sign_offs:
         if sign_off.decision is SignOffDecision.REJECT:
             body = status.body_names.get(sign_off.body, sign_off.body)
-            return (f"sign-off rejected by {body} ({_signed_by(sign_off)}) on {when_text(sign_off.at)}: "
+            return (f"sign-off rejected by {body} ({signed_by(sign_off)}) on {when_text(sign_off.at)}: "
                     f"{sign_off.reason}")
     return None
 
 
-def _signed_by(record: SignOffRecord | SignatureRecord) -> str:
+def signed_by(record: SignOffRecord | SignatureRecord) -> str:
     """'Priya Shah', or 'Sam Okafor for Priya Shah' for a signature under a delegation."""
     return record.signatory if record.delegate is None else f"{record.delegate} for {record.signatory}"
 
@@ -342,7 +342,7 @@ def variation_markdown(
     lines = [f"**Variation {variation.number}**, to take effect {variation.effective_on}: {shown(variation.reason)}"]
     lines += [f"- {shown(change)}" for change in variation.changes]
     names = {**status.body_names, **{p.code: p.name for p in variation.variation.incoming}}
-    signed = ", ".join(f"{names.get(s.body, s.body)} ({_signed_by(s)})" for s in variation.signed) or "none yet"
+    signed = ", ".join(f"{names.get(s.body, s.body)} ({signed_by(s)})" for s in variation.signed) or "none yet"
     awaited = ", ".join(names.get(code, code) for code in variation.awaited)
     lines.append(shown(f"Signed: {signed}.") + (" " + shown(f"Awaiting: {awaited}.") if awaited
                                                  else " Agreed by every body."))

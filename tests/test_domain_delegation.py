@@ -4,13 +4,16 @@ them, once withdrawn, before they start and for any other action; the ledger and
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
+from rich.console import Console
 
+from cli.status import print_status
 from domain import attestation
 from domain.actions import Actor, DelegateSignature, WithdrawDelegation
 from domain.agreement import Agreement
@@ -184,3 +187,13 @@ def test_a_delegation_recorded_later_in_the_ledger_than_expected_is_renumbered_t
     assert [(d.decision, d.withdrawn) for d in renumbered(made, first, 3)] == [(first + 3, None)]
     assert [(d.decision, d.withdrawn) for d in renumbered(withdrawn, first, 3)] == [(first + 3, first + 3)]
     assert renumbered(made, first + 1, 3) == made
+
+
+def test_the_command_line_s_status_shows_who_signed_for_whom_and_the_delegations():
+    state = apply(in_sign_off(), delegate())
+    state = evolve(state, signing(state), after(1)).agreement
+    out = io.StringIO()
+    print_status(Console(file=out, width=200, color_system=None), status_of(state, after(1)))
+    text = out.getvalue()
+    assert "\tSam Okafor for Owen Hughes\tapprove" in text
+    assert f"\tOwen Hughes\tSam Okafor\t{T0.date()}\t{state.delegations[0].ends}\t#1" in text

@@ -19,6 +19,7 @@ from domain.status import (
     money_summary,
     rejection_summary,
     schedule_summary,
+    signed_by,
     variation_markdown,
     waiting_summary,
     when_text,
@@ -97,7 +98,7 @@ def _stage_blocks(status: AgreementStatus) -> list[str]:
 
 
 def _sign_offs_block(status: AgreementStatus) -> str:
-    signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({s.signatory})" for s in status.sign_offs)
+    signed = ", ".join(f"{status.body_names.get(s.body, s.body)} ({signed_by(s)})" for s in status.sign_offs)
     return _md(f"Signed in round {status.sign_off_round}: {signed or 'none yet'}.")
 
 
