@@ -147,6 +147,10 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
         if ledger is not None:
             ids |= await directory_store.agreements_of_bodies(ledger, bodies)
         statuses = await asyncio.gather(*(acting.agreements().status(i) for i in sorted(ids)), return_exceptions=True)
+        unread = [type(s).__name__ for s in statuses if isinstance(s, BaseException)
+                  and not isinstance(s, AgreementError)]
+        if unread:  # Temporal could not answer for some: the page lists the rest rather than none
+            log().warning("inbox_statuses_unread", reader=who.identity, errors=unread)
         readable_now = [s for s in statuses if isinstance(s, AgreementStatus) and s.closure is None
                         and authority.reading_basis(who, bodies_of(s)) is not None]
         person = person_of(who, authority, bodies)
