@@ -5,7 +5,14 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from domain.actions import DelegateSignature, RecordKpiReadings, ReportMilestone
+from domain.actions import (
+    DecideReview,
+    DelegateSignature,
+    RecordBenefits,
+    RecordKpiReadings,
+    RecordLessons,
+    ReportMilestone,
+)
 from domain.status import status_of
 from tests.helpers import factories
 from tests.helpers.agreements import in_implementation, live
@@ -53,3 +60,17 @@ def test_a_delegation_names_a_colleague_at_the_signatorys_own_issuer_and_its_day
     assert set(problems(DelegateSignature, filled)) == {"ends"}  # 31 February
     typed = forms.read("delegate_signature", {**sent, "ends-day": "soon"}, status, None, None, ISSUER)
     assert typed.data["ends"] == "2027-2-soon" and set(problems(DelegateSignature, typed)) == {"ends"}
+
+
+def test_benefits_lessons_and_the_review_decision_are_read_as_their_models_take_them():
+    status = status_of(live(), after(1))
+    benefits = forms.read("record_benefits", {"actual_annual_cost": "3700000", **{
+        f"contribution-{code}": "" for code in status.body_names}}, status, None, None, ISSUER)
+    assert len(benefits.data["contributions"]) == len(status.body_names)
+    assert set(problems(RecordBenefits, benefits)) == {f"contribution-{code}" for code in status.body_names}
+    lessons = forms.read("record_lessons", {"what_worked": "", "what_did_not": "", "tags": "procurement, staff"},
+                         status, None, None, ISSUER)
+    assert lessons.data["lessons"][0]["tags"] == ["procurement", "staff"]
+    assert "says what worked" in problems(RecordLessons, lessons)["what_worked"]
+    decision = forms.read("decide_review", {"outcome": "carry on", "reason": ""}, status, None, None, ISSUER)
+    assert set(problems(DecideReview, decision)) == {"outcome", "reason"}
