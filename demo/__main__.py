@@ -252,8 +252,10 @@ async def serve_pages(console: Console, args: argparse.Namespace, pool: asyncpg.
         await pages.stop()
         console.print(f"No pages for people: {error}", highlight=False, markup=False)
         return None
-    print_table(console, f"Pages for people: {pages.url} (sign in: choose your council, then your name)",
-                ["Council", "Signs in as", "Role", "Account"], pages.sign_ins())
+    console.print(f"Pages for people: {pages.url} (sign in: choose your council, then your name on its "
+                  f"provider's page, no password; provider log {_shown(args.data_dir / 'idp.log')})",
+                  markup=False, highlight=False, soft_wrap=True)
+    print_table(console, "Who can sign in", ["Council", "Signs in as", "Role", "Account"], pages.sign_ins())
     return pages
 
 

@@ -16,6 +16,8 @@
 // PKCE with S256 required. Signing in is password-less: the provider's own page lists the council's people and
 // the person picks their account. It is a provider for demonstrations and tests, never for real people.
 // Consent is granted without asking (the client is first-party). ID tokens carry the profile and email claims.
+// Its state (sessions, codes, grants) is kept in memory, by oidc-provider's development adapter (which says so
+// as each issuer starts): a restart signs everyone out of the provider, which is all a demonstration needs.
 // Once listening it prints one line, "concordat-idp ready {json}", the JSON naming each council's issuer.
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';

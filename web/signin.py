@@ -57,7 +57,7 @@ def router(settings: PagesSettings, authority: Callable[[], Awaitable[Authority]
         target = html.escape(quote(session.safe_next(next), safe='/'), quote=True)
         items = "".join(f'<li><a class="govuk-link" href="{session.PREFIX}/sign-in/{html.escape(body)}?next='
                         f'{target}">{html.escape(client.name or body)}</a></li>'
-                        for body, client in sorted(settings.clients.items()))
+                        for body, client in sorted(settings.clients.items(), key=lambda item: _name(settings, item[0])))
         return session.page("Sign in", '<p class="govuk-body">Sign in with your council\'s account.</p>'
                             f'<ul class="govuk-list">{items}</ul>')
 
