@@ -24,9 +24,7 @@ or the ledger cannot be reached. The token and the body's size are checked befor
 
 import inspect
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -38,13 +36,13 @@ from pydantic import BaseModel, Field
 from temporalio.service import RPCError
 
 from api import errors
-from api.authority import NOT_A_READER, Authority, Refused
+from api.acting import NOT_FOUND, UNAVAILABLE, Acting, ApiError, api_error, forbid, read
+from api.authority import NOT_A_READER, Authority, Refused, bodies_of
 from api.limits import ChecksFirst
 from api.settings import ApiSettings
 from api.tokens import Caller, KeysUnavailable, TokenVerifier, Unauthenticated
-from domain import attestation
 from domain.actions import Action
-from domain.errors import ACTION_REJECTED, AGREEMENT_EXISTS, INVALID_PAYLOAD, UNKNOWN_ACTION, Problem
+from domain.errors import INVALID_PAYLOAD, Problem
 from domain.ledger import ChainVerification, LedgerEntry
 from domain.model import AgreementRequest, Rag, Stage
 from domain.proof import AttestationReport, recorded_keys, verify_attestations
@@ -52,20 +50,15 @@ from domain.status import AgreementStatus
 from store import directory as directory_store
 from store.database import OUTAGE_ERRORS, Pool
 from store.ledger import read_ledger, verify_ledger
+from web import pages as web_pages
 from web import session, signin
 from web.settings import PagesSettings
 from workflows.client import (
     CODE_PATTERN,
-    ActionRefused,
     AgreementClient,
-    AgreementClosed,
     AgreementError,
-    AgreementNotFound,
-    AgreementNotOpened,
     AgreementRecordGone,
     AgreementRow,
-    OutcomeUnknown,
-    StartRefused,
 )
 from workflows.contract import UPDATES
 
@@ -76,12 +69,6 @@ def log() -> structlog.stdlib.BoundLogger:
 
 FORBIDDEN = "NotThatSignatory"
 UNAUTHENTICATED = "Unauthenticated"
-NOT_FOUND = "AgreementNotFound"
-CLOSED = "AgreementClosed"
-UNAVAILABLE = "Unavailable"
-OUTCOME_UNKNOWN = "OutcomeUnknown"
-
-_STATUS_OF_TYPE = {INVALID_PAYLOAD: 422, ACTION_REJECTED: 409, UNKNOWN_ACTION: 400, AGREEMENT_EXISTS: 409}
 
 
 class ProblemModel(BaseModel):
@@ -104,13 +91,6 @@ class LedgerView(BaseModel):
     entries: list[LedgerEntry]
     verification: ChainVerification
     attestations: AttestationReport
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, type: str, message: str, problems: list[Problem] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.type, self.message = status, type, message
-        self.problems = problems if problems is not None else [Problem(field="", code=type, message=message)]
 
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
@@ -182,9 +162,11 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
     async def checks() -> Authority:
         return Authority(settings, await read_directory())
 
+    acting = Acting(client, private_key, settings.signing_key_id)
     if pages is not None:
         session.install(app, pages)
         app.include_router(signin.router(pages, checks), prefix=session.PREFIX)
+        web_pages.install(app, acting, checks, ledger)
 
     Who = Annotated[Caller, Depends(caller)]
     Checks = Annotated[Authority, Depends(checks)]
@@ -236,11 +218,11 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         try:
             checks.check_open(who, request)
         except Refused as refusal:
-            _forbid(who, request.agreement_id, "start", request.proposal.lead_body, None, refusal)
+            forbid(who, request.agreement_id, "start", request.proposal.lead_body, None, refusal)
         try:
             return await client().start(request)
         except AgreementError as error:
-            raise _api_error(error) from None
+            raise api_error(error) from None
 
     @router.get("/agreements", summary="List agreements")
     async def list_agreements(
@@ -265,8 +247,8 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
     @router.get("/agreements/{agreement_id}", summary="An agreement's status")
     async def status(agreement_id: AgreementId, who: Who, checks: Checks) -> AgreementStatus:
         """The agreement's status, to a person of a body that is or was a partner, or granted to read it."""
-        current = await _read(client().status(agreement_id))
-        _may_read(who, checks, current.agreement_id, "status", _bodies_of(current))
+        current = await read(client().status(agreement_id))
+        _may_read(who, checks, current.agreement_id, "status", bodies_of(current))
         return current
 
     @router.get("/agreements/{agreement_id}/ledger", summary="An agreement's decisions, verified")
@@ -282,11 +264,11 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         except AgreementRecordGone:
             head, terminated = None, False
         except AgreementError as error:
-            raise _api_error(error) from None
+            raise api_error(error) from None
         entries = await read_ledger(ledger, agreement_id)
         if not entries:
             raise ApiError(404, NOT_FOUND, f"the ledger holds no decisions for agreement {agreement_id}")
-        _may_read(who, checks, agreement_id, "ledger", _bodies_of(current) if current else _bodies_in(entries))
+        _may_read(who, checks, agreement_id, "ledger", bodies_of(current) if current else _bodies_in(entries))
         keys = {**recorded_keys(entries), settings.signing_key_id: settings.public_key_pem()}
         verification = await verify_ledger(ledger, agreement_id, head, terminated=terminated)
         return LedgerView(entries=entries, verification=verification,
@@ -294,8 +276,7 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
 
     for name, model in UPDATES.items():
         router.add_api_route(
-            f"/agreements/{{agreement_id}}/actions/{name}", _action_route(name, model, client, caller, checks,
-                                                                          settings, private_key),
+            f"/agreements/{{agreement_id}}/actions/{name}", _action_route(name, model, acting, caller, checks),
             methods=["POST"], summary=f"Act: {name.replace('_', ' ')}", description=model.__doc__ or "",
             response_model=AgreementStatus, name=name, operation_id=name,
         )
@@ -325,37 +306,13 @@ def _without_what_the_api_sets(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def _action_route(name: str, model: type[Action], client: Any, caller: Any, checks: Any, settings: ApiSettings,
-                  private_key: Any) -> Callable[..., Awaitable[AgreementStatus]]:
+def _action_route(name: str, model: type[Action], acting: Acting, caller: Any,
+                  checks: Any) -> Callable[..., Awaitable[AgreementStatus]]:
     async def act(agreement_id: Annotated[str, Path(min_length=1, max_length=200)],
                   action: Action,
                   who: Annotated[Caller, Depends(caller)],
                   authority: Annotated[Authority, Depends(checks)]) -> AgreementStatus:
-        if action.attestation is not None:
-            raise ApiError(422, INVALID_PAYLOAD, "attestation: set by the API, never by the caller",
-                           [Problem(field="attestation", code="set_by_the_api",
-                                    message="set by the API, never by the caller")])
-        agreements: AgreementClient = client()
-        current = await _read(agreements.status(agreement_id))
-        try:
-            action = authority.check_act(who, current, action)
-        except Refused as refusal:
-            _forbid(who, current.agreement_id, name, action.actor.body, action.actor.signatory, refusal)
-        if action.action_id is None:
-            action = action.model_copy(update={"action_id": f"api-{uuid.uuid4()}"})
-        claims = attestation.attestation_claims(issuer=who.issuer, subject=who.subject, name=who.name,
-                                                claim=who.claim, agreement_id=current.agreement_id, update=name,
-                                                action=action, seq=current.decisions_recorded, at=datetime.now(UTC))
-        attested = action.model_copy(update={"attestation": attestation.sign(claims, private_key,
-                                                                             settings.signing_key_id)})
-        try:
-            result = await agreements.act(current.agreement_id, name, attested)
-        except AgreementError as error:
-            raise _api_error(error) from None
-        log().info("action_forwarded", identity=who.identity, name=who.name, agreement_id=current.agreement_id,
-                 action=name, actor_body=action.actor.body, actor_signatory=action.actor.signatory,
-                 action_id=attested.action_id)
-        return result
+        return await acting.act(who, authority, agreement_id, name, action)
 
     act.__name__ = name
     return _body_read_as(act, model)
@@ -373,15 +330,6 @@ def _body_read_as(route: Callable[..., Awaitable[AgreementStatus]],
     return route
 
 
-def _forbid(who: Caller, agreement_id: str, action: str, body: str | None, signatory: str | None,
-            refusal: Refused) -> None:
-    log().warning("action_refused", identity=who.identity, name=who.name, agreement_id=agreement_id,
-                  action=action, actor_body=body, actor_signatory=signatory, refusal=refusal.code)
-    message = refusal.message + "; nothing was sent"
-    raise ApiError(refusal.status, refusal.type, message,
-                   [Problem(field=refusal.field, code=refusal.code, message=message)])
-
-
 def _may_read(who: Caller, checks: Authority, agreement_id: str, what: str, bodies: set[str]) -> None:
     """Log the read of ``what`` (status or ledger) of ``agreement_id`` by ``who``, or refuse it (403, logged)
     when no body of theirs is or was a partner of it and no grant covers it."""
@@ -394,12 +342,6 @@ def _may_read(who: Caller, checks: Authority, agreement_id: str, what: str, bodi
         raise ApiError(403, NOT_A_READER, message, [Problem(field="", code="not_a_reader", message=message)])
     log().info("agreement_read", reader=who.identity, name=who.name, agreement_id=agreement_id, what=what,
                basis=basis)
-
-
-def _bodies_of(status: AgreementStatus) -> set[str]:
-    """The bodies that are or were partners of the agreement ``status`` describes, or are joining it."""
-    joining = {p.code for p in status.variation.variation.incoming} if status.variation else set()
-    return {*status.body_names, *status.former_partners, *joining}
 
 
 def _bodies_in(entries: list[LedgerEntry]) -> set[str]:
@@ -434,35 +376,6 @@ async def _database(pending: Awaitable[Any]) -> Any:
         return await pending
     except OUTAGE_ERRORS as error:
         raise ApiError(503, UNAVAILABLE, f"the directory could not be read from the database: {error}") from None
-
-
-async def _read(pending: Any) -> Any:
-    try:
-        return await pending
-    except AgreementError as error:
-        raise _api_error(error) from None
-
-
-def _api_error(error: AgreementError) -> ApiError:
-    if isinstance(error, AgreementNotFound):
-        return ApiError(404, NOT_FOUND, str(error))
-    if isinstance(error, AgreementClosed):
-        return ApiError(409, CLOSED, str(error), [Problem(field="", code="closed", message=str(error))])
-    if isinstance(error, ActionRefused):
-        problems = error.details[0] if error.details and isinstance(error.details[0], list) else None
-        return ApiError(_STATUS_OF_TYPE.get(error.type or "", 409), error.type or ACTION_REJECTED, error.message,
-                        problems)
-    if isinstance(error, StartRefused):
-        return ApiError(_STATUS_OF_TYPE.get(error.type, 409), error.type, error.message)
-    if isinstance(error, AgreementRecordGone):
-        return ApiError(404, NOT_FOUND, str(error))
-    if isinstance(error, AgreementNotOpened):
-        return ApiError(503, UNAVAILABLE, str(error))
-    if isinstance(error, OutcomeUnknown):
-        return ApiError(504, OUTCOME_UNKNOWN, str(error), [Problem(field="action_id", code="outcome_unknown",
-                                                                   message=f"send it again with action_id "
-                                                                           f"{error.action_id}")])
-    return ApiError(409, type(error).__name__, str(error))
 
 
 def openapi_document() -> dict[str, Any]:

@@ -204,3 +204,10 @@ class Authority:
             raise Refused(409, "ActionRejected", f"{identity.issuer} does not speak for {body}: a signatory of "
                           f"{body} is bound to an identity of one of its own identity providers", field,
                           "issuer_not_of_that_body")
+
+
+def bodies_of(status: AgreementStatus) -> set[str]:
+    """The bodies that are or were partners of the agreement ``status`` describes, or are joining it: whose people
+    may read it (``Authority.reading_basis``)."""
+    joining = {p.code for p in status.variation.variation.incoming} if status.variation else set()
+    return {*status.body_names, *status.former_partners, *joining}

@@ -37,13 +37,14 @@ from demo.mailbox import Received, SmtpSink
 from demo.pages import DemoPages
 from demo.portfolio import PORTFOLIO, Persona, compressed_settings, next_step
 from demo.stack import EmbeddedStack
+from demo.waiting import open_for_people
 from demo.webui import agreements_url
 from dispatcher.service import Dispatcher
 from dispatcher.settings import DispatcherSettings
 from domain.delivery import Subscription
 from domain.errors import AGREEMENT_EXISTS
 from domain.model import AgreementRequest, Stage
-from domain.status import AgreementStatus
+from domain.status import AgreementStatus, waiting_summary
 from domain.timestamps import utc_clock
 from report import __main__ as report_main
 from runtime.logging import configure_logging
@@ -333,6 +334,11 @@ async def main(argv: list[str]) -> int:
         stop_dispatching = asyncio.Event()
         dispatcher = asyncio.create_task(Dispatcher(pool, dispatch).run(stop_dispatching))
         async with build_worker(client, pool, settings):
+            if pages is not None:
+                waiting = await open_for_people(demo.agreements)
+                console.print(f"Waiting on people: {waiting.title} ({waiting.agreement_id}), "
+                              f"{waiting_summary(waiting)}. Sign in to the pages as one of its partners' "
+                              "signatories to accept your identity and sign it.", highlight=False, markup=False)
             await play(console, demo, stop)
             print_mailbox(console, sink)
             if demo.done:

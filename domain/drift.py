@@ -167,7 +167,7 @@ def _stage_levels(agreement: Agreement, now: datetime) -> list[tuple[str, dateti
     return levels
 
 
-def _milestone_overdue_at(due: date) -> datetime:
+def milestone_overdue_at(due: date) -> datetime:
     """A milestone is due by the end of its due date (UTC)."""
     return datetime.combine(due, time(0), UTC) + timedelta(days=1)
 
@@ -237,11 +237,11 @@ def _milestone_alerts(agreement: Agreement, now: datetime, waiting: list[Waiting
         return []
     assert agreement.plan is not None
     return [_milestone_alert(agreement, milestone, now, waiting) for milestone in agreement.plan.milestones
-            if milestone.id in agreement.open_milestones and _milestone_overdue_at(milestone.due) <= now]
+            if milestone.id in agreement.open_milestones and milestone_overdue_at(milestone.due) <= now]
 
 
 def _milestone_alert(agreement: Agreement, milestone: Milestone, now: datetime, waiting: list[Waiting]) -> Alert:
-    overdue_at = _milestone_overdue_at(milestone.due)
+    overdue_at = milestone_overdue_at(milestone.due)
     progress = agreement.milestone_progress(milestone.id)
     return _alert(
         agreement, AlertKind.MILESTONE_OVERDUE, condition=_milestone_condition(milestone), level="red",
@@ -328,7 +328,7 @@ def next_check(agreement: Agreement, now: datetime) -> datetime | None:
         moments += [
             at
             for m in agreement.plan.milestones
-            if m.id in agreement.open_milestones and (at := _milestone_overdue_at(m.due)) > now
+            if m.id in agreement.open_milestones and (at := milestone_overdue_at(m.due)) > now
         ]
     return min(moments, default=None)
 

@@ -16,3 +16,10 @@ install() {
     echo "Node.js is not installed: the demo's OpenID provider and the sign-in tests need it (apt-get install nodejs npm)" >&2
   fi
 }
+
+# `install_test_tools` puts the browser tests' tools (package.json: axe-core) into node_modules, where npm is installed.
+install_test_tools() {
+  if command -v npm >/dev/null; then
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null || { echo "npm ci failed" >&2; exit 1; }
+  fi
+}

@@ -12,6 +12,7 @@ fi
 
 source scripts/install.sh
 install test
+install_test_tools
 
 # The browser test drives Debian's Chromium (Playwright's own browser download is not used).
 if ! command -v chromium >/dev/null; then

@@ -70,6 +70,9 @@ def test_the_image_file_set_installs_and_every_entry_point_imports(tmp_path):
     imported = subprocess.run([sys.executable, "-c", check], cwd=run, capture_output=True, text=True, timeout=300,
                               env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
     assert imported.returncode == 0, imported.stdout + imported.stderr
+    pages = site / "web"  # the pages' templates and GOV.UK Frontend are installed with the package
+    assert (pages / "templates" / "base.html").is_file()
+    assert (pages / "static" / "govuk" / "govuk-frontend.min.css").is_file()
 
 
 def test_every_service_has_a_health_check_and_starts_after_what_it_needs_is_healthy():

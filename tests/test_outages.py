@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 import starter
 from activities.ledger import LedgerActivities
-from api.app import _api_error
+from api.acting import api_error
 from cli.errors import EXIT_OUTCOME_UNKNOWN, EXIT_UNREACHABLE
 from domain import lifecycle
 from domain.ledger import ChainHead, LedgerEntry, chain
@@ -121,7 +121,7 @@ async def test_an_outage_while_an_action_is_in_flight_says_unknown_and_a_retry_i
 
 
 def test_the_api_answers_an_unknown_outcome_504_with_the_documented_error_shape():
-    error = _api_error(OutcomeUnknown("waste-2027", "api-1", "the connection failed"))
+    error = api_error(OutcomeUnknown("waste-2027", "api-1", "the connection failed"))
     assert (error.status, error.type) == (504, "OutcomeUnknown")
     assert error.message.startswith("the outcome is unknown; check status")
     assert [problem["code"] for problem in error.problems or []] == ["outcome_unknown"]

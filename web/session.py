@@ -144,12 +144,15 @@ def page(title: str, content: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(f"""<!DOCTYPE html>
 <html lang="en" class="govuk-template">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} - Concordat</title></head>
+<title>{html.escape(title)} - Concordat</title>
+<link rel="stylesheet" href="{PREFIX}/assets/govuk/govuk-frontend.min.css"></head>
 <body class="govuk-template__body">
+<div class="govuk-width-container">
 <main class="govuk-main-wrapper" id="main-content">
 <h1 class="govuk-heading-l">{html.escape(title)}</h1>
 {content}
 </main>
+</div>
 </body>
 </html>
 """, status_code=status_code, headers={"Cache-Control": "no-store"})
