@@ -43,7 +43,9 @@ older ledgers read it).
 **Benefits realised**: at each review the lead body records the shared service's actual annual cost and
 each partner's contribution. The annual saving realised is the proposal's baseline (the partners'
 annual cost before sharing) less the actual annual cost; over a review period it is pro rata to the
-period's length (days / 365, to the penny). Cumulative savings are the sum of the periods'; the business
+period's length (days / 365, to the penny); an agreement run in compressed time (a demonstration, whose
+review period of seconds stands for a quarter: ``GovernanceSettings.time_scale``) counts each second as that
+many, so its money is at real scale. Cumulative savings are the sum of the periods'; the business
 case's cumulative saving is the expected annual saving pro rata over the same periods. The payback date is
 forecast from the figures realised so far: the one-off cost still to repay, at the latest annual saving
 realised, from the end of the latest period.
@@ -74,6 +76,11 @@ ONE_OFF_SENSITIVITY = (Decimal(110), Decimal(125), Decimal(150))
 
 def to_pence(amount: Decimal) -> Decimal:
     return amount.quantize(PENNY, ROUND_HALF_UP)
+
+
+def pounds(amount: Decimal) -> str:
+    """``amount`` as a finance officer writes it, to the penny: £1,234.56, or −£1,234.56 (a minus sign first)."""
+    return f"−£{-amount:,.2f}" if amount < 0 else f"£{amount:,.2f}"
 
 
 class OptionAppraisal(ValueObject):
@@ -299,7 +306,8 @@ class BenefitPosition(ValueObject):
 
     ``forecast_payback_at`` is None when the one-off cost is repaid already (``paid_back``) or cannot be at
     the saving realised (a saving of nothing or less); ``payback_slip`` is how much later than the business
-    case's payback date the forecast falls (None when there is no forecast); ``forecast_rag`` rates it
+    case's payback date the forecast falls, in real time (in compressed time, the dates' gap times the time
+    scale; None when there is no forecast); ``forecast_rag`` rates it
     against the payback tolerances, red when no payback is in sight though one was planned.
     """
 
@@ -330,32 +338,38 @@ def saving_rag(expected: Decimal, realised: Decimal, amber_tolerance: Decimal, r
     return Rag.GREEN
 
 
-def pro_rata(annual: Decimal, start: datetime, end: datetime) -> Decimal:
-    """An annual amount over ``start`` .. ``end``, as the period's share of a 365-day year, to the penny."""
-    return to_pence(annual * Decimal(int((end - start).total_seconds())) / Decimal(int(YEAR.total_seconds())))
+def pro_rata(annual: Decimal, start: datetime, end: datetime, time_scale: int = 1) -> Decimal:
+    """An annual amount over ``start`` .. ``end``, as the period's share of a 365-day year, to the penny; in
+    compressed time (``time_scale`` seconds of real time to each second of the agreement's, see
+    ``GovernanceSettings.time_scale``) the period stands for ``time_scale`` times its length."""
+    seconds = Decimal(int((end - start).total_seconds()) * time_scale)
+    return to_pence(annual * seconds / Decimal(int(YEAR.total_seconds())))
 
 
-def repaid_at(start: datetime, remaining: Decimal, annual_saving: Decimal) -> datetime:
-    """When ``remaining`` pounds are repaid from ``start`` at ``annual_saving`` a year (whole seconds, rounded up)."""
-    seconds = math.ceil(remaining / annual_saving * Decimal(int(YEAR.total_seconds())))
+def repaid_at(start: datetime, remaining: Decimal, annual_saving: Decimal, time_scale: int = 1) -> datetime:
+    """When ``remaining`` pounds are repaid from ``start`` at ``annual_saving`` a year (whole seconds, rounded up);
+    in compressed time, ``time_scale`` times sooner (see ``pro_rata``)."""
+    seconds = math.ceil(remaining / annual_saving * Decimal(int(YEAR.total_seconds())) / time_scale)
     return start + timedelta(seconds=seconds)
 
 
 def position(case: BusinessCase, track: BenefitTrack, *, review_number: int, recorded_at: datetime,
              went_live_at: datetime, period_start: datetime, period_end: datetime, baseline: Decimal,
              one_off_cost: Decimal,
-             expected_annual_saving: Decimal, actual_annual_cost: Decimal) -> BenefitPosition:
+             expected_annual_saving: Decimal, actual_annual_cost: Decimal, time_scale: int = 1) -> BenefitPosition:
     """The benefits realised once review ``review_number``'s figures (the period ``period_start`` ..
-    ``period_end``) are added to the concluded reviews' ``track``, and the payback forecast from them."""
+    ``period_end``) are added to the concluded reviews' ``track``, and the payback forecast from them; in
+    compressed time at ``time_scale`` (see ``pro_rata``)."""
     realised = baseline - actual_annual_cost
-    in_period = pro_rata(realised, period_start, period_end)
+    in_period = pro_rata(realised, period_start, period_end, time_scale)
     cumulative = track.cumulative_saving + in_period
-    planned = track.cumulative_planned + pro_rata(expected_annual_saving, period_start, period_end)
-    planned_payback = (repaid_at(went_live_at, one_off_cost, expected_annual_saving)
+    planned = track.cumulative_planned + pro_rata(expected_annual_saving, period_start, period_end, time_scale)
+    planned_payback = (repaid_at(went_live_at, one_off_cost, expected_annual_saving, time_scale)
                        if expected_annual_saving > 0 else None)
     paid_back = cumulative >= one_off_cost
-    forecast = None if paid_back or realised <= 0 else repaid_at(period_end, one_off_cost - cumulative, realised)
-    slip = forecast - planned_payback if forecast is not None and planned_payback is not None else None
+    forecast = None if paid_back or realised <= 0 else repaid_at(period_end, one_off_cost - cumulative, realised,
+                                                                  time_scale)
+    slip = (forecast - planned_payback) * time_scale if forecast is not None and planned_payback is not None else None
     return BenefitPosition(
         review_number=review_number, period_end=period_end, recorded_at=recorded_at,
         actual_annual_cost=actual_annual_cost,

@@ -175,6 +175,7 @@ _STYLE = """
 body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; margin: 24px 32px; max-width: 1100px; }
 h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 28px; border-bottom: 2px solid #1d70b8; }
 .meta { color: #505a5f; } .figures { display: flex; gap: 16px; flex-wrap: wrap; }
+.compressed { border-left: 4px solid #f47738; padding: 4px 10px; background: #fff4e5; }
 .figure { border-left: 5px solid #1d70b8; padding: 6px 12px; background: #f3f2f1; min-width: 180px; }
 .figure b { display: block; font-size: 22px; } .charts { display: flex; flex-wrap: wrap; gap: 8px; }
 .charts img { max-width: 100%; } .half img { width: 360px; }
@@ -205,7 +206,7 @@ def html(report: BoardReport) -> str:
 <h1>Is sharing paying off?</h1>
 <p class="meta">The programme board's report for {_scope(report)}, from the decision ledger at
 {report.generated_at:%Y-%m-%d %H:%M} UTC. Savings are pounds, against each agreement's baseline and business case.</p>
-<h2>Executive summary</h2>
+{_compressed(report)}<h2>Executive summary</h2>
 <div class="figures">{_figures(report)}</div>
 {_exceptions(report)}
 <h2>Agreements, exceptions first</h2>
@@ -223,6 +224,17 @@ def html(report: BoardReport) -> str:
 {_table(["Recorded", "Agreement", "Review", "What worked", "What did not", "Tags"], _lesson_rows(report))}
 </body></html>
 """
+
+
+def _compressed(report: BoardReport) -> str:
+    """A warning, for a portfolio run in compressed time (a demonstration), of what its dates and money mean."""
+    scale = report.time_scale
+    if scale <= 1:
+        return ""
+    return (f'<p class="compressed"><strong>Time is compressed.</strong> Each second of these agreements stands '
+            f"for {scale:,} seconds (about {scale / 86400:,.1f} days): their stages and review periods last "
+            "seconds, not months, and the savings are recorded at real scale, a review period's saving being a "
+            "quarter's. Dates are when things happened in compressed time.</p>\n")
 
 
 def _scope(report: BoardReport) -> str:

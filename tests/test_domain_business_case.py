@@ -10,7 +10,16 @@ from pydantic import ValidationError
 
 from domain.actions import RecordLessons, ReviewRisks
 from domain.agreement import Agreement
-from domain.business_case import OptionAppraisal, appraisal, appraise, discount_factor, present_cost, saving_rag
+from domain.business_case import (
+    OptionAppraisal,
+    appraisal,
+    appraise,
+    discount_factor,
+    present_cost,
+    pro_rata,
+    repaid_at,
+    saving_rag,
+)
 from domain.drift import AlertKind, due_alerts, overall_rag
 from domain.errors import ActionRejected
 from domain.lifecycle import evolve
@@ -244,6 +253,44 @@ def test_agreements_opened_before_the_rule_still_submit_without_a_business_case(
     assert agreement.stage is Stage.OBJECTIVE_SETTING
 
 
+def unjustified_case(**changes: object) -> dict:
+    """The factories' case (sharing −£128,043.19 against carrying on alone) without its justification."""
+    case = factories.proposal_data()["business_case"]
+    del case["preferred_justification"]
+    return case | changes
+
+
+def test_a_preferred_option_of_less_than_the_highest_value_is_refused_without_its_justification():
+    # Green Book (2022) section 5, "preferred option selection": the option of highest NPSV, or a reason why not.
+    with pytest.raises(ActionRejected, match="preferred option shared has a net present social value of "
+                       "−£128,043.19, less than alone's £0.00") as refused:
+        apply(opened(business_case=unjustified_case()), submit())
+    assert (refused.value.code, refused.value.field) == (
+        "justification_missing", "proposal.business_case.preferred_justification")
+
+
+def test_a_case_that_pays_or_carries_its_justification_is_submitted_and_the_justification_recorded():
+    paying = unjustified_case(optimism_bias="0")
+    agreement = opened(business_case=paying)
+    decisions = evolve(agreement, submit(), agreement.opened_at).decisions
+    summary = decisions[0].payload["appraisal_summary"]
+    assert (summary["justification_required"], summary["justification"]) == (False, None)
+    agreement = opened(business_case=unjustified_case(preferred_justification="  Resilience of the  service  "))
+    summary = evolve(agreement, submit(), agreement.opened_at).decisions[0].payload["appraisal_summary"]
+    assert (summary["justification_required"], summary["justification"]) == (True, "Resilience of the  service")
+
+
+def test_agreements_under_rules_before_version_3_submit_an_unjustified_case():
+    agreement = opened(business_case=unjustified_case()).model_copy(update={"preferred_option_justified": False})
+    assert apply(agreement, submit()).stage is Stage.OBJECTIVE_SETTING
+
+
+@pytest.mark.parametrize("justification", ["", "   ", "a\u0000b", "x" * 4001])
+def test_a_justification_follows_the_policy_of_other_free_text(justification):
+    with pytest.raises(ValidationError):
+        BusinessCase.model_validate(unjustified_case(preferred_justification=justification))
+
+
 def test_the_submission_records_every_figure_of_the_appraisal():
     agreement = opened()
     decisions = evolve(agreement, submit(), agreement.opened_at).decisions
@@ -254,7 +301,7 @@ def test_the_submission_records_every_figure_of_the_appraisal():
                                                             ("shared", "-128043.19", "533597.10")]
     summary = decisions[0].payload["appraisal_summary"]
     assert (summary["business_as_usual"], summary["highest_value_option"], summary["justification_required"],
-            summary["justification"]) == ("alone", "alone", True, None)
+            summary["justification"]) == ("alone", "alone", True, factories.JUSTIFICATION)
     assert len(summary["sensitivity"]) == 6 and len(summary["partner_shares"]) == 3
     assert summary["basis"] | {} == {"discount_rate": "3.5", "long_term_discount_rate": "3.0",
                                      "appraisal_years": "5", "capital_optimism_bias": "10",
@@ -262,6 +309,16 @@ def test_the_submission_records_every_figure_of_the_appraisal():
 
 
 # Benefits realised, worked by hand
+
+
+def test_compressed_time_accrues_money_at_real_scale():
+    # A demonstration's review period of 20 seconds at a time scale of 393,120 stands for 7,862,400 seconds, 91
+    # days: £500,000 a year x 91 / 365 = £124,657.534... -> £124,657.53, as a real quarter accrues.
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    assert pro_rata(D(500000), start, start + timedelta(seconds=20), 393120) == D("124657.53")
+    assert pro_rata(D(500000), start, start + timedelta(days=91)) == D("124657.53")
+    # £650,000 repaid at £500,000 a year: 1.3 years, 40,996,800 seconds / 393,120 = 104.29... -> 105 s later.
+    assert repaid_at(start, D(650000), D(500000), 393120) == start + timedelta(seconds=105)
 
 
 def test_saving_rag_is_rated_like_a_kpi():
