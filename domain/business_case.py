@@ -4,33 +4,34 @@ Pure rules, exact to the penny. Amounts are pounds (``Decimal``), rates and upli
 years are 365 days. Sources are HM Treasury's *The Green Book* (2022) and its *Supplementary Green Book
 Guidance: Optimism Bias* (2003).
 
-**Discounting** (Green Book 2022, section 5, "discounting", and annex A6, table 8): costs and benefits are
-discounted to present value at the social time preference rate, 3.5% a year for years 0 to 30 and 3.0% for
-years 31 to 75 (the declining long-term rate; ``discount_rate`` and ``long_term_discount_rate``, configurable
-per business case). A year ``t`` after 30 is discounted by
-1 / ((1 + r)^30 (1 + r')^(t - 30)). The convention here: one-off costs fall in year 0 and are not discounted;
-annual costs and benefits fall at the end of each year ``t`` = 1 .. ``years``. The factors are exact (not the
-four-place table); each figure is rounded to the penny once, half up, at the end.
+**Discounting** (Green Book 2022, chapter 5, "Discounting and social time preference", and annex A6,
+"Discounting"): costs and benefits are discounted to present value at the social time preference rate, 3.5% a
+year for years 0 to 30 and 3.0% for years 31 to 75 (the declining long-term rate; ``discount_rate`` and
+``long_term_discount_rate``, configurable per business case). A year ``t`` after 30 is discounted by
+1 / ((1 + r)^30 (1 + r')^(t - 30)). The convention here: one-off costs fall in year 0 and are not discounted; annual costs
+and benefits fall at the end of each year ``t`` = 1 .. ``years``. The factors are exact (not the four-place
+table); each figure is rounded to the penny once, half up, at the end.
 
-**Real prices** (Green Book 2022, annex A6 and section 5, "real prices": appraisal is in real base-year prices,
+**Real prices** (Green Book 2022, chapter 5, "Adjustments for inflation": appraisal is in real base-year prices,
 general inflation removed with the GDP deflator): when the case gives ``deflators`` (an index for years
 0 .. ``years``) its amounts are cash (nominal) and an amount in year ``t`` counts index(0) / index(t) of itself.
 
-**Optimism bias** (Green Book 2022, section 5, "optimism bias", and the supplementary guidance, table 1: upper
-bounds up to 200% for equipment and development capital expenditure): each option's own uncertain costs are
-uplifted by category, one-off (capital) costs by ``capital_optimism_bias`` and annual (operating) costs by
-``operating_optimism_bias`` (each ``optimism_bias`` when absent), before discounting. The known running costs
-of carrying on alone (the annual cost of a ``carry_on_alone`` option) are not uplifted.
+**Optimism bias** (Green Book 2022, chapter 5, "Uncertainty, risk, optimism bias", and annex A5; the
+supplementary guidance, table 1: upper bounds up to 200% for equipment and development capital expenditure): each
+option's own uncertain costs are uplifted by category, one-off (capital) costs by ``capital_optimism_bias`` and
+annual (operating) costs by ``operating_optimism_bias`` (each ``optimism_bias`` when absent), before discounting.
+The known running costs of carrying on alone (the annual cost of a ``carry_on_alone`` option) are not uplifted.
 
-**Net present social value** (Green Book 2022, section 5 and annex A1): each option's present value of benefits
-(non-cashable benefits valued in pounds) less its present value of costs, against business as usual (the first
-``carry_on_alone`` option, each partner carrying on alone), whose NPSV is 0 by definition. Cashable savings are
+**Net present social value** (Green Book 2022, chapter 5, "Social cost benefit and cost effectiveness
+analysis", and annex A1, "Non-market valuation and unmonetisable values"): each option's present value of
+benefits (non-cashable benefits valued in pounds) less its present value of costs, against business as usual
+(the first ``carry_on_alone`` option, each partner carrying on alone), whose NPSV is 0 by definition. Cashable savings are
 the costs an option saves against business as usual, so they are in its NPSV already; benefits described but
 not valued are listed beside it. The preferred option, if another has a higher NPSV, needs a recorded
-justification (Green Book 2022, section 5, "selecting the preferred option").
+justification (Green Book 2022, chapter 5, "Preferred option selection").
 
-**Switching values and sensitivity** (Green Book 2022, section 5, "sensitivity analysis" and "switching
-values"): for each option but business as usual, the annual saving (against carrying on alone's annual cost)
+**Switching values and sensitivity** (Green Book 2022, chapter 5, "Sensitivity analysis", which sets out switching
+values): for each option but business as usual, the annual saving (against carrying on alone's annual cost)
 below which, and the one-off cost above which, its NPSV falls to zero; and for the preferred option a table of
 its NPSV with the annual saving at 50%, 75% and 90% and the one-off cost at 110%, 125% and 150% of the case's.
 
@@ -67,7 +68,7 @@ YEAR = timedelta(days=365)
 PENNY = Decimal("0.01")
 SHARE_PLACES = Decimal("0.000001")
 LONG_TERM_FROM = 31
-"""The first year discounted at the long-term rate (Green Book 2022, annex A6, table 8: 3.0% for years 31-75)."""
+"""The first year discounted at the long-term rate (Green Book 2022, annex A6: 3.0% for years 31 to 75)."""
 SAVING_SENSITIVITY = (Decimal(50), Decimal(75), Decimal(90))
 """The annual saving, as percentages of the case's, in the sensitivity table."""
 ONE_OFF_SENSITIVITY = (Decimal(110), Decimal(125), Decimal(150))
@@ -132,7 +133,7 @@ class Appraisal(ValueObject):
 
 def discount_factor(rate_percent: Decimal, year: int, long_term_rate_percent: Decimal | None = None) -> Decimal:
     """The Green Book discount factor for year ``year`` (exact): 1 / (1 + r)^t at ``rate_percent``, and from year
-    31 at ``long_term_rate_percent`` when given, 1 / ((1 + r)^30 (1 + r')^(t - 30)) (annex A6, table 8)."""
+    31 at ``long_term_rate_percent`` when given, 1 / ((1 + r)^30 (1 + r')^(t - 30)) (Green Book 2022, annex A6)."""
     if long_term_rate_percent is None or year < LONG_TERM_FROM:
         return 1 / (1 + rate_percent / 100) ** year
     return 1 / ((1 + rate_percent / 100) ** (LONG_TERM_FROM - 1)

@@ -433,7 +433,7 @@ def find_signatory(
 GREEN_BOOK_DISCOUNT_RATE = Decimal("3.5")
 """HM Treasury Green Book social time preference rate, percent a year (years 0 to 30)."""
 GREEN_BOOK_LONG_TERM_DISCOUNT_RATE = Decimal("3.0")
-"""The Green Book's (2022, annex A6, table 8) declining long-term rate, percent a year (years 31 to 75)."""
+"""The Green Book's (2022, annex A6) declining long-term rate, percent a year (years 31 to 75)."""
 MAX_APPRAISAL_YEARS = 75
 """The longest appraisal: the end of the Green Book's 3.0% band (a case beyond it would need the 2.5% band)."""
 Percent = Annotated[
@@ -471,7 +471,7 @@ class OptionKind(StrEnum):
 class Option(Extended):
     """One option considered, with its costs over the appraisal: one-off (year 0, capital) and annual
     (years 1 .., operating); its non-cashable benefits valued in pounds a year, and those described but not
-    valued (Green Book 2022, section 5 and annex A1: monetise where possible, describe where not)."""
+    valued (Green Book 2022, chapter 5 and annex A1: monetise where possible, describe where not)."""
 
     LATER_FIELDS = frozenset({"non_cashable_benefit", "described_benefits"})
 

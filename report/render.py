@@ -180,7 +180,7 @@ h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 28
 .figure b { display: block; font-size: 22px; } .charts { display: flex; flex-wrap: wrap; gap: 8px; }
 .charts img { max-width: 100%; } .half img { width: 360px; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; } th, td { text-align: left; padding: 4px 6px;
-border-bottom: 1px solid #b1b4b6; vertical-align: top; overflow-wrap: anywhere; } th { background: #f3f2f1; }
+border-bottom: 1px solid #b1b4b6; vertical-align: top; overflow-wrap: break-word; } th { background: #f3f2f1; }
 td.n { text-align: right; overflow-wrap: normal; white-space: nowrap; }
 .rag { padding: 1px 6px; color: white; border-radius: 3px; } .rag.green { background: #00703c; }
 .rag.amber { background: #f47738; } .rag.red { background: #d4351c; } .rag.unreported { background: #505a5f; }
@@ -189,6 +189,8 @@ ul.exceptions { padding-left: 18px; } ul.exceptions li { margin: 3px 0; break-in
   body { margin: 0; max-width: none; }
   h2 { break-after: avoid; } .charts, table { break-inside: auto; }
   thead { display: table-header-group; } tr, img, .figure { break-inside: avoid; }
+  table { font-size: 8.5px; } th, td { padding: 2px 3px; } ul.exceptions { font-size: 10px; }
+  ul.exceptions li { margin: 1px 0; } .figure b { font-size: 18px; }
 }
 """
 

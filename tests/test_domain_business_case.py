@@ -37,7 +37,7 @@ D = Decimal
 
 
 def test_discount_factors_are_the_green_books_at_three_and_a_half_percent():
-    # Green Book annex A6 table: 0.9662, 0.9335, 0.9019 ... 0.7089 in year 10.
+    # Green Book (2022) annex A6 discount factors: 0.9662, 0.9335, 0.9019 ... 0.7089 in year 10.
     assert [round(discount_factor(D("3.5"), t), 4) for t in (0, 1, 2, 3, 10)] == [
         D("1.0000"), D("0.9662"), D("0.9335"), D("0.9019"), D("0.7089")]
 
@@ -78,7 +78,7 @@ def penny(amount: Decimal) -> Decimal:
 
 
 def annuity(years: int, rate: str = "3.5", long_term: str = "3.0") -> Decimal:
-    """Green Book (2022) annex A6, table 8: 3.5% for years 1-30, 3.0% for 31-75 (the factor compounds)."""
+    """Green Book (2022) annex A6: 3.5% for years 1-30, 3.0% for 31-75 (the factor compounds)."""
     r, long_r = 1 + D(rate) / 100, 1 + D(long_term) / 100
     return sum((1 / (r ** min(t, 30) * long_r ** max(t - 30, 0)) for t in range(1, years + 1)), D(0))
 
@@ -92,7 +92,7 @@ def by_id(case: BusinessCase) -> dict[str, OptionAppraisal]:
 
 
 def test_net_present_social_value_is_against_carrying_on_alone_with_optimism_bias_only_on_sharings_costs():
-    # Green Book (2022) section 5: NPSV of each option against business as usual (whose NPSV is 0).
+    # Green Book (2022) chapter 5: NPSV of each option against business as usual (whose NPSV is 0).
     # Alone: 4,200,000 a year, known, not uplifted. Shared: 650,000 and 3,700,000 a year, each uplifted 10%.
     a5 = annuity(5)
     expected = penny(4200000 * a5 - (650000 * D("1.1") + 3700000 * D("1.1") * a5))
@@ -121,7 +121,7 @@ def test_optimism_bias_by_category_reaches_the_supplementary_guidances_two_hundr
 
 
 def test_the_discount_rate_declines_to_three_percent_after_year_thirty():
-    # Green Book (2022) annex A6, table 8. Year 31: 1 / (1.035^30 x 1.03).
+    # Green Book (2022) annex A6. Year 31: 1 / (1.035^30 x 1.03).
     assert discount_factor(D("3.5"), 31, D("3.0")) == 1 / (D("1.035") ** 30 * D("1.03"))
     assert discount_factor(D("3.5"), 30, D("3.0")) == discount_factor(D("3.5"), 30)
     case = case_of(appraisal_years=40, optimism_bias="0",
@@ -137,8 +137,8 @@ def test_the_discount_rate_declines_to_three_percent_after_year_thirty():
 
 
 def test_real_prices_deflate_cash_amounts_to_year_zero():
-    # Green Book (2022) section 5 and annex A6: appraise in real base-year prices, inflation removed with the
-    # GDP deflator. Index 100, 102, 104.04 (2% a year): year t counts 100 / index(t).
+    # Green Book (2022) chapter 5, "Adjustments for inflation": appraise in real base-year prices, inflation
+    # removed with the GDP deflator. Index 100, 102, 104.04 (2% a year): year t counts 100 / index(t).
     case = case_of(appraisal_years=2, optimism_bias="0", deflators=["100", "102", "104.04"])
     weights = [1 / D("1.035") * 100 / D(102), 1 / D("1.035") ** 2 * 100 / D("104.04")]
     expected = penny(500000 * sum(weights, D(0)) - 650000)
@@ -148,7 +148,8 @@ def test_real_prices_deflate_cash_amounts_to_year_zero():
 
 
 def test_switching_values_are_where_sharing_stops_paying_and_the_sensitivity_table_follows_the_same_sums():
-    # Green Book (2022) section 5, "switching values": NPSV = 4,200,000 A - 1.1 x one-off - 1.1 x annual x A.
+    # Green Book (2022) chapter 5, "Sensitivity analysis" (switching values):
+    # NPSV = 4,200,000 A - 1.1 x one-off - 1.1 x annual x A.
     a5 = annuity(5)
     shared = by_id(case_of())["shared"]
     at_zero_one_off = (4200000 * a5 - D("1.1") * 3700000 * a5) / D("1.1")
@@ -261,7 +262,7 @@ def unjustified_case(**changes: object) -> dict:
 
 
 def test_a_preferred_option_of_less_than_the_highest_value_is_refused_without_its_justification():
-    # Green Book (2022) section 5, "preferred option selection": the option of highest NPSV, or a reason why not.
+    # Green Book (2022) chapter 5, "Preferred option selection": the option of highest NPSV, or a reason why not.
     with pytest.raises(ActionRejected, match="preferred option shared has a net present social value of "
                        "−£128,043.19, less than alone's £0.00") as refused:
         apply(opened(business_case=unjustified_case()), submit())

@@ -59,8 +59,8 @@ carrying version 2 asks for none."""
 PREFERRED_OPTION_JUSTIFIED = "preferred-option-justified"
 """Patch: before it, a proposal whose preferred option is not the one of highest net present social value was
 submitted without a word of why. Runs begun since carry rules version 3 (``Agreement.preferred_option_justified``):
-such a proposal is refused until its business case records ``preferred_justification`` (Green Book 2022, section 5,
-"preferred option selection").
+such a proposal is refused until its business case records ``preferred_justification`` (Green Book 2022, chapter 5,
+"Preferred option selection").
 Asked first, it brings every rule of versions 1 and 2 too, so a new agreement asks history for this one patch; a
 run continued from one carrying version 3 asks for none."""
 

@@ -43,7 +43,7 @@ def submit_proposal(draft: Draft, action: SubmitProposal) -> None:
     whether the preferred one needs a justification and the one given, the sensitivity table, each partner's
     share and the basis: rates, optimism bias, prices); objective-setting begins. Under the agreement's
     ``preferred_option_justified`` rule, a case whose preferred option has not the highest net present social value
-    is refused unless it records why (Green Book 2022, section 5, "preferred option selection")."""
+    is refused unless it records why (Green Book 2022, chapter 5, "Preferred option selection")."""
     proposal = draft.agreement.proposal
     if draft.agreement.business_case_required:
         _require_business_case(proposal)

@@ -197,11 +197,12 @@ class _Writer:
         return True
 
 
-async def write(pool: asyncpg.Pool, count: int = 110) -> list[str]:
-    """Write ``count`` agreements into the ledger behind ``pool``; returns their ids."""
+async def write(pool: asyncpg.Pool, count: int = 110, *, start: int = 0) -> list[str]:
+    """Write agreements ``start`` .. ``count`` - 1 (of the ``count`` partnerships) into the ledger behind
+    ``pool``, so a portfolio can grow in steps; returns their ids."""
     ledger = LedgerActivities(pool)
     ids = []
-    for index, members in enumerate(partnerships(count)):
+    for index, members in enumerate(partnerships(count)[start:], start):
         rng = random.Random(index)
         request = _request(index, members, rng)
         opened_at = START + timedelta(days=7 * index % OPENING_SPREAD)
