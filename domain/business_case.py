@@ -8,8 +8,8 @@ Guidance: Optimism Bias* (2003).
 "Discounting"): costs and benefits are discounted to present value at the social time preference rate, 3.5% a
 year for years 0 to 30 and 3.0% for years 31 to 75 (the declining long-term rate; ``discount_rate`` and
 ``long_term_discount_rate``, configurable per business case). A year ``t`` after 30 is discounted by
-1 / ((1 + r)^30 (1 + r')^(t - 30)). The convention here: one-off costs fall in year 0 and are not discounted; annual costs
-and benefits fall at the end of each year ``t`` = 1 .. ``years``. The factors are exact (not the four-place
+1 / ((1 + r)^30 (1 + r')^(t - 30)). The convention here: one-off costs fall in year 0 and are not discounted;
+annual costs and benefits fall at the end of each year ``t`` = 1 .. ``years``. The factors are exact (not the four-place
 table); each figure is rounded to the penny once, half up, at the end.
 
 **Real prices** (Green Book 2022, chapter 5, "Adjustments for inflation": appraisal is in real base-year prices,
@@ -25,8 +25,8 @@ The known running costs of carrying on alone (the annual cost of a ``carry_on_al
 **Net present social value** (Green Book 2022, chapter 5, "Social cost benefit and cost effectiveness
 analysis", and annex A1, "Non-market valuation and unmonetisable values"): each option's present value of
 benefits (non-cashable benefits valued in pounds) less its present value of costs, against business as usual
-(the first ``carry_on_alone`` option, each partner carrying on alone), whose NPSV is 0 by definition. Cashable savings are
-the costs an option saves against business as usual, so they are in its NPSV already; benefits described but
+(the first ``carry_on_alone`` option, each partner carrying on alone), whose NPSV is 0 by definition. Cashable
+savings are the costs an option saves against business as usual, so they are in its NPSV already; benefits described but
 not valued are listed beside it. The preferred option, if another has a higher NPSV, needs a recorded
 justification (Green Book 2022, chapter 5, "Preferred option selection").
 
