@@ -181,7 +181,7 @@ h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 28
 .charts img { max-width: 100%; } .half img { width: 360px; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; } th, td { text-align: left; padding: 4px 6px;
 border-bottom: 1px solid #b1b4b6; vertical-align: top; overflow-wrap: break-word; } th { background: #f3f2f1; }
-td.n { text-align: right; overflow-wrap: normal; white-space: nowrap; }
+td.n { text-align: right; overflow-wrap: normal; white-space: nowrap; } .nw { white-space: nowrap; }
 .rag { padding: 1px 6px; color: white; border-radius: 3px; } .rag.green { background: #00703c; }
 .rag.amber { background: #f47738; } .rag.red { background: #d4351c; } .rag.unreported { background: #505a5f; }
 ul.exceptions { padding-left: 18px; } ul.exceptions li { margin: 3px 0; break-inside: avoid; }
@@ -298,7 +298,8 @@ def _governance_charts(report: BoardReport) -> str:
 
 
 def _date(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d") if moment else "-"
+    """A date, never broken across lines at its hyphens."""
+    return f'<span class="nw">{moment:%Y-%m-%d}</span>' if moment else "-"
 
 
 def _payback(a: AgreementLine) -> str:

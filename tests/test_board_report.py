@@ -171,6 +171,22 @@ async def test_the_report_for_over_a_hundred_agreements_between_real_councils_is
         assert written[1].read_bytes().startswith(b"%PDF")
 
 
+async def test_the_summary_for_a_thousand_agreements_between_real_councils_is_the_ledgers(ledger_pool, tmp_path):
+    """A thousand agreements (councils sharing several services): the executive summary's figures worked again
+    from every agreement's decisions, and the report's length bounded (exceptions in full, the rest counted)."""
+    ids = await council_portfolio.write(ledger_pool, 1000)
+    content = await data.read(ledger_pool, council_portfolio.NOW)
+    assert len(content.agreements) == len(set(ids)) == 1000
+    await check_the_summary_against_the_ledger(ledger_pool, content)
+    assert content.realised_total == sum((a.cumulative_saving or Decimal(0) for a in content.agreements), Decimal(0))
+    page = render.html(content)
+    exceptions = {e.agreement_id for e in content.exceptions}
+    table = page[page.index("Agreements, exceptions first"):page.index("Savings planned and realised")]
+    assert all(f"<td>{agreement_id}</td>" in table for agreement_id in exceptions)
+    assert table.count("<tr>") == 1 + len(exceptions) + render.SHOWN_ON_TRACK + 1
+    assert f"and {1000 - len(exceptions) - render.SHOWN_ON_TRACK} more agreements with no exception" in table
+
+
 async def test_the_read_model_answers_the_documented_questions(ledger_pool, ledger_dsn, monkeypatch, tmp_path):
     await council_portfolio.write(ledger_pool, 12)
     # Savings planned and realised per lead body (the integrators' guide, "The read model").
