@@ -31,6 +31,18 @@ def pounds(amount: Decimal | None) -> str:
     return money(amount)
 
 
+def _words(text: str) -> str:
+    """A table cell's short text of our own (an id, a stage), broken on paper only between words or at hyphens
+    (on screen, as any cell's words, anywhere: the page may be narrower than any word)."""
+    return f'<span class="w">{escape(text)}</span>'
+
+
+def _amount(amount: Decimal | None) -> str:
+    """Pounds in a table's cell, never broken across lines on paper (on screen, as any cell's words: anywhere,
+    so that no word, however long, pushes a table off a narrow page)."""
+    return f'<span class="nw">{pounds(amount)}</span>'
+
+
 def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
@@ -180,8 +192,8 @@ h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 28
 .figure b { display: block; font-size: 22px; } .charts { display: flex; flex-wrap: wrap; gap: 8px; }
 .charts img { max-width: 100%; } .half img { width: 360px; }
 table { border-collapse: collapse; width: 100%; font-size: 12px; } th, td { text-align: left; padding: 4px 6px;
-border-bottom: 1px solid #b1b4b6; vertical-align: top; overflow-wrap: break-word; } th { background: #f3f2f1; }
-td.n { text-align: right; overflow-wrap: normal; white-space: nowrap; } .nw { white-space: nowrap; }
+border-bottom: 1px solid #b1b4b6; vertical-align: top; overflow-wrap: anywhere; } th { background: #f3f2f1; }
+td.n { text-align: right; overflow-wrap: normal; white-space: nowrap; }
 .rag { padding: 1px 6px; color: white; border-radius: 3px; } .rag.green { background: #00703c; }
 .rag.amber { background: #f47738; } .rag.red { background: #d4351c; } .rag.unreported { background: #505a5f; }
 ul.exceptions { padding-left: 18px; } ul.exceptions li { margin: 3px 0; break-inside: avoid; }
@@ -190,6 +202,7 @@ ul.exceptions { padding-left: 18px; } ul.exceptions li { margin: 3px 0; break-in
   h2 { break-after: avoid; } .charts, table { break-inside: auto; }
   thead { display: table-header-group; } tr, img, .figure { break-inside: avoid; }
   table { font-size: 8.5px; } th, td { padding: 2px 3px; } ul.exceptions { font-size: 10px; }
+  .nw, .rag { white-space: nowrap; } th, .w { overflow-wrap: normal; }
   ul.exceptions li { margin: 1px 0; } .figure b { font-size: 18px; }
 }
 """
@@ -298,7 +311,7 @@ def _governance_charts(report: BoardReport) -> str:
 
 
 def _date(moment: datetime | None) -> str:
-    """A date, never broken across lines at its hyphens."""
+    """A date, never broken across lines on paper (on screen, as any cell's words)."""
     return f'<span class="nw">{moment:%Y-%m-%d}</span>' if moment else "-"
 
 
@@ -306,10 +319,10 @@ def _payback(a: AgreementLine) -> str:
     """The forecast payback: a date, "paid back", "no payback" (none in sight at the saving realised) or "not yet
     reported" (no benefits recorded)."""
     if a.cumulative_saving is None:
-        return "not yet reported"
+        return _words("not yet reported")
     if a.paid_back:
-        return "paid back"
-    return _date(a.forecast_payback_at) if a.forecast_payback_at else "no payback"
+        return _words("paid back")
+    return _date(a.forecast_payback_at) if a.forecast_payback_at else _words("no payback")
 
 
 def _agreement_rows(report: BoardReport) -> str:
@@ -319,9 +332,9 @@ def _agreement_rows(report: BoardReport) -> str:
     others = [a for a in report.agreements if a.agreement_id not in first]
     listed = sorted((a for a in report.agreements if a.agreement_id in first), key=lambda a: first[a.agreement_id])
     rows = _rows((
-        escape(a.agreement_id), escape(a.title), escape(a.lead_body_name or ""), _label(a.stage),
-        pounds(a.expected_annual_saving), pounds(a.cumulative_planned), pounds(a.cumulative_saving),
-        _rag(a.benefit_rag), _rag(a.forecast_rag), _payback(a), _date(a.planned_payback_at), pounds(a.preferred_npsv),
+        _words(a.agreement_id), escape(a.title), escape(a.lead_body_name or ""), _words(_label(a.stage)),
+        _amount(a.expected_annual_saving), _amount(a.cumulative_planned), _amount(a.cumulative_saving),
+        _rag(a.benefit_rag), _rag(a.forecast_rag), _payback(a), _date(a.planned_payback_at), _amount(a.preferred_npsv),
     ) for a in [*listed, *others[:SHOWN_ON_TRACK]])
     rest = len(others) - SHOWN_ON_TRACK
     if rest > 0:
