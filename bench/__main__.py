@@ -38,6 +38,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from activities.ledger import LedgerActivities
+from bench import report as board_report
 from bench.floor import FLOOR_TABLE, FloorDeadlineWorkflow, FloorLifecycleWorkflow
 from demo.portfolio import PORTFOLIO, next_step
 from demo.stack import EmbeddedStack, free_port
@@ -732,8 +733,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         help="the same for this many minutes: as many agreements as this machine reaches (with "
                              "--scale, whichever limit comes first)")
     parser.add_argument("--only", action="append", choices=["lifecycle", "history", "starts", "updates", "sign-off",
-                                                             "deadline", "ledger", "memory", "scale"],
+                                                             "deadline", "ledger", "memory", "scale", "report"],
                         help="run only this measure (repeatable)")
+    parser.add_argument("--report-sizes", default="1000,10000", help="agreements in the board's report's portfolios")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not a measurement")
     parser.add_argument("--json", type=Path, default=Path("bench/results/latest.json"), help="where to write JSON")
     parser.add_argument("--markdown", type=Path, metavar="JSON",
@@ -744,6 +746,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         args.burst, args.memory, args.ledger_writes = 4, "4", 80
         args.starts, args.start_concurrency, args.load, args.load_concurrency = 4, 2, 3, 2
         args.scale = min(args.scale or 3, 3) if args.scale or args.scale_minutes else 0
+        args.report_sizes = "5"
     return args
 
 
@@ -834,6 +837,7 @@ async def main(argv: list[str]) -> int:
                     ("ledger writes", lambda: bench.ledger_writes(args.ledger_writes)),
                     ("memory", lambda: measure_memory(bench, data_dir, f"{task_queue}-memory", sizes, cache)),
                     ("scale", lambda: bench.scale(args.scale, args.scale_minutes, worker)),
+                    ("report", lambda: board_report.run(bench.results, console, args.report_sizes)),
                 ]
                 for name, step in steps:
                     skipped = name == "scale" and not (args.scale or args.scale_minutes)

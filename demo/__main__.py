@@ -35,7 +35,7 @@ from demo import live
 from demo.idp import ProviderProcess
 from demo.mailbox import Received, SmtpSink
 from demo.pages import DemoPages
-from demo.portfolio import PORTFOLIO, Persona, compressed_settings, next_step
+from demo.portfolio import PORTFOLIO, Persona, compressed_settings, next_step, time_scale
 from demo.stack import EmbeddedStack
 from demo.waiting import open_for_people
 from demo.webui import agreements_url
@@ -263,8 +263,8 @@ def compressed_time(speed: float) -> str:
     """What the demo's compressed time means for what it shows, at ``speed``."""
     review = compressed_settings(speed)["review_period"].removeprefix("PT").removesuffix("S")
     return (f"Time is compressed: stages last seconds, not months, and a review period {review} seconds rather than "
-            "a quarter (--speed changes it). Money is recorded at its real annual scale, but savings realised to date "
-            "accrue over the seconds that have really passed, so the board's report shows them in pence.")
+            f"a quarter (--speed changes it). Each of those seconds stands for {time_scale(speed):,} (time_scale), so "
+            "a review period's saving is a quarter's, in pounds at real scale, and the board's report says so.")
 
 
 def dispatcher_settings(stack: EmbeddedStack, smtp_port: int) -> DispatcherSettings:

@@ -1,7 +1,8 @@
 """A demo portfolio of real shared-service arrangements, and the officers who act on them.
 
 The bodies and their GSS codes are real (../shared/data); people and figures are
-invented. Time is compressed: stages last seconds, not months. Each officer's next
+invented. Time is compressed: stages last seconds, not months, and each review period of seconds stands for a
+quarter in the money recorded (``time_scale``), so savings are at real scale. Each officer's next
 step is derived from the agreement's status alone, so a restarted demo simply
 carries on where the agreements are.
 """
@@ -38,8 +39,21 @@ def _lesson(worked: str, did_not: str, *tags: str) -> dict[str, Any]:
     return {"what_worked": worked, "what_did_not": did_not, "tags": list(tags)}
 
 
+QUARTER = timedelta(days=91)
+"""What the demo's review period stands for: a quarter, as the engine's default review period (P91D)."""
+REVIEW_SECONDS = 20
+"""The demo's review period at speed 1, in seconds."""
+
+
+def time_scale(speed: float) -> int:
+    """How many real seconds each of the demo's seconds stands for at ``speed``: its review period (20 s at
+    speed 1) is a quarter, so a quarter's saving is recorded at real scale (pounds, not pence)."""
+    return round(QUARTER.total_seconds() * speed / REVIEW_SECONDS)
+
+
 def compressed_settings(speed: float) -> dict[str, Any]:
-    """Governance settings in seconds rather than months; ``speed`` 2 runs twice as fast."""
+    """Governance settings in seconds rather than months; ``speed`` 2 runs twice as fast. The time scale makes
+    each review period stand for a quarter in the money recorded (``time_scale``)."""
     def seconds(value: float) -> str:
         return f"PT{value / speed:.1f}S"
 
@@ -50,8 +64,9 @@ def compressed_settings(speed: float) -> dict[str, Any]:
         },
         "amber_share": "0.6",
         "escalation_interval": seconds(8),
-        "review_period": seconds(20),
+        "review_period": seconds(REVIEW_SECONDS),
         "term": seconds(60),
+        "time_scale": time_scale(speed),
     }
 
 
@@ -98,7 +113,9 @@ class Persona:
 
     def full_proposal(self, proposal: dict[str, Any]) -> dict[str, Any]:
         """The proposal with its business case (each partner's baseline in proportion to its contribution,
-        the lead body taking the odd pence) and its risk register."""
+        the lead body taking the odd pence; optimism bias of 15% on the one-off cost and 2% on the shared
+        service's running cost, at which every case here pays, so none needs a justification) and its risk
+        register."""
         baseline, one_off = Decimal(proposal["baseline_annual_cost"]), proposal["one_off_cost"]
         shares = self.split(baseline)
         expected = Decimal(proposal["expected_annual_saving"])
@@ -110,7 +127,8 @@ class Persona:
                 {"id": "shared", "name": proposal["title"], "kind": "shared", "one_off_cost": one_off,
                  "annual_cost": str(shared_annual)},
             ],
-            "preferred_option": "shared", "appraisal_years": 5, "optimism_bias": "15",
+            "preferred_option": "shared", "appraisal_years": 5,
+            "capital_optimism_bias": "15", "operating_optimism_bias": "2",
             "baselines": [{"body": body, "annual_cost": str(amount)} for body, amount in shares.items()],
             "saving_amber_tolerance": str((expected / 10).quantize(Decimal("1"))),
             "saving_red_tolerance": str((expected / 4).quantize(Decimal("1"))),

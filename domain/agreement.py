@@ -210,11 +210,17 @@ class Agreement(BaseModel):
         description="Names are compared by their UTS #39 confusable skeletons, so look-alike names are one person "
         "(rules version 2); before it, by NFC without case.",
     )
+    preferred_option_justified: bool = Field(
+        default=False,
+        description="A proposal whose preferred option has not the highest net present social value is submitted "
+        "only with a recorded justification (rules version 3, the preferred-option-justified patch).",
+    )
     rules_version: int = Field(
         default=0,
         description="Which rules the engine gave this agreement, carried from run to run: 0, the flags above "
         "adopted patch by patch at each run's start; 1 (the rules-carried patch), all of them set at once; 2, "
-        "identities bound by each body's own (identities-bound-by-own-body). A "
+        "identities bound by each body's own (identities-bound-by-own-body); 3, the preferred option justified "
+        "when it is not the highest value (preferred-option-justified). A "
         "continued run whose carried version is current asks history for no patch; a later rule raises it.",
     )
 

@@ -4,33 +4,34 @@ Pure rules, exact to the penny. Amounts are pounds (``Decimal``), rates and upli
 years are 365 days. Sources are HM Treasury's *The Green Book* (2022) and its *Supplementary Green Book
 Guidance: Optimism Bias* (2003).
 
-**Discounting** (Green Book 2022, section 5, "discounting", and annex A6, table 8): costs and benefits are
-discounted to present value at the social time preference rate, 3.5% a year for years 0 to 30 and 3.0% for
-years 31 to 75 (the declining long-term rate; ``discount_rate`` and ``long_term_discount_rate``, configurable
-per business case). A year ``t`` after 30 is discounted by
+**Discounting** (Green Book 2022, chapter 5, "Discounting and social time preference", and annex A6,
+"Discounting"): costs and benefits are discounted to present value at the social time preference rate, 3.5% a
+year for years 0 to 30 and 3.0% for years 31 to 75 (the declining long-term rate; ``discount_rate`` and
+``long_term_discount_rate``, configurable per business case). A year ``t`` after 30 is discounted by
 1 / ((1 + r)^30 (1 + r')^(t - 30)). The convention here: one-off costs fall in year 0 and are not discounted;
-annual costs and benefits fall at the end of each year ``t`` = 1 .. ``years``. The factors are exact (not the
-four-place table); each figure is rounded to the penny once, half up, at the end.
+annual costs and benefits fall at the end of each year ``t`` = 1 .. ``years``. The factors are exact (not the four-place
+table); each figure is rounded to the penny once, half up, at the end.
 
-**Real prices** (Green Book 2022, annex A6 and section 5, "real prices": appraisal is in real base-year prices,
+**Real prices** (Green Book 2022, chapter 5, "Adjustments for inflation": appraisal is in real base-year prices,
 general inflation removed with the GDP deflator): when the case gives ``deflators`` (an index for years
 0 .. ``years``) its amounts are cash (nominal) and an amount in year ``t`` counts index(0) / index(t) of itself.
 
-**Optimism bias** (Green Book 2022, section 5, "optimism bias", and the supplementary guidance, table 1: upper
-bounds up to 200% for equipment and development capital expenditure): each option's own uncertain costs are
-uplifted by category, one-off (capital) costs by ``capital_optimism_bias`` and annual (operating) costs by
-``operating_optimism_bias`` (each ``optimism_bias`` when absent), before discounting. The known running costs
-of carrying on alone (the annual cost of a ``carry_on_alone`` option) are not uplifted.
+**Optimism bias** (Green Book 2022, chapter 5, "Uncertainty, risk, optimism bias", and annex A5; the
+supplementary guidance, table 1: upper bounds up to 200% for equipment and development capital expenditure): each
+option's own uncertain costs are uplifted by category, one-off (capital) costs by ``capital_optimism_bias`` and
+annual (operating) costs by ``operating_optimism_bias`` (each ``optimism_bias`` when absent), before discounting.
+The known running costs of carrying on alone (the annual cost of a ``carry_on_alone`` option) are not uplifted.
 
-**Net present social value** (Green Book 2022, section 5 and annex A1): each option's present value of benefits
-(non-cashable benefits valued in pounds) less its present value of costs, against business as usual (the first
-``carry_on_alone`` option, each partner carrying on alone), whose NPSV is 0 by definition. Cashable savings are
-the costs an option saves against business as usual, so they are in its NPSV already; benefits described but
+**Net present social value** (Green Book 2022, chapter 5, "Social cost benefit and cost effectiveness
+analysis", and annex A1, "Non-market valuation and unmonetisable values"): each option's present value of
+benefits (non-cashable benefits valued in pounds) less its present value of costs, against business as usual
+(the first ``carry_on_alone`` option, each partner carrying on alone), whose NPSV is 0 by definition. Cashable
+savings are the costs an option saves against business as usual, so they are in its NPSV already; benefits described but
 not valued are listed beside it. The preferred option, if another has a higher NPSV, needs a recorded
-justification (Green Book 2022, section 5, "selecting the preferred option").
+justification (Green Book 2022, chapter 5, "Preferred option selection").
 
-**Switching values and sensitivity** (Green Book 2022, section 5, "sensitivity analysis" and "switching
-values"): for each option but business as usual, the annual saving (against carrying on alone's annual cost)
+**Switching values and sensitivity** (Green Book 2022, chapter 5, "Sensitivity analysis", which sets out switching
+values): for each option but business as usual, the annual saving (against carrying on alone's annual cost)
 below which, and the one-off cost above which, its NPSV falls to zero; and for the preferred option a table of
 its NPSV with the annual saving at 50%, 75% and 90% and the one-off cost at 110%, 125% and 150% of the case's.
 
@@ -43,7 +44,9 @@ older ledgers read it).
 **Benefits realised**: at each review the lead body records the shared service's actual annual cost and
 each partner's contribution. The annual saving realised is the proposal's baseline (the partners'
 annual cost before sharing) less the actual annual cost; over a review period it is pro rata to the
-period's length (days / 365, to the penny). Cumulative savings are the sum of the periods'; the business
+period's length (days / 365, to the penny); an agreement run in compressed time (a demonstration, whose
+review period of seconds stands for a quarter: ``GovernanceSettings.time_scale``) counts each second as that
+many, so its money is at real scale. Cumulative savings are the sum of the periods'; the business
 case's cumulative saving is the expected annual saving pro rata over the same periods. The payback date is
 forecast from the figures realised so far: the one-off cost still to repay, at the latest annual saving
 realised, from the end of the latest period.
@@ -65,7 +68,7 @@ YEAR = timedelta(days=365)
 PENNY = Decimal("0.01")
 SHARE_PLACES = Decimal("0.000001")
 LONG_TERM_FROM = 31
-"""The first year discounted at the long-term rate (Green Book 2022, annex A6, table 8: 3.0% for years 31-75)."""
+"""The first year discounted at the long-term rate (Green Book 2022, annex A6: 3.0% for years 31 to 75)."""
 SAVING_SENSITIVITY = (Decimal(50), Decimal(75), Decimal(90))
 """The annual saving, as percentages of the case's, in the sensitivity table."""
 ONE_OFF_SENSITIVITY = (Decimal(110), Decimal(125), Decimal(150))
@@ -74,6 +77,11 @@ ONE_OFF_SENSITIVITY = (Decimal(110), Decimal(125), Decimal(150))
 
 def to_pence(amount: Decimal) -> Decimal:
     return amount.quantize(PENNY, ROUND_HALF_UP)
+
+
+def pounds(amount: Decimal) -> str:
+    """``amount`` as a finance officer writes it, to the penny: £1,234.56, or −£1,234.56 (a minus sign first)."""
+    return f"−£{-amount:,.2f}" if amount < 0 else f"£{amount:,.2f}"
 
 
 class OptionAppraisal(ValueObject):
@@ -125,7 +133,7 @@ class Appraisal(ValueObject):
 
 def discount_factor(rate_percent: Decimal, year: int, long_term_rate_percent: Decimal | None = None) -> Decimal:
     """The Green Book discount factor for year ``year`` (exact): 1 / (1 + r)^t at ``rate_percent``, and from year
-    31 at ``long_term_rate_percent`` when given, 1 / ((1 + r)^30 (1 + r')^(t - 30)) (annex A6, table 8)."""
+    31 at ``long_term_rate_percent`` when given, 1 / ((1 + r)^30 (1 + r')^(t - 30)) (Green Book 2022, annex A6)."""
     if long_term_rate_percent is None or year < LONG_TERM_FROM:
         return 1 / (1 + rate_percent / 100) ** year
     return 1 / ((1 + rate_percent / 100) ** (LONG_TERM_FROM - 1)
@@ -299,7 +307,8 @@ class BenefitPosition(ValueObject):
 
     ``forecast_payback_at`` is None when the one-off cost is repaid already (``paid_back``) or cannot be at
     the saving realised (a saving of nothing or less); ``payback_slip`` is how much later than the business
-    case's payback date the forecast falls (None when there is no forecast); ``forecast_rag`` rates it
+    case's payback date the forecast falls, in real time (in compressed time, the dates' gap times the time
+    scale; None when there is no forecast); ``forecast_rag`` rates it
     against the payback tolerances, red when no payback is in sight though one was planned.
     """
 
@@ -330,32 +339,38 @@ def saving_rag(expected: Decimal, realised: Decimal, amber_tolerance: Decimal, r
     return Rag.GREEN
 
 
-def pro_rata(annual: Decimal, start: datetime, end: datetime) -> Decimal:
-    """An annual amount over ``start`` .. ``end``, as the period's share of a 365-day year, to the penny."""
-    return to_pence(annual * Decimal(int((end - start).total_seconds())) / Decimal(int(YEAR.total_seconds())))
+def pro_rata(annual: Decimal, start: datetime, end: datetime, time_scale: int = 1) -> Decimal:
+    """An annual amount over ``start`` .. ``end``, as the period's share of a 365-day year, to the penny; in
+    compressed time (``time_scale`` seconds of real time to each second of the agreement's, see
+    ``GovernanceSettings.time_scale``) the period stands for ``time_scale`` times its length."""
+    seconds = Decimal(int((end - start).total_seconds()) * time_scale)
+    return to_pence(annual * seconds / Decimal(int(YEAR.total_seconds())))
 
 
-def repaid_at(start: datetime, remaining: Decimal, annual_saving: Decimal) -> datetime:
-    """When ``remaining`` pounds are repaid from ``start`` at ``annual_saving`` a year (whole seconds, rounded up)."""
-    seconds = math.ceil(remaining / annual_saving * Decimal(int(YEAR.total_seconds())))
+def repaid_at(start: datetime, remaining: Decimal, annual_saving: Decimal, time_scale: int = 1) -> datetime:
+    """When ``remaining`` pounds are repaid from ``start`` at ``annual_saving`` a year (whole seconds, rounded up);
+    in compressed time, ``time_scale`` times sooner (see ``pro_rata``)."""
+    seconds = math.ceil(remaining / annual_saving * Decimal(int(YEAR.total_seconds())) / time_scale)
     return start + timedelta(seconds=seconds)
 
 
 def position(case: BusinessCase, track: BenefitTrack, *, review_number: int, recorded_at: datetime,
              went_live_at: datetime, period_start: datetime, period_end: datetime, baseline: Decimal,
              one_off_cost: Decimal,
-             expected_annual_saving: Decimal, actual_annual_cost: Decimal) -> BenefitPosition:
+             expected_annual_saving: Decimal, actual_annual_cost: Decimal, time_scale: int = 1) -> BenefitPosition:
     """The benefits realised once review ``review_number``'s figures (the period ``period_start`` ..
-    ``period_end``) are added to the concluded reviews' ``track``, and the payback forecast from them."""
+    ``period_end``) are added to the concluded reviews' ``track``, and the payback forecast from them; in
+    compressed time at ``time_scale`` (see ``pro_rata``)."""
     realised = baseline - actual_annual_cost
-    in_period = pro_rata(realised, period_start, period_end)
+    in_period = pro_rata(realised, period_start, period_end, time_scale)
     cumulative = track.cumulative_saving + in_period
-    planned = track.cumulative_planned + pro_rata(expected_annual_saving, period_start, period_end)
-    planned_payback = (repaid_at(went_live_at, one_off_cost, expected_annual_saving)
+    planned = track.cumulative_planned + pro_rata(expected_annual_saving, period_start, period_end, time_scale)
+    planned_payback = (repaid_at(went_live_at, one_off_cost, expected_annual_saving, time_scale)
                        if expected_annual_saving > 0 else None)
     paid_back = cumulative >= one_off_cost
-    forecast = None if paid_back or realised <= 0 else repaid_at(period_end, one_off_cost - cumulative, realised)
-    slip = forecast - planned_payback if forecast is not None and planned_payback is not None else None
+    forecast = None if paid_back or realised <= 0 else repaid_at(period_end, one_off_cost - cumulative, realised,
+                                                                  time_scale)
+    slip = (forecast - planned_payback) * time_scale if forecast is not None and planned_payback is not None else None
     return BenefitPosition(
         review_number=review_number, period_end=period_end, recorded_at=recorded_at,
         actual_annual_cost=actual_annual_cost,

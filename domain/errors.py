@@ -34,6 +34,7 @@ ERROR_TYPES: dict[str, str] = {
         "not_a_signatory, lead_only, already_signed, signed_twice, lead_body_changed, plan_does_not_fit, "
         "no_plan, unknown_milestone, not_milestone_owner, milestone_complete, unknown_kpi, review_period_open, "
         "readings_missing, business_case_missing, baseline_incomplete, risks_missing, risk_not_allowed, "
+        "justification_missing, "
         "no_business_case, contributions_mismatch, action_id_reused, search_attribute_too_large, state_too_large, "
         "version_required, stale_version, attestation_required, attestation_invalid, identity_not_registered, "
         "not_that_signatory, not_allowed; of delegations: not_delegable, not_delegated, delegation_ended, "

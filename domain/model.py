@@ -433,7 +433,7 @@ def find_signatory(
 GREEN_BOOK_DISCOUNT_RATE = Decimal("3.5")
 """HM Treasury Green Book social time preference rate, percent a year (years 0 to 30)."""
 GREEN_BOOK_LONG_TERM_DISCOUNT_RATE = Decimal("3.0")
-"""The Green Book's (2022, annex A6, table 8) declining long-term rate, percent a year (years 31 to 75)."""
+"""The Green Book's (2022, annex A6) declining long-term rate, percent a year (years 31 to 75)."""
 MAX_APPRAISAL_YEARS = 75
 """The longest appraisal: the end of the Green Book's 3.0% band (a case beyond it would need the 2.5% band)."""
 Percent = Annotated[
@@ -471,7 +471,7 @@ class OptionKind(StrEnum):
 class Option(Extended):
     """One option considered, with its costs over the appraisal: one-off (year 0, capital) and annual
     (years 1 .., operating); its non-cashable benefits valued in pounds a year, and those described but not
-    valued (Green Book 2022, section 5 and annex A1: monetise where possible, describe where not)."""
+    valued (Green Book 2022, chapter 5 and annex A1: monetise where possible, describe where not)."""
 
     LATER_FIELDS = frozenset({"non_cashable_benefit", "described_benefits"})
 
@@ -529,9 +529,9 @@ class BusinessCase(Extended):
         default=None, min_length=2, max_length=MAX_APPRAISAL_YEARS + 1,
         description="A GDP deflator index for years 0 .. appraisal_years: the costs and benefits are then in cash "
         "(nominal) terms and appraised in year 0's real prices; absent, they are in real prices already.")
-    preferred_justification: Text | None = Field(
+    preferred_justification: Reason | None = Field(
         default=None, description="Why the preferred option is preferred though another has a higher net present "
-        "social value; required to submit such a case.")
+        "social value (at least 3 visible characters, as a reason); required to submit such a case.")
     baselines: list[Baseline] = Field(min_length=1, max_length=50,
                                       description="Each partner's current annual cost of the service.")
     saving_amber_tolerance: Money
@@ -806,8 +806,12 @@ PublicKeyPem = Annotated[str, StringConstraints(pattern=ED25519_PUBLIC_KEY_PEM),
 """An attestor's Ed25519 public key, PEM."""
 
 
+MAX_TIME_SCALE = 10_000_000
+"""The most compressed time an agreement may run at: a second standing for about 116 days."""
+
+
 class GovernanceSettings(Extended):
-    LATER_FIELDS = frozenset({"require_attestation", "attestor_keys"})
+    LATER_FIELDS = frozenset({"require_attestation", "attestor_keys", "time_scale"})
 
     stage_durations: StageDurations = StageDurations()
     amber_share: Annotated[Decimal, DecimalString(places=4, integer_digits=1, share=True)] = Field(
@@ -840,6 +844,13 @@ class GovernanceSettings(Extended):
         json_schema_extra={"default": "P4Y360D"},
     )
 
+    time_scale: WholeNumber = Field(
+        default=1, ge=1, le=MAX_TIME_SCALE,
+        description="How many seconds of real time each second of the agreement stands for, in the money it "
+        "accrues: 1 (the default) for a real agreement; a demonstration or trial that runs in compressed time "
+        "(a review period of seconds standing for a quarter) sets it so that its savings and payback dates are "
+        "at real scale (domain.business_case.pro_rata).",
+    )
     require_attestation: bool = Field(
         default=False,
         description="Every action must carry an attestation signed by one of attestor_keys (the Concordat API "

@@ -56,6 +56,11 @@ class BoardReport:
         ``planned_to_date``. An agreement that has not reported counts its plan all the same."""
         return sum((planned_to_date(a, self.generated_at) for a in self.agreements), Decimal(0))
 
+    @property
+    def time_scale(self) -> int:
+        """The most compressed agreement's time scale (1 when every agreement runs in real time)."""
+        return max((a.time_scale for a in self.agreements), default=1)
+
     def rag_counts(self, *, last_quarter: bool = False) -> dict[str, int]:
         """{"red": n, "amber": n}: agreements whose worse of benefit and payback RAG is each, now (their latest
         review) or a quarter ago (their latest review 91 days before the report's date)."""
@@ -91,12 +96,13 @@ def worst_rag(line: AgreementLine) -> str | None:
 def planned_to_date(line: AgreementLine, as_of: datetime) -> Decimal:
     """The savings an agreement's business case planned from going live to ``as_of`` (or its closing, if
     earlier), to the penny: its latest review's cumulative plan plus the expected annual saving pro rata since
-    that review's period ended (since going live, if it has not reported). Nothing before it went live."""
+    that review's period ended (since going live, if it has not reported), at the agreement's time scale.
+    Nothing before it went live."""
     if line.went_live_at is None:
         return Decimal(0)
     end = min(as_of, line.closed_at) if line.closed_at else as_of
     since = line.period_end or line.went_live_at
-    extra = pro_rata(line.expected_annual_saving, since, end) if end > since else Decimal(0)
+    extra = pro_rata(line.expected_annual_saving, since, end, line.time_scale) if end > since else Decimal(0)
     return (line.cumulative_planned or Decimal(0)) + extra
 
 
@@ -117,7 +123,7 @@ def exception(line: AgreementLine, as_of: datetime) -> Exception_ | None:
             if line.forecast_payback_at is None:
                 problems.append(f"no payback in sight ({line.forecast_rag})")
             elif line.planned_payback_at is not None:
-                late = (line.forecast_payback_at - line.planned_payback_at).days
+                late = ((line.forecast_payback_at - line.planned_payback_at) * line.time_scale).days
                 problems.append(f"payback forecast {late} days after plan ({line.forecast_rag})")
         return Exception_(line.agreement_id, line.title, rag, "; ".join(problems), owner)
     if (line.cumulative_saving is None and line.went_live_at is not None and line.closed_at is None

@@ -31,6 +31,18 @@ def pounds(amount: Decimal | None) -> str:
     return money(amount)
 
 
+def _words(text: str) -> str:
+    """A table cell's short text of our own (an id, a stage), broken on paper only between words or at hyphens
+    (on screen, as any cell's words, anywhere: the page may be narrower than any word)."""
+    return f'<span class="w">{escape(text)}</span>'
+
+
+def _amount(amount: Decimal | None) -> str:
+    """Pounds in a table's cell, never broken across lines on paper (on screen, as any cell's words: anywhere,
+    so that no word, however long, pushes a table off a narrow page)."""
+    return f'<span class="nw">{pounds(amount)}</span>'
+
+
 def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
@@ -175,6 +187,7 @@ _STYLE = """
 body { font-family: Arial, Helvetica, sans-serif; color: #0b0c0c; margin: 24px 32px; max-width: 1100px; }
 h1 { font-size: 26px; margin-bottom: 4px; } h2 { font-size: 19px; margin-top: 28px; border-bottom: 2px solid #1d70b8; }
 .meta { color: #505a5f; } .figures { display: flex; gap: 16px; flex-wrap: wrap; }
+.compressed { border-left: 4px solid #f47738; padding: 4px 10px; background: #fff4e5; }
 .figure { border-left: 5px solid #1d70b8; padding: 6px 12px; background: #f3f2f1; min-width: 180px; }
 .figure b { display: block; font-size: 22px; } .charts { display: flex; flex-wrap: wrap; gap: 8px; }
 .charts img { max-width: 100%; } .half img { width: 360px; }
@@ -188,6 +201,9 @@ ul.exceptions { padding-left: 18px; } ul.exceptions li { margin: 3px 0; break-in
   body { margin: 0; max-width: none; }
   h2 { break-after: avoid; } .charts, table { break-inside: auto; }
   thead { display: table-header-group; } tr, img, .figure { break-inside: avoid; }
+  table { font-size: 8.5px; } th, td { padding: 2px 3px; } ul.exceptions { font-size: 10px; }
+  .nw, .rag { white-space: nowrap; } th, .w { overflow-wrap: normal; }
+  ul.exceptions li { margin: 1px 0; } .figure b { font-size: 18px; }
 }
 """
 
@@ -205,7 +221,7 @@ def html(report: BoardReport) -> str:
 <h1>Is sharing paying off?</h1>
 <p class="meta">The programme board's report for {_scope(report)}, from the decision ledger at
 {report.generated_at:%Y-%m-%d %H:%M} UTC. Savings are pounds, against each agreement's baseline and business case.</p>
-<h2>Executive summary</h2>
+{_compressed(report)}<h2>Executive summary</h2>
 <div class="figures">{_figures(report)}</div>
 {_exceptions(report)}
 <h2>Agreements, exceptions first</h2>
@@ -223,6 +239,17 @@ def html(report: BoardReport) -> str:
 {_table(["Recorded", "Agreement", "Review", "What worked", "What did not", "Tags"], _lesson_rows(report))}
 </body></html>
 """
+
+
+def _compressed(report: BoardReport) -> str:
+    """A warning, for a portfolio run in compressed time (a demonstration), of what its dates and money mean."""
+    scale = report.time_scale
+    if scale <= 1:
+        return ""
+    return (f'<p class="compressed"><strong>Time is compressed.</strong> Each second of these agreements stands '
+            f"for {scale:,} seconds (about {scale / 86400:,.1f} days): their stages and review periods last "
+            "seconds, not months, and the savings are recorded at real scale, a review period's saving being a "
+            "quarter's. Dates are when things happened in compressed time.</p>\n")
 
 
 def _scope(report: BoardReport) -> str:
@@ -284,17 +311,18 @@ def _governance_charts(report: BoardReport) -> str:
 
 
 def _date(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d") if moment else "-"
+    """A date, never broken across lines on paper (on screen, as any cell's words)."""
+    return f'<span class="nw">{moment:%Y-%m-%d}</span>' if moment else "-"
 
 
 def _payback(a: AgreementLine) -> str:
     """The forecast payback: a date, "paid back", "no payback" (none in sight at the saving realised) or "not yet
     reported" (no benefits recorded)."""
     if a.cumulative_saving is None:
-        return "not yet reported"
+        return _words("not yet reported")
     if a.paid_back:
-        return "paid back"
-    return _date(a.forecast_payback_at) if a.forecast_payback_at else "no payback"
+        return _words("paid back")
+    return _date(a.forecast_payback_at) if a.forecast_payback_at else _words("no payback")
 
 
 def _agreement_rows(report: BoardReport) -> str:
@@ -304,9 +332,9 @@ def _agreement_rows(report: BoardReport) -> str:
     others = [a for a in report.agreements if a.agreement_id not in first]
     listed = sorted((a for a in report.agreements if a.agreement_id in first), key=lambda a: first[a.agreement_id])
     rows = _rows((
-        escape(a.agreement_id), escape(a.title), escape(a.lead_body_name or ""), _label(a.stage),
-        pounds(a.expected_annual_saving), pounds(a.cumulative_planned), pounds(a.cumulative_saving),
-        _rag(a.benefit_rag), _rag(a.forecast_rag), _payback(a), _date(a.planned_payback_at), pounds(a.preferred_npsv),
+        _words(a.agreement_id), escape(a.title), escape(a.lead_body_name or ""), _words(_label(a.stage)),
+        _amount(a.expected_annual_saving), _amount(a.cumulative_planned), _amount(a.cumulative_saving),
+        _rag(a.benefit_rag), _rag(a.forecast_rag), _payback(a), _date(a.planned_payback_at), _amount(a.preferred_npsv),
     ) for a in [*listed, *others[:SHOWN_ON_TRACK]])
     rest = len(others) - SHOWN_ON_TRACK
     if rest > 0:

@@ -45,6 +45,8 @@ class AgreementLine:
     """The preferred option's net present social value against carrying on alone (None if not appraised so)."""
     rag_last_quarter: str | None = None
     """The worse of the benefit and payback RAGs at the latest review recorded 91 days before ``as_of``."""
+    time_scale: int = 1
+    """Real seconds to each of the agreement's (more than 1 in compressed time: a demonstration)."""
 
 
 class RiskLine(TypedDict):
@@ -95,7 +97,7 @@ async def agreement_lines(pool: Pool, lead_body: str | None, as_of: datetime | N
         SELECT a.agreement_id, a.title, a.lead_body_name, a.stage, a.expected_annual_saving,
                s.cumulative_planned, s.cumulative_saving, s.rag, s.forecast_rag, s.forecast_payback_at,
                s.planned_payback_at, o.net_present_value, a.lead_body, a.went_live_at, a.closed_at, s.period_end,
-               s.annual_saving_realised, s.paid_back, o.net_present_social_value, b.rag
+               s.annual_saving_realised, s.paid_back, o.net_present_social_value, b.rag, a.time_scale
         FROM rm_agreements a
         LEFT JOIN rm_latest_savings s USING (agreement_id)
         LEFT JOIN rm_business_case_options o ON o.agreement_id = a.agreement_id AND o.preferred

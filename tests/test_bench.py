@@ -44,6 +44,7 @@ async def test_the_benchmark_runs_every_measure_at_a_tiny_size(
     assert results["memory"]["floor_kb_per_open_workflow"] is not None
     assert results["scale"]["agreements_in_review"] == 2 and len(results["scale"]["reviews_fall_due"]) == 1
     assert results["machine"]["temporalio"]
+    assert results["report"]["5"]["database_s"] > 0 and results["report"]["5"]["html_bytes"] > 0
 
     quoted = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench", "--markdown", str(out), cwd=ROOT, stdout=asyncio.subprocess.PIPE)

@@ -103,8 +103,9 @@ async def check_against_the_ledger(pool: asyncpg.Pool, content: data.BoardReport
 async def check_the_summary_against_the_ledger(pool: asyncpg.Pool, content: data.BoardReport) -> None:
     """The executive summary's figures worked again from each agreement's decisions: savings planned to the
     report's date (its latest review's cumulative plan, plus the expected saving pro rata, days / 365, since that
-    review's period ended, or since going live for an agreement that never reported), realised, and the red and
-    amber agreements now and a quarter before."""
+    review's period ended, or since going live for an agreement that never reported; each second counting as
+    the agreement's time scale, for a demonstration in compressed time), realised, and the red and amber
+    agreements now and a quarter before."""
     planned = realised = Decimal(0)
     now: dict[str, int] = {"red": 0, "amber": 0}
     before: dict[str, int] = {"red": 0, "amber": 0}
@@ -113,13 +114,14 @@ async def check_the_summary_against_the_ledger(pool: asyncpg.Pool, content: data
         entries = await read_ledger(pool, line.agreement_id)
         proposals = [e.payload["proposal"] for e in entries if e.kind in ("agreement_opened", "proposal_revised")]
         expected = Decimal(proposals[-1]["expected_annual_saving"])
+        scale = entries[0].payload["settings"].get("time_scale", 1)
         live = [e.decided_at for e in entries if e.kind == "stage_changed" and e.payload["to"] == "review"]
         closed = [e.decided_at for e in entries if e.kind == "stage_changed" and e.payload["to"] == "closed"]
         benefits = [e for e in entries if e.kind == "benefits_recorded"]
         if live:
             end = min([content.generated_at, *closed])
             start = datetime.fromisoformat(benefits[-1].payload["position"]["period_end"]) if benefits else live[0]
-            seconds = Decimal(int(max(end - start, timedelta(0)).total_seconds()))
+            seconds = Decimal(int(max(end - start, timedelta(0)).total_seconds()) * scale)
             extra = (expected * seconds / Decimal(365 * 86400)).quantize(Decimal("0.01"), ROUND_HALF_UP)
             planned += extra + (Decimal(benefits[-1].payload["position"]["cumulative_planned"]) if benefits else 0)
         for counts, recorded in ((now, benefits), (before, [b for b in benefits if b.decided_at <= quarter_ago])):
@@ -167,6 +169,22 @@ async def test_the_report_for_over_a_hundred_agreements_between_real_councils_is
         written = await build(ledger_pool, tmp_path, now=council_portfolio.NOW)
         assert [p.name for p in written] == ["board-report.html", "board-report.pdf"]
         assert written[1].read_bytes().startswith(b"%PDF")
+
+
+async def test_the_summary_for_a_thousand_agreements_between_real_councils_is_the_ledgers(ledger_pool, tmp_path):
+    """A thousand agreements (councils sharing several services): the executive summary's figures worked again
+    from every agreement's decisions, and the report's length bounded (exceptions in full, the rest counted)."""
+    ids = await council_portfolio.write(ledger_pool, 1000)
+    content = await data.read(ledger_pool, council_portfolio.NOW)
+    assert len(content.agreements) == len(set(ids)) == 1000
+    await check_the_summary_against_the_ledger(ledger_pool, content)
+    assert content.realised_total == sum((a.cumulative_saving or Decimal(0) for a in content.agreements), Decimal(0))
+    page = render.html(content)
+    exceptions = {e.agreement_id for e in content.exceptions}
+    table = page[page.index("Agreements, exceptions first"):page.index("Savings planned and realised")]
+    assert all(f">{agreement_id}</span></td>" in table for agreement_id in exceptions)
+    assert table.count("<tr>") == 1 + len(exceptions) + render.SHOWN_ON_TRACK + 1
+    assert f"and {1000 - len(exceptions) - render.SHOWN_ON_TRACK} more agreements with no exception" in table
 
 
 async def test_the_read_model_answers_the_documented_questions(ledger_pool, ledger_dsn, monkeypatch, tmp_path):
@@ -222,8 +240,14 @@ async def test_the_report_renders_for_the_demo_portfolio_played_by_its_officers(
     await check_against_the_ledger(ledger_pool, content)
     forecasts = {a.title: a.forecast_rag for a in content.agreements}
     assert forecasts["H3 Hampshire business centre"] == "red"   # 30% of the expected saving realised
+    # Money at real scale: each compressed review period stands for a quarter, so Lichfield and Tamworth's
+    # first review realises about a quarter of 95% of £500,000 a year, not pennies.
+    waste = next(a for a in content.agreements if a.title.startswith("Lichfield and Tamworth"))
+    assert waste.time_scale == 393120 and waste.cumulative_saving is not None
+    assert waste.cumulative_saving > Decimal("100000.00")
     written = await build(ledger_pool, tmp_path, with_pdf=CHROMIUM is not None)
-    assert "H3 Hampshire business centre" in written[0].read_text()
+    page = written[0].read_text()
+    assert "H3 Hampshire business centre" in page and "Time is compressed." in page
 
 
 def _line(agreement_id: str, **figures: object) -> AgreementLine:

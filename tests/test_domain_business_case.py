@@ -10,7 +10,16 @@ from pydantic import ValidationError
 
 from domain.actions import RecordLessons, ReviewRisks
 from domain.agreement import Agreement
-from domain.business_case import OptionAppraisal, appraisal, appraise, discount_factor, present_cost, saving_rag
+from domain.business_case import (
+    OptionAppraisal,
+    appraisal,
+    appraise,
+    discount_factor,
+    present_cost,
+    pro_rata,
+    repaid_at,
+    saving_rag,
+)
 from domain.drift import AlertKind, due_alerts, overall_rag
 from domain.errors import ActionRejected
 from domain.lifecycle import evolve
@@ -28,7 +37,7 @@ D = Decimal
 
 
 def test_discount_factors_are_the_green_books_at_three_and_a_half_percent():
-    # Green Book annex A6 table: 0.9662, 0.9335, 0.9019 ... 0.7089 in year 10.
+    # Green Book (2022) annex A6 discount factors: 0.9662, 0.9335, 0.9019 ... 0.7089 in year 10.
     assert [round(discount_factor(D("3.5"), t), 4) for t in (0, 1, 2, 3, 10)] == [
         D("1.0000"), D("0.9662"), D("0.9335"), D("0.9019"), D("0.7089")]
 
@@ -69,7 +78,7 @@ def penny(amount: Decimal) -> Decimal:
 
 
 def annuity(years: int, rate: str = "3.5", long_term: str = "3.0") -> Decimal:
-    """Green Book (2022) annex A6, table 8: 3.5% for years 1-30, 3.0% for 31-75 (the factor compounds)."""
+    """Green Book (2022) annex A6: 3.5% for years 1-30, 3.0% for 31-75 (the factor compounds)."""
     r, long_r = 1 + D(rate) / 100, 1 + D(long_term) / 100
     return sum((1 / (r ** min(t, 30) * long_r ** max(t - 30, 0)) for t in range(1, years + 1)), D(0))
 
@@ -83,7 +92,7 @@ def by_id(case: BusinessCase) -> dict[str, OptionAppraisal]:
 
 
 def test_net_present_social_value_is_against_carrying_on_alone_with_optimism_bias_only_on_sharings_costs():
-    # Green Book (2022) section 5: NPSV of each option against business as usual (whose NPSV is 0).
+    # Green Book (2022) chapter 5: NPSV of each option against business as usual (whose NPSV is 0).
     # Alone: 4,200,000 a year, known, not uplifted. Shared: 650,000 and 3,700,000 a year, each uplifted 10%.
     a5 = annuity(5)
     expected = penny(4200000 * a5 - (650000 * D("1.1") + 3700000 * D("1.1") * a5))
@@ -112,7 +121,7 @@ def test_optimism_bias_by_category_reaches_the_supplementary_guidances_two_hundr
 
 
 def test_the_discount_rate_declines_to_three_percent_after_year_thirty():
-    # Green Book (2022) annex A6, table 8. Year 31: 1 / (1.035^30 x 1.03).
+    # Green Book (2022) annex A6. Year 31: 1 / (1.035^30 x 1.03).
     assert discount_factor(D("3.5"), 31, D("3.0")) == 1 / (D("1.035") ** 30 * D("1.03"))
     assert discount_factor(D("3.5"), 30, D("3.0")) == discount_factor(D("3.5"), 30)
     case = case_of(appraisal_years=40, optimism_bias="0",
@@ -128,8 +137,8 @@ def test_the_discount_rate_declines_to_three_percent_after_year_thirty():
 
 
 def test_real_prices_deflate_cash_amounts_to_year_zero():
-    # Green Book (2022) section 5 and annex A6: appraise in real base-year prices, inflation removed with the
-    # GDP deflator. Index 100, 102, 104.04 (2% a year): year t counts 100 / index(t).
+    # Green Book (2022) chapter 5, "Adjustments for inflation": appraise in real base-year prices, inflation
+    # removed with the GDP deflator. Index 100, 102, 104.04 (2% a year): year t counts 100 / index(t).
     case = case_of(appraisal_years=2, optimism_bias="0", deflators=["100", "102", "104.04"])
     weights = [1 / D("1.035") * 100 / D(102), 1 / D("1.035") ** 2 * 100 / D("104.04")]
     expected = penny(500000 * sum(weights, D(0)) - 650000)
@@ -139,7 +148,8 @@ def test_real_prices_deflate_cash_amounts_to_year_zero():
 
 
 def test_switching_values_are_where_sharing_stops_paying_and_the_sensitivity_table_follows_the_same_sums():
-    # Green Book (2022) section 5, "switching values": NPSV = 4,200,000 A - 1.1 x one-off - 1.1 x annual x A.
+    # Green Book (2022) chapter 5, "Sensitivity analysis" (switching values):
+    # NPSV = 4,200,000 A - 1.1 x one-off - 1.1 x annual x A.
     a5 = annuity(5)
     shared = by_id(case_of())["shared"]
     at_zero_one_off = (4200000 * a5 - D("1.1") * 3700000 * a5) / D("1.1")
@@ -244,6 +254,44 @@ def test_agreements_opened_before_the_rule_still_submit_without_a_business_case(
     assert agreement.stage is Stage.OBJECTIVE_SETTING
 
 
+def unjustified_case(**changes: object) -> dict:
+    """The factories' case (sharing −£128,043.19 against carrying on alone) without its justification."""
+    case = factories.proposal_data()["business_case"]
+    del case["preferred_justification"]
+    return case | changes
+
+
+def test_a_preferred_option_of_less_than_the_highest_value_is_refused_without_its_justification():
+    # Green Book (2022) chapter 5, "Preferred option selection": the option of highest NPSV, or a reason why not.
+    with pytest.raises(ActionRejected, match="preferred option shared has a net present social value of "
+                       "−£128,043.19, less than alone's £0.00") as refused:
+        apply(opened(business_case=unjustified_case()), submit())
+    assert (refused.value.code, refused.value.field) == (
+        "justification_missing", "proposal.business_case.preferred_justification")
+
+
+def test_a_case_that_pays_or_carries_its_justification_is_submitted_and_the_justification_recorded():
+    paying = unjustified_case(optimism_bias="0")
+    agreement = opened(business_case=paying)
+    decisions = evolve(agreement, submit(), agreement.opened_at).decisions
+    summary = decisions[0].payload["appraisal_summary"]
+    assert (summary["justification_required"], summary["justification"]) == (False, None)
+    agreement = opened(business_case=unjustified_case(preferred_justification="  Resilience of the  service  "))
+    summary = evolve(agreement, submit(), agreement.opened_at).decisions[0].payload["appraisal_summary"]
+    assert (summary["justification_required"], summary["justification"]) == (True, "Resilience of the  service")
+
+
+def test_agreements_under_rules_before_version_3_submit_an_unjustified_case():
+    agreement = opened(business_case=unjustified_case()).model_copy(update={"preferred_option_justified": False})
+    assert apply(agreement, submit()).stage is Stage.OBJECTIVE_SETTING
+
+
+@pytest.mark.parametrize("justification", ["", "   ", "a\u0000b", "x" * 4001])
+def test_a_justification_follows_the_policy_of_other_free_text(justification):
+    with pytest.raises(ValidationError):
+        BusinessCase.model_validate(unjustified_case(preferred_justification=justification))
+
+
 def test_the_submission_records_every_figure_of_the_appraisal():
     agreement = opened()
     decisions = evolve(agreement, submit(), agreement.opened_at).decisions
@@ -254,7 +302,7 @@ def test_the_submission_records_every_figure_of_the_appraisal():
                                                             ("shared", "-128043.19", "533597.10")]
     summary = decisions[0].payload["appraisal_summary"]
     assert (summary["business_as_usual"], summary["highest_value_option"], summary["justification_required"],
-            summary["justification"]) == ("alone", "alone", True, None)
+            summary["justification"]) == ("alone", "alone", True, factories.JUSTIFICATION)
     assert len(summary["sensitivity"]) == 6 and len(summary["partner_shares"]) == 3
     assert summary["basis"] | {} == {"discount_rate": "3.5", "long_term_discount_rate": "3.0",
                                      "appraisal_years": "5", "capital_optimism_bias": "10",
@@ -262,6 +310,16 @@ def test_the_submission_records_every_figure_of_the_appraisal():
 
 
 # Benefits realised, worked by hand
+
+
+def test_compressed_time_accrues_money_at_real_scale():
+    # A demonstration's review period of 20 seconds at a time scale of 393,120 stands for 7,862,400 seconds, 91
+    # days: £500,000 a year x 91 / 365 = £124,657.534... -> £124,657.53, as a real quarter accrues.
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+    assert pro_rata(D(500000), start, start + timedelta(seconds=20), 393120) == D("124657.53")
+    assert pro_rata(D(500000), start, start + timedelta(days=91)) == D("124657.53")
+    # £650,000 repaid at £500,000 a year: 1.3 years, 40,996,800 seconds / 393,120 = 104.29... -> 105 s later.
+    assert repaid_at(start, D(650000), D(500000), 393120) == start + timedelta(seconds=105)
 
 
 def test_saving_rag_is_rated_like_a_kpi():

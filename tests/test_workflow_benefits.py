@@ -9,7 +9,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from tests.helpers import assert_eventually, factories
-from tests.helpers.builders import TAMWORTH, benefits, record_lessons, review_risks, submit
+from tests.helpers.builders import TAMWORTH, benefits, record_lessons, review_risks, revise, submit
 from tests.helpers.harness import Harness, approve_by_all, walk_to_sign_off
 from tests.histories.record import go_live
 from workflows.agreement import AgreementWorkflow
@@ -25,6 +25,25 @@ async def test_a_proposal_without_a_business_case_is_refused_naming_the_field(ha
                                  "message": cause.message}]
     assert "needs a business case" in cause.message
     assert [e.kind for e in await harness.ledger(handle.agreement_id)] == ["agreement_opened"]
+
+
+async def test_an_unjustified_preferred_option_of_less_than_the_highest_value_is_refused_then_submitted(
+        harness: Harness):
+    """A new agreement carries rules version 3: the factories' case (sharing −£128,043.19 against carrying on
+    alone) is refused without its justification, and submitted once a revision records one."""
+    case = {k: v for k, v in factories.proposal_data()["business_case"].items() if k != "preferred_justification"}
+    handle = await harness.start(business_case=case)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "ActionRejected"
+    assert cause.details[0][0]["code"] == "justification_missing"
+    assert [e.kind for e in await harness.ledger(handle.agreement_id)] == ["agreement_opened"]
+    await handle.execute_update(AgreementWorkflow.revise_proposal, revise())
+    await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
+    submitted = (await harness.ledger(handle.agreement_id))[-2]
+    assert submitted.kind == "proposal_submitted"
+    assert submitted.payload["appraisal_summary"]["justification"] == factories.JUSTIFICATION
 
 
 async def test_the_payback_forecast_alerts_once_per_level_and_the_figures_are_in_the_ledger(harness: Harness):

@@ -56,7 +56,15 @@ one-person-one-body and in the register. Asked first, it brings every
 rule of ``rules-carried`` too, so a new agreement asks history for this one patch; a run continued from one
 carrying version 2 asks for none."""
 
-CURRENT_RULES = IDENTITIES_BOUND_BY_OWN_BODY
+PREFERRED_OPTION_JUSTIFIED = "preferred-option-justified"
+"""Patch: before it, a proposal whose preferred option is not the one of highest net present social value was
+submitted without a word of why. Runs begun since carry rules version 3 (``Agreement.preferred_option_justified``):
+such a proposal is refused until its business case records ``preferred_justification`` (Green Book 2022, chapter 5,
+"Preferred option selection").
+Asked first, it brings every rule of versions 1 and 2 too, so a new agreement asks history for this one patch; a
+run continued from one carrying version 3 asks for none."""
+
+CURRENT_RULES = PREFERRED_OPTION_JUSTIFIED
 """The patch a new agreement asks history for, as it opens: the one that brings the current rules."""
 LEDGER_IS_THE_RECORD = "ledger-is-the-record"
 """Patch, asked only on the rare path (a ledger write refused as ``LedgerConflict``, which only a Temporal reset
@@ -77,18 +85,32 @@ def applies(agreement: Agreement, patch: str) -> bool:
 
 def adopt_rules(agreement: Agreement, *, opening: bool) -> bool:
     """Give ``agreement`` (changed in place) the rules of this code at a run's start: all at once behind
-    ``identities-bound-by-own-body`` (``CURRENT_RULES``); for a run begun before it, as it did (behind
-    ``rules-carried``, or patch by patch). ``opening`` is true for a fresh agreement, false for a continued run.
-    Returns whether the run sets the ``AgreementTitle`` search attribute."""
+    ``preferred-option-justified`` (``CURRENT_RULES``); for a run begun before it, as it did (behind
+    ``identities-bound-by-own-body``, ``rules-carried``, or patch by patch). ``opening`` is true for a fresh
+    agreement, false for a continued run. Returns whether the run sets the ``AgreementTitle`` search attribute."""
+    if agreement.rules_version >= 3:
+        return True
+    if workflow.patched(PREFERRED_OPTION_JUSTIFIED):
+        if agreement.rules_version < 2:
+            _take_version_2(agreement, opening=opening)
+        agreement.preferred_option_justified = True
+        agreement.rules_version = 3
+        return True
     if agreement.rules_version >= 2:
         return True
     if workflow.patched(IDENTITIES_BOUND_BY_OWN_BODY):
-        if agreement.rules_version == 0:
-            _take_rules_carried(agreement, opening=opening)
-        agreement.identities_bound_by_own_body = agreement.names_compared_by_skeleton = True
-        agreement.rules_version = 2
+        _take_version_2(agreement, opening=opening)
         return True
     return _adopt_first_rules(agreement, opening=opening)
+
+
+def _take_version_2(agreement: Agreement, *, opening: bool) -> None:
+    """The rules ``identities-bound-by-own-body`` brings (rules version 2), with those of version 1 if the
+    agreement has not taken them yet."""
+    if agreement.rules_version == 0:
+        _take_rules_carried(agreement, opening=opening)
+    agreement.identities_bound_by_own_body = agreement.names_compared_by_skeleton = True
+    agreement.rules_version = 2
 
 
 def _take_rules_carried(agreement: Agreement, *, opening: bool) -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from domain.actions import MilestoneStatus, ReviseProposal, SetObjectives, SubmitForSignOff, SubmitProposal, Withdraw
 from domain.agreement import Agreement, ClosedOutcome
-from domain.business_case import appraisal
+from domain.business_case import Appraisal, appraisal, pounds
 from domain.errors import ActionRejected
 from domain.model import Plan, Proposal, Risk, Stage, repeats
 from domain.rules.draft import UNTIL_CLOSED, Draft, Rule, each_partner_once
@@ -41,16 +41,33 @@ def submit_proposal(draft: Draft, action: SubmitProposal) -> None:
     for them; the appraisal noted in the decision, every figure the partners saw (``appraisal``: each option's
     present cost, NPV, NPSV, switching values; ``appraisal_summary``: business as usual, the highest-value option,
     whether the preferred one needs a justification and the one given, the sensitivity table, each partner's
-    share and the basis: rates, optimism bias, prices); objective-setting begins."""
+    share and the basis: rates, optimism bias, prices); objective-setting begins. Under the agreement's
+    ``preferred_option_justified`` rule, a case whose preferred option has not the highest net present social value
+    is refused unless it records why (Green Book 2022, chapter 5, "Preferred option selection")."""
     proposal = draft.agreement.proposal
     if draft.agreement.business_case_required:
         _require_business_case(proposal)
     if proposal.business_case is not None:
         result = appraisal(proposal.business_case)
+        if (draft.agreement.preferred_option_justified and result.justification_required
+                and proposal.business_case.preferred_justification is None):
+            _refuse_unjustified(result)
         draft.note(appraisal=[a.model_dump(mode="json") for a in result.options],
                    appraisal_summary={**result.model_dump(mode="json", exclude={"options"}),
                                       "justification": proposal.business_case.preferred_justification})
     draft.move_to(Stage.OBJECTIVE_SETTING, "proposal submitted by the lead body")
+
+
+def _refuse_unjustified(result: Appraisal) -> None:
+    """Refuse a case whose preferred option is worth less than the highest-value one, saying by how much."""
+    best = next(o for o in result.options if o.id == result.highest_value_option)
+    preferred = next(o for o in result.options if o.preferred)
+    raise ActionRejected(
+        f"the preferred option {preferred.id} has a net present social value of "
+        f"{pounds(preferred.net_present_social_value)}, less than {best.id}'s "
+        f"{pounds(best.net_present_social_value)}: revise the proposal to record why it is preferred "
+        "(business_case.preferred_justification), or prefer the option of highest value",
+        code="justification_missing", field="proposal.business_case.preferred_justification")
 
 
 def _require_business_case(proposal: Proposal) -> None:

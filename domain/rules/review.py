@@ -91,6 +91,7 @@ def record_benefits(draft: Draft, action: RecordBenefits) -> None:
         period_start=agreement.review_period_start(number), period_end=agreement.review_period_end(number),
         baseline=proposal.baseline_annual_cost, one_off_cost=proposal.one_off_cost,
         expected_annual_saving=proposal.expected_annual_saving, actual_annual_cost=action.actual_annual_cost,
+        time_scale=agreement.settings.time_scale,
     )
     agreement.benefits = now_position
     baselines = {b.body: b.annual_cost for b in case.baselines}

@@ -39,13 +39,13 @@ def apply(agreement: Agreement, *actions: Action, now: datetime = T0) -> Agreeme
 
 def opened(settings: dict[str, Any] | None = None, *, old_rules: bool = False, **proposal: Any) -> Agreement:
     """Opened at T0 under today's rules (calendar periods, no review skipped, a business case required to
-    submit), as the workflow opens it;
+    submit, a preferred option of less than the highest value justified), as the workflow opens it;
     ``old_rules`` for an agreement opened before the patches that brought them."""
     agreement = open_agreement(factories.request(settings=settings, **proposal), T0).agreement
     if old_rules:
         return agreement
     return agreement.model_copy(update={"calendar_periods": True, "reviews_never_skipped": True,
-                                          "business_case_required": True})
+                                          "business_case_required": True, "preferred_option_justified": True})
 
 
 def in_objective_setting(**kwargs: Any) -> Agreement:

@@ -12,6 +12,7 @@ workflow's own orchestration is tested elsewhere.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import random
 from collections import defaultdict
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -88,20 +90,31 @@ def councils() -> list[Council]:
 
 
 def partnerships(count: int) -> list[list[Council]]:
-    """``count`` partnerships of two or three neighbouring councils (same region), each council in one."""
+    """``count`` partnerships of two or three neighbouring councils (same region). The first round puts each
+    council in one; later rounds (a council shares several services) group each region's councils again, its
+    list turned by one more council each round."""
     by_region: dict[str, list[Council]] = defaultdict(list)
     for council in councils():
         by_region[council.region].append(council)
     groups: list[list[Council]] = []
-    for members in by_region.values():
-        size = 3
-        while len(members) >= 2:
-            groups.append(members[:size])
-            members = members[size:]
-            size = 5 - size
+    for turn in itertools.count():
+        before = len(groups)
+        for listed in by_region.values():
+            shift = turn % len(listed)
+            members, size = listed[shift:] + listed[:shift], 3
+            while len(members) >= 2:
+                groups.append(members[:size])
+                members = members[size:]
+                size = 5 - size
+        if len(groups) >= count or len(groups) == before:
+            break
     if len(groups) < count:
-        raise ValueError(f"the reference data makes only {len(groups)} partnerships, not {count}")
+        raise ValueError(f"the reference data makes no partnership of neighbouring councils, not {count}")
     return groups[:count]
+
+
+OPENING_SPREAD = 770
+"""Agreements open a week apart, over this many days from ``START`` and then again from it."""
 
 
 SERVICES = [
@@ -128,16 +141,25 @@ def _request(index: int, members: list[Council], rng: random.Random) -> Agreemen
                           "signatories": [{"name": PEOPLE[(index + n) % len(PEOPLE)], "role": "Chief Executive"}]}
                          for n, m in enumerate(members)],
             "baseline_annual_cost": str(baseline), "one_off_cost": str(one_off), "expected_annual_saving": str(saving),
-            "business_case": factories.business_case_data(
+            "business_case": _paying_case(factories.business_case_data(
                 {m.code: str(share) for m, share in zip(members, shares, strict=True)}, str(one_off),
-                str(baseline - saving)) | {"saving_amber_tolerance": str((saving / 10).quantize(Decimal("1"))),
-                                           "saving_red_tolerance": str((saving / 4).quantize(Decimal("1")))},
+                str(baseline - saving)), saving),
             "risks": [factories.risk_data(lead, "staff", rng.randint(1, 5), rng.randint(1, 5)),
                       factories.risk_data(members[-1].code, "systems", rng.randint(1, 5), rng.randint(1, 5))
                       | {"risk": "The case management systems cannot be merged"}],
         },
         "settings": {"review_period": "P3M", "term": "P3Y"},
     })
+
+
+def _paying_case(case: dict[str, Any], saving: Decimal) -> dict[str, Any]:
+    """``case`` with optimism bias by category (10% on the one-off cost, 2% on the shared service's running
+    cost), at which every partnership here pays (sharing has the highest NPSV), so with no justification; and
+    tolerances of a tenth and a quarter of the saving."""
+    terms = {key: value for key, value in case.items() if key != "preferred_justification"}
+    return terms | {"capital_optimism_bias": "10", "operating_optimism_bias": "2",
+                    "saving_amber_tolerance": str((saving / 10).quantize(Decimal("1"))),
+                    "saving_red_tolerance": str((saving / 4).quantize(Decimal("1")))}
 
 
 def _split(total: Decimal, parts: int) -> list[Decimal]:
@@ -175,17 +197,19 @@ class _Writer:
         return True
 
 
-async def write(pool: asyncpg.Pool, count: int = 110) -> list[str]:
-    """Write ``count`` agreements into the ledger behind ``pool``; returns their ids."""
+async def write(pool: asyncpg.Pool, count: int = 110, *, start: int = 0) -> list[str]:
+    """Write agreements ``start`` .. ``count`` - 1 (of the ``count`` partnerships) into the ledger behind
+    ``pool``, so a portfolio can grow in steps; returns their ids."""
     ledger = LedgerActivities(pool)
     ids = []
-    for index, members in enumerate(partnerships(count)):
+    for index, members in enumerate(partnerships(count)[start:], start):
         rng = random.Random(index)
         request = _request(index, members, rng)
-        opened_at = START + timedelta(days=7 * index)
+        opened_at = START + timedelta(days=7 * index % OPENING_SPREAD)
         opening = open_agreement(request, opened_at)
         agreement = opening.agreement.model_copy(update={
-            "calendar_periods": True, "reviews_never_skipped": True, "business_case_required": True})
+            "calendar_periods": True, "reviews_never_skipped": True, "business_case_required": True,
+            "preferred_option_justified": True})
         writer = _Writer(ledger, agreement)
         await writer.record(opening.decisions)
         await _live_through(writer, index, members, rng, opened_at)
