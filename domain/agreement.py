@@ -194,6 +194,16 @@ class Agreement(BaseModel):
         description="Names are compared by their UTS #39 confusable skeletons, so look-alike names are one person "
         "(rules version 2); before it, by NFC without case.",
     )
+    ledger_written_locally: bool = Field(
+        default=False,
+        description="The engine records decisions and raises alerts in local activities, so an update is answered "
+        "in one workflow task (since the answered-in-one-task patch); before it, through ordinary activities.",
+    )
+    runs_until_history_bound: bool = Field(
+        default=False,
+        description="A run continues as new only as its history nears its bound or the server suggests it (since "
+        "the answered-in-one-task patch); before it, also after every review cycle.",
+    )
     rules_version: int = Field(
         default=0,
         description="Which rules the engine gave this agreement, carried from run to run: 0, the flags above "

@@ -14,8 +14,9 @@ ten-year agreement is a chain of short runs.
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
@@ -55,6 +56,15 @@ _LEDGER_WRITE_RETRY = RetryPolicy(
     non_retryable_error_types=[LEDGER_CONFLICT],
 )
 """Ledger writes are retried until they succeed, but for a conflict (another decision under the same number)."""
+_LOCAL_RETRY_THRESHOLD = timedelta(seconds=8)
+"""A local ledger write whose next attempt is further off than this waits for it on a workflow timer (a new workflow
+task) rather than inside the current task, which the worker otherwise keeps alive with heartbeats: a long PostgreSQL
+outage then costs a timer per retry, not a held task."""
+HISTORY_BOUND = 200
+"""Since ``answered-in-one-task``, a run continues as new once its history holds this many events (or the server
+suggests it), checked after every action and wake: a whole lifecycle to its first review fits in one run, a run
+stays under the 250 events ``tests/test_long_life.py`` holds every run to (an action adds about ten), and a worker
+rebuilding an evicted run replays it in milliseconds. Temporal's own limits (50,000 events, 50 MB) are far off."""
 
 
 def workflow_id(agreement_id: str) -> str:
@@ -83,6 +93,7 @@ class AgreementWorkflow:
         else:
             self._agreement, self._unrecorded = start.carried, []
         self._title_searchable = rollout.adopt_rules(self._agreement, opening=start.carried is None)
+        self._local_writes = self._agreement.ledger_written_locally
         if start.carried is None:
             self._refuse_identities_of_other_bodies()
         self._review_at_start = self._agreement.review_number
@@ -440,10 +451,7 @@ class AgreementWorkflow:
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
         summary = limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions), limits.SUMMARY_BYTES)
         try:
-            await workflow.execute_activity_method(
-                LedgerActivities.record_decisions, entries, summary=summary,
-                start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
-            )
+            await self._write(LedgerActivities.record_decisions, entries, summary)
         except ActivityError as error:
             conflict = isinstance(error.cause, ApplicationError) and error.cause.type == LEDGER_CONFLICT
             if not conflict or not workflow.patched(rollout.LEDGER_IS_THE_RECORD):
@@ -463,18 +471,35 @@ class AgreementWorkflow:
         if agreement is self._agreement:
             self._unrecorded = []
 
+    async def _write(self, activity: Callable[[LedgerActivities, Any], Awaitable[None]], arg: Any,
+                     summary: str) -> None:
+        """Run an idempotent ledger activity (``record_decisions`` or ``raise_alerts``) with ``arg``, retried until
+        it succeeds or refuses (``LedgerConflict``, ``AgreementExists``), raising ``ActivityError`` then.
+
+        Since ``answered-in-one-task`` it runs as a local activity, in the worker that holds the workflow task: no
+        server round trip, and the update is answered in the task that accepted it, once the write is committed.
+        Each attempt may take ``_LEDGER_WRITE_TIMEOUT`` and there is no overall limit, as for the ordinary activity:
+        while an attempt runs or a retry is near, the worker heartbeats the workflow task (so the task timeout does
+        not cut a slow write short); a retry further off than ``_LOCAL_RETRY_THRESHOLD`` waits on a workflow timer.
+        A worker that dies mid-write leaves no marker, so the next worker writes again: the write is idempotent by
+        agreement, number and hash, and a decision committed under another time (the new task's) is found by
+        ``ledger-is-the-record`` as a repeat."""
+        if self._local_writes:
+            await workflow.execute_local_activity_method(
+                activity, arg, summary=summary, start_to_close_timeout=_LEDGER_WRITE_TIMEOUT,
+                retry_policy=_LEDGER_WRITE_RETRY, local_retry_threshold=_LOCAL_RETRY_THRESHOLD)
+        else:
+            await workflow.execute_activity_method(
+                activity, arg, summary=summary, start_to_close_timeout=_LEDGER_WRITE_TIMEOUT,
+                retry_policy=_LEDGER_WRITE_RETRY)
+
     async def _raise_due_alerts(self) -> None:
         """Raise every drift level reached, including one reached while the last was being raised."""
         async with self._lock:
             due = drift.due_alerts(self._agreement, workflow.now(), self._reached())
             while due:
-                await workflow.execute_activity_method(
-                    LedgerActivities.raise_alerts,
-                    due,
-                    summary=limits.clip("raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
-                                        limits.SUMMARY_BYTES),
-                    start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
-                )
+                await self._write(LedgerActivities.raise_alerts, due, limits.clip(
+                    "raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due), limits.SUMMARY_BYTES))
                 self._agreement.raised_alerts.extend(alert.key for alert in due)
                 due = drift.due_alerts(self._agreement, workflow.now(), self._reached())
                 if due and not rollout.applies(self._agreement, rollout.RAISE_LEVELS_REACHED_WHILE_RAISING):
@@ -499,9 +524,14 @@ class AgreementWorkflow:
         return min((moment for moment in moments if moment is not None), default=None)
 
     def _time_to_continue_as_new(self) -> bool:
-        """After each review cycle, or when history grows long, start a fresh run."""
-        next_review = self._agreement.review_number != self._review_at_start
-        return next_review or workflow.info().is_continue_as_new_suggested()
+        """When history grows long (``HISTORY_BOUND`` events, since ``answered-in-one-task``), or the server
+        suggests it, start a fresh run; a run begun before that patch also after each review cycle."""
+        info = workflow.info()
+        if info.is_continue_as_new_suggested():
+            return True
+        if self._agreement.runs_until_history_bound:
+            return info.get_current_history_length() >= HISTORY_BOUND
+        return self._agreement.review_number != self._review_at_start
 
     def _publish(self) -> AgreementStatus:
         """Keep the Web UI current: search attributes to filter by, details to read; returns the status shown.

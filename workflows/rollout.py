@@ -53,10 +53,18 @@ could set (or change) any body's signatories' identities. Runs begun since carry
 the role through their own body's issuer (``bind_identity``), set its identities; and names are compared by their
 UTS #39 confusable skeletons (``Agreement.names_compared_by_skeleton``), so look-alike names are one person in
 one-person-one-body and in the register. Asked first, it brings every
-rule of ``rules-carried`` too, so a new agreement asks history for this one patch; a run continued from one
-carrying version 2 asks for none."""
+rule of ``rules-carried`` too; a run continued from one carrying version 2 asks for none of those."""
 
-CURRENT_RULES = IDENTITIES_BOUND_BY_OWN_BODY
+ANSWERED_IN_ONE_TASK = "answered-in-one-task"
+"""Patch: before it, every decision was written and every alert raised through an ordinary activity (the server
+schedules it: three more events and a second workflow task before an update is answered), and a run continued as
+new after every review cycle. Runs begun since write them in local activities (``Agreement.ledger_written_locally``:
+an update is answered in the workflow task that accepts it, once its decisions are committed), and continue as new
+only as history nears its bound or the server suggests it (``Agreement.runs_until_history_bound``). Both flags are
+carried from run to run. Asked first, it brings every rule of ``identities-bound-by-own-body`` too, so a new
+agreement asks history for this one patch; a run continued from one carrying the flags asks for none."""
+
+CURRENT_RULES = ANSWERED_IN_ONE_TASK
 """The patch a new agreement asks history for, as it opens: the one that brings the current rules."""
 LEDGER_IS_THE_RECORD = "ledger-is-the-record"
 """Patch, asked only on the rare path (a ledger write refused as ``LedgerConflict``, which only a Temporal reset
@@ -79,16 +87,31 @@ def adopt_rules(agreement: Agreement, *, opening: bool) -> bool:
     """Give ``agreement`` (changed in place) the rules of this code at a run's start: all at once behind
     ``identities-bound-by-own-body`` (``CURRENT_RULES``); for a run begun before it, as it did (behind
     ``rules-carried``, or patch by patch). ``opening`` is true for a fresh agreement, false for a continued run.
-    Returns whether the run sets the ``AgreementTitle`` search attribute."""
+    Returns whether the run sets the ``AgreementTitle`` search attribute.
+
+    Since ``answered-in-one-task`` (asked first, while the agreement does not carry its flags), the engine's
+    flags come with them; a run begun before it keeps the engine it started with."""
+    if agreement.ledger_written_locally:
+        return True
+    if workflow.patched(ANSWERED_IN_ONE_TASK):
+        if agreement.rules_version < 2:
+            _take_identities_bound_by_own_body(agreement, opening=opening)
+        agreement.ledger_written_locally = agreement.runs_until_history_bound = True
+        return True
     if agreement.rules_version >= 2:
         return True
     if workflow.patched(IDENTITIES_BOUND_BY_OWN_BODY):
-        if agreement.rules_version == 0:
-            _take_rules_carried(agreement, opening=opening)
-        agreement.identities_bound_by_own_body = agreement.names_compared_by_skeleton = True
-        agreement.rules_version = 2
+        _take_identities_bound_by_own_body(agreement, opening=opening)
         return True
     return _adopt_first_rules(agreement, opening=opening)
+
+
+def _take_identities_bound_by_own_body(agreement: Agreement, *, opening: bool) -> None:
+    """The rules ``identities-bound-by-own-body`` brings at once (rules version 2), with those before it."""
+    if agreement.rules_version == 0:
+        _take_rules_carried(agreement, opening=opening)
+    agreement.identities_bound_by_own_body = agreement.names_compared_by_skeleton = True
+    agreement.rules_version = 2
 
 
 def _take_rules_carried(agreement: Agreement, *, opening: bool) -> None:
