@@ -77,6 +77,13 @@ def agreement_id_of(workflow_id: str) -> str:
     return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
+def _refusal_of(error: ActivityError | ApplicationError) -> ApplicationError | None:
+    """The ledger's refusal in a failed write: the cause of an ordinary activity's ``ActivityError``; a local
+    activity's non-retryable failure reaches the workflow as the ``ApplicationError`` itself."""
+    cause = error.cause if isinstance(error, ActivityError) else error
+    return cause if isinstance(cause, ApplicationError) else None
+
+
 @workflow.defn
 class AgreementWorkflow:
     @workflow.init
@@ -435,10 +442,10 @@ class AgreementWorkflow:
         """Record the opening decision; fail the run with ``AgreementExists`` if the id already has a ledger."""
         try:
             await self._record(self._agreement, self._unrecorded)
-        except ActivityError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == AGREEMENT_EXISTS:
-                raise ApplicationError(cause.message, type=AGREEMENT_EXISTS, non_retryable=True) from None
+        except (ActivityError, ApplicationError) as error:
+            refusal = _refusal_of(error)
+            if refusal is not None and refusal.type == AGREEMENT_EXISTS:
+                raise ApplicationError(refusal.message, type=AGREEMENT_EXISTS, non_retryable=True) from None
             raise
 
     async def _record(self, agreement: Agreement, decisions: list[Decision]) -> None:
@@ -452,8 +459,9 @@ class AgreementWorkflow:
         summary = limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions), limits.SUMMARY_BYTES)
         try:
             await self._write(LedgerActivities.record_decisions, entries, summary)
-        except ActivityError as error:
-            conflict = isinstance(error.cause, ApplicationError) and error.cause.type == LEDGER_CONFLICT
+        except (ActivityError, ApplicationError) as error:
+            refusal = _refusal_of(error)
+            conflict = refusal is not None and refusal.type == LEDGER_CONFLICT
             if not conflict or not workflow.patched(rollout.LEDGER_IS_THE_RECORD):
                 raise
             recorded = await workflow.execute_activity_method(
