@@ -25,7 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.ledger import LedgerActivities
     from domain import actions, drift, lifecycle, limits
-    from domain.actions import Action, action_id_of
+    from domain.actions import Action, Reply, action_id_of
     from domain.agreement import Agreement, AgreementInput
     from domain.errors import (
         ACTION_REJECTED,
@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.ledger import ChainHead, Decision, chain
     from domain.model import Stage
     from domain.rules import signatories
-    from domain.status import ActionReceipt, AgreementStatus, status_of, waiting_summary
+    from domain.status import ActionReceipt, AgreementStatus, Receipt, status_of, waiting_summary
     from workflows import rollout, search_attributes
     from workflows.converter import actor_in, log_refusal
     from workflows.web_ui import details_markdown
@@ -195,7 +195,7 @@ class AgreementWorkflow:
         return self._reached_memo[1]
 
     @workflow.update
-    async def revise_proposal(self, action: actions.ReviseProposal) -> AgreementStatus:
+    async def revise_proposal(self, action: actions.ReviseProposal) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @revise_proposal.validator
@@ -203,7 +203,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def submit_proposal(self, action: actions.SubmitProposal) -> AgreementStatus:
+    async def submit_proposal(self, action: actions.SubmitProposal) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @submit_proposal.validator
@@ -211,7 +211,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def set_objectives(self, action: actions.SetObjectives) -> AgreementStatus:
+    async def set_objectives(self, action: actions.SetObjectives) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @set_objectives.validator
@@ -219,7 +219,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def submit_for_sign_off(self, action: actions.SubmitForSignOff) -> AgreementStatus:
+    async def submit_for_sign_off(self, action: actions.SubmitForSignOff) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @submit_for_sign_off.validator
@@ -227,7 +227,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def record_sign_off(self, action: actions.SignOff) -> AgreementStatus:
+    async def record_sign_off(self, action: actions.SignOff) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @record_sign_off.validator
@@ -235,7 +235,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def report_milestone(self, action: actions.ReportMilestone) -> AgreementStatus:
+    async def report_milestone(self, action: actions.ReportMilestone) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @report_milestone.validator
@@ -243,7 +243,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def record_kpi_readings(self, action: actions.RecordKpiReadings) -> AgreementStatus:
+    async def record_kpi_readings(self, action: actions.RecordKpiReadings) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @record_kpi_readings.validator
@@ -251,7 +251,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def decide_review(self, action: actions.DecideReview) -> AgreementStatus:
+    async def decide_review(self, action: actions.DecideReview) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @decide_review.validator
@@ -259,7 +259,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def record_benefits(self, action: actions.RecordBenefits) -> AgreementStatus:
+    async def record_benefits(self, action: actions.RecordBenefits) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @record_benefits.validator
@@ -267,7 +267,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def review_risks(self, action: actions.ReviewRisks) -> AgreementStatus:
+    async def review_risks(self, action: actions.ReviewRisks) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @review_risks.validator
@@ -275,7 +275,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def record_lessons(self, action: actions.RecordLessons) -> AgreementStatus:
+    async def record_lessons(self, action: actions.RecordLessons) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @record_lessons.validator
@@ -283,7 +283,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def withdraw(self, action: actions.Withdraw) -> AgreementStatus:
+    async def withdraw(self, action: actions.Withdraw) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @withdraw.validator
@@ -291,7 +291,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def propose_variation(self, action: actions.ProposeVariation) -> AgreementStatus:
+    async def propose_variation(self, action: actions.ProposeVariation) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @propose_variation.validator
@@ -299,7 +299,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def sign_variation(self, action: actions.SignVariation) -> AgreementStatus:
+    async def sign_variation(self, action: actions.SignVariation) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @sign_variation.validator
@@ -307,7 +307,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def withdraw_variation(self, action: actions.WithdrawVariation) -> AgreementStatus:
+    async def withdraw_variation(self, action: actions.WithdrawVariation) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @withdraw_variation.validator
@@ -315,7 +315,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def name_signatory(self, action: actions.NameSignatory) -> AgreementStatus:
+    async def name_signatory(self, action: actions.NameSignatory) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @name_signatory.validator
@@ -323,7 +323,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def retire_signatory(self, action: actions.RetireSignatory) -> AgreementStatus:
+    async def retire_signatory(self, action: actions.RetireSignatory) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @retire_signatory.validator
@@ -331,7 +331,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def bind_identity(self, action: actions.BindIdentity) -> AgreementStatus:
+    async def bind_identity(self, action: actions.BindIdentity) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @bind_identity.validator
@@ -339,7 +339,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def change_attestor_keys(self, action: actions.ChangeAttestorKeys) -> AgreementStatus:
+    async def change_attestor_keys(self, action: actions.ChangeAttestorKeys) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @change_attestor_keys.validator
@@ -347,7 +347,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update(dynamic=True)
-    async def unknown_action(self, name: str, args: Sequence[RawValue]) -> AgreementStatus:
+    async def unknown_action(self, name: str, args: Sequence[RawValue]) -> AgreementStatus | Receipt:
         raise self._unknown_action(name, args)
 
     @unknown_action.validator
@@ -399,11 +399,13 @@ class AgreementWorkflow:
             self._validated[update.id] = (key, transition)
         return transition
 
-    async def _act(self, action: Action) -> AgreementStatus:
+    async def _act(self, action: Action) -> AgreementStatus | Receipt:
         """Check again under the lock, record the decisions, then adopt the new state.
 
-        A repeat of a remembered action records nothing; either way the status returned says, in
-        ``action``, which ledger entries hold the action's decisions and whether this was a repeat.
+        A repeat of a remembered action records nothing; either way the answer says, in ``action``, which
+        ledger entries hold the action's decisions and whether this was a repeat. The answer is the whole status,
+        or the short ``Receipt`` where the action asks for one (``reply``): the same whichever is asked, so the
+        choice alters no command and needs no patch.
         """
         await workflow.wait_condition(lambda: not self._unrecorded)
         async with self._lock:
@@ -415,14 +417,17 @@ class AgreementWorkflow:
             if not transition.repeat:
                 await self._record(transition.agreement, transition.decisions)
                 self._agreement = transition.agreement
-        status = self.status()
         if transition.remembered is None:
-            return status
+            return self.status()
         remembered = next((r for r in reversed(self._agreement.recent_actions)
                            if r.action_id == transition.remembered.action_id), transition.remembered)
         receipt = ActionReceipt(action_id=remembered.action_id, first_seq=remembered.first_seq,
                                 last_seq=remembered.last_seq, repeat=transition.repeat)
-        return status.model_copy(update={"action": receipt})
+        if action.reply is Reply.RECEIPT:
+            agreement = self._agreement
+            return Receipt(agreement_id=agreement.agreement_id, action=receipt, stage=agreement.stage,
+                           version=agreement.version, decisions_recorded=agreement.chain.seq)
+        return self.status().model_copy(update={"action": receipt})
 
     def _refuse_a_workflow_id_of_another_agreement(self) -> None:
         """A fresh start must run as ``agreement-{agreement_id}``; any other workflow id fails the run with
