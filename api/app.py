@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -43,12 +43,12 @@ from api.limits import ChecksFirst
 from api.settings import ApiSettings
 from api.tokens import Caller, KeysUnavailable, TokenVerifier, Unauthenticated
 from domain import attestation
-from domain.actions import Action
+from domain.actions import Action, Reply
 from domain.errors import ACTION_REJECTED, AGREEMENT_EXISTS, INVALID_PAYLOAD, UNKNOWN_ACTION, Problem
 from domain.ledger import ChainVerification, LedgerEntry
 from domain.model import AgreementRequest, Rag, Stage
 from domain.proof import AttestationReport, recorded_keys, verify_attestations
-from domain.status import AgreementStatus
+from domain.status import AgreementStatus, Receipt
 from store import directory as directory_store
 from store.database import OUTAGE_ERRORS, Pool
 from store.ledger import read_ledger, verify_ledger
@@ -290,7 +290,7 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
             f"/agreements/{{agreement_id}}/actions/{name}", _action_route(name, model, client, caller, checks,
                                                                           settings, private_key),
             methods=["POST"], summary=f"Act: {name.replace('_', ' ')}", description=model.__doc__ or "",
-            response_model=AgreementStatus, name=name, operation_id=name,
+            response_model=AgreementStatus | Receipt, name=name, operation_id=name,
         )
     app.include_router(router)
     app.openapi = _without_what_the_api_sets(app)  # type: ignore[method-assign]  # FastAPI's documented override
@@ -318,12 +318,23 @@ def _without_what_the_api_sets(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+def _wants_receipt(action: Action, prefer: str | None) -> bool:
+    """Whether the caller asks for a short receipt: ``Prefer: return=minimal`` (RFC 7240) or the action's
+    ``reply: "receipt"``."""
+    preferences = {part.strip().lower().replace(" ", "") for part in (prefer or "").replace(";", ",").split(",")}
+    return "return=minimal" in preferences or action.reply is Reply.RECEIPT
+
+
 def _action_route(name: str, model: type[Action], client: Any, caller: Any, checks: Any, settings: ApiSettings,
-                  private_key: Any) -> Callable[..., Awaitable[AgreementStatus]]:
+                  private_key: Any) -> Callable[..., Awaitable[AgreementStatus | Receipt]]:
     async def act(agreement_id: Annotated[str, Path(min_length=1, max_length=200)],
                   action: Action,
                   who: Annotated[Caller, Depends(caller)],
-                  authority: Annotated[Authority, Depends(checks)]) -> AgreementStatus:
+                  authority: Annotated[Authority, Depends(checks)],
+                  prefer: Annotated[str | None, Header(max_length=200, description=(
+                      "return=minimal: answer with a short receipt (the decisions' numbers, the stage and the "
+                      "version) rather than the whole status"))] = None) -> AgreementStatus | Receipt:
+        receipt = _wants_receipt(action, prefer)
         if action.attestation is not None:
             raise ApiError(422, INVALID_PAYLOAD, "attestation: set by the API, never by the caller",
                            [Problem(field="attestation", code="set_by_the_api",
@@ -336,13 +347,16 @@ def _action_route(name: str, model: type[Action], client: Any, caller: Any, chec
             _forbid(who, current.agreement_id, name, action.actor.body, action.actor.signatory, refusal)
         if action.action_id is None:
             action = action.model_copy(update={"action_id": f"api-{uuid.uuid4()}"})
+        if receipt:
+            action = action.model_copy(update={"reply": Reply.RECEIPT})
         claims = attestation.attestation_claims(issuer=who.issuer, subject=who.subject, name=who.name,
                                                 claim=who.claim, agreement_id=current.agreement_id, update=name,
                                                 action=action, seq=current.decisions_recorded, at=datetime.now(UTC))
         attested = action.model_copy(update={"attestation": attestation.sign(claims, private_key,
                                                                              settings.signing_key_id)})
         try:
-            result = await agreements.act(current.agreement_id, name, attested)
+            send = agreements.act_for_receipt if receipt else agreements.act
+            result: AgreementStatus | Receipt = await send(current.agreement_id, name, attested)
         except AgreementError as error:
             raise _api_error(error) from None
         log().info("action_forwarded", identity=who.identity, name=who.name, agreement_id=current.agreement_id,
@@ -354,8 +368,8 @@ def _action_route(name: str, model: type[Action], client: Any, caller: Any, chec
     return _body_read_as(act, model)
 
 
-def _body_read_as(route: Callable[..., Awaitable[AgreementStatus]],
-                  model: type[Action]) -> Callable[..., Awaitable[AgreementStatus]]:
+def _body_read_as(route: Callable[..., Awaitable[AgreementStatus | Receipt]],
+                  model: type[Action]) -> Callable[..., Awaitable[AgreementStatus | Receipt]]:
     """``route`` with its ``action`` parameter declared as ``model`` where FastAPI reads it (the signature), so
     the request body is validated and documented as that action; type checkers read the ``Action`` it was
     written with."""
