@@ -90,7 +90,7 @@ class AgreementWorkflow:
     def __init__(self, start: AgreementInput) -> None:
         self._state_version = 0
         if start.carried is None:
-            opening = lifecycle.open_agreement(start, workflow.now())
+            opening = lifecycle.open_agreement(start, rollout.opening_time())
             self._agreement, self._unrecorded = opening.agreement, opening.decisions
         elif workflow.info().continued_run_id is None:
             message = "carried state is accepted only when the engine continues an agreement as new"

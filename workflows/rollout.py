@@ -7,6 +7,8 @@ the flags beside it), so a continued run asks history for no patch at all. Every
 histories: never rename one. The contributors' guide (docs/contributors.md) says how to add one.
 """
 
+from datetime import datetime
+
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
@@ -75,6 +77,14 @@ RECORD_CANCELLATION = "record-cancellation"
 """Patch, asked only when an operator cancels an agreement's workflow: before it, the run ended cancelled with
 nothing in the ledger, the agreement looking alive. Since, the cancellation is recorded as a closing decision
 (``cancelled``, then the move to closed) before the run ends cancelled."""
+
+
+def opening_time() -> datetime:
+    """When a fresh agreement opens: since ``answered-in-one-task``, the moment its workflow started, the same in
+    every attempt at its first workflow task (the opening is written in a local activity, so a task retried after
+    the write committed writes the very same decision again, which the ledger finds already there); before it,
+    the first task's time."""
+    return workflow.info().workflow_start_time if workflow.patched(ANSWERED_IN_ONE_TASK) else workflow.now()
 
 
 def applies(agreement: Agreement, patch: str) -> bool:
