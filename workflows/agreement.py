@@ -105,7 +105,7 @@ class AgreementWorkflow:
             self._refuse_identities_of_other_bodies()
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
-        self._published: tuple[AgreementStatus, list[SearchAttributeUpdate], str] | None = None
+        self._published: tuple[tuple[int, int, int, datetime], list[SearchAttributeUpdate], str] | None = None
         self._reached_memo: tuple[tuple[int, int, int, datetime], list[drift.Alert]] | None = None
         self._status_memo: tuple[tuple[int, int, int, datetime], AgreementStatus] | None = None
         self._validated: dict[str, tuple[tuple[int, int, int, datetime], lifecycle.Transition]] = {}
@@ -149,13 +149,15 @@ class AgreementWorkflow:
             while self._agreement.stage is not Stage.CLOSED:
                 await self._raise_due_alerts()
                 await self._vary_when_due()
-                status = self._publish()
+                waiting = limits.clip(waiting_summary(self._publish()), limits.SUMMARY_BYTES)
                 if self._time_to_continue_as_new():
                     await workflow.wait_condition(
                         lambda: workflow.all_handlers_finished() and not self._lock.locked())
                     self._agreement.raised_alerts = drift.alerts_still_relevant(self._agreement)
                     workflow.continue_as_new(start.model_copy(update={"carried": self._agreement}))
-                await self._sleep_until_changed_or(self._next_wake(), status)
+                wake_at = self._next_wake()
+                self._status_memo = self._reached_memo = None  # recomputed when next read: not kept while asleep
+                await self._sleep_until_changed_or(wake_at, waiting)
             await workflow.wait_condition(workflow.all_handlers_finished)
         except asyncio.CancelledError:
             if not workflow.patched(rollout.RECORD_CANCELLATION):
@@ -549,29 +551,29 @@ class AgreementWorkflow:
     def _publish(self) -> AgreementStatus:
         """Keep the Web UI current: search attributes to filter by, details to read; returns the status shown.
 
-        Only what changed is sent: nothing when the status is the very one last published (or words the same
-        attributes and details), and since ``upsert-only-changed-search-attributes`` only the attributes
+        Only what changed is sent: nothing when the state and moment are those last published (or the status
+        words the same attributes and details), and since ``upsert-only-changed-search-attributes`` only the attributes
         whose values changed; since ``rules-carried``, only those that differ from the run's own (a continued
         run starts with the attributes its predecessor had)."""
-        status = self.status()
-        if self._published is not None and self._published[0] is status:
+        status, key = self.status(), self._state_key()
+        if self._published is not None and self._published[0] == key:
             return status
         attributes = search_attributes.updates(status, with_title=self._title_searchable)
         details = limits.clip(details_markdown(status), limits.DETAILS_BYTES)
         if self._published is not None and (attributes, details) == self._published[1:]:
-            self._published = (status, attributes, details)
+            self._published = (key, attributes, details)
             return status
         rollout.upsert_search_attributes(self._agreement, attributes, self._published[1] if self._published else [])
         workflow.set_current_details(details)
-        self._published = (status, attributes, details)
+        self._published = (key, attributes, details)
         return status
 
-    async def _sleep_until_changed_or(self, wake_at: datetime | None, status: AgreementStatus) -> None:
-        """Sleep until an action is recorded or the next drift level is reached."""
+    async def _sleep_until_changed_or(self, wake_at: datetime | None, waiting: str) -> None:
+        """Sleep until an action is recorded or the next drift level is reached; ``waiting`` words the timer."""
         seen = self._agreement.chain.seq
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._agreement.chain.seq != seen,
                 timeout=None if wake_at is None else wake_at - workflow.now(),
-                timeout_summary=limits.clip(waiting_summary(status), limits.SUMMARY_BYTES),
+                timeout_summary=waiting,
             )
