@@ -138,3 +138,20 @@ def test_the_operators_guide_registers_every_attribute_with_its_type():
         registered |= {name: kind for name in re.findall(r"--name (\w+)", command)}
     flags = search_attributes.dev_server_flags()
     assert registered == dict(flag.split("=") for flag in flags[1::2])
+
+
+def test_a_workflow_task_upserts_the_agreements_attributes_once_at_most():
+    """Every recorded lifecycle on today's code: in each workflow task, at most one upsert of Concordat's own search
+    attributes (the SDK adds ``TemporalChangeVersion`` when a patch is first asked, in the opening task)."""
+    histories = Path(__file__).resolve().parent / "histories"
+    for path in sorted(histories.glob("*-run*.json")):
+        if path.stem == "attested-run01":  # recorded before the patch answered-in-one-task (see before_patches.py)
+            continue
+        per_task: list[int] = []
+        for event in json.loads(path.read_text())["events"]:
+            if event["eventType"] == "EVENT_TYPE_WORKFLOW_TASK_COMPLETED":
+                per_task.append(0)
+            elif event["eventType"] == "EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES":
+                fields = event["upsertWorkflowSearchAttributesEventAttributes"]["searchAttributes"]["indexedFields"]
+                per_task[-1] += set(fields) != {"TemporalChangeVersion"}
+        assert max(per_task) == 1, f"{path.name}: upserts per workflow task {per_task}"
