@@ -416,15 +416,16 @@ class AgreementWorkflow:
             finally:
                 if (update := workflow.current_update_info()) is not None:
                     self._validated.pop(update.id, None)
+            found = False
             if not transition.repeat:
-                await self._record(transition.agreement, transition.decisions)
+                found = await self._record(transition.agreement, transition.decisions)
                 self._agreement = transition.agreement
         if transition.remembered is None:
             return self.status()
         remembered = next((r for r in reversed(self._agreement.recent_actions)
                            if r.action_id == transition.remembered.action_id), transition.remembered)
         receipt = ActionReceipt(action_id=remembered.action_id, first_seq=remembered.first_seq,
-                                last_seq=remembered.last_seq, repeat=transition.repeat)
+                                last_seq=remembered.last_seq, repeat=transition.repeat or found)
         if action.reply is Reply.RECEIPT:
             agreement = self._agreement
             return Receipt(agreement_id=agreement.agreement_id, action=receipt, stage=agreement.stage,
@@ -455,13 +456,16 @@ class AgreementWorkflow:
                 raise ApplicationError(refusal.message, type=AGREEMENT_EXISTS, non_retryable=True) from None
             raise
 
-    async def _record(self, agreement: Agreement, decisions: list[Decision]) -> None:
+    async def _record(self, agreement: Agreement, decisions: list[Decision]) -> bool:
         """Write ``decisions`` after ``agreement``'s chain head and move the head (in place) to the last written.
 
         The ledger is the record: when it already holds another decision at the next number (only a Temporal
         reset across an accepted action brings that), since ``ledger-is-the-record`` the decisions are recorded
         at the ledger's head instead (a repeat found as such, a divergence after a ``reset_recorded`` decision)
-        and the agreement adopts the ledger's head, its remembered action renumbered to match."""
+        and the agreement adopts the ledger's head, its remembered action renumbered to match.
+
+        Returns whether the decisions were found already in the ledger, nothing written: a repeat of an action
+        whose write committed but whose answer was lost (a local write's task that never completed, a reset)."""
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
         summary = limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions), limits.SUMMARY_BYTES)
         try:
@@ -476,15 +480,19 @@ class AgreementWorkflow:
                 start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
             )
             shift = recorded[0].seq - entries[0].seq
+            found = shift == 0
             agreement.recent_actions = [
                 action.model_copy(update={"first_seq": action.first_seq + shift, "last_seq": action.last_seq + shift})
                 if action.first_seq == entries[0].seq else action
                 for action in agreement.recent_actions
             ]
             entries = recorded
+        else:
+            found = False
         agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
         if agreement is self._agreement:
             self._unrecorded = []
+        return found
 
     async def _write(self, activity: Callable[[LedgerActivities, Any], Awaitable[None]], arg: Any,
                      summary: str) -> None:
