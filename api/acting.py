@@ -21,9 +21,9 @@ import structlog
 from api.authority import Authority, Refused
 from api.tokens import Caller
 from domain import attestation
-from domain.actions import Action
+from domain.actions import Action, Reply
 from domain.errors import ACTION_REJECTED, AGREEMENT_EXISTS, INVALID_PAYLOAD, UNKNOWN_ACTION, Problem
-from domain.status import AgreementStatus
+from domain.status import AgreementStatus, Receipt
 from workflows.client import (
     ActionRefused,
     AgreementClient,
@@ -77,11 +77,37 @@ class Acting:
         Raises ``ApiError``: 422 for an attestation the caller set, 403 when ``who`` may not act as the actor
         (logged as ``action_refused``), 404 no such agreement, 409 refused by the engine (its problems, e.g.
         ``version``/``stale_version``) or closed, 503 no Temporal, 504 outcome unknown."""
+        agreements = self.agreements()
+        current, attested = await self._attested(agreements, who, authority, agreement_id, name, action)
+        try:
+            result = await agreements.act(current, name, attested)
+        except AgreementError as error:
+            raise api_error(error) from None
+        self._forwarded(who, current, name, attested)
+        return result
+
+    async def act_for_receipt(self, who: Caller, authority: Authority, agreement_id: str, name: str,
+                              action: Action) -> Receipt:
+        """As ``act``, answered with a short ``Receipt`` (the decisions' numbers, the stage and the version) rather
+        than the whole status (``Prefer: return=minimal``, or the action's ``reply: "receipt"``). Raises as ``act``."""
+        agreements = self.agreements()
+        receipt = action.model_copy(update={"reply": Reply.RECEIPT})
+        current, attested = await self._attested(agreements, who, authority, agreement_id, name, receipt)
+        try:
+            result = await agreements.act_for_receipt(current, name, attested)
+        except AgreementError as error:
+            raise api_error(error) from None
+        self._forwarded(who, current, name, attested)
+        return result
+
+    async def _attested(self, agreements: AgreementClient, who: Caller, authority: Authority, agreement_id: str,
+                        name: str, action: Action) -> tuple[str, Action]:
+        """The agreement's own id and ``action`` checked, given an id, and attested as ``who``'s (raises as
+        ``act``)."""
         if action.attestation is not None:
             raise ApiError(422, INVALID_PAYLOAD, "attestation: set by the API, never by the caller",
                            [Problem(field="attestation", code="set_by_the_api",
                                     message="set by the API, never by the caller")])
-        agreements = self.agreements()
         current = await read(agreements.status(agreement_id))
         try:
             action = authority.check_act(who, current, action)
@@ -92,16 +118,14 @@ class Acting:
         claims = attestation.attestation_claims(issuer=who.issuer, subject=who.subject, name=who.name,
                                                 claim=who.claim, agreement_id=current.agreement_id, update=name,
                                                 action=action, seq=current.decisions_recorded, at=datetime.now(UTC))
-        attested = action.model_copy(update={"attestation": attestation.sign(claims, self.private_key,
-                                                                             self.key_id)})
-        try:
-            result = await agreements.act(current.agreement_id, name, attested)
-        except AgreementError as error:
-            raise api_error(error) from None
-        log().info("action_forwarded", identity=who.identity, name=who.name, agreement_id=current.agreement_id,
+        return current.agreement_id, action.model_copy(
+            update={"attestation": attestation.sign(claims, self.private_key, self.key_id)})
+
+    @staticmethod
+    def _forwarded(who: Caller, agreement_id: str, name: str, action: Action) -> None:
+        log().info("action_forwarded", identity=who.identity, name=who.name, agreement_id=agreement_id,
                    action=name, actor_body=action.actor.body, actor_signatory=action.actor.signatory,
-                   action_id=attested.action_id)
-        return result
+                   actor_delegate=action.actor.delegate, action_id=action.action_id)
 
 
 def forbid(who: Caller, agreement_id: str, action: str, body: str | None, signatory: str | None,

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -41,12 +41,12 @@ from api.authority import NOT_A_READER, Authority, Refused, bodies_of
 from api.limits import ChecksFirst
 from api.settings import ApiSettings
 from api.tokens import Caller, KeysUnavailable, TokenVerifier, Unauthenticated
-from domain.actions import Action
+from domain.actions import Action, Reply
 from domain.errors import INVALID_PAYLOAD, Problem
 from domain.ledger import ChainVerification, LedgerEntry
 from domain.model import AgreementRequest, Rag, Stage
 from domain.proof import AttestationReport, recorded_keys, verify_attestations
-from domain.status import AgreementStatus
+from domain.status import AgreementStatus, Receipt
 from store import directory as directory_store
 from store.database import OUTAGE_ERRORS, Pool
 from store.ledger import read_ledger, verify_ledger
@@ -278,7 +278,7 @@ def create_app(settings: ApiSettings, agreements: AgreementClient | None = None,
         router.add_api_route(
             f"/agreements/{{agreement_id}}/actions/{name}", _action_route(name, model, acting, caller, checks),
             methods=["POST"], summary=f"Act: {name.replace('_', ' ')}", description=model.__doc__ or "",
-            response_model=AgreementStatus, name=name, operation_id=name,
+            response_model=AgreementStatus | Receipt, name=name, operation_id=name,
         )
     app.include_router(router)
     app.openapi = _without_what_the_api_sets(app)  # type: ignore[method-assign]  # FastAPI's documented override
@@ -306,20 +306,32 @@ def _without_what_the_api_sets(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
+def _wants_receipt(action: Action, prefer: str | None) -> bool:
+    """Whether the caller asks for a short receipt: ``Prefer: return=minimal`` (RFC 7240) or the action's
+    ``reply: "receipt"``."""
+    preferences = {part.strip().lower().replace(" ", "") for part in (prefer or "").replace(";", ",").split(",")}
+    return "return=minimal" in preferences or action.reply is Reply.RECEIPT
+
+
 def _action_route(name: str, model: type[Action], acting: Acting, caller: Any,
-                  checks: Any) -> Callable[..., Awaitable[AgreementStatus]]:
+                  checks: Any) -> Callable[..., Awaitable[AgreementStatus | Receipt]]:
     async def act(agreement_id: Annotated[str, Path(min_length=1, max_length=200)],
                   action: Action,
                   who: Annotated[Caller, Depends(caller)],
-                  authority: Annotated[Authority, Depends(checks)]) -> AgreementStatus:
+                  authority: Annotated[Authority, Depends(checks)],
+                  prefer: Annotated[str | None, Header(max_length=200, description=(
+                      "return=minimal: answer with a short receipt (the decisions' numbers, the stage and the "
+                      "version) rather than the whole status"))] = None) -> AgreementStatus | Receipt:
+        if _wants_receipt(action, prefer):
+            return await acting.act_for_receipt(who, authority, agreement_id, name, action)
         return await acting.act(who, authority, agreement_id, name, action)
 
     act.__name__ = name
     return _body_read_as(act, model)
 
 
-def _body_read_as(route: Callable[..., Awaitable[AgreementStatus]],
-                  model: type[Action]) -> Callable[..., Awaitable[AgreementStatus]]:
+def _body_read_as(route: Callable[..., Awaitable[AgreementStatus | Receipt]],
+                  model: type[Action]) -> Callable[..., Awaitable[AgreementStatus | Receipt]]:
     """``route`` with its ``action`` parameter declared as ``model`` where FastAPI reads it (the signature), so
     the request body is validated and documented as that action; type checkers read the ``Action`` it was
     written with."""

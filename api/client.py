@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 
+from domain.actions import Reply
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest
-from domain.status import AgreementStatus
+from domain.status import AgreementStatus, Receipt
 from workflows.client import ActionRefused, AgreementError, AgreementNotFound, OutcomeUnknown, StartRefused
 from workflows.seam import OPENING_TIMEOUT, ActionT, Update, update_name
 
@@ -65,6 +66,12 @@ class ApiClient:
         ``AgreementNotFound``."""
         body = action.model_dump(mode="json", exclude_none=True)
         return AgreementStatus.model_validate(
+            await self._call("POST", f"/agreements/{agreement_id}/actions/{update_name(update)}", body))
+
+    async def act_for_receipt(self, agreement_id: str, update: Update[ActionT], action: ActionT) -> Receipt:
+        """As ``act``, asking the API for a short receipt (the action's ``reply``: ``receipt``)."""
+        body = action.model_dump(mode="json", exclude_none=True) | {"reply": Reply.RECEIPT.value}
+        return Receipt.model_validate(
             await self._call("POST", f"/agreements/{agreement_id}/actions/{update_name(update)}", body))
 
     async def status(self, agreement_id: str) -> AgreementStatus:

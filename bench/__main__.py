@@ -33,6 +33,7 @@ import asyncpg
 import psutil
 from rich.console import Console
 from rich.table import Table
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
@@ -116,10 +117,12 @@ class Bench:
             updates += 1
         return updates
 
-    async def start_floor(self, updates: int = 1, task_queue: str | None = None) -> Any:
-        """A floor lifecycle of ``updates`` updates, started and awaited until its opening row is written."""
+    async def start_floor(self, updates: int = 1, task_queue: str | None = None, local: bool = False) -> Any:
+        """A floor lifecycle of ``updates`` updates (``local``: the local-activity floor), started and awaited until
+        its opening row is written."""
         handle = await self.client.start_workflow(
-            FloorLifecycleWorkflow.run, updates, id=self._id("floor"), task_queue=task_queue or self.task_queue)
+            FloorLifecycleWorkflow.run, args=[updates, local], id=self._id("floor"),
+            task_queue=task_queue or self.task_queue)
         interval = 0.02  # polled as AgreementClient.until_opened polls an agreement's status
         while True:
             try:
@@ -173,30 +176,39 @@ class Bench:
                     handles, opened, strict=True))))
         await bounded(handle.terminate("benchmark") for handle in handles)
         each = len(ours) // count
-        floors = await bounded(self.start_floor(each) for _ in range(count))
-        floor: list[float] = []
 
-        async def act(handle: Any) -> None:
-            for number in range(each):
-                async with gate:
-                    started = time.perf_counter()
-                    await handle.execute_update(FloorLifecycleWorkflow.act, {"step": number})
-                    floor.append(time.perf_counter() - started)
+        async def floor_load(local: bool) -> tuple[float, list[float]]:
+            floors = await bounded(self.start_floor(each, local=local) for _ in range(count))
+            samples: list[float] = []
 
-        with self.cpu("updates under load, floor"):
-            floor_s = await timed(lambda: asyncio.gather(*(act(handle) for handle in floors)))
-        await bounded(handle.result() for handle in floors)
+            async def act(handle: Any) -> None:
+                for number in range(each):
+                    async with gate:
+                        started = time.perf_counter()
+                        await handle.execute_update(FloorLifecycleWorkflow.act, {"step": number})
+                        samples.append(time.perf_counter() - started)
+
+            with self.cpu(f"updates under load, {'local floor' if local else 'floor'}"):
+                seconds = await timed(lambda: asyncio.gather(*(act(handle) for handle in floors)))
+            await bounded(handle.result() for handle in floors)
+            return len(samples) / seconds, samples
+
+        floor_rate, floor = await floor_load(local=False)
+        local_rate, local = await floor_load(local=True)
         self.results["updates_under_load"] = {
             "agreements": count, "concurrency": concurrency, "updates": len(ours),
-            "concordat_per_s": len(ours) / ours_s, "floor_per_s": len(floor) / floor_s,
-            "ratio": (len(ours) / ours_s) / (len(floor) / floor_s),
+            "concordat_per_s": len(ours) / ours_s, "floor_per_s": floor_rate,
+            "ratio": (len(ours) / ours_s) / floor_rate, "local_floor_per_s": local_rate,
+            "local_ratio": (len(ours) / ours_s) / local_rate,
             "concordat_median_ms": statistics.median(ours) * 1000, "floor_median_ms": statistics.median(floor) * 1000,
+            "local_floor_median_ms": statistics.median(local) * 1000,
         }
 
-    async def floor_lifecycle(self, updates: int) -> Any:
-        """A floor lifecycle of ``updates`` updates, started and awaited until opened as ``drive`` awaits an
-        agreement's opening, then acted on as ``drive`` acts on an agreement; returns its handle once it ends."""
-        handle = await self.start_floor(updates)
+    async def floor_lifecycle(self, updates: int, local: bool = False) -> Any:
+        """A floor lifecycle of ``updates`` updates (``local``: the local-activity floor), started and awaited until
+        opened as ``drive`` awaits an agreement's opening, then acted on as ``drive`` acts on an agreement; returns
+        its handle once it ends."""
+        handle = await self.start_floor(updates, local=local)
         for number in range(updates):
             if number == updates - 2:
                 await asyncio.sleep(1.0)  # the agreement waits out its one-second review period here
@@ -215,24 +227,31 @@ class Bench:
         async def ours() -> None:
             await asyncio.gather(*(lifecycle() for _ in range(agreements)))
 
-        async def floor() -> None:
-            await asyncio.gather(*(self.floor_lifecycle(updates) for _ in range(agreements)))
+        async def floor(local: bool = False) -> None:
+            await asyncio.gather(*(self.floor_lifecycle(updates, local) for _ in range(agreements)))
 
-        ours_s = floor_s = 0.0
+        ours_s = floor_s = local_s = 0.0
         for _ in range(rounds):
             with self.cpu("lifecycle, Concordat"):
                 ours_s += await timed(ours)
             with self.cpu("lifecycle, floor"):
                 floor_s += await timed(floor)
+            with self.cpu("lifecycle, local floor"):
+                local_s += await timed(partial(floor, True))
         done = agreements * rounds
         self.results["lifecycle"] = {
             "agreements": agreements, "rounds": rounds, "updates_per_lifecycle": updates,
             "concordat_per_s": done / ours_s, "floor_per_s": done / floor_s, "ratio": floor_s / ours_s,
+            "local_floor_per_s": done / local_s, "local_ratio": local_s / ours_s,
         }
         ours_runs, floor_runs = await self._runs(probe), await self._runs(await self.floor_lifecycle(updates))
+        local_runs = await self._runs(await self.floor_lifecycle(updates, local=True))
         self.results["history"] = {
             "events_per_lifecycle": sum(len(run.events) for run in ours_runs), "runs_per_lifecycle": len(ours_runs),
             "floor_events_per_lifecycle": sum(len(run.events) for run in floor_runs),
+            "local_floor_events_per_lifecycle": sum(len(run.events) for run in local_runs),
+            **per_update(ours_runs, "concordat"), **per_update(floor_runs, "floor"),
+            **per_update(local_runs, "local_floor"),
         }
         ours_ms, floor_ms = await replay_cpu_ms(ours_runs), await replay_cpu_ms(floor_runs)
         self.results["replay"] = {"concordat_ms": ours_ms, "floor_ms": floor_ms, "ratio": ours_ms / floor_ms}
@@ -252,15 +271,19 @@ class Bench:
         return [len(run.events) for run in await self._runs(handle)]
 
     async def review_cycle_history(self) -> None:
-        """History events and ledger rows of one review cycle (three reviews of one second each)."""
+        """History events and ledger rows of one review cycle (three reviews of one second each): the events from
+        one review's decision to the next, across runs, and the review stage's rows a review."""
         handle = await self.start_agreement({"review_period": "PT1S", "term": "PT3S"})
         await self.drive(handle)
-        review_cycles = (await self._events_per_run(handle))[1:]  # each run after the first is one review cycle
+        events = [event for run in await self._runs(handle) for event in run.events]
+        decided = [number for number, event in enumerate(events)
+                   if event.HasField("workflow_execution_update_accepted_event_attributes") and event
+                   .workflow_execution_update_accepted_event_attributes.accepted_request.input.name == "decide_review"]
         rows = await self.pool.fetchval("SELECT count(*) FROM decisions WHERE agreement_id = $1 AND stage = 'review'",
                                         agreement_id_of(handle.id))
         history = self.results.setdefault("history", {})
-        history["events_per_review_cycle"] = statistics.median(review_cycles)
-        history["ledger_rows_per_review_cycle"] = rows / len(review_cycles)
+        history["events_per_review_cycle"] = (decided[-1] - decided[0]) / (len(decided) - 1)
+        history["ledger_rows_per_review_cycle"] = rows / len(decided)
 
     async def scale(self, count: int, minutes: float, worker: psutil.Process, concurrency: int = 30) -> None:
         """Agreements opened and each driven into its first review, ``concurrency`` at a time, until ``count``
@@ -314,19 +337,27 @@ class Bench:
             for partner in PERSONA.proposal["partners"]:
                 approval = SignOff(actor=PERSONA.actor(partner["code"]), decision=SignOffDecision.APPROVE,
                                    version=version)
-                started = time.perf_counter()
-                await agreements.act(agreement_id_of(handle.id), AgreementWorkflow.record_sign_off, approval)
+                started = time.perf_counter()  # a receipt: the caller needs no status to sign
+                await agreements.act_for_receipt(agreement_id_of(handle.id), AgreementWorkflow.record_sign_off,
+                                                 approval)
                 ours.append(time.perf_counter() - started)
-        floor_handle = await self.client.start_workflow(
-            FloorLifecycleWorkflow.run, len(ours), id=self._id("floor-latency"), task_queue=self.task_queue)
-        floor = []
-        for number in range(len(ours)):
-            started = time.perf_counter()
-            await floor_handle.execute_update(FloorLifecycleWorkflow.act, {"step": number})
-            floor.append(time.perf_counter() - started)
+        async def floor_latency(local: bool) -> list[float]:
+            floor_handle = await self.client.start_workflow(
+                FloorLifecycleWorkflow.run, args=[len(ours), local], id=self._id("floor-latency"),
+                task_queue=self.task_queue)
+            samples = []
+            for number in range(len(ours)):
+                started = time.perf_counter()
+                await floor_handle.execute_update(FloorLifecycleWorkflow.act, {"step": number})
+                samples.append(time.perf_counter() - started)
+            return samples
+
+        floor, local = await floor_latency(local=False), await floor_latency(local=True)
         await bounded(handle.terminate("benchmark") for handle in handles)
         self.results["sign_off_latency_ms"] = {
             "samples": len(ours), "concordat": percentiles(ours), "floor": percentiles(floor),
+            "local_floor": percentiles(local),
+            "p50_ratio": percentiles(ours)["p50"] / percentiles(floor)["p50"],
             "p95_ratio": percentiles(ours)["p95"] / percentiles(floor)["p95"],
         }
 
@@ -524,6 +555,25 @@ async def replay_cpu_ms(runs: list[WorkflowHistory], times: int = 20) -> float:
     return best
 
 
+def per_update(runs: list[WorkflowHistory], name: str) -> dict[str, float]:
+    """The median history events and workflow tasks one update of ``runs`` takes, from the task that accepts it to
+    the one that answers it (the events of the accepting task included), keyed ``{name}_events_per_update`` and
+    ``{name}_tasks_per_update``."""
+    events = [event for run in runs for event in run.events]
+    accepted: dict[str, int] = {}
+    spans, tasks = [], []
+    for number, event in enumerate(events):
+        if event.HasField("workflow_execution_update_accepted_event_attributes"):
+            accepted[event.workflow_execution_update_accepted_event_attributes.protocol_instance_id] = number
+        elif event.HasField("workflow_execution_update_completed_event_attributes"):
+            first = accepted.get(event.workflow_execution_update_completed_event_attributes.meta.update_id)
+            if first is not None:
+                spans.append(number - first + 1 + 3)  # and the accepting task's scheduled, started, completed
+                tasks.append(1 + sum(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+                                     for e in events[first:number]))
+    return {f"{name}_events_per_update": statistics.median(spans), f"{name}_tasks_per_update": statistics.median(tasks)}
+
+
 async def bounded(work: Iterable[Awaitable[T]], limit: int = 50) -> list[T]:
     """Await ``work`` with at most ``limit`` in flight, as a busy client would."""
     gate = asyncio.Semaphore(limit)
@@ -573,25 +623,31 @@ def machine() -> dict[str, Any]:
 
 
 TARGETS = {
-    "lifecycle": ("at least", 0.9),
+    "lifecycle": ("at least", 1.0),
+    "lifecycle_local": ("at least", 0.9),
     "starts": ("at least", 0.8),
-    "updates_under_load": ("at least", 0.8),
+    "updates_under_load": ("at least", 0.9),
+    "sign_off_p50": ("at most", 1.0),
     "sign_off_p95": ("at most", 1.2),
     "deadline_burst": ("at most", 1.5),
     "ledger_writes": ("at least", 0.9),
 }
-"""Concordat against its floor (issue 17): lifecycles and ledger writes at least 0.9 of it, starts and updates under
-load at least 0.8, the sign-off p95 at most 1.2 times the bare update and the deadline burst at most 1.5 times."""
+"""Concordat against its floors (issue 25, beside issue 17's): lifecycles at least 1.0 of the ordinary floor and 0.9
+of the local-activity floor, updates under load at least 0.9, the sign-off round trip's median at most the bare
+update's (and its p95 at most 1.2 times), the deadline burst at most 1.5 times; starts at least 0.8 and ledger
+writes at least 0.9 of theirs."""
 MEMORY_TARGET_KB = 120
-"""Worker RSS per open agreement, every one cached (issue 17)."""
+"""Worker RSS per open agreement, every one cached (issues 17 and 25)."""
 
 
 def ratios(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each targeted ratio (Concordat divided by the floor), its target, and whether it was met."""
     measured = {
         "lifecycle": results.get("lifecycle", {}).get("ratio"),
+        "lifecycle_local": results.get("lifecycle", {}).get("local_ratio"),
         "starts": results.get("starts", {}).get("ratio"),
         "updates_under_load": results.get("updates_under_load", {}).get("ratio"),
+        "sign_off_p50": results.get("sign_off_latency_ms", {}).get("p50_ratio"),
         "sign_off_p95": results.get("sign_off_latency_ms", {}).get("p95_ratio"),
         "deadline_burst": results.get("deadline_burst", {}).get("ratio"),
         "ledger_writes": results.get("ledger_writes", {}).get("ratio"),
@@ -622,9 +678,14 @@ def markdown(table: Table) -> str:
 
 def table_of(results: dict[str, Any]) -> Table:
     """The rows of a run's results: each measure, Concordat's figure, the floor's, their ratio and its target."""
-    table = Table("Measure", "Concordat", "Floor", "Ratio", "Target",
-                  title="Concordat against the Temporal floor (ratio = Concordat / floor)")
+    table = Table("Measure", "Concordat", "Floor", "Ratio", "Local floor", "Local ratio", "Target",
+                  title="Concordat against the Temporal floors (ratio = Concordat / floor; the local floor writes "
+                        "each row in a local activity)")
     r, checks = results, results["targets"]
+
+    def row(measure: str, ours: str, floor: str, ratio: str, target: str = "", local: tuple[str, str] = ("", "")
+            ) -> None:
+        table.add_row(measure, ours, floor, ratio, *local, target)
 
     def target(name: str) -> str:
         if name not in checks:
@@ -634,84 +695,106 @@ def table_of(results: dict[str, Any]) -> Table:
 
     if "lifecycle" in r:
         life = r["lifecycle"]
-        table.add_row(f"Lifecycles/s ({life['agreements']} at once x {life['rounds']} rounds, "
+        row(f"Lifecycles/s ({life['agreements']} at once x {life['rounds']} rounds, "
                       f"{life['updates_per_lifecycle']} updates each)",
-                      f"{life['concordat_per_s']:.2f}", f"{life['floor_per_s']:.2f}", f"{life['ratio']:.2f}",
-                      target("lifecycle"))
+            f"{life['concordat_per_s']:.2f}", f"{life['floor_per_s']:.2f}", f"{life['ratio']:.2f}",
+            target("lifecycle") + (f"; local: {target('lifecycle_local')}" if "lifecycle_local" in checks else ""),
+            local=(f"{life['local_floor_per_s']:.2f}", f"{life['local_ratio']:.2f}") if "local_ratio" in life
+            else ("", ""))
     if "starts" in r:
         starts = r["starts"]
-        table.add_row(f"Starts/s, to the first recorded decision ({starts['agreements']}, "
+        row(f"Starts/s, to the first recorded decision ({starts['agreements']}, "
                       f"{starts['concurrency']} at once)",
                       f"{starts['concordat_per_s']:.1f}", f"{starts['floor_per_s']:.1f}", f"{starts['ratio']:.2f}",
                       target("starts"))
     if "updates_under_load" in r:
         load = r["updates_under_load"]
-        table.add_row(f"Updates/s under load ({load['agreements']} agreements, {load['concurrency']} in flight, "
-                      f"{load['updates']} updates)", f"{load['concordat_per_s']:.1f}", f"{load['floor_per_s']:.1f}",
-                      f"{load['ratio']:.2f}", target("updates_under_load"))
-        table.add_row("Update round trip under load, median (ms)", f"{load['concordat_median_ms']:.0f}",
-                      f"{load['floor_median_ms']:.0f}", f"{load['concordat_median_ms'] / load['floor_median_ms']:.2f}",
-                      "")
+        row(f"Updates/s under load ({load['agreements']} agreements, {load['concurrency']} in flight, "
+            f"{load['updates']} updates)", f"{load['concordat_per_s']:.1f}", f"{load['floor_per_s']:.1f}",
+            f"{load['ratio']:.2f}", target("updates_under_load"),
+            local=(f"{load['local_floor_per_s']:.1f}", f"{load['local_ratio']:.2f}") if "local_ratio" in load
+            else ("", ""))
+        local_ms = load.get("local_floor_median_ms")
+        row("Update round trip under load, median (ms)", f"{load['concordat_median_ms']:.0f}",
+            f"{load['floor_median_ms']:.0f}", f"{load['concordat_median_ms'] / load['floor_median_ms']:.2f}", "",
+            local=(f"{local_ms:.0f}", f"{load['concordat_median_ms'] / local_ms:.2f}") if local_ms else ("", ""))
     if "sign_off_latency_ms" in r:
         lat = r["sign_off_latency_ms"]
         for p in ("p50", "p95", "p99"):
-            table.add_row(f"Sign-off round trip {p} (ms, {lat['samples']} samples)", f"{lat['concordat'][p]:.1f}",
-                          f"{lat['floor'][p]:.1f}", f"{lat['concordat'][p] / lat['floor'][p]:.2f}",
-                          target("sign_off_p95") if p == "p95" else "")
+            local = lat.get("local_floor")
+            row(f"Sign-off round trip {p} (ms, {lat['samples']} samples)", f"{lat['concordat'][p]:.1f}",
+                f"{lat['floor'][p]:.1f}", f"{lat['concordat'][p] / lat['floor'][p]:.2f}",
+                target(f"sign_off_{p}"),
+                local=(f"{local[p]:.1f}", f"{lat['concordat'][p] / local[p]:.2f}") if local else ("", ""))
     if "deadline_burst" in r:
         burst = r["deadline_burst"]
-        table.add_row(f"Deadline burst: {burst['agreements']} due at once, s until all alerts stored",
+        row(f"Deadline burst: {burst['agreements']} due at once, s until all alerts stored",
                       f"{burst['concordat_s']:.2f}", f"{burst['floor_s']:.2f}", f"{burst['ratio']:.2f}",
                       target("deadline_burst"))
     if "ledger_writes" in r:
         led = r["ledger_writes"]
-        table.add_row(f"Ledger writes/s ({led['decisions']} decisions, {led['writers']} writers)",
+        row(f"Ledger writes/s ({led['decisions']} decisions, {led['writers']} writers)",
                       f"{led['concordat_per_s']:.0f}", f"{led['raw_insert_per_s']:.0f}", f"{led['ratio']:.2f}",
                       target("ledger_writes"))
     for measure in ("lifecycle", "starts", "updates under load", "deadline burst"):
-        ours, floor = r.get("cpu_s", {}).get(f"{measure}, Concordat"), r.get("cpu_s", {}).get(f"{measure}, floor")
+        cpu = r.get("cpu_s", {})
+        ours, floor = cpu.get(f"{measure}, Concordat"), cpu.get(f"{measure}, floor")
+        local_cpu = cpu.get(f"{measure}, local floor") or {}
         if ours and floor:
             for process in sorted(ours):
-                table.add_row(f"CPU s, {measure}: {process}", f"{ours[process]:.1f}", f"{floor[process]:.1f}",
-                              f"{ours[process] / floor[process]:.2f}" if floor[process] else "", "")
+                spent = local_cpu.get(process)
+                row(f"CPU s, {measure}: {process}", f"{ours[process]:.1f}", f"{floor[process]:.1f}",
+                    f"{ours[process] / floor[process]:.2f}" if floor[process] else "",
+                    local=(f"{spent:.1f}", f"{ours[process] / spent:.2f}") if spent else ("", ""))
     if "history" in r:
         hist = r["history"]
         if "events_per_lifecycle" in hist:
-            table.add_row("History events per lifecycle (runs)",
-                          f"{hist['events_per_lifecycle']} ({hist['runs_per_lifecycle']})",
-                          f"{hist['floor_events_per_lifecycle']} (1)",
-                          f"{hist['events_per_lifecycle'] / hist['floor_events_per_lifecycle']:.2f}", "")
+            local_events = hist.get("local_floor_events_per_lifecycle")
+            row("History events per lifecycle (runs)",
+                f"{hist['events_per_lifecycle']} ({hist['runs_per_lifecycle']})",
+                f"{hist['floor_events_per_lifecycle']} (1)",
+                f"{hist['events_per_lifecycle'] / hist['floor_events_per_lifecycle']:.2f}",
+                local=(f"{local_events} (1)", f"{hist['events_per_lifecycle'] / local_events:.2f}") if local_events
+                else ("", ""))
+            if "concordat_events_per_update" in hist:
+                for what in ("events", "tasks"):
+                    key = f"{what}_per_update"
+                    row(f"History {'events' if what == 'events' else 'workflow tasks'} per update, median",
+                        f"{hist['concordat_' + key]:g}", f"{hist['floor_' + key]:g}",
+                        f"{hist['concordat_' + key] / hist['floor_' + key]:.2f}",
+                        local=(f"{hist['local_floor_' + key]:g}",
+                               f"{hist['concordat_' + key] / hist['local_floor_' + key]:.2f}"))
         if "replay" in r:
             replay = r["replay"]
-            table.add_row("Worker CPU to replay one lifecycle's histories (ms, best of 20)",
+            row("Worker CPU to replay one lifecycle's histories (ms, best of 20)",
                           f"{replay['concordat_ms']:.1f}", f"{replay['floor_ms']:.1f}", f"{replay['ratio']:.2f}", "")
         if "events_per_review_cycle" in hist:
-            table.add_row("History events per review cycle", f"{hist['events_per_review_cycle']}", "", "", "")
+            row("History events per review cycle", f"{hist['events_per_review_cycle']:g}", "", "")
     if "scale" in r:
         scale = r["scale"]
-        table.add_row(f"Scale: agreements driven into review, 30 at a time ({scale['seconds']:.0f} s, "
+        row(f"Scale: agreements driven into review, 30 at a time ({scale['seconds']:.0f} s, "
                       f"{scale['per_minute']:.0f} a minute)", f"{scale['agreements_in_review']}", "", "", "")
-        table.add_row("Scale: their reviews fall due at", ", ".join(scale["reviews_fall_due"]), "", "", "")
-        table.add_row("Scale: worker RSS added per agreement in review (KB)",
+        row("Scale: their reviews fall due at", ", ".join(scale["reviews_fall_due"]), "", "", "")
+        row("Scale: worker RSS added per agreement in review (KB)",
                       f"{scale['worker_rss_added_kb_each']:.0f}",
                       "", "", "")
-        table.add_row("Scale: history events, ledger rows per agreement to its first review",
+        row("Scale: history events, ledger rows per agreement to its first review",
                       f"{scale['events_per_agreement_to_review']}, {scale['ledger_rows_per_agreement_to_review']:.0f}",
                       "", "", "")
         if scale["events_per_agreement_per_year"]:
-            table.add_row("Per agreement per year, quarterly reviews: history events, ledger rows",
+            row("Per agreement per year, quarterly reviews: history events, ledger rows",
                           f"{scale['events_per_agreement_per_year']:.0f}, "
                           f"{scale['ledger_rows_per_agreement_per_year']:.0f}",
                           "", "", "")
     if "memory" in r:
         mem = r["memory"]
-        table.add_row("Worker RSS idle (MB)", f"{mem['idle_rss_mb']:.0f}", "", "", "")
+        row("Worker RSS idle (MB)", f"{mem['idle_rss_mb']:.0f}", "", "", "")
         for size, kb in mem["kb_per_open_agreement"].items():
-            table.add_row(f"Worker RSS, {size} open in sign-off (MB; KB each; sticky cache {mem['sticky_cache_size']})",
+            row(f"Worker RSS, {size} open in sign-off (MB; KB each; sticky cache {mem['sticky_cache_size']})",
                           f"{mem['rss_mb'][size]:.0f} ({kb:.1f} KB each)",
-                          f"{mem['floor_kb_per_open_workflow']:.1f} KB each",
-                          f"{kb / mem['floor_kb_per_open_workflow']:.2f}",
-                          f"at most {MEMORY_TARGET_KB} KB {'met' if kb <= MEMORY_TARGET_KB else 'MISSED'}")
+                f"{mem['floor_kb_per_open_workflow']:.1f} KB each",
+                f"{kb / mem['floor_kb_per_open_workflow']:.2f}",
+                f"at most {MEMORY_TARGET_KB} KB {'met' if kb <= MEMORY_TARGET_KB else 'MISSED'}")
     return table
 
 

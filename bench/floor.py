@@ -1,7 +1,8 @@
 """The floor workflows: what Temporal itself costs for the same work, with no governance logic.
 
 A floor lifecycle takes the same number of updates as an agreement's, each running one
-activity that writes one row, and re-arms a timer after each like the agreement does.
+activity that writes one row, and re-arms a timer after each like the agreement does; the
+local-activity floor runs the same workflow with each row written in a local activity.
 A floor deadline is a timer followed by one row written. Only workflow code lives here:
 the sandbox re-imports this module, so its activities live in bench/worker.py.
 """
@@ -23,13 +24,18 @@ FLOOR_TABLE = """CREATE TABLE IF NOT EXISTS bench_floor (
 
 @workflow.defn
 class FloorLifecycleWorkflow:
+    """``updates`` updates, each writing one row; with ``local``, each row in a local activity (the local-activity
+    floor: the fastest bare workflow doing the same work, answered in the task that accepts the update)."""
+
     def __init__(self) -> None:
         self._done = 0
         self._opened = False
+        self._local = False
 
     @workflow.run
-    async def run(self, updates: int) -> int:
-        await workflow.execute_activity("floor_write", {"opened": True}, start_to_close_timeout=_WRITE_TIMEOUT)
+    async def run(self, updates: int, local: bool = False) -> int:
+        self._local = local
+        await self._write({"opened": True})
         self._opened = True
         while self._done < updates:
             await self._sleep_until_updated_or_a_day()
@@ -49,9 +55,16 @@ class FloorLifecycleWorkflow:
 
     @workflow.update
     async def act(self, payload: dict) -> int:
-        await workflow.execute_activity("floor_write", payload, start_to_close_timeout=_WRITE_TIMEOUT)
+        await self._write(payload)
         self._done += 1
         return self._done
+
+    async def _write(self, payload: dict) -> None:
+        """One row, in an ordinary activity or (``local``) a local one, with Temporal's default retries."""
+        if self._local:
+            await workflow.execute_local_activity("floor_write", payload, start_to_close_timeout=_WRITE_TIMEOUT)
+        else:
+            await workflow.execute_activity("floor_write", payload, start_to_close_timeout=_WRITE_TIMEOUT)
 
 
 @workflow.defn

@@ -19,7 +19,8 @@ from cli.inputs import load_file, validated
 from cli.output import print_json
 from cli.seams import add_api_options, agreements_for
 from cli.status import print_status
-from domain.status import AgreementStatus
+from domain.actions import Reply
+from domain.status import AgreementStatus, Receipt
 from runtime.settings import Settings
 from workflows.agreement import AgreementWorkflow
 from workflows.contract import UPDATES
@@ -52,6 +53,10 @@ class ActionCommand(Generic[ActionT]):
     async def send(self, agreements: Agreements, agreement_id: str, action: ActionT) -> AgreementStatus:
         """Act on the agreement with ``action`` through ``agreements``; its new status."""
         return await agreements.act(agreement_id, self.update, action)
+
+    async def send_for_receipt(self, agreements: Agreements, agreement_id: str, action: ActionT) -> Receipt:
+        """As ``send``, answered with a short receipt (``--reply receipt``)."""
+        return await agreements.act_for_receipt(agreement_id, self.update, action)
 
 
 COMMANDS: list[ActionCommand[Any]] = [
@@ -122,7 +127,7 @@ def _add_action_command(commands: Any, command: ActionCommand[Any]) -> None:
             _add_field_flag(parser, field_name, field, required=field.is_required() and not readings)
     if readings:
         parser.add_argument("--reading", action="append", metavar="KPI=VALUE", help="one reading; repeatable")
-    parser.add_argument("--json", action="store_true", help="print the new status as JSON")
+    parser.add_argument("--json", action="store_true", help="print the new status (or the receipt) as JSON")
     add_api_options(parser)
 
 
@@ -160,6 +165,16 @@ async def act(client: Client | None, settings: Settings, args: argparse.Namespac
     action = command.parse(payload_of(command, args))
     if action.action_id is None:  # named here, so that an unknown outcome can be resolved by sending it again
         action = action.model_copy(update={"action_id": f"cli-{uuid.uuid4()}"})
+    if action.reply is Reply.RECEIPT:
+        receipt = await command.send_for_receipt(agreements_for(client, settings, args), args.agreement_id, action)
+        if args.json:
+            print_json(console, receipt.model_dump(mode="json"))
+        else:
+            done = "repeat (nothing more was done)" if receipt.action.repeat else "accepted"
+            console.print(f"{done}: {command.name.replace('_', ' ')} {receipt.action.action_id}, decisions "
+                          f"#{receipt.action.first_seq} to #{receipt.action.last_seq}; {receipt.agreement_id} is in "
+                          f"{receipt.stage.label}, version {receipt.version or 'none'}", markup=False)
+        return 0
     status = await command.send(agreements_for(client, settings, args), args.agreement_id, action)
     if args.json:
         print_json(console, status.model_dump(mode="json"))

@@ -60,8 +60,15 @@ ATTESTATION_MAX_LENGTH = 8000
 VERSION_PATTERN = r"^[0-9a-f]{64}$"
 
 
+class Reply(StrEnum):
+    """What an update answers with: the agreement's whole status (the default), or a short receipt."""
+
+    STATUS = "status"
+    RECEIPT = "receipt"
+
+
 class Action(Extended):
-    LATER_FIELDS = frozenset({"attestation"})
+    LATER_FIELDS = frozenset({"attestation", "reply"})
 
     actor: Actor
     action_id: ActionId | None = Field(
@@ -77,6 +84,12 @@ class Action(Extended):
         max_length=ATTESTATION_MAX_LENGTH,
         description="Set by the Concordat API, never by hand: its signed statement (a compact JWS, see "
         "domain.attestation) of who sent this action. Required on an agreement that requires attestation.",
+    )
+    reply: Reply = Field(
+        default=Reply.STATUS,
+        description="What the update answers with once the action's decisions are recorded: the agreement's whole "
+        "status (\"status\", the default) or a short receipt (\"receipt\": the decisions' numbers, the stage and "
+        "the version). It changes only the answer: it is not recorded, and a repeat may ask for either.",
     )
 
 

@@ -215,6 +215,16 @@ class Agreement(BaseModel):
         description="A proposal whose preferred option has not the highest net present social value is submitted "
         "only with a recorded justification (rules version 3, the preferred-option-justified patch).",
     )
+    ledger_written_locally: bool = Field(
+        default=False,
+        description="The engine records decisions and raises alerts in local activities, so an update is answered "
+        "in one workflow task (since the answered-in-one-task patch); before it, through ordinary activities.",
+    )
+    runs_until_history_bound: bool = Field(
+        default=False,
+        description="A run continues as new only as its history nears its bound or the server suggests it (since "
+        "the answered-in-one-task patch); before it, also after every review cycle.",
+    )
     rules_version: int = Field(
         default=0,
         description="Which rules the engine gave this agreement, carried from run to run: 0, the flags above "

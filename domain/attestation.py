@@ -39,8 +39,10 @@ WINDOW = 50
 
 
 def content_hash(action: BaseModel) -> str:
-    """The SHA-256 (hex) of ``action``'s canonical JSON, its model's name included, without its attestation."""
-    return digest({"type": type(action).__name__, "action": action.model_dump(mode="json", exclude={"attestation"})})
+    """The SHA-256 (hex) of ``action``'s canonical JSON, its model's name included, without its attestation or the
+    reply it asks for (which the ledger does not record, so an attestation can be checked against the ledger)."""
+    return digest({"type": type(action).__name__,
+                   "action": action.model_dump(mode="json", exclude={"attestation", "reply"})})
 
 
 def attestation_claims(

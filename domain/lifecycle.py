@@ -88,7 +88,8 @@ def evolve(agreement: Agreement, action: Action, now: datetime) -> Transition:
         delegation.acting_delegation(agreement, action.actor, now)
     draft = Draft(_copy(agreement), now, action.actor)
     attested = action.attestation is not None
-    draft.record(rule.kind, action.model_dump(mode="json", exclude={"actor"} if attested else {"actor", "action_id"}))
+    draft.record(rule.kind, action.model_dump(mode="json", exclude={"actor", "reply"} if attested
+                                              else {"actor", "action_id", "reply"}))
     rule.apply(draft, action)
     remembered = None
     if action.action_id is not None:
@@ -247,9 +248,10 @@ def _copy(agreement: Agreement) -> Agreement:
 
 def _fingerprint(action: Action, rule: Rule) -> str:
     """What a repeat of ``action`` must match: its decision kind and content, without the action id (the same
-    by definition) or the attestation (a resend through the API is attested anew). Carried in the state
-    (``RecentAction.fingerprint``), so its content is fixed: runs of every version compare it."""
-    return digest({"kind": rule.kind, "action": action.model_dump(mode="json", exclude={"action_id", "attestation"})})
+    by definition), the attestation (a resend through the API is attested anew) or the reply asked for. Carried in
+    the state (``RecentAction.fingerprint``), so its content is fixed: runs of every version compare it."""
+    return digest({"kind": rule.kind,
+                   "action": action.model_dump(mode="json", exclude={"action_id", "attestation", "reply"})})
 
 
 def _repeat_of(agreement: Agreement, action: Action, rule: Rule) -> RecentAction | None:

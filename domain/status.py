@@ -51,6 +51,18 @@ class ActionReceipt(ValueObject):
     repeat: bool
 
 
+class Receipt(ValueObject):
+    """The short answer to an action sent with ``reply: "receipt"``: what became of it (``action``: its id, the
+    ledger sequence numbers its decisions were recorded under, whether it was a repeat), and the agreement's stage,
+    version and number of recorded decisions after it. The status query gives the rest."""
+
+    agreement_id: str
+    action: ActionReceipt
+    stage: Stage
+    version: str | None
+    decisions_recorded: int
+
+
 class VariationView(ValueObject):
     """The pending variation: what it changes, who has signed it, who is awaited, and from when."""
 

@@ -162,6 +162,15 @@ async def test_the_named_signatory_signs_the_version_they_read_and_the_ledger_ke
         assert (problem["field"], problem["code"]) == ("version", "stale_version")
         assert version in problem["message"] and response.json()["type"] == ACTION_REJECTED
 
+        response = await api.http.post(f"/agreements/{agreement_id}/actions/record_sign_off", json={
+            "actor": STAFFORDSHIRE, "decision": "approve", "version": version},
+            headers={**api.bearer(GRACE), "Prefer": "return=minimal"})
+        assert response.status_code == 200, response.text
+        receipt = response.json()
+        assert set(receipt) == {"agreement_id", "action", "stage", "version", "decisions_recorded"}, receipt
+        assert (receipt["stage"], receipt["version"], receipt["action"]["repeat"]) == ("sign_off", version, False)
+        assert receipt["action"]["first_seq"] == receipt["action"]["last_seq"] == receipt["decisions_recorded"]
+
         ledger = (await api.http.get(f"/agreements/{agreement_id}/ledger", headers=api.bearer(GRACE))).json()
         assert ledger["verification"]["valid"] and ledger["attestations"]["valid"]
         def attested(identity: str) -> str:
@@ -170,7 +179,8 @@ async def test_the_named_signatory_signs_the_version_they_read_and_the_ledger_ke
         assert [(row["kind"], row["identity"]) for row in ledger["attestations"]["rows"]] == [
             ("identity_bound", attested(OWEN)), ("identity_bound", attested(GRACE)),
             ("proposal_submitted", attested(PRIYA)), ("objectives_set", attested(PRIYA)),
-            ("submitted_for_sign_off", attested(PRIYA)), ("signed_off", attested(OWEN))]
+            ("submitted_for_sign_off", attested(PRIYA)), ("signed_off", attested(OWEN)),
+            ("signed_off", attested(GRACE))]
         shown = (await api.http.get(f"/agreements/{agreement_id}", headers=api.bearer(GRACE))).json()
         assert shown["version"] == version
 

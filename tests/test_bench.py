@@ -29,11 +29,15 @@ async def test_the_benchmark_runs_every_measure_at_a_tiny_size(
     assert "Concordat against the Temporal floor" in text and "benchmarking on the Temporal at" in text
 
     results = json.loads(out.read_text())
-    assert set(results["targets"]) == {"lifecycle", "starts", "updates_under_load", "sign_off_p95", "deadline_burst",
-                                       "ledger_writes"}
+    assert set(results["targets"]) == {"lifecycle", "lifecycle_local", "starts", "updates_under_load", "sign_off_p50",
+                                       "sign_off_p95", "deadline_burst", "ledger_writes"}
     assert all(check["ratio"] > 0 for check in results["targets"].values())
     assert results["lifecycle"]["updates_per_lifecycle"] >= 10
-    assert results["history"]["events_per_lifecycle"] > results["history"]["events_per_review_cycle"] > 0
+    history = results["history"]
+    assert history["events_per_lifecycle"] > history["events_per_review_cycle"] > 0
+    assert history["concordat_tasks_per_update"] == history["local_floor_tasks_per_update"] == 1, \
+        "an update is answered in the workflow task that accepts it"
+    assert history["floor_tasks_per_update"] == 2 and results["lifecycle"]["local_floor_per_s"] > 0
     assert results["sign_off_latency_ms"]["samples"] == 4
     assert results["starts"]["agreements"] == 4
     assert results["updates_under_load"]["agreements"] == 3 and results["updates_under_load"]["updates"] >= 3 * 5
@@ -50,5 +54,6 @@ async def test_the_benchmark_runs_every_measure_at_a_tiny_size(
         sys.executable, "-m", "bench", "--markdown", str(out), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
     table, _ = await asyncio.wait_for(quoted.communicate(), timeout=60)
     lines = table.decode().splitlines()
-    assert quoted.returncode == 0 and lines[0] == "| Measure | Concordat | Floor | Ratio | Target |"
-    assert any(line.startswith("| Lifecycles/s") and line.count("|") == 6 for line in lines), lines
+    assert quoted.returncode == 0
+    assert lines[0] == "| Measure | Concordat | Floor | Ratio | Local floor | Local ratio | Target |"
+    assert any(line.startswith("| Lifecycles/s") and line.count("|") == 8 for line in lines), lines

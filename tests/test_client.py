@@ -43,16 +43,17 @@ async def test_a_refusal_is_typed_and_names_the_reason(harness: Harness):
         await harness.agreements.status("agreement-none")
 
 
-async def test_every_run_of_a_long_lived_agreement_keeps_its_memo(harness: Harness):
+async def test_every_run_of_a_long_lived_agreement_keeps_its_memo(harness: Harness, monkeypatch: pytest.MonkeyPatch):
     request = factories.request(harness.new_id(), settings={"term": "P364D"})
     handle = await harness.start(request)
     await walk_to_sign_off(handle)
     await approve_by_all(handle)
     await go_live(handle)
+    await harness.continue_as_new_at_next_task(handle, monkeypatch)
     await conclude_review(harness, handle)
 
     latest = await handle.describe()
-    assert latest.run_id != harness.first_run_ids[handle.id], "the review cycle continued the agreement as new"
+    assert latest.run_id != harness.first_run_ids[handle.id], "the agreement continued as new"
     assert await latest.memo() == start_options(request)["memo"]
     first = await harness.client.get_workflow_handle(handle.id, run_id=harness.first_run_ids[handle.id]).describe()
     assert await first.static_summary() == start_options(request)["static_summary"]

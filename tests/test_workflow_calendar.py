@@ -95,4 +95,5 @@ async def test_a_new_agreement_runs_under_the_calendar_and_never_skip_rules(harn
     events = await harness.history_events(handle)
     markers = " ".join(str(e.marker_recorded_event_attributes) for e in events
                        if e.HasField("marker_recorded_event_attributes"))
-    assert rollout.CURRENT_RULES in markers, "a new agreement takes the current rules, calendar periods among them"
+    assert all(patch in markers for patch in rollout.CURRENT_RULES), (
+        "a new agreement takes the current rules, calendar periods among them")

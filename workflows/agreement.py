@@ -14,8 +14,9 @@ ten-year agreement is a chain of short runs.
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
@@ -24,7 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.ledger import LedgerActivities
     from domain import actions, drift, lifecycle, limits
-    from domain.actions import Action, action_id_of
+    from domain.actions import Action, Reply, action_id_of
     from domain.agreement import Agreement, AgreementInput
     from domain.delegation import renumbered
     from domain.errors import (
@@ -39,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.ledger import ChainHead, Decision, chain
     from domain.model import Stage
     from domain.rules import signatories
-    from domain.status import ActionReceipt, AgreementStatus, status_of, waiting_summary
+    from domain.status import ActionReceipt, AgreementStatus, Receipt, status_of, waiting_summary
     from workflows import rollout, search_attributes
     from workflows.converter import actor_in, log_refusal
     from workflows.web_ui import details_markdown
@@ -56,6 +57,15 @@ _LEDGER_WRITE_RETRY = RetryPolicy(
     non_retryable_error_types=[LEDGER_CONFLICT],
 )
 """Ledger writes are retried until they succeed, but for a conflict (another decision under the same number)."""
+_LOCAL_RETRY_THRESHOLD = timedelta(seconds=8)
+"""A local ledger write whose next attempt is further off than this waits for it on a workflow timer (a new workflow
+task) rather than inside the current task, which the worker otherwise keeps alive with heartbeats: a long PostgreSQL
+outage then costs a timer per retry, not a held task."""
+HISTORY_BOUND = 200
+"""Since ``answered-in-one-task``, a run continues as new once its history holds this many events (or the server
+suggests it), checked after every action and wake: a whole lifecycle to its first review fits in one run, a run
+stays under the 250 events ``tests/test_long_life.py`` holds every run to (an action adds about ten), and a worker
+rebuilding an evicted run replays it in milliseconds. Temporal's own limits (50,000 events, 50 MB) are far off."""
 
 
 def workflow_id(agreement_id: str) -> str:
@@ -68,13 +78,20 @@ def agreement_id_of(workflow_id: str) -> str:
     return workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
+def _refusal_of(error: ActivityError | ApplicationError) -> ApplicationError | None:
+    """The ledger's refusal in a failed write: the cause of an ordinary activity's ``ActivityError``; a local
+    activity's non-retryable failure reaches the workflow as the ``ApplicationError`` itself."""
+    cause = error.cause if isinstance(error, ActivityError) else error
+    return cause if isinstance(cause, ApplicationError) else None
+
+
 @workflow.defn
 class AgreementWorkflow:
     @workflow.init
     def __init__(self, start: AgreementInput) -> None:
         self._state_version = 0
         if start.carried is None:
-            opening = lifecycle.open_agreement(start, workflow.now())
+            opening = lifecycle.open_agreement(start, rollout.opening_time())
             self._agreement, self._unrecorded = opening.agreement, opening.decisions
         elif workflow.info().continued_run_id is None:
             message = "carried state is accepted only when the engine continues an agreement as new"
@@ -84,11 +101,12 @@ class AgreementWorkflow:
         else:
             self._agreement, self._unrecorded = start.carried, []
         self._title_searchable = rollout.adopt_rules(self._agreement, opening=start.carried is None)
+        self._local_writes = self._agreement.ledger_written_locally
         if start.carried is None:
             self._refuse_identities_of_other_bodies()
         self._review_at_start = self._agreement.review_number
         self._lock = asyncio.Lock()
-        self._published: tuple[AgreementStatus, list[SearchAttributeUpdate], str] | None = None
+        self._published: tuple[tuple[int, int, int, datetime], list[SearchAttributeUpdate], str] | None = None
         self._reached_memo: tuple[tuple[int, int, int, datetime], list[drift.Alert]] | None = None
         self._status_memo: tuple[tuple[int, int, int, datetime], AgreementStatus] | None = None
         self._validated: dict[str, tuple[tuple[int, int, int, datetime], lifecycle.Transition]] = {}
@@ -132,13 +150,15 @@ class AgreementWorkflow:
             while self._agreement.stage is not Stage.CLOSED:
                 await self._raise_due_alerts()
                 await self._vary_when_due()
-                status = self._publish()
+                waiting = limits.clip(waiting_summary(self._publish()), limits.SUMMARY_BYTES)
                 if self._time_to_continue_as_new():
                     await workflow.wait_condition(
                         lambda: workflow.all_handlers_finished() and not self._lock.locked())
                     self._agreement.raised_alerts = drift.alerts_still_relevant(self._agreement)
                     workflow.continue_as_new(start.model_copy(update={"carried": self._agreement}))
-                await self._sleep_until_changed_or(self._next_wake(), status)
+                wake_at = self._next_wake()
+                self._status_memo = self._reached_memo = None  # recomputed when next read: not kept while asleep
+                await self._sleep_until_changed_or(wake_at, waiting)
             await workflow.wait_condition(workflow.all_handlers_finished)
         except asyncio.CancelledError:
             if not workflow.patched(rollout.RECORD_CANCELLATION):
@@ -178,7 +198,7 @@ class AgreementWorkflow:
         return self._reached_memo[1]
 
     @workflow.update
-    async def revise_proposal(self, action: actions.ReviseProposal) -> AgreementStatus:
+    async def revise_proposal(self, action: actions.ReviseProposal) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @revise_proposal.validator
@@ -186,7 +206,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def submit_proposal(self, action: actions.SubmitProposal) -> AgreementStatus:
+    async def submit_proposal(self, action: actions.SubmitProposal) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @submit_proposal.validator
@@ -194,7 +214,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def set_objectives(self, action: actions.SetObjectives) -> AgreementStatus:
+    async def set_objectives(self, action: actions.SetObjectives) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @set_objectives.validator
@@ -202,7 +222,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def submit_for_sign_off(self, action: actions.SubmitForSignOff) -> AgreementStatus:
+    async def submit_for_sign_off(self, action: actions.SubmitForSignOff) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @submit_for_sign_off.validator
@@ -210,7 +230,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def record_sign_off(self, action: actions.SignOff) -> AgreementStatus:
+    async def record_sign_off(self, action: actions.SignOff) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @record_sign_off.validator
@@ -218,7 +238,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def report_milestone(self, action: actions.ReportMilestone) -> AgreementStatus:
+    async def report_milestone(self, action: actions.ReportMilestone) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @report_milestone.validator
@@ -226,7 +246,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def record_kpi_readings(self, action: actions.RecordKpiReadings) -> AgreementStatus:
+    async def record_kpi_readings(self, action: actions.RecordKpiReadings) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @record_kpi_readings.validator
@@ -234,7 +254,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def decide_review(self, action: actions.DecideReview) -> AgreementStatus:
+    async def decide_review(self, action: actions.DecideReview) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @decide_review.validator
@@ -242,7 +262,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def record_benefits(self, action: actions.RecordBenefits) -> AgreementStatus:
+    async def record_benefits(self, action: actions.RecordBenefits) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @record_benefits.validator
@@ -250,7 +270,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def review_risks(self, action: actions.ReviewRisks) -> AgreementStatus:
+    async def review_risks(self, action: actions.ReviewRisks) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @review_risks.validator
@@ -258,7 +278,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def record_lessons(self, action: actions.RecordLessons) -> AgreementStatus:
+    async def record_lessons(self, action: actions.RecordLessons) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @record_lessons.validator
@@ -266,7 +286,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def withdraw(self, action: actions.Withdraw) -> AgreementStatus:
+    async def withdraw(self, action: actions.Withdraw) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @withdraw.validator
@@ -274,7 +294,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def propose_variation(self, action: actions.ProposeVariation) -> AgreementStatus:
+    async def propose_variation(self, action: actions.ProposeVariation) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @propose_variation.validator
@@ -282,7 +302,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def sign_variation(self, action: actions.SignVariation) -> AgreementStatus:
+    async def sign_variation(self, action: actions.SignVariation) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @sign_variation.validator
@@ -290,7 +310,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def withdraw_variation(self, action: actions.WithdrawVariation) -> AgreementStatus:
+    async def withdraw_variation(self, action: actions.WithdrawVariation) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @withdraw_variation.validator
@@ -298,7 +318,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def name_signatory(self, action: actions.NameSignatory) -> AgreementStatus:
+    async def name_signatory(self, action: actions.NameSignatory) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @name_signatory.validator
@@ -306,7 +326,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def retire_signatory(self, action: actions.RetireSignatory) -> AgreementStatus:
+    async def retire_signatory(self, action: actions.RetireSignatory) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @retire_signatory.validator
@@ -314,7 +334,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def bind_identity(self, action: actions.BindIdentity) -> AgreementStatus:
+    async def bind_identity(self, action: actions.BindIdentity) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @bind_identity.validator
@@ -322,7 +342,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def change_attestor_keys(self, action: actions.ChangeAttestorKeys) -> AgreementStatus:
+    async def change_attestor_keys(self, action: actions.ChangeAttestorKeys) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @change_attestor_keys.validator
@@ -330,7 +350,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def delegate_signature(self, action: actions.DelegateSignature) -> AgreementStatus:
+    async def delegate_signature(self, action: actions.DelegateSignature) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @delegate_signature.validator
@@ -338,7 +358,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update
-    async def withdraw_delegation(self, action: actions.WithdrawDelegation) -> AgreementStatus:
+    async def withdraw_delegation(self, action: actions.WithdrawDelegation) -> AgreementStatus | Receipt:
         return await self._act(action)
 
     @withdraw_delegation.validator
@@ -346,7 +366,7 @@ class AgreementWorkflow:
         self._evolve(action)
 
     @workflow.update(dynamic=True)
-    async def unknown_action(self, name: str, args: Sequence[RawValue]) -> AgreementStatus:
+    async def unknown_action(self, name: str, args: Sequence[RawValue]) -> AgreementStatus | Receipt:
         raise self._unknown_action(name, args)
 
     @unknown_action.validator
@@ -398,11 +418,13 @@ class AgreementWorkflow:
             self._validated[update.id] = (key, transition)
         return transition
 
-    async def _act(self, action: Action) -> AgreementStatus:
+    async def _act(self, action: Action) -> AgreementStatus | Receipt:
         """Check again under the lock, record the decisions, then adopt the new state.
 
-        A repeat of a remembered action records nothing; either way the status returned says, in
-        ``action``, which ledger entries hold the action's decisions and whether this was a repeat.
+        A repeat of a remembered action records nothing; either way the answer says, in ``action``, which
+        ledger entries hold the action's decisions and whether this was a repeat. The answer is the whole status,
+        or the short ``Receipt`` where the action asks for one (``reply``): the same whichever is asked, so the
+        choice alters no command and needs no patch.
         """
         await workflow.wait_condition(lambda: not self._unrecorded)
         async with self._lock:
@@ -411,17 +433,21 @@ class AgreementWorkflow:
             finally:
                 if (update := workflow.current_update_info()) is not None:
                     self._validated.pop(update.id, None)
+            found = False
             if not transition.repeat:
-                await self._record(transition.agreement, transition.decisions)
+                found = await self._record(transition.agreement, transition.decisions)
                 self._agreement = transition.agreement
-        status = self.status()
         if transition.remembered is None:
-            return status
+            return self.status()
         remembered = next((r for r in reversed(self._agreement.recent_actions)
                            if r.action_id == transition.remembered.action_id), transition.remembered)
         receipt = ActionReceipt(action_id=remembered.action_id, first_seq=remembered.first_seq,
-                                last_seq=remembered.last_seq, repeat=transition.repeat)
-        return status.model_copy(update={"action": receipt})
+                                last_seq=remembered.last_seq, repeat=transition.repeat or found)
+        if action.reply is Reply.RECEIPT:
+            agreement = self._agreement
+            return Receipt(agreement_id=agreement.agreement_id, action=receipt, stage=agreement.stage,
+                           version=agreement.version, decisions_recorded=agreement.chain.seq)
+        return self.status().model_copy(update={"action": receipt})
 
     def _refuse_a_workflow_id_of_another_agreement(self) -> None:
         """A fresh start must run as ``agreement-{agreement_id}``; any other workflow id fails the run with
@@ -441,29 +467,30 @@ class AgreementWorkflow:
         """Record the opening decision; fail the run with ``AgreementExists`` if the id already has a ledger."""
         try:
             await self._record(self._agreement, self._unrecorded)
-        except ActivityError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type == AGREEMENT_EXISTS:
-                raise ApplicationError(cause.message, type=AGREEMENT_EXISTS, non_retryable=True) from None
+        except (ActivityError, ApplicationError) as error:
+            refusal = _refusal_of(error)
+            if refusal is not None and refusal.type == AGREEMENT_EXISTS:
+                raise ApplicationError(refusal.message, type=AGREEMENT_EXISTS, non_retryable=True) from None
             raise
 
-    async def _record(self, agreement: Agreement, decisions: list[Decision]) -> None:
+    async def _record(self, agreement: Agreement, decisions: list[Decision]) -> bool:
         """Write ``decisions`` after ``agreement``'s chain head and move the head (in place) to the last written.
 
         The ledger is the record: when it already holds another decision at the next number (only a Temporal
         reset across an accepted action brings that), since ``ledger-is-the-record`` the decisions are recorded
         at the ledger's head instead (a repeat found as such, a divergence after a ``reset_recorded`` decision)
         and the agreement adopts the ledger's head, its remembered action (and a delegation it made or withdrew)
-        renumbered to match."""
+        renumbered to match.
+
+        Returns whether the decisions were found already in the ledger, nothing written: a repeat of an action
+        whose write committed but whose answer was lost (a local write's task that never completed, a reset)."""
         entries = chain(agreement.agreement_id, agreement.chain, decisions)
         summary = limits.clip("record " + ", ".join(d.kind.replace("_", " ") for d in decisions), limits.SUMMARY_BYTES)
         try:
-            await workflow.execute_activity_method(
-                LedgerActivities.record_decisions, entries, summary=summary,
-                start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
-            )
-        except ActivityError as error:
-            conflict = isinstance(error.cause, ApplicationError) and error.cause.type == LEDGER_CONFLICT
+            await self._write(LedgerActivities.record_decisions, entries, summary)
+        except (ActivityError, ApplicationError) as error:
+            refusal = _refusal_of(error)
+            conflict = refusal is not None and refusal.type == LEDGER_CONFLICT
             if not conflict or not workflow.patched(rollout.LEDGER_IS_THE_RECORD):
                 raise
             recorded = await workflow.execute_activity_method(
@@ -471,6 +498,7 @@ class AgreementWorkflow:
                 start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
             )
             shift = recorded[0].seq - entries[0].seq
+            found = shift == 0
             agreement.recent_actions = [
                 action.model_copy(update={"first_seq": action.first_seq + shift, "last_seq": action.last_seq + shift})
                 if action.first_seq == entries[0].seq else action
@@ -478,22 +506,42 @@ class AgreementWorkflow:
             ]
             agreement.delegations = renumbered(agreement.delegations, entries[0].seq, shift)
             entries = recorded
+        else:
+            found = False
         agreement.chain = ChainHead(seq=entries[-1].seq, hash=entries[-1].hash)
         if agreement is self._agreement:
             self._unrecorded = []
+        return found
+
+    async def _write(self, activity: Callable[[LedgerActivities, Any], Awaitable[None]], arg: Any,
+                     summary: str) -> None:
+        """Run an idempotent ledger activity (``record_decisions`` or ``raise_alerts``) with ``arg``, retried until
+        it succeeds or refuses (``LedgerConflict``, ``AgreementExists``), raising ``ActivityError`` then.
+
+        Since ``answered-in-one-task`` it runs as a local activity, in the worker that holds the workflow task: no
+        server round trip, and the update is answered in the task that accepted it, once the write is committed.
+        Each attempt may take ``_LEDGER_WRITE_TIMEOUT`` and there is no overall limit, as for the ordinary activity:
+        while an attempt runs or a retry is near, the worker heartbeats the workflow task (so the task timeout does
+        not cut a slow write short); a retry further off than ``_LOCAL_RETRY_THRESHOLD`` waits on a workflow timer.
+        A worker that dies mid-write leaves no marker, so the next worker writes again: the write is idempotent by
+        agreement, number and hash, and a decision committed under another time (the new task's) is found by
+        ``ledger-is-the-record`` as a repeat."""
+        if self._local_writes:
+            await workflow.execute_local_activity_method(
+                activity, arg, summary=summary, start_to_close_timeout=_LEDGER_WRITE_TIMEOUT,
+                retry_policy=_LEDGER_WRITE_RETRY, local_retry_threshold=_LOCAL_RETRY_THRESHOLD)
+        else:
+            await workflow.execute_activity_method(
+                activity, arg, summary=summary, start_to_close_timeout=_LEDGER_WRITE_TIMEOUT,
+                retry_policy=_LEDGER_WRITE_RETRY)
 
     async def _raise_due_alerts(self) -> None:
         """Raise every drift level reached, including one reached while the last was being raised."""
         async with self._lock:
             due = drift.due_alerts(self._agreement, workflow.now(), self._reached())
             while due:
-                await workflow.execute_activity_method(
-                    LedgerActivities.raise_alerts,
-                    due,
-                    summary=limits.clip("raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due),
-                                        limits.SUMMARY_BYTES),
-                    start_to_close_timeout=_LEDGER_WRITE_TIMEOUT, retry_policy=_LEDGER_WRITE_RETRY,
-                )
+                await self._write(LedgerActivities.raise_alerts, due, limits.clip(
+                    "raise " + ", ".join(f"{a.level} alert on {a.subject}" for a in due), limits.SUMMARY_BYTES))
                 self._agreement.raised_alerts.extend(alert.key for alert in due)
                 due = drift.due_alerts(self._agreement, workflow.now(), self._reached())
                 if due and not rollout.applies(self._agreement, rollout.RAISE_LEVELS_REACHED_WHILE_RAISING):
@@ -518,36 +566,41 @@ class AgreementWorkflow:
         return min((moment for moment in moments if moment is not None), default=None)
 
     def _time_to_continue_as_new(self) -> bool:
-        """After each review cycle, or when history grows long, start a fresh run."""
-        next_review = self._agreement.review_number != self._review_at_start
-        return next_review or workflow.info().is_continue_as_new_suggested()
+        """When history grows long (``HISTORY_BOUND`` events, since ``answered-in-one-task``), or the server
+        suggests it, start a fresh run; a run begun before that patch also after each review cycle."""
+        info = workflow.info()
+        if info.is_continue_as_new_suggested():
+            return True
+        if self._agreement.runs_until_history_bound:
+            return info.get_current_history_length() >= HISTORY_BOUND
+        return self._agreement.review_number != self._review_at_start
 
     def _publish(self) -> AgreementStatus:
         """Keep the Web UI current: search attributes to filter by, details to read; returns the status shown.
 
-        Only what changed is sent: nothing when the status is the very one last published (or words the same
-        attributes and details), and since ``upsert-only-changed-search-attributes`` only the attributes
+        Only what changed is sent: nothing when the state and moment are those last published (or the status
+        words the same attributes and details), and since ``upsert-only-changed-search-attributes`` only the attributes
         whose values changed; since ``rules-carried``, only those that differ from the run's own (a continued
         run starts with the attributes its predecessor had)."""
-        status = self.status()
-        if self._published is not None and self._published[0] is status:
+        status, key = self.status(), self._state_key()
+        if self._published is not None and self._published[0] == key:
             return status
         attributes = search_attributes.updates(status, with_title=self._title_searchable)
         details = limits.clip(details_markdown(status), limits.DETAILS_BYTES)
         if self._published is not None and (attributes, details) == self._published[1:]:
-            self._published = (status, attributes, details)
+            self._published = (key, attributes, details)
             return status
         rollout.upsert_search_attributes(self._agreement, attributes, self._published[1] if self._published else [])
         workflow.set_current_details(details)
-        self._published = (status, attributes, details)
+        self._published = (key, attributes, details)
         return status
 
-    async def _sleep_until_changed_or(self, wake_at: datetime | None, status: AgreementStatus) -> None:
-        """Sleep until an action is recorded or the next drift level is reached."""
+    async def _sleep_until_changed_or(self, wake_at: datetime | None, waiting: str) -> None:
+        """Sleep until an action is recorded or the next drift level is reached; ``waiting`` words the timer."""
         seen = self._agreement.chain.seq
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._agreement.chain.seq != seen,
                 timeout=None if wake_at is None else wake_at - workflow.now(),
-                timeout_summary=limits.clip(waiting_summary(status), limits.SUMMARY_BYTES),
+                timeout_summary=waiting,
             )

@@ -42,12 +42,12 @@ from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.actions import action_id_of
+from domain.actions import Reply, action_id_of
 from domain.agreement import ClosedOutcome, Closure
 from domain.errors import AGREEMENT_EXISTS
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest, Rag, Stage
-from domain.status import AgreementStatus
+from domain.status import AgreementStatus, Receipt
 from domain.timestamps import utc_text
 from workflows import search_attributes as sa
 from workflows.agreement import TASK_QUEUE, WORKFLOW_ID_PREFIX, AgreementWorkflow, agreement_id_of, workflow_id
@@ -345,10 +345,31 @@ class AgreementClient:
         written), ``AgreementClosed``, ``AgreementNotFound``, ``StartRefused`` (it never opened) or
         ``AgreementRecordGone``.
         """
+        answer = await self._act(agreement_id, update, action, Reply.STATUS)
+        if not isinstance(answer, AgreementStatus):
+            raise TypeError(f"the agreement answered {type(answer).__name__} where its status was asked for")
+        return answer
+
+    async def act_for_receipt(self, agreement_id: str, update: Any, action: BaseModel) -> Receipt:
+        """As ``act``, answered with a short ``Receipt`` (the decisions' numbers, the stage and the version) rather
+        than the whole status: a smaller answer, for callers that read the status only when they need it. Raises
+        as ``act`` does."""
+        answer = await self._act(agreement_id, update, action, Reply.RECEIPT)
+        if isinstance(answer, AgreementStatus):  # an agreement that could not say which decisions were its own
+            if answer.action is None:
+                raise TypeError("the agreement answered with its status and no receipt of the action")
+            return Receipt(agreement_id=answer.agreement_id, action=answer.action, stage=answer.stage,
+                           version=answer.version, decisions_recorded=answer.decisions_recorded)
+        return answer
+
+    async def _act(self, agreement_id: str, update: Any, action: BaseModel, reply: Reply) -> AgreementStatus | Receipt:
+        """``act``: ``action`` sent asking for the answer ``reply`` says."""
         name = update_name(update)
         model = UPDATES[name]
         if not isinstance(action, model):
             raise TypeError(f"{name} takes a {model.__name__}, not a {type(action).__name__}")
+        if action.reply is not reply:
+            action = action.model_copy(update={"reply": reply})
         method = getattr(AgreementWorkflow, name)
         handle = self._handle(workflow_id(agreement_id))
         try:
@@ -362,7 +383,7 @@ class AgreementClient:
         return await self._send_knowing(agreement_id, handle, method, action)
 
     async def _send_knowing(self, agreement_id: str, handle: AgreementHandle, method: Any,
-                            action: BaseModel) -> AgreementStatus:
+                            action: BaseModel) -> AgreementStatus | Receipt:
         """``_send``, and when the outcome cannot be learnt (``UNKNOWN_OUTCOME_STATUSES``, or the update's call
         timed out) once more, safely: an action that names its id goes again under it (the agreement answers a
         repeat if the first was recorded), one that does not under the same update id (Temporal answers with
@@ -383,7 +404,8 @@ class AgreementClient:
                 update_id = str(uuid.uuid4()) if action_id else update_id
         raise OutcomeUnknown(agreement_id, str(action_id or action_id_of(update_id)), cause)
 
-    async def _send(self, handle: AgreementHandle, method: Any, action: BaseModel, update_id: str) -> AgreementStatus:
+    async def _send(self, handle: AgreementHandle, method: Any, action: BaseModel,
+                    update_id: str) -> AgreementStatus | Receipt:
         try:
             return await handle.execute_update(method, action, id=update_id)
         except WorkflowUpdateFailedError as failure:

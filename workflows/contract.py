@@ -42,7 +42,7 @@ from domain.actions import (
 from domain.agreement import RECENT_ACTIONS_KEPT
 from domain.errors import AGREEMENT_EXISTS, AGREEMENT_ID_MISMATCH, ERROR_TYPES
 from domain.model import AgreementRequest
-from domain.status import AgreementStatus
+from domain.status import AgreementStatus, Receipt
 from workflows.agreement import TASK_QUEUE, workflow_id
 
 WORKFLOW_TYPE = "AgreementWorkflow"
@@ -70,7 +70,8 @@ UPDATES: dict[str, type[Action]] = {
     "delegate_signature": DelegateSignature,
     "withdraw_delegation": WithdrawDelegation,
 }
-"""Each update takes one argument of this model and returns the agreement's ``AgreementStatus``."""
+"""Each update takes one argument of this model and returns the agreement's ``AgreementStatus``, or a ``Receipt``
+where the action's ``reply`` asks for one."""
 
 QUERIES: dict[str, type[BaseModel]] = {"status": AgreementStatus}
 """Each query takes no argument and returns this model."""
@@ -163,6 +164,7 @@ def schemas() -> dict[str, dict[str, Any]]:
     found = {
         "start.AgreementRequest.json": TypeAdapter(AgreementRequest).json_schema(),
         "result.AgreementStatus.json": TypeAdapter(AgreementStatus).json_schema(mode="serialization"),
+        "result.Receipt.json": TypeAdapter(Receipt).json_schema(mode="serialization"),
     }
     for name, action in UPDATES.items():
         found[f"update.{name}.json"] = action.model_json_schema()
@@ -194,6 +196,8 @@ def summary() -> dict[str, Any]:
         },
         "closed_agreement": CLOSED_AGREEMENT,
         "result": "result.AgreementStatus.json",
+        "short_result": {"schema": "result.Receipt.json",
+                         "when": "an update whose action sets reply to \"receipt\" answers with this instead"},
         "updates": {name: f"update.{name}.json" for name in UPDATES},
         "queries": {name: f"query.{name}.json" for name in QUERIES},
         "errors": {

@@ -7,6 +7,8 @@ the flags beside it), so a continued run asks history for no patch at all. Every
 histories: never rename one. The contributors' guide (docs/contributors.md) says how to add one.
 """
 
+from datetime import datetime
+
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 
@@ -53,19 +55,26 @@ could set (or change) any body's signatories' identities. Runs begun since carry
 the role through their own body's issuer (``bind_identity``), set its identities; and names are compared by their
 UTS #39 confusable skeletons (``Agreement.names_compared_by_skeleton``), so look-alike names are one person in
 one-person-one-body and in the register. Asked first, it brings every
-rule of ``rules-carried`` too, so a new agreement asks history for this one patch; a run continued from one
-carrying version 2 asks for none."""
+rule of ``rules-carried`` too; a run continued from one carrying version 2 asks for none of those."""
 
 PREFERRED_OPTION_JUSTIFIED = "preferred-option-justified"
 """Patch: before it, a proposal whose preferred option is not the one of highest net present social value was
 submitted without a word of why. Runs begun since carry rules version 3 (``Agreement.preferred_option_justified``):
 such a proposal is refused until its business case records ``preferred_justification`` (Green Book 2022, chapter 5,
-"Preferred option selection").
-Asked first, it brings every rule of versions 1 and 2 too, so a new agreement asks history for this one patch; a
-run continued from one carrying version 3 asks for none."""
+"Preferred option selection"). It brings every rule of versions 1 and 2 too; a run carrying version 3 asks for it
+no more."""
+ANSWERED_IN_ONE_TASK = "answered-in-one-task"
+"""Patch: before it, every decision was written and every alert raised through an ordinary activity (the server
+schedules it: three more events and a second workflow task before an update is answered), and a run continued as
+new after every review cycle. Runs begun since write them in local activities (``Agreement.ledger_written_locally``:
+an update is answered in the workflow task that accepts it, once its decisions are committed), and continue as new
+only as history nears its bound or the server suggests it (``Agreement.runs_until_history_bound``). Both flags are
+carried from run to run. It brings every rule of ``identities-bound-by-own-body`` too (runs recorded with it alone
+took those); a run carrying the flags asks for it no more."""
 
-CURRENT_RULES = PREFERRED_OPTION_JUSTIFIED
-"""The patch a new agreement asks history for, as it opens: the one that brings the current rules."""
+CURRENT_RULES = (PREFERRED_OPTION_JUSTIFIED, ANSWERED_IN_ONE_TASK)
+"""The patches a new agreement asks history for, in this order, as it opens: together they bring the current rules
+and engine; a run continued from one carrying both asks for none."""
 LEDGER_IS_THE_RECORD = "ledger-is-the-record"
 """Patch, asked only on the rare path (a ledger write refused as ``LedgerConflict``, which only a Temporal reset
 across an accepted action brings): before it, the conflict failed the action and every later one. Since, the
@@ -77,6 +86,14 @@ nothing in the ledger, the agreement looking alive. Since, the cancellation is r
 (``cancelled``, then the move to closed) before the run ends cancelled."""
 
 
+def opening_time() -> datetime:
+    """When a fresh agreement opens: since ``answered-in-one-task``, the moment its workflow started, the same in
+    every attempt at its first workflow task (the opening is written in a local activity, so a task retried after
+    the write committed writes the very same decision again, which the ledger finds already there); before it,
+    the first task's time."""
+    return workflow.info().workflow_start_time if workflow.patched(ANSWERED_IN_ONE_TASK) else workflow.now()
+
+
 def applies(agreement: Agreement, patch: str) -> bool:
     """Whether a rare-path ``patch`` from before ``rules-carried`` applies: always from rules version 1 (taken as
     applied without asking history), otherwise as history says."""
@@ -85,17 +102,22 @@ def applies(agreement: Agreement, patch: str) -> bool:
 
 def adopt_rules(agreement: Agreement, *, opening: bool) -> bool:
     """Give ``agreement`` (changed in place) the rules of this code at a run's start: all at once behind
-    ``preferred-option-justified`` (``CURRENT_RULES``); for a run begun before it, as it did (behind
+    ``preferred-option-justified`` and ``answered-in-one-task`` (``CURRENT_RULES``, each asked only while the
+    agreement does not carry what it brings); for a run begun before them, as it did (behind one of them alone,
     ``identities-bound-by-own-body``, ``rules-carried``, or patch by patch). ``opening`` is true for a fresh
-    agreement, false for a continued run. Returns whether the run sets the ``AgreementTitle`` search attribute."""
-    if agreement.rules_version >= 3:
-        return True
-    if workflow.patched(PREFERRED_OPTION_JUSTIFIED):
+    agreement, false for a continued run. Returns whether the run sets the ``AgreementTitle`` search attribute.
+
+    Either of the two newest patches brings rules version 2 with it: histories recorded while each was the only
+    patch a new agreement asked for hold that one marker alone, and replay as they ran."""
+    if agreement.rules_version < 3 and workflow.patched(PREFERRED_OPTION_JUSTIFIED):
         if agreement.rules_version < 2:
             _take_version_2(agreement, opening=opening)
         agreement.preferred_option_justified = True
         agreement.rules_version = 3
-        return True
+    if not agreement.ledger_written_locally and workflow.patched(ANSWERED_IN_ONE_TASK):
+        if agreement.rules_version < 2:
+            _take_version_2(agreement, opening=opening)
+        agreement.ledger_written_locally = agreement.runs_until_history_bound = True
     if agreement.rules_version >= 2:
         return True
     if workflow.patched(IDENTITIES_BOUND_BY_OWN_BODY):

@@ -17,13 +17,13 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from domain.ledger import ChainHead
 from domain.model import AgreementRequest
-from domain.status import AgreementStatus
+from domain.status import AgreementStatus, Receipt
 from workflows.agreement import AgreementWorkflow
 from workflows.contract import UPDATES
 
 ActionT = TypeVar("ActionT", bound=BaseModel)
 
-Update = UpdateMethodMultiParam[[AgreementWorkflow, ActionT], AgreementStatus]
+Update = UpdateMethodMultiParam[[AgreementWorkflow, ActionT], AgreementStatus | Receipt]
 """An update method of the agreement workflow taking an ``ActionT``: ``AgreementWorkflow.record_sign_off``."""
 
 OPENING_TIMEOUT = timedelta(seconds=60)
@@ -43,6 +43,10 @@ class Agreements(Protocol):
 
     async def act(self, agreement_id: str, update: Update[ActionT], action: ActionT) -> AgreementStatus:
         """Send ``action`` to the agreement as ``update``; its new status once its decisions are in the ledger."""
+        ...
+
+    async def act_for_receipt(self, agreement_id: str, update: Update[ActionT], action: ActionT) -> Receipt:
+        """As ``act``, answered with a short receipt (the decisions' numbers, the stage and the version)."""
         ...
 
     async def status(self, agreement_id: str) -> AgreementStatus:

@@ -8,6 +8,7 @@ the ledger and whose updates take the typed actions of ``tests.helpers.builders`
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import SleepRequest
@@ -31,6 +33,7 @@ from domain.status import AgreementStatus
 from store.ledger import read_ledger, verify_ledger
 from tests.helpers import builders, factories
 from worker import WORKFLOW_RUNNER, build_worker
+from workflows import agreement as agreement_workflow
 from workflows.agreement import AgreementWorkflow, agreement_id_of, workflow_id
 from workflows.client import AgreementClient
 
@@ -162,11 +165,22 @@ class Harness:
         return histories
 
     async def activities_scheduled(self, handle: WorkflowHandle[Any, Any], activity_type: str) -> int:
+        """How many times the workflow ran ``activity_type``: ordinary activities scheduled, and local activities
+        recorded (a marker each, ``local_activity_type``)."""
         return sum(
             e.activity_task_scheduled_event_attributes.activity_type.name == activity_type
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED else
+            local_activity_type(e) == activity_type
             for e in await self.history_events(handle)
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         )
+
+    async def continue_as_new_at_next_task(self, handle: WorkflowHandle[Any, Any],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+        """Make the agreement's current run continue as new in its next workflow task, as it does once its history
+        nears ``HISTORY_BOUND``: the bound is set (for this test) just above the run's length now."""
+        run = self.client.get_workflow_handle(handle.id)
+        length = len((await run.fetch_history()).events)
+        monkeypatch.setattr(agreement_workflow, "HISTORY_BOUND", length + 1)
 
     async def skip(self, duration: timedelta) -> None:
         """Move the time-skipping server's clock on by ``duration``.
@@ -178,6 +192,16 @@ class Harness:
         request = SleepRequest()
         request.duration.FromTimedelta(duration)
         await self.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_DEADLINE)
+
+
+def local_activity_type(event: Any) -> str | None:
+    """The activity type a local activity's marker event records; None for any other event."""
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return None
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != "core_local_activity" or "data" not in marker.details:
+        return None
+    return json.loads(marker.details["data"].payloads[0].data).get("activity_type")
 
 
 async def walk_to_sign_off(handle: WorkflowHandle[AgreementWorkflow, AgreementStatus]) -> AgreementStatus:

@@ -37,6 +37,12 @@ Each history in before-patches/ must replay on today's code: that is what proves
   ``python -m tests.histories.record benefits-realised`` wrote them (into a scratch folder, then renamed) before
   the patch ``rules-carried``: each run asks history for each of six patches (a marker and a
   ``TemporalChangeVersion`` upsert each), and each continued run upserts again the attributes it started with.
+- ``ordinary-activities-*.json``: every path's runs as ``python -m tests.histories.record`` wrote them (the files
+  then in ``tests/histories/``, renamed) before the patch ``answered-in-one-task``: each decision written and
+  each alert raised through an ordinary activity, and a new run after every review cycle (the ``completed``,
+  ``amended-then-terminated``, ``benefits-realised``, ``drifting`` and ``varied`` paths are chains of runs).
+  ``attested-run01.json`` stays in ``tests/histories/`` as it was recorded: its proposal binds another body's
+  identities, which the opening refuses since ``identities-bound-by-own-body``.
 """
 
 from __future__ import annotations
