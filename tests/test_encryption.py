@@ -215,15 +215,18 @@ async def test_with_encryption_on_the_servers_history_holds_no_official_or_body_
         assert name.encode() not in stored, f"{name} is stored in clear text"
 
     found = [(path, payload) for event in history.events for path, payload in payloads_in(event)]
-    # A patch marker's details are written by the SDK core below the codec, and hold only the patch id.
+    # A marker's own details are written by the SDK core below the codec: a patch's id, a local activity's type,
+    # id and times; a local activity's result (a ledger write's receipt) goes through the codec like any payload.
     markers = [
         event.marker_recorded_event_attributes for event in history.events
         if event.HasField("marker_recorded_event_attributes")
     ]
-    assert {marker.marker_name for marker in markers} <= {"core_patch"}
+    assert {marker.marker_name for marker in markers} <= {"core_patch", "core_local_activity"}
+    core_details = (".marker_recorded_event_attributes.details[patch-data]",
+                    ".marker_recorded_event_attributes.details[data]")
     in_clear = [
         (path, p) for path, p in found
-        if p.metadata.get("encoding") != ENCODING and not path.startswith(".marker_recorded_event_attributes.")
+        if p.metadata.get("encoding") != ENCODING and not path.startswith(core_details)
     ]
     indexed = {f".{event}.search_attributes.indexed_fields" for event in (
         "workflow_execution_started_event_attributes", "upsert_workflow_search_attributes_event_attributes")}

@@ -8,6 +8,7 @@ from domain.ledger import ChainHead
 from domain.model import Stage
 from tests.helpers.builders import LEAD, TAMWORTH, decide, readings, reject, report, send_for_sign_off
 from tests.helpers.harness import Harness, approve_by_all, version, walk_to_sign_off
+from workflows import rollout
 from workflows.agreement import AgreementWorkflow
 
 TEN_YEARS = {"term": "P3640D"}  # forty 91-day review periods
@@ -64,8 +65,8 @@ async def test_ten_years_of_reviews_in_bounded_runs_with_one_verified_chain(harn
     assert max(sizes) <= MAX_EVENTS_PER_RUN, f"largest run has {max(sizes)} events"
     markers = [[e for e in events if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
                 and e.marker_recorded_event_attributes.marker_name == "core_patch"] for events in histories]
-    assert [len(run) for run in markers] == [1] + [0] * (len(histories) - 1), \
-        "the rules are asked of history once (one patch marker), as the agreement opens, then carried from run to run"
+    assert [len(run) for run in markers] == [len(rollout.CURRENT_RULES)] + [0] * (len(histories) - 1), \
+        "the rules are asked of history once (a marker per current patch), as the agreement opens, then carried"
     for events in histories[1:]:
         first_upsert = next((e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
                              for e in events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),
