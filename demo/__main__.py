@@ -267,15 +267,18 @@ def compressed_time(speed: float) -> str:
             "a review period's saving is a quarter's, in pounds at real scale, and the board's report says so.")
 
 
-def dispatcher_settings(stack: EmbeddedStack, smtp_port: int) -> DispatcherSettings:
-    """The alert dispatcher's settings for the demo: mail to the local sink, retries within seconds."""
+def dispatcher_settings(stack: EmbeddedStack, smtp_port: int,
+                        pages_url: str | None = None) -> DispatcherSettings:
+    """The alert dispatcher's settings for the demo: mail to the local sink, retries within seconds; with
+    ``pages_url`` (the pages' address without ``/pages``, when the demo serves them) each alert links to its
+    agreement's page as well as the Web UI."""
     return DispatcherSettings.from_environment({
         "DATABASE_URL": stack.database_url, "CONCORDAT_SMTP_HOST": "127.0.0.1",
         "CONCORDAT_SMTP_PORT": str(smtp_port),
         "CONCORDAT_SMTP_SENDER": f"Concordat <alerts@{DEMO_MAIL_DOMAIN}>",
         "CONCORDAT_WEB_UI_URL": stack.ui_url or "http://localhost:8233", "CONCORDAT_DELIVERY_POLL_SECONDS": "2",
         "CONCORDAT_DELIVERY_FIRST_RETRY_SECONDS": "1", "CONCORDAT_DELIVERY_MAX_RETRY_SECONDS": "10",
-    })
+    } | ({"CONCORDAT_PAGES_URL": pages_url} if pages_url else {}))
 
 
 async def play(console: Console, demo: Demo, stop: asyncio.Event) -> None:
@@ -327,7 +330,8 @@ async def main(argv: list[str]) -> int:
 
         sink = SmtpSink(args.smtp_port, on_message=mailed).start()
         await subscribe_demo_bodies(pool)
-        dispatch = dispatcher_settings(stack, args.smtp_port)
+        pages_url = pages.url.removesuffix("/pages/") if pages is not None else None
+        dispatch = dispatcher_settings(stack, args.smtp_port, pages_url)
         console.print(f"Alert emails go to a local SMTP sink on port {args.smtp_port}; "
                       f"`starter.py alerts deliveries` lists them.")
         console.print(compressed_time(args.speed), highlight=False)
