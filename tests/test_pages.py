@@ -151,7 +151,7 @@ async def delegated(owen: Any, base: str, agreement_id: str, subject: str, bad_d
         await group.get_by_label("Year").fill(str(day.year))
     await owen.get_by_role("button", name="Send").click()
     if bad_day:
-        await expect(owen.locator("#starts-error")).to_be_visible()
+        await expect(owen.locator("#starts-error")).to_contain_text("Enter a real date, for example 27 3 2027")
         await expect(owen.get_by_label("Your colleague's name")).to_have_value("Sam Officer")
         return
     await expect(owen.get_by_role("heading", name="Decision recorded")).to_be_visible()
