@@ -324,7 +324,11 @@ async def main(argv: list[str]) -> int:
         pages = await serve_pages(console, args, pool, demo.agreements)
         listener = await listen_for_alerts(stack.database_url, demo)
 
+        mail = args.data_dir / "mail"
+        mail.mkdir(exist_ok=True)
+
         def mailed(received: Received) -> None:
+            (mail / f"{received.delivery_id}.eml").write_bytes(received.message.as_bytes())
             to = ", ".join(received.recipients)
             loop.call_soon_threadsafe(demo.note, f"MAIL to {to}: {received.message['Subject']}")
 
@@ -332,8 +336,9 @@ async def main(argv: list[str]) -> int:
         await subscribe_demo_bodies(pool)
         pages_url = pages.url.removesuffix("/pages/") if pages is not None else None
         dispatch = dispatcher_settings(stack, args.smtp_port, pages_url)
-        console.print(f"Alert emails go to a local SMTP sink on port {args.smtp_port}; "
-                      f"`starter.py alerts deliveries` lists them.")
+        console.print(f"Alert emails go to a local SMTP sink on port {args.smtp_port}, each kept whole in "
+                      f"{_shown(mail)}/ (a mail reader or text editor opens it); "
+                      f"`starter.py alerts deliveries` lists them.", markup=False, highlight=False)
         console.print(compressed_time(args.speed), highlight=False)
         stop_dispatching = asyncio.Event()
         dispatcher = asyncio.create_task(Dispatcher(pool, dispatch).run(stop_dispatching))
