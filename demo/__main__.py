@@ -168,15 +168,19 @@ def print_where_things_are(console: Console, stack: EmbeddedStack, data_dir: Pat
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=Path(".data"), help="where the embedded servers keep state")
+    parser.add_argument("--data-dir", type=Path, default=Path(".data"),
+                        help="where the embedded servers keep state (default .data)")
     parser.add_argument("--speed", type=float, default=1.0, help="time compression of new agreements (default 1)")
-    parser.add_argument("--temporal-port", type=int, default=7233)
-    parser.add_argument("--ui-port", type=int, default=8233)
+    parser.add_argument("--temporal-port", type=int, default=7233,
+                        help="port of the embedded Temporal server (default 7233)")
+    parser.add_argument("--ui-port", type=int, default=8233, help="port of the Temporal Web UI (default 8233)")
     parser.add_argument("--smtp-port", type=int, default=8025, help="port of the local SMTP sink (default 8025)")
     parser.add_argument("--pages-port", type=int, default=8088, help="port of the pages for people (default 8088)")
     parser.add_argument("--idp-port", type=int, default=9090,
                         help="port of the demo's OpenID provider, one issuer per council (default 9090)")
-    parser.add_argument("--exit-when-done", action="store_true", help="stop once every agreement has closed")
+    parser.add_argument("--exit-when-done", action="store_true",
+                        help="stop once every agreement the demo's officers play has closed (the pages stop too, "
+                        "even while demo-signed-on-the-pages still waits)")
     return parser.parse_args(argv)
 
 
