@@ -168,15 +168,19 @@ def print_where_things_are(console: Console, stack: EmbeddedStack, data_dir: Pat
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=Path(".data"), help="where the embedded servers keep state")
+    parser.add_argument("--data-dir", type=Path, default=Path(".data"),
+                        help="where the embedded servers keep state (default .data)")
     parser.add_argument("--speed", type=float, default=1.0, help="time compression of new agreements (default 1)")
-    parser.add_argument("--temporal-port", type=int, default=7233)
-    parser.add_argument("--ui-port", type=int, default=8233)
+    parser.add_argument("--temporal-port", type=int, default=7233,
+                        help="port of the embedded Temporal server (default 7233)")
+    parser.add_argument("--ui-port", type=int, default=8233, help="port of the Temporal Web UI (default 8233)")
     parser.add_argument("--smtp-port", type=int, default=8025, help="port of the local SMTP sink (default 8025)")
     parser.add_argument("--pages-port", type=int, default=8088, help="port of the pages for people (default 8088)")
     parser.add_argument("--idp-port", type=int, default=9090,
                         help="port of the demo's OpenID provider, one issuer per council (default 9090)")
-    parser.add_argument("--exit-when-done", action="store_true", help="stop once every agreement has closed")
+    parser.add_argument("--exit-when-done", action="store_true",
+                        help="stop once every agreement the demo's officers play has closed (the pages stop too, "
+                        "even while demo-signed-on-the-pages still waits)")
     return parser.parse_args(argv)
 
 
@@ -267,15 +271,18 @@ def compressed_time(speed: float) -> str:
             "a review period's saving is a quarter's, in pounds at real scale, and the board's report says so.")
 
 
-def dispatcher_settings(stack: EmbeddedStack, smtp_port: int) -> DispatcherSettings:
-    """The alert dispatcher's settings for the demo: mail to the local sink, retries within seconds."""
+def dispatcher_settings(stack: EmbeddedStack, smtp_port: int,
+                        pages_url: str | None = None) -> DispatcherSettings:
+    """The alert dispatcher's settings for the demo: mail to the local sink, retries within seconds; with
+    ``pages_url`` (the pages' address without ``/pages``, when the demo serves them) each alert links to its
+    agreement's page as well as the Web UI."""
     return DispatcherSettings.from_environment({
         "DATABASE_URL": stack.database_url, "CONCORDAT_SMTP_HOST": "127.0.0.1",
         "CONCORDAT_SMTP_PORT": str(smtp_port),
         "CONCORDAT_SMTP_SENDER": f"Concordat <alerts@{DEMO_MAIL_DOMAIN}>",
         "CONCORDAT_WEB_UI_URL": stack.ui_url or "http://localhost:8233", "CONCORDAT_DELIVERY_POLL_SECONDS": "2",
         "CONCORDAT_DELIVERY_FIRST_RETRY_SECONDS": "1", "CONCORDAT_DELIVERY_MAX_RETRY_SECONDS": "10",
-    })
+    } | ({"CONCORDAT_PAGES_URL": pages_url} if pages_url else {}))
 
 
 async def play(console: Console, demo: Demo, stop: asyncio.Event) -> None:
@@ -321,15 +328,21 @@ async def main(argv: list[str]) -> int:
         pages = await serve_pages(console, args, pool, demo.agreements)
         listener = await listen_for_alerts(stack.database_url, demo)
 
+        mail = args.data_dir / "mail"
+        mail.mkdir(exist_ok=True)
+
         def mailed(received: Received) -> None:
+            (mail / f"{received.delivery_id}.eml").write_bytes(received.message.as_bytes())
             to = ", ".join(received.recipients)
             loop.call_soon_threadsafe(demo.note, f"MAIL to {to}: {received.message['Subject']}")
 
         sink = SmtpSink(args.smtp_port, on_message=mailed).start()
         await subscribe_demo_bodies(pool)
-        dispatch = dispatcher_settings(stack, args.smtp_port)
-        console.print(f"Alert emails go to a local SMTP sink on port {args.smtp_port}; "
-                      f"`starter.py alerts deliveries` lists them.")
+        pages_url = pages.url.removesuffix("/pages/") if pages is not None else None
+        dispatch = dispatcher_settings(stack, args.smtp_port, pages_url)
+        console.print(f"Alert emails go to a local SMTP sink on port {args.smtp_port}, each kept whole in "
+                      f"{_shown(mail)}/ (a mail reader or text editor opens it); "
+                      f"`starter.py alerts deliveries` lists them.", markup=False, highlight=False)
         console.print(compressed_time(args.speed), highlight=False)
         stop_dispatching = asyncio.Event()
         dispatcher = asyncio.create_task(Dispatcher(pool, dispatch).run(stop_dispatching))

@@ -53,7 +53,9 @@ def _opened(payload: dict[str, Any]) -> str:
 def _objectives_set(payload: dict[str, Any]) -> str:
     plan = payload.get("plan", {})
     kpis = sum(len(o.get("kpis", [])) for o in plan.get("objectives", []))
-    return f"set the objectives: {kpis} KPIs, {len(plan.get('milestones', []))} milestones"
+    milestones = len(plan.get("milestones", []))
+    return (f"set the objectives: {kpis} KPI{'' if kpis == 1 else 's'}, "
+            f"{milestones} milestone{'' if milestones == 1 else 's'}")
 
 
 def _signed_off(payload: dict[str, Any]) -> str:

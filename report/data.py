@@ -124,7 +124,7 @@ def exception(line: AgreementLine, as_of: datetime) -> Exception_ | None:
                 problems.append(f"no payback in sight ({line.forecast_rag})")
             elif line.planned_payback_at is not None:
                 late = ((line.forecast_payback_at - line.planned_payback_at) * line.time_scale).days
-                problems.append(f"payback forecast {late} days after plan ({line.forecast_rag})")
+                problems.append(f"payback forecast {late:,} days after plan ({line.forecast_rag})")
         return Exception_(line.agreement_id, line.title, rag, "; ".join(problems), owner)
     if (line.cumulative_saving is None and line.went_live_at is not None and line.closed_at is None
             and (as_of - line.went_live_at).days >= UNREPORTED_AFTER_DAYS):

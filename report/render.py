@@ -272,7 +272,7 @@ def _figures(report: BoardReport) -> str:
         ("Savings realised to date", f"{pounds(realised)} ({_share(realised, planned)} of plan)"),
         ("Red agreements now (a quarter ago)", f"{now['red']} ({before['red']})"),
         ("Amber agreements now (a quarter ago)", f"{now['amber']} ({before['amber']})"),
-        ("Agreements (in service)", f"{len(report.agreements)} ({live})"),
+        ("Agreements (of which in service now)", f"{len(report.agreements)} ({live})"),
     ]
     return "".join(f'<div class="figure">{escape(k)}<b>{v}</b></div>' for k, v in figures)
 

@@ -151,7 +151,7 @@ async def delegated(owen: Any, base: str, agreement_id: str, subject: str, bad_d
         await group.get_by_label("Year").fill(str(day.year))
     await owen.get_by_role("button", name="Send").click()
     if bad_day:
-        await expect(owen.locator("#starts-error")).to_be_visible()
+        await expect(owen.locator("#starts-error")).to_contain_text("Enter a real date, for example 27 3 2027")
         await expect(owen.get_by_label("Your colleague's name")).to_have_value("Sam Officer")
         return
     await expect(owen.get_by_role("heading", name="Decision recorded")).to_be_visible()
@@ -196,8 +196,8 @@ async def test_people_sign_in_read_what_they_sign_and_act_only_where_they_may(
             recorded = len(await harness.ledger(agreement_id))
             await owen.get_by_label("Reject").check()
             await owen.get_by_role("button", name="Send your decision").click()
-            await expect(owen.locator("#reason-error")).to_contain_text("a rejection must give a reason")
-            await expect(owen.get_by_role("link", name=re.compile("a rejection must give a reason"))).to_be_visible()
+            await expect(owen.locator("#reason-error")).to_contain_text("A rejection must give a reason")
+            await expect(owen.get_by_role("link", name=re.compile("A rejection must give a reason"))).to_be_visible()
             await no_violations(chromium, owen, owen.url, shown=await owen.content())
             assert len(await harness.ledger(agreement_id)) == recorded
 
@@ -307,7 +307,7 @@ async def test_people_sign_in_read_what_they_sign_and_act_only_where_they_may(
             await priya.get_by_label("In progress").check()
             await priya.get_by_label("Percentage complete").fill("150")
             await priya.get_by_role("button", name="Send").click()
-            await expect(priya.locator("#percent_complete-error")).to_contain_text("less than or equal to 100")
+            await expect(priya.locator("#percent_complete-error")).to_contain_text("Enter a number no more than 100")
             await no_violations(chromium, priya, priya.url, shown=await priya.content())
             assert len(await harness.ledger(agreement_id)) == recorded
             await priya.get_by_label("Percentage complete").fill("40")

@@ -21,7 +21,7 @@ through ``api.acting.Acting.act``, the API's one path into the engine (authority
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -232,7 +232,7 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
             errors: dict[str, str] = {}
             for detail in invalid.errors():
                 name = filled.field_of(detail["loc"]) or _first_field(update, status, task.body)
-                errors.setdefault(name, _message(detail["msg"]))
+                errors.setdefault(name, _message(detail))
             return await back(request, who, authority, status, update, values, errors, "", 400)
         try:
             result = await acting.act(who, authority, status.agreement_id, update, action)
@@ -302,8 +302,24 @@ def _first_field(update: str, status: AgreementStatus, body: str) -> str:
     return inputs[0].name if inputs else ""
 
 
-def _message(text: str) -> str:
-    return text.removeprefix("Value error, ")
+def _message(detail: Mapping[str, Any]) -> str:
+    """What a person reads for a pydantic error ``detail`` (its ``type``, ``msg`` and ``ctx``): the rules' own
+    words for a rule broken, with a capital first letter; plain words, as the GOV.UK Design System's error
+    messages put them, where pydantic's would be about parsing ("Input should be a valid date or datetime, day
+    value is outside expected range") or limits ("Input should be less than or equal to 100")."""
+    kind, limits = str(detail["type"]), detail.get("ctx") or {}
+    if kind.startswith("date"):
+        return "Enter a real date, for example 27 3 2027"
+    if kind in ("float_parsing", "decimal_parsing", "int_parsing", "float_type", "decimal_type", "int_type"):
+        return "Enter a number, such as 12 or 12.5"
+    if kind in ("literal_error", "enum"):
+        return "Choose one of the options"
+    if kind == "less_than_equal":
+        return f"Enter a number no more than {limits['le']}"
+    if kind == "greater_than_equal":
+        return f"Enter a number no less than {limits['ge']}"
+    text = str(detail["msg"]).removeprefix("Value error, ")
+    return text[:1].upper() + text[1:]
 
 
 def _stale(update: str) -> str:

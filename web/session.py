@@ -140,13 +140,21 @@ def safe_next(target: str | None) -> str:
 
 
 def page(title: str, content: str, status_code: int = 200) -> HTMLResponse:
-    """A plain page of the sign-in flow: ``title`` as its heading, ``content`` (HTML, already escaped) below."""
+    """A plain page of the sign-in flow, under the same header as the other pages: ``title`` as its heading,
+    ``content`` (HTML, already escaped) below."""
     return HTMLResponse(f"""<!DOCTYPE html>
 <html lang="en" class="govuk-template">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} - Concordat</title>
+<title>{html.escape(title)} – Concordat</title>
 <link rel="stylesheet" href="{PREFIX}/assets/govuk/govuk-frontend.min.css"></head>
 <body class="govuk-template__body">
+<a href="#main-content" class="govuk-skip-link">Skip to main content</a>
+<header class="govuk-header"><div class="govuk-header__container govuk-width-container">
+<div class="govuk-header__logo"><a href="{PREFIX}/" class="govuk-header__homepage-link">
+<span class="govuk-header__product-name">Concordat</span></a></div></div></header>
+<section aria-label="Service information" class="govuk-service-navigation"><div class="govuk-width-container">
+<div class="govuk-service-navigation__container"><span class="govuk-service-navigation__service-name">
+<a href="{PREFIX}/" class="govuk-service-navigation__link">Shared services agreements</a></span></div></div></section>
 <div class="govuk-width-container">
 <main class="govuk-main-wrapper" id="main-content">
 <h1 class="govuk-heading-l">{html.escape(title)}</h1>
