@@ -7,9 +7,10 @@ The rules that change it are in ``domain.rules``; the engine that applies them i
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from itertools import count
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +19,7 @@ from domain import authority
 from domain import text as text_policy
 from domain.actions import MilestoneStatus, SignOffDecision
 from domain.business_case import BenefitPosition, BenefitTrack
-from domain.calendar import ReviewAlignment, describe_end, financial_year_start
+from domain.calendar import CalendarPeriod, ReviewAlignment, describe_end, financial_year_start
 from domain.delegation import Delegation
 from domain.ledger import ChainHead, digest
 from domain.model import (
@@ -262,14 +263,8 @@ class Agreement(BaseModel):
         that day, 1 July 00:00 UTC. Needs the service to have gone live.
         """
         assert self.went_live_at is not None
-        period = self.settings.review_period
-        if self.settings.review_alignment is ReviewAlignment.FINANCIAL_YEAR:
-            year_start = financial_year_start(self.went_live_at)
-            first = next(k for k in count(1) if year_start + period.times(k) > self.went_live_at)
-            return year_start + period.times(first + number - 1)
-        if not self.calendar_periods:
-            return self.went_live_at + number * period.legacy_timedelta()
-        return self.went_live_at + period.times(number)
+        return _review_period_end(self.went_live_at, self.went_live_at.tzinfo, self.settings.review_period,
+                                  self.settings.review_alignment, self.calendar_periods, number)
 
     @property
     def term_ends_at(self) -> datetime | None:
@@ -400,6 +395,21 @@ class AgreementInput(AgreementRequest):
     model_config = ConfigDict(title="agreement request")
 
     carried: Agreement | None = None
+
+
+@lru_cache(maxsize=8192)
+def _review_period_end(went_live_at: datetime, zone: tzinfo | None, period: CalendarPeriod,
+                       alignment: ReviewAlignment, calendar_periods: bool, number: int) -> datetime:
+    """``Agreement.review_period_end``, remembered: the status, the drift checks and the next wake ask for the same
+    ends many times an action (a search over the term's periods each time). ``zone`` is ``went_live_at``'s, so
+    that equal moments in different zones are not taken for each other."""
+    if alignment is ReviewAlignment.FINANCIAL_YEAR:
+        year_start = financial_year_start(went_live_at)
+        first = next(k for k in count(1) if year_start + period.times(k) > went_live_at)
+        return year_start + period.times(first + number - 1)
+    if not calendar_periods:
+        return went_live_at + number * period.legacy_timedelta()
+    return went_live_at + period.times(number)
 
 
 def state_bytes(agreement: Agreement) -> int:

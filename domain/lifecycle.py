@@ -239,11 +239,27 @@ def _authorise(agreement: Agreement, action: Action, rule: Rule) -> None:
 
 
 def _copy(agreement: Agreement) -> Agreement:
-    """A deep copy for the rules to change, sharing the memory of recent actions (frozen, and only ever
-    replaced, never changed in place), which would otherwise dominate the cost of every action."""
-    copy = agreement.model_copy(update={"recent_actions": []}).model_copy(deep=True)
-    copy.recent_actions = agreement.recent_actions
+    """A copy for the rules to change, copied on write: the agreement's own lists and dicts (and any list within
+    them) and its mutable models are copied, its frozen value objects shared with ``agreement``. The rules change
+    only the agreement's own fields and containers; a value object (the proposal, a plan, a sign-off) is replaced
+    with a new one, never changed in place. A deep copy cost more than the rest of an action's rules, and kept a
+    second copy of the proposal (the run's start input holds the first)."""
+    copy = agreement.model_copy()
+    copy.__dict__.update({name: _owned(value) for name, value in agreement.__dict__.items()
+                          if isinstance(value, list | dict | BaseModel)})
     return copy
+
+
+def _owned(value: Any) -> Any:
+    """``value`` as a copy's own: lists and dicts copied (their items too), mutable models deep-copied, frozen
+    value objects (and anything else, immutable) shared."""
+    if isinstance(value, list):
+        return [_owned(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _owned(item) for key, item in value.items()}
+    if isinstance(value, BaseModel) and not value.model_config.get("frozen"):
+        return value.model_copy(deep=True)
+    return value
 
 
 def _fingerprint(action: Action, rule: Rule) -> str:

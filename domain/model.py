@@ -312,11 +312,25 @@ class Extended(ValueObject):
     @model_serializer(mode="wrap")
     def _leave_out_later_fields_at_default(self, handler: SerializerFunctionWrapHandler):
         data = handler(self)
-        for name in self.LATER_FIELDS:
-            if name in data and getattr(self, name) == type(self).model_fields[name].get_default(
-                    call_default_factory=True):
+        for name, default in _later_defaults(type(self)).items():
+            if name in data and getattr(self, name) == default:
                 del data[name]
         return data
+
+
+_LATER_DEFAULTS: dict[type[Extended], dict[str, Any]] = {}
+"""Each ``Extended`` class's later fields and their defaults, found once: pydantic's ``get_default`` inspects a
+default factory's signature on every call, which made it the largest part of serialising an agreement."""
+
+
+def _later_defaults(cls: type[Extended]) -> dict[str, Any]:
+    """``cls``'s ``LATER_FIELDS`` with their default values (a factory's called once: the values are only compared,
+    never handed out or changed)."""
+    defaults = _LATER_DEFAULTS.get(cls)
+    if defaults is None:
+        defaults = {name: cls.model_fields[name].get_default(call_default_factory=True) for name in cls.LATER_FIELDS}
+        _LATER_DEFAULTS[cls] = defaults
+    return defaults
 
 
 IDENTITY_PATTERN = r"^[^\s]{1,320}$"

@@ -31,9 +31,12 @@ from tests.helpers.builders import (
 
 
 def apply(agreement: Agreement, *actions: Action, now: datetime = T0) -> Agreement:
-    """``agreement`` after each of ``actions`` at ``now``, as ``lifecycle.evolve`` leaves it."""
+    """``agreement`` after each of ``actions`` at ``now``, as ``lifecycle.evolve`` leaves it; checks that each
+    action leaves the state it was given as it was (the rules' copy shares its frozen value objects)."""
     for action in actions:
-        agreement = evolve(agreement, action, now).agreement
+        before = agreement.model_dump()
+        given, agreement = agreement, evolve(agreement, action, now).agreement
+        assert given.model_dump() == before, f"{type(action).__name__} changed the state it was given"
     return agreement
 
 
