@@ -175,7 +175,13 @@ async def test_people_sign_in_read_what_they_sign_and_act_only_where_they_may(
             # Named by the lead by name and role, Owen accepts his identity through Tamworth's own issuer.
             await expect(owen.get_by_role("heading", name="What waits on you")).to_be_visible()
             await no_violations(chromium, owen, f"{base}/", "pages-inbox.png")
-            await owen.get_by_role("link", name="Accept your identity as Owen Hughes, Chief Executive").click()
+            await expect(owen.get_by_text("Accept your identity first: then you can do this.")).to_be_visible()
+            # The agreement's page tells him the same, rather than asking for a decision he cannot send yet.
+            await no_violations(chromium, owen, f"{base}/agreements/{agreement_id}")
+            await owen.goto(f"{base}/agreements/{agreement_id}")
+            await expect(owen.get_by_text("first: then this page asks for your decision")).to_be_visible()
+            await expect(owen.get_by_role("button", name="Send your decision")).to_have_count(0)
+            await owen.get_by_role("link", name="Accept your identity", exact=True).click()
             await no_violations(chromium, owen, owen.url)
             await owen.get_by_role("button", name="Accept").click()
             await expect(owen.get_by_role("heading", name="Decision recorded")).to_be_visible()

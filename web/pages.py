@@ -180,12 +180,14 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
             previous = next((v for v in found if v.version == shown_version), previous)
         person = person_of(who, authority, bodies_of(status))
         now = datetime.now(UTC)
-        signing = [t for t in tasks(status, person, now) if t.update == "record_sign_off" and t.signatory]
+        waiting_on_person = tasks(status, person, now)
+        signing = [t for t in waiting_on_person if t.update == "record_sign_off" and t.signatory]
+        accepting = next((t for t in waiting_on_person if t.update == "bind_identity"), None)
         case = current.proposal.business_case if current else None
         return render(request, "agreement.html", status_code, title=status.title, status=status, current=current,
                       previous=previous, changed=changes(previous, current) if previous and current else [],
                       options=appraise(case) if case else [], preferred=case.preferred_option if case else "",
-                      signing=signing[0] if signing else None, waiting=waiting_summary(status),
+                      signing=signing[0] if signing else None, accepting=accepting, waiting=waiting_summary(status),
                       money=money_summary(status), story=story(entries), refused=refused,
                       errors=errors or {}, values=values or {}, stale=bool(shown_version),
                       offers=offers(status, person, now))
