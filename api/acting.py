@@ -11,10 +11,10 @@ the update and the ledger sequence it was sent at) and the update through ``Agre
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -40,6 +40,9 @@ NOT_FOUND = "AgreementNotFound"
 CLOSED = "AgreementClosed"
 UNAVAILABLE = "Unavailable"
 OUTCOME_UNKNOWN = "OutcomeUnknown"
+
+Answer = TypeVar("Answer", AgreementStatus, Receipt)
+"""What an action is answered with: the whole status, or a short receipt."""
 
 _STATUS_OF_TYPE = {INVALID_PAYLOAD: 422, ACTION_REJECTED: 409, UNKNOWN_ACTION: 400, AGREEMENT_EXISTS: 409}
 
@@ -78,13 +81,7 @@ class Acting:
         (logged as ``action_refused``), 404 no such agreement, 409 refused by the engine (its problems, e.g.
         ``version``/``stale_version``) or closed, 503 no Temporal, 504 outcome unknown."""
         agreements = self.agreements()
-        current, attested = await self._attested(agreements, who, authority, agreement_id, name, action)
-        try:
-            result = await agreements.act(current, name, attested)
-        except AgreementError as error:
-            raise api_error(error) from None
-        self._forwarded(who, current, name, attested)
-        return result
+        return await self._forward(agreements.act, agreements, who, authority, agreement_id, name, action)
 
     async def act_for_receipt(self, who: Caller, authority: Authority, agreement_id: str, name: str,
                               action: Action) -> Receipt:
@@ -92,9 +89,16 @@ class Acting:
         than the whole status (``Prefer: return=minimal``, or the action's ``reply: "receipt"``). Raises as ``act``."""
         agreements = self.agreements()
         receipt = action.model_copy(update={"reply": Reply.RECEIPT})
-        current, attested = await self._attested(agreements, who, authority, agreement_id, name, receipt)
+        return await self._forward(agreements.act_for_receipt, agreements, who, authority, agreement_id, name,
+                                   receipt)
+
+    async def _forward(self, send: Callable[[str, str, Action], Awaitable[Answer]], agreements: AgreementClient,
+                       who: Caller, authority: Authority, agreement_id: str, name: str, action: Action) -> Answer:
+        """``action`` checked and attested (``_attested``), sent by ``send`` (the client's ``act`` or
+        ``act_for_receipt``) and logged as forwarded; the client's refusals raised as ``ApiError``."""
+        current, attested = await self._attested(agreements, who, authority, agreement_id, name, action)
         try:
-            result = await agreements.act_for_receipt(current, name, attested)
+            result = await send(current, name, attested)
         except AgreementError as error:
             raise api_error(error) from None
         self._forwarded(who, current, name, attested)
