@@ -151,13 +151,14 @@ def router(acting: Acting, checks: Callable[[], Awaitable[Authority]], ledger: P
                   and not isinstance(s, AgreementError)]
         if unread:  # Temporal could not answer for some: the page lists the rest rather than none
             log().warning("inbox_statuses_unread", reader=who.identity, errors=unread)
-        readable_now = [s for s in statuses if isinstance(s, AgreementStatus) and s.closure is None
-                        and authority.reading_basis(who, bodies_of(s)) is not None]
+        # Every agreement their councils are or were partners of (closed ones too); tasks come from open ones only.
+        readable = [s for s in statuses if isinstance(s, AgreementStatus)
+                    and authority.reading_basis(who, bodies_of(s)) is not None]
         person = person_of(who, authority, bodies)
-        found = inbox(readable_now, person, datetime.now(UTC))
+        found = inbox(readable, person, datetime.now(UTC))
         log().info("inbox_shown", reader=who.identity, name=who.name, tasks=len(found))
         return render(request, "inbox.html", title="What waits on you", tasks=found,
-                      agreements=sorted(readable_now, key=lambda s: s.agreement_id))
+                      agreements=sorted(readable, key=lambda s: (s.closure is not None, s.agreement_id)))
 
     @routes.get("/agreements/{agreement_id}")
     async def agreement(request: Request, agreement_id: str, who: session.Person) -> HTMLResponse:
