@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib.metadata import version
@@ -54,7 +54,7 @@ from runtime.temporal import connect_temporal
 from store.database import create_pool, migrate
 from worker import WORKFLOW_RUNNER
 from workflows.agreement import AgreementWorkflow, agreement_id_of
-from workflows.client import AgreementClient
+from workflows.client import ActionRefused, AgreementClient
 from workflows.contract import UPDATES
 from workflows.converter import data_converter
 
@@ -62,10 +62,22 @@ ROOT = Path(__file__).resolve().parent.parent
 PERSONA = replace(PORTFOLIO[0], saving_realised=None, reviews_risks=False, lesson=None)
 """Two partners, two milestones, one KPI; no benefits, risk review or lessons, so a lifecycle stays 11 updates."""
 ONE_REVIEW = {"review_period": "PT1S", "term": "PT1S"}
+REVIEW_PERIOD_S = 1.0
+"""``ONE_REVIEW``'s review period in seconds: what a scripted lifecycle, and the floor's, waits before its review."""
 T = TypeVar("T")
 _RAW_INSERT = """INSERT INTO bench_raw_decisions (agreement_id, seq, stage, kind, actor_body, actor_signatory,
                                                  payload, decided_at, prev_hash, hash)
                  VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10)"""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One officer's action in a recorded lifecycle: the update's name, its payload, and whether the officers
+    had to wait before it (for the review period to end)."""
+
+    name: str
+    payload: dict[str, Any]
+    waits: bool
 
 
 class Bench:
@@ -93,28 +105,71 @@ class Bench:
         request = AgreementRequest.model_validate(data)
         return await AgreementClient(self.client, task_queue or self.task_queue).start_without_waiting(request)
 
-    async def drive(self, handle: Any, until: Stage = Stage.CLOSED, status: AgreementStatus | None = None,
-                    gate: asyncio.Semaphore | None = None, latencies: list[float] | None = None) -> int:
-        """Play the officers until the agreement reaches ``until``; returns the number of updates sent.
-
-        ``status`` is the agreement's current status where known (else it is awaited to its opening); each
-        update waits for ``gate`` where given, and its round trip in seconds is added to ``latencies``."""
+    async def drive(self, handle: Any, until: Stage = Stage.CLOSED, script: list[Step] | None = None) -> int:
+        """Play the officers until the agreement reaches ``until``, reading its status before each step to choose
+        it, as officers do; returns the number of updates sent. Each step is added to ``script`` where given."""
         agreements = AgreementClient(self.client)
-        status = status or await agreements.until_opened(handle)
-        updates = 0
+        status = await agreements.until_opened(handle)
+        waited = False
         while status.stage is not until:
             step = next_step(PERSONA, status, datetime.now(UTC))
             if step is None:
+                waited = True
                 await asyncio.sleep(max(0.05, (status.stage_started_at - datetime.now(UTC)).total_seconds()))
+                status = await agreements.status(status.agreement_id)
                 continue
             name, payload = step
-            action = UPDATES[name].model_validate(payload)
-            async with gate or contextlib.nullcontext():
-                started = time.perf_counter()
-                status = await agreements.act(status.agreement_id, name, action)
-                if latencies is not None:
-                    latencies.append(time.perf_counter() - started)
-            updates += 1
+            if script is not None:
+                script.append(Step(name, payload, waited))
+            status = await agreements.act(status.agreement_id, name, UPDATES[name].model_validate(payload))
+            waited = False
+        return len(script or ())
+
+    async def script(self, until: Stage, settings: dict[str, Any] | None = None) -> list[Step]:
+        """The officers' steps from an agreement's opening until it reaches ``until``, recorded by driving one
+        agreement (started with ``settings``) as officers do, reading its status before each step."""
+        script: list[Step] = []
+        await self.drive(await self.start_agreement(settings), until, script)
+        return script
+
+    async def play(self, handle: Any, script: list[Step], until: Stage = Stage.CLOSED,
+                   opened: AgreementStatus | None = None, gate: asyncio.Semaphore | None = None,
+                   latencies: list[float] | None = None) -> int:
+        """Send ``script``'s steps (recorded by ``drive``) with short receipts, as a script that knows its steps
+        does, until a receipt says the agreement reached ``until``; returns the number of updates sent.
+
+        A sign-off names the version the latest receipt gave. Before a step the officers waited for (the review
+        period), it waits ``REVIEW_PERIOD_S`` as the floor does, and reads the status only if the review is not
+        open yet. ``opened`` is the agreement's status at its opening where known (else it is awaited). Each update
+        waits for ``gate`` where given; its round trip in seconds is added to ``latencies``."""
+        agreements = AgreementClient(self.client)
+        status = opened or await agreements.until_opened(handle)
+        agreement_id, version, stage, updates = status.agreement_id, status.version, status.stage, 0
+        for step in script:
+            if stage is until:
+                break
+            if step.waits:
+                await asyncio.sleep(REVIEW_PERIOD_S)
+            payload = (step.payload | {"version": version}) if "version" in step.payload else step.payload
+            action = UPDATES[step.name].model_validate(payload)
+            while True:
+                async with gate or contextlib.nullcontext():
+                    started = time.perf_counter()
+                    try:
+                        receipt = await agreements.act_for_receipt(agreement_id, step.name, action)
+                    except ActionRefused as refused:
+                        if not _review_not_open(refused):
+                            raise
+                        receipt = None
+                    if latencies is not None and receipt is not None:
+                        latencies.append(time.perf_counter() - started)
+                if receipt is not None:
+                    break
+                status = await agreements.status(agreement_id)
+                await asyncio.sleep(max(0.05, (status.stage_started_at - datetime.now(UTC)).total_seconds()))
+            version, stage, updates = receipt.version, receipt.stage, updates + 1
+        if stage is not until:
+            raise RuntimeError(f"the script ended with the agreement in {stage}, not {until}")
         return updates
 
     async def start_floor(self, updates: int = 1, task_queue: str | None = None, local: bool = False) -> Any:
@@ -166,13 +221,14 @@ class Bench:
         from its opening to implementation (its proposal, plan and sign-offs). The floor sends as many updates
         to as many floor lifecycles through the same gate."""
         agreements = AgreementClient(self.client)
+        script = await self.script(Stage.IMPLEMENTATION)
         handles = await bounded(self.start_agreement() for _ in range(count))
         opened = await bounded(agreements.until_opened(handle) for handle in handles)
         gate = asyncio.Semaphore(concurrency)
         ours: list[float] = []
         with self.cpu("updates under load, Concordat"):
             ours_s = await timed(lambda: asyncio.gather(*(
-                self.drive(handle, Stage.IMPLEMENTATION, status, gate, ours) for handle, status in zip(
+                self.play(handle, script, Stage.IMPLEMENTATION, status, gate, ours) for handle, status in zip(
                     handles, opened, strict=True))))
         await bounded(handle.terminate("benchmark") for handle in handles)
         each = len(ours) // count
@@ -218,11 +274,13 @@ class Bench:
 
     async def lifecycle_throughput(self, agreements: int, rounds: int) -> None:
         """Full lifecycles, ``agreements`` at once, in ``rounds`` that alternate with the floor to even out noise."""
-        probe = await self.start_agreement(ONE_REVIEW)
-        updates = await self.drive(probe)
+        script = await self.script(Stage.CLOSED, ONE_REVIEW)
+        updates = len(script)
 
-        async def lifecycle() -> None:
-            await self.drive(await self.start_agreement(ONE_REVIEW))
+        async def lifecycle() -> Any:
+            handle = await self.start_agreement(ONE_REVIEW)
+            await self.play(handle, script)
+            return handle
 
         async def ours() -> None:
             await asyncio.gather(*(lifecycle() for _ in range(agreements)))
@@ -244,7 +302,8 @@ class Bench:
             "concordat_per_s": done / ours_s, "floor_per_s": done / floor_s, "ratio": floor_s / ours_s,
             "local_floor_per_s": done / local_s, "local_ratio": local_s / ours_s,
         }
-        ours_runs, floor_runs = await self._runs(probe), await self._runs(await self.floor_lifecycle(updates))
+        ours_runs = await self._runs(await lifecycle())
+        floor_runs = await self._runs(await self.floor_lifecycle(updates))
         local_runs = await self._runs(await self.floor_lifecycle(updates, local=True))
         self.results["history"] = {
             "events_per_lifecycle": sum(len(run.events) for run in ours_runs), "runs_per_lifecycle": len(ours_runs),
@@ -538,6 +597,12 @@ class Bench:
             "decisions": written, "writers": writers, "concordat_per_s": written / min(ours_s),
             "raw_insert_per_s": written / min(raw_s), "ratio": min(raw_s) / min(ours_s),
         }
+
+
+def _review_not_open(refused: ActionRefused) -> bool:
+    """Whether the engine refused an action because the review's period has not ended yet."""
+    problems = refused.details[0] if refused.details and isinstance(refused.details[0], list) else []
+    return any(isinstance(p, dict) and p.get("code") == "review_period_open" for p in problems)
 
 
 async def replay_cpu_ms(runs: list[WorkflowHistory], times: int = 20) -> float:
