@@ -45,7 +45,7 @@ async def test_the_benchmark_runs_every_measure_at_a_tiny_size(
     assert results["history"]["ledger_rows_per_review_cycle"] > 0
     assert results["ledger_writes"]["decisions"] == 80
     assert results["memory"]["sticky_cache_size"] > 0 and "4" in results["memory"]["kb_per_open_agreement"]
-    assert results["memory"]["floor_kb_per_open_workflow"] is not None
+    assert results["memory"]["floor_kb_per_open_workflow"] is not None and results["memory"]["updates_to_sign_off"] == 3
     assert results["scale"]["agreements_in_review"] == 2 and len(results["scale"]["reviews_fall_due"]) == 1
     assert results["machine"]["temporalio"]
     assert results["report"]["5"]["database_s"] > 0 and results["report"]["5"]["html_bytes"] > 0
