@@ -105,9 +105,9 @@ class Bench:
         request = AgreementRequest.model_validate(data)
         return await AgreementClient(self.client, task_queue or self.task_queue).start_without_waiting(request)
 
-    async def drive(self, handle: Any, until: Stage = Stage.CLOSED, script: list[Step] | None = None) -> int:
+    async def drive(self, handle: Any, until: Stage = Stage.CLOSED, script: list[Step] | None = None) -> None:
         """Play the officers until the agreement reaches ``until``, reading its status before each step to choose
-        it, as officers do; returns the number of updates sent. Each step is added to ``script`` where given."""
+        it, as officers do. Each step sent is added to ``script`` where given."""
         agreements = AgreementClient(self.client)
         status = await agreements.until_opened(handle)
         waited = False
@@ -123,7 +123,6 @@ class Bench:
                 script.append(Step(name, payload, waited))
             status = await agreements.act(status.agreement_id, name, UPDATES[name].model_validate(payload))
             waited = False
-        return len(script or ())
 
     async def script(self, until: Stage, settings: dict[str, Any] | None = None,
                      task_queue: str | None = None) -> list[Step]:
